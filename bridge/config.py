@@ -1,0 +1,223 @@
+"""Configuration as data: which upstream servers to front, and how the bridge itself runs.
+
+Upstreams come in the Claude Desktop format, so an existing ``claude_desktop_config.json``
+works as is::
+
+    {"mcpServers": {
+        "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+        "remote": {"url": "https://example/mcp", "type": "streamable-http",
+                   "headers": {"Authorization": "Bearer ${TOKEN}"}}}}
+
+``${VAR}`` (or ``${VAR:-default}``) is expanded from the environment given to the loader; nothing
+here reads the environment on import.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "DEFAULT_CALL_TIMEOUT",
+    "DEFAULT_MAX_BODY",
+    "BridgeSettings",
+    "ConfigError",
+    "ServerConfig",
+    "Transport",
+    "demo_server",
+    "load_servers",
+    "normalize_server_name",
+    "parse_servers",
+]
+
+Transport = Literal["stdio", "streamable-http", "sse"]
+
+#: A tool call that takes longer is answered 504; long enough for real tools, short enough
+#: that a hung upstream never holds a caller for minutes.
+DEFAULT_CALL_TIMEOUT = 60.0
+#: Bodies above this are refused with 413 before they are read: 10 MiB fits any sane tool argument.
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+#: Connecting includes starting a child process, which for npx/uvx servers can take seconds.
+DEFAULT_CONNECT_TIMEOUT = 30.0
+
+SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_TRANSPORT_ALIASES: Mapping[str, Transport] = {
+    "stdio": "stdio",
+    "streamable-http": "streamable-http",
+    "streamable_http": "streamable-http",
+    "streamableHttp": "streamable-http",
+    "http": "streamable-http",
+    "sse": "sse",
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """One upstream MCP server, as the operator configured it."""
+
+    name: str
+    transport: Transport
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: "auto" probes the newest revision and falls back; "legacy" or a revision pins it.
+    protocol: str = "auto"
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+
+    def describe_target(self) -> str:
+        """Where the server lives, without secrets (headers and env values are never shown)."""
+        if self.transport == "stdio":
+            return " ".join([self.command or "", *self.args]).strip()
+        return self.url or ""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    """How the bridge process serves."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: tuple[str, ...] = ()
+    max_body: int = DEFAULT_MAX_BODY
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    #: Waitress worker threads: each in-flight REST call holds one while it waits upstream.
+    threads: int = 32
+
+    @staticmethod
+    def keys_from_env(environ: Mapping[str, str]) -> tuple[str, ...]:
+        raw = environ.get("MCP_BRIDGE_API_KEYS", "")
+        return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+def normalize_server_name(name: str) -> str:
+    """Map a Claude Desktop entry name ("My_Server") onto our URL-safe rule ("my-server")."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.strip().lower()).strip("-")
+    slug = re.sub(r"-{2,}", "-", slug)[:63]
+    if not SERVER_NAME.match(slug):
+        raise ConfigError(f"server name {name!r} has no usable characters (allowed: a-z, 0-9, '-')")
+    return slug
+
+
+def _expand(value: Any, environ: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in environ:
+                return environ[var]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {var} is not set")
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, environ, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _expand(v, environ, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def _str_map(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ConfigError(f"{where} must be an object of strings")
+    return dict(raw)
+
+
+def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) -> ServerConfig | None:
+    where = f"mcpServers.{raw_name}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be an object")
+    if entry.get("disabled") is True:
+        return None
+    entry = _expand(entry, environ, where)
+    name = normalize_server_name(raw_name)
+    kind = entry.get("type") or entry.get("transport") or ("stdio" if "command" in entry else None)
+    if kind is None:
+        kind = "streamable-http" if "url" in entry else None
+    if kind not in _TRANSPORT_ALIASES:
+        raise ConfigError(f"{where}: give a 'command' (stdio) or a 'url' with type 'streamable-http' or 'sse'")
+    transport = _TRANSPORT_ALIASES[kind]
+    timeout = entry.get("timeout", DEFAULT_CALL_TIMEOUT)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{where}.timeout must be a positive number of seconds")
+    protocol = entry.get("protocol", "auto")
+    if not isinstance(protocol, str):
+        raise ConfigError(f"{where}.protocol must be a string")
+    if transport == "stdio":
+        command = entry.get("command")
+        args = entry.get("args", [])
+        if not isinstance(command, str) or not command:
+            raise ConfigError(f"{where}.command must be a non-empty string")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ConfigError(f"{where}.args must be a list of strings")
+        cwd = entry.get("cwd")
+        return ServerConfig(
+            name=name,
+            transport=transport,
+            command=command,
+            args=tuple(args),
+            env=_str_map(entry.get("env"), f"{where}.env"),
+            cwd=cwd if isinstance(cwd, str) else None,
+            protocol=protocol,
+            call_timeout=float(timeout),
+        )
+    url = entry.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.url must be an http:// or https:// URL")
+    return ServerConfig(
+        name=name,
+        transport=transport,
+        url=url,
+        headers=_str_map(entry.get("headers"), f"{where}.headers"),
+        protocol=protocol,
+        call_timeout=float(timeout),
+    )
+
+
+def parse_servers(document: Any, environ: Mapping[str, str]) -> list[ServerConfig]:
+    """Servers from a parsed Claude Desktop style document."""
+    if not isinstance(document, dict) or not isinstance(document.get("mcpServers"), dict):
+        raise ConfigError('the config must be an object with an "mcpServers" object')
+    servers: list[ServerConfig] = []
+    seen: dict[str, str] = {}
+    for raw_name, entry in document["mcpServers"].items():
+        server = _server_from_entry(raw_name, entry, environ)
+        if server is None:
+            continue
+        if server.name in seen:
+            raise ConfigError(f"servers {seen[server.name]!r} and {raw_name!r} both map to the name {server.name!r}")
+        seen[server.name] = raw_name
+        servers.append(server)
+    return servers
+
+
+def load_servers(path: Path, environ: Mapping[str, str]) -> list[ServerConfig]:
+    """Servers from a config file on disk."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid JSON: line {exc.lineno}: {exc.msg}") from exc
+    return parse_servers(document, environ)
+
+
+def demo_server() -> ServerConfig:
+    """The bundled demo server, started as a stdio child with this interpreter."""
+    return ServerConfig(name="demo", transport="stdio", command=sys.executable, args=("-m", "bridge.demo"))

@@ -1,0 +1,224 @@
+"""The bridge's one error tree; every failure a caller can see is one of these.
+
+Each class knows its HTTP status and its RFC 9457 problem ``type``; ``bridge.rest.problems``
+renders them all, once. Errors from the MCP SDK, from HTTP and from the OS are translated into
+this tree where they enter (``bridge.upstream``), with ``raise ... from exc``.
+
+::
+
+    BridgeError
+    ├── RequestInvalid            400  body, query or path broke the spec or a tool's inputSchema
+    ├── Unauthorized              401  missing or unknown API key
+    ├── Forbidden                 403  the key lacks the scope
+    ├── NotFound                  404  unknown server, tool, prompt, resource or route
+    ├── MethodNotAllowed          405
+    ├── Ambiguous                 409  a bare name matches several servers' tools
+    ├── PayloadTooLarge           413
+    ├── UnsupportedMediaType      415
+    ├── ToolFailed                422  the tool ran and reported ``isError: true``
+    └── UpstreamError             502  the upstream answered, but not with something usable
+        ├── UpstreamUnavailable   503  the upstream is down or (re)connecting
+        └── UpstreamTimeout       504  the upstream did not answer in time
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://mcp-rest-bridge.dev/problems/"
+
+__all__ = [
+    "Ambiguous",
+    "BridgeError",
+    "FieldError",
+    "Forbidden",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "RequestInvalid",
+    "ToolFailed",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One validation problem: where (a JSON pointer into the request) and why."""
+
+    pointer: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "message": self.message}
+
+
+class BridgeError(Exception):
+    """Root of every error the bridge reports to a caller."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+    #: JSON-RPC error code used when the same failure is answered on ``POST /mcp``.
+    jsonrpc_code: ClassVar[int] = -32603
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+    def extensions(self) -> dict[str, Any]:
+        """Members added to the problem body beyond type/title/status/detail."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extensions())
+        return body
+
+
+class RequestInvalid(BridgeError):
+    status = 400
+    slug = "invalid-request"
+    title = "Request is invalid"
+    jsonrpc_code = -32602
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or []
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": [e.to_dict() for e in self.errors]}
+
+
+class Unauthorized(BridgeError):
+    status = 401
+    slug = "unauthorized"
+    title = "Missing or invalid API key"
+    jsonrpc_code = -32001
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="mcp-rest-bridge"'}
+
+
+class Forbidden(BridgeError):
+    status = 403
+    slug = "forbidden"
+    title = "The API key lacks the scope for this operation"
+    jsonrpc_code = -32001
+
+
+class NotFound(BridgeError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+    jsonrpc_code = -32602
+
+
+class MethodNotAllowed(BridgeError):
+    status = 405
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+    jsonrpc_code = -32601
+
+
+class Ambiguous(BridgeError):
+    status = 409
+    slug = "ambiguous-name"
+    title = "The name matches more than one server"
+    jsonrpc_code = -32602
+
+    def __init__(self, detail: str, candidates: list[str]) -> None:
+        super().__init__(detail)
+        self.candidates = candidates
+
+    def extensions(self) -> dict[str, Any]:
+        return {"candidates": self.candidates}
+
+
+class PayloadTooLarge(BridgeError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Request body is too large"
+    jsonrpc_code = -32600
+
+
+class UnsupportedMediaType(BridgeError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+    jsonrpc_code = -32600
+
+
+class ToolFailed(BridgeError):
+    """The tool ran and said it failed; its content is kept whole in the problem."""
+
+    status = 422
+    slug = "tool-error"
+    title = "The tool reported an error"
+
+    def __init__(self, detail: str, result: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.result = result
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {"content": self.result.get("content", [])}
+        if "structuredContent" in self.result:
+            ext["structuredContent"] = self.result["structuredContent"]
+        return ext
+
+
+class UpstreamError(BridgeError):
+    """The upstream answered with an error or with something that is not valid MCP."""
+
+    status = 502
+    slug = "upstream-error"
+    title = "The upstream MCP server failed"
+    jsonrpc_code = -32603
+
+    def __init__(self, detail: str, *, server: str, code: int | None = None) -> None:
+        super().__init__(detail)
+        self.server = server
+        self.code = code
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {"server": self.server}
+        if self.code is not None:
+            ext["upstreamCode"] = self.code
+        return ext
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    slug = "upstream-unavailable"
+    title = "The upstream MCP server is unavailable"
+    jsonrpc_code = -32000
+
+    def __init__(self, detail: str, *, server: str, retry_after: int = 1) -> None:
+        super().__init__(detail, server=server)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    slug = "upstream-timeout"
+    title = "The upstream MCP server did not answer in time"
+    jsonrpc_code = -32000

@@ -1,0 +1,226 @@
+"""The gateway: many upstream servers behind one set of operations.
+
+Views call exactly one method here per request. The gateway keeps the naming index and each
+tool's compiled ``inputSchema`` validator, both rebuilt when a server's catalog changes, checks
+arguments before anything goes upstream, and shapes results into the REST contract's form.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.errors import Ambiguous, NotFound, ToolFailed
+from bridge.gateway.naming import qualify, resolve
+from bridge.gateway.ports import Upstreams
+from bridge.schema import CompiledSchema, SchemaCompileError
+from bridge.upstream.model import Catalog
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+#: A tool error's detail quotes at most this much of its text content.
+DETAIL_CHARS = 500
+_RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Who offers which name; rebuilt whole when any catalog changes."""
+
+    tools: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    prompts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    resources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _owners(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    owners: dict[str, set[str]] = {}
+    for local, server in pairs:
+        owners.setdefault(local, set()).add(server)
+    return {k: frozenset(v) for k, v in owners.items()}
+
+
+class Gateway:
+    """Routes REST operations to upstream servers."""
+
+    def __init__(self, upstreams: Upstreams) -> None:
+        self.upstreams = upstreams
+        self._index = _Index()
+        self._validators: dict[tuple[str, str], tuple[Any, CompiledSchema | None]] = {}
+        self._lock = threading.Lock()
+        upstreams.set_catalog_listener(self._catalog_changed)
+        self._catalog_changed("")
+
+    def close(self) -> None:
+        self.upstreams.close()
+
+    # -- catalog bookkeeping -----------------------------------------------------------------
+
+    def _catalogs(self) -> dict[str, Catalog]:
+        found: dict[str, Catalog] = {}
+        for name in self.upstreams.names():
+            try:
+                found[name] = self.upstreams.catalog(name)
+            except NotFound:  # removed meanwhile
+                continue
+        return found
+
+    def _catalog_changed(self, _server: str) -> None:
+        catalogs = self._catalogs()
+        index = _Index(
+            tools=_owners([(t, s) for s, c in catalogs.items() for t in c.tools]),
+            prompts=_owners([(p, s) for s, c in catalogs.items() for p in c.prompts]),
+            resources=_owners([(r["uri"], s) for s, c in catalogs.items() for r in c.resources]),
+        )
+        with self._lock:
+            self._index = index
+
+    def _validator(self, server: str, tool: str, schema: Any) -> CompiledSchema | None:
+        key = (server, tool)
+        cached = self._validators.get(key)
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        try:
+            compiled: CompiledSchema | None = CompiledSchema(schema)
+        except SchemaCompileError as exc:
+            # The upstream's schema is broken; it still validates its own input, so pass through.
+            log.warning("tool %s.%s has an invalid inputSchema (%s); not checked here", server, tool, exc)
+            compiled = None
+        self._validators[key] = (schema, compiled)
+        return compiled
+
+    # -- servers -----------------------------------------------------------------------------
+
+    def server(self, name: str) -> JSON:
+        config = self.upstreams.config(name)
+        status = self.upstreams.status(name)
+        catalog = self.upstreams.catalog(name)
+        return {
+            "name": name,
+            "transport": config.transport,
+            "status": status.state,
+            "protocolVersion": status.protocol_version,
+            "serverInfo": status.server_info,
+            "capabilities": status.capabilities,
+            "counts": {
+                "tools": len(catalog.tools),
+                "resources": len(catalog.resources),
+                "prompts": len(catalog.prompts),
+            },
+            "lastError": status.last_error,
+        }
+
+    def servers(self) -> list[JSON]:
+        found = []
+        for name in self.upstreams.names():
+            try:
+                found.append(self.server(name))
+            except NotFound:
+                continue
+        return found
+
+    def readiness(self) -> tuple[bool, JSON]:
+        servers = [{"name": s["name"], "status": s["status"]} for s in self.servers()]
+        ready = all(s["status"] == "ready" for s in servers)
+        return ready, {"status": "ready" if ready else "not_ready", "servers": servers}
+
+    # -- tools -------------------------------------------------------------------------------
+
+    def tools(self, server: str | None = None) -> list[JSON]:
+        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
+        return [
+            {**tool, "name": name, "qualifiedName": qualify(s, name), "server": s}
+            for s, catalog in catalogs.items()
+            for name, tool in catalog.tools.items()
+        ]
+
+    def resolve_tool(self, name: str) -> tuple[str, str]:
+        return resolve(name, self._index.tools, self.upstreams.names(), "tool")
+
+    def call_tool(self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str = "/body") -> JSON:
+        """Check ``arguments`` against the tool's inputSchema, call it, and shape the result.
+
+        ``where`` is the JSON pointer of the arguments in the caller's request, so problems
+        point into what the caller actually sent.
+        """
+        definition = self.upstreams.catalog(server).tools.get(tool)
+        if definition is None:
+            raise NotFound(f"server {server!r} has no tool named {tool!r}")
+        schema = definition.get("inputSchema")
+        if schema is not None:
+            validator = self._validator(server, tool, schema)
+            if validator is not None:
+                validator.check(arguments, base=where, what=f"arguments for tool {qualify(server, tool)!r}")
+        raw = self.upstreams.call_tool(server, tool, arguments)
+        result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
+        result.setdefault("content", [])
+        result["isError"] = bool(raw.get("isError", False))
+        if result["isError"]:
+            raise ToolFailed(_error_detail(server, tool, result), result)
+        return result
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def resources(self, server: str | None = None) -> JSON:
+        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
+        return {
+            "resources": [{**r, "server": s} for s, c in catalogs.items() for r in c.resources],
+            "resourceTemplates": [{**t, "server": s} for s, c in catalogs.items() for t in c.templates],
+        }
+
+    def resolve_resource(self, uri: str) -> str:
+        """The server that serves ``uri``: the one listing it, else the one whose template scheme fits."""
+        listed = sorted(self._index.resources.get(uri, ()))
+        if len(listed) == 1:
+            return listed[0]
+        if len(listed) > 1:
+            raise Ambiguous(f"resource {uri!r} is offered by {len(listed)} servers", listed)
+        scheme = uri.split(":", 1)[0] + ":"
+        catalogs = self._catalogs()
+        by_template = sorted(
+            s for s, c in catalogs.items() if any(t.get("uriTemplate", "").startswith(scheme) for t in c.templates)
+        )
+        if len(by_template) == 1:
+            return by_template[0]
+        if len(by_template) > 1:
+            raise Ambiguous(f"resource {uri!r} matches templates of {len(by_template)} servers", by_template)
+        if len(catalogs) == 1:
+            return next(iter(catalogs))
+        raise NotFound(f"no server offers resource {uri!r}")
+
+    def read_resource(self, server: str, uri: str) -> JSON:
+        self.upstreams.config(server)  # 404 for an unknown server before going upstream
+        raw = self.upstreams.read_resource(server, uri)
+        return {"contents": raw.get("contents", [])}
+
+    # -- prompts -----------------------------------------------------------------------------
+
+    def prompts(self, server: str | None = None) -> list[JSON]:
+        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
+        return [
+            {**prompt, "name": name, "qualifiedName": qualify(s, name), "server": s}
+            for s, catalog in catalogs.items()
+            for name, prompt in catalog.prompts.items()
+        ]
+
+    def resolve_prompt(self, name: str) -> tuple[str, str]:
+        return resolve(name, self._index.prompts, self.upstreams.names(), "prompt")
+
+    def get_prompt(self, server: str, name: str, arguments: Mapping[str, str]) -> JSON:
+        if name not in self.upstreams.catalog(server).prompts:
+            raise NotFound(f"server {server!r} has no prompt named {name!r}")
+        raw = self.upstreams.get_prompt(server, name, arguments)
+        return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}
+
+
+def _error_detail(server: str, tool: str, result: JSON) -> str:
+    texts = [b.get("text", "") for b in result.get("content", []) if b.get("type") == "text"]
+    text = " ".join(t for t in texts if t).strip()
+    if len(text) > DETAIL_CHARS:
+        text = text[:DETAIL_CHARS] + "…"
+    return f"tool {qualify(server, tool)!r} failed: {text}" if text else f"tool {qualify(server, tool)!r} failed"

@@ -1,0 +1,310 @@
+"""One long-lived MCP session per upstream server, kept alive by a supervisor task.
+
+The supervisor connects through the official SDK (stdio child, Streamable HTTP or legacy SSE),
+lists the server's catalog, then watches the connection with pings. When the connection drops
+it reconnects with exponential backoff and jitter; meanwhile calls fail fast with 503. Every
+request shares the one session, matched by JSON-RPC id, so many calls are in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from bridge.config import ServerConfig
+from bridge.errors import UpstreamUnavailable
+from bridge.upstream.model import JSON, Catalog, ServerState, ServerStatus
+from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_json
+
+__all__ = ["UpstreamSession"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: First reconnect delay; doubles per failed attempt up to BACKOFF_MAX.
+BACKOFF_INITIAL = 0.5
+BACKOFF_MAX = 30.0
+#: An idle connection is pinged this often, so a dead or hung upstream is noticed between calls.
+PING_INTERVAL = 10.0
+PING_TIMEOUT = 5.0
+#: How long a call made while the first connection is still being set up waits for it.
+CONNECT_GRACE = 5.0
+#: The catalog walk stops after this many pages: a server whose cursor never ends cannot hang us.
+MAX_PAGES = 100
+
+CatalogListener = Callable[[str], None]
+
+
+class UpstreamSession:
+    """The bridge's connection to one MCP server. Lives on the upstream event loop."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        connect_timeout: float,
+        on_catalog_change: CatalogListener | None = None,
+    ) -> None:
+        self.config = config
+        self._connect_timeout = connect_timeout
+        self._on_catalog_change = on_catalog_change
+        self._mode = config.protocol
+        self._client: Client | None = None
+        self._state: ServerState = "connecting"
+        self._protocol_version: str | None = None
+        self._server_info: JSON | None = None
+        self._capabilities: JSON | None = None
+        self._last_error: str | None = None
+        self._retry_at = 0.0
+        self._catalog = Catalog()
+        self._drop = asyncio.Event()
+        self._first_attempt_done = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def status(self) -> ServerStatus:
+        retry_after = max(1, round(self._retry_at - time.monotonic()))
+        return ServerStatus(
+            state=self._state,
+            protocol_version=self._protocol_version,
+            server_info=self._server_info,
+            capabilities=self._capabilities,
+            last_error=self._last_error,
+            retry_after=retry_after,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"upstream:{self.name}")
+
+    async def wait_first_attempt(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._first_attempt_done.wait()
+        except TimeoutError:
+            pass
+
+    async def close(self) -> None:
+        """Drop the connection for good; a stdio child is terminated by the SDK's transport."""
+        self._stopping = True
+        self._drop.set()
+        for task in (self._refresh_task, self._task):
+            if task is None or task.done():
+                continue
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+            except Exception:  # the supervisor logs its own failures
+                log.debug("upstream %s closed with an error", self.name, exc_info=True)
+
+    async def _supervise(self) -> None:
+        delay = BACKOFF_INITIAL
+        while not self._stopping:
+            self._state = "connecting"
+            try:
+                await self._connect_and_serve()
+                delay = BACKOFF_INITIAL
+            except Exception as exc:  # any failure to connect is a reason to retry, never to die
+                self._last_error = _describe(exc)
+                log.warning("upstream %s: %s", self.name, self._last_error)
+            finally:
+                self._client = None
+                self._first_attempt_done.set()
+            if self._stopping:
+                break
+            self._state = "down"
+            jittered = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not secrecy
+            self._retry_at = time.monotonic() + jittered
+            try:
+                async with asyncio.timeout(jittered):
+                    await self._drop.wait()  # close() interrupts the wait
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, BACKOFF_MAX)
+        self._state = "down"
+
+    async def _connect_and_serve(self) -> None:
+        async with AsyncExitStack() as stack:
+            client = self._new_client()
+            async with asyncio.timeout(self._connect_timeout):
+                await stack.enter_async_context(client)
+                self._pin_protocol(client)
+                await self._refresh_catalog(client)
+            self._client = client
+            self._state = "ready"
+            self._last_error = None
+            self._first_attempt_done.set()
+            log.info("upstream %s ready (protocol %s)", self.name, self._protocol_version)
+            await self._watch(client)
+            self._client = None
+
+    def _new_client(self) -> Client:
+        cfg = self.config
+        target: Any
+        if cfg.transport == "stdio":
+            target = StdioServerParameters(
+                command=cfg.command or "", args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
+            )
+        elif cfg.transport == "sse":
+            target = sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
+        else:
+            http = create_mcp_http_client(headers=dict(cfg.headers) or None)
+            target = streamable_http_client(cfg.url or "", http_client=http)
+        return Client(
+            target,
+            mode=self._mode,
+            cache=None,  # the bridge keeps its own catalog; per-client caching would only go stale
+            message_handler=self._on_message,
+        )
+
+    def _pin_protocol(self, client: Client) -> None:
+        """Remember the negotiated revision, so a reconnect skips the discover probe."""
+        version = client.protocol_version
+        self._protocol_version = version
+        self._mode = version if version in MODERN_PROTOCOL_VERSIONS else "legacy"
+        info = client.server_info
+        self._server_info = to_json(info) if info is not None else None
+        self._capabilities = to_json(client.server_capabilities)
+
+    async def _watch(self, client: Client) -> None:
+        """Return when the connection should be dropped: close(), a lost call, or a failed ping."""
+        while not self._stopping:
+            try:
+                async with asyncio.timeout(PING_INTERVAL):
+                    await self._drop.wait()
+                    self._drop.clear()
+                    return
+            except TimeoutError:
+                pass
+            try:
+                async with asyncio.timeout(PING_TIMEOUT):
+                    await client.send_ping()
+            except Exception as exc:  # a dead or hung upstream: reconnect
+                self._last_error = f"ping failed: {_describe(exc)}"
+                return
+
+    def _connection_lost(self, reason: str) -> None:
+        if self._state == "ready":
+            self._state = "down"
+            self._last_error = reason
+            self._retry_at = time.monotonic() + BACKOFF_INITIAL
+            self._drop.set()
+
+    # -- catalog -----------------------------------------------------------------------------
+
+    async def _refresh_catalog(self, client: Client) -> None:
+        caps = client.server_capabilities
+        tools: dict[str, JSON] = {}
+        prompts: dict[str, JSON] = {}
+        resources: list[JSON] = []
+        templates: list[JSON] = []
+        if caps.tools is not None:
+            for page in await _pages(lambda c: client.list_tools(cursor=c), "tools"):
+                tools.update((t["name"], t) for t in page)
+        if caps.resources is not None:
+            resources = [r for p in await _pages(lambda c: client.list_resources(cursor=c), "resources") for r in p]
+            templates = [
+                t
+                for p in await _pages(lambda c: client.list_resource_templates(cursor=c), "resourceTemplates")
+                for t in p
+            ]
+        if caps.prompts is not None:
+            for page in await _pages(lambda c: client.list_prompts(cursor=c), "prompts"):
+                prompts.update((p["name"], p) for p in page)
+        self._catalog = Catalog(tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts)
+        if self._on_catalog_change is not None:
+            self._on_catalog_change(self.name)
+
+    async def _on_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if isinstance(method, str) and method.endswith("/list_changed") and self._client is not None:
+            # Refresh off the receive loop: listing from inside the handler would wait on itself.
+            self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_after_change())
+        await asyncio.sleep(0)
+
+    async def _refresh_after_change(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await self._refresh_catalog(client)
+        except Exception as exc:  # the old catalog stays; the next reconnect lists again
+            log.warning("upstream %s: catalog refresh failed: %s", self.name, _describe(exc))
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def request(self, op: Callable[[Client], Awaitable[T]], timeout: float | None = None) -> T:
+        """Run one request on the shared session, translating every failure into the error tree."""
+        client = self._client
+        if client is None and not self._first_attempt_done.is_set():
+            await self.wait_first_attempt(CONNECT_GRACE)
+            client = self._client
+        if client is None or self._state != "ready":
+            status = self.status()
+            reason = f": {status.last_error}" if status.last_error else ""
+            raise UpstreamUnavailable(
+                f"server {self.name!r} is {status.state}{reason}", server=self.name, retry_after=status.retry_after
+            )
+        deadline = timeout if timeout is not None else self.config.call_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                return await op(client)
+        except Exception as exc:
+            if is_connection_loss(exc):
+                self._connection_lost(_describe(exc))
+            raise to_bridge_error(exc, server=self.name, timeout=deadline) from exc
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> JSON:
+        result = await self.request(lambda c: c.call_tool(name, dict(arguments)))
+        return to_json(result)
+
+    async def read_resource(self, uri: str) -> JSON:
+        return to_json(await self.request(lambda c: c.read_resource(uri)))
+
+    async def get_prompt(self, name: str, arguments: Mapping[str, str]) -> JSON:
+        return to_json(await self.request(lambda c: c.get_prompt(name, dict(arguments))))
+
+    async def ping(self) -> None:
+        await self.request(lambda c: c.send_ping())
+
+
+async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> list[list[JSON]]:
+    pages: list[list[JSON]] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        result = to_json(await fetch(cursor))
+        pages.append(list(result.get(key, [])))
+        cursor = result.get("nextCursor")
+        if not cursor:
+            break
+    return pages
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return str(exc) or type(exc).__name__
