@@ -37,7 +37,9 @@ class CompiledSchema:
     def __init__(self, schema: Mapping[str, Any] | bool) -> None:
         self.schema = schema
         try:
-            self._validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+            self._validator = jsonschema_rs.validator_for(
+                schema if isinstance(schema, bool) else dict(schema), validate_formats=True
+            )
         except (ValueError, jsonschema_rs.ValidationError) as exc:
             raise SchemaCompileError(str(exc)) from exc
 

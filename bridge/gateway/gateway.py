@@ -142,7 +142,9 @@ class Gateway:
     def resolve_tool(self, name: str) -> tuple[str, str]:
         return resolve(name, self._index.tools, self.upstreams.names(), "tool")
 
-    def call_tool(self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str = "/body") -> JSON:
+    def call_tool(
+        self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str = "/body"
+    ) -> JSON:
         """Check ``arguments`` against the tool's inputSchema, call it, and shape the result.
 
         ``where`` is the JSON pointer of the arguments in the caller's request, so problems
@@ -183,7 +185,9 @@ class Gateway:
         scheme = uri.split(":", 1)[0] + ":"
         catalogs = self._catalogs()
         by_template = sorted(
-            s for s, c in catalogs.items() if any(t.get("uriTemplate", "").startswith(scheme) for t in c.templates)
+            s
+            for s, c in catalogs.items()
+            if any(t.get("uriTemplate", "").startswith(scheme) for t in c.templates)
         )
         if len(by_template) == 1:
             return by_template[0]
@@ -223,4 +227,6 @@ def _error_detail(server: str, tool: str, result: JSON) -> str:
     text = " ".join(t for t in texts if t).strip()
     if len(text) > DETAIL_CHARS:
         text = text[:DETAIL_CHARS] + "…"
-    return f"tool {qualify(server, tool)!r} failed: {text}" if text else f"tool {qualify(server, tool)!r} failed"
+    return (
+        f"tool {qualify(server, tool)!r} failed: {text}" if text else f"tool {qualify(server, tool)!r} failed"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -67,10 +68,8 @@ class LoopThread:
                 shutdown.close()
             return
         if shutdown is not None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 self.run(shutdown, STOP_TIMEOUT)
-            except TimeoutError:
-                pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(STOP_TIMEOUT)
         if not self._thread.is_alive():

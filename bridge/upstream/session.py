@@ -225,7 +225,9 @@ class UpstreamSession:
             for page in await _pages(lambda c: client.list_tools(cursor=c), "tools"):
                 tools.update((t["name"], t) for t in page)
         if caps.resources is not None:
-            resources = [r for p in await _pages(lambda c: client.list_resources(cursor=c), "resources") for r in p]
+            resources = [
+                r for p in await _pages(lambda c: client.list_resources(cursor=c), "resources") for r in p
+            ]
             templates = [
                 t
                 for p in await _pages(lambda c: client.list_resource_templates(cursor=c), "resourceTemplates")
@@ -234,7 +236,9 @@ class UpstreamSession:
         if caps.prompts is not None:
             for page in await _pages(lambda c: client.list_prompts(cursor=c), "prompts"):
                 prompts.update((p["name"], p) for p in page)
-        self._catalog = Catalog(tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts)
+        self._catalog = Catalog(
+            tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts
+        )
         if self._on_catalog_change is not None:
             self._on_catalog_change(self.name)
 
@@ -267,7 +271,9 @@ class UpstreamSession:
             status = self.status()
             reason = f": {status.last_error}" if status.last_error else ""
             raise UpstreamUnavailable(
-                f"server {self.name!r} is {status.state}{reason}", server=self.name, retry_after=status.retry_after
+                f"server {self.name!r} is {status.state}{reason}",
+                server=self.name,
+                retry_after=status.retry_after,
             )
         deadline = timeout if timeout is not None else self.config.call_timeout
         try:

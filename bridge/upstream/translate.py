@@ -15,7 +15,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 from pydantic import BaseModel, ValidationError
 
-from bridge.errors import BridgeError, NotFound, RequestInvalid, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from bridge.errors import (
+    BridgeError,
+    NotFound,
+    RequestInvalid,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 __all__ = ["RESOURCE_NOT_FOUND", "is_connection_loss", "to_bridge_error", "to_json"]
 
@@ -68,7 +75,9 @@ def to_bridge_error(exc: BaseException, *, server: str, timeout: float) -> Bridg
             if _looks_unknown(exc.message):
                 return NotFound(f"server {server!r}: {exc.message}")
             return RequestInvalid(f"server {server!r} rejected the arguments: {exc.message}")
-        return UpstreamError(f"server {server!r} answered an error: {exc.message}", server=server, code=exc.code)
+        return UpstreamError(
+            f"server {server!r} answered an error: {exc.message}", server=server, code=exc.code
+        )
     if isinstance(exc, ValidationError | RuntimeError):
         return UpstreamError(f"server {server!r} sent an invalid result: {exc}", server=server)
     return UpstreamError(f"server {server!r} failed: {type(exc).__name__}: {exc}", server=server)

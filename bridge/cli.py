@@ -1,0 +1,140 @@
+"""The ``mcp-bridge`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from bridge.config import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    BridgeSettings,
+    ConfigError,
+    demo_server,
+    load_servers,
+)
+from bridge.spec import SpecError
+
+__all__ = ["main"]
+
+log = logging.getLogger("bridge")
+
+
+@click.group()
+@click.version_option(package_name="mcp-rest-bridge")
+def main() -> None:
+    """A validated REST API over MCP servers."""
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Claude Desktop style servers file.",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind; keep loopback unless fronted."
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--api-key", "api_keys", multiple=True, help="Accepted API key (repeatable); also MCP_BRIDGE_API_KEYS."
+)
+@click.option(
+    "--timeout",
+    default=DEFAULT_CALL_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Per-call upstream timeout in seconds.",
+)
+@click.option(
+    "--max-body",
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest request body in bytes (413 above).",
+)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(min=1), help="Worker threads.")
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def serve(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    api_keys: tuple[str, ...],
+    timeout: float,
+    max_body: int,
+    threads: int,
+    log_level: str,
+) -> None:
+    """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from waitress import create_server
+
+    from bridge.runtime import Bridge
+
+    try:
+        servers = load_servers(config_path, os.environ) if config_path else [demo_server()]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # A per-server "timeout" in the config wins over --timeout.
+    servers = [
+        s if s.call_timeout != DEFAULT_CALL_TIMEOUT else replace(s, call_timeout=timeout) for s in servers
+    ]
+    settings = BridgeSettings(
+        host=host,
+        port=port,
+        api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
+        max_body=max_body,
+        call_timeout=timeout,
+        threads=threads,
+    )
+    _stop_on_sigterm()
+    try:
+        bridge = Bridge.create(settings, servers)
+    except SpecError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from exc
+    try:
+        server = create_server(
+            bridge.app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=max_body,
+            ident="mcp-rest-bridge",
+            clear_untrusted_proxy_headers=True,
+        )
+        bound = f"http://{host}:{server.effective_port}"
+        names = ", ".join(s.name for s in servers) or "none"
+        click.echo(f"mcp-bridge: serving {len(servers)} MCP server(s) ({names}) at {bound}", err=True)
+        click.echo(f"  REST API     {bound}/servers   {bound}/tools", err=True)
+        click.echo(f"  JSON-RPC     POST {bound}/mcp", err=True)
+        click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
+        click.echo(
+            f"  auth         {'API key required' if settings.api_keys else 'open (no --api-key given)'}",
+            err=True,
+        )
+        sys.stderr.flush()
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bridge.close()
+        click.echo("mcp-bridge: stopped", err=True)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the bridge the way Ctrl-C does, so upstream children are closed, not orphaned."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,23 @@
+"""``POST /mcp``: one plain JSON-RPC request in, one ``MCPResponse`` out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.rest.http import body, json_response
+
+__all__ = ["create_blueprint"]
+
+
+def create_blueprint(dispatcher: JsonRpcDispatcher) -> Blueprint:
+    bp = Blueprint("mcp", __name__)
+
+    def mcp_request() -> Response:
+        answer = dispatcher.handle(body())
+        if answer is None:
+            return Response(status=202)
+        return json_response(answer)
+
+    bp.add_url_rule("/mcp", "mcpRequest", mcp_request, methods=["POST"])
+    return bp

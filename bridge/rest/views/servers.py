@@ -1,0 +1,24 @@
+"""``/servers``: which upstreams the bridge fronts and how they are doing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from bridge.gateway import Gateway
+from bridge.rest.http import json_response
+
+__all__ = ["create_blueprint"]
+
+
+def create_blueprint(gateway: Gateway) -> Blueprint:
+    bp = Blueprint("servers", __name__)
+
+    def list_servers() -> Response:
+        return json_response({"servers": gateway.servers()})
+
+    def get_server(server: str) -> Response:
+        return json_response(gateway.server(server))
+
+    bp.add_url_rule("/servers", "listServers", list_servers, methods=["GET"])
+    bp.add_url_rule("/servers/<server>", "getServer", get_server, methods=["GET"])
+    return bp

@@ -1,0 +1,58 @@
+"""Assembles a running bridge from settings and server configs: upstream pool, gateway, app.
+
+This is the only module that knows every layer; it wires them and owns their shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge.config import BridgeSettings, ServerConfig
+from bridge.gateway import Gateway
+from bridge.rest import create_app
+from bridge.spec import Spec
+from bridge.upstream import UpstreamPool
+
+__all__ = ["Bridge"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bridge:
+    """A bridge's parts, built and started; ``close()`` stops upstreams and their children."""
+
+    settings: BridgeSettings
+    spec: Spec
+    gateway: Gateway
+    app: Any
+
+    @classmethod
+    def create(
+        cls,
+        settings: BridgeSettings,
+        servers: Sequence[ServerConfig],
+        *,
+        spec_path: Path | None = None,
+        wait: bool = True,
+    ) -> Bridge:
+        spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
+        pool = UpstreamPool(connect_timeout=settings.connect_timeout)
+        gateway = Gateway(pool)
+        try:
+            for server in servers:
+                pool.add(server)
+            if wait:
+                pool.wait_connected()
+        except BaseException:
+            gateway.close()
+            raise
+        app = create_app(gateway, spec, settings)
+        return cls(settings=settings, spec=spec, gateway=gateway, app=app)
+
+    def close(self) -> None:
+        self.gateway.close()
