@@ -63,6 +63,12 @@ def main() -> None:
 )
 @click.option("--threads", default=32, show_default=True, type=click.IntRange(min=1), help="Worker threads.")
 @click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="OpenAPI document to serve and validate against (default: the bundled one).",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -73,6 +79,7 @@ def serve(
     timeout: float,
     max_body: int,
     threads: int,
+    spec_path: Path | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -99,7 +106,7 @@ def serve(
     )
     _stop_on_sigterm()
     try:
-        bridge = Bridge.create(settings, servers)
+        bridge = Bridge.create(settings, servers, spec_path=spec_path)
     except SpecError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from exc
     try:
