@@ -145,3 +145,7 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.rest import problems
 from bridge.rest.auth import ApiKeyAuth
-from bridge.rest.views import health, mcp, prompts, resources, servers, tools
+from bridge.rest.views import docs, health, mcp, prompts, resources, servers, tools
 from bridge.spec import Spec
 from bridge.validation import NO_BODY, RequestValidator
 
@@ -45,6 +45,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
         prompts.create_blueprint(gateway),
         health.create_blueprint(gateway),
         mcp.create_blueprint(JsonRpcDispatcher(gateway)),
+        docs.create_blueprint(spec),
     ):
         app.register_blueprint(blueprint)
 
@@ -53,7 +54,9 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
         rule = request.url_rule
         if rule is None or rule.endpoint == "static":
             return  # routing raises 404/405 itself
-        op = validator[rule.endpoint.rpartition(".")[2]]
+        op = validator.operations.get(rule.endpoint.rpartition(".")[2])
+        if op is None:
+            return  # documents outside the API contract (the spec itself) are open
         if op.operation.secured:
             auth.check(request.headers)
         body: Any = NO_BODY
