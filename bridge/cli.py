@@ -115,7 +115,9 @@ def serve(
             host=host,
             port=port,
             threads=threads,
-            max_request_body_size=max_body,
+            # Waitress buffers bodies to disk past 512 KiB and enforces its own cap with a plain-text
+            # 413; keep it above ours so callers get the problem+json answer from the app.
+            max_request_body_size=max_body * 4 + 1024 * 1024,
             ident="mcp-rest-bridge",
             clear_untrusted_proxy_headers=True,
         )

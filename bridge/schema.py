@@ -61,4 +61,4 @@ class CompiledSchema:
         errors = self.errors(instance, base)
         first = errors[0] if errors else FieldError(base or "/", "does not match the schema")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise RequestInvalid(f"{what} is invalid: {first.pointer or '/'}: {first.message}{more}", errors)
+        raise RequestInvalid(f"{what}: {first.pointer or '/'}: {first.message}{more}", errors)

@@ -80,6 +80,7 @@ def bridge_process(
     *args: str,
     command: Sequence[str] | None = None,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[BridgeProcess]:
     """``mcp-bridge serve`` as a real process on a free loopback port; stopped by its PID."""
     port = free_port()
@@ -91,7 +92,7 @@ def bridge_process(
     log_path = tmp_path / f"bridge-{port}.log"
     with log_path.open("w", encoding="utf-8") as log_file:
         process = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}, cwd=cwd
         )
     running = BridgeProcess(f"http://127.0.0.1:{port}", process, log_path)
     try:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.errors import Ambiguous, NotFound, ToolFailed
+from bridge.errors import Ambiguous, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
 from bridge.schema import CompiledSchema, SchemaCompileError
@@ -94,6 +94,15 @@ class Gateway:
         self._validators[key] = (schema, compiled)
         return compiled
 
+    def _require_ready(self, server: str) -> None:
+        """A server that is not connected has an unknown catalog: 503, not a misleading 404."""
+        status = self.upstreams.status(server)
+        if status.state != "ready":
+            reason = f": {status.last_error}" if status.last_error else ""
+            raise UpstreamUnavailable(
+                f"server {server!r} is {status.state}{reason}", server=server, retry_after=status.retry_after
+            )
+
     # -- servers -----------------------------------------------------------------------------
 
     def server(self, name: str) -> JSON:
@@ -152,12 +161,13 @@ class Gateway:
         """
         definition = self.upstreams.catalog(server).tools.get(tool)
         if definition is None:
+            self._require_ready(server)
             raise NotFound(f"server {server!r} has no tool named {tool!r}")
         schema = definition.get("inputSchema")
         if schema is not None:
             validator = self._validator(server, tool, schema)
             if validator is not None:
-                validator.check(arguments, base=where, what=f"arguments for tool {qualify(server, tool)!r}")
+                validator.check(arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}")
         raw = self.upstreams.call_tool(server, tool, arguments)
         result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
         result.setdefault("content", [])
@@ -217,6 +227,7 @@ class Gateway:
 
     def get_prompt(self, server: str, name: str, arguments: Mapping[str, str]) -> JSON:
         if name not in self.upstreams.catalog(server).prompts:
+            self._require_ready(server)
             raise NotFound(f"server {server!r} has no prompt named {name!r}")
         raw = self.upstreams.get_prompt(server, name, arguments)
         return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}

@@ -75,7 +75,7 @@ class JsonRpcDispatcher:
                 raise _MethodNotFound(f"method {method!r} is not supported by the plain JSON-RPC endpoint")
             check = _CHECKS.get(method)
             if check is not None:
-                check.check(params, base="/params", what=f"params of {method}")
+                check.check(params, base="/params", what=f"invalid params for {method}")
             result = handler(params)
         except BridgeError as exc:
             if "id" not in request:

@@ -1,0 +1,132 @@
+"""Tools over REST, per server and aggregated, in front of real stdio servers."""
+
+import base64
+
+from flask.testing import FlaskClient
+
+PROBLEM = "application/problem+json"
+
+
+def test_list_servers_shows_transport_status_revision_and_counts(client: FlaskClient) -> None:
+    response = client.get("/servers")
+    assert response.status_code == 200
+    servers = {s["name"]: s for s in response.json["servers"]}
+    assert set(servers) == {"rich", "time"}
+    rich = servers["rich"]
+    assert rich["transport"] == "stdio"
+    assert rich["status"] == "ready"
+    assert rich["protocolVersion"] == "2026-07-28"
+    assert rich["counts"]["tools"] >= 8
+    assert rich["counts"]["prompts"] == 2
+    assert rich["lastError"] is None
+
+
+def test_unknown_server_is_404_problem(client: FlaskClient) -> None:
+    response = client.get("/servers/nope/tools")
+    assert response.status_code == 404
+    assert response.content_type == PROBLEM
+    assert response.json == {
+        "type": "https://mcp-rest-bridge.dev/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "no server named 'nope'",
+        "instance": "/servers/nope/tools",
+    }
+
+
+def test_server_tools_carry_input_and_output_schemas(client: FlaskClient) -> None:
+    tools = {t["name"]: t for t in client.get("/servers/rich/tools").json["tools"]}
+    add = tools["add"]
+    assert add["qualifiedName"] == "rich.add" and add["server"] == "rich"
+    assert add["inputSchema"]["required"] == ["a", "b"]
+    assert add["outputSchema"]["properties"]["result"]["type"] == "integer"
+    flight = tools["book_flight"]["inputSchema"]
+    text = str(flight)
+    for keyword in ("enum", "const", "oneOf", "$defs", "$ref", "pattern", "minimum"):
+        assert keyword in text, keyword
+
+
+def test_call_tool_returns_content_and_structured_content(client: FlaskClient) -> None:
+    response = client.post("/servers/rich/tools/add", json={"a": 2, "b": 40})
+    assert response.status_code == 200
+    body = response.json
+    assert body["isError"] is False
+    assert body["structuredContent"] == {"result": 42}
+    assert body["content"][0]["type"] == "text"
+    assert "42" in body["content"][0]["text"]
+
+
+def test_call_with_wrong_argument_types_returns_400_with_pointers(client: FlaskClient) -> None:
+    response = client.post("/servers/rich/tools/add", json={"a": "two"})
+    assert response.status_code == 400
+    assert response.content_type == PROBLEM
+    problem = response.json
+    assert problem["type"] == "https://mcp-rest-bridge.dev/problems/invalid-request"
+    assert {e["pointer"] for e in problem["errors"]} == {"/body", "/body/a"}
+    messages = " ".join(e["message"] for e in problem["errors"])
+    assert '"b" is a required property' in messages
+    assert '"two" is not of type "integer"' in messages
+
+
+def test_rich_schema_constraints_are_enforced_before_the_upstream(client: FlaskClient) -> None:
+    bad = {
+        "origin": "jfk",
+        "destination": "LHR",
+        "passengers": 12,
+        "cabin": "sofa",
+        "travellers": [],
+        "payment": {"type": "cash"},
+    }
+    response = client.post("/servers/rich/tools/book_flight", json=bad)
+    assert response.status_code == 400
+    pointers = {e["pointer"] for e in response.json["errors"]}
+    assert {"/body/origin", "/body/passengers", "/body/cabin", "/body/payment"} <= pointers
+
+
+def test_every_content_block_kind_passes_through_losslessly(client: FlaskClient) -> None:
+    body = client.post("/servers/rich/tools/all_content", json={}).json
+    kinds = [block["type"] for block in body["content"]]
+    assert {"text", "image", "audio", "resource", "resource_link"} <= set(kinds)
+    image = next(b for b in body["content"] if b["type"] == "image")
+    assert base64.b64decode(image["data"]).startswith(b"\x89PNG")
+    audio = next(b for b in body["content"] if b["type"] == "audio")
+    assert base64.b64decode(audio["data"]).startswith(b"RIFF")
+    embedded = [b["resource"] for b in body["content"] if b["type"] == "resource"]
+    assert any("text" in r for r in embedded) and any("blob" in r for r in embedded)
+
+
+def test_tool_reporting_is_error_answers_422_keeping_its_content(client: FlaskClient) -> None:
+    response = client.post("/servers/rich/tools/fail", json={"message": "disk full"})
+    assert response.status_code == 422
+    assert response.content_type == PROBLEM
+    problem = response.json
+    assert problem["type"] == "https://mcp-rest-bridge.dev/problems/tool-error"
+    assert "disk full" in problem["detail"]
+    assert any("disk full" in block.get("text", "") for block in problem["content"])
+
+
+def test_unknown_tool_is_404(client: FlaskClient) -> None:
+    response = client.post("/servers/rich/tools/nope", json={})
+    assert response.status_code == 404
+    assert response.json["detail"] == "server 'rich' has no tool named 'nope'"
+
+
+def test_aggregated_tools_list_every_server_with_qualified_names(client: FlaskClient) -> None:
+    names = {t["qualifiedName"] for t in client.get("/tools").json["tools"]}
+    assert {"rich.echo", "rich.add", "time.get_current_time", "time.convert_time"} <= names
+
+
+def test_aggregated_call_accepts_bare_and_qualified_names(client: FlaskClient) -> None:
+    bare = client.post("/tools/echo", json={"text": "hi"})
+    qualified = client.post("/tools/rich.echo", json={"text": "hi"})
+    assert bare.status_code == qualified.status_code == 200
+    assert bare.json["content"] == qualified.json["content"]
+    time = client.post("/tools/get_current_time", json={"timezone": "UTC"})
+    assert time.status_code == 200
+    assert time.json["structuredContent"]["timezone"] == "UTC"
+
+
+def test_one_long_lived_session_serves_every_call(client: FlaskClient) -> None:
+    first = client.post("/servers/rich/tools/counter", json={}).json["structuredContent"]["result"]
+    second = client.post("/servers/rich/tools/counter", json={}).json["structuredContent"]["result"]
+    assert second == first + 1
