@@ -148,7 +148,7 @@ class UpstreamSession:
 
     async def _connect_and_serve(self) -> None:
         async with AsyncExitStack() as stack:
-            client = self._new_client()
+            client = await self._new_client(stack)
             async with asyncio.timeout(self._connect_timeout):
                 await stack.enter_async_context(client)
                 self._pin_protocol(client)
@@ -161,7 +161,7 @@ class UpstreamSession:
             await self._watch(client)
             self._client = None
 
-    def _new_client(self) -> Client:
+    async def _new_client(self, stack: AsyncExitStack) -> Client:
         cfg = self.config
         target: Any
         if cfg.transport == "stdio":
@@ -171,7 +171,8 @@ class UpstreamSession:
         elif cfg.transport == "sse":
             target = sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
         else:
-            http = create_mcp_http_client(headers=dict(cfg.headers) or None)
+            # A client we pass in is ours to close: the exit stack does it with the connection.
+            http = await stack.enter_async_context(create_mcp_http_client(headers=dict(cfg.headers) or None))
             target = streamable_http_client(cfg.url or "", http_client=http)
         return Client(
             target,
