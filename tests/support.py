@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,6 @@ import requests
 
 from bridge.config import BridgeSettings, ServerConfig
 from bridge.runtime import Bridge
-from tests.servers.launch import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RICH_SERVER = ROOT / "tests" / "servers" / "rich_server.py"
@@ -26,9 +26,17 @@ RICH_SERVER = ROOT / "tests" / "servers" / "rich_server.py"
 WAIT = 30.0
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def rich_stdio(name: str = "rich", *, legacy: bool = False, timeout: float = 60.0) -> ServerConfig:
     args = [str(RICH_SERVER), "stdio", "--name", name, *(["--legacy"] if legacy else [])]
-    return ServerConfig(name=name, transport="stdio", command=sys.executable, args=tuple(args), call_timeout=timeout)
+    return ServerConfig(
+        name=name, transport="stdio", command=sys.executable, args=tuple(args), call_timeout=timeout
+    )
 
 
 def time_stdio(name: str = "time") -> ServerConfig:
@@ -92,7 +100,12 @@ def bridge_process(
     log_path = tmp_path / f"bridge-{port}.log"
     with log_path.open("w", encoding="utf-8") as log_file:
         process = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}, cwd=cwd
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
     running = BridgeProcess(f"http://127.0.0.1:{port}", process, log_path)
     try:

@@ -39,7 +39,10 @@ def test_wrong_key_is_401_and_not_echoed(kc: FlaskClient) -> None:
 @pytest.mark.parametrize("headers", [{"Authorization": f"Bearer {KEY}"}, {"X-API-Key": "second-key"}])
 def test_either_header_carries_a_valid_key(kc: FlaskClient, headers: dict[str, str]) -> None:
     assert kc.get("/servers", headers=headers).status_code == 200
-    assert kc.post("/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1}, headers=headers).status_code == 200
+    assert (
+        kc.post("/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1}, headers=headers).status_code
+        == 200
+    )
 
 
 def test_key_is_checked_before_the_body_is_validated(kc: FlaskClient) -> None:
@@ -54,9 +57,7 @@ def test_healthz_and_readyz_stay_open(kc: FlaskClient) -> None:
 
 
 def test_body_over_the_limit_is_413(kc: FlaskClient) -> None:
-    response = kc.post(
-        "/servers/rich/tools/echo", json={"text": "x" * 5000}, headers={"X-API-Key": KEY}
-    )
+    response = kc.post("/servers/rich/tools/echo", json={"text": "x" * 5000}, headers={"X-API-Key": KEY})
     assert response.status_code == 413
     assert response.content_type == "application/problem+json"
 

@@ -16,7 +16,16 @@ def test_pipeline_chains_validate_transform_analyze_report_over_rest(tmp_path: P
         report = pipeline["run_pipeline"](bridge.url, [3, "4", 5, None, 8], api_key="pipeline-key")
         out = tmp_path / "report.pdf"
         completed = subprocess.run(
-            [sys.executable, str(EXAMPLE), "--url", bridge.url, "--api-key", "pipeline-key", "--out", str(out)],
+            [
+                sys.executable,
+                str(EXAMPLE),
+                "--url",
+                bridge.url,
+                "--api-key",
+                "pipeline-key",
+                "--out",
+                str(out),
+            ],
             capture_output=True,
             text=True,
             timeout=120,

@@ -167,7 +167,9 @@ class Gateway:
         if schema is not None:
             validator = self._validator(server, tool, schema)
             if validator is not None:
-                validator.check(arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}")
+                validator.check(
+                    arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}"
+                )
         raw = self.upstreams.call_tool(server, tool, arguments)
         result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
         result.setdefault("content", [])

@@ -8,7 +8,9 @@ def test_no_keys_means_open() -> None:
     ApiKeyAuth([]).check({})
 
 
-@pytest.mark.parametrize("headers", [{"Authorization": "Bearer k2"}, {"X-API-Key": "k1"}, {"Authorization": "bearer k1"}])
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": "Bearer k2"}, {"X-API-Key": "k1"}, {"Authorization": "bearer k1"}]
+)
 def test_a_configured_key_is_accepted_in_either_header(headers: dict[str, str]) -> None:
     ApiKeyAuth(["k1", "k2"]).check(headers)
 
