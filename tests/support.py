@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,11 @@ import requests
 
 from bridge.config import BridgeSettings, ServerConfig
 from bridge.runtime import Bridge
+from tests.servers.launch import RICH_SERVER, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-RICH_SERVER = ROOT / "tests" / "servers" / "rich_server.py"
 #: Upper bound for anything a test waits on; polling stops as soon as the condition holds.
 WAIT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rich_stdio(name: str = "rich", *, legacy: bool = False, timeout: float = 60.0) -> ServerConfig:

@@ -19,13 +19,20 @@ def upstream_urls() -> Iterator[dict[str, str]]:
         running_http_server("http") as http,
         running_http_server("http", legacy=True) as http_legacy,
         running_http_server("sse") as sse,
+        running_http_server("sse", legacy=True) as sse_legacy,
     ):
-        yield {"http": http, "http-legacy": http_legacy, "sse": sse}
+        yield {"http": http, "http-legacy": http_legacy, "sse": sse, "sse-legacy": sse_legacy}
 
 
 @pytest.mark.parametrize(
     ("name", "expected_generation"),
-    [("http", "2026"), ("http-legacy", "2025"), ("sse", "2025"), ("stdio-legacy", "2025")],
+    [
+        ("http", "2026"),
+        ("http-legacy", "2025"),
+        ("sse", "2026"),
+        ("sse-legacy", "2025"),
+        ("stdio-legacy", "2025"),
+    ],
 )
 def test_transport_and_generation_serve_the_same_rest_calls(
     upstream_urls: dict[str, str], name: str, expected_generation: str
@@ -33,7 +40,7 @@ def test_transport_and_generation_serve_the_same_rest_calls(
     if name == "stdio-legacy":
         config = rich_stdio(name, legacy=True)
     else:
-        config = _http("sse" if name == "sse" else "http", upstream_urls[name], name)
+        config = _http("sse" if name.startswith("sse") else "http", upstream_urls[name], name)
     with in_process_bridge([config]) as bridge:
         client = bridge.app.test_client()
         server = client.get(f"/servers/{name}").json

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -40,6 +42,8 @@ PING_INTERVAL = 10.0
 PING_TIMEOUT = 5.0
 #: How long a call made while the first connection is still being set up waits for it.
 CONNECT_GRACE = 5.0
+#: How long closing waits for the SDK to stop a child (it escalates to SIGTERM, then SIGKILL).
+CLOSE_TIMEOUT = 15.0
 #: The catalog walk stops after this many pages: a server whose cursor never ends cannot hang us.
 MAX_PAGES = 100
 
@@ -60,6 +64,7 @@ class UpstreamSession:
         self._connect_timeout = connect_timeout
         self._on_catalog_change = on_catalog_change
         self._mode = config.protocol
+        self._prior_discover: Any = None
         self._client: Client | None = None
         self._state: ServerState = "connecting"
         self._protocol_version: str | None = None
@@ -72,6 +77,7 @@ class UpstreamSession:
         self._first_attempt_done = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._scope = anyio.CancelScope()
         self._refresh_task: asyncio.Task[None] | None = None
 
     @property
@@ -100,27 +106,37 @@ class UpstreamSession:
 
     async def wait_first_attempt(self, timeout: float) -> None:
         try:
-            async with asyncio.timeout(timeout):
+            with anyio.fail_after(timeout):
                 await self._first_attempt_done.wait()
         except TimeoutError:
             pass
 
     async def close(self) -> None:
-        """Drop the connection for good; a stdio child is terminated by the SDK's transport."""
+        """Drop the connection for good; a stdio child is terminated by the SDK's transport.
+
+        Cancellation goes through the supervisor's own anyio scope, never ``Task.cancel()``:
+        the SDK shields its child-process shutdown from anyio cancellation only.
+        """
         self._stopping = True
         self._drop.set()
+        self._scope.cancel()
         for task in (self._refresh_task, self._task):
             if task is None or task.done():
                 continue
             try:
-                async with asyncio.timeout(self._connect_timeout):
+                with anyio.fail_after(CLOSE_TIMEOUT):
                     await asyncio.shield(task)
             except TimeoutError:
-                task.cancel()
+                log.warning("upstream %s did not close within %s s", self.name, CLOSE_TIMEOUT)
             except Exception:  # the supervisor logs its own failures
                 log.debug("upstream %s closed with an error", self.name, exc_info=True)
 
     async def _supervise(self) -> None:
+        with self._scope:
+            await self._reconnect_forever()
+        self._state = "down"
+
+    async def _reconnect_forever(self) -> None:
         delay = BACKOFF_INITIAL
         while not self._stopping:
             self._state = "connecting"
@@ -129,6 +145,8 @@ class UpstreamSession:
                 delay = BACKOFF_INITIAL
             except Exception as exc:  # any failure to connect is a reason to retry, never to die
                 self._last_error = _describe(exc)
+                # The server may have changed revision (upgraded, replaced): negotiate afresh.
+                self._mode, self._prior_discover = self.config.protocol, None
                 log.warning("upstream %s: %s", self.name, self._last_error)
             finally:
                 self._client = None
@@ -139,7 +157,7 @@ class UpstreamSession:
             jittered = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not secrecy
             self._retry_at = time.monotonic() + jittered
             try:
-                async with asyncio.timeout(jittered):
+                with anyio.fail_after(jittered):
                     await self._drop.wait()  # close() interrupts the wait
             except TimeoutError:
                 pass
@@ -147,19 +165,24 @@ class UpstreamSession:
         self._state = "down"
 
     async def _connect_and_serve(self) -> None:
-        async with AsyncExitStack() as stack:
-            client = await self._new_client(stack)
-            async with asyncio.timeout(self._connect_timeout):
+        # The connect deadline must cover the client's own cancel scopes, which live as long as
+        # the connection: so one scope spans it all and its deadline is lifted once connected.
+        with anyio.CancelScope(deadline=anyio.current_time() + self._connect_timeout) as scope:
+            async with AsyncExitStack() as stack:
+                client = await self._new_client(stack)
                 await stack.enter_async_context(client)
                 self._pin_protocol(client)
                 await self._refresh_catalog(client)
-            self._client = client
-            self._state = "ready"
-            self._last_error = None
-            self._first_attempt_done.set()
-            log.info("upstream %s ready (protocol %s)", self.name, self._protocol_version)
-            await self._watch(client)
-            self._client = None
+                scope.deadline = math.inf
+                self._client = client
+                self._state = "ready"
+                self._last_error = None
+                self._first_attempt_done.set()
+                log.info("upstream %s ready (protocol %s)", self.name, self._protocol_version)
+                await self._watch(client)
+                self._client = None
+        if scope.cancelled_caught:
+            raise TimeoutError(f"no MCP handshake within {self._connect_timeout:g} s")
 
     async def _new_client(self, stack: AsyncExitStack) -> Client:
         cfg = self.config
@@ -177,6 +200,7 @@ class UpstreamSession:
         return Client(
             target,
             mode=self._mode,
+            prior_discover=self._prior_discover,
             cache=None,  # the bridge keeps its own catalog; per-client caching would only go stale
             message_handler=self._on_message,
         )
@@ -186,6 +210,8 @@ class UpstreamSession:
         version = client.protocol_version
         self._protocol_version = version
         self._mode = version if version in MODERN_PROTOCOL_VERSIONS else "legacy"
+        # Re-adopting the server's own discover result keeps its capabilities on reconnect.
+        self._prior_discover = client.session.discover_result
         info = client.server_info
         self._server_info = to_json(info) if info is not None else None
         self._capabilities = to_json(client.server_capabilities)
@@ -194,14 +220,14 @@ class UpstreamSession:
         """Return when the connection should be dropped: close(), a lost call, or a failed ping."""
         while not self._stopping:
             try:
-                async with asyncio.timeout(PING_INTERVAL):
+                with anyio.fail_after(PING_INTERVAL):
                     await self._drop.wait()
                     self._drop.clear()
                     return
             except TimeoutError:
                 pass
             try:
-                async with asyncio.timeout(PING_TIMEOUT):
+                with anyio.fail_after(PING_TIMEOUT):
                     await client.send_ping()
             except Exception as exc:  # a dead or hung upstream: reconnect
                 self._last_error = f"ping failed: {_describe(exc)}"
@@ -255,7 +281,7 @@ class UpstreamSession:
         if client is None:
             return
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            with anyio.fail_after(self._connect_timeout):
                 await self._refresh_catalog(client)
         except Exception as exc:  # the old catalog stays; the next reconnect lists again
             log.warning("upstream %s: catalog refresh failed: %s", self.name, _describe(exc))
@@ -278,7 +304,7 @@ class UpstreamSession:
             )
         deadline = timeout if timeout is not None else self.config.call_timeout
         try:
-            async with asyncio.timeout(deadline):
+            with anyio.fail_after(deadline):
                 return await op(client)
         except Exception as exc:
             if is_connection_loss(exc):

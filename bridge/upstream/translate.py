@@ -48,6 +48,8 @@ def to_json(value: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
 
 def is_connection_loss(exc: BaseException) -> bool:
     """True when the failure means the session itself is gone, not just this request."""
+    if isinstance(exc, TimeoutError):  # an OSError subclass, but only this request ran late
+        return False
     if isinstance(exc, MCPError):
         return exc.code == CONNECTION_CLOSED and "closed" in exc.message.lower()
     if isinstance(exc, BaseExceptionGroup):

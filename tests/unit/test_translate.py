@@ -51,6 +51,10 @@ def test_bridge_errors_pass_through_unchanged() -> None:
     assert to_bridge_error(original, server="s", timeout=1) is original
 
 
+def test_a_timeout_is_not_a_lost_connection() -> None:
+    assert not is_connection_loss(TimeoutError())
+
+
 def test_connection_loss_is_seen_inside_exception_groups() -> None:
     assert is_connection_loss(ExceptionGroup("g", [anyio.BrokenResourceError()]))
     assert not is_connection_loss(ExceptionGroup("g", [ValueError()]))

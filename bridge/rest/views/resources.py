@@ -22,21 +22,16 @@ __all__ = ["create_blueprint"]
 _JSON = "application/json"
 
 
-def _wants_raw() -> bool:
-    accept = request.accept_mimetypes
-    if not accept or accept.best == "*/*":
-        return False
-    return (
-        accept.best_match([_JSON, "application/octet-stream"], default=_JSON) != _JSON and accept[_JSON] < 1
-    )
-
-
 def _render(result: dict[str, Any], server: str) -> Response:
     contents = result.get("contents", [])
-    if not _wants_raw() or not contents:
+    if not contents:
         return json_response(result)
     first = contents[0]
     mime = first.get("mimeType") or "application/octet-stream"
+    # On a tie (no Accept, or */*) JSON wins because it is offered first.
+    offers = [_JSON, mime, "application/octet-stream"]
+    if request.accept_mimetypes.best_match(offers, default=_JSON) == _JSON:
+        return json_response(result)
     if "blob" in first:
         try:
             data = base64.b64decode(first["blob"], validate=True)
