@@ -21,12 +21,10 @@ import hashlib
 import os
 import struct
 import zlib
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-import anyio
 import mcp_types as types
 from mcp.server.runner import serve_loop
-from mcp.server.stdio import stdio_server
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import AssistantMessage, Message, UserMessage
@@ -192,21 +190,26 @@ def build(name: str) -> MCPServer:
     return server
 
 
-async def serve_stdio(server: MCPServer) -> None:
-    await server.run_stdio_async()
-
-
-async def serve_stdio_legacy(server: MCPServer) -> None:
-    """Serve stdio in the handshake-only loop, which refuses the 2026-07-28 envelope."""
+def speak_handshake_only(server: MCPServer) -> None:
+    """Make the server a 2025-era one: no ``server/discover``, and stream transports (stdio, SSE)
+    served by the handshake-only loop, which refuses the 2026-07-28 envelope."""
     lowlevel = server._lowlevel_server
-    async with stdio_server() as (read_stream, write_stream), lowlevel.lifespan(lowlevel) as state:
-        await serve_loop(
-            lowlevel,
-            read_stream,
-            write_stream,
-            lifespan_state=state,
-            init_options=lowlevel.create_initialization_options(),
-        )
+    lowlevel._request_handlers.pop("server/discover", None)
+
+    async def run(
+        read_stream: Any, write_stream: Any, init_options: Any, raise_exceptions: bool = False
+    ) -> None:
+        async with lowlevel.lifespan(lowlevel) as state:
+            await serve_loop(
+                lowlevel,
+                read_stream,
+                write_stream,
+                lifespan_state=state,
+                init_options=init_options,
+                raise_exceptions=raise_exceptions,
+            )
+
+    lowlevel.run = run  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -218,10 +221,9 @@ def main() -> None:
     args = parser.parse_args()
     server = build(args.name)
     if args.legacy:
-        # Without a discover handler an HTTP client's probe fails and it falls back to initialize.
-        server._lowlevel_server._request_handlers.pop("server/discover", None)
+        speak_handshake_only(server)
     if args.transport == "stdio":
-        anyio.run(serve_stdio_legacy if args.legacy else serve_stdio, server)
+        server.run("stdio")
         return
     import uvicorn
 
