@@ -79,3 +79,13 @@ def test_prompt_arguments_must_be_strings(client: FlaskClient) -> None:
 def test_unknown_prompt_is_404(client: FlaskClient) -> None:
     assert client.post("/servers/rich/prompts/nope", json={}).status_code == 404
     assert client.post("/prompts/nope", json={}).status_code == 404
+
+
+def test_prompt_arguments_are_checked_against_the_declared_ones(client: FlaskClient) -> None:
+    missing = client.post("/servers/rich/prompts/greet", json={})
+    assert missing.status_code == 400
+    assert missing.json["errors"] == [{"pointer": "/body", "message": '"name" is a required property'}]
+    unknown = client.post("/prompts/greet", json={"name": "Ada", "colour": "red"})
+    assert unknown.status_code == 400
+    assert unknown.json["errors"][0]["pointer"] == "/body"
+    assert "colour" in unknown.json["errors"][0]["message"]

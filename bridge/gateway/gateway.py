@@ -51,7 +51,7 @@ class Gateway:
     def __init__(self, upstreams: Upstreams) -> None:
         self.upstreams = upstreams
         self._index = _Index()
-        self._validators: dict[tuple[str, str], tuple[Any, CompiledSchema | None]] = {}
+        self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
         upstreams.set_catalog_listener(self._catalog_changed)
         self._catalog_changed("")
@@ -80,18 +80,18 @@ class Gateway:
         with self._lock:
             self._index = index
 
-    def _validator(self, server: str, tool: str, schema: Any) -> CompiledSchema | None:
-        key = (server, tool)
+    def _compiled(self, key: tuple[str, str, str], source: Any, schema: Any) -> CompiledSchema | None:
+        """The validator for ``schema``, compiled once while ``source`` (the catalog entry) lives."""
         cached = self._validators.get(key)
-        if cached is not None and cached[0] is schema:
+        if cached is not None and cached[0] is source:
             return cached[1]
         try:
             compiled: CompiledSchema | None = CompiledSchema(schema)
         except SchemaCompileError as exc:
             # The upstream's schema is broken; it still validates its own input, so pass through.
-            log.warning("tool %s.%s has an invalid inputSchema (%s); not checked here", server, tool, exc)
+            log.warning("%s %s.%s has an invalid schema (%s); not checked here", *key, exc)
             compiled = None
-        self._validators[key] = (schema, compiled)
+        self._validators[key] = (source, compiled)
         return compiled
 
     def _require_ready(self, server: str) -> None:
@@ -165,7 +165,7 @@ class Gateway:
             raise NotFound(f"server {server!r} has no tool named {tool!r}")
         schema = definition.get("inputSchema")
         if schema is not None:
-            validator = self._validator(server, tool, schema)
+            validator = self._compiled(("tool", server, tool), schema, schema)
             if validator is not None:
                 validator.check(
                     arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}"
@@ -227,12 +227,32 @@ class Gateway:
     def resolve_prompt(self, name: str) -> tuple[str, str]:
         return resolve(name, self._index.prompts, self.upstreams.names(), "prompt")
 
-    def get_prompt(self, server: str, name: str, arguments: Mapping[str, str]) -> JSON:
-        if name not in self.upstreams.catalog(server).prompts:
+    def get_prompt(
+        self, server: str, name: str, arguments: Mapping[str, str], *, where: str = "/body"
+    ) -> JSON:
+        """Check ``arguments`` against the prompt's declared arguments, then render it upstream."""
+        definition = self.upstreams.catalog(server).prompts.get(name)
+        if definition is None:
             self._require_ready(server)
             raise NotFound(f"server {server!r} has no prompt named {name!r}")
+        validator = self._compiled(("prompt", server, name), definition, _prompt_schema(definition))
+        if validator is not None:
+            validator.check(
+                arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}"
+            )
         raw = self.upstreams.get_prompt(server, name, arguments)
         return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}
+
+
+def _prompt_schema(definition: JSON) -> JSON:
+    """MCP declares prompt arguments as a list; as a schema: strings, the required ones, no others."""
+    declared = [a for a in definition.get("arguments") or [] if isinstance(a.get("name"), str)]
+    return {
+        "type": "object",
+        "properties": {a["name"]: {"type": "string"} for a in declared},
+        "required": [a["name"] for a in declared if a.get("required")],
+        "additionalProperties": False,
+    }
 
 
 def _error_detail(server: str, tool: str, result: JSON) -> str:

@@ -126,7 +126,9 @@ class JsonRpcDispatcher:
 
     def _prompts_get(self, params: JSON) -> JSON:
         server, prompt = self.gateway.resolve_prompt(params["name"])
-        return self.gateway.get_prompt(server, prompt, params.get("arguments") or {})
+        return self.gateway.get_prompt(
+            server, prompt, params.get("arguments") or {}, where="/params/arguments"
+        )
 
 
 class _MethodNotFound(NotFound):

@@ -228,10 +228,18 @@ class UpstreamSession:
                 pass
             try:
                 with anyio.fail_after(PING_TIMEOUT):
-                    await client.send_ping()
+                    await self._probe(client)
             except Exception as exc:  # a dead or hung upstream: reconnect
                 self._last_error = f"ping failed: {_describe(exc)}"
                 return
+
+    async def _probe(self, client: Client) -> None:
+        """A cheap round trip: ``ping`` where it exists, ``server/discover`` at 2026-07-28 (no ping)."""
+        version = self._protocol_version
+        if version in MODERN_PROTOCOL_VERSIONS:
+            await client.session.send_discover(version)
+        else:
+            await client.send_ping()
 
     def _connection_lost(self, reason: str) -> None:
         if self._state == "ready":
@@ -322,7 +330,7 @@ class UpstreamSession:
         return to_json(await self.request(lambda c: c.get_prompt(name, dict(arguments))))
 
     async def ping(self) -> None:
-        await self.request(lambda c: c.send_ping())
+        await self.request(self._probe)
 
 
 async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> list[list[JSON]]:
