@@ -85,7 +85,7 @@ def bridge_process(
 ) -> Iterator[BridgeProcess]:
     """``mcp-bridge serve`` as a real process on a free loopback port; stopped by its PID."""
     port = free_port()
-    cmd = list(command or [sys.executable, "-m", "bridge.cli"]) + ["serve", "--port", str(port), *args]
+    cmd = [*list(command or [sys.executable, "-m", "bridge.cli"]), "serve", "--port", str(port), *args]
     if config is not None:
         config_path = tmp_path / f"servers-{port}.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")

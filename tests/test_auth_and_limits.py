@@ -80,7 +80,9 @@ def test_malformed_json_is_400_pointing_at_the_body(kc: FlaskClient) -> None:
 
 def test_unknown_route_and_wrong_method_are_problems(kc: FlaskClient) -> None:
     missing = kc.get("/nowhere", headers={"X-API-Key": KEY})
-    assert missing.status_code == 404 and missing.content_type == "application/problem+json"
+    assert missing.status_code == 404
+    assert missing.content_type == "application/problem+json"
     wrong = kc.delete("/tools", headers={"X-API-Key": KEY})
-    assert wrong.status_code == 405 and wrong.content_type == "application/problem+json"
+    assert wrong.status_code == 405
+    assert wrong.content_type == "application/problem+json"
     assert "GET" in wrong.headers["Allow"]

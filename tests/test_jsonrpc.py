@@ -11,7 +11,8 @@ def rpc(client: FlaskClient, method: str, params: dict[str, Any] | None = None, 
         body["params"] = params
     response = client.post("/mcp", json=body)
     assert response.status_code == 200, response.data
-    assert response.json["jsonrpc"] == "2.0" and response.json["id"] == id
+    assert response.json["jsonrpc"] == "2.0"
+    assert response.json["id"] == id
     return response.json
 
 

@@ -36,7 +36,8 @@ def test_wheel_installs_in_a_fresh_venv_and_serves_the_demo(tmp_path: Path) -> N
         text=True,
         check=True,
     ).stdout.split()
-    assert versions[0].startswith("2.") and versions[1].startswith("3.")
+    assert versions[0].startswith("2.")
+    assert versions[1].startswith("3.")
 
     mcp_bridge = env_dir / "bin" / "mcp-bridge"
     # Run outside the checkout, so `python -m bridge.demo` can only find the installed copy.

@@ -37,7 +37,8 @@ def test_unknown_server_is_404_problem(client: FlaskClient) -> None:
 def test_server_tools_carry_input_and_output_schemas(client: FlaskClient) -> None:
     tools = {t["name"]: t for t in client.get("/servers/rich/tools").json["tools"]}
     add = tools["add"]
-    assert add["qualifiedName"] == "rich.add" and add["server"] == "rich"
+    assert add["qualifiedName"] == "rich.add"
+    assert add["server"] == "rich"
     assert add["inputSchema"]["required"] == ["a", "b"]
     assert add["outputSchema"]["properties"]["result"]["type"] == "integer"
     flight = tools["book_flight"]["inputSchema"]
@@ -92,7 +93,8 @@ def test_every_content_block_kind_passes_through_losslessly(client: FlaskClient)
     audio = next(b for b in body["content"] if b["type"] == "audio")
     assert base64.b64decode(audio["data"]).startswith(b"RIFF")
     embedded = [b["resource"] for b in body["content"] if b["type"] == "resource"]
-    assert any("text" in r for r in embedded) and any("blob" in r for r in embedded)
+    assert any("text" in r for r in embedded)
+    assert any("blob" in r for r in embedded)
 
 
 def test_tool_reporting_is_error_answers_422_keeping_its_content(client: FlaskClient) -> None:

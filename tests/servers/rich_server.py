@@ -24,10 +24,10 @@ import zlib
 from typing import Annotated, Any, Literal
 
 import mcp_types as types
-from mcp.server.runner import serve_loop
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import AssistantMessage, Message, UserMessage
+from mcp.server.runner import serve_loop
 from pydantic import BaseModel, ConfigDict, Field
 
 
