@@ -40,13 +40,9 @@ def main() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Claude Desktop style servers file.",
 )
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Interface to bind; keep loopback unless fronted."
-)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; keep loopback unless fronted.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--api-key", "api_keys", multiple=True, help="Accepted API key (repeatable); also MCP_BRIDGE_API_KEYS."
-)
+@click.option("--api-key", "api_keys", multiple=True, help="Accepted API key (repeatable); also MCP_BRIDGE_API_KEYS.")
 @click.option(
     "--timeout",
     default=DEFAULT_CALL_TIMEOUT,
@@ -93,9 +89,7 @@ def serve(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     # A per-server "timeout" in the config wins over --timeout.
-    servers = [
-        s if s.call_timeout != DEFAULT_CALL_TIMEOUT else replace(s, call_timeout=timeout) for s in servers
-    ]
+    servers = [s if s.call_timeout != DEFAULT_CALL_TIMEOUT else replace(s, call_timeout=timeout) for s in servers]
     settings = BridgeSettings(
         host=host,
         port=port,

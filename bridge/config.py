@@ -151,9 +151,7 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
     if kind is None:
         kind = "streamable-http" if "url" in entry else None
     if not isinstance(kind, str) or kind not in _TRANSPORT_ALIASES:
-        raise ConfigError(
-            f"{where}: give a 'command' (stdio) or a 'url' with type 'streamable-http' or 'sse'"
-        )
+        raise ConfigError(f"{where}: give a 'command' (stdio) or a 'url' with type 'streamable-http' or 'sse'")
     transport = _TRANSPORT_ALIASES[kind]
     timeout = entry.get("timeout", DEFAULT_CALL_TIMEOUT)
     if not isinstance(timeout, int | float) or timeout <= 0:
@@ -203,9 +201,7 @@ def parse_servers(document: Any, environ: Mapping[str, str]) -> list[ServerConfi
         if server is None:
             continue
         if server.name in seen:
-            raise ConfigError(
-                f"servers {seen[server.name]!r} and {raw_name!r} both map to the name {server.name!r}"
-            )
+            raise ConfigError(f"servers {seen[server.name]!r} and {raw_name!r} both map to the name {server.name!r}")
         seen[server.name] = raw_name
         servers.append(server)
     return servers

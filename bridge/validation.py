@@ -39,9 +39,7 @@ class OperationValidator:
             for p in operation.parameters
             if p.location in ("path", "query")
         )
-        self._body = (
-            CompiledSchema(spec.rooted(operation.body_schema)) if operation.body_schema is not None else None
-        )
+        self._body = CompiledSchema(spec.rooted(operation.body_schema)) if operation.body_schema is not None else None
 
     @property
     def accepts_body(self) -> bool:

@@ -27,9 +27,7 @@ WAIT = 30.0
 
 def rich_stdio(name: str = "rich", *, legacy: bool = False, timeout: float = 60.0) -> ServerConfig:
     args = [str(RICH_SERVER), "stdio", "--name", name, *(["--legacy"] if legacy else [])]
-    return ServerConfig(
-        name=name, transport="stdio", command=sys.executable, args=tuple(args), call_timeout=timeout
-    )
+    return ServerConfig(name=name, transport="stdio", command=sys.executable, args=tuple(args), call_timeout=timeout)
 
 
 def time_stdio(name: str = "time") -> ServerConfig:

@@ -39,10 +39,7 @@ def test_wrong_key_is_401_and_not_echoed(kc: FlaskClient) -> None:
 @pytest.mark.parametrize("headers", [{"Authorization": f"Bearer {KEY}"}, {"X-API-Key": "second-key"}])
 def test_either_header_carries_a_valid_key(kc: FlaskClient, headers: dict[str, str]) -> None:
     assert kc.get("/servers", headers=headers).status_code == 200
-    assert (
-        kc.post("/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1}, headers=headers).status_code
-        == 200
-    )
+    assert kc.post("/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1}, headers=headers).status_code == 200
 
 
 def test_key_is_checked_before_the_body_is_validated(kc: FlaskClient) -> None:

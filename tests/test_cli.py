@@ -86,9 +86,7 @@ def test_stopping_the_bridge_stops_its_stdio_children(tmp_path: Path, sig: int) 
 
 def test_body_limit_holds_on_the_real_server(tmp_path: Path) -> None:
     with bridge_process(tmp_path, _rich_config(), "--max-body", "1000") as bridge:
-        response = requests.post(
-            bridge.url + "/servers/rich/tools/echo", json={"text": "x" * 2000}, timeout=30
-        )
+        response = requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x" * 2000}, timeout=30)
         assert response.status_code == 413
         assert response.headers["Content-Type"] == "application/problem+json"
         assert requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x"}, timeout=30).ok

@@ -21,9 +21,7 @@ def test_tools_list_and_call_with_qualified_names_across_servers(client: FlaskCl
     assert {"rich.add", "time.get_current_time"} <= names
     result = rpc(client, "tools/call", {"name": "rich.add", "arguments": {"a": 1, "b": 2}})["result"]
     assert result["structuredContent"] == {"result": 3}
-    assert (
-        rpc(client, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}, id="s")["result"] == result
-    )
+    assert rpc(client, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}, id="s")["result"] == result
 
 
 def test_tool_error_stays_a_result_as_in_mcp(client: FlaskClient) -> None:

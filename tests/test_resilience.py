@@ -75,9 +75,7 @@ def test_absent_http_upstream_is_down_and_503_while_others_serve() -> None:
 def test_hung_stdio_server_times_out_on_connect_and_its_child_is_stopped(tmp_path: Path) -> None:
     pid_file = tmp_path / "hung.pid"
     script = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
-    hung = ServerConfig(
-        name="hung", transport="stdio", command=sys.executable, args=("-c", script, str(pid_file))
-    )
+    hung = ServerConfig(name="hung", transport="stdio", command=sys.executable, args=("-c", script, str(pid_file)))
     with in_process_bridge([hung], connect_timeout=1.5) as bridge:
         client = bridge.app.test_client()
         status = client.get("/servers/hung").json

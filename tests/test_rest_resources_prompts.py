@@ -32,9 +32,7 @@ def test_binary_resource_reads_as_base64_by_default_and_raw_on_request(client: F
     assert raw.status_code == 200
     assert raw.content_type == "application/octet-stream"
     assert raw.data == bytes(range(256))
-    png = client.get(
-        "/resources/read", query_string={"uri": "bin://pixel.png"}, headers={"Accept": "image/png"}
-    )
+    png = client.get("/resources/read", query_string={"uri": "bin://pixel.png"}, headers={"Accept": "image/png"})
     assert png.content_type == "image/png"
     assert png.data.startswith(b"\x89PNG")
 
@@ -48,9 +46,7 @@ def test_templated_resource_is_routed_by_scheme_in_the_aggregated_view(client: F
 def test_read_without_uri_names_the_missing_query_parameter(client: FlaskClient) -> None:
     response = client.get("/servers/rich/resources/read")
     assert response.status_code == 400
-    assert response.json["errors"] == [
-        {"pointer": "/query/uri", "message": "query parameter 'uri' is required"}
-    ]
+    assert response.json["errors"] == [{"pointer": "/query/uri", "message": "query parameter 'uri' is required"}]
 
 
 def test_unknown_resource_is_404(client: FlaskClient) -> None:

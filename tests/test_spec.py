@@ -96,16 +96,12 @@ def component_validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def mock_request(
-    method: str, pattern: str, view_args: dict[str, str] | None = None, body: Any = None
-) -> MockRequest:
+def mock_request(method: str, pattern: str, view_args: dict[str, str] | None = None, body: Any = None) -> MockRequest:
     path = pattern
     for key, value in (view_args or {}).items():
         path = path.replace("{" + key + "}", value)
     data = None if body is None else json.dumps(body).encode()
-    return MockRequest(
-        "http://127.0.0.1", method, path, path_pattern=pattern, view_args=view_args or {}, data=data
-    )
+    return MockRequest("http://127.0.0.1", method, path, path_pattern=pattern, view_args=view_args or {}, data=data)
 
 
 def test_the_spec_passes_openapi_spec_validator() -> None:
@@ -180,9 +176,7 @@ def test_health_operations_declare_no_problem_responses() -> None:
     readyz = ops["readyz"][2]["responses"]
     assert set(readyz) == {"200", "503"}
     for status in ("200", "503"):
-        assert readyz[status]["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/Readiness"
-        }
+        assert readyz[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Readiness"}
 
 
 def test_a_notification_to_mcp_is_answered_202_without_a_body() -> None:
@@ -275,9 +269,7 @@ def test_openapi_core_accepts_a_call_server_tool_request_with_any_arguments_obje
 
 def test_openapi_core_rejects_a_call_server_tool_request_without_a_body_or_with_a_bad_server() -> None:
     missing = mock_request("post", "/servers/{server}/tools/{tool}", {"server": "demo", "tool": "echo"})
-    assert [type(e).__name__ for e in openapi().unmarshal_request(missing).errors] == [
-        "MissingRequiredRequestBody"
-    ]
+    assert [type(e).__name__ for e in openapi().unmarshal_request(missing).errors] == ["MissingRequiredRequestBody"]
     bad = mock_request("post", "/servers/{server}/tools/{tool}", {"server": "Demo", "tool": "echo"}, {})
     assert [type(e).__name__ for e in openapi().unmarshal_request(bad).errors] == ["InvalidParameter"]
 
@@ -306,9 +298,7 @@ def test_openapi_core_checks_a_tool_result_response_against_the_content_blocks()
 def test_openapi_core_checks_a_problem_json_response_once_told_it_is_json() -> None:
     # openapi-core 0.23 only parses application/json and application/vnd.api+json bodies;
     # without this deserializer a problem+json body stays bytes and fails ``type: object``.
-    reader = OpenAPI.from_dict(
-        document(), config=Config(extra_media_type_deserializers={PROBLEM_JSON: json.loads})
-    )
+    reader = OpenAPI.from_dict(document(), config=Config(extra_media_type_deserializers={PROBLEM_JSON: json.loads}))
     request = mock_request("post", "/servers/{server}/tools/{tool}", {"server": "demo", "tool": "fail"}, {})
     problem = {
         "type": "https://mcp-rest-bridge.dev/problems/tool-error",

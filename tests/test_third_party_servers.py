@@ -37,9 +37,7 @@ def test_git_server_reads_a_real_repository(tmp_path: Path) -> None:
     _git(repo, "init", "-q", "-b", "main")
     (repo / "hello.txt").write_text("hello\n")
     _git(repo, "add", "hello.txt")
-    _git(
-        repo, "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "first commit"
-    )
+    _git(repo, "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "first commit")
     (repo / "hello.txt").write_text("hello\nworld\n")
     git = ServerConfig(
         name="git",

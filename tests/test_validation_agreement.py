@@ -79,6 +79,4 @@ def test_compiled_validators_agree_with_openapi_core(case: Any) -> None:
             return
     ours = _ours(op.operation_id, path, query, body)
     reference = _reference(case.method, case.path, path, query, body)
-    assert ours == reference, (
-        f"{op.operation_id}: ours={ours} openapi-core={reference}: {path} {query} {body!r}"
-    )
+    assert ours == reference, f"{op.operation_id}: ours={ours} openapi-core={reference}: {path} {query} {body!r}"

@@ -151,9 +151,7 @@ class Gateway:
     def resolve_tool(self, name: str) -> tuple[str, str]:
         return resolve(name, self._index.tools, self.upstreams.names(), "tool")
 
-    def call_tool(
-        self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str = "/body"
-    ) -> JSON:
+    def call_tool(self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str = "/body") -> JSON:
         """Check ``arguments`` against the tool's inputSchema, call it, and shape the result.
 
         ``where`` is the JSON pointer of the arguments in the caller's request, so problems
@@ -167,9 +165,7 @@ class Gateway:
         if schema is not None:
             validator = self._compiled(("tool", server, tool), schema, schema)
             if validator is not None:
-                validator.check(
-                    arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}"
-                )
+                validator.check(arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}")
         raw = self.upstreams.call_tool(server, tool, arguments)
         result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
         result.setdefault("content", [])
@@ -197,9 +193,7 @@ class Gateway:
         scheme = uri.split(":", 1)[0] + ":"
         catalogs = self._catalogs()
         by_template = sorted(
-            s
-            for s, c in catalogs.items()
-            if any(t.get("uriTemplate", "").startswith(scheme) for t in c.templates)
+            s for s, c in catalogs.items() if any(t.get("uriTemplate", "").startswith(scheme) for t in c.templates)
         )
         if len(by_template) == 1:
             return by_template[0]
@@ -227,9 +221,7 @@ class Gateway:
     def resolve_prompt(self, name: str) -> tuple[str, str]:
         return resolve(name, self._index.prompts, self.upstreams.names(), "prompt")
 
-    def get_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], *, where: str = "/body"
-    ) -> JSON:
+    def get_prompt(self, server: str, name: str, arguments: Mapping[str, str], *, where: str = "/body") -> JSON:
         """Check ``arguments`` against the prompt's declared arguments, then render it upstream."""
         definition = self.upstreams.catalog(server).prompts.get(name)
         if definition is None:
@@ -237,9 +229,7 @@ class Gateway:
             raise NotFound(f"server {server!r} has no prompt named {name!r}")
         validator = self._compiled(("prompt", server, name), definition, _prompt_schema(definition))
         if validator is not None:
-            validator.check(
-                arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}"
-            )
+            validator.check(arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}")
         raw = self.upstreams.get_prompt(server, name, arguments)
         return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}
 
@@ -260,6 +250,4 @@ def _error_detail(server: str, tool: str, result: JSON) -> str:
     text = " ".join(t for t in texts if t).strip()
     if len(text) > DETAIL_CHARS:
         text = text[:DETAIL_CHARS] + "…"
-    return (
-        f"tool {qualify(server, tool)!r} failed: {text}" if text else f"tool {qualify(server, tool)!r} failed"
-    )
+    return f"tool {qualify(server, tool)!r} failed: {text}" if text else f"tool {qualify(server, tool)!r} failed"

@@ -111,9 +111,7 @@ class JsonRpcDispatcher:
     def _tools_call(self, params: JSON) -> JSON:
         server, tool = self.gateway.resolve_tool(params["name"])
         try:
-            return self.gateway.call_tool(
-                server, tool, params.get("arguments") or {}, where="/params/arguments"
-            )
+            return self.gateway.call_tool(server, tool, params.get("arguments") or {}, where="/params/arguments")
         except ToolFailed as failed:
             return failed.result  # in MCP a tool's own failure is a result, not a protocol error
 
@@ -126,9 +124,7 @@ class JsonRpcDispatcher:
 
     def _prompts_get(self, params: JSON) -> JSON:
         server, prompt = self.gateway.resolve_prompt(params["name"])
-        return self.gateway.get_prompt(
-            server, prompt, params.get("arguments") or {}, where="/params/arguments"
-        )
+        return self.gateway.get_prompt(server, prompt, params.get("arguments") or {}, where="/params/arguments")
 
 
 class _MethodNotFound(NotFound):

@@ -18,9 +18,7 @@ def qualify(server: str, name: str) -> str:
     return f"{server}.{name}"
 
 
-def resolve(
-    name: str, owners: Mapping[str, Collection[str]], servers: Collection[str], kind: str
-) -> tuple[str, str]:
+def resolve(name: str, owners: Mapping[str, Collection[str]], servers: Collection[str], kind: str) -> tuple[str, str]:
     """(server, local name) for ``name``, given which servers offer each local name.
 
     A dotted name is read as qualified when its prefix is a known server that has the rest;
@@ -35,6 +33,4 @@ def resolve(
     if not candidates:
         raise NotFound(f"no {kind} named {name!r}")
     qualified = [qualify(s, name) for s in candidates]
-    raise Ambiguous(
-        f"{kind} name {name!r} is offered by {len(candidates)} servers; use a qualified name", qualified
-    )
+    raise Ambiguous(f"{kind} name {name!r} is offered by {len(candidates)} servers; use a qualified name", qualified)

@@ -27,9 +27,7 @@ __all__ = ["create_app"]
 
 
 def _is_json(mimetype: str) -> bool:
-    return mimetype == "application/json" or (
-        mimetype.startswith("application/") and mimetype.endswith("+json")
-    )
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
@@ -66,9 +64,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
                     f"send the body as application/json (got {request.mimetype or 'no Content-Type'})"
                 )
             if request.content_length is not None and request.content_length > settings.max_body:
-                raise PayloadTooLarge(
-                    f"the body is {request.content_length} bytes; the limit is {settings.max_body}"
-                )
+                raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {settings.max_body}")
             body = _parse(request.get_data(cache=False))
         query = {k: request.args[k] for k in request.args}
         op.check(request.view_args or {}, query, body)

@@ -29,9 +29,7 @@ WAIT_MARGIN = 5.0
 class UpstreamPool:
     """All upstream sessions, reachable from any thread."""
 
-    def __init__(
-        self, *, connect_timeout: float, on_catalog_change: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, *, connect_timeout: float, on_catalog_change: Callable[[str], None] | None = None) -> None:
         self._connect_timeout = connect_timeout
         self._on_catalog_change = on_catalog_change
         self._loop = LoopThread()
@@ -53,9 +51,7 @@ class UpstreamPool:
         """Start connecting to a server; returns at once (see ``wait_connected``)."""
 
         async def start() -> None:
-            session = UpstreamSession(
-                config, connect_timeout=self._connect_timeout, on_catalog_change=self._notify
-            )
+            session = UpstreamSession(config, connect_timeout=self._connect_timeout, on_catalog_change=self._notify)
             with self._lock:
                 if config.name in self._sessions:
                     raise RuntimeError(f"server {config.name!r} added twice")
@@ -107,9 +103,7 @@ class UpstreamPool:
         try:
             return self._loop.run(coro, session.config.call_timeout + WAIT_MARGIN)
         except TimeoutError as exc:
-            raise UpstreamTimeout(
-                f"server {session.name!r} did not answer in time", server=session.name
-            ) from exc
+            raise UpstreamTimeout(f"server {session.name!r} did not answer in time", server=session.name) from exc
 
     def call_tool(self, server: str, tool: str, arguments: Mapping[str, Any]) -> JSON:
         session = self._session(server)

@@ -260,9 +260,7 @@ class UpstreamSession:
             for page in await _pages(lambda c: client.list_tools(cursor=c), "tools"):
                 tools.update((t["name"], t) for t in page)
         if caps.resources is not None:
-            resources = [
-                r for p in await _pages(lambda c: client.list_resources(cursor=c), "resources") for r in p
-            ]
+            resources = [r for p in await _pages(lambda c: client.list_resources(cursor=c), "resources") for r in p]
             templates = [
                 t
                 for p in await _pages(lambda c: client.list_resource_templates(cursor=c), "resourceTemplates")
@@ -271,9 +269,7 @@ class UpstreamSession:
         if caps.prompts is not None:
             for page in await _pages(lambda c: client.list_prompts(cursor=c), "prompts"):
                 prompts.update((p["name"], p) for p in page)
-        self._catalog = Catalog(
-            tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts
-        )
+        self._catalog = Catalog(tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts)
         if self._on_catalog_change is not None:
             self._on_catalog_change(self.name)
 

@@ -77,9 +77,7 @@ def to_bridge_error(exc: BaseException, *, server: str, timeout: float) -> Bridg
             if _looks_unknown(exc.message):
                 return NotFound(f"server {server!r}: {exc.message}")
             return RequestInvalid(f"server {server!r} rejected the arguments: {exc.message}")
-        return UpstreamError(
-            f"server {server!r} answered an error: {exc.message}", server=server, code=exc.code
-        )
+        return UpstreamError(f"server {server!r} answered an error: {exc.message}", server=server, code=exc.code)
     if isinstance(exc, ValidationError | RuntimeError):
         return UpstreamError(f"server {server!r} sent an invalid result: {exc}", server=server)
     return UpstreamError(f"server {server!r} failed: {type(exc).__name__}: {exc}", server=server)

@@ -31,9 +31,7 @@ def _accepting(port: int) -> bool:
 
 
 @contextmanager
-def running_http_server(
-    kind: Literal["http", "sse"], *, legacy: bool = False, name: str = "rich"
-) -> Iterator[str]:
+def running_http_server(kind: Literal["http", "sse"], *, legacy: bool = False, name: str = "rich") -> Iterator[str]:
     """Yield the URL of a rich server on a free loopback port (``/mcp`` or ``/sse``)."""
     port = free_port()
     args = [sys.executable, str(RICH_SERVER), kind, "--port", str(port), "--name", name]

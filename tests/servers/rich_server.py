@@ -46,15 +46,7 @@ def tiny_wav() -> bytes:
     """A real WAV: 8 samples of 8-bit mono silence at 8 kHz."""
     samples = b"\x80" * 8
     fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)
-    body = (
-        b"WAVE"
-        + b"fmt "
-        + struct.pack("<I", len(fmt))
-        + fmt
-        + b"data"
-        + struct.pack("<I", len(samples))
-        + samples
-    )
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(samples)) + samples
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
@@ -99,16 +91,10 @@ def build(name: str) -> MCPServer:
     def add(a: int, b: int) -> int:
         return a + b
 
-    @server.tool(
-        description="Book a flight; the arguments exercise every JSON Schema feature a bridge must keep."
-    )
+    @server.tool(description="Book a flight; the arguments exercise every JSON Schema feature a bridge must keep.")
     def book_flight(
-        origin: Annotated[
-            str, Field(pattern=r"^[A-Z]{3}$", description="IATA code of the departure airport")
-        ],
-        destination: Annotated[
-            str, Field(pattern=r"^[A-Z]{3}$", description="IATA code of the arrival airport")
-        ],
+        origin: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA code of the departure airport")],
+        destination: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA code of the arrival airport")],
         travellers: Annotated[list[Passenger], Field(min_length=1, max_length=9)],
         payment: Annotated[Card | Voucher, Field(discriminator="type")],
         cabin: Literal["economy", "premium", "business", "first"] = "economy",
@@ -130,22 +116,16 @@ def build(name: str) -> MCPServer:
         return [
             types.TextContent(type="text", text="every kind follows"),
             types.ImageContent(type="image", data=png, mime_type="image/png"),
-            types.AudioContent(
-                type="audio", data=base64.b64encode(tiny_wav()).decode(), mime_type="audio/wav"
-            ),
+            types.AudioContent(type="audio", data=base64.b64encode(tiny_wav()).decode(), mime_type="audio/wav"),
             types.EmbeddedResource(
                 type="resource",
-                resource=types.TextResourceContents(
-                    uri="text://inline", mime_type="text/plain", text="inline text"
-                ),
+                resource=types.TextResourceContents(uri="text://inline", mime_type="text/plain", text="inline text"),
             ),
             types.EmbeddedResource(
                 type="resource",
                 resource=types.BlobResourceContents(uri="bin://inline", mime_type="image/png", blob=png),
             ),
-            types.ResourceLink(
-                type="resource_link", uri="bin://pixel.png", name="pixel", mime_type="image/png"
-            ),
+            types.ResourceLink(type="resource_link", uri="bin://pixel.png", name="pixel", mime_type="image/png"),
         ]
 
     @server.tool(description="Sleep for the given seconds, then answer.")
@@ -216,9 +196,7 @@ def speak_handshake_only(server: MCPServer) -> None:
     lowlevel = server._lowlevel_server
     lowlevel._request_handlers.pop("server/discover", None)
 
-    async def run(
-        read_stream: Any, write_stream: Any, init_options: Any, raise_exceptions: bool = False
-    ) -> None:
+    async def run(read_stream: Any, write_stream: Any, init_options: Any, raise_exceptions: bool = False) -> None:
         async with lowlevel.lifespan(lowlevel) as state:
             await serve_loop(
                 lowlevel,
@@ -233,15 +211,11 @@ def speak_handshake_only(server: MCPServer) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("transport", choices=["stdio", "http", "sse"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--name", default="rich")
-    parser.add_argument(
-        "--legacy", action="store_true", help="speak only the 2025-11-25 handshake generation"
-    )
+    parser.add_argument("--legacy", action="store_true", help="speak only the 2025-11-25 handshake generation")
     args = parser.parse_args()
     server = build(args.name)
     if args.legacy:

@@ -26,9 +26,7 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
         return json_response(gateway.get_prompt(*gateway.resolve_prompt(name), body({})))
 
     bp.add_url_rule("/servers/<server>/prompts", "listServerPrompts", list_server_prompts, methods=["GET"])
-    bp.add_url_rule(
-        "/servers/<server>/prompts/<prompt>", "getServerPrompt", get_server_prompt, methods=["POST"]
-    )
+    bp.add_url_rule("/servers/<server>/prompts/<prompt>", "getServerPrompt", get_server_prompt, methods=["POST"])
     bp.add_url_rule("/prompts", "listPrompts", list_prompts, methods=["GET"])
     bp.add_url_rule("/prompts/<name>", "getPrompt", get_prompt, methods=["POST"])
     return bp

@@ -61,12 +61,8 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
         server = gateway.resolve_resource(uri)
         return _render(gateway.read_resource(server, uri), server)
 
-    bp.add_url_rule(
-        "/servers/<server>/resources", "listServerResources", list_server_resources, methods=["GET"]
-    )
-    bp.add_url_rule(
-        "/servers/<server>/resources/read", "readServerResource", read_server_resource, methods=["GET"]
-    )
+    bp.add_url_rule("/servers/<server>/resources", "listServerResources", list_server_resources, methods=["GET"])
+    bp.add_url_rule("/servers/<server>/resources/read", "readServerResource", read_server_resource, methods=["GET"])
     bp.add_url_rule("/resources", "listResources", list_resources, methods=["GET"])
     bp.add_url_rule("/resources/read", "readResource", read_resource, methods=["GET"])
     return bp

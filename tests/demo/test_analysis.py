@@ -1,0 +1,80 @@
+import math
+import statistics
+
+import pytest
+
+from bridge.demo.analysis import (
+    DataError,
+    analyze,
+    markdown_report,
+    parse_input,
+    pdf_report,
+    transform,
+    validate,
+)
+
+
+def test_validate_keeps_finite_numbers_and_reports_the_rest() -> None:
+    result = validate([1, "2.5", None, "x", float("inf"), True, 4])
+    assert result["data"] == [1.0, 2.5, 4.0]
+    assert [e["index"] for e in result["errors"]] == [2, 3, 4, 5]
+    assert result["valid"] is False
+    assert (result["count"], result["rejected"]) == (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("normalized", [0.0, 1 / 6, 1.0]),
+        ("scaled", [-0.2, 0.0, 1.0]),
+        ("sorted", [-1.0, 0.0, 5.0]),
+    ],
+)
+def test_transforms(how: str, expected: list[float]) -> None:
+    data = [-1.0, 0.0, 5.0] if how != "sorted" else [5.0, -1.0, 0.0]
+    assert transform(data, how) == pytest.approx(expected)  # type: ignore[arg-type]
+
+
+def test_standardized_has_zero_mean_and_unit_population_std() -> None:
+    z = transform([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], "standardized")
+    assert statistics.fmean(z) == pytest.approx(0.0, abs=1e-12)
+    assert statistics.pstdev(z) == pytest.approx(1.0)
+
+
+def test_constant_data_normalizes_to_zeros_and_empty_data_is_an_error() -> None:
+    assert transform([3.0, 3.0], "normalized") == [0.0, 0.0]
+    with pytest.raises(DataError, match="needs at least 1 value"):
+        transform([], "normalized")
+
+
+def test_analyze_computes_population_statistics() -> None:
+    result = analyze([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], ["mean", "median", "std", "variance", "count", "sum"])
+    assert result["metrics"] == {
+        "mean": 5.0,
+        "median": 4.5,
+        "std": 2.0,
+        "variance": 4.0,
+        "count": 8,
+        "sum": 40.0,
+    }
+
+
+def test_parse_input_reads_json_csv_and_text() -> None:
+    assert parse_input("[1, 2]", "json")["count"] == 2
+    csv = parse_input("a,b\n1,2\n3,4\n", "csv")
+    assert csv["columns"] == ["a", "b"]
+    assert csv["records"][1] == {"a": "3", "b": "4"}
+    text = parse_input("one two\nthree", "text")
+    assert (text["lines"], text["words"]) == (2, 3)
+    with pytest.raises(DataError, match="not valid JSON"):
+        parse_input("{", "json")
+
+
+def test_reports_render_the_metrics() -> None:
+    analysis = {"metrics": {"mean": 2.5, "std": math.sqrt(1.25)}, "count": 4}
+    assert "| mean | 2.5 |" in markdown_report(analysis, "T")
+    pdf = pdf_report(analysis, "Quarterly")
+    assert pdf.startswith(b"%PDF-")
+    assert pdf.rstrip().endswith(b"%%EOF")
+    with pytest.raises(DataError, match="no metrics"):
+        pdf_report({}, "T")
