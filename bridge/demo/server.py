@@ -119,7 +119,7 @@ def create_server() -> MCPServer:
             raise _failing(exc) from exc
 
     @server.tool(
-        description="Render an analysis ({'metrics': {...}}) as JSON, a Markdown table, or a PDF (an embedded resource).",
+        description="Render an analysis ({'metrics': {...}}) as JSON, a Markdown table, or a PDF resource.",
         structured_output=False,
     )
     def generate_report(
