@@ -7,10 +7,12 @@ compiled validators. Views get validated input; errors of every kind leave as pr
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import orjson
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.config import BridgeSettings
@@ -24,6 +26,8 @@ from bridge.spec import Spec
 from bridge.validation import NO_BODY, RequestValidator
 
 __all__ = ["create_app"]
+
+access = logging.getLogger("bridge.access")
 
 
 def _is_json(mimetype: str) -> bool:
@@ -49,6 +53,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
 
     @app.before_request
     def gate() -> None:
+        g.started = time.perf_counter()
         rule = request.url_rule
         if rule is None or rule.endpoint == "static":
             return  # routing raises 404/405 itself
@@ -69,6 +74,14 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
         query = {k: request.args[k] for k in request.args}
         op.check(request.view_args or {}, query, body)
         g.body = body
+
+    @app.after_request
+    def access_log(response: Response) -> Response:
+        # Path and status only: query strings and headers may carry secrets.
+        started = g.get("started")
+        elapsed = f" {(time.perf_counter() - started) * 1000:.1f}ms" if started is not None else ""
+        access.info("%s %s %s%s", request.method, request.path, response.status_code, elapsed)
+        return response
 
     app.register_error_handler(BridgeError, problems.problem_response)
     app.register_error_handler(HTTPException, problems.from_http_exception)

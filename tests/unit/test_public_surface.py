@@ -1,0 +1,17 @@
+"""Each package says what it exports, and every exported name exists."""
+
+import importlib
+
+import pytest
+
+PACKAGES = ["bridge.upstream", "bridge.gateway", "bridge.rest", "bridge.rest.views", "bridge.demo"]
+MODULES = ["bridge.errors", "bridge.config", "bridge.schema", "bridge.spec", "bridge.validation"]
+
+
+@pytest.mark.parametrize("name", PACKAGES + MODULES)
+def test_every_name_in_all_exists(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported, f"{name} exports nothing"
+    missing = [item for item in exported if not hasattr(module, item)]
+    assert missing == []
