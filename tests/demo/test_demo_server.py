@@ -108,3 +108,19 @@ def test_summarize_prompt_renders(dc: FlaskClient) -> None:
     rendered = dc.post("/prompts/summarize_analysis", json={"metrics_json": '{"mean": 2}', "audience": "managers"})
     assert rendered.status_code == 200
     assert "for managers" in rendered.json["messages"][0]["content"]["text"]
+
+
+def test_with_a_single_server_json_rpc_uses_the_servers_own_tool_names(dc: FlaskClient) -> None:
+    response = dc.post("/mcp", json={"jsonrpc": "2.0", "method": "tools/list", "id": 7})
+    names = {tool["name"] for tool in response.json["result"]["tools"]}
+    assert names == {"process_data", "validate_data", "transform_data", "analyze_data", "generate_report"}
+    called = dc.post(
+        "/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "method": "tools/call",
+            "params": {"name": "process_data", "arguments": {"input": "[1, 2]", "format": "json"}},
+            "id": 8,
+        },
+    )
+    assert called.json["result"]["structuredContent"]["count"] == 2
