@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,13 +140,17 @@ class Gateway:
 
     # -- tools -------------------------------------------------------------------------------
 
-    def tools(self, server: str | None = None) -> list[JSON]:
+    def _named(self, server: str | None, pick: Callable[[Catalog], Mapping[str, JSON]]) -> list[JSON]:
+        """Catalog entries of one server or all, each with its server and qualified name."""
         catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
         return [
-            {**tool, "name": name, "qualifiedName": qualify(s, name), "server": s}
+            {**entry, "name": name, "qualifiedName": qualify(s, name), "server": s}
             for s, catalog in catalogs.items()
-            for name, tool in catalog.tools.items()
+            for name, entry in pick(catalog).items()
         ]
+
+    def tools(self, server: str | None = None) -> list[JSON]:
+        return self._named(server, lambda catalog: catalog.tools)
 
     def resolve_tool(self, name: str) -> tuple[str, str]:
         return resolve(name, self._index.tools, self.upstreams.names(), "tool")
@@ -211,12 +215,7 @@ class Gateway:
     # -- prompts -----------------------------------------------------------------------------
 
     def prompts(self, server: str | None = None) -> list[JSON]:
-        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
-        return [
-            {**prompt, "name": name, "qualifiedName": qualify(s, name), "server": s}
-            for s, catalog in catalogs.items()
-            for name, prompt in catalog.prompts.items()
-        ]
+        return self._named(server, lambda catalog: catalog.prompts)
 
     def resolve_prompt(self, name: str) -> tuple[str, str]:
         return resolve(name, self._index.prompts, self.upstreams.names(), "prompt")

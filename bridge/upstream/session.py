@@ -105,11 +105,8 @@ class UpstreamSession:
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"upstream:{self.name}")
 
     async def wait_first_attempt(self, timeout: float) -> None:
-        try:
-            with anyio.fail_after(timeout):
-                await self._first_attempt_done.wait()
-        except TimeoutError:
-            pass
+        with anyio.move_on_after(timeout):
+            await self._first_attempt_done.wait()
 
     async def close(self) -> None:
         """Drop the connection for good; a stdio child is terminated by the SDK's transport.
@@ -156,13 +153,9 @@ class UpstreamSession:
             self._state = "down"
             jittered = delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not secrecy
             self._retry_at = time.monotonic() + jittered
-            try:
-                with anyio.fail_after(jittered):
-                    await self._drop.wait()  # close() interrupts the wait
-            except TimeoutError:
-                pass
+            with anyio.move_on_after(jittered):
+                await self._drop.wait()  # close() interrupts the wait
             delay = min(delay * 2, BACKOFF_MAX)
-        self._state = "down"
 
     async def _connect_and_serve(self) -> None:
         # The connect deadline must cover the client's own cancel scopes, which live as long as
@@ -219,13 +212,10 @@ class UpstreamSession:
     async def _watch(self, client: Client) -> None:
         """Return when the connection should be dropped: close(), a lost call, or a failed ping."""
         while not self._stopping:
-            try:
-                with anyio.fail_after(PING_INTERVAL):
-                    await self._drop.wait()
-                    self._drop.clear()
-                    return
-            except TimeoutError:
-                pass
+            with anyio.move_on_after(PING_INTERVAL):
+                await self._drop.wait()
+                self._drop.clear()
+                return
             try:
                 with anyio.fail_after(PING_TIMEOUT):
                     await self._probe(client)
