@@ -53,6 +53,8 @@ class Gateway:
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
+        #: Bumped on every catalog change, so derived documents know when to rebuild.
+        self.catalog_version = 0
         upstreams.set_catalog_listener(self._catalog_changed)
         self._catalog_changed("")
 
@@ -79,6 +81,7 @@ class Gateway:
         )
         with self._lock:
             self._index = index
+            self.catalog_version += 1
 
     def _compiled(self, key: tuple[str, str, str], source: Any, schema: Any) -> CompiledSchema | None:
         """The validator for ``schema``, compiled once while ``source`` (the catalog entry) lives."""

@@ -19,6 +19,7 @@ from bridge.config import BridgeSettings
 from bridge.errors import BridgeError, FieldError, PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.livespec import LiveSpec
 from bridge.rest import problems
 from bridge.rest.auth import ApiKeyAuth
 from bridge.rest.views import docs, health, mcp, prompts, resources, servers, tools
@@ -47,7 +48,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
         prompts.create_blueprint(gateway),
         health.create_blueprint(gateway),
         mcp.create_blueprint(JsonRpcDispatcher(gateway)),
-        docs.create_blueprint(spec),
+        docs.create_blueprint(LiveSpec(spec, gateway)),
     ):
         app.register_blueprint(blueprint)
 

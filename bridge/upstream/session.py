@@ -172,7 +172,11 @@ class UpstreamSession:
                 self._last_error = None
                 self._first_attempt_done.set()
                 log.info("upstream %s ready (protocol %s)", self.name, self._protocol_version)
-                await self._watch(client)
+                async with anyio.create_task_group() as group:
+                    if self._protocol_version in MODERN_PROTOCOL_VERSIONS:
+                        group.start_soon(self._listen_for_changes, client)
+                    await self._watch(client)
+                    group.cancel_scope.cancel()
                 self._client = None
         if scope.cancelled_caught:
             raise TimeoutError(f"no MCP handshake within {self._connect_timeout:g} s")
@@ -262,6 +266,23 @@ class UpstreamSession:
         self._catalog = Catalog(tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts)
         if self._on_catalog_change is not None:
             self._on_catalog_change(self.name)
+
+    async def _listen_for_changes(self, client: Client) -> None:
+        """At 2026-07-28, list changes arrive on a ``subscriptions/listen`` stream, not as notifications."""
+        caps = client.server_capabilities
+        tools = bool(caps.tools and caps.tools.list_changed)
+        prompts = bool(caps.prompts and caps.prompts.list_changed)
+        resources = bool(caps.resources and caps.resources.list_changed)
+        if not (tools or prompts or resources):
+            return
+        try:
+            async with client.listen(
+                tools_list_changed=tools, prompts_list_changed=prompts, resources_list_changed=resources
+            ) as subscription:
+                async for _event in subscription:
+                    await self._refresh_after_change()
+        except Exception as exc:  # no change stream: the catalog still refreshes on reconnect
+            log.info("upstream %s: no change stream (%s)", self.name, _describe(exc))
 
     async def _on_message(self, message: Any) -> None:
         method = getattr(message, "method", None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import os
 import struct
@@ -24,7 +25,7 @@ import zlib
 from typing import Annotated, Any, Literal
 
 import mcp_types as types
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import AssistantMessage, Message, UserMessage
 from mcp.server.runner import serve_loop
@@ -159,6 +160,17 @@ def build(name: str) -> MCPServer:
         finally:
             inflight["now"] -= 1
         return inflight["peak"]
+
+    @server.tool(description="Add a tool named `name` that echoes, and tell clients the tool list changed.")
+    async def grow(name: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")], ctx: Context) -> str:
+        def extra(text: str) -> str:
+            return text
+
+        server.add_tool(extra, name=name, description=f"An echo added at run time as {name}.")
+        await ctx.notify_tools_changed()  # 2026-07-28 clients hear it on subscriptions/listen
+        with contextlib.suppress(Exception):  # handshake-era sessions take a notification
+            await ctx.request_context.session.send_tool_list_changed()
+        return f"added {name}"
 
     @server.resource("text://greeting", name="greeting", mime_type="text/plain")
     def greeting() -> str:
