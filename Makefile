@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NPM_STAMP := tests/npm/node_modules/.installed
 
 .PHONY: run test lint typecheck pytest clean
 
@@ -11,6 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The npm reference MCP servers the suite runs; no lock file is kept (versions are pinned exactly).
+$(NPM_STAMP): tests/npm/package.json
+	npm install --prefix tests/npm --no-audit --no-fund --no-package-lock --loglevel=error
+	touch $(NPM_STAMP)
 
 run: $(STAMP)
 	$(BIN)/mcp-bridge serve --host 127.0.0.1 --port 8000
@@ -22,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NPM_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
