@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NPM_STAMP := tests/npm/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck generated-check pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,17 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	cd generated/python && ../../$(BIN)/mypy --strict mcp_bridge_client
+	cd generated/server && ../../$(BIN)/mypy --strict mcp_bridge_server
+
+# The checked-in generated/ tree must be exactly what the spec generates.
+generated-check: $(STAMP)
+	$(BIN)/mcp-bridge generate --check
 
 pytest: $(STAMP) $(NPM_STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck generated-check pytest
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -21,6 +21,7 @@ from bridge.config import (
     load_servers,
 )
 from bridge.spec import SpecError
+from generator.cli import generate
 
 __all__ = ["main"]
 
@@ -132,6 +133,9 @@ def serve(
     finally:
         bridge.close()
         click.echo("mcp-bridge: stopped", err=True)
+
+
+main.add_command(generate)
 
 
 def _stop_on_sigterm() -> None:
