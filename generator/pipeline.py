@@ -36,21 +36,25 @@ def load_spec(source: str, problems: Problems) -> tuple[dict[str, object], bytes
     if not isinstance(document, dict):
         problems.error("", "the spec is not a JSON or YAML object")
         return {}, raw
-    from openapi_spec_validator import validate
-    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+    from openapi_spec_validator import OpenAPIV31SpecValidator
 
     try:
-        validate(document)
-    except OpenAPIValidationError as exc:
-        problems.error("/" + "/".join(str(p) for p in exc.path), f"not valid OpenAPI: {exc.message}")
+        for error in OpenAPIV31SpecValidator(document).iter_errors():
+            where = "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in getattr(error, "path", ()))
+            problems.error(where, f"not valid OpenAPI: {getattr(error, 'message', error)}")
+    except Exception as exc:  # the validator raises on unresolvable references instead of yielding them
+        problems.error("", f"not valid OpenAPI: {exc}")
     return document, raw
 
 
 def generate_files(target: Target, source: str, package: str) -> tuple[Files, Problems]:
     problems = Problems()
     document, raw = load_spec(source, problems)
-    problems.raise_if_fatal()
+    if not document:
+        problems.raise_if_fatal()
+    # Even an invalid document is read on, so that every problem is reported in one run.
     api = build_ir(document, raw, problems)
+    problems.raise_if_fatal()
     if target == "python":
         files = render_python(api, package, problems)
     elif target == "typescript":

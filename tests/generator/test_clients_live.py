@@ -1,0 +1,199 @@
+"""Generated clients, Python and TypeScript, against a live bridge in front of real servers.
+
+The live spec is read from the running bridge, so the clients also carry one typed method per
+tool. Every kind of operation is called, and the error paths arrive as typed exceptions.
+"""
+
+import importlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.pipeline import generate_files, write
+from tests.support import ROOT, BridgeProcess, bridge_process, free_port
+
+KEY = "client-key"
+TSC = ROOT / "tests" / "npm" / "node_modules" / ".bin" / "tsc"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
+    config = {
+        "mcpServers": {
+            "demo": {"command": sys.executable, "args": ["-m", "bridge.demo"]},
+            "time": {"command": sys.executable, "args": ["-m", "mcp_server_time"]},
+            "dead": {"url": f"http://127.0.0.1:{free_port()}/mcp", "type": "streamable-http"},
+        }
+    }
+    with bridge_process(tmp_path_factory.mktemp("clients"), config, "--api-key", KEY) as bridge:
+        yield bridge
+
+
+@pytest.fixture(scope="module")
+def py_client(live: BridgeProcess, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("py")
+    files, problems = generate_files("python", live.url + "/openapi.json", "live_client")
+    assert problems.items == []
+    write(files, out)
+    sys.path.insert(0, str(out))
+    try:
+        yield importlib.import_module("live_client"), out
+    finally:
+        sys.path.remove(str(out))
+
+
+def test_generated_python_client_passes_mypy_strict(py_client: Any) -> None:
+    _, out = py_client
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "live_client"], cwd=out, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_python_client_covers_every_kind_of_operation(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    with package.Client(live.url + "/mcp", api_key=KEY) as client:
+        assert {s.name for s in client.list_servers()} == {"demo", "time", "dead"}
+        assert "demo.process_data" in {t.qualifiedName for t in client.list_tools()}
+        assert {t.name for t in client.list_tools("time")} == {"get_current_time", "convert_time"}
+        processed = client.call_tool("process_data", {"input": "test data", "format": "text"})
+        assert processed.structuredContent == {
+            "format": "text",
+            "count": 1,
+            "lines": 1,
+            "words": 2,
+            "characters": 9,
+            "value": "test data",
+        }
+        zone = client.call_tool(server="time", tool="get_current_time", params={"timezone": "UTC"})
+        assert zone.structuredContent["timezone"] == "UTC"
+        settings = client.get_resource("config://settings")
+        assert json.loads(settings.contents[0].text)["name"] == "demo"
+        raw = client.get_resource_bytes("data://samples/scores", server="demo")
+        assert json.loads(raw)["name"] == "scores"
+        assert [p.name for p in client.list_prompts("demo")] == ["summarize_analysis"]
+        rendered = client.get_prompt("summarize_analysis", {"metrics_json": "{}"})
+        assert rendered.messages[0].role == "user"
+        assert client.rpc("ping") == {}
+        outcome = client.tools.call_demo_analyze_data(data=[1, 2, 3, 4], metrics=["mean", "max"])
+        assert type(outcome.structured).__name__ == "CallDemoAnalyzeDataOutput"
+        assert outcome.structured.metrics == {"mean": 2.5, "max": 4.0}
+        assert outcome.structured.count == 4
+        prompt = client.prompts.prompt_demo_summarize_analysis(metrics_json="{}", audience="ops")
+        assert "for ops" in prompt.messages[0].content.text
+
+
+def test_python_client_raises_typed_errors(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    fast = package.Retry(attempts=2, backoff=0.01, max_backoff=0.05)
+    client = package.Client(live.url, api_key=KEY, retry=fast)
+    with pytest.raises(package.BadRequest) as bad:
+        client.call_tool("analyze_data", {"data": "x"})
+    assert [(e.pointer, e.message) for e in bad.value.errors] == [("/body/data", '"x" is not of type "array"')]
+    with pytest.raises(package.Unauthorized) as unauthorized:
+        package.Client(live.url, retry=fast).list_servers()
+    assert unauthorized.value.status == 401
+    with pytest.raises(package.NotFound) as missing:
+        client.call_tool(server="time", tool="nope", params={})
+    assert missing.value.detail == "server 'time' has no tool named 'nope'"
+    with pytest.raises(package.ToolError) as failed:
+        client.call_tool("process_data", {"input": "{", "format": "json"})
+    assert failed.value.status == 422
+    assert "not valid JSON" in failed.value.content[0]["text"]
+    with pytest.raises(package.ServiceUnavailable) as down:
+        client.call_tool(server="dead", tool="anything", params={})
+    assert down.value.retry_after is not None
+    assert down.value.retry_after >= 1
+    with pytest.raises(package.TransportError):
+        package.Client(f"http://127.0.0.1:{free_port()}", retry=fast).list_servers()
+
+
+def test_python_client_retries_503_honouring_retry_after(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    waits: list[float] = []
+    client = package.Client(live.url, api_key=KEY, retry=package.Retry(attempts=3, backoff=0.01, max_backoff=2.0))
+    client.http._sleep = waits.append
+    with pytest.raises(package.ServiceUnavailable):
+        client.call_tool(server="dead", tool="anything", params={})
+    assert len(waits) == 2  # three attempts, two pauses
+    assert all(wait >= 1.0 for wait in waits)  # Retry-After (>= 1 s) outweighs the 10 ms backoff
+    waits.clear()
+    with pytest.raises(package.BadRequest):
+        client.call_tool("analyze_data", {"data": "x"})
+    assert waits == []  # never retried on 4xx
+
+
+NODE_SCRIPT = """
+import { Client, ToolError, BadRequest, Unauthorized, NotFound, ServiceUnavailable } from "./dist/index.js";
+const url = process.argv[2], key = process.argv[3];
+const client = new Client({ url: url + "/mcp", apiKey: key, retry: { attempts: 1 } });
+const out = {};
+out.servers = (await client.listServers()).map((s) => s.name).sort();
+out.tools = (await client.listTools("time")).map((t) => t.name).sort();
+out.processed = (await client.callTool("process_data", { input: "test data", format: "text" })).structuredContent;
+const zone = await client.callTool({ server: "time", tool: "get_current_time", params: { timezone: "UTC" } });
+out.zone = zone.structuredContent.timezone;
+out.settings = (await client.getResource("config://settings")).contents[0].uri;
+out.bytes = JSON.parse(new TextDecoder().decode(await client.getResourceBytes("data://samples/scores", "demo"))).name;
+out.prompt = (await client.getPrompt("summarize_analysis", { metrics_json: "{}" })).messages[0].role;
+out.rpc = await client.rpc("ping");
+const analysis = await client.tools.callDemoAnalyzeData({ data: [1, 2, 3, 4], metrics: ["mean"] });
+out.typed = [analysis.structured.metrics, analysis.structured.count];
+const errors = {};
+async function expect(name, Kind, call) {
+  try { await call(); errors[name] = "no error"; }
+  catch (e) { errors[name] = [e instanceof Kind, e.status, e.constructor.name]; }
+}
+await expect("400", BadRequest, () => client.callTool("analyze_data", { data: "x" }));
+await expect("401", Unauthorized, () => new Client(url, { retry: { attempts: 1 } }).listServers());
+await expect("404", NotFound, () => client.callTool({ server: "time", tool: "nope" }));
+await expect("422", ToolError, () => client.callTool("process_data", { input: "{", format: "json" }));
+await expect("503", ServiceUnavailable, () => client.callTool({ server: "dead", tool: "anything" }));
+out.errors = errors;
+console.log(JSON.stringify(out));
+"""
+
+
+def test_typescript_client_compiles_strict_and_works_from_node(live: BridgeProcess, tmp_path: Path) -> None:
+    files, problems = generate_files("typescript", live.url + "/openapi.json", "live-client")
+    assert problems.items == []
+    write(files, tmp_path)
+    package = tmp_path / "live-client"
+    compiled = subprocess.run([str(TSC), "-p", str(package)], capture_output=True, text=True, check=False)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    (package / "check.mjs").write_text(NODE_SCRIPT)
+    ran = subprocess.run(
+        ["node", "check.mjs", live.url, KEY], cwd=package, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    out = json.loads(ran.stdout)
+    assert out["servers"] == ["dead", "demo", "time"]
+    assert out["tools"] == ["convert_time", "get_current_time"]
+    assert out["processed"]["words"] == 2
+    assert out["zone"] == "UTC"
+    assert out["settings"] == "config://settings"
+    assert out["bytes"] == "scores"
+    assert out["prompt"] == "user"
+    assert out["rpc"] == {}
+    assert out["typed"] == [{"mean": 2.5}, 4]
+    assert out["errors"] == {
+        "400": [True, 400, "BadRequest"],
+        "401": [True, 401, "Unauthorized"],
+        "404": [True, 404, "NotFound"],
+        "422": [True, 422, "ToolError"],
+        "503": [True, 503, "ServiceUnavailable"],
+    }
+
+
+def test_checked_in_typescript_client_compiles_strict(tmp_path: Path) -> None:
+    import shutil
+
+    package = tmp_path / "mcp-bridge-client"
+    shutil.copytree(ROOT / "generated" / "typescript" / "mcp-bridge-client", package)
+    compiled = subprocess.run([str(TSC), "-p", str(package)], capture_output=True, text=True, check=False)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr

@@ -1,0 +1,61 @@
+"""The generated Flask stubs run: 501 problem+json per unimplemented handler, the bridge's validation."""
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from bridge.spec import Spec
+from tests.support import ROOT
+
+
+@pytest.fixture(scope="module")
+def stubs() -> Iterator[Any]:
+    sys.path.insert(0, str(ROOT / "generated" / "server"))
+    try:
+        import mcp_bridge_server
+
+        yield mcp_bridge_server
+    finally:
+        sys.path.remove(str(ROOT / "generated" / "server"))
+
+
+def _concrete(path: str) -> str:
+    return (
+        path.replace("{server}", "demo").replace("{tool}", "echo").replace("{prompt}", "greet").replace("{name}", "x")
+    )
+
+
+def test_every_operation_answers_501_until_it_has_a_handler(stubs: Any) -> None:
+    app: Flask = stubs.create_app()
+    client = app.test_client()
+    spec = Spec.from_file()
+    assert spec.operations
+    for op in spec.operations.values():
+        query = {"uri": "config://settings"} if any(p.location == "query" for p in op.parameters) else None
+        body = {"jsonrpc": "2.0", "method": "ping", "id": 1} if op.operation_id == "mcpRequest" else {}
+        response = client.open(_concrete(op.path), method=op.method, query_string=query, json=body)
+        assert response.status_code == 501, op.operation_id
+        assert response.content_type == "application/problem+json"
+        assert response.json["detail"] == f"operation {op.operation_id} has no handler yet"
+
+
+def test_a_handler_answers_and_invalid_requests_never_reach_it(stubs: Any) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def call_server_tool(server: str, tool: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        seen.append({"server": server, "tool": tool, "body": body})
+        return {"content": [{"type": "text", "text": body["text"]}], "isError": False}
+
+    client = stubs.create_app({"callServerTool": call_server_tool}).test_client()
+    ok = client.post("/servers/demo/tools/echo", json={"text": "hi"})
+    assert ok.status_code == 200
+    assert ok.json == {"content": [{"type": "text", "text": "hi"}], "isError": False}
+    bad = client.post("/servers/Not_Valid/tools/echo", json={"text": "hi"})
+    assert bad.status_code == 400
+    assert bad.json["errors"][0]["pointer"] == "/path/server"
+    wrong_type = client.post("/servers/demo/tools/echo", data="x", content_type="text/plain")
+    assert wrong_type.status_code == 415
+    assert seen == [{"server": "demo", "tool": "echo", "body": {"text": "hi"}}]
