@@ -45,6 +45,23 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--api-key", "api_keys", multiple=True, help="Accepted API key (repeatable); also MCP_BRIDGE_API_KEYS.")
 @click.option(
+    "--admin-key",
+    "admin_keys",
+    multiple=True,
+    help="Key that may also register and remove servers (repeatable); also MCP_BRIDGE_ADMIN_KEYS.",
+)
+@click.option(
+    "--registry",
+    "registry_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file keeping servers registered over REST (default: the user's data folder).",
+)
+@click.option(
+    "--allow-stdio-registration",
+    is_flag=True,
+    help="Let admin keys register stdio servers, which run a command on this host.",
+)
+@click.option(
     "--timeout",
     default=DEFAULT_CALL_TIMEOUT,
     show_default=True,
@@ -73,6 +90,9 @@ def serve(
     host: str,
     port: int,
     api_keys: tuple[str, ...],
+    admin_keys: tuple[str, ...],
+    registry_path: Path | None,
+    allow_stdio_registration: bool,
     timeout: float,
     max_body: int,
     threads: int,
@@ -95,6 +115,9 @@ def serve(
         host=host,
         port=port,
         api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
+        admin_keys=tuple(admin_keys) + BridgeSettings.keys_from_env(os.environ, "MCP_BRIDGE_ADMIN_KEYS"),
+        registry_path=str(registry_path or _default_registry()),
+        allow_stdio_registration=allow_stdio_registration,
         max_body=max_body,
         call_timeout=timeout,
         threads=threads,
@@ -126,6 +149,7 @@ def serve(
             f"  auth         {'API key required' if settings.api_keys else 'open (no --api-key given)'}",
             err=True,
         )
+        click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
         server.run()
     except KeyboardInterrupt:
@@ -136,6 +160,14 @@ def serve(
 
 
 main.add_command(generate)
+
+
+def _default_registry() -> Path:
+    """``$MCP_BRIDGE_REGISTRY``, else ``registry.db`` in the user's XDG data folder."""
+    if os.environ.get("MCP_BRIDGE_REGISTRY"):
+        return Path(os.environ["MCP_BRIDGE_REGISTRY"])
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "mcp-bridge" / "registry.db"
 
 
 def _stop_on_sigterm() -> None:

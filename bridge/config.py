@@ -91,6 +91,12 @@ class BridgeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: tuple[str, ...] = ()
+    #: Keys that may also register and remove servers.
+    admin_keys: tuple[str, ...] = ()
+    #: Where servers registered over REST are kept; None keeps them in memory only.
+    registry_path: str | None = None
+    #: Registering a stdio server runs a command on this host: off unless the operator allows it.
+    allow_stdio_registration: bool = False
     max_body: int = DEFAULT_MAX_BODY
     call_timeout: float = DEFAULT_CALL_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -98,8 +104,8 @@ class BridgeSettings:
     threads: int = 32
 
     @staticmethod
-    def keys_from_env(environ: Mapping[str, str]) -> tuple[str, ...]:
-        raw = environ.get("MCP_BRIDGE_API_KEYS", "")
+    def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:
+        raw = environ.get(variable, "")
         return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 

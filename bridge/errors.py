@@ -13,9 +13,11 @@ this tree where they enter (``bridge.upstream``), with ``raise ... from exc``.
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
     ├── MethodNotAllowed          405
     ├── Ambiguous                 409  a bare name matches several servers' tools
+    ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
+    ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     └── UpstreamError             502  the upstream answered, but not with something usable
         ├── UpstreamUnavailable   503  the upstream is down or (re)connecting
         └── UpstreamTimeout       504  the upstream did not answer in time
@@ -29,6 +31,7 @@ from typing import Any, ClassVar
 PROBLEM_BASE = "https://mcp-rest-bridge.dev/problems/"
 
 __all__ = [
+    "AlreadyExists",
     "Ambiguous",
     "BridgeError",
     "FieldError",
@@ -39,6 +42,7 @@ __all__ = [
     "RequestInvalid",
     "ToolFailed",
     "Unauthorized",
+    "Unprocessable",
     "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamTimeout",
@@ -149,6 +153,20 @@ class Ambiguous(BridgeError):
 
     def extensions(self) -> dict[str, Any]:
         return {"candidates": self.candidates}
+
+
+class AlreadyExists(BridgeError):
+    status = 409
+    slug = "already-exists"
+    title = "Already exists"
+    jsonrpc_code = -32602
+
+
+class Unprocessable(BridgeError):
+    status = 422
+    slug = "unprocessable"
+    title = "The request cannot be carried out"
+    jsonrpc_code = -32602
 
 
 class PayloadTooLarge(BridgeError):

@@ -13,6 +13,8 @@ from typing import Any
 
 from bridge.config import BridgeSettings, ServerConfig
 from bridge.gateway import Gateway
+from bridge.gateway.registry import ServerRegistry
+from bridge.gateway.store import MemoryStore, SqliteStore
 from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.upstream import UpstreamPool
@@ -42,10 +44,13 @@ class Bridge:
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
-        gateway = Gateway(pool)
+        store = SqliteStore(Path(settings.registry_path)) if settings.registry_path else MemoryStore()
+        registry = ServerRegistry(
+            pool, store, allow_stdio=settings.allow_stdio_registration, connect_timeout=settings.connect_timeout
+        )
+        gateway = Gateway(pool, registry)
         try:
-            for server in servers:
-                pool.add(server)
+            registry.start(servers)
             if wait:
                 pool.wait_connected()
         except BaseException:

@@ -52,6 +52,8 @@ class Operation:
     body_media_types: tuple[str, ...] = ()
     #: False when the operation declares ``security: []`` (open even with API keys set).
     secured: bool = True
+    #: Scopes (roles) every accepted security requirement asks for, e.g. ``{"admin"}``.
+    scopes: frozenset[str] = frozenset()
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -147,6 +149,13 @@ class Spec:
                 content = (body or {}).get("content", {})
                 json_type = next((t for t in content if t == "application/json" or t.endswith("+json")), None)
                 security = op.get("security", top_security)
+                requirements = [r for r in security or [] if isinstance(r, dict)]
+                # A scope is required only when every alternative asks for it.
+                scopes = (
+                    frozenset.intersection(*(frozenset(s for v in r.values() for s in v) for r in requirements))
+                    if requirements
+                    else frozenset()
+                )
                 operations[op_id] = Operation(
                     operation_id=op_id,
                     method=method.upper(),
@@ -156,6 +165,7 @@ class Spec:
                     body_required=bool((body or {}).get("required", False)),
                     body_media_types=tuple(content),
                     secured=security is None or security != [],
+                    scopes=scopes,
                     tags=tuple(op.get("tags", ())),
                 )
         return operations

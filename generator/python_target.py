@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,28 +23,32 @@ _PRIMITIVE = {"string": "str", "integer": "int", "number": "float", "boolean": "
 
 def _models(api: Api, problems: Problems) -> str:
     try:
-        code = generate(
-            dict(api.document),
-            input_file_type=InputFileType.OpenAPI,
-            output_model_type=DataModelType.PydanticV2BaseModel,
-            disable_timestamp=True,
-            target_python_version=PythonVersion.PY_311,
-            use_annotated=True,
-            field_constraints=True,
-            use_standard_collections=True,
-            use_union_operator=True,
-            use_double_quotes=True,
-            use_schema_description=True,
-            # Literals, not Enums: an enum member named like a str method ("count") or a string
-            # default on an Enum-typed field does not type-check under mypy --strict.
-            enum_field_as_literal=LiteralType.All,
-            # Constrained scalars inline into their field (a nullable RootModel defaults badly).
-            collapse_root_models=True,
-            formatters=[Formatter.BUILTIN],
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = generate(
+                dict(api.document),
+                input_file_type=InputFileType.OpenAPI,
+                output_model_type=DataModelType.PydanticV2BaseModel,
+                disable_timestamp=True,
+                target_python_version=PythonVersion.PY_311,
+                use_annotated=True,
+                field_constraints=True,
+                use_standard_collections=True,
+                use_union_operator=True,
+                use_double_quotes=True,
+                use_schema_description=True,
+                # Literals, not Enums: an enum member named like a str method ("count") or a string
+                # default on an Enum-typed field does not type-check under mypy --strict.
+                enum_field_as_literal=LiteralType.All,
+                # Constrained scalars inline into their field (a nullable RootModel defaults badly).
+                collapse_root_models=True,
+                formatters=[Formatter.BUILTIN],
+            )
     except Exception as exc:  # the library raises many kinds; each is a spec problem to report
         problems.error("/components/schemas", f"datamodel-code-generator failed: {exc}")
         return ""
+    for warning in caught:  # e.g. a constraint pydantic cannot express: reported, not fatal
+        problems.warn("/components/schemas", str(warning.message))
     if not isinstance(code, str):
         problems.error("/components/schemas", "datamodel-code-generator produced several modules; expected one")
         return ""

@@ -84,6 +84,8 @@ def bridge_process(
     """``mcp-bridge serve`` as a real process on a free loopback port; stopped by its PID."""
     port = free_port()
     cmd = [*list(command or [sys.executable, "-m", "bridge.cli"]), "serve", "--port", str(port), *args]
+    if "--registry" not in args:  # never the user's own registry file
+        cmd += ["--registry", str(tmp_path / f"registry-{port}.db")]
     if config is not None:
         config_path = tmp_path / f"servers-{port}.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")

@@ -23,6 +23,8 @@ SPEC_PATH = Path(__file__).parent.parent / "openapi" / "openapi.yaml"
 OPERATIONS = {
     "mcpRequest": ("post", "/mcp"),
     "listServers": ("get", "/servers"),
+    "registerServer": ("post", "/servers"),
+    "deleteServer": ("delete", "/servers/{server}"),
     "getServer": ("get", "/servers/{server}"),
     "listServerTools": ("get", "/servers/{server}/tools"),
     "callServerTool": ("post", "/servers/{server}/tools/{tool}"),
@@ -40,6 +42,8 @@ OPERATIONS = {
     "readyz": ("get", "/readyz"),
 }
 HEALTH = {"healthz", "readyz"}
+#: Managing servers needs an admin key: these declare 403 and a 409 for a taken name.
+ADMIN = {"registerServer", "deleteServer"}
 PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "502", "503", "504")
 AMBIGUOUS_NAME_OPERATIONS = {"callTool", "getPrompt", "readResource"}
 TOOL_CALLS = {"callServerTool", "callTool"}
@@ -139,7 +143,7 @@ def test_every_operation_has_tags_a_summary_and_a_description() -> None:
         assert op.get("description"), op_id
 
 
-def test_keys_are_optional_everywhere_and_absent_from_the_health_probes() -> None:
+def test_keys_are_optional_except_for_managing_servers_and_absent_from_health_probes() -> None:
     doc = document()
     assert doc["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}, {}]
     schemes = doc["components"]["securitySchemes"]
@@ -148,6 +152,8 @@ def test_keys_are_optional_everywhere_and_absent_from_the_health_probes() -> Non
     assert (api_key["type"], api_key["in"], api_key["name"]) == ("apiKey", "header", "X-API-Key")
     for op_id, (_, _, op) in operations().items():
         assert ("security" in op and op["security"] == []) == (op_id in HEALTH), op_id
+        if op_id in ADMIN:
+            assert op["security"] == [{"bearerAuth": ["admin"]}, {"apiKeyAuth": ["admin"]}], op_id
 
 
 def test_every_non_health_operation_declares_the_problem_json_responses() -> None:
@@ -155,6 +161,7 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
         if op_id in HEALTH:
             continue
         expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS else set())
+        expected |= {"403", "409"} if op_id in ADMIN else set()
         declared = {status for status in op["responses"] if status.startswith(("4", "5"))}
         assert declared == expected, op_id
         for status in expected:
@@ -163,7 +170,7 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
             schema_ref = response["content"][PROBLEM_JSON]["schema"]["$ref"]
             if status == "422" and op_id in TOOL_CALLS:
                 assert schema_ref == "#/components/schemas/ToolErrorProblem", op_id
-            elif status == "409":
+            elif status == "409" and op_id not in ADMIN:
                 assert schema_ref == "#/components/schemas/ConflictProblem", op_id
             else:
                 assert schema_ref == "#/components/schemas/Problem", (op_id, status)

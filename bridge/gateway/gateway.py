@@ -16,6 +16,8 @@ from typing import Any
 from bridge.errors import Ambiguous, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
+from bridge.gateway.registry import ServerRegistry
+from bridge.gateway.store import MemoryStore
 from bridge.schema import CompiledSchema, SchemaCompileError
 from bridge.upstream.model import Catalog
 
@@ -48,8 +50,9 @@ def _owners(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
 class Gateway:
     """Routes REST operations to upstream servers."""
 
-    def __init__(self, upstreams: Upstreams) -> None:
+    def __init__(self, upstreams: Upstreams, registry: ServerRegistry | None = None) -> None:
         self.upstreams = upstreams
+        self.registry = registry or ServerRegistry(upstreams, MemoryStore(), allow_stdio=False, connect_timeout=30)
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
@@ -114,6 +117,7 @@ class Gateway:
         catalog = self.upstreams.catalog(name)
         return {
             "name": name,
+            "source": self.registry.source(name),
             "transport": config.transport,
             "status": status.state,
             "protocolVersion": status.protocol_version,
@@ -126,6 +130,13 @@ class Gateway:
             },
             "lastError": status.last_error,
         }
+
+    def register(self, body: Mapping[str, Any]) -> JSON:
+        """Connect a new server from a registration body; its state once connected."""
+        return self.server(self.registry.register(body))
+
+    def unregister(self, name: str) -> None:
+        self.registry.unregister(name)
 
     def servers(self) -> list[JSON]:
         found = []

@@ -39,7 +39,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
     app = Flask("bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     validator = RequestValidator(spec)
-    auth = ApiKeyAuth(settings.api_keys)
+    auth = ApiKeyAuth(settings.api_keys, settings.admin_keys)
 
     for blueprint in (
         servers.create_blueprint(gateway),
@@ -62,7 +62,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
         if op is None:
             return  # documents outside the API contract (the spec itself) are open
         if op.operation.secured:
-            auth.check(request.headers)
+            auth.check(request.headers, op.operation.scopes)
         body: Any = NO_BODY
         if op.accepts_body and _has_body():
             if not _is_json(request.mimetype):

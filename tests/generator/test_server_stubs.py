@@ -22,6 +22,12 @@ def stubs() -> Iterator[Any]:
         sys.path.remove(str(ROOT / "generated" / "server"))
 
 
+EXAMPLE_BODIES: dict[str, Any] = {
+    "mcpRequest": {"jsonrpc": "2.0", "method": "ping", "id": 1},
+    "registerServer": {"name": "x", "transport": "http", "url": "http://127.0.0.1:1/mcp"},
+}
+
+
 def _concrete(path: str) -> str:
     return (
         path.replace("{server}", "demo").replace("{tool}", "echo").replace("{prompt}", "greet").replace("{name}", "x")
@@ -35,7 +41,7 @@ def test_every_operation_answers_501_until_it_has_a_handler(stubs: Any) -> None:
     assert spec.operations
     for op in spec.operations.values():
         query = {"uri": "config://settings"} if any(p.location == "query" for p in op.parameters) else None
-        body = {"jsonrpc": "2.0", "method": "ping", "id": 1} if op.operation_id == "mcpRequest" else {}
+        body = EXAMPLE_BODIES.get(op.operation_id, {})
         response = client.open(_concrete(op.path), method=op.method, query_string=query, json=body)
         assert response.status_code == 501, op.operation_id
         assert response.content_type == "application/problem+json"

@@ -31,11 +31,15 @@ def _accepting(port: int) -> bool:
 
 
 @contextmanager
-def running_http_server(kind: Literal["http", "sse"], *, legacy: bool = False, name: str = "rich") -> Iterator[str]:
+def running_http_server(
+    kind: Literal["http", "sse"], *, legacy: bool = False, name: str = "rich", token: str | None = None
+) -> Iterator[str]:
     """Yield the URL of a rich server on a free loopback port (``/mcp`` or ``/sse``)."""
     port = free_port()
     args = [sys.executable, str(RICH_SERVER), kind, "--port", str(port), "--name", name]
-    process = subprocess.Popen([*args, *(["--legacy"] if legacy else [])], stderr=subprocess.DEVNULL)
+    args += ["--legacy"] if legacy else []
+    args += ["--require-token", token] if token else []
+    process = subprocess.Popen(args, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not _accepting(port):

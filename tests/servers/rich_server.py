@@ -228,6 +228,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--name", default="rich")
     parser.add_argument("--legacy", action="store_true", help="speak only the 2025-11-25 handshake generation")
+    parser.add_argument("--require-token", help="HTTP only: answer 401 unless 'Authorization: Bearer <token>'")
     args = parser.parse_args()
     server = build(args.name)
     if args.legacy:
@@ -238,7 +239,23 @@ def main() -> None:
     import uvicorn
 
     app = server.streamable_http_app() if args.transport == "http" else server.sse_app()
+    if args.require_token:
+        app = bearer_only(app, args.require_token)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+def bearer_only(app: Any, token: str) -> Any:
+    """Wrap an ASGI app so that only requests carrying the token get through."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 if __name__ == "__main__":

@@ -30,3 +30,18 @@ def test_missing_or_wrong_key_is_refused_without_echoing_it(headers: dict[str, s
     assert info.value.detail.startswith(detail)
     assert "k1" not in info.value.detail
     assert "wrong" not in info.value.detail
+
+
+def test_admin_scope_needs_an_admin_key() -> None:
+    from bridge.errors import Forbidden
+    from bridge.rest.auth import ADMIN
+
+    auth = ApiKeyAuth(["plain"], ["root"])
+    auth.check({"X-API-Key": "root"}, frozenset({ADMIN}))
+    auth.check({"X-API-Key": "root"})  # an admin key is also a plain key
+    with pytest.raises(Forbidden, match="needs an admin key"):
+        auth.check({"X-API-Key": "plain"}, frozenset({ADMIN}))
+    with pytest.raises(Unauthorized):
+        auth.check({}, frozenset({ADMIN}))
+    with pytest.raises(Forbidden, match="no admin key"):
+        ApiKeyAuth([]).check({}, frozenset({ADMIN}))

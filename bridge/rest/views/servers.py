@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from bridge.gateway import Gateway
-from bridge.rest.http import json_response
+from bridge.rest.http import body, json_response
 
 __all__ = ["create_blueprint"]
 
@@ -19,6 +19,16 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
     def get_server(server: str) -> Response:
         return json_response(gateway.server(server))
 
+    def register_server() -> Response:
+        info = gateway.register(body())
+        return json_response(info, 201, {"Location": f"/servers/{info['name']}"})
+
+    def delete_server(server: str) -> Response:
+        gateway.unregister(server)
+        return Response(status=204)
+
     bp.add_url_rule("/servers", "listServers", list_servers, methods=["GET"])
+    bp.add_url_rule("/servers", "registerServer", register_server, methods=["POST"])
     bp.add_url_rule("/servers/<server>", "getServer", get_server, methods=["GET"])
+    bp.add_url_rule("/servers/<server>", "deleteServer", delete_server, methods=["DELETE"])
     return bp

@@ -1,0 +1,125 @@
+"""Which servers the gateway fronts: those of the config file, and those registered over REST.
+
+A registration is checked, connected and listed before it is kept; one that cannot be reached
+or does not speak MCP is refused (422) and leaves nothing behind. Kept registrations come back
+on restart. Config-file servers win a name clash and cannot be removed over REST.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from bridge.config import DEFAULT_CALL_TIMEOUT, ServerConfig
+from bridge.errors import AlreadyExists, FieldError, Forbidden, NotFound, RequestInvalid, Unprocessable
+from bridge.gateway.ports import Upstreams
+from bridge.gateway.store import RegistryStore
+
+__all__ = ["ServerRegistry", "Source"]
+
+log = logging.getLogger(__name__)
+Source = Literal["config", "registry"]
+_TRANSPORTS = {"streamable-http": "streamable-http", "http": "streamable-http", "sse": "sse", "stdio": "stdio"}
+
+
+class ServerRegistry:
+    """Adds, restores and removes upstream servers."""
+
+    def __init__(
+        self, upstreams: Upstreams, store: RegistryStore, *, allow_stdio: bool, connect_timeout: float
+    ) -> None:
+        self.upstreams = upstreams
+        self.store = store
+        self.allow_stdio = allow_stdio
+        self.connect_timeout = connect_timeout
+        self._sources: dict[str, Source] = {}
+        self._lock = threading.Lock()
+
+    def source(self, name: str) -> Source:
+        return self._sources.get(name, "config")
+
+    def start(self, configured: Sequence[ServerConfig]) -> None:
+        """Start the config file's servers and every kept registration that does not clash."""
+        for config in configured:
+            self.upstreams.add(config)
+            self._sources[config.name] = "config"
+        for config in self.store.load():
+            if config.name in self._sources:
+                log.warning("registered server %s is shadowed by the config file's server of that name", config.name)
+                continue
+            self.upstreams.add(config)
+            self._sources[config.name] = "registry"
+
+    def register(self, body: Mapping[str, Any]) -> str:
+        config = self._config(body)
+        with self._lock:
+            if config.name in self.upstreams.names():
+                raise AlreadyExists(f"a server named {config.name!r} exists already")
+            self.upstreams.add(config)
+            self._sources[config.name] = "registry"
+        self.upstreams.wait_connected([config.name], self.connect_timeout)
+        status = self.upstreams.status(config.name)
+        if status.state != "ready":
+            self._forget(config.name)
+            reason = status.last_error or "no MCP handshake"
+            raise Unprocessable(f"server {config.name!r} could not be reached as an MCP server: {reason}")
+        self.store.save(config)
+        log.info("registered server %s (%s)", config.name, config.transport)
+        return config.name
+
+    def unregister(self, name: str) -> None:
+        if name not in self.upstreams.names():
+            raise NotFound(f"no server named {name!r}")
+        if self.source(name) == "config":
+            raise AlreadyExists(f"server {name!r} comes from the configuration file; remove it there")
+        self._forget(name)
+        self.store.delete(name)
+        log.info("removed server %s", name)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._sources.pop(name, None)
+        with contextlib.suppress(NotFound):
+            self.upstreams.remove(name)
+
+    def _config(self, body: Mapping[str, Any]) -> ServerConfig:
+        """A ServerConfig from an already schema-checked registration body."""
+        transport = _TRANSPORTS[body["transport"]]
+        timeout = float(body.get("timeout", DEFAULT_CALL_TIMEOUT))
+        protocol = str(body.get("protocol", "auto"))
+        if transport == "stdio":
+            if not self.allow_stdio:
+                raise Forbidden(
+                    "registering stdio servers is disabled: it runs a command on the bridge's host "
+                    "(the operator can allow it with --allow-stdio-registration)"
+                )
+            if "command" not in body:
+                raise RequestInvalid("a stdio server needs a command", [FieldError("/body/command", "required")])
+            return ServerConfig(
+                name=body["name"],
+                transport="stdio",
+                command=body["command"],
+                args=tuple(body.get("args", ())),
+                env=dict(body.get("env", {})),
+                call_timeout=timeout,
+                protocol=protocol,
+            )
+        if "url" not in body:
+            raise RequestInvalid(f"a {transport} server needs a url", [FieldError("/body/url", "required")])
+        auth = body.get("authentication") or {}
+        headers: dict[str, str] = {}
+        if auth.get("type") == "bearer":
+            headers["Authorization"] = f"Bearer {auth['token']}"
+        elif auth.get("type") == "headers":
+            headers.update(auth["headers"])
+        return ServerConfig(
+            name=body["name"],
+            transport=transport,  # type: ignore[arg-type]
+            url=body["url"],
+            headers=headers,
+            call_timeout=timeout,
+            protocol=protocol,
+        )
