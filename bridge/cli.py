@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
 from dataclasses import replace
@@ -160,6 +161,52 @@ def serve(
 
 
 main.add_command(generate)
+
+
+@main.command()
+@click.option("--url", required=True, help="The bridge's base URL (or its /mcp URL).")
+@click.option("--api-key", envvar="MCP_BRIDGE_API_KEY", help="Key for the bridge; also MCP_BRIDGE_API_KEY.")
+def stdio(url: str, api_key: str | None) -> None:
+    """Serve a bridge's tools, resources and prompts as one stdio MCP server (for Claude Desktop)."""
+    from bridge.proxy import serve_stdio
+
+    serve_stdio(url, api_key)
+
+
+@main.command()
+@click.option("--name", required=True, help="The entry's name in Claude Desktop.")
+@click.option("--url", required=True, help="The bridge's base URL.")
+@click.option("-v", "--env", "variables", multiple=True, help="KEY=VALUE for the entry's environment (repeatable).")
+@click.option(
+    "--config-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="claude_desktop_config.json to edit (default: where Claude Desktop reads it).",
+)
+def install(name: str, url: str, variables: tuple[str, ...], config_path: Path | None) -> None:
+    """Add a bridge to Claude Desktop's config as a stdio server, keeping what is there."""
+    from bridge.desktop import add_server, default_config_path
+
+    env: dict[str, str] = {}
+    for item in variables:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="-v")
+        env[key] = value
+    entry: dict[str, object] = {"command": _own_command(), "args": ["stdio", "--url", url]}
+    if env:
+        entry["env"] = env
+    path = config_path or default_config_path()
+    try:
+        replaced = add_server(path, name, entry)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(f"cannot update {path}: {exc}") from exc
+    click.echo(f"{'updated' if replaced else 'added'} {name!r} in {path}; restart Claude Desktop to load it")
+
+
+def _own_command() -> str:
+    """The absolute path of this ``mcp-bridge``, so Claude Desktop finds it without our PATH."""
+    found = shutil.which("mcp-bridge")
+    return str(Path(found).resolve()) if found else str(Path(sys.executable).with_name("mcp-bridge"))
 
 
 def _default_registry() -> Path:
