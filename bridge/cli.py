@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -102,7 +103,7 @@ def serve(
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from waitress import create_server
+    import uvicorn
 
     from bridge.runtime import Bridge
 
@@ -129,22 +130,21 @@ def serve(
     except SpecError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from exc
     try:
-        server = create_server(
-            bridge.app,
-            host=host,
-            port=port,
-            threads=threads,
-            # Waitress buffers bodies to disk past 512 KiB and enforces its own cap with a plain-text
-            # 413; keep it above ours so callers get the problem+json answer from the app.
-            max_request_body_size=max_body * 4 + 1024 * 1024,
-            ident="mcp-rest-bridge",
-            clear_untrusted_proxy_headers=True,
+        listener = socket.create_server((host, port), reuse_port=False)
+        config = uvicorn.Config(
+            bridge.asgi_app(),
+            log_level="warning" if log_level == "info" else log_level,
+            server_header=False,
+            headers=[("server", "mcp-rest-bridge")],
+            lifespan="on",
+            timeout_graceful_shutdown=10,
         )
-        bound = f"http://{host}:{server.effective_port}"
+        server = uvicorn.Server(config)
+        bound = f"http://{host}:{listener.getsockname()[1]}"
         names = ", ".join(s.name for s in servers) or "none"
         click.echo(f"mcp-bridge: serving {len(servers)} MCP server(s) ({names}) at {bound}", err=True)
         click.echo(f"  REST API     {bound}/servers   {bound}/tools", err=True)
-        click.echo(f"  JSON-RPC     POST {bound}/mcp", err=True)
+        click.echo(f"  MCP          {bound}/mcp (MCP clients; plain JSON-RPC POSTs too)", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(
             f"  auth         {'API key required' if settings.api_keys else 'open (no --api-key given)'}",
@@ -152,7 +152,7 @@ def serve(
         )
         click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
-        server.run()
+        server.run(sockets=[listener])
     except KeyboardInterrupt:
         pass
     finally:

@@ -59,5 +59,14 @@ class Bridge:
         app = create_app(gateway, spec, settings)
         return cls(settings=settings, spec=spec, gateway=gateway, app=app)
 
+    def asgi_app(self) -> Any:
+        """The REST API and the MCP endpoint on one ASGI application."""
+        from bridge.endpoint import create_asgi_app, create_mcp_server
+        from bridge.rest.auth import ApiKeyAuth
+
+        auth = ApiKeyAuth(self.settings.api_keys, self.settings.admin_keys)
+        server = create_mcp_server(self.gateway)
+        return create_asgi_app(self.app, server, auth, host=self.settings.host, threads=self.settings.threads)
+
     def close(self) -> None:
         self.gateway.close()

@@ -80,9 +80,11 @@ def bridge_process(
     command: Sequence[str] | None = None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[BridgeProcess]:
     """``mcp-bridge serve`` as a real process on a free loopback port; stopped by its PID."""
-    port = free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
     cmd = [*list(command or [sys.executable, "-m", "bridge.cli"]), "serve", "--port", str(port), *args]
     if "--registry" not in args:  # never the user's own registry file
         cmd += ["--registry", str(tmp_path / f"registry-{port}.db")]

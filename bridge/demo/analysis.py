@@ -1,6 +1,9 @@
 """The demo's data work, free of MCP: parsing, validation, transforms, statistics, reports.
 
-Kept apart from the server so the numbers can be read and tested on their own.
+Kept apart from the server so the numbers can be read and tested on their own. Every refusal is a
+:class:`DataError` whose message says what is wrong with the data; the server turns it into a tool
+error (``isError: true``). Results are always finite numbers: a computation that would overflow a
+float is refused rather than answered with ``inf`` or ``NaN``, which JSON cannot carry.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from fractions import Fraction
+from typing import Any, Literal, NotRequired
 
 from fpdf import FPDF
+from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
 
 __all__ = [
     "METRICS",
     "DataError",
+    "Parsed",
     "analyze",
     "markdown_report",
     "parse_input",
@@ -26,53 +32,134 @@ __all__ = [
     "validate",
 ]
 
+InputFormat = Literal["json", "csv", "text"]
 Metric = Literal["mean", "median", "std", "variance", "min", "max", "count", "sum"]
 Transform = Literal["normalized", "standardized", "scaled", "sorted"]
+JsonType = Literal["object", "array", "string", "number", "boolean", "null"]
 
 
 class DataError(ValueError):
     """The data cannot be used for what was asked; the message says why."""
 
 
-def parse_input(text: str, fmt: Literal["json", "csv", "text"]) -> dict[str, Any]:
-    """Parse ``text`` in ``fmt`` and describe what it holds."""
-    if fmt == "json":
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"input is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-        kind = type(value).__name__ if value is not None else "null"
-        size = len(value) if isinstance(value, list | dict) else 1
-        return {"format": "json", "type": kind, "count": size, "value": value, "characters": len(text)}
-    if fmt == "csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
-        if not rows:
-            raise DataError("input has no CSV rows below a header line")
-        columns = list(rows[0].keys())
-        return {
-            "format": "csv",
-            "columns": columns,
-            "count": len(rows),
-            "records": rows,
-            "characters": len(text),
-        }
+class Parsed(TypedDict):
+    """What the input holds. count is the number of items (JSON), records (CSV) or lines (text)."""
+
+    format: InputFormat
+    count: int
+    characters: int
+    type: NotRequired[JsonType]
+    value: NotRequired[Any]
+    columns: NotRequired[list[str]]
+    records: NotRequired[list[dict[str, str]]]
+    lines: NotRequired[int]
+    words: NotRequired[int]
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise DataError(f"input is not valid JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise DataError(f"input is not valid JSON: the number {text[:40]} does not fit in a float")
+    return value
+
+
+def _json_type(value: Any) -> JsonType:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _parse_json(text: str) -> Parsed:
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"input is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except DataError:
+        raise
+    except RecursionError as exc:
+        raise DataError("input is not usable JSON: it nests too deeply") from exc
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise DataError(f"input is not usable JSON: {exc}") from exc
+    size = len(value) if isinstance(value, list | dict) else 1
+    return {"format": "json", "type": _json_type(value), "count": size, "value": value, "characters": len(text)}
+
+
+def _parse_csv(text: str) -> Parsed:
+    reader = csv.reader(io.StringIO(text), strict=True)
+    header: list[str] | None = None
+    records: list[dict[str, str]] = []
+    try:
+        for row in reader:
+            if not row:
+                continue  # a blank line separates nothing in CSV
+            if header is None:
+                header = [name.strip() for name in row]
+                if "" in header:
+                    raise DataError(f"CSV header column {header.index('') + 1} has no name")
+                repeated = sorted({name for name in header if header.count(name) > 1})
+                if repeated:
+                    raise DataError(f"CSV header repeats the column name(s) {', '.join(repeated)}")
+                continue
+            if len(row) != len(header):
+                raise DataError(f"CSV line {reader.line_num} has {len(row)} field(s), the header has {len(header)}")
+            records.append(dict(zip(header, row, strict=True)))
+    except csv.Error as exc:
+        raise DataError(f"input is not valid CSV: line {reader.line_num}: {exc}") from exc
+    if header is None:
+        raise DataError("input has no CSV header line")
+    return {"format": "csv", "columns": header, "count": len(records), "records": records, "characters": len(text)}
+
+
+def _parse_text(text: str) -> Parsed:
     lines = text.splitlines()
-    words = text.split()
     return {
         "format": "text",
         "count": len(lines),
         "lines": len(lines),
-        "words": len(words),
+        "words": len(text.split()),
         "characters": len(text),
         "value": text,
     }
+
+
+def parse_input(text: str, fmt: InputFormat) -> Parsed:
+    """Parse ``text`` in ``fmt`` and describe what it holds.
+
+    JSON is strict (no ``NaN``/``Infinity``); CSV needs a header line of distinct, non-empty names
+    and rows of the header's width; text is counted in lines, words and characters.
+    """
+    if fmt == "json":
+        return _parse_json(text)
+    if fmt == "csv":
+        return _parse_csv(text)
+    return _parse_text(text)
+
+
+# --- validation -------------------------------------------------------------------------------
 
 
 def _number(item: Any) -> float | None:
     if isinstance(item, bool) or item is None:
         return None
     if isinstance(item, int | float):
-        return float(item) if math.isfinite(item) else None
+        try:
+            value = float(item)
+        except OverflowError:  # an integer beyond the float range
+            return None
+        return value if math.isfinite(value) else None
     if isinstance(item, str):
         try:
             value = float(item.strip())
@@ -82,17 +169,32 @@ def _number(item: Any) -> float | None:
     return None
 
 
+def _why_not(item: Any) -> str:
+    if item is None:
+        return "missing value (null)"
+    if isinstance(item, bool):
+        return "a boolean is not a number"
+    if isinstance(item, str):
+        return f"{item[:40]!r} is not a finite number"
+    if isinstance(item, int | float):
+        return f"{item} is not a finite number"
+    return f"a {type(item).__name__} is not a number"
+
+
 def validate(data: Sequence[Any]) -> dict[str, Any]:
-    """Keep the finite numbers (numeric strings converted); report every other item."""
+    """Keep the finite numbers (numeric strings converted); report every other item by index."""
     kept: list[float] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(data):
         value = _number(item)
         if value is None:
-            errors.append({"index": index, "value": item, "message": "not a finite number"})
+            errors.append({"index": index, "value": item, "message": _why_not(item)})
         else:
             kept.append(value)
     return {"valid": not errors, "data": kept, "errors": errors, "count": len(kept), "rejected": len(errors)}
+
+
+# --- transforms -------------------------------------------------------------------------------
 
 
 def _require(data: Sequence[float], at_least: int, what: str) -> None:
@@ -100,8 +202,26 @@ def _require(data: Sequence[float], at_least: int, what: str) -> None:
         raise DataError(f"{what} needs at least {at_least} value(s), got {len(data)}")
 
 
+def _finite(values: list[float], what: str) -> list[float]:
+    if not all(math.isfinite(v) for v in values):
+        raise DataError(f"{what} of these numbers does not fit in a float")
+    return values
+
+
+def _rescale(data: Sequence[float], offset: float, scale: float) -> list[float]:
+    """``(x - offset) / scale`` for every x, halving everything first if a difference overflows."""
+    out = [(x - offset) / scale for x in data]
+    if all(math.isfinite(v) for v in out):
+        return out
+    return [(x / 2 - offset / 2) / (scale / 2) for x in data]
+
+
 def transform(data: Sequence[float], how: Transform) -> list[float]:
-    """Rescale ``data``: min-max to [0, 1], z-scores, divide by the largest magnitude, or sort."""
+    """Rescale ``data``: min-max to [0, 1], z-scores, divide by the largest magnitude, or sort.
+
+    Degenerate data has a defined answer: constant data normalizes and standardizes to zeros,
+    all-zero data scales to zeros. Empty data, and a single value to standardize, are refused.
+    """
     _require(data, 1, f"the {how} transform")
     if how == "sorted":
         return sorted(data)
@@ -109,37 +229,73 @@ def transform(data: Sequence[float], how: Transform) -> list[float]:
         low, high = min(data), max(data)
         if high == low:
             return [0.0 for _ in data]  # all equal: every value sits at the bottom of a zero range
-        return [(x - low) / (high - low) for x in data]
+        span = high - low
+        if math.isinf(span):  # the range overflows a float: halve everything first, exactly
+            return [(x / 2 - low / 2) / (high / 2 - low / 2) for x in data]
+        return [(x - low) / span for x in data]
     if how == "standardized":
         _require(data, 2, "the standardized transform")
-        mean, std = statistics.fmean(data), statistics.pstdev(data)
+        try:
+            mean, std = statistics.mean(data), statistics.pstdev(data)
+        except OverflowError as exc:
+            raise DataError("the standardized transform of these numbers does not fit in a float") from exc
         if std == 0:
             return [0.0 for _ in data]
-        return [(x - mean) / std for x in data]
+        return _finite(_rescale(data, mean, std), "the standardized transform")
     peak = max(abs(x) for x in data)
     return [x / peak if peak else 0.0 for x in data]
 
 
-#: Population statistics: the data handed over is the whole set being described, not a sample.
+# --- statistics -------------------------------------------------------------------------------
+
+
+def _exact_sum(data: Sequence[float]) -> float:
+    try:
+        return math.fsum(data)
+    except OverflowError:  # an intermediate sum overflowed; the exact one may still fit
+        return float(sum((Fraction(x) for x in data), Fraction(0)))
+
+
+def _median(data: Sequence[float]) -> float:
+    ordered = sorted(data)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    low, high = ordered[middle - 1], ordered[middle]
+    total = low + high
+    return total / 2 if math.isfinite(total) else low / 2 + high / 2
+
+
+#: Population statistics: the data handed over is the whole set being described, not a sample,
+#: so ``std`` and ``variance`` divide by n (``statistics.pstdev``/``pvariance``).
 METRICS: dict[str, Callable[[Sequence[float]], float]] = {
-    "mean": statistics.fmean,
-    "median": statistics.median,
+    "mean": statistics.mean,  # exact (fractions inside), so large values do not overflow on the way
+    "median": _median,
     "std": statistics.pstdev,
     "variance": statistics.pvariance,
     "min": min,
     "max": max,
     "count": lambda d: float(len(d)),
-    "sum": math.fsum,
+    "sum": _exact_sum,
 }
 
 
 def analyze(data: Sequence[float], metrics: Sequence[Metric]) -> dict[str, Any]:
+    """Compute ``metrics`` over ``data``; values are rounded to 12 decimals, ``count`` is an integer."""
     _require(data, 1, "analysis")
     results: dict[str, float | int] = {}
     for name in metrics:
-        value = METRICS[name](data)
+        try:
+            value = float(METRICS[name](data))
+        except OverflowError as exc:
+            raise DataError(f"the {name} of these numbers does not fit in a float") from exc
+        if not math.isfinite(value):
+            raise DataError(f"the {name} of these numbers does not fit in a float")
         results[name] = int(value) if name == "count" else round(value, 12)
     return {"metrics": results, "count": len(data)}
+
+
+# --- reports ----------------------------------------------------------------------------------
 
 
 def _rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
@@ -149,29 +305,45 @@ def _rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(k), f"{v:.6g}" if isinstance(v, int | float) else str(v)) for k, v in metrics.items()]
 
 
+def _cell(text: str) -> str:
+    """One Markdown table cell: no line breaks, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def markdown_report(analysis: dict[str, Any], title: str) -> str:
-    lines = [f"# {title}", "", "| metric | value |", "| --- | --- |"]
-    lines += [f"| {name} | {value} |" for name, value in _rows(analysis)]
-    if "count" in analysis:
+    """A Markdown heading and a two-column table of the metrics."""
+    lines = [f"# {' '.join(title.split())}", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {_cell(name)} | {_cell(value)} |" for name, value in _rows(analysis)]
+    if analysis.get("count") is not None:
         lines += ["", f"Computed over {analysis['count']} values."]
     return "\n".join(lines) + "\n"
 
 
 def pdf_report(analysis: dict[str, Any], title: str) -> bytes:
-    """A one-page PDF with the title and a table of the metrics."""
+    """A PDF with the title and a table of the metrics (one page unless there are very many).
+
+    The PDF's core font covers Latin-1; other characters are drawn as ``?`` (the document's
+    metadata title keeps them).
+    """
     rows = _rows(analysis)
     pdf = FPDF()
+    encoding: str = pdf.core_fonts_encoding
+
+    def drawable(text: str) -> str:
+        return text.encode(encoding, "replace").decode(encoding)
+
     pdf.set_creator("mcp-rest-bridge demo")
     pdf.set_title(title)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 12, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 10, drawable(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
     pdf.set_font("Helvetica", size=12)
     with pdf.table(col_widths=(60, 60), text_align=("LEFT", "RIGHT")) as table:
         table.row(("metric", "value"))
         for name, value in rows:
-            table.row((name, value))
-    if "count" in analysis:
+            table.row((drawable(name), drawable(value)))
+    if analysis.get("count") is not None:
         pdf.ln(6)
         pdf.cell(0, 8, f"Computed over {analysis['count']} values.")
     return bytes(pdf.output())

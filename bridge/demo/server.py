@@ -2,6 +2,11 @@
 
 ``mcp-bridge serve`` fronts it when no ``--config`` is given, so the README's examples work on
 a fresh machine: validate → transform → analyze → report (JSON, Markdown, or a real PDF).
+
+Built on the official SDK's ``MCPServer``: typed signatures give each tool its ``inputSchema``
+(enums, ``minItems``, descriptions) and typed returns its ``outputSchema`` and
+``structuredContent``. A refusal raises ``ToolError``, which the SDK answers as a result with
+``isError: true`` and the message as text. Nothing here writes to stdout: that is the transport.
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ from typing import Annotated, Any, Literal
 
 import mcp_types as types
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from pydantic import BaseModel, Field, StringConstraints
 
 from bridge.demo import analysis as stats
-from bridge.demo.analysis import DataError, Metric, Transform
+from bridge.demo.analysis import DataError, InputFormat, Metric, Parsed, Transform
 
-__all__ = ["SAMPLES", "SETTINGS", "create_server"]
+__all__ = ["SAMPLES", "SETTINGS", "VERSION", "create_server"]
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
+ReportFormat = Literal["json", "markdown", "pdf"]
+
+#: Real datasets for ``data://samples/{name}``: daily highs (°C), request latencies, exam scores.
 SAMPLES: dict[str, list[float]] = {
     "temperatures": [12.5, 14.1, 13.8, 15.2, 16.9, 18.4, 17.7, 15.0],
     "latencies-ms": [102.0, 98.5, 110.2, 97.1, 250.4, 101.3, 99.9],
@@ -38,32 +46,65 @@ SETTINGS: dict[str, Any] = {
     "samples": sorted(SAMPLES),
 }
 
-Numbers = Annotated[list[float], Field(min_length=1, description="The numbers to work on.")]
+#: Every tool only computes on what it is given: no side effects, same answer every time.
+PURE = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Numbers = Annotated[list[Finite], Field(min_length=1, description="The numbers to work on (at least one).")]
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class ValidationIssue(BaseModel):
-    index: int
-    value: Any = None
-    message: str
+    """An item that is not a finite number."""
+
+    index: int = Field(description="Position of the item in the input list.")
+    value: Any = Field(default=None, description="The item as given.")
+    message: str = Field(description="Why the item was not kept.")
 
 
 class Validation(BaseModel):
+    """The numbers found in a list, and what was wrong with the rest."""
+
     valid: bool = Field(description="True when every item was a finite number.")
-    data: list[float] = Field(description="The numbers kept, numeric strings converted.")
-    errors: list[ValidationIssue]
-    count: int
-    rejected: int
+    data: list[float] = Field(description="The numbers kept, in order, numeric strings converted.")
+    errors: list[ValidationIssue] = Field(description="One entry per item not kept.")
+    count: int = Field(description="How many numbers were kept.")
+    rejected: int = Field(description="How many items were not kept.")
 
 
 class Transformed(BaseModel):
-    format: Transform
-    data: list[float]
-    count: int
+    """Rescaled numbers, in input order (except for sorted)."""
+
+    format: Transform = Field(description="The transform applied.")
+    data: list[float] = Field(description="The transformed numbers.")
+    count: int = Field(description="How many numbers.")
 
 
 class Analysis(BaseModel):
-    metrics: dict[str, float]
-    count: int
+    """Statistics over a list of numbers."""
+
+    metrics: dict[str, float] = Field(description="Each requested metric by name (count is an integer).")
+    count: int = Field(description="How many numbers were analyzed.")
+
+
+class ReportInput(BaseModel):
+    """An analysis to report: what analyze_data answers."""
+
+    metrics: dict[MetricName, Finite] = Field(
+        min_length=1, max_length=100, description="Metric values by name, e.g. {'mean': 2.5}."
+    )
+    count: int | None = Field(default=None, ge=0, description="How many values the metrics cover.")
+
+
+class Report(BaseModel):
+    """The report's contents; the rendered report itself is in the result's content."""
+
+    title: str = Field(description="The report's title.")
+    format: ReportFormat = Field(description="How the report was rendered.")
+    metrics: dict[str, float] = Field(description="The metrics reported.")
+    count: int | None = Field(default=None, description="How many values the metrics cover, when known.")
+    uri: str | None = Field(default=None, description="PDF only: the URI of the embedded PDF resource.")
+    size: int | None = Field(default=None, description="PDF only: the PDF's size in bytes.")
 
 
 def _failing(exc: DataError) -> ToolError:
@@ -71,40 +112,113 @@ def _failing(exc: DataError) -> ToolError:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "report"
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-") or "report"
+
+
+def _report(analysis: ReportInput, format: ReportFormat, title: str) -> types.CallToolResult:
+    data = analysis.model_dump(exclude_none=True)
+    report = Report(title=title, format=format, metrics=analysis.metrics, count=analysis.count)
+    if format == "markdown":
+        markdown = stats.markdown_report(data, title)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=markdown)],
+            structured_content=report.model_dump(mode="json", exclude_none=True),
+        )
+    if format == "json":
+        structured = report.model_dump(mode="json", exclude_none=True)
+        stats.markdown_report(data, title)  # the same checks as the other formats
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(structured, indent=2))],
+            structured_content=structured,
+        )
+    pdf = stats.pdf_report(data, title)
+    report.uri, report.size = f"report://{_slug(title)}.pdf", len(pdf)
+    blob = types.BlobResourceContents(
+        uri=report.uri, mime_type="application/pdf", blob=base64.b64encode(pdf).decode("ascii")
+    )
+    return types.CallToolResult(
+        content=[
+            types.TextContent(type="text", text=f"PDF report '{title}': {len(pdf)} bytes at {report.uri}"),
+            types.EmbeddedResource(type="resource", resource=blob),
+        ],
+        structured_content=report.model_dump(mode="json", exclude_none=True),
+    )
 
 
 def create_server() -> MCPServer:
-    server = MCPServer("demo", version=VERSION, instructions="Data tools: validate, transform, analyze, report.")
+    """The demo server, ready for ``.run("stdio")``."""
+    server = MCPServer(
+        "demo",
+        version=VERSION,
+        instructions=(
+            "Data tools that compute for real. Chain them: validate_data → transform_data → analyze_data → "
+            "generate_report, passing each result's structuredContent on. process_data reads JSON, CSV or text."
+        ),
+    )
 
-    @server.tool(description="Parse input text as JSON, CSV (with a header line) or plain text and describe it.")
+    @server.tool(
+        title="Process data",
+        description=(
+            "Parse text as JSON, CSV (first line is the header) or plain text, and describe it: "
+            "JSON gives the value and its type, CSV the columns and records, text the line and word counts. "
+            "Input that is not valid in the chosen format is an error that says where."
+        ),
+        annotations=PURE,
+    )
     def process_data(
-        input: Annotated[str, Field(description="The data as text.")],
-        format: Annotated[Literal["json", "csv", "text"], Field(description="How to read the input.")] = "json",
-    ) -> dict[str, Any]:
+        input: Annotated[str, Field(description="The data as text, e.g. '[1, 2, 3]' or 'a,b\\n1,2'.")],
+        format: Annotated[InputFormat, Field(description="How to read the input.")] = "json",
+    ) -> Parsed:
         try:
             return stats.parse_input(input, format)
         except DataError as exc:
             raise _failing(exc) from exc
 
-    @server.tool(description="Keep the finite numbers of a list (numeric strings converted) and report the rest.")
+    @server.tool(
+        title="Validate data",
+        description=(
+            "Check every item of a list: finite numbers are kept and numeric strings ('2.5') converted; "
+            "null, booleans, other strings, NaN and infinities are reported by index. valid is true when "
+            "nothing was rejected."
+        ),
+        annotations=PURE,
+    )
     def validate_data(
         data: Annotated[
             list[float | int | str | bool | None],
-            Field(description="Items to check; numbers or numeric strings."),
+            Field(description="Items to check: numbers, numeric strings, or anything else to be reported."),
         ],
     ) -> Validation:
         return Validation.model_validate(stats.validate(data))
 
-    @server.tool(description="Rescale numbers: normalized (min-max to [0, 1]), standardized (z), scaled, sorted.")
-    def transform_data(data: Numbers, format: Transform = "normalized") -> Transformed:
+    @server.tool(
+        title="Transform data",
+        description=(
+            "Rescale numbers. normalized: min-max to [0, 1] (constant data gives zeros); standardized: "
+            "z-scores with the population standard deviation (needs 2 values; constant data gives zeros); "
+            "scaled: divided by the largest magnitude, into [-1, 1]; sorted: ascending."
+        ),
+        annotations=PURE,
+    )
+    def transform_data(
+        data: Numbers,
+        format: Annotated[Transform, Field(description="Which transform to apply.")] = "normalized",
+    ) -> Transformed:
         try:
             values = stats.transform(data, format)
         except DataError as exc:
             raise _failing(exc) from exc
         return Transformed(format=format, data=values, count=len(values))
 
-    @server.tool(description="Population statistics over numbers: mean, median, std, variance, min, max, count, sum.")
+    @server.tool(
+        title="Analyze data",
+        description=(
+            "Statistics over numbers: mean, median, std, variance, min, max, count, sum. std and variance are "
+            "the population ones (divide by n): the list is the whole set being described. Values are rounded "
+            "to 12 decimals."
+        ),
+        annotations=PURE,
+    )
     def analyze_data(
         data: Numbers,
         metrics: Annotated[list[Metric], Field(min_length=1, description="Which statistics to compute.")] = [  # noqa: B006 - the SDK copies defaults into the schema
@@ -119,48 +233,60 @@ def create_server() -> MCPServer:
             raise _failing(exc) from exc
 
     @server.tool(
-        description="Render an analysis ({'metrics': {...}}) as JSON, a Markdown table, or a PDF resource.",
-        structured_output=False,
+        title="Generate report",
+        description=(
+            "Render an analysis ({'metrics': {name: value}, 'count': n}, as analyze_data answers) as JSON, "
+            "a Markdown table, or a one-page PDF returned as an embedded application/pdf resource "
+            "(report://<title>.pdf, base64). structuredContent always summarizes the report."
+        ),
+        annotations=PURE,
     )
     def generate_report(
-        analysis: Annotated[dict[str, Any], Field(description="The output of analyze_data.")],
-        format: Literal["json", "markdown", "pdf"] = "json",
-        title: Annotated[str, Field(min_length=1, max_length=120)] = "Analysis report",
-    ) -> list[types.ContentBlock]:
+        analysis: Annotated[ReportInput, Field(description="The analysis to report (analyze_data's result).")],
+        format: Annotated[ReportFormat, Field(description="How to render the report.")] = "json",
+        title: Annotated[str, Field(min_length=1, max_length=120, description="The report's title.")] = (
+            "Analysis report"
+        ),
+    ) -> Annotated[types.CallToolResult, Report]:
         try:
-            if format == "markdown":
-                return [types.TextContent(type="text", text=stats.markdown_report(analysis, title))]
-            if format == "pdf":
-                pdf = stats.pdf_report(analysis, title)
-                blob = types.BlobResourceContents(
-                    uri=f"report://{_slug(title)}.pdf",
-                    mime_type="application/pdf",
-                    blob=base64.b64encode(pdf).decode("ascii"),
-                )
-                return [
-                    types.TextContent(type="text", text=f"PDF report '{title}', {len(pdf)} bytes"),
-                    types.EmbeddedResource(type="resource", resource=blob),
-                ]
-            report = {"title": title, **analysis}
-            stats.markdown_report(analysis, title)  # same checks as the other formats
-            return [types.TextContent(type="text", text=json.dumps(report, indent=2))]
+            return _report(analysis, format, title)
         except DataError as exc:
             raise _failing(exc) from exc
 
-    @server.resource("config://settings", name="settings", mime_type="application/json")
+    @server.resource(
+        "config://settings",
+        name="settings",
+        title="Demo settings",
+        description="What the demo supports: input formats, transforms, metrics, report formats, samples.",
+        mime_type="application/json",
+    )
     def settings() -> str:
         return json.dumps(SETTINGS, indent=2)
 
-    @server.resource("data://samples/{name}", name="sample", mime_type="application/json")
+    @server.resource(
+        "data://samples/{name}",
+        name="sample",
+        title="Sample dataset",
+        description=f"A sample dataset as {{'name', 'data'}}; names: {', '.join(sorted(SAMPLES))}.",
+        mime_type="application/json",
+    )
     def sample(name: str) -> str:
         if name not in SAMPLES:
-            raise ValueError(f"no sample named {name!r}; try one of {sorted(SAMPLES)}")
+            raise ResourceNotFoundError(f"no sample named {name!r}; try one of {', '.join(sorted(SAMPLES))}")
         return json.dumps({"name": name, "data": SAMPLES[name]})
 
-    @server.prompt(description="Ask for a plain-language summary of an analysis.")
-    def summarize_analysis(metrics_json: str, audience: str = "engineers") -> str:
-        return (
-            f"Summarize these statistics for {audience} in three sentences, noting anything unusual:\n\n{metrics_json}"
-        )
+    @server.prompt(
+        title="Summarize an analysis",
+        description="Ask for a short plain-language summary of analyze_data's metrics for a given audience.",
+    )
+    def summarize_analysis(
+        metrics_json: Annotated[str, Field(description="The metrics as JSON, e.g. analyze_data's result.")],
+        audience: Annotated[str, Field(description="Who the summary is for.")] = "engineers",
+    ) -> str:
+        try:
+            shown = json.dumps(json.loads(metrics_json), indent=2)
+        except (ValueError, RecursionError):
+            shown = metrics_json  # not JSON: pass it on as given
+        return f"Summarize these statistics for {audience} in three sentences, noting anything unusual:\n\n{shown}"
 
     return server

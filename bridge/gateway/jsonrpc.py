@@ -103,6 +103,14 @@ class JsonRpcDispatcher:
     def _strip(items: list[JSON]) -> list[JSON]:
         return [{k: v for k, v in item.items() if k not in _OWN_KEYS} for item in items]
 
+    def listing(self, kind: str) -> list[JSON]:
+        """Tools, prompts, resources or resourceTemplates as an MCP client sees them here."""
+        if kind == "tools":
+            return self._named(self.gateway.tools())
+        if kind == "prompts":
+            return self._named(self.gateway.prompts())
+        return self._strip(self.gateway.resources()[kind])
+
     # -- methods -----------------------------------------------------------------------------
 
     def _tools_list(self, _params: JSON) -> JSON:

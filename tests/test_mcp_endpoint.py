@@ -1,0 +1,125 @@
+"""/mcp as a real MCP endpoint (official SDK client, both generations), and federation."""
+
+import asyncio
+import base64
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from tests.servers.launch import RICH_SERVER
+from tests.support import bridge_process, free_port, poll
+
+KEY = "endpoint-key"
+ECHO = {"text": "x"}
+ONE_TWO = {"a": 1, "b": 2}
+
+
+def _rich_and_demo() -> dict[str, Any]:
+    return {
+        "mcpServers": {
+            "rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]},
+            "demo": {"command": sys.executable, "args": ["-m", "bridge.demo"]},
+        }
+    }
+
+
+async def _session(url: str, mode: str, key: str | None = KEY) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        tools = {t.name for t in (await client.list_tools()).tools}
+        added = await client.call_tool("rich.add", {"a": 40, "b": 2})
+        failed = await client.call_tool("rich.fail", {"message": "nope"})
+        read = await client.read_resource("bin://bytes")
+        prompt = await client.get_prompt("rich.greet", {"name": "Lin"})
+        return {
+            "version": client.protocol_version,
+            "tools": tools,
+            "added": added.structured_content,
+            "failed": failed.is_error,
+            "blob": read.contents[0].model_dump().get("blob", ""),
+            "prompt": prompt.messages[0].content.text,  # type: ignore[union-attr]
+        }
+
+
+@pytest.mark.parametrize(("mode", "version"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
+def test_the_official_client_uses_the_gateway_as_one_mcp_server(tmp_path: Path, mode: str, version: str) -> None:
+    with bridge_process(tmp_path, _rich_and_demo(), "--api-key", KEY) as bridge:
+        got = asyncio.run(_session(bridge.url + "/mcp", mode))
+        plain = requests.post(
+            bridge.url + "/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "method": "tools/call",
+                "params": {"name": "rich.echo", "arguments": {"text": "x"}},
+                "id": 1,
+            },
+            headers={"X-API-Key": KEY},
+            timeout=30,
+        )
+    assert got["version"] == version
+    assert {"rich.add", "demo.analyze_data"} <= got["tools"]
+    assert got["added"] == {"result": 42}
+    assert got["failed"] is True
+    assert base64.b64decode(got["blob"]) == bytes(range(256))
+    assert got["prompt"] == "Hello, Lin!"
+    assert plain.json()["result"]["content"] == [{"type": "text", "text": "x"}]
+
+
+def test_mcp_clients_need_the_api_key_too(tmp_path: Path) -> None:
+    with bridge_process(tmp_path, _rich_and_demo(), "--api-key", KEY) as bridge:
+        refused = requests.post(
+            bridge.url + "/mcp",
+            json={"jsonrpc": "2.0", "method": "initialize", "id": 1, "params": {}},
+            headers={"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"},
+            timeout=30,
+        )
+        assert refused.status_code == 401
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        with pytest.raises(BaseException):  # noqa: B017, PT011 - the SDK wraps the 401 in its own error group
+            asyncio.run(_session(bridge.url + "/mcp", "legacy", key=None))
+
+
+def test_federation_through_a_gateway_with_outage_and_recovery(tmp_path: Path) -> None:
+    """Gateway A registers gateway B's /mcp and calls, through A, a tool only B has."""
+    b_port = free_port()
+    b_config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}}}
+    b_args = ("--api-key", "b-key")
+    admin = {"Authorization": "Bearer a-admin"}
+
+    def add_via_a(a_url: str) -> requests.Response:
+        return requests.post(a_url + "/servers/b/tools/add", json=ONE_TWO, headers=admin, timeout=30)
+
+    with (
+        bridge_process(tmp_path / "b", b_config, *b_args, port=b_port) as b,
+        bridge_process(tmp_path / "a", None, "--admin-key", "a-admin") as a,
+    ):
+        registration = {
+            "name": "b",
+            "url": b.url + "/mcp",
+            "transport": "streamable-http",
+            "authentication": {"type": "bearer", "token": "b-key"},
+        }
+        created = requests.post(a.url + "/servers", json=registration, headers=admin, timeout=60)
+        assert created.status_code == 201, created.text
+        assert created.json()["counts"]["tools"] >= 10
+        assert add_via_a(a.url).json()["structuredContent"] == {"result": 3}
+
+        b.process.terminate()
+        b.process.wait(30)
+        # A requests.Response is falsy for 4xx/5xx, so poll on a list holding it.
+        outage = poll(lambda: [r for r in [add_via_a(a.url)] if r.status_code == 503])[0]
+        assert int(outage.headers["Retry-After"]) >= 1
+        assert outage.json()["type"] == "https://mcp-rest-bridge.dev/problems/upstream-unavailable"
+
+        with bridge_process(tmp_path / "b2", b_config, *b_args, port=b_port):
+            recovered = poll(lambda: [r for r in [add_via_a(a.url)] if r.status_code == 200], timeout=60)[0]
+            assert recovered.json()["structuredContent"] == {"result": 3}
