@@ -1,7 +1,7 @@
 """Bridge versus direct SDK session, one upstream, one table: ``python bench/quick.py``.
 
 The upstream is the rich test server's ``echo`` tool over stdio (official SDK). "direct" is the
-official SDK client over one held session; "bridge" is ``mcp-bridge serve`` (waitress) in front of
+official SDK client over one held session; "bridge" is ``mcp-bridge serve`` (uvicorn) in front of
 the same server, driven over HTTP keep-alive by a load generator in its own process. Each cell
 runs for a fixed time and stops by itself; the bridge is stopped by its PID.
 """

@@ -47,7 +47,7 @@ def test_serve_refuses_a_bad_config(tmp_path: Path) -> None:
     assert 'the config must be an object with an "mcpServers" object' in result.stderr
 
 
-def test_served_by_waitress_with_keys_that_never_reach_the_log(tmp_path: Path) -> None:
+def test_served_by_the_production_server_with_keys_that_never_reach_the_log(tmp_path: Path) -> None:
     with bridge_process(tmp_path, _rich_config(), "--api-key", KEY, "--log-level", "debug") as bridge:
         ok = requests.post(
             bridge.url + "/servers/rich/tools/echo",

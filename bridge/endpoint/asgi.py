@@ -1,10 +1,11 @@
 """One ASGI application on one port: ``/mcp`` for MCP clients, Flask for everything else.
 
 An MCP client is told apart by what the transport requires of it: it accepts
-``text/event-stream``, or carries ``Mcp-Session-Id`` / ``MCP-Protocol-Version`` (its GET stream
-and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those requests go to the SDK's Streamable HTTP app (both protocol
-generations, sessions, streams); a plain JSON ``POST /mcp``, as any REST client sends it, and the
-whole REST API go to the Flask app. API keys hold on both paths.
+``text/event-stream``, or carries ``Mcp-Session-Id`` / ``MCP-Protocol-Version`` (its GET
+stream and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those
+requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams);
+a plain JSON ``POST /mcp``, as any REST client sends it, and the whole REST API go to the
+Flask app. API keys hold on both paths.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, EmbeddedResource, GetPromptResult, ReadResourceResult, TextContent, Tool
+from werkzeug.test import TestResponse
 
 from bridge.config import demo_server
 from bridge.runtime import Bridge
@@ -40,7 +41,8 @@ class Demo:
     client: Client
 
     def call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-        return self.portal.call(self.client.call_tool, tool, arguments)
+        result: CallToolResult = self.portal.call(self.client.call_tool, tool, arguments)
+        return result
 
     def ok(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The structuredContent of a call that must succeed."""
@@ -346,17 +348,24 @@ def demo() -> Iterator[Bridge]:
 
 @pytest.fixture
 def dc(demo: Bridge) -> FlaskClient:
-    return demo.app.test_client()
+    client: FlaskClient = demo.app.test_client()
+    return client
+
+
+def body(response: TestResponse) -> Any:
+    """The response's JSON body (Flask types it as optional)."""
+    return response.json
 
 
 def call(dc: FlaskClient, tool: str, arguments: dict[str, object]) -> dict[str, Any]:
     response = dc.post(f"/servers/demo/tools/{tool}", json=arguments)
-    assert response.status_code == 200, response.json
-    return response.json  # type: ignore[no-any-return]
+    assert response.status_code == 200, body(response)
+    result: dict[str, Any] = body(response)
+    return result
 
 
 def test_demo_lists_the_guides_tools_with_rich_schemas(dc: FlaskClient) -> None:
-    tools = {t["name"]: t for t in dc.get("/servers/demo/tools").json["tools"]}
+    tools = {t["name"]: t for t in body(dc.get("/servers/demo/tools"))["tools"]}
     assert set(tools) == TOOLS
     metrics = tools["analyze_data"]["inputSchema"]["properties"]["metrics"]
     assert metrics["items"]["enum"] == ["mean", "median", "std", "variance", "min", "max", "count", "sum"]
@@ -378,7 +387,7 @@ def test_process_data_parses_the_guides_example(dc: FlaskClient) -> None:
 def test_process_data_with_bad_json_is_a_422_tool_error(dc: FlaskClient) -> None:
     response = dc.post("/servers/demo/tools/process_data", json={"input": "{oops", "format": "json"})
     assert response.status_code == 422
-    assert "input is not valid JSON" in response.json["detail"]
+    assert "input is not valid JSON" in body(response)["detail"]
 
 
 def test_analyze_data_over_rest_computes_mean_median_and_std(dc: FlaskClient) -> None:
@@ -392,7 +401,7 @@ def test_analyze_data_over_rest_computes_mean_median_and_std(dc: FlaskClient) ->
 def test_unknown_metric_is_refused_before_the_upstream(dc: FlaskClient) -> None:
     response = dc.post("/servers/demo/tools/analyze_data", json={"data": [1], "metrics": ["mode"]})
     assert response.status_code == 400
-    assert response.json["errors"][0]["pointer"] == "/body/metrics/0"
+    assert body(response)["errors"][0]["pointer"] == "/body/metrics/0"
 
 
 def test_generate_report_returns_a_real_pdf_as_an_embedded_resource(dc: FlaskClient) -> None:
@@ -421,21 +430,21 @@ def test_generate_report_as_markdown_and_json(dc: FlaskClient) -> None:
 
 
 def test_settings_resource_and_samples_template(dc: FlaskClient) -> None:
-    settings = dc.get("/resources/read", query_string={"uri": "config://settings"}).json
+    settings = body(dc.get("/resources/read", query_string={"uri": "config://settings"}))
     assert json.loads(settings["contents"][0]["text"])["reportFormats"] == ["json", "markdown", "pdf"]
-    sample = dc.get("/resources/read", query_string={"uri": "data://samples/scores"}).json
+    sample = body(dc.get("/resources/read", query_string={"uri": "data://samples/scores"}))
     assert json.loads(sample["contents"][0]["text"])["data"] == [71.0, 85.0, 92.0, 64.0, 88.0, 79.0]
 
 
 def test_summarize_prompt_renders(dc: FlaskClient) -> None:
     rendered = dc.post("/prompts/summarize_analysis", json={"metrics_json": '{"mean": 2}', "audience": "managers"})
     assert rendered.status_code == 200
-    assert "for managers" in rendered.json["messages"][0]["content"]["text"]
+    assert "for managers" in body(rendered)["messages"][0]["content"]["text"]
 
 
 def test_with_a_single_server_json_rpc_uses_the_servers_own_tool_names(dc: FlaskClient) -> None:
     response = dc.post("/mcp", json={"jsonrpc": "2.0", "method": "tools/list", "id": 7})
-    names = {tool["name"] for tool in response.json["result"]["tools"]}
+    names = {tool["name"] for tool in body(response)["result"]["tools"]}
     assert names == TOOLS
     called = dc.post(
         "/mcp",
@@ -446,4 +455,4 @@ def test_with_a_single_server_json_rpc_uses_the_servers_own_tool_names(dc: Flask
             "id": 8,
         },
     )
-    assert called.json["result"]["structuredContent"]["count"] == 2
+    assert body(called)["result"]["structuredContent"]["count"] == 2
