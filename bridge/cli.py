@@ -149,6 +149,7 @@ def serve(
         click.echo(f"  REST API     {bound}/servers   {bound}/tools", err=True)
         click.echo(f"  MCP          {bound}/mcp (MCP clients; plain JSON-RPC POSTs too)", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
+        click.echo(f"  Explorer     {bound}/docs", err=True)
         click.echo(
             f"  auth         {'API key required' if settings.api_keys else 'open (no --api-key given)'}",
             err=True,

@@ -22,7 +22,7 @@ from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.livespec import LiveSpec
 from bridge.rest import problems
 from bridge.rest.auth import ApiKeyAuth
-from bridge.rest.views import docs, health, mcp, prompts, resources, servers, tools
+from bridge.rest.views import docs, explorer, health, mcp, prompts, resources, servers, tools
 from bridge.spec import Spec
 from bridge.validation import NO_BODY, RequestValidator
 
@@ -49,6 +49,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
         health.create_blueprint(gateway),
         mcp.create_blueprint(JsonRpcDispatcher(gateway)),
         docs.create_blueprint(LiveSpec(spec, gateway)),
+        explorer.create_blueprint(),
     ):
         app.register_blueprint(blueprint)
 
