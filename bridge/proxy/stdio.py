@@ -13,11 +13,12 @@ from urllib.parse import quote
 
 import anyio
 import httpx2
-import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
+
+from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
 
 __all__ = ["create_proxy", "serve_stdio"]
 
@@ -71,63 +72,41 @@ def _named(items: list[dict[str, Any]], single: bool) -> list[dict[str, Any]]:
     ]
 
 
-def create_proxy(url: str, api_key: str | None = None) -> Server[Any]:
-    bridge = _Bridge(url, api_key)
+class _RestBackend:
+    """The gateway, reached over its REST API."""
 
-    async def list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
-        tools = (await bridge.ok("GET", "/tools"))["tools"]
-        named = _named(tools, await bridge.single_server())
-        return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in named])
+    def __init__(self, bridge: _Bridge) -> None:
+        self.bridge = bridge
 
-    async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        path = "/tools/" + quote(params.name, safe="")
-        status, body = await bridge.call("POST", path, json=params.arguments or {})
+    async def listing(self, kind: Listing) -> list[JSON]:
+        if kind in ("tools", "prompts"):
+            items = (await self.bridge.ok("GET", f"/{kind}"))[kind]
+            return _named(items, await self.bridge.single_server())
+        return list((await self.bridge.ok("GET", "/resources"))[kind])
+
+    async def call_tool(self, name: str, arguments: JSON) -> JSON:
+        status, body = await self.bridge.call("POST", "/tools/" + quote(name, safe=""), json=arguments)
         if status == 200:
-            return types.CallToolResult.model_validate(body)
+            return dict(body)
         if status == 422 and isinstance(body, dict) and "content" in body:
-            return types.CallToolResult.model_validate(
-                {"content": body["content"], "structuredContent": body.get("structuredContent"), "isError": True}
-            )
+            return {"content": body["content"], "structuredContent": body.get("structuredContent"), "isError": True}
         if status >= 500:  # an upstream outage: tell the model, which may try again later
-            return types.CallToolResult(
-                content=[types.TextContent(type="text", text=_detail(status, body))], is_error=True
-            )
+            return {"content": [{"type": "text", "text": _detail(status, body)}], "isError": True}
         raise MCPError(INVALID_PARAMS, _detail(status, body))
 
-    async def list_resources(_ctx: Any, _params: Any) -> types.ListResourcesResult:
-        body = await bridge.ok("GET", "/resources")
-        return types.ListResourcesResult(resources=[types.Resource.model_validate(r) for r in body["resources"]])
+    async def read_resource(self, uri: str) -> JSON:
+        return dict(await self.bridge.ok("GET", "/resources/read", params={"uri": uri}))
 
-    async def list_templates(_ctx: Any, _params: Any) -> types.ListResourceTemplatesResult:
-        body = await bridge.ok("GET", "/resources")
-        templates = [types.ResourceTemplate.model_validate(t) for t in body["resourceTemplates"]]
-        return types.ListResourceTemplatesResult(resource_templates=templates)
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> JSON:
+        return dict(await self.bridge.ok("POST", "/prompts/" + quote(name, safe=""), json=arguments))
 
-    async def read_resource(_ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        body = await bridge.ok("GET", "/resources/read", params={"uri": str(params.uri)})
-        return types.ReadResourceResult.model_validate(body)
 
-    async def list_prompts(_ctx: Any, _params: Any) -> types.ListPromptsResult:
-        prompts = (await bridge.ok("GET", "/prompts"))["prompts"]
-        named = _named(prompts, await bridge.single_server())
-        return types.ListPromptsResult(prompts=[types.Prompt.model_validate(p) for p in named])
-
-    async def get_prompt(_ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        path = "/prompts/" + quote(params.name, safe="")
-        body = await bridge.ok("POST", path, json=params.arguments or {})
-        return types.GetPromptResult.model_validate(body)
-
-    return Server(
-        "mcp-bridge",
-        version="1",
+def create_proxy(url: str, api_key: str | None = None) -> Server[Any]:
+    bridge = _Bridge(url, api_key)
+    return create_forwarding_server(
+        _RestBackend(bridge),
+        name="mcp-bridge",
         instructions=f"Tools, resources and prompts of the MCP gateway at {bridge.base}.",
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
-        on_list_resources=list_resources,
-        on_list_resource_templates=list_templates,
-        on_read_resource=read_resource,
-        on_list_prompts=list_prompts,
-        on_get_prompt=get_prompt,
     )
 
 
