@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_BODY",
     "BridgeSettings",
     "ConfigError",
@@ -100,7 +101,7 @@ class BridgeSettings:
     max_body: int = DEFAULT_MAX_BODY
     call_timeout: float = DEFAULT_CALL_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    #: Waitress worker threads: each in-flight REST call holds one while it waits upstream.
+    #: Worker threads for REST calls: each in-flight call holds one while it waits upstream.
     threads: int = 32
 
     @staticmethod

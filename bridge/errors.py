@@ -11,7 +11,6 @@ this tree where they enter (``bridge.upstream``), with ``raise ... from exc``.
     ├── Unauthorized              401  missing or unknown API key
     ├── Forbidden                 403  the key lacks the scope
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
-    ├── MethodNotAllowed          405
     ├── Ambiguous                 409  a bare name matches several servers' tools
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── PayloadTooLarge           413
@@ -36,7 +35,6 @@ __all__ = [
     "BridgeError",
     "FieldError",
     "Forbidden",
-    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "RequestInvalid",
@@ -132,13 +130,6 @@ class NotFound(BridgeError):
     slug = "not-found"
     title = "Not found"
     jsonrpc_code = -32602
-
-
-class MethodNotAllowed(BridgeError):
-    status = 405
-    slug = "method-not-allowed"
-    title = "Method not allowed"
-    jsonrpc_code = -32601
 
 
 class Ambiguous(BridgeError):

@@ -14,7 +14,7 @@ import copy
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -213,7 +213,3 @@ class LiveSpec:
             etag = hashlib.sha256(body).hexdigest()[:32]
             self._cached = (version, body, etag)
         return body, etag
-
-    def document(self) -> JSON:
-        loads: Callable[[bytes], JSON] = orjson.loads
-        return loads(self.render()[0])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import DEFAULT_CONNECT_TIMEOUT
 from bridge.errors import Ambiguous, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
@@ -52,7 +53,9 @@ class Gateway:
 
     def __init__(self, upstreams: Upstreams, registry: ServerRegistry | None = None) -> None:
         self.upstreams = upstreams
-        self.registry = registry or ServerRegistry(upstreams, MemoryStore(), allow_stdio=False, connect_timeout=30)
+        self.registry = registry or ServerRegistry(
+            upstreams, MemoryStore(), allow_stdio=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT
+        )
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
@@ -85,6 +88,8 @@ class Gateway:
         with self._lock:
             self._index = index
             self.catalog_version += 1
+            # Validators of servers that are gone (removed, or renamed tools) are not kept.
+            self._validators = {k: v for k, v in self._validators.items() if k[1] in catalogs}
 
     def _compiled(self, key: tuple[str, str, str], source: Any, schema: Any) -> CompiledSchema | None:
         """The validator for ``schema``, compiled once while ``source`` (the catalog entry) lives."""

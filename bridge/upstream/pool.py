@@ -117,10 +117,6 @@ class UpstreamPool:
         session = self._session(server)
         return self._run(session, session.get_prompt(name, arguments))
 
-    def ping(self, server: str) -> None:
-        session = self._session(server)
-        self._run(session, session.ping())
-
     # -- shutdown ----------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -336,9 +336,6 @@ class UpstreamSession:
     async def get_prompt(self, name: str, arguments: Mapping[str, str]) -> JSON:
         return to_json(await self.request(lambda c: c.get_prompt(name, dict(arguments))))
 
-    async def ping(self) -> None:
-        await self.request(self._probe)
-
 
 async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> list[list[JSON]]:
     pages: list[list[JSON]] = []
