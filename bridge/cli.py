@@ -156,7 +156,7 @@ def serve(
         )
         click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
-        server.run(sockets=[listener])
+        bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
     except KeyboardInterrupt:
         pass
     finally:

@@ -5,8 +5,9 @@ This is the only module that knows every layer; it wires them and owns their shu
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class Bridge:
     spec: Spec
     gateway: Gateway
     app: Any
+    pool: UpstreamPool
 
     @classmethod
     def create(
@@ -57,7 +59,7 @@ class Bridge:
             gateway.close()
             raise
         app = create_app(gateway, spec, settings)
-        return cls(settings=settings, spec=spec, gateway=gateway, app=app)
+        return cls(settings=settings, spec=spec, gateway=gateway, app=app, pool=pool)
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
@@ -67,6 +69,23 @@ class Bridge:
         auth = ApiKeyAuth(self.settings.api_keys, self.settings.admin_keys)
         server = create_mcp_server(self.gateway)
         return create_asgi_app(self.app, server, auth, host=self.settings.host, threads=self.settings.threads)
+
+    def serve(self, server: Coroutine[Any, Any, None], stop: Any) -> None:
+        """Run an HTTP server's coroutine on the upstream sessions' loop until it returns.
+
+        One loop for both means the MCP endpoint awaits upstream calls with no thread hop, and a
+        client's cancellation reaches the upstream request. Ctrl-C or SIGTERM (as
+        KeyboardInterrupt in this, the main thread) calls ``stop()`` and waits for the server.
+        """
+        future = self.pool.run_forever(server)
+        while True:
+            try:
+                future.result(timeout=0.5)
+                return
+            except concurrent.futures.TimeoutError:
+                continue
+            except KeyboardInterrupt:
+                stop()
 
     def close(self) -> None:
         self.gateway.close()

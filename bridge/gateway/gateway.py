@@ -21,6 +21,7 @@ from bridge.gateway.registry import ServerRegistry
 from bridge.gateway.store import MemoryStore
 from bridge.schema import CompiledSchema, SchemaCompileError
 from bridge.upstream.model import Catalog
+from bridge.upstream.relay import Relay
 
 __all__ = ["Gateway"]
 
@@ -180,6 +181,17 @@ class Gateway:
         ``where`` is the JSON pointer of the arguments in the caller's request, so problems
         point into what the caller actually sent.
         """
+        self._check_tool_call(server, tool, arguments, where)
+        return _tool_result(server, tool, self.upstreams.call_tool(server, tool, arguments))
+
+    async def acall_tool(
+        self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str, relay: Relay | None = None
+    ) -> JSON:
+        """``call_tool`` for async callers, with ``relay`` receiving what the call sends back."""
+        self._check_tool_call(server, tool, arguments, where)
+        return _tool_result(server, tool, await self.upstreams.acall_tool(server, tool, arguments, relay))
+
+    def _check_tool_call(self, server: str, tool: str, arguments: Mapping[str, Any], where: str) -> None:
         definition = self.upstreams.catalog(server).tools.get(tool)
         if definition is None:
             self._require_ready(server)
@@ -189,13 +201,6 @@ class Gateway:
             validator = self._compiled(("tool", server, tool), schema, schema)
             if validator is not None:
                 validator.check(arguments, base=where, what=f"invalid arguments for tool {qualify(server, tool)!r}")
-        raw = self.upstreams.call_tool(server, tool, arguments)
-        result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
-        result.setdefault("content", [])
-        result["isError"] = bool(raw.get("isError", False))
-        if result["isError"]:
-            raise ToolFailed(_error_detail(server, tool, result), result)
-        return result
 
     # -- resources ---------------------------------------------------------------------------
 
@@ -231,6 +236,17 @@ class Gateway:
         raw = self.upstreams.read_resource(server, uri)
         return {"contents": raw.get("contents", [])}
 
+    async def aread_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
+        self.upstreams.config(server)
+        raw = await self.upstreams.aread_resource(server, uri, relay)
+        return {"contents": raw.get("contents", [])}
+
+    async def subscribe(self, uri: str, subscribed: bool) -> str:
+        """Follow a resource upstream (or stop); the server that serves it."""
+        server = self.resolve_resource(uri)
+        await self.upstreams.asubscribe(server, uri, subscribed)
+        return server
+
     # -- prompts -----------------------------------------------------------------------------
 
     def prompts(self, server: str | None = None) -> list[JSON]:
@@ -241,6 +257,16 @@ class Gateway:
 
     def get_prompt(self, server: str, name: str, arguments: Mapping[str, str], *, where: str = "/body") -> JSON:
         """Check ``arguments`` against the prompt's declared arguments, then render it upstream."""
+        self._check_prompt(server, name, arguments, where)
+        return _prompt_result(self.upstreams.get_prompt(server, name, arguments))
+
+    async def aget_prompt(
+        self, server: str, name: str, arguments: Mapping[str, str], *, where: str, relay: Relay | None = None
+    ) -> JSON:
+        self._check_prompt(server, name, arguments, where)
+        return _prompt_result(await self.upstreams.aget_prompt(server, name, arguments, relay))
+
+    def _check_prompt(self, server: str, name: str, arguments: Mapping[str, str], where: str) -> None:
         definition = self.upstreams.catalog(server).prompts.get(name)
         if definition is None:
             self._require_ready(server)
@@ -248,8 +274,20 @@ class Gateway:
         validator = self._compiled(("prompt", server, name), definition, _prompt_schema(definition))
         if validator is not None:
             validator.check(arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}")
-        raw = self.upstreams.get_prompt(server, name, arguments)
-        return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}
+
+
+def _tool_result(server: str, tool: str, raw: JSON) -> JSON:
+    """The REST contract's tool result; a tool's own failure raises ``ToolFailed`` carrying it."""
+    result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
+    result.setdefault("content", [])
+    result["isError"] = bool(raw.get("isError", False))
+    if result["isError"]:
+        raise ToolFailed(_error_detail(server, tool, result), result)
+    return result
+
+
+def _prompt_result(raw: JSON) -> JSON:
+    return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}
 
 
 def _prompt_schema(definition: JSON) -> JSON:

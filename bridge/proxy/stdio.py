@@ -19,6 +19,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
 from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
+from bridge.upstream.relay import Relay
 
 __all__ = ["create_proxy", "serve_stdio"]
 
@@ -84,7 +85,9 @@ class _RestBackend:
             return _named(items, await self.bridge.single_server())
         return list((await self.bridge.ok("GET", "/resources"))[kind])
 
-    async def call_tool(self, name: str, arguments: JSON) -> JSON:
+    # Over REST nothing flows back while a call runs: relays are accepted and left unused.
+
+    async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON:
         status, body = await self.bridge.call("POST", "/tools/" + quote(name, safe=""), json=arguments)
         if status == 200:
             return dict(body)
@@ -94,10 +97,10 @@ class _RestBackend:
             return {"content": [{"type": "text", "text": _detail(status, body)}], "isError": True}
         raise MCPError(INVALID_PARAMS, _detail(status, body))
 
-    async def read_resource(self, uri: str) -> JSON:
+    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
         return dict(await self.bridge.ok("GET", "/resources/read", params={"uri": uri}))
 
-    async def get_prompt(self, name: str, arguments: dict[str, str]) -> JSON:
+    async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON:
         return dict(await self.bridge.ok("POST", "/prompts/" + quote(name, safe=""), json=arguments))
 
 

@@ -1,13 +1,17 @@
 """The upstream layer's synchronous face: every server's session behind blocking calls.
 
-``UpstreamPool`` owns the event-loop thread and one ``UpstreamSession`` per server. Its methods
-may be called from any thread (Flask's request threads); each call runs on the loop and waits
-for its answer with a bound, so no caller ever hangs on a hung upstream.
+``UpstreamPool`` owns the event-loop thread and one ``UpstreamSession`` per server. Its blocking
+methods may be called from any thread (Flask's request threads); each call runs on the loop and
+waits for its answer with a bound, so no caller ever hangs on a hung upstream. Its ``a``-prefixed
+coroutines serve async callers (the MCP endpoint): on the pool's own loop, which ``serve`` also
+runs the HTTP server on, they await the session directly; from another loop they hop over, and
+cancelling the caller cancels the upstream request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
@@ -16,6 +20,7 @@ from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
 from bridge.upstream.loop import LoopThread
 from bridge.upstream.model import JSON, Catalog, ServerStatus
+from bridge.upstream.relay import Relay
 from bridge.upstream.session import UpstreamSession
 
 __all__ = ["UpstreamPool"]
@@ -32,6 +37,7 @@ class UpstreamPool:
     def __init__(self, *, connect_timeout: float, on_catalog_change: Callable[[str], None] | None = None) -> None:
         self._connect_timeout = connect_timeout
         self._on_catalog_change = on_catalog_change
+        self._on_resource_updated: Callable[[str, str], None] | None = None
         self._loop = LoopThread()
         self._sessions: dict[str, UpstreamSession] = {}
         self._lock = threading.Lock()
@@ -41,9 +47,26 @@ class UpstreamPool:
     def set_catalog_listener(self, listener: Callable[[str], None]) -> None:
         self._on_catalog_change = listener
 
+    def set_update_listener(self, listener: Callable[[str, str], None]) -> None:
+        """Told (server, uri) when a subscribed resource changes upstream; runs on the loop."""
+        self._on_resource_updated = listener
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop every session lives on; the HTTP server may run its coroutine here too."""
+        return self._loop.loop
+
+    def run_forever(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a long-running coroutine (the HTTP server) on the sessions' loop."""
+        return self._loop.submit(coro)
+
     def _notify(self, name: str) -> None:
         if self._on_catalog_change is not None:
             self._on_catalog_change(name)
+
+    def _updated(self, server: str, uri: str) -> None:
+        if self._on_resource_updated is not None:
+            self._on_resource_updated(server, uri)
 
     # -- membership --------------------------------------------------------------------------
 
@@ -51,7 +74,12 @@ class UpstreamPool:
         """Start connecting to a server; returns at once (see ``wait_connected``)."""
 
         async def start() -> None:
-            session = UpstreamSession(config, connect_timeout=self._connect_timeout, on_catalog_change=self._notify)
+            session = UpstreamSession(
+                config,
+                connect_timeout=self._connect_timeout,
+                on_catalog_change=self._notify,
+                on_resource_updated=self._updated,
+            )
             with self._lock:
                 if config.name in self._sessions:
                     raise RuntimeError(f"server {config.name!r} added twice")
@@ -116,6 +144,29 @@ class UpstreamPool:
     def get_prompt(self, server: str, name: str, arguments: Mapping[str, str]) -> JSON:
         session = self._session(server)
         return self._run(session, session.get_prompt(name, arguments))
+
+    # -- async requests (the MCP endpoint) ---------------------------------------------------
+
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        if asyncio.get_running_loop() is self._loop.loop:
+            return await coro
+        return await asyncio.wrap_future(self._loop.submit(coro))
+
+    async def acall_tool(
+        self, server: str, tool: str, arguments: Mapping[str, Any], relay: Relay | None = None
+    ) -> JSON:
+        return await self._on_loop(self._session(server).call_tool(tool, arguments, relay))
+
+    async def aread_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
+        return await self._on_loop(self._session(server).read_resource(uri, relay))
+
+    async def aget_prompt(
+        self, server: str, name: str, arguments: Mapping[str, str], relay: Relay | None = None
+    ) -> JSON:
+        return await self._on_loop(self._session(server).get_prompt(name, arguments, relay))
+
+    async def asubscribe(self, server: str, uri: str, subscribed: bool) -> None:
+        await self._on_loop(self._session(server).subscribe(uri, subscribed))
 
     # -- shutdown ----------------------------------------------------------------------------
 

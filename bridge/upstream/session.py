@@ -18,7 +18,9 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import anyio
+import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client.context import ClientRequestContext
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -27,6 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
 from bridge.upstream.model import JSON, Catalog, ServerState, ServerStatus
+from bridge.upstream.relay import MISSING_CAPABILITY, Relay, RelayRefused, RelayTracker
 from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_json
 
 __all__ = ["UpstreamSession"]
@@ -48,6 +51,12 @@ CLOSE_TIMEOUT = 15.0
 MAX_PAGES = 100
 
 CatalogListener = Callable[[str], None]
+#: Told (server, uri) when an upstream reports that a subscribed resource changed.
+UpdateListener = Callable[[str, str], None]
+#: Severity order of MCP log levels (RFC 5424's), lowest first.
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+#: The ``_meta`` key by which a 2026-07-28 request opts in to log messages at a level.
+LOG_LEVEL_META = "io.modelcontextprotocol/logLevel"
 
 
 class UpstreamSession:
@@ -59,10 +68,13 @@ class UpstreamSession:
         *,
         connect_timeout: float,
         on_catalog_change: CatalogListener | None = None,
+        on_resource_updated: UpdateListener | None = None,
     ) -> None:
         self.config = config
         self._connect_timeout = connect_timeout
         self._on_catalog_change = on_catalog_change
+        self._on_resource_updated = on_resource_updated
+        self._relays = RelayTracker()
         self._mode = config.protocol
         self._prior_discover: Any = None
         self._client: Client | None = None
@@ -200,6 +212,10 @@ class UpstreamSession:
             prior_discover=self._prior_discover,
             cache=None,  # the bridge keeps its own catalog; per-client caching would only go stale
             message_handler=self._on_message,
+            logging_callback=self._on_log,
+            # Declared so a server may ask; each question goes to the caller whose call asked it.
+            sampling_callback=self._on_sampling,
+            elicitation_callback=self._on_elicitation,
         )
 
     def _pin_protocol(self, client: Client) -> None:
@@ -289,7 +305,44 @@ class UpstreamSession:
         if isinstance(method, str) and method.endswith("/list_changed") and self._client is not None:
             # Refresh off the receive loop: listing from inside the handler would wait on itself.
             self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_after_change())
+        elif method == "notifications/resources/updated" and self._on_resource_updated is not None:
+            self._on_resource_updated(self.name, str(message.params.uri))
         await asyncio.sleep(0)
+
+    # -- what flows back to the caller -------------------------------------------------------
+
+    async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
+        relay = self._relays.owner()
+        wanted = relay.log_level if relay is not None else None
+        if relay is None or wanted is None or not _at_least(params.level, wanted):
+            log.debug("upstream %s: log message with no caller to take it", self.name)
+            return
+        await relay.log(to_json(params))
+
+    async def _ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
+        relay = self._relays.owner()
+        if relay is None:
+            return types.ErrorData(code=MISSING_CAPABILITY, message=f"{method}: no caller of this bridge can answer")
+        try:
+            return await relay.ask(method, params)
+        except RelayRefused as exc:
+            return types.ErrorData(code=exc.code, message=str(exc))
+
+    async def _on_sampling(
+        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
+        answer = await self._ask("sampling/createMessage", to_json(params))
+        if isinstance(answer, types.ErrorData):
+            return answer
+        if isinstance(answer.get("content"), list):
+            return types.CreateMessageResultWithTools.model_validate(answer)
+        return types.CreateMessageResult.model_validate(answer)
+
+    async def _on_elicitation(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        answer = await self._ask("elicitation/create", to_json(params))
+        return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(answer)
 
     async def _refresh_after_change(self) -> None:
         client = self._client
@@ -303,8 +356,13 @@ class UpstreamSession:
 
     # -- requests ----------------------------------------------------------------------------
 
-    async def request(self, op: Callable[[Client], Awaitable[T]], timeout: float | None = None) -> T:
-        """Run one request on the shared session, translating every failure into the error tree."""
+    async def request(
+        self, op: Callable[[Client], Awaitable[T]], timeout: float | None = None, relay: Relay | None = None
+    ) -> T:
+        """Run one request on the shared session, translating every failure into the error tree.
+
+        ``relay`` receives what the server sends back for this request while it runs.
+        """
         client = self._client
         if client is None and not self._first_attempt_done.is_set():
             await self.wait_first_attempt(CONNECT_GRACE)
@@ -318,6 +376,7 @@ class UpstreamSession:
                 retry_after=status.retry_after,
             )
         deadline = timeout if timeout is not None else self.config.call_timeout
+        token = self._relays.enter(relay) if relay is not None else None
         try:
             with anyio.fail_after(deadline):
                 return await op(client)
@@ -325,16 +384,47 @@ class UpstreamSession:
             if is_connection_loss(exc):
                 self._connection_lost(_describe(exc))
             raise to_bridge_error(exc, server=self.name, timeout=deadline) from exc
+        finally:
+            if relay is not None and token is not None:
+                self._relays.leave(relay, token)
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> JSON:
-        result = await self.request(lambda c: c.call_tool(name, dict(arguments)))
+    def _meta(self, relay: Relay | None) -> dict[str, Any] | None:
+        """At 2026-07-28 log messages flow only for a request that opts in, at its level."""
+        if relay is None or relay.log_level is None or self._protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return None
+        return {LOG_LEVEL_META: relay.log_level}
+
+    async def call_tool(self, name: str, arguments: Mapping[str, Any], relay: Relay | None = None) -> JSON:
+        progress = relay.progress if relay is not None and relay.wants_progress else None
+        meta = self._meta(relay)
+        result = await self.request(
+            lambda c: c.call_tool(name, dict(arguments), progress_callback=progress, meta=meta),  # type: ignore[arg-type]
+            relay=relay,
+        )
         return to_json(result)
 
-    async def read_resource(self, uri: str) -> JSON:
-        return to_json(await self.request(lambda c: c.read_resource(uri)))
+    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
+        meta = self._meta(relay)
+        return to_json(await self.request(lambda c: c.read_resource(uri, meta=meta), relay=relay))  # type: ignore[arg-type]
 
-    async def get_prompt(self, name: str, arguments: Mapping[str, str]) -> JSON:
-        return to_json(await self.request(lambda c: c.get_prompt(name, dict(arguments))))
+    async def get_prompt(self, name: str, arguments: Mapping[str, str], relay: Relay | None = None) -> JSON:
+        meta = self._meta(relay)
+        return to_json(
+            await self.request(lambda c: c.get_prompt(name, dict(arguments), meta=meta), relay=relay)  # type: ignore[arg-type]
+        )
+
+    async def subscribe(self, uri: str, subscribed: bool) -> None:
+        """Follow (or stop following) a resource upstream, where the server's revision has the request.
+
+        At 2026-07-28 subscriptions ride ``subscriptions/listen`` instead; there the bridge only
+        keeps its callers' subscriptions and nothing is sent.
+        """
+        caps = self._capabilities or {}
+        if self._protocol_version in MODERN_PROTOCOL_VERSIONS or not (caps.get("resources") or {}).get("subscribe"):
+            return
+        request = types.SubscribeRequest if subscribed else types.UnsubscribeRequest
+        params = (types.SubscribeRequestParams if subscribed else types.UnsubscribeRequestParams)(uri=uri)
+        await self.request(lambda c: c.session.send_request(request(params=params), types.EmptyResult))  # type: ignore[arg-type]
 
 
 async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> list[list[JSON]]:
@@ -347,6 +437,11 @@ async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> lis
         if not cursor:
             break
     return pages
+
+
+def _at_least(level: str, floor: str) -> bool:
+    order = {name: rank for rank, name in enumerate(LOG_LEVELS)}
+    return order.get(level, len(LOG_LEVELS)) >= order.get(floor, 0)
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from bridge.errors import (
     BridgeError,
     NotFound,
     RequestInvalid,
+    Unprocessable,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -28,6 +29,8 @@ __all__ = ["RESOURCE_NOT_FOUND", "is_connection_loss", "to_bridge_error", "to_js
 
 #: MCP's code for an unknown resource URI (not part of JSON-RPC itself).
 RESOURCE_NOT_FOUND = -32002
+#: MCP's code for a request that needs something of its client the client cannot do.
+MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
 _LOST = (
     OSError,
@@ -73,6 +76,11 @@ def to_bridge_error(exc: BaseException, *, server: str, timeout: float) -> Bridg
     if isinstance(exc, MCPError):
         if exc.code == METHOD_NOT_FOUND or exc.code == RESOURCE_NOT_FOUND:
             return NotFound(f"server {server!r}: {exc.message}")
+        if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY:
+            return Unprocessable(
+                f"server {server!r} needs to ask its caller something this caller cannot answer (a REST caller"
+                f" never can; an MCP client on /mcp that declares the capability can): {exc.message}"
+            )
         if exc.code == INVALID_PARAMS:
             if _looks_unknown(exc.message):
                 return NotFound(f"server {server!r}: {exc.message}")

@@ -1,0 +1,87 @@
+"""What flows back to the caller while an upstream call runs: progress, logs, and questions.
+
+An MCP server may, in the middle of a tool call, report progress, send log messages, or ask
+its client something (``sampling/createMessage``, ``elicitation/create``). One upstream session
+serves every caller of the bridge, so each of these must reach the caller whose call caused it,
+and nobody else. A caller that can take them (an MCP client of the gateway's ``/mcp``) passes a
+``Relay`` with its call; REST callers pass none, and such a question is refused.
+
+Attribution:
+- progress rides the call's own progress token, so it is always exact;
+- at 2026-07-28 a question comes back inside the call's own result (input required), and
+  is answered in the caller's task: exact;
+- on handshake-era sessions a question or a log arrives on the shared session with nothing
+  naming the request that caused it. It goes to the one call in flight that carries a relay;
+  when several are in flight it cannot be attributed and is refused (a question) or dropped
+  (a log), never sent to a caller it may not belong to.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Protocol
+
+__all__ = ["MISSING_CAPABILITY", "Relay", "RelayRefused", "RelayTracker"]
+
+JSON = dict[str, Any]
+
+
+#: MCP's "missing required client capability": a refused question's code unless the caller gave one.
+MISSING_CAPABILITY = -32021
+
+
+class RelayRefused(Exception):
+    """The caller cannot answer this question (no capability, no back channel, no caller)."""
+
+    def __init__(self, message: str, code: int = MISSING_CAPABILITY) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Relay(Protocol):
+    """The caller's side of one in-flight upstream call."""
+
+    @property
+    def wants_progress(self) -> bool: ...
+
+    @property
+    def log_level(self) -> str | None:
+        """The lowest log level the caller asked for, or None for no logs."""
+        ...
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+
+    async def log(self, params: JSON) -> None:
+        """A ``notifications/message`` params object, in wire shape."""
+        ...
+
+    async def ask(self, method: str, params: JSON) -> JSON:
+        """Forward a server→client request; its result in wire shape, or ``RelayRefused``."""
+        ...
+
+
+_CURRENT: contextvars.ContextVar[Relay | None] = contextvars.ContextVar("bridge_relay", default=None)
+
+
+class RelayTracker:
+    """The relays of one session's calls in flight, and the rule that attributes messages to them."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[int, Relay] = {}
+
+    def enter(self, relay: Relay) -> contextvars.Token[Relay | None]:
+        self._inflight[id(relay)] = relay
+        return _CURRENT.set(relay)
+
+    def leave(self, relay: Relay, token: contextvars.Token[Relay | None]) -> None:
+        self._inflight.pop(id(relay), None)
+        _CURRENT.reset(token)
+
+    def owner(self) -> Relay | None:
+        """The relay a message arriving now belongs to, or None when that cannot be known."""
+        current = _CURRENT.get()
+        if current is not None:
+            return current
+        if len(self._inflight) == 1:
+            return next(iter(self._inflight.values()))
+        return None

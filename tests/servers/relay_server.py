@@ -1,0 +1,90 @@
+"""An MCP server whose tools talk back to their caller mid-call, for the gateway's relay tests.
+
+``steps`` reports progress and logs each step, ``ask`` elicits an answer, ``sample`` asks the
+client's model, and ``hold`` waits until cancelled, counting cancellations (``cancellations``).
+Each answer names what the tool received, so a test can tell whose question reached whom.
+
+    python tests/servers/relay_server.py [--legacy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Annotated
+
+import mcp_types as types
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve, Sample
+from pydantic import BaseModel, Field
+
+from tests.servers.rich_server import speak_handshake_only
+
+
+class Answer(BaseModel):
+    answer: str = Field(description="Your answer")
+
+
+# Resolvers ask through the SDK, which picks the generation's way: a request mid-call before
+# 2026-07-28, an input-required result (the client answers and retries) from it on.
+def _question(question: str) -> Elicit[Answer]:
+    return Elicit(question, Answer)
+
+
+def _prompt(prompt: str) -> Sample:
+    message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))
+    return Sample([message], max_tokens=50)
+
+
+def build() -> MCPServer:
+    server = MCPServer("relay")
+    seen = {"cancelled": 0}
+
+    @server.tool(description="Count to `count`, reporting progress and logging each step.")
+    async def steps(count: Annotated[int, Field(ge=1, le=20)], ctx: Context) -> str:
+        for step in range(1, count + 1):
+            await ctx.info(f"step {step} of {count}")
+            await ctx.report_progress(step, count, f"step {step}")
+            await asyncio.sleep(0.01)
+        return f"counted to {count}"
+
+    @server.tool(description="Ask the user a question and return the answer.")
+    async def ask(question: str, reply: Annotated[ElicitationResult[Answer], Resolve(_question)]) -> str:
+        if reply.action == "accept":
+            return f"{question} -> {reply.data.answer}"
+        return f"{question} -> {reply.action}"
+
+    @server.tool(description="Ask the client's model and return its reply.")
+    async def sample(prompt: str, reply: Annotated[types.CreateMessageResult, Resolve(_prompt)]) -> str:
+        content = reply.content
+        return f"{prompt} -> {content.text if isinstance(content, types.TextContent) else content}"
+
+    @server.tool(description="Wait up to `seconds`; a cancelled wait is counted.")
+    async def hold(seconds: Annotated[float, Field(ge=0, le=60)]) -> str:
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            seen["cancelled"] += 1
+            raise
+        return "held"
+
+    @server.tool(description="How many `hold` calls were cancelled so far.")
+    def cancellations() -> int:
+        return seen["cancelled"]
+
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--legacy", action="store_true", help="speak only the handshake generation")
+    args = parser.parse_args()
+    server = build()
+    if args.legacy:
+        speak_handshake_only(server)
+    server.run("stdio")
+
+
+if __name__ == "__main__":
+    main()

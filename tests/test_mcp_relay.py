@@ -1,0 +1,150 @@
+"""What an upstream sends back mid-call reaches the /mcp client that made the call, and only it.
+
+The gateway runs as a real process in front of ``relay_server`` over stdio, at both upstream
+generations; the official SDK client drives ``/mcp``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import mcp_types as types
+import pytest
+import requests
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from tests.support import ROOT, bridge_process, poll
+
+UPSTREAMS = ["modern", "legacy"]
+
+
+def _config(upstream: str) -> dict[str, Any]:
+    args = ["-m", "tests.servers.relay_server", *(["--legacy"] if upstream == "legacy" else [])]
+    return {"mcpServers": {"relay": {"command": sys.executable, "args": args, "cwd": str(ROOT)}}}
+
+
+@asynccontextmanager
+async def _client(url: str, mode: str = "legacy", **callbacks: Any) -> AsyncIterator[Client]:
+    async with Client(streamable_http_client(url + "/mcp"), mode=mode, **callbacks) as client:
+        yield client
+
+
+def _text(result: types.CallToolResult) -> str:
+    block = result.content[0]
+    assert isinstance(block, types.TextContent), result
+    return block.text
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_progress_and_log_messages_reach_the_caller(tmp_path: Path, upstream: str, mode: str) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+    logs: list[Any] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(params.data)
+
+    async def run(url: str) -> str:
+        async with _client(url, mode, logging_callback=on_log, log_level="info") as client:
+            return _text(await client.call_tool("steps", {"count": 3}, progress_callback=on_progress))
+
+    with bridge_process(tmp_path, _config(upstream)) as bridge:
+        assert asyncio.run(run(bridge.url)) == "counted to 3"
+    assert progress == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
+    assert logs == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_elicitation_and_sampling_are_answered_by_the_calling_client(tmp_path: Path, upstream: str) -> None:
+    asked: list[str] = []
+
+    async def elicit(_ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"answer": "Ada"})
+
+    async def sample(_ctx: ClientRequestContext, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        first = params.messages[0].content
+        asked.append(first.text if isinstance(first, types.TextContent) else "?")
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="forty-two"), model="test-model"
+        )
+
+    async def run(url: str) -> tuple[str, str]:
+        async with _client(url, elicitation_callback=elicit, sampling_callback=sample) as client:
+            named = _text(await client.call_tool("ask", {"question": "Your name?"}))
+            sampled = _text(await client.call_tool("sample", {"prompt": "The answer?"}))
+            return named, sampled
+
+    with bridge_process(tmp_path, _config(upstream)) as bridge:
+        assert asyncio.run(run(bridge.url)) == ("Your name? -> Ada", "The answer? -> forty-two")
+    assert asked == ["Your name?", "The answer?"]
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_a_question_never_reaches_a_client_that_did_not_cause_it(tmp_path: Path, upstream: str) -> None:
+    """A bystander that can answer questions holds a call open while another client's tool asks."""
+    bystander_asked: list[str] = []
+
+    async def bystander_elicit(_ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        bystander_asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"answer": "wrong person"})
+
+    async def run(url: str) -> str:
+        async with (
+            _client(url, elicitation_callback=bystander_elicit) as bystander,
+            _client(url) as asker,  # declares no elicitation: it cannot answer
+        ):
+            holding = asyncio.create_task(bystander.call_tool("hold", {"seconds": 2}))
+            await asyncio.sleep(0.3)
+            try:
+                result = await asker.call_tool("ask", {"question": "Secret?"})
+                answer = " ".join(b.text for b in result.content if isinstance(b, types.TextContent))
+            except MCPError as refused:  # the asker cannot answer: an error, and nobody else is asked
+                answer = refused.error.message
+            await holding
+            return answer
+
+    with bridge_process(tmp_path, _config(upstream)) as bridge:
+        answer = asyncio.run(run(bridge.url))
+    assert bystander_asked == []
+    assert "wrong person" not in answer
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_a_cancelled_call_is_cancelled_upstream(tmp_path: Path, upstream: str) -> None:
+    async def cancel_one(url: str) -> None:
+        async with _client(url) as client:
+            call = asyncio.create_task(client.call_tool("hold", {"seconds": 30}))
+            await asyncio.sleep(0.5)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+    with bridge_process(tmp_path, _config(upstream)) as bridge:
+        asyncio.run(cancel_one(bridge.url))
+
+        def cancellations() -> int:
+            reply = requests.post(bridge.url + "/servers/relay/tools/cancellations", json={}, timeout=10)
+            return int(reply.json()["structuredContent"]["result"])
+
+        assert poll(cancellations, timeout=10) == 1
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_a_rest_caller_cannot_be_asked_and_gets_an_answer_not_a_hang(tmp_path: Path, upstream: str) -> None:
+    with bridge_process(tmp_path, _config(upstream)) as bridge:
+        reply = requests.post(bridge.url + "/servers/relay/tools/ask", json={"question": "Name?"}, timeout=30)
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert "cannot answer" in reply.json()["detail"]
