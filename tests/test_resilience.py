@@ -15,7 +15,11 @@ def test_slow_call_past_its_timeout_is_504_and_the_session_stays_usable() -> Non
         assert response.status_code == 504
         assert response.json["type"] == "https://mcp-rest-bridge.dev/problems/upstream-timeout"
         assert response.json["detail"] == "server 'rich' did not answer within 0.5 s"
+        degraded = client.get("/servers/rich").json
+        assert (degraded["status"], degraded["lastError"]) == ("degraded", "a call timed out after 0.5 s")
+        assert client.get("/readyz").status_code == 200  # degraded still takes calls
         assert client.post("/servers/rich/tools/echo", json={"text": "still here"}).status_code == 200
+        assert client.get("/servers/rich").json["status"] == "ready"  # one success and it is ready again
 
 
 def test_many_calls_are_in_flight_on_one_session_at_once() -> None:

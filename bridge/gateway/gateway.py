@@ -31,6 +31,8 @@ JSON = dict[str, Any]
 #: A tool error's detail quotes at most this much of its text content.
 DETAIL_CHARS = 500
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
+#: States in which a server takes calls; ``degraded`` is connected but recently slow or stale.
+SERVING = ("ready", "degraded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ class Gateway:
     def _require_ready(self, server: str) -> None:
         """A server that is not connected has an unknown catalog: 503, not a misleading 404."""
         status = self.upstreams.status(server)
-        if status.state != "ready":
+        if status.state not in SERVING:
             reason = f": {status.last_error}" if status.last_error else ""
             raise UpstreamUnavailable(
                 f"server {server!r} is {status.state}{reason}", server=server, retry_after=status.retry_after
@@ -155,7 +157,7 @@ class Gateway:
 
     def readiness(self) -> tuple[bool, JSON]:
         servers = [{"name": s["name"], "status": s["status"]} for s in self.servers()]
-        ready = all(s["status"] == "ready" for s in servers)
+        ready = all(s["status"] in SERVING for s in servers)
         return ready, {"status": "ready" if ready else "not_ready", "servers": servers}
 
     # -- tools -------------------------------------------------------------------------------

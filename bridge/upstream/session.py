@@ -239,6 +239,7 @@ class UpstreamSession:
             try:
                 with anyio.fail_after(PING_TIMEOUT):
                     await self._probe(client)
+                self._recover()
             except Exception as exc:  # a dead or hung upstream: reconnect
                 self._last_error = f"ping failed: {_describe(exc)}"
                 return
@@ -251,8 +252,21 @@ class UpstreamSession:
         else:
             await client.send_ping()
 
-    def _connection_lost(self, reason: str) -> None:
+    def _degrade(self, reason: str) -> None:
+        """Still connected and serving, but the last call timed out or the catalog is stale."""
         if self._state == "ready":
+            self._state = "degraded"
+            self._last_error = reason
+            log.warning("upstream %s degraded: %s", self.name, reason)
+
+    def _recover(self) -> None:
+        if self._state == "degraded":
+            self._state = "ready"
+            self._last_error = None
+            log.info("upstream %s ready again", self.name)
+
+    def _connection_lost(self, reason: str) -> None:
+        if self._state in ("ready", "degraded"):
             self._state = "down"
             self._last_error = reason
             self._retry_at = time.monotonic() + BACKOFF_INITIAL
@@ -352,7 +366,7 @@ class UpstreamSession:
             with anyio.fail_after(self._connect_timeout):
                 await self._refresh_catalog(client)
         except Exception as exc:  # the old catalog stays; the next reconnect lists again
-            log.warning("upstream %s: catalog refresh failed: %s", self.name, _describe(exc))
+            self._degrade(f"catalog refresh failed: {_describe(exc)}")
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -367,7 +381,7 @@ class UpstreamSession:
         if client is None and not self._first_attempt_done.is_set():
             await self.wait_first_attempt(CONNECT_GRACE)
             client = self._client
-        if client is None or self._state != "ready":
+        if client is None or self._state not in ("ready", "degraded"):
             status = self.status()
             reason = f": {status.last_error}" if status.last_error else ""
             raise UpstreamUnavailable(
@@ -379,10 +393,14 @@ class UpstreamSession:
         token = self._relays.enter(relay) if relay is not None else None
         try:
             with anyio.fail_after(deadline):
-                return await op(client)
+                result = await op(client)
+            self._recover()
+            return result
         except Exception as exc:
             if is_connection_loss(exc):
                 self._connection_lost(_describe(exc))
+            elif isinstance(exc, TimeoutError):
+                self._degrade(f"a call timed out after {deadline:g} s")
             raise to_bridge_error(exc, server=self.name, timeout=deadline) from exc
         finally:
             if relay is not None and token is not None:
