@@ -64,11 +64,16 @@ class Bridge:
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
         from bridge.endpoint import create_asgi_app, create_mcp_server
+        from bridge.endpoint.calls import ToolCalls
         from bridge.rest.auth import ApiKeyAuth
+        from bridge.validation import RequestValidator
 
         auth = ApiKeyAuth(self.settings.api_keys, self.settings.admin_keys)
         server = create_mcp_server(self.gateway)
-        return create_asgi_app(self.app, server, auth, host=self.settings.host, threads=self.settings.threads)
+        calls = ToolCalls(self.gateway, RequestValidator(self.spec), auth, self.settings.max_body)
+        return create_asgi_app(
+            self.app, server, auth, host=self.settings.host, calls=calls, threads=self.settings.threads
+        )
 
     def serve(self, server: Coroutine[Any, Any, None], stop: Any) -> None:
         """Run an HTTP server's coroutine on the upstream sessions' loop until it returns.

@@ -148,3 +148,17 @@ def test_a_rest_caller_cannot_be_asked_and_gets_an_answer_not_a_hang(tmp_path: P
     assert reply.status_code == 422, reply.text
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert "cannot answer" in reply.json()["detail"]
+
+
+def test_results_name_the_gateway_not_the_upstream(tmp_path: Path) -> None:
+    async def run(url: str) -> tuple[Any, Any]:
+        async with _client(url) as legacy, _client(url, "2026-07-28") as modern:
+            old = await legacy.call_tool("steps", {"count": 1})
+            new = await modern.call_tool("steps", {"count": 1})
+            return old.meta, new.meta
+
+    with bridge_process(tmp_path, _config("modern")) as bridge:
+        old, new = asyncio.run(run(bridge.url))
+    assert not old or "io.modelcontextprotocol/serverInfo" not in old
+    if new and "io.modelcontextprotocol/serverInfo" in new:
+        assert new["io.modelcontextprotocol/serverInfo"]["name"] == "mcp-rest-bridge"

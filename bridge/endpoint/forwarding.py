@@ -35,6 +35,9 @@ Listing = Literal["tools", "prompts", "resources", "resourceTemplates"]
 JSON = dict[str, Any]
 Ctx = ServerRequestContext[Any, Any]
 
+#: A 2026-07-28 result's ``_meta`` names the server that produced it; through the gateway that is
+#: the gateway, which the SDK stamps itself, so the upstream's own entry is dropped.
+SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
 #: How many handshake-era sessions' ``logging/setLevel`` choices are remembered (oldest forgotten).
 MAX_SESSION_LEVELS = 10_000
 _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
@@ -143,6 +146,16 @@ class _CallerRelay:
         return result
 
 
+def _as_ours(result: JSON) -> JSON:
+    meta = result.get("_meta")
+    if isinstance(meta, dict) and SERVER_INFO_META in meta:
+        rest = {k: v for k, v in meta.items() if k != SERVER_INFO_META}
+        result = {k: v for k, v in result.items() if k != "_meta"}
+        if rest:
+            result["_meta"] = rest
+    return result
+
+
 class _Followers:
     """Which client sessions follow which resource URI."""
 
@@ -181,7 +194,7 @@ def create_forwarding_server(
 
     async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
         result = await backend.call_tool(params.name, params.arguments or {}, _CallerRelay(ctx, levels))
-        return types.CallToolResult.model_validate(result)
+        return types.CallToolResult.model_validate(_as_ours(result))
 
     async def list_resources(_ctx: Ctx, _params: Any) -> types.ListResourcesResult:
         listed = await backend.listing("resources")
@@ -195,7 +208,7 @@ def create_forwarding_server(
 
     async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         result = await backend.read_resource(str(params.uri), _CallerRelay(ctx, levels))
-        return types.ReadResourceResult.model_validate(result)
+        return types.ReadResourceResult.model_validate(_as_ours(result))
 
     async def list_prompts(_ctx: Ctx, _params: Any) -> types.ListPromptsResult:
         listed = await backend.listing("prompts")
@@ -203,7 +216,7 @@ def create_forwarding_server(
 
     async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         result = await backend.get_prompt(params.name, params.arguments or {}, _CallerRelay(ctx, levels))
-        return types.GetPromptResult.model_validate(result)
+        return types.GetPromptResult.model_validate(_as_ours(result))
 
     async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         levels.set(ctx, params.level)

@@ -1,0 +1,71 @@
+"""Plain ASGI plumbing shared by the routes served without Flask: headers, bodies, responses."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+import orjson
+
+from bridge.errors import BridgeError, PayloadTooLarge
+
+__all__ = ["ASGIApp", "Headers", "Receive", "Scope", "Send", "read_body", "send_json", "send_problem"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PROBLEM_JSON = b"application/problem+json"
+JSON = b"application/json"
+
+
+class Headers:
+    """A request's headers, looked up case-insensitively (the shape ``ApiKeyAuth`` reads)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, scope: Scope) -> None:
+        self._items: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
+        }
+
+    def get(self, key: str, default: str) -> str:
+        return self._items.get(key.lower(), default)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; 413 as soon as it grows past ``limit``, without buffering the rest."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(send: Send, status: int, media_type: bytes, body: bytes, extra: Iterable[tuple[str, str]]) -> None:
+    headers = [(b"content-type", media_type), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send: Send, value: Any, status: int = 200) -> None:
+    await _send(send, status, JSON, orjson.dumps(value), ())
+
+
+async def send_problem(send: Send, error: BridgeError, instance: str) -> None:
+    problem = error.to_problem()
+    problem.setdefault("instance", instance)
+    body = orjson.dumps(problem)
+    await _send(send, error.status, PROBLEM_JSON, body, error.headers().items())
