@@ -84,9 +84,7 @@ class ToolCalls:
         # Path and status only: query strings and headers may carry secrets.
         access.info("POST %s %s %.1fms", scope["path"], status, (time.perf_counter() - started) * 1000)
 
-    async def _gate(
-        self, scope: Scope, receive: Receive, op: OperationValidator, params: dict[str, str]
-    ) -> Any:
+    async def _gate(self, scope: Scope, receive: Receive, op: OperationValidator, params: dict[str, str]) -> Any:
         headers = Headers(scope)
         if op.operation.secured:
             self._auth.check(headers, op.operation.scopes)
