@@ -139,6 +139,9 @@ def serve(
             log_level="warning" if log_level == "info" else log_level,
             server_header=False,
             headers=[("server", "mcp-rest-bridge")],
+            access_log=False,  # the bridge logs each request itself, without query strings
+            # No X-Forwarded-* trust: a caller on loopback must not be able to pose as another address.
+            proxy_headers=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
         )

@@ -81,8 +81,8 @@ class ToolCalls:
             log.exception("unhandled error on POST %s", scope["path"])
             status = 500
             await send_problem(send, BridgeError(UNEXPECTED), scope["path"])
-        # Path and status only: query strings and headers may carry secrets.
-        access.info("POST %s %s %.1fms", scope["path"], status, (time.perf_counter() - started) * 1000)
+        if access.isEnabledFor(logging.INFO):  # path and status only: query strings and headers may carry secrets
+            access.info("POST %s %s %.1fms", scope["path"], status, (time.perf_counter() - started) * 1000)
 
     async def _gate(self, scope: Scope, receive: Receive, op: OperationValidator, params: dict[str, str]) -> Any:
         headers = Headers(scope)
