@@ -65,8 +65,15 @@ def test_progress_and_log_messages_reach_the_caller(tmp_path: Path, upstream: st
     assert logs == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
 
 
-@pytest.mark.parametrize("upstream", UPSTREAMS)
-def test_elicitation_and_sampling_are_answered_by_the_calling_client(tmp_path: Path, upstream: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "upstream"),
+    [
+        ("legacy", "legacy"),  # the upstream asks mid-call; the gateway asks its client mid-call
+        ("legacy", "modern"),  # the upstream answers input-required; the gateway asks its client mid-call
+        ("2026-07-28", "modern"),  # input-required rounds pass through: the client answers and retries
+    ],
+)
+def test_elicitation_and_sampling_are_answered_by_the_calling_client(tmp_path: Path, mode: str, upstream: str) -> None:
     asked: list[str] = []
 
     async def elicit(_ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -81,7 +88,7 @@ def test_elicitation_and_sampling_are_answered_by_the_calling_client(tmp_path: P
         )
 
     async def run(url: str) -> tuple[str, str]:
-        async with _client(url, elicitation_callback=elicit, sampling_callback=sample) as client:
+        async with _client(url, mode, elicitation_callback=elicit, sampling_callback=sample) as client:
             named = _text(await client.call_tool("ask", {"question": "Your name?"}))
             sampled = _text(await client.call_tool("sample", {"prompt": "The answer?"}))
             return named, sampled
@@ -89,6 +96,22 @@ def test_elicitation_and_sampling_are_answered_by_the_calling_client(tmp_path: P
     with bridge_process(tmp_path, _config(upstream)) as bridge:
         assert asyncio.run(run(bridge.url)) == ("Your name? -> Ada", "The answer? -> forty-two")
     assert asked == ["Your name?", "The answer?"]
+
+
+def test_a_2026_client_cannot_be_asked_mid_call_so_a_2025_upstreams_question_is_refused(tmp_path: Path) -> None:
+    """A 2025-era upstream asks mid-call; a 2026-07-28 client has no channel for that: an error, no hang."""
+
+    async def elicit(_ctx: ClientRequestContext, _params: types.ElicitRequestParams) -> types.ElicitResult:
+        raise AssertionError("not asked")
+
+    async def run(url: str) -> str:
+        async with _client(url, "2026-07-28", elicitation_callback=elicit) as client:
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("ask", {"question": "Name?"})
+            return refused.value.error.message
+
+    with bridge_process(tmp_path, _config("legacy")) as bridge:
+        assert "cannot answer" in asyncio.run(run(bridge.url))
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS)

@@ -98,6 +98,12 @@ class _CallerRelay:
         meta = ctx.meta or {}
         self._token = meta.get("progress_token")
         modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        self._modern = modern
+        params = ctx.params or {}
+        answers = params.get("inputResponses")
+        self._answers: JSON | None = answers if isinstance(answers, dict) else None
+        state = params.get("requestState")
+        self._state = state if isinstance(state, str) else None
         # At 2026-07-28 the request opts in itself; before, the session's setLevel (default: all).
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (levels.get(ctx) or "debug")
         self._level = level if isinstance(level, str) else None
@@ -109,6 +115,18 @@ class _CallerRelay:
     @property
     def log_level(self) -> str | None:
         return self._level
+
+    @property
+    def takes_input_required(self) -> bool:
+        return self._modern
+
+    @property
+    def input_responses(self) -> JSON | None:
+        return self._answers
+
+    @property
+    def request_state(self) -> str | None:
+        return self._state
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self._token is not None:
@@ -144,6 +162,13 @@ class _CallerRelay:
             raise RelayRefused(exc.error.message, exc.error.code) from exc
         result: JSON = answer.model_dump(mode="json", by_alias=True, exclude_none=True)
         return result
+
+
+def _input_required(result: JSON) -> types.InputRequiredResult | None:
+    """An upstream's input-required round, handed to a 2026-07-28 client to answer and retry."""
+    if result.get("resultType") != "input_required":
+        return None
+    return types.InputRequiredResult.model_validate(result)
 
 
 def _as_ours(result: JSON) -> JSON:
@@ -192,9 +217,11 @@ def create_forwarding_server(
     async def list_tools(_ctx: Ctx, _params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in await backend.listing("tools")])
 
-    async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         result = await backend.call_tool(params.name, params.arguments or {}, _CallerRelay(ctx, levels))
-        return types.CallToolResult.model_validate(_as_ours(result))
+        return _input_required(result) or types.CallToolResult.model_validate(_as_ours(result))
 
     async def list_resources(_ctx: Ctx, _params: Any) -> types.ListResourcesResult:
         listed = await backend.listing("resources")
@@ -206,17 +233,21 @@ def create_forwarding_server(
             resource_templates=[types.ResourceTemplate.model_validate(t) for t in listed]
         )
 
-    async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+    async def read_resource(
+        ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
         result = await backend.read_resource(str(params.uri), _CallerRelay(ctx, levels))
-        return types.ReadResourceResult.model_validate(_as_ours(result))
+        return _input_required(result) or types.ReadResourceResult.model_validate(_as_ours(result))
 
     async def list_prompts(_ctx: Ctx, _params: Any) -> types.ListPromptsResult:
         listed = await backend.listing("prompts")
         return types.ListPromptsResult(prompts=[types.Prompt.model_validate(p) for p in listed])
 
-    async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         result = await backend.get_prompt(params.name, params.arguments or {}, _CallerRelay(ctx, levels))
-        return types.GetPromptResult.model_validate(_as_ours(result))
+        return _input_required(result) or types.GetPromptResult.model_validate(_as_ours(result))
 
     async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         levels.set(ctx, params.level)

@@ -31,6 +31,8 @@ JSON = dict[str, Any]
 #: A tool error's detail quotes at most this much of its text content.
 DETAIL_CHARS = 500
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
+#: A 2026-07-28 result asking the caller for input and a retry; passed to the caller untouched.
+INPUT_REQUIRED = "input_required"
 #: States in which a server takes calls; ``degraded`` is connected but recently slow or stale.
 SERVING = ("ready", "degraded")
 
@@ -241,7 +243,7 @@ class Gateway:
     async def aread_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
         self.upstreams.config(server)
         raw = await self.upstreams.aread_resource(server, uri, relay)
-        return {"contents": raw.get("contents", [])}
+        return raw if raw.get("resultType") == INPUT_REQUIRED else {"contents": raw.get("contents", [])}
 
     async def subscribe(self, uri: str, subscribed: bool) -> str:
         """Follow a resource upstream (or stop); the server that serves it."""
@@ -280,6 +282,8 @@ class Gateway:
 
 def _tool_result(server: str, tool: str, raw: JSON) -> JSON:
     """The REST contract's tool result; a tool's own failure raises ``ToolFailed`` carrying it."""
+    if raw.get("resultType") == INPUT_REQUIRED:
+        return raw
     result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
     result.setdefault("content", [])
     result["isError"] = bool(raw.get("isError", False))
@@ -289,6 +293,8 @@ def _tool_result(server: str, tool: str, raw: JSON) -> JSON:
 
 
 def _prompt_result(raw: JSON) -> JSON:
+    if raw.get("resultType") == INPUT_REQUIRED:
+        return raw
     return {k: raw[k] for k in ("description", "messages", "_meta") if k in raw}
 
 

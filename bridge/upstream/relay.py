@@ -8,8 +8,10 @@ and nobody else. A caller that can take them (an MCP client of the gateway's ``/
 
 Attribution:
 - progress rides the call's own progress token, so it is always exact;
-- at 2026-07-28 a question comes back inside the call's own result (input required), and
-  is answered in the caller's task: exact;
+- at 2026-07-28 a question comes back inside the call's own result (input required). A caller
+  that speaks 2026-07-28 too gets that result as it is and retries with its answers, which go
+  upstream verbatim (the bridge keeps no state between the rounds); for an older caller the
+  SDK asks it in the caller's own task: exact either way;
 - on handshake-era sessions a question or a log arrives on the shared session with nothing
   naming the request that caused it. It goes to the one call in flight that carries a relay;
   when several are in flight it cannot be attributed and is refused (a question) or dropped
@@ -47,6 +49,21 @@ class Relay(Protocol):
     @property
     def log_level(self) -> str | None:
         """The lowest log level the caller asked for, or None for no logs."""
+        ...
+
+    @property
+    def takes_input_required(self) -> bool:
+        """The caller speaks 2026-07-28: an input-required result can be handed to it as it is."""
+        ...
+
+    @property
+    def input_responses(self) -> JSON | None:
+        """On a retry, the caller's answers to the input requests (wire shape), passed on verbatim."""
+        ...
+
+    @property
+    def request_state(self) -> str | None:
+        """On a retry, the opaque state the server handed out, passed on verbatim."""
         ...
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...

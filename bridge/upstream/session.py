@@ -25,6 +25,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import TypeAdapter
 
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
@@ -57,6 +58,7 @@ UpdateListener = Callable[[str, str], None]
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 #: The ``_meta`` key by which a 2026-07-28 request opts in to log messages at a level.
 LOG_LEVEL_META = "io.modelcontextprotocol/logLevel"
+_INPUT_RESPONSES: TypeAdapter[types.InputResponses] = TypeAdapter(types.InputResponses)
 
 
 class UpstreamSession:
@@ -412,24 +414,70 @@ class UpstreamSession:
             return None
         return {LOG_LEVEL_META: relay.log_level}
 
+    def _rounds(self, relay: Relay | None) -> tuple[types.InputResponses | None, str | None] | None:
+        """This round's answers and state, when input-required rounds pass through to the caller.
+
+        They do when both ends speak 2026-07-28: the upstream's input-required result goes to
+        the caller as it is, and the caller's retry comes back here with its answers.
+        """
+        if relay is None or not relay.takes_input_required or self._protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            return None
+        answers = relay.input_responses
+        return (_INPUT_RESPONSES.validate_python(answers) if answers else None), relay.request_state
+
     async def call_tool(self, name: str, arguments: Mapping[str, Any], relay: Relay | None = None) -> JSON:
         progress = relay.progress if relay is not None and relay.wants_progress else None
-        meta = self._meta(relay)
-        result = await self.request(
-            lambda c: c.call_tool(name, dict(arguments), progress_callback=progress, meta=meta),  # type: ignore[arg-type]
-            relay=relay,
-        )
-        return to_json(result)
+        meta: Any = self._meta(relay)
+        rounds = self._rounds(relay)
+
+        async def call(c: Client) -> Any:
+            if rounds is None:  # the SDK drives any input-required rounds, asking through the relay
+                return await c.call_tool(name, dict(arguments), progress_callback=progress, meta=meta)
+            answers, state = rounds
+            return await c.session.call_tool(
+                name,
+                dict(arguments),
+                progress_callback=progress,
+                meta=meta,
+                input_responses=answers,
+                request_state=state,
+                allow_input_required=True,
+            )
+
+        return to_json(await self.request(call, relay=relay))
 
     async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
-        meta = self._meta(relay)
-        return to_json(await self.request(lambda c: c.read_resource(uri, meta=meta), relay=relay))  # type: ignore[arg-type]
+        meta: Any = self._meta(relay)
+        rounds = self._rounds(relay)
+
+        async def read(c: Client) -> Any:
+            if rounds is None:
+                return await c.read_resource(uri, meta=meta)
+            answers, state = rounds
+            return await c.session.read_resource(
+                uri, input_responses=answers, request_state=state, meta=meta, allow_input_required=True
+            )
+
+        return to_json(await self.request(read, relay=relay))
 
     async def get_prompt(self, name: str, arguments: Mapping[str, str], relay: Relay | None = None) -> JSON:
-        meta = self._meta(relay)
-        return to_json(
-            await self.request(lambda c: c.get_prompt(name, dict(arguments), meta=meta), relay=relay)  # type: ignore[arg-type]
-        )
+        meta: Any = self._meta(relay)
+        rounds = self._rounds(relay)
+
+        async def get(c: Client) -> Any:
+            if rounds is None:
+                return await c.get_prompt(name, dict(arguments), meta=meta)
+            answers, state = rounds
+            return await c.session.get_prompt(
+                name,
+                dict(arguments),
+                input_responses=answers,
+                request_state=state,
+                meta=meta,
+                allow_input_required=True,
+            )
+
+        return to_json(await self.request(get, relay=relay))
 
     async def subscribe(self, uri: str, subscribed: bool) -> None:
         """Follow (or stop following) a resource upstream, where the server's revision has the request.
