@@ -28,6 +28,8 @@ from generator.cli import generate
 __all__ = ["main"]
 
 log = logging.getLogger("bridge")
+#: Connections the kernel queues before they are accepted (uvicorn's own default); Python's is 128.
+LISTEN_BACKLOG = 2048
 
 
 @click.group()
@@ -130,7 +132,7 @@ def serve(
     except SpecError as exc:
         raise click.ClickException(f"refusing to start: {exc}") from exc
     try:
-        listener = socket.create_server((host, port), reuse_port=False)
+        listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
         # Connections inherit this: without it a response written as headers then body waits
         # for the client's delayed ACK (~40 ms per request on Linux).
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
