@@ -39,5 +39,11 @@ pytest: $(STAMP) $(NPM_STAMP)
 
 test: lint typecheck generated-check pytest
 
+# Bridge vs direct SDK session vs mcpo, one table plus extras (~10 min; BENCH_ARGS=--quick for ~1 min).
+# It installs mcpo into bench/.venv-mcpo itself; see bench/README.md.
+.PHONY: bench
+bench: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The performance bench: ``make bench`` runs ``bench/run.py``; see bench/README.md."""

@@ -1,0 +1,89 @@
+"""The main comparison: direct, bridge and mcpo over stdio and Streamable HTTP, at each concurrency.
+
+Upstream is the rich test server's ``echo``. For HTTP it is started once, as its own process, and
+every client points at it. Repeats are interleaved (every target once per round, each started
+afresh) so that drift on a shared machine spreads over all targets instead of landing on one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from bench.measure import Plan, direct_cell, load_cell
+from bench.stats import median_of
+from bench.targets import Upstream, running_bridge, running_http_upstream, running_mcpo
+
+__all__ = ["FAILURES", "METRICS", "TARGETS", "key", "measure_target", "progress", "run_matrix", "targets"]
+
+TARGETS = ("direct", "bridge", "mcpo")
+METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "loadgen_cpu_ms", "errors")
+#: Failures a target may have without stopping the bench: it is left out of later rounds.
+FAILURES = (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired)
+
+
+def key(transport: str, target: str, concurrency: int) -> str:
+    return f"{transport}/{target}/{concurrency}"
+
+
+@contextlib.contextmanager
+def _upstream(transport: str, plan: Plan) -> Iterator[Upstream]:
+    if transport == "stdio":
+        yield Upstream.rich_stdio()
+        return
+    with running_http_upstream(plan.work) as upstream:
+        yield upstream
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def measure_target(target: str, upstream: Upstream, plan: Plan, concurrencies: tuple[int, ...]) -> list[dict[str, Any]]:
+    """One round of one target: started afresh (bridge, mcpo), then one cell per concurrency."""
+    if target == "direct":
+        return [direct_cell(upstream, plan.cell(c)) for c in concurrencies]
+    proxy = (
+        running_bridge([upstream], plan.work)
+        if target == "bridge"
+        else running_mcpo(upstream, plan.work, log_level=plan.mcpo_log_level)
+    )
+    with proxy as endpoint:
+        results = [load_cell(endpoint, upstream, plan.cell(c)) for c in concurrencies]
+        for result in results:
+            result["ready_s"] = endpoint.ready_s
+        return results
+
+
+def targets(plan: Plan) -> tuple[str, ...]:
+    return tuple(t for t in TARGETS if t != "mcpo" or plan.mcpo_error is None)
+
+
+def run_matrix(plan: Plan) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    failures: dict[str, str] = {}
+    for transport in plan.transports:
+        with _upstream(transport, plan) as upstream:
+            for round_ in range(plan.repeat):
+                for target in targets(plan):
+                    if f"{transport}/{target}" in failures:
+                        continue
+                    try:
+                        results = measure_target(target, upstream, plan, plan.concurrency)
+                    except FAILURES as exc:
+                        failures[f"{transport}/{target}"] = str(exc)
+                        progress(f"  {transport} {target}: FAILED: {exc}")
+                        continue
+                    for c, result in zip(plan.concurrency, results, strict=True):
+                        runs[key(transport, target, c)].append(result)
+                        progress(
+                            f"  {transport:5} {target:6} c={c:<3} round {round_ + 1}/{plan.repeat}:"
+                            f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
+                            f"  p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}"
+                        )
+    medians = {k: {m: median_of(v, m) for m in METRICS} for k, v in runs.items()}
+    return {"medians": medians, "runs": dict(runs), "failures": failures}

@@ -1,0 +1,129 @@
+"""Bridge versus the direct SDK session versus mcpo: ``make bench`` (``python bench/run.py``).
+
+Installs mcpo into its own venv if needed, starts every process itself, measures, stops each
+by its PID, prints markdown tables (the main comparison, then the extra scenarios), and writes
+everything to ``bench/results/latest.json`` (and the tables to ``latest.md``). Every cell runs a
+fixed time and stops by itself; the defaults finish in about ten minutes on two cores.
+``--quick`` (1 run of 2 s cells, main table only) is the fast check. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import extras, report
+from bench.matrix import progress, run_matrix
+from bench.measure import Plan
+from bench.targets import BENCH, ensure_mcpo
+
+RESULTS = BENCH / "results"
+EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
+    "own_cost": (extras.run_own_cost, report.own_cost_table),
+    "scale": (extras.run_scale, report.scale_table),
+    "large": (extras.run_large_bodies, report.large_table),
+    "connections": (extras.run_connections, report.connections_table),
+}
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time of each cell (default 5)")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured load before each cell (default 0.5)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; tables show medians (default 3)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--transports", nargs="+", choices=["stdio", "http"], default=["stdio", "http"])
+    parser.add_argument("--quick", action="store_true", help="1 run of 2 s cells, main table only")
+    parser.add_argument("--no-mcpo", action="store_true", help="leave mcpo out (no install)")
+    parser.add_argument(
+        "--mcpo-log-level",
+        default="WARNING",
+        help="mcpo's --log-level; WARNING matches the bridge's --log-level warning (mcpo's default INFO"
+        " logs every call)",
+    )
+    chosen = parser.add_argument_group("scenarios (all by default; naming any runs only those)")
+    chosen.add_argument("--main", action="store_true", help="the main table")
+    chosen.add_argument("--own-cost", action="store_true", help="npm server-everything upstream, c=1")
+    chosen.add_argument("--scale", action="store_true", help="50 upstreams, 1,000 tools")
+    chosen.add_argument("--large", action="store_true", help="1 MiB argument, 5 MiB result")
+    chosen.add_argument("--connections", action="store_true", help="256 keep-alive connections")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.seconds = 1, 2.0
+    return args
+
+
+def _scenarios(args: argparse.Namespace) -> list[str]:
+    named = [name for name in ("main", *EXTRAS) if getattr(args, name)]
+    if named:
+        return named
+    return ["main"] if args.quick else ["main", *EXTRAS]
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every started process is still stopped by its PID."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main() -> None:
+    args = _arguments()
+    _stop_on_sigterm()
+    began = time.perf_counter()
+    meta = report.machine()
+    mcpo, mcpo_error = "mcpo left out", "left out (--no-mcpo)" if args.no_mcpo else None
+    if not args.no_mcpo:
+        progress("installing/checking mcpo in bench/.venv-mcpo ...")
+        try:
+            mcpo = ensure_mcpo()
+        except (RuntimeError, OSError) as exc:
+            mcpo, mcpo_error = "mcpo unavailable", str(exc)
+            progress(f"mcpo unavailable: {exc}")
+    results: dict[str, Any] = {"machine": meta, "mcpo": mcpo, "mcpo_error": mcpo_error}
+    tables: list[str] = []
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mcp-bench-") as work:
+        plan = Plan(
+            work=Path(work),
+            seconds=args.seconds,
+            warmup=args.warmup,
+            repeat=args.repeat,
+            concurrency=tuple(args.concurrency),
+            transports=tuple(args.transports),
+            mcpo_log_level=args.mcpo_log_level,
+            mcpo_error=mcpo_error,
+        )
+        results["settings"] = {k: v for k, v in vars(plan).items() if k not in ("work", "notes")}
+        for scenario in _scenarios(args):
+            progress(f"== {scenario}")
+            if scenario == "main":
+                results["main"] = run_matrix(plan)
+                tables.append(report.main_table(results["main"], plan))
+            else:
+                run, table = EXTRAS[scenario]
+                results[scenario] = run(plan)
+                tables.append(table(results[scenario]))
+            results["runtime_s"] = time.perf_counter() - began
+            args.output.write_text(json.dumps(results, indent=1, default=str))
+        text = "\n\n".join([report.preamble(meta, plan, mcpo), *tables])
+    text += f"\n\ntotal runtime {results['runtime_s']:.0f} s; raw results in {args.output}\n"
+    args.output.with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

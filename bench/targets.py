@@ -1,0 +1,191 @@
+"""What the bench measures: the upstream servers, and the bridge and mcpo started in front of them.
+
+An ``Upstream`` says how to reach one MCP server (a stdio command or a Streamable HTTP URL) and
+which tool call to make on it; ``running_bridge`` and ``running_mcpo`` start a proxy for it and
+yield an ``Endpoint``: the port, the REST path of the call, and the PIDs whose CPU to count.
+mcpo lives in its own venv (``bench/.venv-mcpo``) with the versions of its own lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.procs import Proc, free_port, http_call, http_status, started
+
+__all__ = [
+    "BENCH",
+    "EVERYTHING",
+    "MCPO_VENV",
+    "RICH",
+    "ROOT",
+    "TOOLS_SERVER",
+    "Endpoint",
+    "Upstream",
+    "ensure_mcpo",
+    "running_bridge",
+    "running_http_upstream",
+    "running_mcpo",
+]
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RICH = ROOT / "tests" / "servers" / "rich_server.py"
+TOOLS_SERVER = BENCH / "tools_server.py"
+EVERYTHING = ROOT / "tests/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+MCPO_VENV = BENCH / ".venv-mcpo"
+MCPO_REQUIREMENTS = BENCH / "mcpo-requirements.txt"
+#: Starting includes the proxy's own imports and connecting its upstreams (Python startup on a
+#: busy 2-core machine can take seconds each).
+START_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One MCP server and the tool call to make on it."""
+
+    name: str
+    tool: str
+    arguments: Mapping[str, Any]
+    command: tuple[str, ...] = ()
+    url: str | None = None
+    #: The upstream's own process when the bench started it (HTTP); stdio ones are a proxy's children.
+    pid: int | None = None
+    #: Text a correct answer to the call contains, checked once before any load.
+    expect: str = "hello"
+
+    @staticmethod
+    def rich_stdio() -> Upstream:
+        return Upstream("rich", "echo", {"text": "hello"}, command=(sys.executable, str(RICH), "stdio"))
+
+    @staticmethod
+    def rich_http(url: str, pid: int) -> Upstream:
+        return Upstream("rich", "echo", {"text": "hello"}, url=url, pid=pid)
+
+    @staticmethod
+    def everything_stdio() -> Upstream:
+        command = ("node", str(EVERYTHING), "stdio")
+        return Upstream("everything", "echo", {"message": "hello"}, command=command, expect="Echo: hello")
+
+    @staticmethod
+    def tools_stdio(name: str, tools: int) -> Upstream:
+        """A generated-tools server; the call goes to its middle tool."""
+        command = (sys.executable, str(TOOLS_SERVER), "--tools", str(tools), "--name", name)
+        return Upstream(name, f"tool_{tools // 2:02d}", {"text": "hello"}, command=command)
+
+    @staticmethod
+    def fill_stdio(name: str) -> Upstream:
+        """A server whose ``fill(size)`` answers a result as large as asked."""
+        command = (sys.executable, str(TOOLS_SERVER), "--tools", "0", "--name", name, "--fill")
+        return Upstream(name, "fill", {"size": 16}, command=command, expect="x" * 16)
+
+    def claude_desktop_entry(self) -> dict[str, Any]:
+        if self.url:
+            return {"url": self.url, "type": "streamable-http"}
+        return {"command": self.command[0], "args": list(self.command[1:])}
+
+
+@dataclass
+class Endpoint:
+    """A running proxy: where to send the call, and the processes whose CPU it costs."""
+
+    name: str
+    port: int
+    proc: Proc
+    paths: dict[str, str]
+    ready_s: float
+    upstream_pids: list[int] = field(default_factory=list)
+
+    def path(self, upstream: Upstream) -> str:
+        return self.paths[upstream.name]
+
+
+def _ready(port: int, path: str, method: str = "GET", body: bytes | None = None) -> bool:
+    return http_status(port, method, path, body, timeout=2.0) == 200
+
+
+@contextlib.contextmanager
+def running_http_upstream(work: Path) -> Iterator[Upstream]:
+    """The rich server over Streamable HTTP as its own process, shared by every client."""
+    port = free_port()
+    argv = [sys.executable, str(RICH), "http", "--port", str(port)]
+    with started("rich (http)", argv, cwd=ROOT, log=work / f"rich-http-{port}.log") as proc:
+        proc.wait_until(lambda: _accepting(port), START_TIMEOUT, "accepting connections")
+        yield Upstream.rich_http(f"http://127.0.0.1:{port}/mcp", proc.pid)
+
+
+def _accepting(port: int) -> bool:
+    return http_status(port, "GET", "/", timeout=1.0) is not None
+
+
+@contextlib.contextmanager
+def running_bridge(
+    upstreams: list[Upstream], work: Path, *, start_timeout: float = START_TIMEOUT
+) -> Iterator[Endpoint]:
+    """``mcp-bridge serve`` with these upstreams, ready (``/readyz`` 200) when yielded."""
+    port = free_port()
+    config = work / f"bridge-{port}.json"
+    config.write_text(json.dumps({"mcpServers": {u.name: u.claude_desktop_entry() for u in upstreams}}))
+    argv = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
+    argv += ["--log-level", "warning", "--registry", str(work / f"registry-{port}.db")]
+    with started("bridge", argv, cwd=ROOT, log=work / f"bridge-{port}.log") as proc:
+        ready_s = proc.wait_until(lambda: _ready(port, "/readyz"), start_timeout, "ready (/readyz 200)")
+        paths = {u.name: f"/servers/{u.name}/tools/{u.tool}" for u in upstreams}
+        yield _endpoint("bridge", port, proc, paths, ready_s, upstreams)
+
+
+@contextlib.contextmanager
+def running_mcpo(upstream: Upstream, work: Path, *, log_level: str) -> Iterator[Endpoint]:
+    """mcpo in front of one upstream, ready (the tool call answers 200) when yielded."""
+    port = free_port()
+    argv = [str(MCPO_VENV / "bin" / "mcpo"), "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]
+    if upstream.url:
+        argv += ["--server-type", "streamable-http", "--", upstream.url]
+    else:
+        argv += ["--", *upstream.command]
+    body = json.dumps(dict(upstream.arguments)).encode()
+    path = f"/{upstream.tool}"
+    with started("mcpo", argv, cwd=ROOT, log=work / f"mcpo-{port}.log") as proc:
+        ready_s = proc.wait_until(lambda: _ready(port, path, "POST", body), START_TIMEOUT, f"answering POST {path}")
+        yield _endpoint("mcpo", port, proc, {upstream.name: path}, ready_s, [upstream])
+
+
+def _endpoint(name: str, port: int, proc: Proc, paths: dict[str, str], ready_s: float, ups: list[Upstream]) -> Endpoint:
+    """The running proxy, once one call through it to each upstream has answered what it should."""
+    for upstream in ups:
+        body = json.dumps(dict(upstream.arguments)).encode()
+        status, answer = http_call(port, "POST", paths[upstream.name], body, timeout=30.0)
+        if status != 200 or upstream.expect.encode() not in answer:
+            raise RuntimeError(f"{name}: {upstream.name}.{upstream.tool} answered {status}: {answer[:300]!r}")
+    pids = [u.pid for u in ups if u.pid is not None] + proc.children()
+    return Endpoint(name, port, proc, paths, ready_s, pids)
+
+
+def ensure_mcpo() -> str:
+    """Install mcpo into its own venv unless the pinned set is already there; its version."""
+    stamp = MCPO_VENV / ".requirements"
+    wanted = MCPO_REQUIREMENTS.read_text()
+    if not (stamp.exists() and stamp.read_text() == wanted and (MCPO_VENV / "bin" / "mcpo").exists()):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(MCPO_VENV)], check=True)
+        pip = [str(MCPO_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        done = subprocess.run([*pip, "-r", str(MCPO_REQUIREMENTS)], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"installing mcpo failed:\n{done.stderr[-2000:]}")
+        stamp.write_text(wanted)
+    check = subprocess.run([str(MCPO_VENV / "bin" / "mcpo"), "--help"], capture_output=True, text=True, timeout=120)
+    if check.returncode != 0:
+        raise RuntimeError(f"mcpo --help failed:\n{check.stderr[-2000:]}")
+    freeze = subprocess.run(
+        [str(MCPO_VENV / "bin" / "python"), "-m", "pip", "freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    versions = dict(line.split("==", 1) for line in freeze.splitlines() if "==" in line)
+    return f"mcpo {versions.get('mcpo', '?')} (mcp {versions.get('mcp', '?')}, uvicorn {versions.get('uvicorn', '?')})"
