@@ -1,0 +1,103 @@
+"""Where the bridge's CPU goes under load: ``python bench/profile.py [--bridge-root DIR]``.
+
+Starts ``mcp-bridge serve`` in front of the rich test server's ``echo`` tool over stdio, drives
+it with the bench's load generator, samples the bridge process with py-spy for a fixed time,
+and prints the share of samples per component, inclusive (a frame anywhere on the stack). The
+evidence behind each optimisation in the README comes from this script, run on the commit
+before and after it (``--bridge-root`` points at another checkout, e.g. a ``git worktree``).
+Everything stops by itself; the bridge is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.procs import free_port, http_status  # noqa: E402
+
+#: Components by the frames that mark them: (label, substrings of "function (file")."
+COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("HTTP server (uvicorn)", ("uvicorn/", "h11_impl", "httptools_impl")),
+    ("WSGI adapter (a2wsgi)", ("a2wsgi/",)),
+    ("Flask and Werkzeug", ("flask/", "werkzeug/")),
+    ("tool-call route (bridge/endpoint/calls.py)", ("endpoint/calls.py",)),
+    ("request gate and validation", ("rest/app.py", "validation.py", "schema.py", "rest/auth.py")),
+    ("waiting thread hop (LoopThread.run)", ("LoopThread.run (",)),
+    ("SDK client (mcp/client, mcp/shared)", ("mcp/client/", "mcp/shared/")),
+    ("pydantic", ("pydantic/", "pydantic_core")),
+    ("asyncio event loop", ("asyncio/base_events", "asyncio/selector_events", "asyncio/events")),
+)
+
+
+def _sample(pid: int, seconds: float, rate: int, out: Path) -> None:
+    py_spy = str(Path(sys.executable).with_name("py-spy"))  # installed in the venv with the dev extras
+    command = [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(rate)]
+    command += ["--format", "raw", "--nonblocking", "--output", str(out)]
+    subprocess.run(command, check=True, capture_output=True, timeout=seconds + 60)
+
+
+def _shares(raw: Path) -> tuple[int, list[tuple[str, float]]]:
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        samples = int(number)
+        total += samples
+        for label, marks in COMPONENTS:
+            if any(mark in stack for mark in marks):
+                counts[label] += samples
+    return total, [(label, 100 * counts[label] / max(total, 1)) for label, _ in COMPONENTS]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bridge-root", type=Path, default=ROOT, help="checkout whose bridge to profile")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    args = parser.parse_args()
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="mcp-profile-") as tmp:
+        config = Path(tmp) / "servers.json"
+        rich = str(ROOT / "tests" / "servers" / "rich_server.py")
+        config.write_text(json.dumps({"mcpServers": {"rich": {"command": sys.executable, "args": [rich, "stdio"]}}}))
+        command = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
+        command += ["--log-level", "warning", "--registry", str(Path(tmp) / "registry.db")]
+        bridge = subprocess.Popen(command, cwd=args.bridge_root, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while http_status(port, "GET", "/readyz") != 200:
+                if time.monotonic() > deadline or bridge.poll() is not None:
+                    raise SystemExit("the bridge did not become ready")
+                time.sleep(0.1)
+            load = [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--path", "/servers/rich/tools/echo"]
+            load += ["--body", '{"text": "hello"}', "--concurrency", str(args.concurrency)]
+            load += ["--seconds", str(args.seconds + 2), "--warmup", "0.5", "--watch", str(bridge.pid)]
+            loader = subprocess.Popen(load, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            time.sleep(1.0)
+            raw = Path(tmp) / "samples.txt"
+            _sample(bridge.pid, args.seconds, args.rate, raw)
+            result = json.loads(loader.communicate(timeout=args.seconds + 60)[0])
+        finally:
+            bridge.terminate()
+            bridge.wait(30)
+        total, shares = _shares(raw)
+    cpu = 1000 * result["cpu_s"][str(bridge.pid)] / max(result["n"], 1)
+    print(f"bridge at {args.bridge_root}: {result['rps']:.0f} rps at c={args.concurrency}, CPU {cpu:.2f} ms/req")
+    print(f"{total} samples; share of samples with a frame of each component on the stack:")
+    for label, share in shares:
+        print(f"  {share:5.1f}%  {label}")
+
+
+if __name__ == "__main__":
+    main()
