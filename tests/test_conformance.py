@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ import pytest
 import requests
 from mcp import Client, StdioServerParameters
 
-from tests.servers.launch import free_port
+from tests.servers.launch import accepting, free_port
 from tests.support import ROOT, bridge_process, poll, stop
 
 NPM = ROOT / "tests" / "npm" / "node_modules"
@@ -96,14 +95,6 @@ def summarize(outcomes: list[Outcome], label: str) -> str:
     )
 
 
-def _accepting(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @contextmanager
 def fixture_over_http() -> Iterator[str]:
     """The fixture as a Streamable HTTP server on a free port; yields its ``/mcp`` URL."""
@@ -111,7 +102,7 @@ def fixture_over_http() -> Iterator[str]:
     command = [sys.executable, str(FIXTURE), "http", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     try:
-        poll(lambda: process.poll() is not None or _accepting(port))
+        poll(lambda: process.poll() is not None or accepting(port))
         assert process.poll() is None, f"the fixture exited with {process.returncode}"
         yield f"http://127.0.0.1:{port}/mcp"
     finally:

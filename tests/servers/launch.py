@@ -22,7 +22,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _accepting(port: int) -> bool:
+def accepting(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
@@ -42,7 +42,7 @@ def running_http_server(
     process = subprocess.Popen(args, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _accepting(port):
+        while not accepting(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"rich server ({kind}) did not start on port {port}")
             time.sleep(0.05)
