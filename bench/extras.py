@@ -1,11 +1,10 @@
-"""The extra scenarios, each a small table of its own.
+"""The extra scenarios, each a small table of its own (scale has a module of its own, ``scale``).
 
 - own cost: an upstream that is not ours (npm ``server-everything`` over stdio) at concurrency 1:
   what the proxy costs in CPU per call and adds to the median latency over the direct session.
-- scale: 50 upstream servers with 1,000 tools in all, against one server with 20: time to ready,
-  ``GET /openapi.json`` latency, and tool-call latency at concurrency 1.
 - large bodies: a 1 MiB argument and a 5 MiB result through a freshly started proxy: latency and
-  how much the proxy's peak resident memory (``VmHWM``) grows.
+  how much the proxy's peak resident memory (``VmHWM``) grows; and the same calls made by the
+  direct SDK client, so the proxies' share of the time can be read.
 - connections: 256 concurrent keep-alive connections for a few seconds; errors must be 0.
 """
 
@@ -15,48 +14,26 @@ import contextlib
 import http.client
 import json
 import statistics
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from bench.matrix import FAILURES, METRICS, measure_target, progress, targets
-from bench.measure import Cell, Plan, load_cell
-from bench.procs import peak_rss_kib
+from bench.measure import Cell, Plan, direct_calls, load_cell
+from bench.procs import peak_rss_kib, timed_request
 from bench.stats import median_of
 from bench.targets import EVERYTHING, Endpoint, Upstream, running_bridge, running_mcpo
 
-__all__ = ["run_connections", "run_large_bodies", "run_own_cost", "run_scale"]
+__all__ = ["run_connections", "run_large_bodies", "run_own_cost"]
 
 MIB = 1024 * 1024
-#: Upstreams in the scale scenario, and tools on each (1,000 in all).
-SCALE_SERVERS = 50
-SCALE_TOOLS = 20
-#: Fifty Python servers importing the SDK at once on two cores take a while.
-SCALE_START_TIMEOUT = 300.0
-OPENAPI_FETCHES = 10
 LARGE_CALLS = 5
 CONNECTIONS = 256
 
 
-def _proxy(
-    target: str, upstreams: list[Upstream], plan: Plan, **kwargs: Any
-) -> contextlib.AbstractContextManager[Endpoint]:
+def _proxy(target: str, upstream: Upstream, plan: Plan) -> contextlib.AbstractContextManager[Endpoint]:
     if target == "bridge":
-        return running_bridge(upstreams, plan.work, **kwargs)
-    return running_mcpo(upstreams[0], plan.work, log_level=plan.mcpo_log_level)
-
-
-def _timed(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None) -> tuple[float, int]:
-    """Seconds for one request until its whole body is read, and the body's size."""
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    began = time.perf_counter()
-    connection.request(method, path, body, headers)
-    response = connection.getresponse()
-    data = response.read()
-    took = time.perf_counter() - began
-    if response.status != 200:
-        raise RuntimeError(f"{method} {path} answered {response.status}: {data[:300]!r}")
-    return took, len(data)
+        return running_bridge([upstream], plan.work)
+    return running_mcpo(upstream, plan.work, log_level=plan.mcpo_log_level)
 
 
 @contextlib.contextmanager
@@ -90,89 +67,56 @@ def run_own_cost(plan: Plan) -> dict[str, Any]:
     return {"medians": medians, "runs": runs, "failures": failures}
 
 
-def run_scale(plan: Plan) -> dict[str, Any]:
-    cases = {
-        f"1 server × {SCALE_TOOLS} tools": [Upstream.tools_stdio("s00", SCALE_TOOLS)],
-        f"{SCALE_SERVERS} servers × {SCALE_TOOLS} tools": [
-            Upstream.tools_stdio(f"s{i:02d}", SCALE_TOOLS) for i in range(SCALE_SERVERS)
-        ],
-    }
-    rows: dict[str, dict[str, Any]] = {}
-    for label, upstreams in cases.items():
-        try:
-            with running_bridge(upstreams, plan.work, start_timeout=SCALE_START_TIMEOUT) as endpoint:
-                progress(f"  scale {label}: ready in {endpoint.ready_s:.1f} s")
-                with _connection(endpoint.port) as connection:
-                    listed = _tool_count(connection)
-                    fetches = [_timed(connection, "GET", "/openapi.json", None) for _ in range(OPENAPI_FETCHES)]
-                call = load_cell(endpoint, upstreams[len(upstreams) // 2], plan.cell(1))
-                rows[label] = {
-                    "ready_s": endpoint.ready_s,
-                    "tools_listed": listed,
-                    "openapi_ms": statistics.median(t for t, _ in fetches) * 1000,
-                    "openapi_first_ms": fetches[0][0] * 1000,
-                    "openapi_kib": fetches[0][1] / 1024,
-                    "call_p50_ms": call["p50_ms"],
-                    "call_p99_ms": call["p99_ms"],
-                    "call_rps": call["rps"],
-                    "proxy_cpu_ms": call["proxy_cpu_ms"],
-                    "peak_rss_mib": peak_rss_kib(endpoint.proc.pid) / 1024,
-                    "errors": call["errors"],
-                }
-                progress(
-                    f"  scale {label}: openapi {rows[label]['openapi_ms']:.1f} ms, call p50 {call['p50_ms']:.2f} ms"
-                )
-        except FAILURES as exc:
-            rows[label] = {"failed": str(exc)}
-            progress(f"  scale {label}: FAILED: {exc}")
-    return {"rows": rows}
-
-
-def _tool_count(connection: http.client.HTTPConnection) -> int:
-    connection.request("GET", "/tools")
-    response = connection.getresponse()
-    document = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"GET /tools answered {response.status}")
-    return len(json.loads(document)["tools"])
-
-
 def run_large_bodies(plan: Plan) -> dict[str, Any]:
     rich, bulk = Upstream.rich_stdio(), Upstream.fill_stdio("bulk")
-    cases = {
+    cases: dict[str, tuple[Upstream, dict[str, Any]]] = {
         "1 MiB argument (echo)": (rich, {"text": "a" * MIB}),
         "5 MiB result (fill)": (bulk, {"size": 5 * MIB}),
     }
     rows: dict[str, dict[str, Any]] = {}
-    for target in (t for t in targets(plan) if t != "direct"):
+    for target in targets(plan):
         for label, (upstream, arguments) in cases.items():
             name = f"{target}: {label}"
-            body = json.dumps(arguments).encode()
             try:
-                with _proxy(target, [upstream], plan) as endpoint, _connection(endpoint.port) as connection:
-                    path = endpoint.path(upstream)
-                    _timed(connection, "POST", path, json.dumps(dict(upstream.arguments)).encode())
-                    before = peak_rss_kib(endpoint.proc.pid)
-                    calls = [_timed(connection, "POST", path, body) for _ in range(LARGE_CALLS)]
-                    after = peak_rss_kib(endpoint.proc.pid)
+                if target == "direct":
+                    row = _large_direct(upstream, arguments, plan)
+                else:
+                    row = _large_proxy(target, upstream, arguments, plan)
             except FAILURES as exc:
                 rows[name] = {"failed": str(exc)}
                 progress(f"  large {name}: FAILED: {exc}")
                 continue
-            latencies = [t * 1000 for t, _ in calls]
-            rows[name] = {
-                "target": target,
-                "case": label,
-                "request_mib": len(body) / MIB,
-                "response_mib": calls[0][1] / MIB,
-                "p50_ms": statistics.median(latencies),
-                "max_ms": max(latencies),
-                "hwm_before_mib": before / 1024,
-                "hwm_after_mib": after / 1024,
-                "hwm_growth_mib": (after - before) / 1024,
-            }
-            progress(f"  large {name}: p50 {rows[name]['p50_ms']:.1f} ms, HWM +{rows[name]['hwm_growth_mib']:.1f} MiB")
+            rows[name] = {"target": target, "case": label, **row}
+            progress(f"  large {name}: p50 {row['p50_ms']:.1f} ms, HWM +{row['hwm_growth_mib']:.1f} MiB")
     return {"rows": rows}
+
+
+def _large_proxy(target: str, upstream: Upstream, arguments: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    body = json.dumps(arguments).encode()
+    with _proxy(target, upstream, plan) as endpoint, _connection(endpoint.port) as connection:
+        path = endpoint.path(upstream)
+        timed_request(connection, "POST", path, json.dumps(dict(upstream.arguments)).encode())
+        before = peak_rss_kib(endpoint.proc.pid)
+        calls = [timed_request(connection, "POST", path, body) for _ in range(LARGE_CALLS)]
+        after = peak_rss_kib(endpoint.proc.pid)
+    return _large_row([t for t, _ in calls], before, after) | {"response_mib": calls[0][1] / MIB}
+
+
+def _large_direct(upstream: Upstream, arguments: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """The SDK client's own calls over stdio: its memory is the client process's, not a proxy's."""
+    result = direct_calls(upstream, arguments, LARGE_CALLS, plan.work)
+    return _large_row(result["latencies_s"], result["hwm_before_kib"], result["hwm_after_kib"]) | {"response_mib": None}
+
+
+def _large_row(latencies_s: list[float], before_kib: int, after_kib: int) -> dict[str, Any]:
+    latencies = [t * 1000 for t in latencies_s]
+    return {
+        "p50_ms": statistics.median(latencies),
+        "max_ms": max(latencies),
+        "hwm_before_mib": before_kib / 1024,
+        "hwm_after_mib": after_kib / 1024,
+        "hwm_growth_mib": (after_kib - before_kib) / 1024,
+    }
 
 
 def run_connections(plan: Plan) -> dict[str, Any]:
@@ -181,7 +125,7 @@ def run_connections(plan: Plan) -> dict[str, Any]:
     cell = Cell(CONNECTIONS, plan.seconds, max(plan.warmup, 1.0))
     for target in (t for t in targets(plan) if t != "direct"):
         try:
-            with _proxy(target, [upstream], plan) as endpoint:
+            with _proxy(target, upstream, plan) as endpoint:
                 rows[target] = load_cell(endpoint, upstream, cell)
         except FAILURES as exc:
             rows[target] = {"failed": str(exc)}

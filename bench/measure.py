@@ -18,7 +18,7 @@ from typing import Any
 from bench.loadgen import DRAIN_TIMEOUT
 from bench.targets import ROOT, Endpoint, Upstream
 
-__all__ = ["Cell", "Plan", "direct_cell", "load_cell"]
+__all__ = ["Cell", "Plan", "direct_calls", "direct_cells", "load_cell"]
 
 #: Beyond the cell's own time: process start-up, imports and (direct) the stdio upstream's start.
 CELL_SLACK = 90.0
@@ -44,6 +44,8 @@ class Plan:
     concurrency: tuple[int, ...]
     transports: tuple[str, ...]
     mcpo_log_level: str
+    #: Which handshakes the main comparison runs (keys of ``targets.HANDSHAKES``).
+    handshakes: tuple[str, ...] = ("newest",)
     #: Why mcpo cannot be measured (its install failed), or None.
     mcpo_error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -52,12 +54,11 @@ class Plan:
         return Cell(concurrency, self.seconds, self.warmup)
 
 
-def _run(argv: list[str], timeout: float) -> dict[str, Any]:
+def _run(argv: list[str], timeout: float) -> Any:
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{argv[2]} failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return json.loads(done.stdout)
 
 
 def _per_request(cpu_s: dict[str, float], pids: list[int], n: int) -> float:
@@ -69,7 +70,7 @@ def load_cell(endpoint: Endpoint, upstream: Upstream, cell: Cell) -> dict[str, A
     argv = [sys.executable, "-m", "bench.loadgen", "--port", str(endpoint.port), "--path", endpoint.path(upstream)]
     argv += ["--body", json.dumps(dict(upstream.arguments)), "--concurrency", str(cell.concurrency)]
     argv += ["--seconds", str(cell.seconds), "--warmup", str(cell.warmup), "--watch", *map(str, watch)]
-    result = _run(argv, cell.warmup + cell.seconds + DRAIN_TIMEOUT + CELL_SLACK)
+    result: dict[str, Any] = _run(argv, cell.warmup + cell.seconds + DRAIN_TIMEOUT + CELL_SLACK)
     n = result["n"]
     result["proxy_cpu_ms"] = _per_request(result["cpu_s"], [endpoint.proc.pid], n)
     result["upstream_cpu_ms"] = _per_request(result["cpu_s"], endpoint.upstream_pids, n)
@@ -77,17 +78,38 @@ def load_cell(endpoint: Endpoint, upstream: Upstream, cell: Cell) -> dict[str, A
     return result
 
 
-def direct_cell(upstream: Upstream, cell: Cell) -> dict[str, Any]:
+def _direct_target(upstream: Upstream) -> list[str]:
+    """The direct client's handshake and server options (the stdio command last: it takes the rest)."""
+    argv = ["--mode", upstream.protocol or "auto"]
+    return argv + (["--url", upstream.url] if upstream.url else ["--command", *upstream.command])
+
+
+def direct_calls(upstream: Upstream, arguments: dict[str, Any], calls: int, work: Path) -> dict[str, Any]:
+    """``calls`` calls one after another with ``arguments`` (a file: they may exceed argv's limits)."""
+    file = work / "direct-arguments.json"
+    file.write_text(json.dumps(arguments))
     argv = [sys.executable, "-m", "bench.direct", "--tool", upstream.tool, "--arguments"]
     argv += [json.dumps(dict(upstream.arguments)), "--expect", upstream.expect]
-    argv += ["--concurrency", str(cell.concurrency), "--seconds", str(cell.seconds), "--warmup", str(cell.warmup)]
-    if upstream.url:
-        argv += ["--watch", str(upstream.pid), "--url", upstream.url]
-    else:
-        argv += ["--command", *upstream.command]
-    result = _run(argv, cell.warmup + cell.seconds + CELL_SLACK)
-    n = result["n"]
-    upstream_pids = [upstream.pid] if upstream.pid is not None else result["upstream_pids"]
-    result["client_cpu_ms"] = _per_request(result["cpu_s"], [result["client_pid"]], n)
-    result["upstream_cpu_ms"] = _per_request(result["cpu_s"], upstream_pids, n)
+    argv += ["--calls", str(calls), "--arguments-file", str(file), *_direct_target(upstream)]
+    result: dict[str, Any] = _run(argv, CELL_SLACK * 2)
     return result
+
+
+def direct_cells(upstream: Upstream, cells: list[Cell]) -> list[dict[str, Any]]:
+    """The direct client's cells, one after another in one process on one session."""
+    if len({(c.seconds, c.warmup) for c in cells}) != 1:
+        raise RuntimeError("direct cells of one run share their time and warm-up")
+    seconds, warmup = cells[0].seconds, cells[0].warmup
+    argv = [sys.executable, "-m", "bench.direct", "--tool", upstream.tool, "--arguments"]
+    argv += [json.dumps(dict(upstream.arguments)), "--expect", upstream.expect]
+    argv += ["--concurrency", *(str(c.concurrency) for c in cells), "--seconds", str(seconds)]
+    argv += ["--warmup", str(warmup)]
+    if upstream.pid is not None:
+        argv += ["--watch", str(upstream.pid)]
+    results: list[dict[str, Any]] = _run(argv + _direct_target(upstream), (warmup + seconds) * len(cells) + CELL_SLACK)
+    for result in results:
+        n = result["n"]
+        upstream_pids = [upstream.pid] if upstream.pid is not None else result["upstream_pids"]
+        result["client_cpu_ms"] = _per_request(result["cpu_s"], [result["client_pid"]], n)
+        result["upstream_cpu_ms"] = _per_request(result["cpu_s"], upstream_pids, n)
+    return results

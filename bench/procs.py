@@ -19,7 +19,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Proc", "cpu_seconds", "descendants", "free_port", "http_call", "http_status", "peak_rss_kib", "started"]
+__all__ = [
+    "Proc",
+    "cpu_seconds",
+    "descendants",
+    "free_port",
+    "http_call",
+    "http_status",
+    "peak_rss_kib",
+    "started",
+    "timed_request",
+]
 
 #: How long a process may take to stop after SIGTERM before it is killed.
 STOP_GRACE = 15.0
@@ -90,6 +100,21 @@ def http_call(
         return None, b""
     finally:
         connection.close()
+
+
+def timed_request(
+    connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None
+) -> tuple[float, int]:
+    """Seconds for one request on a held connection until its whole body is read, and the body's size."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    began = time.perf_counter()
+    connection.request(method, path, body, headers)
+    response = connection.getresponse()
+    data = response.read()
+    took = time.perf_counter() - began
+    if response.status != 200:
+        raise RuntimeError(f"{method} {path} answered {response.status}: {data[:300]!r}")
+    return took, len(data)
 
 
 def http_status(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0) -> int | None:

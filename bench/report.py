@@ -1,4 +1,4 @@
-"""The machine the bench ran on, and its results as markdown tables (one main, one per extra)."""
+"""The machine the bench ran on, the markdown helpers, and the main tables (one per handshake)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bench.matrix import key
 from bench.measure import Plan
 from bench.targets import ROOT
 
-__all__ = ["connections_table", "large_table", "machine", "main_table", "own_cost_table", "preamble", "scale_table"]
+__all__ = ["DASH", "HANDSHAKE_TITLES", "fmt", "gate_note", "machine", "main_table", "markdown", "preamble", "ratio"]
 
 DASH = "—"
 
@@ -69,11 +69,11 @@ def preamble(meta: dict[str, Any], plan: Plan, mcpo: str) -> str:
     )
 
 
-def _f(value: float | None, digits: int = 2) -> str:
+def fmt(value: float | None, digits: int = 2) -> str:
     return DASH if value is None else f"{value:.{digits}f}"
 
 
-def _ratio(a: float | None, b: float | None) -> str:
+def ratio(a: float | None, b: float | None) -> str:
     return DASH if a is None or not b else f"{a / b:.2f}"
 
 
@@ -94,11 +94,30 @@ def markdown(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
-def main_table(matrix: dict[str, Any], plan: Plan) -> str:
+#: How each main table is named, by the handshake its direct client and bridge used.
+HANDSHAKE_TITLES = {
+    "newest": "newest handshake (direct and bridge negotiate the newest revision; mcpo's SDK 1.17 cannot)",
+    "2025": "2025 handshake (`initialize`) for all three, so the upstream does the same work behind each",
+}
+
+
+def _protocols(matrix: dict[str, Any], handshake: str) -> str:
+    seen = matrix.get("protocols", {})
+    found = {
+        f"{transport} {target}": ", ".join(versions)
+        for k, versions in seen.items()
+        for transport, shake, target in [k.split("/")]
+        if shake == handshake and target != "mcpo"
+    }
+    return "; ".join(f"{who} {versions}" for who, versions in found.items()) or DASH
+
+
+def main_table(matrix: dict[str, Any], plan: Plan, handshake: str, gate: dict[str, Any] | None = None) -> str:
+    """The direct/bridge/mcpo table of one handshake; the validation share below it when measured."""
     medians: dict[str, dict[str, Any]] = matrix["medians"]
 
     def m(transport: str, target: str, c: int, metric: str) -> float | None:
-        value = medians.get(key(transport, target, c), {}).get(metric)
+        value = medians.get(key(transport, handshake, target, c), {}).get(metric)
         return None if value is None else float(value)
 
     rows = []
@@ -109,21 +128,21 @@ def main_table(matrix: dict[str, Any], plan: Plan) -> str:
             latency = {
                 t: DASH
                 if rps[t] is None
-                else f"{_f(m(transport, t, c, 'p50_ms'))} / {_f(m(transport, t, c, 'p99_ms'))}"
+                else f"{fmt(m(transport, t, c, 'p50_ms'))} / {fmt(m(transport, t, c, 'p99_ms'))}"
                 for t in rps
             }
-            upstream = " · ".join(_f(m(transport, t, c, "upstream_cpu_ms")) for t in ("direct", "bridge", "mcpo"))
+            upstream = " · ".join(fmt(m(transport, t, c, "upstream_cpu_ms")) for t in ("direct", "bridge", "mcpo"))
             rows.append(
                 [
                     transport,
                     str(c),
-                    *(_f(rps[t], 0) for t in rps),
-                    _ratio(rps["bridge"], rps["direct"]),
-                    _ratio(rps["bridge"], rps["mcpo"]),
+                    *(fmt(rps[t], 0) for t in rps),
+                    ratio(rps["bridge"], rps["direct"]),
+                    ratio(rps["bridge"], rps["mcpo"]),
                     *(latency[t] for t in latency),
-                    _f(cpu["bridge"]),
-                    _f(cpu["mcpo"]),
-                    _ratio(cpu["bridge"], cpu["mcpo"]),
+                    fmt(cpu["bridge"]),
+                    fmt(cpu["mcpo"]),
+                    ratio(cpu["bridge"], cpu["mcpo"]),
                     upstream,
                 ]
             )
@@ -143,117 +162,55 @@ def main_table(matrix: dict[str, Any], plan: Plan) -> str:
         "bridge÷mcpo CPU",
         "upstream CPU ms/req (d · b · m)",
     ]
-    return "\n".join(["## Main: echo tool, rich SDK server", "", markdown(headers, rows), "", *_matrix_notes(matrix)])
+    title = f"## Main, {HANDSHAKE_TITLES[handshake]}: echo tool, rich SDK server"
+    shared = "; the mcpo columns are the same runs in every main table" if len(plan.handshakes) > 1 else ""
+    notes = [
+        f"- negotiated: {_protocols(matrix, handshake)}; mcpo: `initialize` at its SDK's latest revision"
+        f" (preamble){shared}",
+        *_matrix_notes(matrix, handshake),
+    ]
+    if gate is not None:
+        stdio_c1 = m("stdio", "bridge", 1, "proxy_cpu_ms")
+        notes.append(gate_note(gate, stdio_c1))
+    return "\n".join([title, "", markdown(headers, rows), "", *notes])
+
+
+def gate_note(gate: dict[str, Any], bridge_cpu_ms: float | None) -> str:
+    """One line: what the bridge's per-call gate and validation cost, and their share of its CPU."""
+    if "failed" in gate:
+        return f"- validation share: not measured ({gate['failed']})"
+    us = gate["us"]
+    parts = ", ".join(f"{name} {value:.2f}" for name, value in us.items() if name != "total")
+    share = (
+        f"{us['total'] / (bridge_cpu_ms * 1000) * 100:.1f} % of the bridge's {bridge_cpu_ms:.2f} ms CPU per request"
+        " (stdio, c=1, above)"
+        if bridge_cpu_ms
+        else "the bridge's CPU per request was not measured"
+    )
+    return (
+        f"- validation share: the bridge's request gate and argument validation for this call take"
+        f" {us['total']:.1f} µs, timed in process ({parts} µs; median of {gate['batches']} batches of"
+        f" {gate['batch']:,}): {share}"
+    )
 
 
 def _span(values: list[float]) -> str:
     return f"{min(values):.2f}–{max(values):.2f}" if values else DASH
 
 
-def _matrix_notes(matrix: dict[str, Any]) -> list[str]:
-    medians: dict[str, dict[str, Any]] = matrix["medians"]
-    client = [v["client_cpu_ms"] for k, v in medians.items() if v.get("client_cpu_ms") is not None]
-    loadgen = [v["loadgen_cpu_ms"] for k, v in medians.items() if v.get("loadgen_cpu_ms") is not None]
-    errors = {k: r["errors"] for k, runs in matrix["runs"].items() for r in runs if r["errors"]}
+def _matrix_notes(matrix: dict[str, Any], handshake: str) -> list[str]:
+    def ours(k: str) -> bool:
+        _, shake, target, *_ = k.split("/")
+        return shake == handshake or target == "mcpo"
+
+    medians = {k: v for k, v in matrix["medians"].items() if ours(k)}
+    client = [v["client_cpu_ms"] for v in medians.values() if v.get("client_cpu_ms") is not None]
+    loadgen = [v["loadgen_cpu_ms"] for v in medians.values() if v.get("loadgen_cpu_ms") is not None]
+    errors = {k: r["errors"] for k, runs in matrix["runs"].items() if ours(k) for r in runs if r["errors"]}
     notes = [
         f"- direct SDK client process CPU ms/req: {_span(client)}; load generator CPU ms/req: {_span(loadgen)}"
         " (neither is in any column)",
         "- errors: " + (", ".join(f"{k} {v}" for k, v in errors.items()) if errors else "0 in every cell"),
     ]
-    notes += [f"- {target} FAILED: {why}" for target, why in matrix["failures"].items()]
+    notes += [f"- {where} FAILED: {why}" for where, why in matrix["failures"].items() if ours(where)]
     return notes
-
-
-def own_cost_table(result: dict[str, Any]) -> str:
-    title = "## Own cost: npm server-everything `echo` over stdio, c=1"
-    if "skipped" in result:
-        return f"{title}\n\nskipped: {result['skipped']}"
-    medians: dict[str, dict[str, Any]] = result["medians"]
-    direct_p50 = medians.get("direct", {}).get("p50_ms")
-    rows = []
-    for target, m in medians.items():
-        added = None if direct_p50 is None or target == "direct" else m["p50_ms"] - direct_p50
-        cpu = m["client_cpu_ms"] if target == "direct" else m["proxy_cpu_ms"]
-        rows.append(
-            [target, _f(m["p50_ms"]), _f(m["p99_ms"]), _f(m["rps"], 0), _f(added), _f(cpu), _f(m["upstream_cpu_ms"])]
-        )
-    headers = ["target", "p50 ms", "p99 ms", "rps", "p50 added over direct ms", "own CPU ms/req", "upstream CPU ms/req"]
-    notes = [f"- {t} FAILED: {why}" for t, why in result["failures"].items()]
-    notes.append("- own CPU is the bridge or mcpo process (for direct: the SDK client process)")
-    return "\n".join([title, "", markdown(headers, rows), "", *notes])
-
-
-def scale_table(result: dict[str, Any]) -> str:
-    rows = []
-    for label, r in result["rows"].items():
-        if "failed" in r:
-            rows.append([label, f"FAILED: {r['failed'][:200]}", *[DASH] * 8])
-            continue
-        rows.append(
-            [
-                label,
-                str(r["tools_listed"]),
-                _f(r["ready_s"], 1),
-                f"{_f(r['openapi_ms'], 1)} ({_f(r['openapi_first_ms'], 1)})",
-                _f(r["openapi_kib"], 0),
-                _f(r["call_p50_ms"]),
-                _f(r["call_p99_ms"]),
-                _f(r["proxy_cpu_ms"]),
-                _f(r["peak_rss_mib"], 0),
-            ]
-        )
-    headers = [
-        "case",
-        "tools listed",
-        "start→ready s",
-        "openapi.json p50 (first) ms",
-        "openapi KiB",
-        "call p50 ms (c=1)",
-        "call p99 ms",
-        "bridge CPU ms/req",
-        "bridge peak RSS MiB",
-    ]
-    return "\n".join(
-        [
-            "## Scale: bridge with many upstream servers (generated-tools SDK server, stdio)",
-            "",
-            markdown(headers, rows, left=2),
-        ]
-    )
-
-
-def large_table(result: dict[str, Any]) -> str:
-    rows = []
-    for name, r in result["rows"].items():
-        if "failed" in r:
-            rows.append([name, f"FAILED: {r['failed'][:200]}", *[DASH] * 5])
-            continue
-        rows.append(
-            [
-                r["target"],
-                r["case"],
-                _f(r["response_mib"], 1),
-                _f(r["p50_ms"], 1),
-                _f(r["max_ms"], 1),
-                _f(r["hwm_before_mib"], 0),
-                _f(r["hwm_growth_mib"], 1),
-            ]
-        )
-    headers = ["target", "case", "response MiB", "p50 ms", "max ms", "peak RSS before MiB", "peak RSS growth MiB"]
-    return "\n".join(
-        ["## Large bodies (stdio upstream; 5 calls each on a fresh proxy)", "", markdown(headers, rows, left=2)]
-    )
-
-
-def connections_table(result: dict[str, Any]) -> str:
-    rows = []
-    for target, r in result["rows"].items():
-        if "failed" in r:
-            rows.append([target, f"FAILED: {r['failed'][:200]}", *[DASH] * 4])
-            continue
-        rows.append(
-            [target, str(r["errors"]), _f(r["rps"], 0), _f(r["p50_ms"]), _f(r["p99_ms"]), _f(r["proxy_cpu_ms"])]
-        )
-    headers = ["target", "errors", "rps", "p50 ms", "p99 ms", "own CPU ms/req"]
-    title = f"## {result['connections']} concurrent keep-alive connections (rich `echo`, stdio)"
-    return "\n".join([title, "", markdown(headers, rows)])

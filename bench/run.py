@@ -1,10 +1,11 @@
 """Bridge versus the direct SDK session versus mcpo: ``make bench`` (``python bench/run.py``).
 
 Installs mcpo into its own venv if needed, starts every process itself, measures, stops each
-by its PID, prints markdown tables (the main comparison, then the extra scenarios), and writes
-everything to ``bench/results/latest.json`` (and the tables to ``latest.md``). Every cell runs a
-fixed time and stops by itself; the defaults finish in about ten minutes on two cores.
-``--quick`` (1 run of 2 s cells, main table only) is the fast check. See bench/README.md.
+by its PID, prints markdown tables (the main comparison once per handshake, then the extra
+scenarios), and writes everything to ``bench/results/latest.json`` (and the tables to
+``latest.md``). Every cell runs a fixed time and stops by itself; the defaults finish in about
+twelve minutes on two cores. ``--quick`` (1 run of 2 s cells, the newest-handshake main table
+only) is the fast check. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,17 +23,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import extras, report
+from bench import extra_tables, extras, report
+from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
-from bench.targets import BENCH, ensure_mcpo
+from bench.scale import run_scale
+from bench.targets import BENCH, HANDSHAKES, ensure_mcpo
 
 RESULTS = BENCH / "results"
 EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
-    "own_cost": (extras.run_own_cost, report.own_cost_table),
-    "scale": (extras.run_scale, report.scale_table),
-    "large": (extras.run_large_bodies, report.large_table),
-    "connections": (extras.run_connections, report.connections_table),
+    "own_cost": (extras.run_own_cost, extra_tables.own_cost_table),
+    "scale": (run_scale, extra_tables.scale_table),
+    "large": (extras.run_large_bodies, extra_tables.large_table),
+    "connections": (extras.run_connections, extra_tables.connections_table),
 }
 
 
@@ -43,7 +46,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; tables show medians (default 3)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--transports", nargs="+", choices=["stdio", "http"], default=["stdio", "http"])
-    parser.add_argument("--quick", action="store_true", help="1 run of 2 s cells, main table only")
+    parser.add_argument(
+        "--handshake",
+        nargs="+",
+        choices=list(HANDSHAKES),
+        help="main tables to run: the newest revision and/or the 2025 `initialize` handshake mcpo speaks"
+        " (default both; newest with --quick)",
+    )
+    parser.add_argument("--quick", action="store_true", help="1 run of 2 s cells, newest-handshake main table only")
     parser.add_argument("--no-mcpo", action="store_true", help="leave mcpo out (no install)")
     parser.add_argument(
         "--mcpo-log-level",
@@ -54,13 +64,15 @@ def _arguments() -> argparse.Namespace:
     chosen = parser.add_argument_group("scenarios (all by default; naming any runs only those)")
     chosen.add_argument("--main", action="store_true", help="the main table")
     chosen.add_argument("--own-cost", action="store_true", help="npm server-everything upstream, c=1")
-    chosen.add_argument("--scale", action="store_true", help="50 upstreams, 1,000 tools")
+    chosen.add_argument("--scale", action="store_true", help="50 upstreams, 1,000 tools (HTTP and stdio)")
     chosen.add_argument("--large", action="store_true", help="1 MiB argument, 5 MiB result")
     chosen.add_argument("--connections", action="store_true", help="256 keep-alive connections")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.seconds = 1, 2.0
+    if args.handshake is None:
+        args.handshake = ["newest"] if args.quick else list(HANDSHAKES)
     return args
 
 
@@ -104,6 +116,7 @@ def main() -> None:
             repeat=args.repeat,
             concurrency=tuple(args.concurrency),
             transports=tuple(args.transports),
+            handshakes=tuple(args.handshake),
             mcpo_log_level=args.mcpo_log_level,
             mcpo_error=mcpo_error,
         )
@@ -112,7 +125,11 @@ def main() -> None:
             progress(f"== {scenario}")
             if scenario == "main":
                 results["main"] = run_matrix(plan)
-                tables.append(report.main_table(results["main"], plan))
+                progress("  timing the request gate and validation in process ...")
+                results["gate"] = measure_gate()
+                for handshake in plan.handshakes:
+                    gate = results["gate"] if handshake == plan.handshakes[0] else None
+                    tables.append(report.main_table(results["main"], plan, handshake, gate))
             else:
                 run, table = EXTRAS[scenario]
                 results[scenario] = run(plan)

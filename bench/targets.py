@@ -13,15 +13,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench.procs import Proc, free_port, http_call, http_status, started
+from bench.tools_host import server_name
 
 __all__ = [
     "BENCH",
     "EVERYTHING",
+    "HANDSHAKES",
     "MCPO_VENV",
     "RICH",
     "ROOT",
@@ -32,6 +34,7 @@ __all__ = [
     "running_bridge",
     "running_http_upstream",
     "running_mcpo",
+    "running_tools_host",
 ]
 
 BENCH = Path(__file__).resolve().parent
@@ -44,6 +47,10 @@ MCPO_REQUIREMENTS = BENCH / "mcpo-requirements.txt"
 #: Starting includes the proxy's own imports and connecting its upstreams (Python startup on a
 #: busy 2-core machine can take seconds each).
 START_TIMEOUT = 90.0
+#: The handshakes the bench can ask for, and the value that pins each: the bridge's server
+#: ``protocol`` and the SDK client's ``mode`` (None leaves both at "auto", which settles on the
+#: newest revision both sides speak). mcpo's SDK 1.17 always speaks the 2025 generation.
+HANDSHAKES: dict[str, str | None] = {"newest": None, "2025": "legacy"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class Upstream:
     pid: int | None = None
     #: Text a correct answer to the call contains, checked once before any load.
     expect: str = "hello"
+    #: Pins the handshake of the bridge and the direct client (a ``HANDSHAKES`` value); None is "auto".
+    protocol: str | None = None
 
     @staticmethod
     def rich_stdio() -> Upstream:
@@ -80,15 +89,28 @@ class Upstream:
         return Upstream(name, f"tool_{tools // 2:02d}", {"text": "hello"}, command=command)
 
     @staticmethod
+    def tools_http(name: str, tools: int, url: str, pid: int) -> Upstream:
+        """One server of a ``bench/tools_host.py`` process; the call goes to its middle tool."""
+        return Upstream(name, f"tool_{tools // 2:02d}", {"text": "hello"}, url=url, pid=pid)
+
+    @staticmethod
     def fill_stdio(name: str) -> Upstream:
         """A server whose ``fill(size)`` answers a result as large as asked."""
         command = (sys.executable, str(TOOLS_SERVER), "--tools", "0", "--name", name, "--fill")
         return Upstream(name, "fill", {"size": 16}, command=command, expect="x" * 16)
 
+    def with_handshake(self, handshake: str) -> Upstream:
+        return replace(self, protocol=HANDSHAKES[handshake])
+
     def claude_desktop_entry(self) -> dict[str, Any]:
-        if self.url:
-            return {"url": self.url, "type": "streamable-http"}
-        return {"command": self.command[0], "args": list(self.command[1:])}
+        entry: dict[str, Any] = (
+            {"url": self.url, "type": "streamable-http"}
+            if self.url
+            else {"command": self.command[0], "args": list(self.command[1:])}
+        )
+        if self.protocol is not None:
+            entry["protocol"] = self.protocol
+        return entry
 
 
 @dataclass
@@ -101,6 +123,8 @@ class Endpoint:
     paths: dict[str, str]
     ready_s: float
     upstream_pids: list[int] = field(default_factory=list)
+    #: The protocol revision the proxy settled on with its (first) upstream, where it says.
+    protocol_version: str | None = None
 
     def path(self, upstream: Upstream) -> str:
         return self.paths[upstream.name]
@@ -120,6 +144,18 @@ def running_http_upstream(work: Path) -> Iterator[Upstream]:
         yield Upstream.rich_http(f"http://127.0.0.1:{port}/mcp", proc.pid)
 
 
+@contextlib.contextmanager
+def running_tools_host(work: Path, servers: int, tools: int) -> Iterator[list[Upstream]]:
+    """``bench/tools_host.py`` serving ``servers`` generated-tools servers, answering before it is yielded."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.tools_host", "--servers", str(servers), "--tools", str(tools)]
+    argv += ["--port", str(port)]
+    with started("tools host", argv, cwd=ROOT, log=work / f"tools-host-{port}.log") as proc:
+        proc.wait_until(lambda: _accepting(port), START_TIMEOUT, "accepting connections")
+        names = [server_name(i) for i in range(servers)]
+        yield [Upstream.tools_http(n, tools, f"http://127.0.0.1:{port}/{n}/mcp", proc.pid) for n in names]
+
+
 def _accepting(port: int) -> bool:
     return http_status(port, "GET", "/", timeout=1.0) is not None
 
@@ -137,7 +173,10 @@ def running_bridge(
     with started("bridge", argv, cwd=ROOT, log=work / f"bridge-{port}.log") as proc:
         ready_s = proc.wait_until(lambda: _ready(port, "/readyz"), start_timeout, "ready (/readyz 200)")
         paths = {u.name: f"/servers/{u.name}/tools/{u.tool}" for u in upstreams}
-        yield _endpoint("bridge", port, proc, paths, ready_s, upstreams)
+        endpoint = _endpoint("bridge", port, proc, paths, ready_s, upstreams)
+        status, answer = http_call(port, "GET", f"/servers/{upstreams[0].name}")
+        endpoint.protocol_version = json.loads(answer).get("protocolVersion") if status == 200 else None
+        yield endpoint
 
 
 @contextlib.contextmanager
@@ -163,7 +202,8 @@ def _endpoint(name: str, port: int, proc: Proc, paths: dict[str, str], ready_s: 
         status, answer = http_call(port, "POST", paths[upstream.name], body, timeout=30.0)
         if status != 200 or upstream.expect.encode() not in answer:
             raise RuntimeError(f"{name}: {upstream.name}.{upstream.tool} answered {status}: {answer[:300]!r}")
-    pids = [u.pid for u in ups if u.pid is not None] + proc.children()
+    # One host process may serve many upstreams: count its CPU once.
+    pids = list(dict.fromkeys(u.pid for u in ups if u.pid is not None)) + proc.children()
     return Endpoint(name, port, proc, paths, ready_s, pids)
 
 
@@ -188,4 +228,11 @@ def ensure_mcpo() -> str:
         timeout=120,
     ).stdout
     versions = dict(line.split("==", 1) for line in freeze.splitlines() if "==" in line)
-    return f"mcpo {versions.get('mcpo', '?')} (mcp {versions.get('mcp', '?')}, uvicorn {versions.get('uvicorn', '?')})"
+    latest = "import mcp.types; print(mcp.types.LATEST_PROTOCOL_VERSION)"
+    protocol = subprocess.run(
+        [str(MCPO_VENV / "bin" / "python"), "-c", latest], capture_output=True, text=True, timeout=120
+    ).stdout.strip()
+    return (
+        f"mcpo {versions.get('mcpo', '?')} (mcp {versions.get('mcp', '?')}, uvicorn {versions.get('uvicorn', '?')};"
+        f" `initialize` at {protocol or '?'})"
+    )
