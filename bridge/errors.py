@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://mcp-rest-bridge.dev/problems/"
+#: What a caller is told about a bug in the bridge; the traceback goes to the log, never to the caller.
+UNEXPECTED = "the bridge failed unexpectedly; the error is in its log"
 
 __all__ = [
     "AlreadyExists",

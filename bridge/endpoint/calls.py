@@ -18,7 +18,14 @@ from typing import Any
 
 import orjson
 
-from bridge.errors import BridgeError, FieldError, PayloadTooLarge, RequestInvalid, UnsupportedMediaType
+from bridge.errors import (
+    UNEXPECTED,
+    BridgeError,
+    FieldError,
+    PayloadTooLarge,
+    RequestInvalid,
+    UnsupportedMediaType,
+)
 from bridge.gateway import Gateway
 from bridge.rest.auth import ApiKeyAuth
 from bridge.validation import NO_BODY, OperationValidator, RequestValidator
@@ -28,8 +35,6 @@ from .http import Headers, Receive, Scope, Send, read_body, send_json, send_prob
 __all__ = ["ToolCalls"]
 
 access = logging.getLogger("bridge.access")
-#: What a caller is told about a bug in the bridge (the traceback goes to the log), as Flask's handler says.
-UNEXPECTED = "the bridge failed unexpectedly; the error is in its log"
 log = logging.getLogger(__name__)
 
 

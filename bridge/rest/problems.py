@@ -9,7 +9,7 @@ import orjson
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from bridge.errors import PROBLEM_BASE, BridgeError
+from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError
 
 __all__ = ["PROBLEM_JSON", "from_http_exception", "from_unexpected", "problem_response"]
 
@@ -49,6 +49,6 @@ def from_unexpected(error: Exception) -> Response:
         "type": PROBLEM_BASE + "internal",
         "title": "Internal error",
         "status": 500,
-        "detail": "the bridge failed unexpectedly; the error is in its log",
+        "detail": UNEXPECTED,
     }
     return _render(body, 500)
