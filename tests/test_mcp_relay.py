@@ -185,3 +185,43 @@ def test_results_name_the_gateway_not_the_upstream(tmp_path: Path) -> None:
     assert not old or "io.modelcontextprotocol/serverInfo" not in old
     if new and "io.modelcontextprotocol/serverInfo" in new:
         assert new["io.modelcontextprotocol/serverInfo"]["name"] == "mcp-rest-bridge"
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_a_subscribed_client_hears_of_resource_updates_and_stops_after_unsubscribing(
+    tmp_path: Path, upstream: str
+) -> None:
+    """Through the gateway: resources/subscribe, a change upstream, notifications/resources/updated."""
+    updates: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updates.append(str(message.params.uri))
+
+    async def settle(condition: Any) -> None:
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+
+    async def run(url: str) -> tuple[list[str], list[str]]:
+        async with _client(url, message_handler=on_message) as client:
+            follow = types.SubscribeRequest(params=types.SubscribeRequestParams(uri="note://current"))
+            await client.session.send_request(follow, types.EmptyResult)
+            await asyncio.sleep(0.5)  # a 2026-07-28 upstream opens its listen stream again, now with the URI
+            await client.call_tool("set_note", {"text": "second"})
+            await settle(lambda: updates)
+            heard = list(updates)
+            stop = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri="note://current"))
+            await client.session.send_request(stop, types.EmptyResult)
+            await asyncio.sleep(0.5)
+            await client.call_tool("set_note", {"text": "third"})
+            await asyncio.sleep(0.5)
+            read = await client.read_resource("note://current")
+            return heard, [str(getattr(c, "text", "")) for c in read.contents]
+
+    with bridge_process(tmp_path, _config(upstream)) as bridge:
+        heard, contents = asyncio.run(run(bridge.url))
+    assert heard == ["note://current"]
+    assert updates == ["note://current"]  # nothing after unsubscribing
+    assert contents == ["third"]

@@ -68,26 +68,31 @@ class Subscriptions(Protocol):
     def on_updated(self, listener: Callable[[str], None]) -> None: ...
 
 
+def _client_session(ctx: Ctx) -> str | None:
+    """Which client session a request belongs to: its ``Mcp-Session-Id`` (None on stdio, one client).
+
+    ``ctx.session`` is a new object for every request, so it cannot tell two requests of one
+    client apart from requests of two clients.
+    """
+    headers = getattr(ctx.request, "headers", None)
+    return headers.get("mcp-session-id") if headers is not None else None
+
+
 class _Levels:
     """The ``logging/setLevel`` each handshake-era client session chose."""
 
     def __init__(self) -> None:
         self._levels: OrderedDict[str | None, str] = OrderedDict()
 
-    @staticmethod
-    def _key(ctx: Ctx) -> str | None:
-        headers = getattr(ctx.request, "headers", None)
-        return headers.get("mcp-session-id") if headers is not None else None
-
     def set(self, ctx: Ctx, level: str) -> None:
-        key = self._key(ctx)
+        key = _client_session(ctx)
         self._levels[key] = level
         self._levels.move_to_end(key)
         while len(self._levels) > MAX_SESSION_LEVELS:
             self._levels.popitem(last=False)
 
     def get(self, ctx: Ctx) -> str | None:
-        return self._levels.get(self._key(ctx))
+        return self._levels.get(_client_session(ctx))
 
 
 class _CallerRelay:
@@ -182,19 +187,20 @@ def _as_ours(result: JSON) -> JSON:
 
 
 class _Followers:
-    """Which client sessions follow which resource URI."""
+    """Which client sessions follow which resource URI, each with a way to reach it."""
 
     def __init__(self) -> None:
-        self._by_uri: dict[str, dict[int, ServerSession]] = {}
+        self._by_uri: dict[str, dict[str | None, ServerSession]] = {}
 
-    def follow(self, uri: str, session: ServerSession, subscribed: bool) -> bool:
+    def follow(self, uri: str, ctx: Ctx, subscribed: bool) -> bool:
         """Record the change; True when ``uri`` gained its first or lost its last follower."""
         followers = self._by_uri.setdefault(uri, {})
         before = bool(followers)
         if subscribed:
-            followers[id(session)] = session
+            # Any request's session object sends on the client's connection, outside that request.
+            followers[_client_session(ctx)] = ctx.session
         else:
-            followers.pop(id(session), None)
+            followers.pop(_client_session(ctx), None)
         if not followers:
             del self._by_uri[uri]
         return before != bool(followers)
@@ -255,7 +261,7 @@ def create_forwarding_server(
 
     async def follow(ctx: Ctx, uri: str, subscribed: bool) -> types.EmptyResult:
         assert subscriptions is not None  # registered only with subscriptions
-        if followers.follow(uri, ctx.session, subscribed):
+        if followers.follow(uri, ctx, subscribed):
             await subscriptions.subscribe(uri, subscribed)
         return types.EmptyResult()
 

@@ -24,6 +24,7 @@ from mcp.client.context import ClientRequestContext
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
@@ -77,6 +78,9 @@ class UpstreamSession:
         self._on_catalog_change = on_catalog_change
         self._on_resource_updated = on_resource_updated
         self._relays = RelayTracker()
+        #: Resource URIs some caller follows; kept across reconnects and subscribed again after one.
+        self._followed: set[str] = set()
+        self._relisten = asyncio.Event()
         self._mode = config.protocol
         self._prior_discover: Any = None
         self._client: Client | None = None
@@ -180,6 +184,7 @@ class UpstreamSession:
                 await stack.enter_async_context(client)
                 self._pin_protocol(client)
                 await self._refresh_catalog(client)
+                await self._follow_again(client)
                 scope.deadline = math.inf
                 self._client = client
                 self._state = "ready"
@@ -300,29 +305,67 @@ class UpstreamSession:
             self._on_catalog_change(self.name)
 
     async def _listen_for_changes(self, client: Client) -> None:
-        """At 2026-07-28, list changes arrive on a ``subscriptions/listen`` stream, not as notifications."""
+        """At 2026-07-28 changes arrive on a ``subscriptions/listen`` stream, not as notifications.
+
+        The stream carries list changes and updates of the resources callers follow; when that
+        set changes, the stream is opened again with the new one.
+        """
         caps = client.server_capabilities
         tools = bool(caps.tools and caps.tools.list_changed)
         prompts = bool(caps.prompts and caps.prompts.list_changed)
         resources = bool(caps.resources and caps.resources.list_changed)
-        if not (tools or prompts or resources):
-            return
-        try:
-            async with client.listen(
-                tools_list_changed=tools, prompts_list_changed=prompts, resources_list_changed=resources
-            ) as subscription:
-                async for _event in subscription:
-                    await self._refresh_after_change()
-        except Exception as exc:  # no change stream: the catalog still refreshes on reconnect
-            log.info("upstream %s: no change stream (%s)", self.name, _describe(exc))
+        follows = bool(caps.resources and caps.resources.subscribe)
+        while True:
+            self._relisten.clear()
+            uris = sorted(self._followed) if follows else []
+            if not (tools or prompts or resources or uris):
+                await self._relisten.wait()
+                continue
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._cancel_on_relisten, group.cancel_scope)
+                    async with client.listen(
+                        tools_list_changed=tools,
+                        prompts_list_changed=prompts,
+                        resources_list_changed=resources,
+                        resource_subscriptions=uris,
+                    ) as subscription:
+                        async for event in subscription:
+                            if isinstance(event, ResourceUpdated):
+                                self._updated(event.uri)
+                            else:
+                                await self._refresh_after_change()
+                    group.cancel_scope.cancel()
+            except Exception as exc:  # no change stream: the catalog still refreshes on reconnect
+                log.info("upstream %s: no change stream (%s)", self.name, _describe(exc))
+                return
+            if not self._relisten.is_set():
+                return  # the server ended the stream
+
+    async def _cancel_on_relisten(self, scope: anyio.CancelScope) -> None:
+        await self._relisten.wait()
+        scope.cancel()
+
+    def _updated(self, uri: str) -> None:
+        if self._on_resource_updated is not None:
+            self._on_resource_updated(self.name, uri)
+
+    async def _follow_again(self, client: Client) -> None:
+        """A new 2025-era connection knows no subscriptions: make the callers' again."""
+        for uri in sorted(self._followed):
+            try:
+                await self._send_subscribe(client, uri, True)
+            except Exception as exc:  # the caller's subscription is kept; the next reconnect tries again
+                log.warning("upstream %s: could not follow %s again: %s", self.name, uri, _describe(exc))
 
     async def _on_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
         if isinstance(method, str) and method.endswith("/list_changed") and self._client is not None:
             # Refresh off the receive loop: listing from inside the handler would wait on itself.
             self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_after_change())
-        elif method == "notifications/resources/updated" and self._on_resource_updated is not None:
-            self._on_resource_updated(self.name, str(message.params.uri))
+        elif method == "notifications/resources/updated" and self._protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            # At 2026-07-28 the SDK also hands listen events here; those arrive through the stream.
+            self._updated(str(message.params.uri))
         await asyncio.sleep(0)
 
     # -- what flows back to the caller -------------------------------------------------------
@@ -480,17 +523,30 @@ class UpstreamSession:
         return to_json(await self.request(get, relay=relay))
 
     async def subscribe(self, uri: str, subscribed: bool) -> None:
-        """Follow (or stop following) a resource upstream, where the server's revision has the request.
+        """Follow (or stop following) a resource upstream, the way the server's revision has it.
 
-        At 2026-07-28 subscriptions ride ``subscriptions/listen`` instead; there the bridge only
-        keeps its callers' subscriptions and nothing is sent.
+        At 2026-07-28 the followed URIs ride the ``subscriptions/listen`` stream, opened again
+        with the new set; before it, ``resources/subscribe`` and ``unsubscribe``. Either way the
+        set is kept, so a reconnect follows the same resources.
         """
-        caps = self._capabilities or {}
-        if self._protocol_version in MODERN_PROTOCOL_VERSIONS or not (caps.get("resources") or {}).get("subscribe"):
+        if subscribed:
+            self._followed.add(uri)
+        else:
+            self._followed.discard(uri)
+        if self._protocol_version in MODERN_PROTOCOL_VERSIONS:
+            self._relisten.set()
             return
-        request = types.SubscribeRequest if subscribed else types.UnsubscribeRequest
-        params = (types.SubscribeRequestParams if subscribed else types.UnsubscribeRequestParams)(uri=uri)
-        await self.request(lambda c: c.session.send_request(request(params=params), types.EmptyResult))  # type: ignore[arg-type]
+        await self.request(lambda c: self._send_subscribe(c, uri, subscribed))
+
+    async def _send_subscribe(self, client: Client, uri: str, subscribed: bool) -> None:
+        resources = (self._capabilities or {}).get("resources") or {}
+        if self._protocol_version in MODERN_PROTOCOL_VERSIONS or not resources.get("subscribe"):
+            return
+        if subscribed:
+            request: Any = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+        else:
+            request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+        await client.session.send_request(request, types.EmptyResult)
 
 
 async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> list[list[JSON]]:

@@ -2,6 +2,9 @@
 
 ``steps`` reports progress and logs each step, ``ask`` elicits an answer, ``sample`` asks the
 client's model, and ``hold`` waits until cancelled, counting cancellations (``cancellations``).
+``set_note`` changes the resource ``note://current`` and tells its followers, the way the
+session's revision has it (a ``subscriptions/listen`` event, or ``resources/updated`` to a
+2025-era session that subscribed).
 Each answer names what the tool received, so a test can tell whose question reached whom.
 
     python tests/servers/relay_server.py [--legacy]
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import mcp_types as types
 from mcp.server.elicitation import ElicitationResult
@@ -20,6 +23,8 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve, Sample
 from pydantic import BaseModel, Field
 
 from tests.servers.rich_server import speak_handshake_only
+
+NOTE = "note://current"
 
 
 class Answer(BaseModel):
@@ -40,6 +45,8 @@ def _prompt(prompt: str) -> Sample:
 def build() -> MCPServer:
     server = MCPServer("relay")
     seen = {"cancelled": 0}
+    note = {"text": "first"}
+    followed: set[str] = set()
 
     @server.tool(description="Count to `count`, reporting progress and logging each step.")
     async def steps(count: Annotated[int, Field(ge=1, le=20)], ctx: Context) -> str:
@@ -73,6 +80,30 @@ def build() -> MCPServer:
     def cancellations() -> int:
         return seen["cancelled"]
 
+    @server.resource(NOTE, name="note", mime_type="text/plain")
+    def current_note() -> str:
+        return note["text"]
+
+    @server.tool(description="Change the note resource and tell whoever follows it.")
+    async def set_note(text: str, ctx: Context) -> str:
+        note["text"] = text
+        await ctx.notify_resource_updated(NOTE)  # 2026-07-28: subscriptions/listen streams
+        if NOTE in followed:  # before it: the session that subscribed
+            await ctx.request_context.session.send_resource_updated(NOTE)
+        return text
+
+    async def follow(_ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        followed.add(str(params.uri))
+        return types.EmptyResult()
+
+    async def unfollow(_ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        followed.discard(str(params.uri))
+        return types.EmptyResult()
+
+    # MCPServer has no decorators for the handshake-era subscribe methods; the low-level server
+    # takes them (and then advertises resources.subscribe).
+    server._lowlevel_server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, follow)
+    server._lowlevel_server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unfollow)
     return server
 
 
