@@ -19,11 +19,14 @@ import requests
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from tests.servers.launch import RICH_SERVER
 from tests.support import ROOT, bridge_process, poll
 
 UPSTREAMS = ["modern", "legacy"]
+RICH = str(RICH_SERVER)
 
 
 def _config(upstream: str) -> dict[str, Any]:
@@ -32,8 +35,12 @@ def _config(upstream: str) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _client(url: str, mode: str = "legacy", **callbacks: Any) -> AsyncIterator[Client]:
-    async with Client(streamable_http_client(url + "/mcp"), mode=mode, **callbacks) as client:
+async def _client(url: str, mode: str = "legacy", key: str | None = None, **callbacks: Any) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        Client(streamable_http_client(url + "/mcp", http_client=http), mode=mode, **callbacks) as client,
+    ):
         yield client
 
 
@@ -225,3 +232,59 @@ def test_a_subscribed_client_hears_of_resource_updates_and_stops_after_unsubscri
     assert heard == ["note://current"]
     assert updates == ["note://current"]  # nothing after unsubscribing
     assert contents == ["third"]
+
+
+def test_clients_of_both_generations_hear_that_the_tools_changed_when_a_server_registers(tmp_path: Path) -> None:
+    """A registration over REST changes what the gateway offers; connected MCP clients are told."""
+    legacy_heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            legacy_heard.append(message.method)
+
+    async def run(url: str) -> tuple[bool, list[str], set[str]]:
+        async with (
+            _client(url, key="admin", message_handler=on_message) as legacy,
+            _client(url, "2026-07-28", key="admin") as modern,
+            modern.listen(tools_list_changed=True) as changes,
+        ):
+            advertised = bool(legacy.server_capabilities.tools and legacy.server_capabilities.tools.list_changed)
+            await legacy.list_tools()  # the gateway knows a client session once it has asked something
+            registration = {"name": "second", "transport": "stdio", "command": sys.executable, "args": [RICH, "stdio"]}
+            created = await asyncio.to_thread(
+                requests.post,
+                url + "/servers",
+                json=registration,
+                headers={"Authorization": "Bearer admin"},
+                timeout=60,
+            )
+            assert created.status_code == 201, created.text
+            event = await asyncio.wait_for(changes.__anext__(), 10)
+            for _ in range(100):
+                if legacy_heard:
+                    break
+                await asyncio.sleep(0.05)
+            names = {t.name for t in (await modern.list_tools()).tools}
+            return advertised, [type(event).__name__, *legacy_heard], names
+
+    with bridge_process(tmp_path, _config("modern"), "--admin-key", "admin", "--allow-stdio-registration") as bridge:
+        advertised, heard, names = asyncio.run(run(bridge.url))
+    assert advertised
+    assert heard[0] == "ToolsListChanged"
+    assert "notifications/tools/list_changed" in heard[1:]
+    assert {"relay.steps", "second.echo"} <= names  # two servers now: qualified names
+
+
+def test_a_2026_client_follows_a_resource_on_its_listen_stream(tmp_path: Path) -> None:
+    async def run(url: str) -> str:
+        async with (
+            _client(url, "2026-07-28") as client,
+            client.listen(resource_subscriptions=["note://current"]) as stream,
+        ):
+            await asyncio.sleep(0.5)  # the gateway's upstream listen stream now carries the URI
+            await client.call_tool("set_note", {"text": "changed"})
+            event = await asyncio.wait_for(stream.__anext__(), 10)
+            return str(getattr(event, "uri", event))
+
+    with bridge_process(tmp_path, _config("modern")) as bridge:
+        assert asyncio.run(run(bridge.url)) == "note://current"

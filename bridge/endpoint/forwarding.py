@@ -16,12 +16,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
+import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import ServerMessageMetadata
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated, ToolsListChanged
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -62,10 +66,17 @@ class Backend(Protocol):
 
 
 class Subscriptions(Protocol):
-    """A backend that can follow resources upstream; it calls ``updated(uri)`` on each change."""
+    """A backend whose changes clients can follow; listeners are called on the serving loop."""
 
-    async def subscribe(self, uri: str, subscribed: bool) -> None: ...
+    async def subscribe(self, uri: str, subscribed: bool) -> None:
+        """Follow a resource upstream (or stop); ``on_updated`` listeners then hear of its changes."""
+        ...
+
     def on_updated(self, listener: Callable[[str], None]) -> None: ...
+
+    def on_changed(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever the tools, resources or prompts on offer change."""
+        ...
 
 
 def _client_session(ctx: Ctx) -> str | None:
@@ -186,41 +197,98 @@ def _as_ours(result: JSON) -> JSON:
     return result
 
 
+#: Who follows a resource: a handshake-era client session, or one 2026-07-28 listen stream.
+Follower = tuple[str, str | None]
+
+
 class _Followers:
-    """Which client sessions follow which resource URI, each with a way to reach it."""
+    """Which clients follow which resource URI; updates reach sessions directly, streams via the bus."""
 
-    def __init__(self) -> None:
-        self._by_uri: dict[str, dict[str | None, ServerSession]] = {}
+    def __init__(self, bus: InMemorySubscriptionBus) -> None:
+        self._by_uri: dict[str, dict[Follower, ServerSession | None]] = {}
+        self._bus = bus
 
-    def follow(self, uri: str, ctx: Ctx, subscribed: bool) -> bool:
+    def follow(self, uri: str, who: Follower, session: ServerSession | None, subscribed: bool) -> bool:
         """Record the change; True when ``uri`` gained its first or lost its last follower."""
         followers = self._by_uri.setdefault(uri, {})
         before = bool(followers)
         if subscribed:
-            # Any request's session object sends on the client's connection, outside that request.
-            followers[_client_session(ctx)] = ctx.session
+            followers[who] = session
         else:
-            followers.pop(_client_session(ctx), None)
+            followers.pop(who, None)
         if not followers:
             del self._by_uri[uri]
         return before != bool(followers)
 
     async def updated(self, uri: str) -> None:
-        for key, session in list(self._by_uri.get(uri, {}).items()):
+        await self._bus.publish(ResourceUpdated(uri=uri))  # listen streams that asked for this URI
+        for who, session in list(self._by_uri.get(uri, {}).items()):
+            if session is None:
+                continue
             try:
                 await session.send_resource_updated(uri)
             except Exception:  # the client went away without unsubscribing
                 log.debug("dropping a follower of %s", uri, exc_info=True)
-                self._by_uri.get(uri, {}).pop(key, None)
+                self._by_uri.get(uri, {}).pop(who, None)
+
+
+class _Sessions:
+    """The handshake-era client sessions seen lately, to tell them that the lists changed.
+
+    A 2026-07-28 client listens instead (``subscriptions/listen``), and hears it on that stream.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: OrderedDict[str | None, ServerSession] = OrderedDict()
+
+    def seen(self, ctx: Ctx) -> None:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        key = _client_session(ctx)
+        self._sessions[key] = ctx.session
+        self._sessions.move_to_end(key)
+        while len(self._sessions) > MAX_SESSION_LEVELS:
+            self._sessions.popitem(last=False)
+
+    async def announce(self) -> None:
+        changes = (types.ToolListChangedNotification(), types.PromptListChangedNotification())
+        for key, session in list(self._sessions.items()):
+            try:
+                for change in (*changes, types.ResourceListChangedNotification()):
+                    await session.send_notification(change)
+            except Exception:  # gone: it will be seen again if it comes back
+                log.debug("dropping a client session", exc_info=True)
+                self._sessions.pop(key, None)
+
+
+#: What the gateway announces to handshake-era clients (at 2026-07-28 the listen handler says it).
+_CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+
+
+class _AnnouncingServer(Server[Any]):
+    """A server that tells handshake-era clients it sends ``list_changed`` notifications."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or _CHANGES, experimental_capabilities, extensions
+        )
 
 
 def create_forwarding_server(
     backend: Backend, *, name: str, instructions: str, subscriptions: Subscriptions | None = None
 ) -> Server[Any]:
     levels = _Levels()
-    followers = _Followers()
+    bus = InMemorySubscriptionBus()
+    followers = _Followers(bus)
+    sessions = _Sessions()
 
-    async def list_tools(_ctx: Ctx, _params: Any) -> types.ListToolsResult:
+    async def list_tools(ctx: Ctx, _params: Any) -> types.ListToolsResult:
+        sessions.seen(ctx)
         return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in await backend.listing("tools")])
 
     async def call_tool(
@@ -229,7 +297,8 @@ def create_forwarding_server(
         result = await backend.call_tool(params.name, params.arguments or {}, _CallerRelay(ctx, levels))
         return _input_required(result) or types.CallToolResult.model_validate(_as_ours(result))
 
-    async def list_resources(_ctx: Ctx, _params: Any) -> types.ListResourcesResult:
+    async def list_resources(ctx: Ctx, _params: Any) -> types.ListResourcesResult:
+        sessions.seen(ctx)
         listed = await backend.listing("resources")
         return types.ListResourcesResult(resources=[types.Resource.model_validate(r) for r in listed])
 
@@ -245,7 +314,8 @@ def create_forwarding_server(
         result = await backend.read_resource(str(params.uri), _CallerRelay(ctx, levels))
         return _input_required(result) or types.ReadResourceResult.model_validate(_as_ours(result))
 
-    async def list_prompts(_ctx: Ctx, _params: Any) -> types.ListPromptsResult:
+    async def list_prompts(ctx: Ctx, _params: Any) -> types.ListPromptsResult:
+        sessions.seen(ctx)
         listed = await backend.listing("prompts")
         return types.ListPromptsResult(prompts=[types.Prompt.model_validate(p) for p in listed])
 
@@ -259,30 +329,71 @@ def create_forwarding_server(
         levels.set(ctx, params.level)
         return types.EmptyResult()
 
-    async def follow(ctx: Ctx, uri: str, subscribed: bool) -> types.EmptyResult:
+    async def follow(uri: str, who: Follower, session: ServerSession | None, subscribed: bool) -> None:
         assert subscriptions is not None  # registered only with subscriptions
-        if followers.follow(uri, ctx, subscribed):
+        if followers.follow(uri, who, session, subscribed):
             await subscriptions.subscribe(uri, subscribed)
-        return types.EmptyResult()
 
     async def subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
-        return await follow(ctx, str(params.uri), True)
+        await follow(str(params.uri), ("session", _client_session(ctx)), ctx.session, True)
+        return types.EmptyResult()
 
     async def unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-        return await follow(ctx, str(params.uri), False)
+        await follow(str(params.uri), ("session", _client_session(ctx)), None, False)
+        return types.EmptyResult()
+
+    listen = ListenHandler(bus)
+
+    async def listen_for_changes(
+        ctx: Ctx, params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        """A 2026-07-28 client's stream: its resource URIs are followed upstream while it lasts."""
+        uris = sorted(set(params.notifications.resource_subscriptions or ()))
+        who: Follower = ("listen", f"{_client_session(ctx)}/{ctx.request_id}/{id(ctx)}")
+        for uri in uris:
+            await follow(uri, who, None, True)
+        try:
+            return await listen(ctx, params)
+        finally:
+            with anyio.CancelScope(shield=True):  # the stream may end by cancellation
+                for uri in uris:
+                    await follow(uri, who, None, False)
 
     handlers: dict[str, Any] = {}
+    server_type: type[Server[Any]] = Server
     if subscriptions is not None:
-        handlers = {"on_subscribe_resource": subscribe, "on_unsubscribe_resource": unsubscribe}
+        handlers = {
+            "on_subscribe_resource": subscribe,
+            "on_unsubscribe_resource": unsubscribe,
+            "on_subscriptions_listen": listen_for_changes,
+        }
+        server_type = _AnnouncingServer
+
+        # Both arrive on the sessions' loop, which also serves the clients: send from tasks there,
+        # held until done (the loop keeps only weak references to tasks).
+        running: set[asyncio.Task[None]] = set()
+
+        def spawn(work: Any) -> None:
+            task = asyncio.get_running_loop().create_task(work)
+            running.add(task)
+            task.add_done_callback(running.discard)
 
         def updated(uri: str) -> None:
-            # Updates arrive on the sessions' loop, which also serves the clients: send from a task there.
-            asyncio.get_running_loop().create_task(followers.updated(uri))
+            spawn(followers.updated(uri))
+
+        async def announce() -> None:
+            for change in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+                await bus.publish(change)
+            await sessions.announce()
+
+        def changed() -> None:
+            spawn(announce())
 
         subscriptions.on_updated(updated)
+        subscriptions.on_changed(changed)
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; older clients use it
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return Server(
+        return server_type(
             name,
             version="1",
             instructions=instructions,

@@ -80,6 +80,11 @@ class GatewayBackend:
     def on_updated(self, listener: Callable[[str], None]) -> None:
         self.gateway.upstreams.set_update_listener(lambda _server, uri: listener(uri))
 
+    def on_changed(self, listener: Callable[[], None]) -> None:
+        # Catalogs change on the loop (a server's list_changed) or on a REST thread (a registration).
+        upstreams = self.gateway.upstreams
+        self.gateway.add_change_listener(lambda: upstreams.post(listener))
+
 
 def create_mcp_server(gateway: Gateway) -> Server[Any]:
     backend = GatewayBackend(gateway)

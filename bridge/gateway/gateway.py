@@ -66,6 +66,7 @@ class Gateway:
         self._lock = threading.Lock()
         #: Bumped on every catalog change, so derived documents know when to rebuild.
         self.catalog_version = 0
+        self._change_listeners: list[Callable[[], None]] = []
         upstreams.set_catalog_listener(self._catalog_changed)
         self._catalog_changed("")
 
@@ -95,6 +96,14 @@ class Gateway:
             self.catalog_version += 1
             # Validators of servers that are gone (removed, or renamed tools) are not kept.
             self._validators = {k: v for k, v in self._validators.items() if k[1] in catalogs}
+            listeners = list(self._change_listeners)
+        for listener in listeners:
+            listener()
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on whichever thread made the change) whenever any catalog changes."""
+        with self._lock:
+            self._change_listeners.append(listener)
 
     def _compiled(self, key: tuple[str, str, str], source: Any, schema: Any) -> CompiledSchema | None:
         """The validator for ``schema``, compiled once while ``source`` (the catalog entry) lives."""

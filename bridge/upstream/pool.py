@@ -56,6 +56,10 @@ class UpstreamPool:
         """The loop every session lives on; the HTTP server may run its coroutine here too."""
         return self._loop.loop
 
+    def post(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` soon on the sessions' loop, from any thread."""
+        self._loop.loop.call_soon_threadsafe(callback)
+
     def run_forever(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a long-running coroutine (the HTTP server) on the sessions' loop."""
         return self._loop.submit(coro)
