@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from bridge.gateway.store import MemoryStore, SqliteStore
 from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.upstream import UpstreamPool
+from bridge.validation import RequestValidator
 
 __all__ = ["Bridge"]
 
@@ -34,6 +35,8 @@ class Bridge:
     gateway: Gateway
     app: Any
     pool: UpstreamPool
+    #: Compiled once, for the Flask app and the tool-call route alike.
+    validator: RequestValidator
 
     @classmethod
     def create(
@@ -58,24 +61,24 @@ class Bridge:
         except BaseException:
             gateway.close()
             raise
-        app = create_app(gateway, spec, settings)
-        return cls(settings=settings, spec=spec, gateway=gateway, app=app, pool=pool)
+        validator = RequestValidator(spec)
+        app = create_app(gateway, spec, settings, validator)
+        return cls(settings=settings, spec=spec, gateway=gateway, app=app, pool=pool, validator=validator)
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
         from bridge.endpoint import create_asgi_app, create_mcp_server
         from bridge.endpoint.calls import ToolCalls
         from bridge.rest.auth import ApiKeyAuth
-        from bridge.validation import RequestValidator
 
         auth = ApiKeyAuth(self.settings.api_keys, self.settings.admin_keys)
         server = create_mcp_server(self.gateway)
-        calls = ToolCalls(self.gateway, RequestValidator(self.spec), auth, self.settings.max_body)
+        calls = ToolCalls(self.gateway, self.validator, auth, self.settings.max_body)
         return create_asgi_app(
             self.app, server, auth, host=self.settings.host, calls=calls, threads=self.settings.threads
         )
 
-    def serve(self, server: Coroutine[Any, Any, None], stop: Any) -> None:
+    def serve(self, server: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:
         """Run an HTTP server's coroutine on the upstream sessions' loop until it returns.
 
         One loop for both means the MCP endpoint awaits upstream calls with no thread hop, and a

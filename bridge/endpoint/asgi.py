@@ -53,8 +53,7 @@ def create_asgi_app(
             await mcp_app(scope, receive, send)
             return
         if scope["type"] == "http":
-            route = calls.match(scope) if calls is not None else None
-            if route is not None and calls is not None:
+            if calls is not None and (route := calls.match(scope)) is not None:
                 await calls(scope, receive, send, route)
                 return
             headers = Headers(scope)

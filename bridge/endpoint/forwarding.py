@@ -14,7 +14,7 @@ import logging
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import anyio
 import mcp_types as types
@@ -29,7 +29,7 @@ from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, R
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from bridge.upstream.relay import Relay, RelayRefused
+from bridge.upstream.relay import INPUT_REQUIRED, Relay, RelayRefused
 
 __all__ = ["Backend", "Listing", "Subscriptions", "create_forwarding_server"]
 
@@ -42,8 +42,9 @@ Ctx = ServerRequestContext[Any, Any]
 #: A 2026-07-28 result's ``_meta`` names the server that produced it; through the gateway that is
 #: the gateway, which the SDK stamps itself, so the upstream's own entry is dropped.
 SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
-#: How many handshake-era sessions' ``logging/setLevel`` choices are remembered (oldest forgotten).
-MAX_SESSION_LEVELS = 10_000
+#: How many handshake-era client sessions are remembered (their log level, a way to reach them).
+MAX_SESSIONS = 10_000
+V = TypeVar("V")
 _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
     "sampling/createMessage": (
         types.CreateMessageRequest,
@@ -89,21 +90,31 @@ def _client_session(ctx: Ctx) -> str | None:
     return headers.get("mcp-session-id") if headers is not None else None
 
 
-class _Levels:
-    """The ``logging/setLevel`` each handshake-era client session chose."""
+class _PerSession(Generic[V]):
+    """A value per client session, the most recently used ``MAX_SESSIONS`` kept."""
 
     def __init__(self) -> None:
-        self._levels: OrderedDict[str | None, str] = OrderedDict()
+        self._values: OrderedDict[str | None, V] = OrderedDict()
 
-    def set(self, ctx: Ctx, level: str) -> None:
+    def set(self, ctx: Ctx, value: V) -> None:
         key = _client_session(ctx)
-        self._levels[key] = level
-        self._levels.move_to_end(key)
-        while len(self._levels) > MAX_SESSION_LEVELS:
-            self._levels.popitem(last=False)
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > MAX_SESSIONS:
+            self._values.popitem(last=False)
 
-    def get(self, ctx: Ctx) -> str | None:
-        return self._levels.get(_client_session(ctx))
+    def get(self, ctx: Ctx) -> V | None:
+        return self._values.get(_client_session(ctx))
+
+    def items(self) -> list[tuple[str | None, V]]:
+        return list(self._values.items())
+
+    def forget(self, key: str | None) -> None:
+        self._values.pop(key, None)
+
+
+#: The ``logging/setLevel`` each handshake-era client session chose.
+_Levels = _PerSession[str]
 
 
 class _CallerRelay:
@@ -166,8 +177,8 @@ class _CallerRelay:
             raise RelayRefused(f"the client did not declare the capability {method} needs")
         if not session.can_send_request:
             raise RelayRefused(f"{method}: this request has no channel back to its client")
-        if method == "sampling/createMessage" and isinstance(params.get("messages"), list):
-            result_type = types.CreateMessageResultWithTools if params.get("tools") else result_type
+        if method == "sampling/createMessage" and params.get("tools"):
+            result_type = types.CreateMessageResultWithTools
         try:
             answer = await session.send_request(
                 request_type.model_validate({"method": method, "params": params}),
@@ -182,7 +193,7 @@ class _CallerRelay:
 
 def _input_required(result: JSON) -> types.InputRequiredResult | None:
     """An upstream's input-required round, handed to a 2026-07-28 client to answer and retry."""
-    if result.get("resultType") != "input_required":
+    if result.get("resultType") != INPUT_REQUIRED:
         return None
     return types.InputRequiredResult.model_validate(result)
 
@@ -232,33 +243,29 @@ class _Followers:
                 self._by_uri.get(uri, {}).pop(who, None)
 
 
-class _Sessions:
+class _Sessions(_PerSession[ServerSession]):
     """The handshake-era client sessions seen lately, to tell them that the lists changed.
 
     A 2026-07-28 client listens instead (``subscriptions/listen``), and hears it on that stream.
     """
 
-    def __init__(self) -> None:
-        self._sessions: OrderedDict[str | None, ServerSession] = OrderedDict()
-
     def seen(self, ctx: Ctx) -> None:
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return
-        key = _client_session(ctx)
-        self._sessions[key] = ctx.session
-        self._sessions.move_to_end(key)
-        while len(self._sessions) > MAX_SESSION_LEVELS:
-            self._sessions.popitem(last=False)
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            self.set(ctx, ctx.session)
 
     async def announce(self) -> None:
-        changes = (types.ToolListChangedNotification(), types.PromptListChangedNotification())
-        for key, session in list(self._sessions.items()):
+        changes = (
+            types.ToolListChangedNotification(),
+            types.PromptListChangedNotification(),
+            types.ResourceListChangedNotification(),
+        )
+        for key, session in self.items():
             try:
-                for change in (*changes, types.ResourceListChangedNotification()):
+                for change in changes:
                     await session.send_notification(change)
             except Exception:  # gone: it will be seen again if it comes back
                 log.debug("dropping a client session", exc_info=True)
-                self._sessions.pop(key, None)
+                self.forget(key)
 
 
 #: What the gateway announces to handshake-era clients (at 2026-07-28 the listen handler says it).

@@ -20,8 +20,8 @@ from bridge.gateway.ports import Upstreams
 from bridge.gateway.registry import ServerRegistry
 from bridge.gateway.store import MemoryStore
 from bridge.schema import CompiledSchema, SchemaCompileError
-from bridge.upstream.model import Catalog
-from bridge.upstream.relay import Relay
+from bridge.upstream.model import SERVING, Catalog
+from bridge.upstream.relay import INPUT_REQUIRED, Relay  # an input-required result goes to the caller untouched
 
 __all__ = ["Gateway"]
 
@@ -31,10 +31,6 @@ JSON = dict[str, Any]
 #: A tool error's detail quotes at most this much of its text content.
 DETAIL_CHARS = 500
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
-#: A 2026-07-28 result asking the caller for input and a retry; passed to the caller untouched.
-INPUT_REQUIRED = "input_required"
-#: States in which a server takes calls; ``degraded`` is connected but recently slow or stale.
-SERVING = ("ready", "degraded")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,10 +35,12 @@ def _is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
-def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings) -> Flask:
+def create_app(
+    gateway: Gateway, spec: Spec, settings: BridgeSettings, validator: RequestValidator | None = None
+) -> Flask:
     app = Flask("bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
-    validator = RequestValidator(spec)
+    validator = validator or RequestValidator(spec)
     auth = ApiKeyAuth(settings.api_keys, settings.admin_keys)
 
     for blueprint in (

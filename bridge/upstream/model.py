@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Catalog", "ServerState", "ServerStatus"]
+__all__ = ["SERVING", "Catalog", "ServerState", "ServerStatus"]
 
 ServerState = Literal["connecting", "ready", "degraded", "down"]
+#: The states in which a server takes calls; ``degraded`` is connected but recently slow or stale.
+SERVING: tuple[ServerState, ...] = ("ready", "degraded")
 JSON = dict[str, Any]
 
 

@@ -51,11 +51,6 @@ class UpstreamPool:
         """Told (server, uri) when a subscribed resource changes upstream; runs on the loop."""
         self._on_resource_updated = listener
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The loop every session lives on; the HTTP server may run its coroutine here too."""
-        return self._loop.loop
-
     def post(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` soon on the sessions' loop, from any thread."""
         self._loop.loop.call_soon_threadsafe(callback)

@@ -21,11 +21,15 @@ Attribution:
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
-__all__ = ["MISSING_CAPABILITY", "Relay", "RelayRefused", "RelayTracker"]
+__all__ = ["INPUT_REQUIRED", "MISSING_CAPABILITY", "Relay", "RelayRefused", "RelayTracker"]
 
 JSON = dict[str, Any]
+#: The ``resultType`` of a 2026-07-28 result asking the caller for input and a retry.
+INPUT_REQUIRED = "input_required"
 
 
 #: MCP's "missing required client capability": a refused question's code unless the caller gave one.
@@ -86,13 +90,19 @@ class RelayTracker:
     def __init__(self) -> None:
         self._inflight: dict[int, Relay] = {}
 
-    def enter(self, relay: Relay) -> contextvars.Token[Relay | None]:
+    @contextmanager
+    def carrying(self, relay: Relay | None) -> Iterator[None]:
+        """While a call with ``relay`` (if any) is in flight, messages may be attributed to it."""
+        if relay is None:
+            yield
+            return
         self._inflight[id(relay)] = relay
-        return _CURRENT.set(relay)
-
-    def leave(self, relay: Relay, token: contextvars.Token[Relay | None]) -> None:
-        self._inflight.pop(id(relay), None)
-        _CURRENT.reset(token)
+        token = _CURRENT.set(relay)
+        try:
+            yield
+        finally:
+            self._inflight.pop(id(relay), None)
+            _CURRENT.reset(token)
 
     def owner(self) -> Relay | None:
         """The relay a message arriving now belongs to, or None when that cannot be known."""

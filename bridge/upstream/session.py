@@ -30,7 +30,7 @@ from pydantic import TypeAdapter
 
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
-from bridge.upstream.model import JSON, Catalog, ServerState, ServerStatus
+from bridge.upstream.model import JSON, SERVING, Catalog, ServerState, ServerStatus
 from bridge.upstream.relay import MISSING_CAPABILITY, Relay, RelayRefused, RelayTracker
 from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_json
 
@@ -55,10 +55,11 @@ MAX_PAGES = 100
 CatalogListener = Callable[[str], None]
 #: Told (server, uri) when an upstream reports that a subscribed resource changed.
 UpdateListener = Callable[[str, str], None]
-#: Severity order of MCP log levels (RFC 5424's), lowest first.
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-#: The ``_meta`` key by which a 2026-07-28 request opts in to log messages at a level.
-LOG_LEVEL_META = "io.modelcontextprotocol/logLevel"
+#: Rank of each MCP log level (RFC 5424's severities), lowest first.
+_LOG_RANK = {
+    level: rank
+    for rank, level in enumerate(("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"))
+}
 _INPUT_RESPONSES: TypeAdapter[types.InputResponses] = TypeAdapter(types.InputResponses)
 
 
@@ -273,7 +274,7 @@ class UpstreamSession:
             log.info("upstream %s ready again", self.name)
 
     def _connection_lost(self, reason: str) -> None:
-        if self._state in ("ready", "degraded"):
+        if self._state in SERVING:
             self._state = "down"
             self._last_error = reason
             self._retry_at = time.monotonic() + BACKOFF_INITIAL
@@ -426,7 +427,7 @@ class UpstreamSession:
         if client is None and not self._first_attempt_done.is_set():
             await self.wait_first_attempt(CONNECT_GRACE)
             client = self._client
-        if client is None or self._state not in ("ready", "degraded"):
+        if client is None or self._state not in SERVING:
             status = self.status()
             reason = f": {status.last_error}" if status.last_error else ""
             raise UpstreamUnavailable(
@@ -435,9 +436,8 @@ class UpstreamSession:
                 retry_after=status.retry_after,
             )
         deadline = timeout if timeout is not None else self.config.call_timeout
-        token = self._relays.enter(relay) if relay is not None else None
         try:
-            with anyio.fail_after(deadline):
+            with self._relays.carrying(relay), anyio.fail_after(deadline):
                 result = await op(client)
             self._recover()
             return result
@@ -447,15 +447,12 @@ class UpstreamSession:
             elif isinstance(exc, TimeoutError):
                 self._degrade(f"a call timed out after {deadline:g} s")
             raise to_bridge_error(exc, server=self.name, timeout=deadline) from exc
-        finally:
-            if relay is not None and token is not None:
-                self._relays.leave(relay, token)
 
     def _meta(self, relay: Relay | None) -> dict[str, Any] | None:
         """At 2026-07-28 log messages flow only for a request that opts in, at its level."""
         if relay is None or relay.log_level is None or self._protocol_version not in MODERN_PROTOCOL_VERSIONS:
             return None
-        return {LOG_LEVEL_META: relay.log_level}
+        return {types.LOG_LEVEL_META_KEY: relay.log_level}
 
     def _rounds(self, relay: Relay | None) -> tuple[types.InputResponses | None, str | None] | None:
         """This round's answers and state, when input-required rounds pass through to the caller.
@@ -562,8 +559,7 @@ async def _pages(fetch: Callable[[str | None], Awaitable[Any]], key: str) -> lis
 
 
 def _at_least(level: str, floor: str) -> bool:
-    order = {name: rank for rank, name in enumerate(LOG_LEVELS)}
-    return order.get(level, len(LOG_LEVELS)) >= order.get(floor, 0)
+    return _LOG_RANK.get(level, len(_LOG_RANK)) >= _LOG_RANK.get(floor, 0)
 
 
 def _describe(exc: BaseException) -> str:
