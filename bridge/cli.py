@@ -126,7 +126,7 @@ def serve(
         call_timeout=timeout,
         threads=threads,
     )
-    _stop_on_sigterm()
+    _stop_on_signals()
     try:
         bridge = Bridge.create(settings, servers, spec_path=spec_path)
     except SpecError as exc:
@@ -226,13 +226,19 @@ def _default_registry() -> Path:
     return data / "mcp-bridge" / "registry.db"
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM stops the bridge the way Ctrl-C does, so upstream children are closed, not orphaned."""
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT stop the bridge the same way, so upstream children are closed, not orphaned.
+
+    SIGINT is set explicitly: Python leaves it ignored when the process starts with it ignored, as
+    a job started in the background by a non-interactive shell does, and then ``kill -INT`` would
+    not stop the bridge.
+    """
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +75,22 @@ def test_api_keys_also_come_from_the_environment(tmp_path: Path) -> None:
         assert requests.get(bridge.url + "/servers", headers=headers, timeout=30).status_code == 200
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_the_bridge_stops_its_stdio_children(tmp_path: Path, sig: int) -> None:
-    with bridge_process(tmp_path, _rich_config()) as bridge:
+@contextmanager
+def _sigint_ignored(ignored: bool) -> Iterator[None]:
+    """What a non-interactive shell does to a job it starts with ``&``; its children inherit it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignored else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize(
+    ("sig", "background"), [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True)]
+)
+def test_stopping_the_bridge_stops_its_stdio_children(tmp_path: Path, sig: int, background: bool) -> None:
+    with _sigint_ignored(background), bridge_process(tmp_path, _rich_config()) as bridge:
         response = requests.post(bridge.url + "/servers/rich/tools/pid", json={}, timeout=30)
         child = int(response.json()["structuredContent"]["result"])
         assert pid_alive(child)
