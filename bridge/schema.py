@@ -34,11 +34,12 @@ class CompiledSchema:
 
     __slots__ = ("_validator", "schema")
 
-    def __init__(self, schema: Mapping[str, Any] | bool) -> None:
+    def __init__(self, schema: Mapping[str, Any] | bool, *, formats: bool = True) -> None:
+        """``formats=False`` treats ``format`` as an annotation only, as JSON Schema 2020-12 does by default."""
         self.schema = schema
         try:
             self._validator = jsonschema_rs.validator_for(
-                schema if isinstance(schema, bool) else dict(schema), validate_formats=True
+                schema if isinstance(schema, bool) else dict(schema), validate_formats=formats
             )
         except (ValueError, jsonschema_rs.ValidationError) as exc:
             raise SchemaCompileError(str(exc)) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,6 +33,8 @@ from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
 from bridge.upstream.model import JSON, SERVING, Catalog, ServerState, ServerStatus
 from bridge.upstream.relay import MISSING_CAPABILITY, Relay, RelayRefused, RelayTracker
+from bridge.upstream.results import OutputChecks
+from bridge.upstream.stdio import stdio_transport
 from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_json
 
 __all__ = ["UpstreamSession"]
@@ -92,6 +95,7 @@ class UpstreamSession:
         self._last_error: str | None = None
         self._retry_at = 0.0
         self._catalog = Catalog()
+        self._outputs = OutputChecks()
         self._drop = asyncio.Event()
         self._first_attempt_done = asyncio.Event()
         self._stopping = False
@@ -183,6 +187,7 @@ class UpstreamSession:
             async with AsyncExitStack() as stack:
                 client = await self._new_client(stack)
                 await stack.enter_async_context(client)
+                self._outputs.install(client.session)
                 self._pin_protocol(client)
                 await self._refresh_catalog(client)
                 await self._follow_again(client)
@@ -208,6 +213,8 @@ class UpstreamSession:
             target = StdioServerParameters(
                 command=cfg.command or "", args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
             )
+            if os.name == "posix":  # the same wire with fewer hops per message (bridge/upstream/stdio.py)
+                target = stdio_transport(target)
         elif cfg.transport == "sse":
             target = sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
         else:
@@ -301,6 +308,7 @@ class UpstreamSession:
         if caps.prompts is not None:
             for page in await _pages(lambda c: client.list_prompts(cursor=c), "prompts"):
                 prompts.update((p["name"], p) for p in page)
+        self._outputs.update(tools)
         self._catalog = Catalog(tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts)
         if self._on_catalog_change is not None:
             self._on_catalog_change(self.name)

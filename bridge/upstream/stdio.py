@@ -1,0 +1,279 @@
+"""The stdio transport to an upstream child process, with no task between the pipe and the session.
+
+The SDK's ``stdio_client`` moves every message through two pipe tasks and two rendezvous
+streams: a request is handed to a writer task that serialises and writes it, a response is read
+by a reader task that decodes, splits, parses and hands it on. At one call in flight that is a
+task switch per direction, on the path of every call. Here the same wire format (one JSON-RPC
+message per line, UTF-8, parsed with the SDK's own message adapter) is written to the pipe by
+the sender itself and parsed in the pipe's data callback, which hands the message straight to
+the session's receive loop. Flow control holds both ways: a sender waits while the child's
+stdin is full, and the child's stdout is paused while the session has messages unread.
+
+Shutdown follows the SDK's sequence, shielded from cancellation and bounded at each step: close
+the child's stdin, give it a grace period to exit, then SIGTERM and SIGKILL its process group
+(the SDK's own ``terminate_posix_process_tree``); the child starts in a session of its own so
+its descendants go with it. POSIX only: elsewhere the bridge uses the SDK's transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self, cast
+
+import anyio
+import mcp_types as types
+from mcp.client.stdio import (
+    FORCE_KILL_TIMEOUT,
+    PROCESS_TERMINATION_TIMEOUT,
+    StdioServerParameters,
+    get_default_environment,
+)
+from mcp.os.posix.utilities import terminate_posix_process_tree
+from mcp.shared.message import SessionMessage
+
+__all__ = ["stdio_transport"]
+
+log = logging.getLogger(__name__)
+
+#: Messages parsed but not yet taken by the session before the child's stdout is paused.
+INBOX_HIGH = 64
+INBOX_LOW = 16
+#: Time for the loop to see a killed child's exit before the transport is closed anyway.
+REAP_TIMEOUT = 2.0
+
+Inbound = SessionMessage | Exception
+
+
+class _Inbox:
+    """What the child said, parsed, in order: the session's read stream."""
+
+    def __init__(self, pause: collections.abc.Callable[[bool], None]) -> None:
+        self._items: collections.deque[Inbound] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False  # the child closed its stdout
+        self._closed = False  # the session closed this stream
+        self._pause = pause
+        self._paused = False
+
+    def put(self, item: Inbound) -> None:
+        if self._closed:
+            return
+        self._items.append(item)
+        if not self._paused and len(self._items) >= INBOX_HIGH:
+            self._paused = True
+            self._pause(True)
+        self._wake()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self) -> Inbound:
+        while not self._items:
+            if self._closed:
+                raise anyio.ClosedResourceError
+            if self._ended:
+                raise anyio.EndOfStream
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if self._paused and len(self._items) <= INBOX_LOW:
+            self._paused = False
+            self._pause(False)
+        return item
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Inbound:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._items.clear()
+        self._wake()
+        if self._paused:  # a child blocked on a full pipe must be able to finish writing and exit
+            self._paused = False
+            self._pause(False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class _Outbox:
+    """The session's write stream: each message serialised and written to the child's stdin."""
+
+    def __init__(self, protocol: _ChildProtocol) -> None:
+        self._protocol = protocol
+        self._closed = False
+
+    async def send(self, item: SessionMessage, /) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        pipe = self._protocol.stdin
+        if pipe is None or pipe.is_closing():
+            raise anyio.BrokenResourceError
+        pipe.write(types.jsonrpc_message_adapter.dump_json(item.message, by_alias=True, exclude_unset=True) + b"\n")
+        await self._protocol.drained()
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class _ChildProtocol(asyncio.SubprocessProtocol):
+    """Splits the child's stdout into lines and parses each into the inbox as it arrives."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.stdin: asyncio.WriteTransport | None = None
+        self.inbox = _Inbox(self._pause_stdout)
+        self._partial: list[bytes] = []
+        self._can_write: asyncio.Future[None] | None = None
+        #: Set when the child has exited (its pipes may still be held open by its own children).
+        self.exited = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports have the asyncio methods without subclassing the asyncio classes.
+        self.transport = cast(asyncio.SubprocessTransport, transport)
+        self.stdin = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd != 1:
+            return
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            line = data[start:end]
+            if self._partial:
+                self._partial.append(line)
+                line = b"".join(self._partial)
+                self._partial.clear()
+            start = end + 1
+            if line.strip():
+                self.inbox.put(_parse(line))
+        if start < len(data):
+            self._partial.append(data[start:])
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self.inbox.end()
+        elif fd == 0:
+            self._release_writers()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+        self._release_writers()
+
+    def pause_writing(self) -> None:
+        if self._can_write is None:
+            self._can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._release_writers()
+
+    def _release_writers(self) -> None:
+        waiter, self._can_write = self._can_write, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drained(self) -> None:
+        if self._can_write is not None:
+            await asyncio.shield(self._can_write)
+
+    def _pause_stdout(self, paused: bool) -> None:
+        pipe = cast(asyncio.ReadTransport | None, self.transport and self.transport.get_pipe_transport(1))
+        if pipe is not None and not pipe.is_closing():
+            if paused:
+                pipe.pause_reading()
+            else:
+                pipe.resume_reading()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.transport.get_returncode() if self.transport is not None else None
+
+    @property
+    def pid(self) -> int:
+        assert self.transport is not None
+        return self.transport.get_pid()
+
+
+def _parse(line: bytes) -> Inbound:
+    """One line as the SDK's stdio transport parses it; a bad line is handed on as an error value."""
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except ValueError as exc:
+        log.warning("upstream sent a line that is not a JSON-RPC message: %s", exc)
+        return exc
+
+
+@asynccontextmanager
+async def stdio_transport(server: StdioServerParameters) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
+    """Start ``server`` as a child process and yield the session's (read, write) streams over its pipes."""
+    loop = asyncio.get_running_loop()
+    protocol = _ChildProtocol()
+    await loop.subprocess_exec(
+        lambda: protocol,
+        server.command,
+        *server.args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
+        env=get_default_environment() | (server.env or {}),
+        cwd=server.cwd,
+        start_new_session=True,  # its own process group, so stopping it stops its descendants
+    )
+    outbox = _Outbox(protocol)
+    try:
+        yield protocol.inbox, outbox
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _stop(protocol)
+
+
+async def _stop(protocol: _ChildProtocol) -> None:
+    transport = protocol.transport
+    assert transport is not None
+    assert protocol.stdin is not None
+    await protocol.inbox.aclose()
+    protocol.stdin.close()  # writes what is buffered, then EOF: the child's cue to exit
+    if not await _exited(protocol, PROCESS_TERMINATION_TIMEOUT):
+        await terminate_posix_process_tree(protocol, FORCE_KILL_TIMEOUT)  # type: ignore[arg-type]
+        if not await _exited(protocol, REAP_TIMEOUT):
+            log.warning("upstream process %d is still alive after SIGKILL; abandoning it", protocol.pid)
+    transport.close()
+
+
+async def _exited(protocol: _ChildProtocol, timeout: float) -> bool:
+    with anyio.move_on_after(timeout):
+        await protocol.exited.wait()
+    return protocol.exited.is_set()

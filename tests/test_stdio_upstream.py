@@ -1,0 +1,96 @@
+"""Stdio upstreams through the bridge's own transport, and tool results held to their output schema.
+
+The transport (``bridge/upstream/stdio.py``) replaces the SDK's pipe tasks on POSIX; the output
+check (``bridge/upstream/results.py``) replaces the SDK's per-call python-jsonschema check. Both
+are held here to what the SDK's versions promise, against real child processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.config import ServerConfig
+from tests.support import in_process_bridge, pid_alive, poll, rich_stdio
+
+OUTPUT_SERVER = Path(__file__).resolve().parent / "servers" / "output_server.py"
+GENERATIONS = ["auto", "legacy"]
+
+
+def output_stdio(*flags: str, protocol: str = "auto") -> ServerConfig:
+    args = (str(OUTPUT_SERVER), *flags)
+    return ServerConfig(name="out", transport="stdio", command=sys.executable, args=args, protocol=protocol)
+
+
+@pytest.mark.parametrize("protocol", GENERATIONS)
+def test_results_are_held_to_the_tools_output_schema(protocol: str) -> None:
+    with in_process_bridge([output_stdio(protocol=protocol)]) as bridge:
+        client = bridge.app.test_client()
+        ok = client.post("/servers/out/tools/echo_n", json={"value": 3})
+        assert ok.status_code == 200
+        assert ok.json["structuredContent"] == {"n": 3}
+
+        wrong = client.post("/servers/out/tools/echo_n", json={"value": "many"})
+        assert wrong.status_code == 502
+        assert wrong.json["type"] == "https://mcp-rest-bridge.dev/problems/upstream-error"
+        assert "Invalid structured content returned by tool echo_n" in wrong.json["detail"]
+        assert "at /n" in wrong.json["detail"]
+
+        missing = client.post("/servers/out/tools/no_structure", json={})
+        assert missing.status_code == 502
+        assert "has an output schema but did not return structured content" in missing.json["detail"]
+
+        # ``format`` is an annotation in a result, as in the SDK's own check.
+        email = client.post("/servers/out/tools/email", json={"value": "not an address"})
+        assert email.status_code == 200
+        assert email.json["structuredContent"] == {"address": "not an address"}
+
+        # A schema that does not compile is left to the SDK, which refuses every result of it.
+        broken = client.post("/servers/out/tools/broken", json={})
+        assert broken.status_code == 502
+        assert "schema" in broken.json["detail"].lower()
+
+        assert client.post("/servers/out/tools/echo_n", json={"value": 4}).json["structuredContent"] == {"n": 4}
+        assert client.get("/servers/out").json["status"] == "ready"  # a lying tool is not a lost connection
+
+
+def test_a_line_that_is_not_json_rpc_is_skipped_and_the_session_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.upstream.stdio")
+    with in_process_bridge([output_stdio("--noise")]) as bridge:
+        client = bridge.app.test_client()
+        assert client.post("/servers/out/tools/echo_n", json={"value": 1}).status_code == 200
+    assert any("not a JSON-RPC message" in record.getMessage() for record in caplog.records)
+
+
+def test_megabytes_cross_the_pipes_both_ways_intact() -> None:
+    with in_process_bridge([rich_stdio(), output_stdio()], max_body=8 * 1024 * 1024) as bridge:
+        client = bridge.app.test_client()
+        # A 3 MB result arrives in many pipe reads and is joined into one message.
+        big = client.post("/servers/out/tools/big", json={"size": 3_000_000})
+        assert big.status_code == 200
+        assert big.json["content"][0]["text"] == "x" * 3_000_000
+        # A 2 MB argument fills the child's stdin pipe many times over: the sender waits for it.
+        text = "é" * 1_000_000 + "\n" + "z" * 100
+        echoed = client.post("/servers/rich/tools/echo", json={"text": text})
+        assert echoed.status_code == 200
+        assert echoed.json["content"][0]["text"] == text
+
+
+def test_a_child_that_ignores_eof_and_sigterm_is_killed_with_its_children(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    script = (
+        "import os, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "open(sys.argv[1], 'w').write(f'{os.getpid()} {child.pid}')\n"
+        "time.sleep(600)\n"
+    )
+    stubborn = ServerConfig(name="stubborn", transport="stdio", command=sys.executable, args=("-c", script, str(pids)))
+    with in_process_bridge([stubborn], connect_timeout=1.0) as bridge:
+        assert bridge.app.test_client().get("/servers/stubborn").json["status"] in ("down", "connecting")
+        first = [int(p) for p in poll(lambda: pids.exists() and pids.read_text().split())]
+    # stdin closed, 2 s grace, SIGTERM to the group (ignored), 2 s, SIGKILL: all of it well inside the wait.
+    poll(lambda: not any(pid_alive(pid) for pid in first), timeout=15)
