@@ -15,7 +15,6 @@ text, for the stdio transport's tests.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import anyio
@@ -69,8 +68,7 @@ def main() -> None:
     parser.add_argument("--noise", action="store_true", help="print a non-JSON-RPC line on stdout first")
     args = parser.parse_args()
     if args.noise:
-        print("this server says hello before it speaks MCP", flush=True)  # noqa: T201
-        sys.stdout.flush()
+        print("this server says hello before it speaks MCP", flush=True)
     server = Server("output", version="1.0.0", on_list_tools=list_tools, on_call_tool=call_tool)
 
     async def serve() -> None:
