@@ -19,18 +19,20 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import anyio
+import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.context import ClientRequestContext
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
+from bridge.upstream.http import LeanTransport
 from bridge.upstream.model import JSON, SERVING, Catalog, ServerState, ServerStatus
 from bridge.upstream.relay import MISSING_CAPABILITY, Relay, RelayRefused, RelayTracker
 from bridge.upstream.results import OutputChecks
@@ -219,7 +221,14 @@ class UpstreamSession:
             target = sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
         else:
             # A client we pass in is ours to close: the exit stack does it with the connection.
-            http = await stack.enter_async_context(create_mcp_http_client(headers=dict(cfg.headers) or None))
+            # The SDK's client settings (create_mcp_http_client) over the lean transport (bridge/upstream/http.py).
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(
+                    headers=dict(cfg.headers) or None,
+                    timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+                    transport=LeanTransport(),
+                )
+            )
             target = streamable_http_client(cfg.url or "", http_client=http)
         return Client(
             target,
