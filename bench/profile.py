@@ -1,6 +1,7 @@
 """Where the bridge's CPU goes under load: ``python bench/profile.py [--bridge-root DIR]``.
 
-Starts ``mcp-bridge serve`` in front of the rich test server's ``echo`` tool over stdio, drives
+Starts ``mcp-bridge serve`` in front of the rich test server's ``echo`` tool over stdio (or, with
+``--transport http``, over Streamable HTTP from an upstream process of its own), drives
 it with the bench's load generator, samples the bridge process with py-spy for a fixed time,
 and prints the share of samples per component, inclusive (a frame anywhere on the stack). The
 evidence behind each optimisation in the README comes from this script, run on the commit
@@ -33,6 +34,11 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("request gate and validation", ("rest/app.py", "validation.py", "schema.py", "rest/auth.py")),
     ("waiting thread hop (LoopThread.run)", ("LoopThread.run (",)),
     ("SDK client (mcp/client, mcp/shared)", ("mcp/client/", "mcp/shared/")),
+    ("  of it, the SDK's stdio pipe tasks", ("mcp/client/stdio.py",)),
+    ("  of it, the SDK's output-schema check (python-jsonschema)", ("jsonschema/", "validate_tool_result")),
+    ("HTTP client stack (httpx2, httpcore2, h11)", ("httpx2/", "httpcore2/", "h11/")),
+    ("bridge's stdio transport (bridge/upstream/stdio.py)", ("upstream/stdio.py",)),
+    ("bridge's HTTP transport (bridge/upstream/http.py)", ("upstream/http.py",)),
     ("pydantic", ("pydantic/", "pydantic_core")),
     ("asyncio event loop", ("asyncio/base_events", "asyncio/selector_events", "asyncio/events")),
 )
@@ -64,13 +70,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="how the bridge reaches echo")
     args = parser.parse_args()
 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mcp-profile-") as tmp:
         config = Path(tmp) / "servers.json"
         rich = str(ROOT / "tests" / "servers" / "rich_server.py")
-        config.write_text(json.dumps({"mcpServers": {"rich": {"command": sys.executable, "args": [rich, "stdio"]}}}))
+        upstream: subprocess.Popen[bytes] | None = None
+        if args.transport == "http":  # one upstream process of its own, started first
+            upstream_port = free_port()
+            argv = [sys.executable, rich, "http", "--port", str(upstream_port)]
+            upstream = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+            entry: dict[str, object] = {"url": f"http://127.0.0.1:{upstream_port}/mcp", "type": "streamable-http"}
+        else:
+            entry = {"command": sys.executable, "args": [rich, "stdio"]}
+        config.write_text(json.dumps({"mcpServers": {"rich": entry}}))
         command = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
         command += ["--log-level", "warning", "--registry", str(Path(tmp) / "registry.db")]
         bridge = subprocess.Popen(command, cwd=args.bridge_root, stderr=subprocess.DEVNULL)
@@ -91,9 +106,13 @@ def main() -> None:
         finally:
             bridge.terminate()
             bridge.wait(30)
+            if upstream is not None:
+                upstream.terminate()
+                upstream.wait(30)
         total, shares = _shares(raw)
     cpu = 1000 * result["cpu_s"][str(bridge.pid)] / max(result["n"], 1)
-    print(f"bridge at {args.bridge_root}: {result['rps']:.0f} rps at c={args.concurrency}, CPU {cpu:.2f} ms/req")
+    where = f"{args.bridge_root} ({args.transport})"
+    print(f"bridge at {where}: {result['rps']:.0f} rps at c={args.concurrency}, CPU {cpu:.2f} ms/req")
     print(f"{total} samples; share of samples with a frame of each component on the stack:")
     for label, share in shares:
         print(f"  {share:5.1f}%  {label}")
