@@ -35,7 +35,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("waiting thread hop (LoopThread.run)", ("LoopThread.run (",)),
     ("SDK client (mcp/client, mcp/shared)", ("mcp/client/", "mcp/shared/")),
     ("  of it, the SDK's stdio pipe tasks", ("mcp/client/stdio.py",)),
-    ("  of it, the SDK's output-schema check (python-jsonschema)", ("jsonschema/", "validate_tool_result")),
+    ("  of it, the tool-result output check (validate_tool_result)", ("jsonschema/", "validate_tool_result")),
     ("HTTP client stack (httpx2, httpcore2, h11)", ("httpx2/", "httpcore2/", "h11/")),
     ("bridge's stdio transport (bridge/upstream/stdio.py)", ("upstream/stdio.py",)),
     ("bridge's HTTP transport (bridge/upstream/http.py)", ("upstream/http.py",)),
