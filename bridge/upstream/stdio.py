@@ -50,7 +50,22 @@ REAP_TIMEOUT = 2.0
 Inbound = SessionMessage | Exception
 
 
-class _Inbox:
+class _Stream:
+    """``async with`` closes the stream, as with the SDK's memory streams."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class _Inbox(_Stream):
     """What the child said, parsed, in order: the session's read stream."""
 
     def __init__(self, pause: collections.abc.Callable[[bool], None]) -> None:
@@ -113,16 +128,8 @@ class _Inbox:
             self._paused = False
             self._pause(False)
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-
-class _Outbox:
+class _Outbox(_Stream):
     """The session's write stream: each message serialised and written to the child's stdin."""
 
     def __init__(self, protocol: _ChildProtocol) -> None:
@@ -140,14 +147,6 @@ class _Outbox:
 
     async def aclose(self) -> None:
         self._closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 class _ChildProtocol(asyncio.SubprocessProtocol):
