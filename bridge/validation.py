@@ -16,9 +16,14 @@ from bridge.errors import FieldError, RequestInvalid
 from bridge.schema import CompiledSchema, pointer
 from bridge.spec import Operation, Spec
 
-__all__ = ["NO_BODY", "OperationValidator", "RequestValidator"]
+__all__ = ["NO_BODY", "OperationValidator", "RequestValidator", "is_json_media_type"]
 
 NO_BODY: Any = object()
+
+
+def is_json_media_type(mimetype: str) -> bool:
+    """``application/json`` or any ``application/*+json`` (a bare, lower-case media type)."""
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from bridge.errors import (
 )
 from bridge.gateway import Gateway
 from bridge.rest.auth import ApiKeyAuth
-from bridge.validation import NO_BODY, OperationValidator, RequestValidator
+from bridge.validation import NO_BODY, OperationValidator, RequestValidator, is_json_media_type
 
 from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
 
@@ -36,11 +36,6 @@ __all__ = ["ToolCalls"]
 
 access = logging.getLogger("bridge.access")
 log = logging.getLogger(__name__)
-
-
-def _is_json(content_type: str) -> bool:
-    mimetype = content_type.partition(";")[0].strip().lower()
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 class ToolCalls:
@@ -98,7 +93,7 @@ class ToolCalls:
         body: Any = NO_BODY
         if (length and length != "0") or chunked:
             content_type = headers.get("content-type", "")
-            if not _is_json(content_type):
+            if not is_json_media_type(content_type.partition(";")[0].strip().lower()):
                 got = content_type.partition(";")[0].strip() or "no Content-Type"
                 raise UnsupportedMediaType(f"send the body as application/json (got {got})")
             if length.isdigit() and int(length) > self._max_body:

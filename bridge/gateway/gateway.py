@@ -242,13 +242,11 @@ class Gateway:
 
     def read_resource(self, server: str, uri: str) -> JSON:
         self.upstreams.config(server)  # 404 for an unknown server before going upstream
-        raw = self.upstreams.read_resource(server, uri)
-        return {"contents": raw.get("contents", [])}
+        return _resource_result(self.upstreams.read_resource(server, uri))
 
     async def aread_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
         self.upstreams.config(server)
-        raw = await self.upstreams.aread_resource(server, uri, relay)
-        return raw if raw.get("resultType") == INPUT_REQUIRED else {"contents": raw.get("contents", [])}
+        return _resource_result(await self.upstreams.aread_resource(server, uri, relay))
 
     async def subscribe(self, uri: str, subscribed: bool) -> str:
         """Follow a resource upstream (or stop); the server that serves it."""
@@ -295,6 +293,12 @@ def _tool_result(server: str, tool: str, raw: JSON) -> JSON:
     if result["isError"]:
         raise ToolFailed(_error_detail(server, tool, result), result)
     return result
+
+
+def _resource_result(raw: JSON) -> JSON:
+    if raw.get("resultType") == INPUT_REQUIRED:
+        return raw
+    return {"contents": raw.get("contents", [])}
 
 
 def _prompt_result(raw: JSON) -> JSON:

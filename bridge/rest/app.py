@@ -24,15 +24,11 @@ from bridge.rest import problems
 from bridge.rest.auth import ApiKeyAuth
 from bridge.rest.views import docs, explorer, health, mcp, prompts, resources, servers, tools
 from bridge.spec import Spec
-from bridge.validation import NO_BODY, RequestValidator
+from bridge.validation import NO_BODY, RequestValidator, is_json_media_type
 
 __all__ = ["create_app"]
 
 access = logging.getLogger("bridge.access")
-
-
-def _is_json(mimetype: str) -> bool:
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 def create_app(
@@ -68,7 +64,7 @@ def create_app(
             auth.check(request.headers, op.operation.scopes)
         body: Any = NO_BODY
         if op.accepts_body and _has_body():
-            if not _is_json(request.mimetype):
+            if not is_json_media_type(request.mimetype):
                 raise UnsupportedMediaType(
                     f"send the body as application/json (got {request.mimetype or 'no Content-Type'})"
                 )

@@ -25,21 +25,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-__all__ = ["INPUT_REQUIRED", "MISSING_CAPABILITY", "Relay", "RelayRefused", "RelayTracker"]
+from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
+
+__all__ = ["INPUT_REQUIRED", "Relay", "RelayRefused", "RelayTracker"]
 
 JSON = dict[str, Any]
 #: The ``resultType`` of a 2026-07-28 result asking the caller for input and a retry.
 INPUT_REQUIRED = "input_required"
 
 
-#: MCP's "missing required client capability": a refused question's code unless the caller gave one.
-MISSING_CAPABILITY = -32021
-
-
 class RelayRefused(Exception):
     """The caller cannot answer this question (no capability, no back channel, no caller)."""
 
-    def __init__(self, message: str, code: int = MISSING_CAPABILITY) -> None:
+    def __init__(self, message: str, code: int = MISSING_REQUIRED_CLIENT_CAPABILITY) -> None:
         super().__init__(message)
         self.code = code
 

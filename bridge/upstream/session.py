@@ -27,6 +27,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.shared.subscriptions import ResourceUpdated
+from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
@@ -34,7 +35,7 @@ from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
 from bridge.upstream.http import LeanTransport
 from bridge.upstream.model import JSON, SERVING, Catalog, ServerState, ServerStatus
-from bridge.upstream.relay import MISSING_CAPABILITY, Relay, RelayRefused, RelayTracker
+from bridge.upstream.relay import Relay, RelayRefused, RelayTracker
 from bridge.upstream.results import OutputChecks
 from bridge.upstream.stdio import stdio_transport
 from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_json
@@ -399,7 +400,8 @@ class UpstreamSession:
     async def _ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
         relay = self._relays.owner()
         if relay is None:
-            return types.ErrorData(code=MISSING_CAPABILITY, message=f"{method}: no caller of this bridge can answer")
+            refusal = f"{method}: no caller of this bridge can answer"
+            return types.ErrorData(code=MISSING_REQUIRED_CLIENT_CAPABILITY, message=refusal)
         try:
             return await relay.ask(method, params)
         except RelayRefused as exc:

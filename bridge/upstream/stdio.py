@@ -21,7 +21,7 @@ import asyncio
 import collections
 import logging
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self, cast
@@ -68,7 +68,7 @@ class _Stream:
 class _Inbox(_Stream):
     """What the child said, parsed, in order: the session's read stream."""
 
-    def __init__(self, pause: collections.abc.Callable[[bool], None]) -> None:
+    def __init__(self, pause: Callable[[bool], None]) -> None:
         self._items: collections.deque[Inbound] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._ended = False  # the child closed its stdout
@@ -209,7 +209,9 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
             await asyncio.shield(self._can_write)
 
     def _pause_stdout(self, paused: bool) -> None:
-        pipe = cast(asyncio.ReadTransport | None, self.transport and self.transport.get_pipe_transport(1))
+        if self.transport is None:
+            return
+        pipe = cast(asyncio.ReadTransport | None, self.transport.get_pipe_transport(1))  # None once closed
         if pipe is not None and not pipe.is_closing():
             if paused:
                 pipe.pause_reading()

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
+from mcp_types.jsonrpc import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_REQUIRED_CLIENT_CAPABILITY
 from pydantic import BaseModel, ValidationError
 
 from bridge.errors import (
@@ -29,8 +29,6 @@ __all__ = ["RESOURCE_NOT_FOUND", "is_connection_loss", "to_bridge_error", "to_js
 
 #: MCP's code for an unknown resource URI (not part of JSON-RPC itself).
 RESOURCE_NOT_FOUND = -32002
-#: MCP's code for a request that needs something of its client the client cannot do.
-MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
 _LOST = (
     OSError,
