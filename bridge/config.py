@@ -15,6 +15,7 @@ here reads the environment on import.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -77,6 +78,8 @@ class ServerConfig:
     #: "auto" probes the newest revision and falls back; "legacy" or a revision pins it.
     protocol: str = "auto"
     call_timeout: float = DEFAULT_CALL_TIMEOUT
+    #: CPUs a stdio child (and whatever it starts) may run on; None leaves the scheduler free (Linux).
+    cpus: tuple[int, ...] | None = None
 
     def describe_target(self) -> str:
         """Where the server lives, without secrets (headers and env values are never shown)."""
@@ -146,6 +149,20 @@ def _str_map(raw: Any, where: str) -> dict[str, str]:
     return dict(raw)
 
 
+def _cpus(raw: Any, where: str) -> tuple[int, ...] | None:
+    """A stdio child's CPU set: CPU numbers this process may itself run on, as with ``taskset -c``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, int) and not isinstance(c, bool) for c in raw):
+        raise ConfigError(f"{where} must be a non-empty list of CPU numbers")
+    if not hasattr(os, "sched_setaffinity"):
+        raise ConfigError(f"{where}: pinning a server to CPUs needs Linux")
+    usable = os.sched_getaffinity(0)
+    if outside := sorted(set(raw) - usable):
+        raise ConfigError(f"{where}: CPUs {outside} are not among this process's CPUs {sorted(usable)}")
+    return tuple(sorted(set(raw)))
+
+
 def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) -> ServerConfig | None:
     where = f"mcpServers.{raw_name}"
     if not isinstance(entry, dict):
@@ -183,7 +200,10 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
             cwd=cwd if isinstance(cwd, str) else None,
             protocol=protocol,
             call_timeout=float(timeout),
+            cpus=_cpus(entry.get("cpus"), f"{where}.cpus"),
         )
+    if "cpus" in entry:
+        raise ConfigError(f"{where}.cpus applies to stdio servers only (a child process the bridge starts)")
     url = entry.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.url must be an http:// or https:// URL")

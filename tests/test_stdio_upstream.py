@@ -8,13 +8,14 @@ are held here to what the SDK's versions promise, against real child processes.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from bridge.config import ServerConfig
-from tests.support import in_process_bridge, pid_alive, poll, rich_stdio
+from tests.support import RICH_SERVER, in_process_bridge, pid_alive, poll, rich_stdio
 
 OUTPUT_SERVER = Path(__file__).resolve().parent / "servers" / "output_server.py"
 GENERATIONS = ["auto", "legacy"]
@@ -94,3 +95,51 @@ def test_a_child_that_ignores_eof_and_sigterm_is_killed_with_its_children(tmp_pa
         first = [int(p) for p in poll(lambda: pids.exists() and pids.read_text().split())]
     # stdin closed, 2 s grace, SIGTERM to the group (ignored), 2 s, SIGKILL: all of it well inside the wait.
     poll(lambda: not any(pid_alive(pid) for pid in first), timeout=15)
+
+
+def _cpus_of(pid: int) -> set[int]:
+    """The CPU set of every thread of ``pid`` (they must agree)."""
+    masks = {frozenset(os.sched_getaffinity(int(tid))) for tid in os.listdir(f"/proc/{pid}/task")}
+    assert len(masks) == 1, masks
+    return set(next(iter(masks)))
+
+
+def _children_running(script: Path) -> list[int]:
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        for pid in Path(f"/proc/self/task/{task}/children").read_text().split():
+            if str(script) in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "):
+                found.append(int(pid))
+    return found
+
+
+PINNABLE = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+
+@pytest.mark.skipif(not PINNABLE, reason="needs Linux and 2 CPUs")
+def test_a_pinned_child_and_everything_it_starts_run_on_its_cpus_only(tmp_path: Path) -> None:
+    everywhere = os.sched_getaffinity(0)
+    cpu = max(everywhere)
+    pids = tmp_path / "pids"
+    # Starts a grandchild, then becomes the rich server itself (same pid), which starts its own threads.
+    script = (
+        "import os, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "open(sys.argv[1], 'w').write(f'{os.getpid()} {child.pid}')\n"
+        "os.execv(sys.executable, [sys.executable, sys.argv[2], 'stdio'])\n"
+    )
+    args = ("-c", script, str(pids), str(RICH_SERVER))
+    pinned = ServerConfig(name="pinned", transport="stdio", command=sys.executable, args=args, cpus=(cpu,))
+    free = rich_stdio("free")
+    with in_process_bridge([pinned, free]) as bridge:
+        client = bridge.app.test_client()
+        assert client.post("/servers/pinned/tools/echo", json={"text": "hi"}).json["content"][0]["text"] == "hi"
+        assert client.post("/servers/free/tools/echo", json={"text": "hi"}).status_code == 200
+        child, grandchild = (int(p) for p in pids.read_text().split())
+        assert _cpus_of(child) == {cpu}
+        assert len(os.listdir(f"/proc/{child}/task")) > 1  # the server's worker threads carry the mask too
+        assert _cpus_of(grandchild) == {cpu}
+        # The other child, and every thread of the bridge (the loop thread forked the pinned child), are free.
+        (unpinned,) = set(_children_running(RICH_SERVER)) - {child}
+        assert _cpus_of(unpinned) == everywhere
+        assert _cpus_of(os.getpid()) == everywhere

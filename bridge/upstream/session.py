@@ -217,7 +217,7 @@ class UpstreamSession:
                 command=cfg.command or "", args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
             )
             if os.name == "posix":  # the same wire with fewer hops per message (bridge/upstream/stdio.py)
-                target = stdio_transport(target)
+                target = stdio_transport(target, cfg.cpus)
         elif cfg.transport == "sse":
             target = sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
         else:

@@ -9,6 +9,12 @@ the sender itself and parsed in the pipe's data callback, which hands the messag
 the session's receive loop. Flow control holds both ways: a sender waits while the child's
 stdin is full, and the child's stdout is paused while the session has messages unread.
 
+On Linux a child can be held to a set of CPUs (``"cpus"`` in its config). A Python SDK server
+hands every stdin line and stdout write to a worker thread; with a second core idle, each of
+those hand-offs wakes a thread on the other core and moves the GIL across, which costs it about
+a quarter of its CPU per call (bench/README.md). The mask is set on the spawning thread just for
+the fork, so the child has it from its first instruction and its own children inherit it.
+
 Shutdown follows the SDK's sequence, shielded from cancellation and bounded at each step: close
 the child's stdin, give it a grace period to exit, then SIGTERM and SIGKILL its process group
 (the SDK's own ``terminate_posix_process_tree``); the child starts in a session of its own so
@@ -20,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import subprocess
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Self, cast
 
@@ -237,22 +245,48 @@ def _parse(line: bytes) -> Inbound:
         return exc
 
 
+#: One spawn at a time per loop: while a pinned child is forked the loop thread wears its CPU mask.
+_spawning: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def _thread_cpus(cpus: tuple[int, ...] | None) -> Iterator[None]:
+    """Run the calling thread on ``cpus`` for the block (a forked child inherits the thread's mask)."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)  # on Linux, pid 0 is the calling thread
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 @asynccontextmanager
-async def stdio_transport(server: StdioServerParameters) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
-    """Start ``server`` as a child process and yield the session's (read, write) streams over its pipes."""
+async def stdio_transport(
+    server: StdioServerParameters, cpus: tuple[int, ...] | None = None
+) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
+    """Start ``server`` as a child process and yield the session's (read, write) streams over its pipes.
+
+    ``cpus`` holds the child, and every process it starts, to those CPUs (Linux).
+    """
     loop = asyncio.get_running_loop()
     protocol = _ChildProtocol()
-    await loop.subprocess_exec(
-        lambda: protocol,
-        server.command,
-        *server.args,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
-        env=get_default_environment() | (server.env or {}),
-        cwd=server.cwd,
-        start_new_session=True,  # its own process group, so stopping it stops its descendants
-    )
+    lock = _spawning.setdefault(loop, asyncio.Lock())
+    async with lock:
+        with _thread_cpus(cpus):
+            await loop.subprocess_exec(
+                lambda: protocol,
+                server.command,
+                *server.args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
+                env=get_default_environment() | (server.env or {}),
+                cwd=server.cwd,
+                start_new_session=True,  # its own process group, so stopping it stops its descendants
+            )
     outbox = _Outbox(protocol)
     try:
         yield protocol.inbox, outbox

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,11 @@ def test_missing_environment_variable_names_the_variable_and_the_place() -> None
         ({"mcpServers": {"s": {"url": "ftp://x", "type": "sse"}}}, "must be an http"),
         ({"mcpServers": {"s": {"command": "x", "timeout": -1}}}, "timeout must be a positive"),
         ({"mcpServers": {"A": {"command": "x"}, "a": {"command": "y"}}}, "both map to the name 'a'"),
+        ({"mcpServers": {"s": {"command": "x", "cpus": []}}}, r"s\.cpus must be a non-empty list of CPU numbers"),
+        ({"mcpServers": {"s": {"command": "x", "cpus": ["0"]}}}, "must be a non-empty list of CPU numbers"),
+        ({"mcpServers": {"s": {"command": "x", "cpus": [True]}}}, "must be a non-empty list of CPU numbers"),
+        ({"mcpServers": {"s": {"command": "x", "cpus": [4096]}}}, r"CPUs \[4096\] are not among this process's CPUs"),
+        ({"mcpServers": {"s": {"url": "http://h/mcp", "cpus": [0]}}}, "cpus applies to stdio servers only"),
     ],
 )
 def test_bad_config_is_refused_with_a_clear_message(document: object, message: str) -> None:
@@ -73,3 +79,12 @@ def test_server_names_are_normalized_to_the_url_rule() -> None:
     assert normalize_server_name("My Server_2") == "my-server-2"
     with pytest.raises(ConfigError):
         normalize_server_name("___")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_cpus_pin_a_stdio_server_to_cpus_the_bridge_may_use() -> None:
+    usable = sorted(os.sched_getaffinity(0))
+    document = {"mcpServers": {"s": {"command": "x", "cpus": [usable[-1], usable[0], usable[-1]]}}}
+    (server,) = parse_servers(document, {})
+    assert server.cpus == tuple(sorted({usable[0], usable[-1]}))
+    assert parse_servers({"mcpServers": {"s": {"command": "x"}}}, {})[0].cpus is None
