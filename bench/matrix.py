@@ -1,11 +1,13 @@
 """The main comparison: direct, bridge and mcpo over stdio and Streamable HTTP, at each concurrency.
 
 Upstream is the rich test server's ``echo``. For HTTP it is started once, as its own process, and
-every client points at it. The direct client and the bridge run once per handshake asked for
-(the newest revision, or the 2025 ``initialize`` generation that mcpo's SDK speaks); mcpo runs
-once, since it always speaks the 2025 one, and both tables show it. Repeats are interleaved
-(every target once per round, each started afresh) so that drift on a shared machine spreads
-over all targets instead of landing on one.
+every client points at it. ``stdio-pinned`` is stdio with the upstream child held to one CPU:
+the bridge by its own ``"cpus"`` setting, the direct client and mcpo through ``targets.PIN``,
+which sets the same mask and then becomes the same command. The direct client and the bridge run
+once per handshake asked for (the newest revision, or the 2025 ``initialize`` generation that
+mcpo's SDK speaks); mcpo runs once, since it always speaks the 2025 one, and both tables show
+it. Repeats are interleaved (every target once per round, each started afresh) so that drift on
+a shared machine spreads over all targets instead of landing on one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from bench.measure import Plan, direct_cells, load_cell
 from bench.stats import median_of
-from bench.targets import Upstream, running_bridge, running_http_upstream, running_mcpo
+from bench.targets import Upstream, pin_cpu, running_bridge, running_http_upstream, running_mcpo
 
 __all__ = [
     "FAILURES",
@@ -52,6 +54,9 @@ def key(transport: str, handshake: str, target: str, concurrency: int | None = N
 def _upstream(transport: str, plan: Plan) -> Iterator[Upstream]:
     if transport == "stdio":
         yield Upstream.rich_stdio()
+        return
+    if transport == "stdio-pinned":
+        yield Upstream.rich_stdio(cpus=(pin_cpu(),))
         return
     with running_http_upstream(plan.work) as upstream:
         yield upstream

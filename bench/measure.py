@@ -81,7 +81,7 @@ def load_cell(endpoint: Endpoint, upstream: Upstream, cell: Cell) -> dict[str, A
 def _direct_target(upstream: Upstream) -> list[str]:
     """The direct client's handshake and server options (the stdio command last: it takes the rest)."""
     argv = ["--mode", upstream.protocol or "auto"]
-    return argv + (["--url", upstream.url] if upstream.url else ["--command", *upstream.command])
+    return argv + (["--url", upstream.url] if upstream.url else ["--command", *upstream.spawn_command()])
 
 
 def direct_calls(upstream: Upstream, arguments: dict[str, Any], calls: int, work: Path) -> dict[str, Any]:

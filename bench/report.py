@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.matrix import key
 from bench.measure import Plan
-from bench.targets import ROOT
+from bench.targets import ROOT, pin_cpu
 
 __all__ = ["DASH", "HANDSHAKE_TITLES", "fmt", "gate_note", "machine", "main_table", "markdown", "preamble", "ratio"]
 
@@ -169,6 +169,12 @@ def main_table(matrix: dict[str, Any], plan: Plan, handshake: str, gate: dict[st
         f" (preamble){shared}",
         *_matrix_notes(matrix, handshake),
     ]
+    if "stdio-pinned" in plan.transports:
+        notes.append(
+            f"- stdio-pinned: the same stdio upstream held to CPU {pin_cpu()} for all three: the bridge with"
+            f' `"cpus": [{pin_cpu()}]` in its config, the direct client and mcpo by starting it through a'
+            " trampoline that sets that CPU mask and execs the same command (`bench/targets.py`, `PIN`)"
+        )
     if gate is not None:
         stdio_c1 = m("stdio", "bridge", 1, "proxy_cpu_ms")
         notes.append(gate_note(gate, stdio_c1))

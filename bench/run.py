@@ -45,7 +45,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured load before each cell (default 0.5)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; tables show medians (default 3)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--transports", nargs="+", choices=["stdio", "http"], default=["stdio", "http"])
+    parser.add_argument(
+        "--transports",
+        nargs="+",
+        choices=["stdio", "stdio-pinned", "http"],
+        default=["stdio", "stdio-pinned", "http"],
+        help="stdio-pinned: the stdio upstream held to one CPU, however each target starts it",
+    )
     parser.add_argument(
         "--handshake",
         nargs="+",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -31,6 +32,7 @@ __all__ = [
     "Endpoint",
     "Upstream",
     "ensure_mcpo",
+    "pin_cpu",
     "running_bridge",
     "running_http_upstream",
     "running_mcpo",
@@ -51,6 +53,14 @@ START_TIMEOUT = 90.0
 #: ``protocol`` and the SDK client's ``mode`` (None leaves both at "auto", which settles on the
 #: newest revision both sides speak). mcpo's SDK 1.17 always speaks the 2025 generation.
 HANDSHAKES: dict[str, str | None] = {"newest": None, "2025": "legacy"}
+#: Sets this process's CPU mask and becomes the command that follows (``taskset -c``, in Python):
+#: how the direct client and mcpo start a pinned upstream; the bridge has its ``"cpus"`` setting.
+PIN = "import os, sys; os.sched_setaffinity(0, map(int, sys.argv[1].split(','))); os.execvp(sys.argv[2], sys.argv[2:])"
+
+
+def pin_cpu() -> int:
+    """The CPU a pinned upstream runs on: the last one this process may use."""
+    return max(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,12 @@ class Upstream:
     expect: str = "hello"
     #: Pins the handshake of the bridge and the direct client (a ``HANDSHAKES`` value); None is "auto".
     protocol: str | None = None
+    #: CPUs a stdio upstream is held to, however it is started; None leaves it free.
+    cpus: tuple[int, ...] | None = None
 
     @staticmethod
-    def rich_stdio() -> Upstream:
-        return Upstream("rich", "echo", {"text": "hello"}, command=(sys.executable, str(RICH), "stdio"))
+    def rich_stdio(cpus: tuple[int, ...] | None = None) -> Upstream:
+        return Upstream("rich", "echo", {"text": "hello"}, command=(sys.executable, str(RICH), "stdio"), cpus=cpus)
 
     @staticmethod
     def rich_http(url: str, pid: int) -> Upstream:
@@ -102,6 +114,12 @@ class Upstream:
     def with_handshake(self, handshake: str) -> Upstream:
         return replace(self, protocol=HANDSHAKES[handshake])
 
+    def spawn_command(self) -> tuple[str, ...]:
+        """The stdio command line for a client with no CPU setting of its own (direct, mcpo)."""
+        if self.cpus is None:
+            return self.command
+        return (sys.executable, "-S", "-c", PIN, ",".join(map(str, self.cpus)), *self.command)
+
     def claude_desktop_entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = (
             {"url": self.url, "type": "streamable-http"}
@@ -110,6 +128,8 @@ class Upstream:
         )
         if self.protocol is not None:
             entry["protocol"] = self.protocol
+        if self.cpus is not None:
+            entry["cpus"] = list(self.cpus)
         return entry
 
 
@@ -187,7 +207,7 @@ def running_mcpo(upstream: Upstream, work: Path, *, log_level: str) -> Iterator[
     if upstream.url:
         argv += ["--server-type", "streamable-http", "--", upstream.url]
     else:
-        argv += ["--", *upstream.command]
+        argv += ["--", *upstream.spawn_command()]
     body = json.dumps(dict(upstream.arguments)).encode()
     path = f"/{upstream.tool}"
     with started("mcpo", argv, cwd=ROOT, log=work / f"mcpo-{port}.log") as proc:

@@ -150,16 +150,20 @@ def _str_map(raw: Any, where: str) -> dict[str, str]:
 
 
 def _cpus(raw: Any, where: str) -> tuple[int, ...] | None:
-    """A stdio child's CPU set: CPU numbers this process may itself run on, as with ``taskset -c``."""
+    """A stdio child's CPU set, as with ``taskset -c``: CPU numbers of this machine.
+
+    They need not be among the bridge's own (an operator may keep the bridge on one CPU and its
+    servers on others); a CPU outside the bridge's cpuset is refused by the kernel at start.
+    """
     if raw is None:
         return None
     if not isinstance(raw, list) or not raw or not all(isinstance(c, int) and not isinstance(c, bool) for c in raw):
         raise ConfigError(f"{where} must be a non-empty list of CPU numbers")
     if not hasattr(os, "sched_setaffinity"):
         raise ConfigError(f"{where}: pinning a server to CPUs needs Linux")
-    usable = os.sched_getaffinity(0)
-    if outside := sorted(set(raw) - usable):
-        raise ConfigError(f"{where}: CPUs {outside} are not among this process's CPUs {sorted(usable)}")
+    count = os.cpu_count() or 1
+    if outside := sorted(c for c in set(raw) if not 0 <= c < count):
+        raise ConfigError(f"{where}: this machine has no CPUs {outside} (it has 0 to {count - 1})")
     return tuple(sorted(set(raw)))
 
 

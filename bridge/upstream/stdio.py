@@ -256,7 +256,10 @@ def _thread_cpus(cpus: tuple[int, ...] | None) -> Iterator[None]:
         yield
         return
     before = os.sched_getaffinity(0)  # on Linux, pid 0 is the calling thread
-    os.sched_setaffinity(0, cpus)
+    try:
+        os.sched_setaffinity(0, cpus)
+    except OSError as exc:  # e.g. CPUs outside the bridge's cpuset
+        raise OSError(exc.errno, f"cannot run the server on CPUs {list(cpus)}: {exc.strerror}") from exc
     try:
         yield
     finally:

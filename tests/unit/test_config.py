@@ -57,7 +57,7 @@ def test_missing_environment_variable_names_the_variable_and_the_place() -> None
         ({"mcpServers": {"s": {"command": "x", "cpus": []}}}, r"s\.cpus must be a non-empty list of CPU numbers"),
         ({"mcpServers": {"s": {"command": "x", "cpus": ["0"]}}}, "must be a non-empty list of CPU numbers"),
         ({"mcpServers": {"s": {"command": "x", "cpus": [True]}}}, "must be a non-empty list of CPU numbers"),
-        ({"mcpServers": {"s": {"command": "x", "cpus": [4096]}}}, r"CPUs \[4096\] are not among this process's CPUs"),
+        ({"mcpServers": {"s": {"command": "x", "cpus": [4096]}}}, r"this machine has no CPUs \[4096\] \(it has 0 to"),
         ({"mcpServers": {"s": {"url": "http://h/mcp", "cpus": [0]}}}, "cpus applies to stdio servers only"),
     ],
 )
