@@ -12,6 +12,9 @@ measured calls. Three ways, in interleaved rounds, each on a fresh server:
   the mask the bridge's ``"cpus"`` setting gives).
 
 No proxy and no HTTP: the driver is a few lines of asyncio on raw pipes. Linux, 2 CPUs or more.
+Besides calls/s and CPU, it reads the scheduler's counters for the server's threads
+(``/proc/PID/task/*/sched``, where the kernel has them): how often per call a thread of the
+server was moved to another CPU, and how often one gave up its CPU to wait.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from bench.procs import cpu_seconds
 from bench.targets import Upstream, pin_cpu
@@ -62,8 +66,25 @@ def busy_elsewhere(mode: str, cpu: int) -> Iterator[None]:
         hog.wait()
 
 
-async def one_run(mode: str, calls: int, window: int, cpu: int) -> tuple[float, float]:
-    """Calls per second and the server's CPU ms per call."""
+def sched_counts(pid: int) -> tuple[int, int]:
+    """CPU migrations and voluntary context switches of all of ``pid``'s threads so far (0, 0 if unknown)."""
+    migrations = switches = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "sched").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "se.nr_migrations":
+                migrations += int(value)
+            elif name.strip() == "nr_voluntary_switches":
+                switches += int(value)
+    return migrations, switches
+
+
+async def one_run(mode: str, calls: int, window: int, cpu: int) -> tuple[float, ...]:
+    """Calls per second, the server's CPU ms per call, its threads' CPU migrations and waits per call."""
     command = Upstream.rich_stdio(cpus=(cpu,) if mode == "pinned" else None).spawn_command()
     server = await asyncio.create_subprocess_exec(*command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2**24)
     assert server.stdin is not None
@@ -74,6 +95,7 @@ async def one_run(mode: str, calls: int, window: int, cpu: int) -> tuple[float, 
             await server.stdin.drain()
             await server.stdout.readline()
         with busy_elsewhere(mode, cpu):
+            sched_before = sched_counts(server.pid)
             before, began = cpu_seconds(server.pid), time.perf_counter()
             server.stdin.write(b"".join(request(n) for n in range(window)))
             sent = window
@@ -83,7 +105,8 @@ async def one_run(mode: str, calls: int, window: int, cpu: int) -> tuple[float, 
                     server.stdin.write(request(sent))
                     sent += 1
             elapsed, used = time.perf_counter() - began, cpu_seconds(server.pid) - before
-        return calls / elapsed, used / calls * 1000
+            moved, waited = (b - a for a, b in zip(sched_before, sched_counts(server.pid), strict=True))
+        return calls / elapsed, used / calls * 1000, moved / calls, waited / calls
     finally:
         server.stdin.close()
         try:
@@ -102,19 +125,23 @@ async def main() -> None:
     if len(os.sched_getaffinity(0)) < 2:
         sys.exit("needs at least 2 CPUs")
     cpu = pin_cpu()
-    runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
+    runs: dict[str, list[tuple[float, ...]]] = {mode: [] for mode in MODES}
     for round_ in range(args.rounds):
         for mode in MODES:
-            rate, cpu_ms = await one_run(mode, args.calls, args.window, cpu)
-            runs[mode].append((rate, cpu_ms))
-            print(f"round {round_ + 1}: {mode:16} {rate:6.0f} calls/s  {cpu_ms:.3f} ms CPU/call", file=sys.stderr)
-    print(f"| rich server ({args.window} calls in flight) | calls/s | its CPU ms/call |")
-    print("| --- | ---: | ---: |")
+            run = await one_run(mode, args.calls, args.window, cpu)
+            runs[mode].append(run)
+            print(f"round {round_ + 1}: {mode:16} {run[0]:6.0f} calls/s  {run[1]:.3f} ms CPU/call", file=sys.stderr)
+    print(
+        f"| rich server ({args.window} calls in flight) | calls/s | its CPU ms/call"
+        " | its threads' CPU migrations per call | their waits per call |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
     for mode, values in runs.items():
-        rates, cpus = [r for r, _ in values], [c for _, c in values]
+        rates, cpus, moved, waited = zip(*values, strict=True)
         print(
             f"| {mode} | {statistics.median(rates):.0f} ({min(rates):.0f}–{max(rates):.0f})"
-            f" | {statistics.median(cpus):.2f} ({min(cpus):.2f}–{max(cpus):.2f}) |"
+            f" | {statistics.median(cpus):.2f} ({min(cpus):.2f}–{max(cpus):.2f})"
+            f" | {statistics.median(moved):.2f} | {statistics.median(waited):.2f} |"
         )
 
 
