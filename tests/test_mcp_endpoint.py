@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from bridge import __version__ as bridge_version
 from tests.servers.launch import RICH_SERVER
 from tests.support import bridge_process, free_port, poll
 
@@ -40,8 +41,10 @@ async def _session(url: str, mode: str, key: str | None = KEY) -> dict[str, Any]
         failed = await client.call_tool("rich.fail", {"message": "nope"})
         read = await client.read_resource("bin://bytes")
         prompt = await client.get_prompt("rich.greet", {"name": "Lin"})
+        info = client.server_info
         return {
             "version": client.protocol_version,
+            "server": (info.name, info.version) if info else None,
             "tools": tools,
             "added": added.structured_content,
             "failed": failed.is_error,
@@ -66,6 +69,7 @@ def test_the_official_client_uses_the_gateway_as_one_mcp_server(tmp_path: Path, 
             timeout=30,
         )
     assert got["version"] == version
+    assert got["server"] == ("mcp-rest-bridge", bridge_version)
     assert {"rich.add", "demo.analyze_data"} <= got["tools"]
     assert got["added"] == {"result": 42}
     assert got["failed"] is True

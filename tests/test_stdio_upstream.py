@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge import __version__ as bridge_version
 from bridge.config import ServerConfig
 from tests.support import RICH_SERVER, in_process_bridge, pid_alive, poll, rich_stdio
 
@@ -56,6 +57,13 @@ def test_results_are_held_to_the_tools_output_schema(protocol: str) -> None:
 
         assert client.post("/servers/out/tools/echo_n", json={"value": 4}).json["structuredContent"] == {"n": 4}
         assert client.get("/servers/out").json["status"] == "ready"  # a lying tool is not a lost connection
+
+
+@pytest.mark.parametrize("protocol", GENERATIONS)
+def test_upstreams_are_told_who_calls_them(protocol: str) -> None:
+    with in_process_bridge([output_stdio(protocol=protocol)]) as bridge:
+        told = bridge.app.test_client().post("/servers/out/tools/client", json={})
+    assert told.json["structuredContent"] == {"name": "mcp-rest-bridge", "version": bridge_version}
 
 
 def test_a_line_that_is_not_json_rpc_is_skipped_and_the_session_goes_on(caplog: pytest.LogCaptureFixture) -> None:

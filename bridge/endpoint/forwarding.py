@@ -29,6 +29,7 @@ from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, R
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from bridge import __version__
 from bridge.upstream.relay import INPUT_REQUIRED, Relay, RelayRefused
 
 __all__ = ["Backend", "Listing", "Subscriptions", "create_forwarding_server"]
@@ -402,7 +403,7 @@ def create_forwarding_server(
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         return server_type(
             name,
-            version="1",
+            version=__version__,
             instructions=instructions,
             on_list_tools=list_tools,
             on_call_tool=call_tool,

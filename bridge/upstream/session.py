@@ -31,6 +31,7 @@ from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
+from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
 from bridge.upstream.http import LeanTransport
@@ -43,6 +44,9 @@ from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_js
 __all__ = ["UpstreamSession"]
 
 log = logging.getLogger(__name__)
+
+#: How the bridge introduces itself to upstream servers (their logs and any client checks see it).
+CLIENT_INFO = types.Implementation(name="mcp-rest-bridge", version=__version__)
 T = TypeVar("T")
 
 #: First reconnect delay; doubles per failed attempt up to BACKOFF_MAX.
@@ -235,6 +239,7 @@ class UpstreamSession:
             target,
             mode=self._mode,
             prior_discover=self._prior_discover,
+            client_info=CLIENT_INFO,
             cache=None,  # the bridge keeps its own catalog; per-client caching would only go stale
             message_handler=self._on_message,
             logging_callback=self._on_log,

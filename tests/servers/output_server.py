@@ -6,8 +6,9 @@ so a test can make an upstream break its own output contract. Written with the S
 a schema that wants an integer; ``no_structure`` declares a schema but sends text only;
 ``email`` declares ``format: email`` and sends what it is given; ``broken`` declares a schema
 that is not valid JSON Schema. Besides them, ``stdout_noise`` (a flag) makes the server print a
-line that is not JSON-RPC on its stdout before it starts, and ``big`` answers ``size`` bytes of
-text, for the stdio transport's tests.
+line that is not JSON-RPC on its stdout before it starts, ``big`` answers ``size`` bytes of
+text, for the stdio transport's tests, and ``client`` answers the ``clientInfo`` this call came
+with.
 
     python tests/servers/output_server.py [--noise]
 """
@@ -32,6 +33,7 @@ TOOLS = [
     types.Tool(name="no_structure", input_schema={"type": "object"}, output_schema=_N),
     types.Tool(name="email", input_schema=_ANY, output_schema=_EMAIL),
     types.Tool(name="broken", input_schema={"type": "object"}, output_schema=_BROKEN),
+    types.Tool(name="client", input_schema={"type": "object"}),
     types.Tool(
         name="big",
         input_schema={
@@ -60,6 +62,9 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
     if params.name == "big":
         payload = "x" * int(arguments["size"])
         return types.CallToolResult(content=[types.TextContent(type="text", text=payload)])
+    if params.name == "client":
+        info = ctx.session.client_params.client_info
+        return types.CallToolResult(content=text, structured_content={"name": info.name, "version": info.version})
     return types.CallToolResult(content=text)  # no_structure
 
 
