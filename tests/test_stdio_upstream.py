@@ -113,11 +113,18 @@ def _cpus_of(pid: int) -> set[int]:
 
 
 def _children_running(script: Path) -> list[int]:
+    """PIDs of this process's children whose command line names ``script``."""
     found = []
-    for task in os.listdir("/proc/self/task"):
-        for pid in Path(f"/proc/self/task/{task}/children").read_text().split():
-            if str(script) in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "):
-                found.append(int(pid))
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if ppid == os.getpid() and str(script).encode() in argv:
+            found.append(int(entry.name))
     return found
 
 
