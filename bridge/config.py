@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "BridgeSettings",
     "ConfigError",
+    "Cpus",
     "ServerConfig",
     "Transport",
     "demo_server",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 Transport = Literal["stdio", "streamable-http", "sse"]
+#: CPU numbers a stdio child is held to, or "auto": one CPU, the one with fewest such children.
+Cpus = tuple[int, ...] | Literal["auto"]
 
 #: A tool call that takes longer is answered 504; long enough for real tools, short enough
 #: that a hung upstream never holds a caller for minutes.
@@ -79,7 +82,7 @@ class ServerConfig:
     protocol: str = "auto"
     call_timeout: float = DEFAULT_CALL_TIMEOUT
     #: CPUs a stdio child (and whatever it starts) may run on; None leaves the scheduler free (Linux).
-    cpus: tuple[int, ...] | None = None
+    cpus: Cpus | None = None
 
     def describe_target(self) -> str:
         """Where the server lives, without secrets (headers and env values are never shown)."""
@@ -149,18 +152,22 @@ def _str_map(raw: Any, where: str) -> dict[str, str]:
     return dict(raw)
 
 
-def _cpus(raw: Any, where: str) -> tuple[int, ...] | None:
-    """A stdio child's CPU set, as with ``taskset -c``: CPU numbers of this machine.
+def _cpus(raw: Any, where: str) -> Cpus | None:
+    """A stdio child's CPU set, as with ``taskset -c``: CPU numbers of this machine, or "auto".
 
     They need not be among the bridge's own (an operator may keep the bridge on one CPU and its
     servers on others); a CPU outside the bridge's cpuset is refused by the kernel at start.
     """
     if raw is None:
         return None
-    if not isinstance(raw, list) or not raw or not all(isinstance(c, int) and not isinstance(c, bool) for c in raw):
-        raise ConfigError(f"{where} must be a non-empty list of CPU numbers")
+    if raw != "auto" and (
+        not isinstance(raw, list) or not raw or not all(isinstance(c, int) and not isinstance(c, bool) for c in raw)
+    ):
+        raise ConfigError(f'{where} must be a non-empty list of CPU numbers, or "auto"')
     if not hasattr(os, "sched_setaffinity"):
         raise ConfigError(f"{where}: pinning a server to CPUs needs Linux")
+    if raw == "auto":
+        return "auto"
     count = os.cpu_count() or 1
     if outside := sorted(c for c in set(raw) if not 0 <= c < count):
         raise ConfigError(f"{where}: this machine has no CPUs {outside} (it has 0 to {count - 1})")

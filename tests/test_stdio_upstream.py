@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,31 @@ def test_a_pinned_child_and_everything_it_starts_run_on_its_cpus_only(tmp_path: 
         (unpinned,) = set(_children_running(RICH_SERVER)) - {child}
         assert _cpus_of(unpinned) == everywhere
         assert _cpus_of(os.getpid()) == everywhere
+
+
+def _child_cpus(bridge_children: set[int], name: str) -> set[int]:
+    """The CPU set of the rich server started for ``name`` (its ``--name`` argument)."""
+    for pid in bridge_children:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if name.encode() in argv:
+            return _cpus_of(pid)
+    raise AssertionError(f"no child for {name}")
+
+
+@pytest.mark.skipif(not PINNABLE, reason="needs Linux and 2 CPUs")
+def test_auto_puts_each_pinned_child_on_its_own_cpu_and_frees_it_when_the_child_goes() -> None:
+    usable = sorted(os.sched_getaffinity(0))
+    first, second = (replace(rich_stdio(name), cpus="auto") for name in ("first", "second"))
+    with in_process_bridge([first, second]) as bridge:
+        client = bridge.app.test_client()
+        for name in ("first", "second"):
+            assert client.post(f"/servers/{name}/tools/echo", json={"text": "hi"}).status_code == 200
+        children = set(_children_running(RICH_SERVER))
+        placed = [_child_cpus(children, "first"), _child_cpus(children, "second")]
+    # One CPU each, two different ones, the highest-numbered first (children start in config order).
+    assert all(len(cpus) == 1 for cpus in placed)
+    assert placed[0] | placed[1] == set(usable[-2:])
+    with in_process_bridge([replace(rich_stdio("again"), cpus="auto")]) as bridge:
+        assert bridge.app.test_client().post("/servers/again/tools/echo", json={"text": "hi"}).status_code == 200
+        # The earlier children are gone, so their CPUs count as free again.
+        assert _child_cpus(set(_children_running(RICH_SERVER)), "again") == {usable[-1]}

@@ -9,7 +9,8 @@ the sender itself and parsed in the pipe's data callback, which hands the messag
 the session's receive loop. Flow control holds both ways: a sender waits while the child's
 stdin is full, and the child's stdout is paused while the session has messages unread.
 
-On Linux a child can be held to a set of CPUs (``"cpus"`` in its config). A Python SDK server
+On Linux a child can be held to a set of CPUs (``"cpus"`` in its config; ``"auto"`` picks one
+CPU, the one of the bridge's own with the fewest children held so far). A Python SDK server
 hands every stdin line and stdout write to a worker thread; with a second core idle, each of
 those hand-offs wakes a thread on the other core and moves the GIL across, which costs it about
 a quarter of its CPU per call (bench/README.md). The mask is set on the spawning thread just for
@@ -44,6 +45,8 @@ from mcp.client.stdio import (
 )
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
+
+from bridge.config import Cpus
 
 __all__ = ["stdio_transport"]
 
@@ -247,6 +250,23 @@ def _parse(line: bytes) -> Inbound:
 
 #: One spawn at a time per loop: while a pinned child is forked the loop thread wears its CPU mask.
 _spawning: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+#: Children running on each CPU that "auto" chose, so the next one goes where there are fewest.
+_auto_placed: collections.Counter[int] = collections.Counter()
+
+
+@contextmanager
+def _placed(cpus: Cpus | None) -> Iterator[tuple[int, ...] | None]:
+    """The CPUs to hold a child to while the block runs: as given, or one chosen for "auto"."""
+    if cpus != "auto":
+        yield cpus
+        return
+    # Fewest children first; among equals the highest-numbered CPU, as CPU 0 tends to take interrupts.
+    cpu = min(sorted(os.sched_getaffinity(0), reverse=True), key=lambda c: _auto_placed[c])
+    _auto_placed[cpu] += 1
+    try:
+        yield (cpu,)
+    finally:
+        _auto_placed[cpu] -= 1
 
 
 @contextmanager
@@ -268,12 +288,21 @@ def _thread_cpus(cpus: tuple[int, ...] | None) -> Iterator[None]:
 
 @asynccontextmanager
 async def stdio_transport(
-    server: StdioServerParameters, cpus: tuple[int, ...] | None = None
+    server: StdioServerParameters, cpus: Cpus | None = None
 ) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
     """Start ``server`` as a child process and yield the session's (read, write) streams over its pipes.
 
     ``cpus`` holds the child, and every process it starts, to those CPUs (Linux).
     """
+    with _placed(cpus) as held:
+        async with _spawned(server, held) as streams:
+            yield streams
+
+
+@asynccontextmanager
+async def _spawned(
+    server: StdioServerParameters, cpus: tuple[int, ...] | None
+) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
     loop = asyncio.get_running_loop()
     protocol = _ChildProtocol()
     lock = _spawning.setdefault(loop, asyncio.Lock())

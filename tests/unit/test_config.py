@@ -57,6 +57,7 @@ def test_missing_environment_variable_names_the_variable_and_the_place() -> None
         ({"mcpServers": {"s": {"command": "x", "cpus": []}}}, r"s\.cpus must be a non-empty list of CPU numbers"),
         ({"mcpServers": {"s": {"command": "x", "cpus": ["0"]}}}, "must be a non-empty list of CPU numbers"),
         ({"mcpServers": {"s": {"command": "x", "cpus": [True]}}}, "must be a non-empty list of CPU numbers"),
+        ({"mcpServers": {"s": {"command": "x", "cpus": "all"}}}, 'list of CPU numbers, or "auto"'),
         ({"mcpServers": {"s": {"command": "x", "cpus": [4096]}}}, r"this machine has no CPUs \[4096\] \(it has 0 to"),
         ({"mcpServers": {"s": {"url": "http://h/mcp", "cpus": [0]}}}, "cpus applies to stdio servers only"),
     ],
@@ -88,3 +89,4 @@ def test_cpus_pin_a_stdio_server_to_cpus_the_bridge_may_use() -> None:
     (server,) = parse_servers(document, {})
     assert server.cpus == tuple(sorted({usable[0], usable[-1]}))
     assert parse_servers({"mcpServers": {"s": {"command": "x"}}}, {})[0].cpus is None
+    assert parse_servers({"mcpServers": {"s": {"command": "x", "cpus": "auto"}}}, {})[0].cpus == "auto"
