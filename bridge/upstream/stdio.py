@@ -31,7 +31,7 @@ import os
 import subprocess
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Self, cast
 
@@ -294,37 +294,34 @@ async def stdio_transport(
 
     ``cpus`` holds the child, and every process it starts, to those CPUs (Linux).
     """
-    with _placed(cpus) as held:
-        async with _spawned(server, held) as streams:
-            yield streams
-
-
-@asynccontextmanager
-async def _spawned(
-    server: StdioServerParameters, cpus: tuple[int, ...] | None
-) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
     loop = asyncio.get_running_loop()
     protocol = _ChildProtocol()
-    lock = _spawning.setdefault(loop, asyncio.Lock())
-    async with lock:
-        with _thread_cpus(cpus):
-            await loop.subprocess_exec(
-                lambda: protocol,
-                server.command,
-                *server.args,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
-                env=get_default_environment() | (server.env or {}),
-                cwd=server.cwd,
-                start_new_session=True,  # its own process group, so stopping it stops its descendants
-            )
-    outbox = _Outbox(protocol)
-    try:
-        yield protocol.inbox, outbox
-    finally:
-        with anyio.CancelScope(shield=True):
-            await _stop(protocol)
+    with ExitStack() as placement:
+        async with _spawning.setdefault(loop, asyncio.Lock()):
+            # Chosen under the lock: meanwhile no other spawn has the loop thread wearing its mask.
+            held = placement.enter_context(_placed(cpus))
+            with _thread_cpus(held):
+                await _spawn(loop, protocol, server)
+        outbox = _Outbox(protocol)
+        try:
+            yield protocol.inbox, outbox
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _stop(protocol)
+
+
+async def _spawn(loop: asyncio.AbstractEventLoop, protocol: _ChildProtocol, server: StdioServerParameters) -> None:
+    await loop.subprocess_exec(
+        lambda: protocol,
+        server.command,
+        *server.args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
+        env=get_default_environment() | (server.env or {}),
+        cwd=server.cwd,
+        start_new_session=True,  # its own process group, so stopping it stops its descendants
+    )
 
 
 async def _stop(protocol: _ChildProtocol) -> None:
