@@ -33,10 +33,11 @@ from pathlib import Path
 
 from bench.procs import cpu_seconds
 from bench.targets import Upstream, pin_cpu
+from bridge.upstream.session import CLIENT_INFO
 
 META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientInfo": {"name": "mcp", "version": "0.1.0"},
+    "io.modelcontextprotocol/clientInfo": CLIENT_INFO.model_dump(exclude_none=True),
     "io.modelcontextprotocol/clientCapabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}},
 }
 WARMUP_CALLS = 200

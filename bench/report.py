@@ -170,9 +170,10 @@ def main_table(matrix: dict[str, Any], plan: Plan, handshake: str, gate: dict[st
         *_matrix_notes(matrix, handshake),
     ]
     if "stdio-pinned" in plan.transports:
+        cpu = pin_cpu()
         notes.append(
-            f"- stdio-pinned: the same stdio upstream held to CPU {pin_cpu()} for all three: the bridge with"
-            f' `"cpus": [{pin_cpu()}]` in its config, the direct client and mcpo by starting it through a'
+            f"- stdio-pinned: the same stdio upstream held to CPU {cpu} for all three: the bridge with"
+            f' `"cpus": [{cpu}]` in its config, the direct client and mcpo by starting it through a'
             " trampoline that sets that CPU mask and execs the same command (`bench/targets.py`, `PIN`)"
         )
     if gate is not None:
