@@ -21,7 +21,15 @@ from typing import Any
 
 from bench.measure import Plan, direct_cells, load_cell
 from bench.stats import median_of
-from bench.targets import Upstream, pin_cpu, running_bridge, running_http_upstream, running_mcpo
+from bench.targets import (
+    Endpoint,
+    Upstream,
+    pin_cpu,
+    running_bridge,
+    running_http_upstream,
+    running_mcpo,
+    running_thin_proxy,
+)
 
 __all__ = [
     "FAILURES",
@@ -32,6 +40,7 @@ __all__ = [
     "measure_target",
     "progress",
     "run_matrix",
+    "running_upstream",
     "targets",
 ]
 
@@ -51,7 +60,7 @@ def key(transport: str, handshake: str, target: str, concurrency: int | None = N
 
 
 @contextlib.contextmanager
-def _upstream(transport: str, plan: Plan) -> Iterator[Upstream]:
+def running_upstream(transport: str, plan: Plan) -> Iterator[Upstream]:
     if transport == "stdio":
         yield Upstream.rich_stdio()
         return
@@ -67,14 +76,16 @@ def progress(text: str) -> None:
 
 
 def measure_target(target: str, upstream: Upstream, plan: Plan, concurrencies: tuple[int, ...]) -> list[dict[str, Any]]:
-    """One round of one target: started afresh (bridge, mcpo), then one cell per concurrency."""
+    """One round of one target: started afresh (a proxy), then one cell per concurrency."""
     if target == "direct":
         return direct_cells(upstream, [plan.cell(c) for c in concurrencies])
-    proxy = (
-        running_bridge([upstream], plan.work)
-        if target == "bridge"
-        else running_mcpo(upstream, plan.work, log_level=plan.mcpo_log_level)
-    )
+    proxy: contextlib.AbstractContextManager[Endpoint]
+    if target == "bridge":
+        proxy = running_bridge([upstream], plan.work)
+    elif target == "thin":  # bench/floor.py's reference forwarder
+        proxy = running_thin_proxy(upstream, plan.work)
+    else:
+        proxy = running_mcpo(upstream, plan.work, log_level=plan.mcpo_log_level)
     with proxy as endpoint:
         results = [load_cell(endpoint, upstream, plan.cell(c)) for c in concurrencies]
         for result in results:
@@ -100,7 +111,7 @@ def run_matrix(plan: Plan) -> dict[str, Any]:
     failures: dict[str, str] = {}
     protocols: dict[str, set[str]] = defaultdict(set)
     for transport in plan.transports:
-        with _upstream(transport, plan) as upstream:
+        with running_upstream(transport, plan) as upstream:
             for round_ in range(plan.repeat):
                 for handshake, target in _round(plan):
                     where = key(transport, handshake, target)

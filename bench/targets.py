@@ -215,6 +215,20 @@ def running_mcpo(upstream: Upstream, work: Path, *, log_level: str) -> Iterator[
         yield _endpoint("mcpo", port, proc, {upstream.name: path}, ready_s, [upstream])
 
 
+@contextlib.contextmanager
+def running_thin_proxy(upstream: Upstream, work: Path) -> Iterator[Endpoint]:
+    """``bench/thin_proxy.py`` in front of one stdio upstream, ready when yielded."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.thin_proxy", "--port", str(port)]
+    if upstream.cpus is not None:
+        argv += ["--cpus", ",".join(map(str, upstream.cpus))]
+    path = f"/{upstream.tool}"
+    body = json.dumps(dict(upstream.arguments)).encode()
+    with started("thin proxy", [*argv, "--", *upstream.command], cwd=ROOT, log=work / f"thin-{port}.log") as proc:
+        ready_s = proc.wait_until(lambda: _ready(port, path, "POST", body), START_TIMEOUT, f"answering POST {path}")
+        yield _endpoint("thin", port, proc, {upstream.name: path}, ready_s, [upstream])
+
+
 def _endpoint(name: str, port: int, proc: Proc, paths: dict[str, str], ready_s: float, ups: list[Upstream]) -> Endpoint:
     """The running proxy, once one call through it to each upstream has answered what it should."""
     for upstream in ups:
