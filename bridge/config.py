@@ -35,6 +35,7 @@ __all__ = [
     "demo_server",
     "load_servers",
     "normalize_server_name",
+    "parse_cpus",
     "parse_servers",
 ]
 
@@ -152,7 +153,7 @@ def _str_map(raw: Any, where: str) -> dict[str, str]:
     return dict(raw)
 
 
-def _cpus(raw: Any, where: str) -> Cpus | None:
+def parse_cpus(raw: Any, where: str) -> Cpus | None:
     """A stdio child's CPU set, as with ``taskset -c``: CPU numbers of this machine, or "auto".
 
     They need not be among the bridge's own (an operator may keep the bridge on one CPU and its
@@ -211,7 +212,7 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
             cwd=cwd if isinstance(cwd, str) else None,
             protocol=protocol,
             call_timeout=float(timeout),
-            cpus=_cpus(entry.get("cpus"), f"{where}.cpus"),
+            cpus=parse_cpus(entry.get("cpus"), f"{where}.cpus"),
         )
     if "cpus" in entry:
         raise ConfigError(f"{where}.cpus applies to stdio servers only (a child process the bridge starts)")

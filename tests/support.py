@@ -133,3 +133,31 @@ def pid_alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+#: Holding a child to some CPUs can be tested: Linux, and at least one CPU left for everything else.
+PINNABLE = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+
+def cpus_of(pid: int) -> set[int]:
+    """The CPU set of every thread of ``pid`` (they must agree)."""
+    masks = {frozenset(os.sched_getaffinity(int(tid))) for tid in os.listdir(f"/proc/{pid}/task")}
+    assert len(masks) == 1, masks
+    return set(next(iter(masks)))
+
+
+def children_running(script: Path, parent: int | None = None) -> list[int]:
+    """PIDs of ``parent``'s children (this process's by default) whose command line names ``script``."""
+    parent = os.getpid() if parent is None else parent
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if ppid == parent and str(script).encode() in argv:
+            found.append(int(entry.name))
+    return found

@@ -1,5 +1,6 @@
 """Servers registered over REST: admin keys, checks before keeping, secrets kept out, restarts."""
 
+import os
 import stat
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from flask.testing import FlaskClient
 
 from bridge.runtime import Bridge
 from tests.servers.launch import RICH_SERVER, free_port, running_http_server
-from tests.support import bridge_process, in_process_bridge, rich_stdio
+from tests.support import PINNABLE, bridge_process, children_running, cpus_of, in_process_bridge, rich_stdio
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 PLAIN = {"X-API-Key": "plain-key"}
@@ -96,6 +97,11 @@ def test_duplicate_name_is_409(gc: FlaskClient, guarded_url: str) -> None:
             {"name": "x", "url": "http://127.0.0.1:1/mcp", "transport": "http", "authentication": {"type": "bearer"}},
             None,
         ),
+        ({"name": "x", "url": "http://127.0.0.1:1/mcp", "transport": "http", "cpus": []}, "/body/cpus"),
+        ({"name": "x", "url": "http://127.0.0.1:1/mcp", "transport": "http", "cpus": "all"}, "/body/cpus"),
+        # Valid in shape, but a URL server is no child of the bridge's to hold or to start somewhere.
+        ({"name": "x", "url": "http://127.0.0.1:1/mcp", "transport": "http", "cpus": [0]}, "/body/cpus"),
+        ({"name": "x", "url": "http://127.0.0.1:1/mcp", "transport": "http", "cwd": "/tmp"}, "/body/cwd"),
     ],
 )
 def test_bad_registration_is_400_with_pointer(gc: FlaskClient, body: dict[str, object], pointer: str | None) -> None:
@@ -134,6 +140,36 @@ def test_stdio_registration_is_refused_unless_the_operator_allows_it(gc: FlaskCl
         created = allowed.app.test_client().post("/servers", json=body, headers=ADMIN)
         assert created.status_code == 201
         assert created.json["transport"] == "stdio"
+
+
+@pytest.mark.skipif(not PINNABLE, reason="needs Linux and 2 CPUs")
+def test_a_stdio_registration_sets_its_cpus_and_working_directory_and_keeps_them_over_a_restart(
+    tmp_path: Path,
+) -> None:
+    cpu = max(os.sched_getaffinity(0))
+    work = tmp_path / "work"
+    work.mkdir()
+    body = {"name": "local", "transport": "stdio", "command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}
+    args = ("--admin-key", "admin-key", "--allow-stdio-registration", "--registry", str(tmp_path / "registry.db"))
+    with bridge_process(tmp_path, None, *args) as first:
+        missing = requests.post(first.url + "/servers", json=body | {"cpus": [4096]}, headers=ADMIN, timeout=60)
+        assert missing.status_code == 400
+        assert missing.json()["errors"][0]["pointer"] == "/body/cpus"
+        assert "no CPUs [4096]" in missing.json()["detail"]
+        assert not children_running(RICH_SERVER, first.process.pid)  # refused before anything started
+        created = requests.post(
+            first.url + "/servers", json=body | {"cpus": [cpu], "cwd": str(work)}, headers=ADMIN, timeout=60
+        )
+        assert created.status_code == 201
+        (child,) = children_running(RICH_SERVER, first.process.pid)
+        assert cpus_of(child) == {cpu}
+        assert Path(f"/proc/{child}/cwd").resolve() == work.resolve()
+    with bridge_process(tmp_path, None, *args) as second:  # restored from the registry, held the same way
+        called = requests.post(second.url + "/servers/local/tools/echo", json={"text": "hi"}, headers=ADMIN, timeout=30)
+        assert called.json()["content"][0]["text"] == "hi"
+        (child,) = children_running(RICH_SERVER, second.process.pid)
+        assert cpus_of(child) == {cpu}
+        assert Path(f"/proc/{child}/cwd").resolve() == work.resolve()
 
 
 def test_delete_removes_a_registration_but_not_a_config_server(gc: FlaskClient, guarded_url: str) -> None:

@@ -17,7 +17,16 @@ import pytest
 
 from bridge import __version__ as bridge_version
 from bridge.config import ServerConfig
-from tests.support import RICH_SERVER, in_process_bridge, pid_alive, poll, rich_stdio
+from tests.support import (
+    PINNABLE,
+    RICH_SERVER,
+    children_running,
+    cpus_of,
+    in_process_bridge,
+    pid_alive,
+    poll,
+    rich_stdio,
+)
 
 OUTPUT_SERVER = Path(__file__).resolve().parent / "servers" / "output_server.py"
 GENERATIONS = ["auto", "legacy"]
@@ -106,32 +115,6 @@ def test_a_child_that_ignores_eof_and_sigterm_is_killed_with_its_children(tmp_pa
     poll(lambda: not any(pid_alive(pid) for pid in first), timeout=15)
 
 
-def _cpus_of(pid: int) -> set[int]:
-    """The CPU set of every thread of ``pid`` (they must agree)."""
-    masks = {frozenset(os.sched_getaffinity(int(tid))) for tid in os.listdir(f"/proc/{pid}/task")}
-    assert len(masks) == 1, masks
-    return set(next(iter(masks)))
-
-
-def _children_running(script: Path) -> list[int]:
-    """PIDs of this process's children whose command line names ``script``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):  # gone meanwhile
-            continue
-        if ppid == os.getpid() and str(script).encode() in argv:
-            found.append(int(entry.name))
-    return found
-
-
-PINNABLE = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
-
-
 @pytest.mark.skipif(not PINNABLE, reason="needs Linux and 2 CPUs")
 def test_a_pinned_child_and_everything_it_starts_run_on_its_cpus_only(tmp_path: Path) -> None:
     everywhere = os.sched_getaffinity(0)
@@ -152,13 +135,13 @@ def test_a_pinned_child_and_everything_it_starts_run_on_its_cpus_only(tmp_path: 
         assert client.post("/servers/pinned/tools/echo", json={"text": "hi"}).json["content"][0]["text"] == "hi"
         assert client.post("/servers/free/tools/echo", json={"text": "hi"}).status_code == 200
         child, grandchild = (int(p) for p in pids.read_text().split())
-        assert _cpus_of(child) == {cpu}
+        assert cpus_of(child) == {cpu}
         assert len(os.listdir(f"/proc/{child}/task")) > 1  # the server's worker threads carry the mask too
-        assert _cpus_of(grandchild) == {cpu}
+        assert cpus_of(grandchild) == {cpu}
         # The other child, and every thread of the bridge (the loop thread forked the pinned child), are free.
-        (unpinned,) = set(_children_running(RICH_SERVER)) - {child}
-        assert _cpus_of(unpinned) == everywhere
-        assert _cpus_of(os.getpid()) == everywhere
+        (unpinned,) = set(children_running(RICH_SERVER)) - {child}
+        assert cpus_of(unpinned) == everywhere
+        assert cpus_of(os.getpid()) == everywhere
 
 
 def _child_cpus(bridge_children: set[int], name: str) -> set[int]:
@@ -166,7 +149,7 @@ def _child_cpus(bridge_children: set[int], name: str) -> set[int]:
     for pid in bridge_children:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if name.encode() in argv:
-            return _cpus_of(pid)
+            return cpus_of(pid)
     raise AssertionError(f"no child for {name}")
 
 
@@ -178,7 +161,7 @@ def test_auto_puts_each_pinned_child_on_its_own_cpu_and_frees_it_when_the_child_
         client = bridge.app.test_client()
         for name in ("first", "second"):
             assert client.post(f"/servers/{name}/tools/echo", json={"text": "hi"}).status_code == 200
-        children = set(_children_running(RICH_SERVER))
+        children = set(children_running(RICH_SERVER))
         placed = [_child_cpus(children, "first"), _child_cpus(children, "second")]
     # One CPU each, two different ones, the highest-numbered first (children start in config order).
     assert all(len(cpus) == 1 for cpus in placed)
@@ -186,4 +169,4 @@ def test_auto_puts_each_pinned_child_on_its_own_cpu_and_frees_it_when_the_child_
     with in_process_bridge([replace(rich_stdio("again"), cpus="auto")]) as bridge:
         assert bridge.app.test_client().post("/servers/again/tools/echo", json={"text": "hi"}).status_code == 200
         # The earlier children are gone, so their CPUs count as free again.
-        assert _child_cpus(set(_children_running(RICH_SERVER)), "again") == {usable[-1]}
+        assert _child_cpus(set(children_running(RICH_SERVER)), "again") == {usable[-1]}

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from bridge.config import DEFAULT_CALL_TIMEOUT, ServerConfig
+from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus
 from bridge.errors import AlreadyExists, FieldError, Forbidden, NotFound, RequestInvalid, Unprocessable
 from bridge.gateway.ports import Upstreams
 from bridge.gateway.store import RegistryStore
@@ -104,9 +104,15 @@ class ServerRegistry:
                 command=body["command"],
                 args=tuple(body.get("args", ())),
                 env=dict(body.get("env", {})),
+                cwd=body.get("cwd"),
                 call_timeout=timeout,
                 protocol=protocol,
+                cpus=_cpus(body.get("cpus")),
             )
+        for stdio_only in ("cwd", "cpus"):
+            if stdio_only in body:
+                problem = "applies to stdio servers only (a child process the bridge starts)"
+                raise RequestInvalid(f"{stdio_only} {problem}", [FieldError(f"/body/{stdio_only}", problem)])
         if "url" not in body:
             raise RequestInvalid(f"a {transport} server needs a url", [FieldError("/body/url", "required")])
         auth = body.get("authentication") or {}
@@ -123,3 +129,11 @@ class ServerRegistry:
             call_timeout=timeout,
             protocol=protocol,
         )
+
+
+def _cpus(raw: Any) -> Cpus | None:
+    """The registration's ``cpus``, checked as the config file's are; a problem points at it."""
+    try:
+        return parse_cpus(raw, "cpus")
+    except ConfigError as exc:
+        raise RequestInvalid(str(exc), [FieldError("/body/cpus", str(exc))]) from exc

@@ -32,6 +32,8 @@ def _to_json(config: ServerConfig) -> str:
 def _from_json(text: str) -> ServerConfig:
     data: dict[str, Any] = json.loads(text)
     data["args"] = tuple(data.get("args") or ())
+    if isinstance(data.get("cpus"), list):  # "auto" stays as it is
+        data["cpus"] = tuple(data["cpus"])
     return ServerConfig(**data)
 
 
