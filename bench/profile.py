@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.procs import free_port, http_status  # noqa: E402
+from bench.targets import Upstream, running_http_upstream  # noqa: E402
 
 #: Components by the frames that mark them: (label, substrings of "function (file")."
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -74,18 +76,13 @@ def main() -> None:
     args = parser.parse_args()
 
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="mcp-profile-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mcp-profile-") as tmp, contextlib.ExitStack() as stack:
         config = Path(tmp) / "servers.json"
-        rich = str(ROOT / "tests" / "servers" / "rich_server.py")
-        upstream: subprocess.Popen[bytes] | None = None
-        if args.transport == "http":  # one upstream process of its own, started first
-            upstream_port = free_port()
-            argv = [sys.executable, rich, "http", "--port", str(upstream_port)]
-            upstream = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
-            entry: dict[str, object] = {"url": f"http://127.0.0.1:{upstream_port}/mcp", "type": "streamable-http"}
-        else:
-            entry = {"command": sys.executable, "args": [rich, "stdio"]}
-        config.write_text(json.dumps({"mcpServers": {"rich": entry}}))
+        # Over HTTP the upstream is a process of its own, started first and stopped by its PID.
+        upstream = (
+            stack.enter_context(running_http_upstream(Path(tmp))) if args.transport == "http" else Upstream.rich_stdio()
+        )
+        config.write_text(json.dumps({"mcpServers": {"rich": upstream.claude_desktop_entry()}}))
         command = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
         command += ["--log-level", "warning", "--registry", str(Path(tmp) / "registry.db")]
         bridge = subprocess.Popen(command, cwd=args.bridge_root, stderr=subprocess.DEVNULL)
@@ -106,9 +103,6 @@ def main() -> None:
         finally:
             bridge.terminate()
             bridge.wait(30)
-            if upstream is not None:
-                upstream.terminate()
-                upstream.wait(30)
         total, shares = _shares(raw)
     cpu = 1000 * result["cpu_s"][str(bridge.pid)] / max(result["n"], 1)
     where = f"{args.bridge_root} ({args.transport})"

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,13 +30,12 @@ import uvloop  # noqa: E402
 from mcp import Client, StdioServerParameters  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
-from bench.procs import free_port, http_status  # noqa: E402
+from bench.targets import RICH, running_http_upstream  # noqa: E402
 from bridge.upstream.http import LeanTransport  # noqa: E402
 from bridge.upstream.results import OutputChecks  # noqa: E402
 from bridge.upstream.stdio import stdio_transport  # noqa: E402
 from bridge.upstream.translate import to_json  # noqa: E402
 
-RICH = ROOT / "tests" / "servers" / "rich_server.py"
 STDIO = StdioServerParameters(command=sys.executable, args=[str(RICH), "stdio"])
 
 
@@ -89,15 +88,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    port = free_port()
-    upstream = subprocess.Popen([sys.executable, str(RICH), "http", "--port", str(port)], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while http_status(port, "GET", "/mcp") is None:
-            if time.monotonic() > deadline:
-                raise SystemExit("the HTTP upstream did not start")
-            time.sleep(0.1)
-        variants = _variants(f"http://127.0.0.1:{port}/mcp")
+    with tempfile.TemporaryDirectory(prefix="mcp-transports-") as work, running_http_upstream(Path(work)) as upstream:
+        assert upstream.url is not None
+        variants = _variants(upstream.url)
         results: dict[str, list[tuple[float, ...]]] = {name: [] for name in variants}
 
         async def rounds() -> None:
@@ -107,9 +100,6 @@ def main() -> None:
                     results[name].append(await _measure(target, args.calls, checked, http))
 
         uvloop.run(rounds())
-    finally:
-        upstream.terminate()
-        upstream.wait(30)
     print(f"| variant ({args.calls} calls, median of {args.repeat}) | p50 ms (c=1) | CPU ms/call | rps (c=8) |")
     print("| --- | ---: | ---: | ---: |")
     for name, rows in results.items():

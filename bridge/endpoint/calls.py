@@ -92,10 +92,9 @@ class ToolCalls:
         chunked = headers.get("transfer-encoding", "").lower() == "chunked"
         body: Any = NO_BODY
         if (length and length != "0") or chunked:
-            content_type = headers.get("content-type", "")
-            if not is_json_media_type(content_type.partition(";")[0].strip().lower()):
-                got = content_type.partition(";")[0].strip() or "no Content-Type"
-                raise UnsupportedMediaType(f"send the body as application/json (got {got})")
+            media_type = headers.get("content-type", "").partition(";")[0].strip()
+            if not is_json_media_type(media_type.lower()):
+                raise UnsupportedMediaType(f"send the body as application/json (got {media_type or 'no Content-Type'})")
             if length.isdigit() and int(length) > self._max_body:
                 raise PayloadTooLarge(f"the body is {length} bytes; the limit is {self._max_body}")
             raw = await read_body(receive, self._max_body)

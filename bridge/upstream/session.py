@@ -15,7 +15,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, nullcontext
+from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import anyio
@@ -461,10 +461,10 @@ class UpstreamSession:
             )
         deadline = timeout if timeout is not None else self.config.call_timeout
         try:
-            # Every REST call passes here: a bare scope rather than anyio.fail_after (the same
-            # deadline without its two generator layers), no relay bookkeeping for a call without one.
-            carrying = self._relays.carrying(relay) if relay is not None else nullcontext()
-            with carrying, anyio.CancelScope(deadline=asyncio.get_running_loop().time() + deadline) as scope:
+            # Every REST call passes here: a bare scope rather than anyio.fail_after, the same
+            # deadline without its two generator layers.
+            deadline_at = asyncio.get_running_loop().time() + deadline
+            with self._relays.carrying(relay), anyio.CancelScope(deadline=deadline_at) as scope:
                 result = await op(client)
             if scope.cancelled_caught:
                 raise TimeoutError
