@@ -30,7 +30,7 @@ from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge import __version__
-from bridge.upstream.relay import INPUT_REQUIRED, Relay, RelayRefused
+from bridge.model import INPUT_REQUIRED, Relay, RelayRefused
 
 __all__ = ["Backend", "Listing", "Subscriptions", "create_forwarding_server"]
 

@@ -20,7 +20,7 @@ from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
 from bridge.errors import BridgeError, ToolFailed, UpstreamError
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
-from bridge.upstream.relay import Relay
+from bridge.model import Relay
 
 __all__ = ["GatewayBackend", "create_mcp_server"]
 

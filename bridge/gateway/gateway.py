@@ -19,9 +19,8 @@ from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
 from bridge.gateway.registry import ServerRegistry
 from bridge.gateway.store import MemoryStore
+from bridge.model import INPUT_REQUIRED, SERVING, Catalog, Relay
 from bridge.schema import CompiledSchema, SchemaCompileError
-from bridge.upstream.model import SERVING, Catalog
-from bridge.upstream.relay import INPUT_REQUIRED, Relay  # an input-required result goes to the caller untouched
 
 __all__ = ["Gateway"]
 

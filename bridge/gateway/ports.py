@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from bridge.config import ServerConfig
-from bridge.upstream.model import Catalog, ServerStatus
-from bridge.upstream.relay import Relay
+from bridge.model import Catalog, Relay, ServerStatus
 
 __all__ = ["Upstreams"]
 

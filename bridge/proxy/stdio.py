@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
 from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
-from bridge.upstream.relay import Relay
+from bridge.model import Relay
 
 __all__ = ["create_proxy", "serve_stdio"]
 

@@ -18,9 +18,8 @@ from typing import Any, TypeVar
 
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
+from bridge.model import JSON, Catalog, Relay, ServerStatus
 from bridge.upstream.loop import LoopThread
-from bridge.upstream.model import JSON, Catalog, ServerStatus
-from bridge.upstream.relay import Relay
 from bridge.upstream.session import UpstreamSession
 
 __all__ = ["UpstreamPool"]

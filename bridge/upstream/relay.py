@@ -23,60 +23,10 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Protocol
 
-from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
+from bridge.model import Relay
 
-__all__ = ["INPUT_REQUIRED", "Relay", "RelayRefused", "RelayTracker"]
-
-JSON = dict[str, Any]
-#: The ``resultType`` of a 2026-07-28 result asking the caller for input and a retry.
-INPUT_REQUIRED = "input_required"
-
-
-class RelayRefused(Exception):
-    """The caller cannot answer this question (no capability, no back channel, no caller)."""
-
-    def __init__(self, message: str, code: int = MISSING_REQUIRED_CLIENT_CAPABILITY) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Relay(Protocol):
-    """The caller's side of one in-flight upstream call."""
-
-    @property
-    def wants_progress(self) -> bool: ...
-
-    @property
-    def log_level(self) -> str | None:
-        """The lowest log level the caller asked for, or None for no logs."""
-        ...
-
-    @property
-    def takes_input_required(self) -> bool:
-        """The caller speaks 2026-07-28: an input-required result can be handed to it as it is."""
-        ...
-
-    @property
-    def input_responses(self) -> JSON | None:
-        """On a retry, the caller's answers to the input requests (wire shape), passed on verbatim."""
-        ...
-
-    @property
-    def request_state(self) -> str | None:
-        """On a retry, the opaque state the server handed out, passed on verbatim."""
-        ...
-
-    async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
-
-    async def log(self, params: JSON) -> None:
-        """A ``notifications/message`` params object, in wire shape."""
-        ...
-
-    async def ask(self, method: str, params: JSON) -> JSON:
-        """Forward a server→client request; its result in wire shape, or ``RelayRefused``."""
-        ...
+__all__ = ["RelayTracker"]
 
 
 _CURRENT: contextvars.ContextVar[Relay | None] = contextvars.ContextVar("bridge_relay", default=None)

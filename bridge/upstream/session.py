@@ -34,9 +34,9 @@ from pydantic import TypeAdapter
 from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
+from bridge.model import JSON, SERVING, Catalog, Relay, RelayRefused, ServerState, ServerStatus
 from bridge.upstream.http import LeanTransport
-from bridge.upstream.model import JSON, SERVING, Catalog, ServerState, ServerStatus
-from bridge.upstream.relay import Relay, RelayRefused, RelayTracker
+from bridge.upstream.relay import RelayTracker
 from bridge.upstream.results import OutputChecks
 from bridge.upstream.stdio import stdio_transport
 from bridge.upstream.translate import is_connection_loss, to_bridge_error, to_json

@@ -64,3 +64,11 @@ def test_unavailable_carries_retry_after_and_every_error_is_in_the_tree() -> Non
     error = to_bridge_error(BrokenPipeError(), server="s", timeout=1)
     assert isinstance(error, BridgeError)
     assert error.headers() == {"Retry-After": "1"}
+
+
+def test_the_bridges_missing_capability_code_is_the_sdks() -> None:
+    from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
+
+    from bridge.model import MISSING_CAPABILITY
+
+    assert MISSING_CAPABILITY == MISSING_REQUIRED_CLIENT_CAPABILITY

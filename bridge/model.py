@@ -1,0 +1,103 @@
+"""The bridge's own vocabulary, shared by every layer: servers' states and catalogs, the caller.
+
+Nothing here knows the MCP SDK, Flask or asyncio. The upstream layer fills these in, the
+gateway reasons about them, the edges render them; each layer may import this module, and the
+gateway's interface names no type but these and plain JSON (dicts in MCP's camelCase wire
+shape, passed through without loss).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "INPUT_REQUIRED",
+    "JSON",
+    "MISSING_CAPABILITY",
+    "SERVING",
+    "Catalog",
+    "Relay",
+    "RelayRefused",
+    "ServerState",
+    "ServerStatus",
+]
+
+JSON = dict[str, Any]
+ServerState = Literal["connecting", "ready", "degraded", "down"]
+#: The states in which a server takes calls; ``degraded`` is connected but recently slow or stale.
+SERVING: tuple[ServerState, ...] = ("ready", "degraded")
+#: The ``resultType`` of a 2026-07-28 result asking the caller for input and a retry.
+INPUT_REQUIRED = "input_required"
+#: MCP's JSON-RPC code for "the client lacks a capability this needs" (the SDK's
+#: ``MISSING_REQUIRED_CLIENT_CAPABILITY``; a unit test holds the two equal).
+MISSING_CAPABILITY = -32021
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What one server offers, as last listed. Replaced whole on refresh, never mutated."""
+
+    tools: Mapping[str, JSON] = field(default_factory=dict)
+    resources: tuple[JSON, ...] = ()
+    templates: tuple[JSON, ...] = ()
+    prompts: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """A server's connection state at one moment."""
+
+    state: ServerState
+    protocol_version: str | None = None
+    server_info: JSON | None = None
+    capabilities: JSON | None = None
+    last_error: str | None = None
+    #: Seconds until the next reconnect attempt while down (the Retry-After we answer).
+    retry_after: int = 1
+
+
+class RelayRefused(Exception):
+    """The caller cannot answer this question (no capability, no back channel, no caller)."""
+
+    def __init__(self, message: str, code: int = MISSING_CAPABILITY) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Relay(Protocol):
+    """The caller's side of one in-flight upstream call: what flows back to it while it runs."""
+
+    @property
+    def wants_progress(self) -> bool: ...
+
+    @property
+    def log_level(self) -> str | None:
+        """The lowest log level the caller asked for, or None for no logs."""
+        ...
+
+    @property
+    def takes_input_required(self) -> bool:
+        """The caller speaks 2026-07-28: an input-required result can be handed to it as it is."""
+        ...
+
+    @property
+    def input_responses(self) -> JSON | None:
+        """On a retry, the caller's answers to the input requests (wire shape), passed on verbatim."""
+        ...
+
+    @property
+    def request_state(self) -> str | None:
+        """On a retry, the opaque state the server handed out, passed on verbatim."""
+        ...
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+
+    async def log(self, params: JSON) -> None:
+        """A ``notifications/message`` params object, in wire shape."""
+        ...
+
+    async def ask(self, method: str, params: JSON) -> JSON:
+        """Forward a server→client request; its result in wire shape, or ``RelayRefused``."""
+        ...
