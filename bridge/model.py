@@ -22,6 +22,7 @@ __all__ = [
     "RelayRefused",
     "ServerState",
     "ServerStatus",
+    "UpstreamListener",
 ]
 
 JSON = dict[str, Any]
@@ -100,4 +101,23 @@ class Relay(Protocol):
 
     async def ask(self, method: str, params: JSON) -> JSON:
         """Forward a server→client request; its result in wire shape, or ``RelayRefused``."""
+        ...
+
+
+class UpstreamListener(Protocol):
+    """Who hears what happens upstream (the gateway, which publishes it on its event bus).
+
+    Called on the upstream event loop; an implementation returns at once and never blocks.
+    """
+
+    def catalog_changed(self, server: str) -> None:
+        """``server``'s catalog was listed anew (connected, reconnected, or it said it changed), or it left."""
+        ...
+
+    def state_changed(self, server: str, status: ServerStatus) -> None:
+        """``server`` moved to another state (connecting, ready, degraded, down)."""
+        ...
+
+    def resource_updated(self, server: str, uri: str) -> None:
+        """A resource some caller follows changed upstream."""
         ...
