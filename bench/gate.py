@@ -1,13 +1,14 @@
 """What the bridge's request gate and argument validation cost per call, timed in this process.
 
 No server runs: the per-call steps of ``POST /servers/rich/tools/echo`` with ``{"text":
-"hello"}`` are repeated here as ``bridge/endpoint/calls.py`` (``ToolCalls._gate``) and
-``bridge/gateway/gateway.py`` (``Gateway._check_tool_call``) run them: headers read, API-key
-check (open, as in the bench), media type and size checks, the body parsed with orjson, the
-``callServerTool`` operation's compiled validators, the catalog lookup, the cached tool
-validator and the echo tool's ``inputSchema`` check. Reading the body off the socket is left
-out (it is I/O, not validation). The median over many batches is set against the bridge's
-measured CPU per request, to show how much of it validation is.
+"hello"}`` run here through the bridge's own code, as ``bridge/endpoint/calls.py`` runs them:
+the gate (``bridge.gate``: headers read, credentials to a principal (open, as in the bench),
+media type and size checks, the body parsed with orjson, the ``callServerTool`` operation's
+compiled validators), then ``Gateway.check_tool_call`` (the catalog lookup, the cached tool
+validator and the echo tool's ``inputSchema`` check) over in-memory upstreams holding the rich
+server's real echo tool. Reading the body off the socket is left out (it is I/O, not
+validation). The median over many batches is set against the bridge's measured CPU per
+request, to show how much of it validation is.
 """
 
 from __future__ import annotations
@@ -21,16 +22,20 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from bridge.store import Store
 from mcp import Client
 
 from bench.targets import RICH
-from bridge.config import DEFAULT_MAX_BODY
+from bridge.config import DEFAULT_MAX_BODY, ServerConfig
 from bridge.endpoint.http import Headers
-from bridge.gateway.naming import qualify
-from bridge.rest.auth import ApiKeyAuth
-from bridge.schema import CompiledSchema
+from bridge.events import InProcessBus
+from bridge.gate import ApiKeyAuthenticator, Gate
+from bridge.gateway import Gateway
+from bridge.gateway.registry import ServerRegistry
+from bridge.model import Catalog, Principal
 from bridge.spec import Spec
-from bridge.validation import NO_BODY, RequestValidator
+from bridge.upstream.memory import MemoryServer, MemoryUpstreams
+from bridge.validation import RequestValidator
 
 __all__ = ["measure_gate"]
 
@@ -58,19 +63,15 @@ def _echo_input_schema() -> dict[str, Any]:
     return asyncio.run(listed())
 
 
-def _is_json(content_type: str) -> bool:
-    # As bridge/endpoint/calls.py decides it.
-    mimetype = content_type.partition(";")[0].strip().lower()
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
-
-
 def _steps() -> dict[str, Callable[[], object]]:
     """The whole per-call sequence, and its three validation parts on their own."""
-    op = RequestValidator(Spec.from_file(None))["callServerTool"]
-    auth = ApiKeyAuth(())
-    schema = _echo_input_schema()
-    tools: dict[str, dict[str, Any]] = {TOOL: {"name": TOOL, "inputSchema": schema}}
-    validators = {("tool", SERVER, TOOL): (schema, CompiledSchema(schema))}
+    gate = Gate(ApiKeyAuthenticator(()), RequestValidator(Spec.from_file(None)), DEFAULT_MAX_BODY)
+    op = gate.validator["callServerTool"]
+    tool = {"name": TOOL, "inputSchema": _echo_input_schema()}
+    upstreams = MemoryUpstreams({SERVER: MemoryServer(Catalog(tools={TOOL: tool}))})
+    registry = ServerRegistry(upstreams, Store.memory().registrations, allow_stdio=False, connect_timeout=5)
+    gateway = Gateway(upstreams, registry, InProcessBus())
+    gateway.run(gateway.start([ServerConfig(SERVER, "streamable-http", url="http://127.0.0.1:1/mcp")]))
     params = {"server": SERVER, "tool": TOOL}
     scope = {
         "headers": [
@@ -80,38 +81,18 @@ def _steps() -> dict[str, Callable[[], object]]:
         ]
     }
     parsed = orjson.loads(BODY)
+    anyone = Principal.anonymous()
 
-    def check_tool(arguments: Any) -> None:
-        definition = tools.get(TOOL)
-        if definition is None:
-            raise RuntimeError(f"no tool {TOOL}")
-        source = definition.get("inputSchema")
-        if source is not None:
-            cached = validators.get(("tool", SERVER, TOOL))
-            validator = cached[1] if cached is not None and cached[0] is source else CompiledSchema(source)
-            validator.check(arguments, base="/body", what=f"invalid arguments for tool {qualify(SERVER, TOOL)!r}")
-
-    def gate() -> None:
-        headers = Headers(scope)
-        if op.operation.secured:
-            auth.check(headers, op.operation.scopes)
-        length = headers.get("content-length", "")
-        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-        body: Any = NO_BODY
-        if (length and length != "0") or chunked:
-            if not _is_json(headers.get("content-type", "")):
-                raise RuntimeError("not JSON")
-            if length.isdigit() and int(length) > DEFAULT_MAX_BODY:
-                raise RuntimeError("too large")
-            body = orjson.loads(BODY)
-        op.check(params, {}, body)
-        check_tool({} if body is NO_BODY else body)
+    def total() -> None:
+        admission = gate.admit(op, Headers(scope))
+        body = admission.check(params, {}, BODY)
+        gateway.check_tool_call(SERVER, TOOL, body, "/body", admission.principal)
 
     return {
-        "total": gate,
+        "total": total,
         "orjson parse": lambda: orjson.loads(BODY),
         "operation check": lambda: op.check(params, {}, parsed),
-        "tool inputSchema check": lambda: check_tool(parsed),
+        "tool inputSchema check": lambda: gateway.check_tool_call(SERVER, TOOL, parsed, "/body", anyone),
     }
 
 

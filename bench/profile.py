@@ -33,7 +33,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("WSGI adapter (a2wsgi)", ("a2wsgi/",)),
     ("Flask and Werkzeug", ("flask/", "werkzeug/")),
     ("tool-call route (bridge/endpoint/calls.py)", ("endpoint/calls.py",)),
-    ("request gate and validation", ("rest/app.py", "validation.py", "schema.py", "rest/auth.py")),
+    ("request gate and validation", ("gate/", "rest/app.py", "validation.py", "schema.py")),
     ("waiting thread hop (LoopThread.run)", ("LoopThread.run (",)),
     ("SDK client (mcp/client, mcp/shared)", ("mcp/client/", "mcp/shared/")),
     ("  of it, the SDK's stdio pipe tasks", ("mcp/client/stdio.py",)),

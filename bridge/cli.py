@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import sys
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -113,8 +112,6 @@ def serve(
         servers = load_servers(config_path, os.environ) if config_path else [demo_server()]
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    # A per-server "timeout" in the config wins over --timeout.
-    servers = [s if s.call_timeout != DEFAULT_CALL_TIMEOUT else replace(s, call_timeout=timeout) for s in servers]
     settings = BridgeSettings(
         host=host,
         port=port,
@@ -127,12 +124,16 @@ def serve(
         threads=threads,
     )
     _stop_on_signals()
+    listener = _listen(host, port)  # before any child starts: a taken port is one clear line
     try:
         bridge = Bridge.create(settings, servers, spec_path=spec_path)
     except SpecError as exc:
+        listener.close()
         raise click.ClickException(f"refusing to start: {exc}") from exc
+    except BaseException:
+        listener.close()
+        raise
     try:
-        listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
         # Connections inherit this: without it a response written as headers then body waits
         # for the client's delayed ACK (~40 ms per request on Linux).
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -210,6 +211,14 @@ def install(name: str, url: str, variables: tuple[str, ...], config_path: Path |
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"cannot update {path}: {exc}") from exc
     click.echo(f"{'updated' if replaced else 'added'} {name!r} in {path}; restart Claude Desktop to load it")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, or one clear line when the address cannot be had (taken, not ours)."""
+    try:
+        return socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def _own_command() -> str:

@@ -81,9 +81,15 @@ class ServerConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     #: "auto" probes the newest revision and falls back; "legacy" or a revision pins it.
     protocol: str = "auto"
-    call_timeout: float = DEFAULT_CALL_TIMEOUT
+    #: Seconds per call; None until the bridge fills in its own ``--timeout`` (an explicit value wins).
+    call_timeout: float | None = None
     #: CPUs a stdio child (and whatever it starts) may run on; None leaves the scheduler free (Linux).
     cpus: Cpus | None = None
+
+    @property
+    def timeout(self) -> float:
+        """The call timeout in force (the bridge fills ``call_timeout`` in before a server starts)."""
+        return DEFAULT_CALL_TIMEOUT if self.call_timeout is None else self.call_timeout
 
     def describe_target(self) -> str:
         """Where the server lives, without secrets (headers and env values are never shown)."""
@@ -189,8 +195,8 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
     if not isinstance(kind, str) or kind not in _TRANSPORT_ALIASES:
         raise ConfigError(f"{where}: give a 'command' (stdio) or a 'url' with type 'streamable-http' or 'sse'")
     transport = _TRANSPORT_ALIASES[kind]
-    timeout = entry.get("timeout", DEFAULT_CALL_TIMEOUT)
-    if not isinstance(timeout, int | float) or timeout <= 0:
+    timeout = entry.get("timeout")  # absent: the bridge's --timeout
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
         raise ConfigError(f"{where}.timeout must be a positive number of seconds")
     protocol = entry.get("protocol", "auto")
     if not isinstance(protocol, str):
@@ -211,7 +217,7 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
             env=_str_map(entry.get("env"), f"{where}.env"),
             cwd=cwd if isinstance(cwd, str) else None,
             protocol=protocol,
-            call_timeout=float(timeout),
+            call_timeout=None if timeout is None else float(timeout),
             cpus=parse_cpus(entry.get("cpus"), f"{where}.cpus"),
         )
     if "cpus" in entry:
@@ -225,7 +231,7 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
         url=url,
         headers=_str_map(entry.get("headers"), f"{where}.headers"),
         protocol=protocol,
-        call_timeout=float(timeout),
+        call_timeout=None if timeout is None else float(timeout),
     )
 
 

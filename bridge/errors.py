@@ -1,8 +1,11 @@
 """The bridge's one error tree; every failure a caller can see is one of these.
 
-Each class knows its HTTP status and its RFC 9457 problem ``type``; ``bridge.rest.problems``
-renders them all, once. Errors from the MCP SDK, from HTTP and from the OS are translated into
-this tree where they enter (``bridge.upstream``), with ``raise ... from exc``.
+Each class knows its HTTP status, its RFC 9457 problem ``type`` and its JSON-RPC code. They are
+rendered once per protocol: as problem+json by ``BridgeError.to_problem`` (every HTTP edge), as
+a JSON-RPC error object by ``jsonrpc_error`` (plain ``POST /mcp``, MCP clients, the stdio proxy),
+so the same failure carries the same code on every edge. Errors from the MCP SDK, from HTTP and
+from the OS are translated into this tree where they enter (``bridge.upstream``), with
+``raise ... from exc``.
 
 ::
 
@@ -47,6 +50,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "jsonrpc_error",
 ]
 
 
@@ -233,3 +237,15 @@ class UpstreamTimeout(UpstreamError):
     slug = "upstream-timeout"
     title = "The upstream MCP server did not answer in time"
     jsonrpc_code = -32000
+
+
+def jsonrpc_error(exc: BaseException) -> dict[str, Any]:
+    """The JSON-RPC error object for ``exc``: its code, its detail, and its problem as ``data``.
+
+    Anything outside the tree is a bug in the bridge: internal error, no internals shown.
+    """
+    error = exc if isinstance(exc, BridgeError) else BridgeError(UNEXPECTED)
+    problem = error.to_problem()
+    if isinstance(error, RequestInvalid) and not error.errors:
+        problem["errors"] = [FieldError("/params", error.detail).to_dict()]
+    return {"code": error.jsonrpc_code, "message": error.detail, "data": problem}

@@ -8,16 +8,20 @@ shape, passed through without loss).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "ADMIN",
     "INPUT_REQUIRED",
     "JSON",
     "MISSING_CAPABILITY",
     "SERVING",
+    "USE",
     "Catalog",
+    "Principal",
+    "ProgressCallback",
     "Relay",
     "RelayRefused",
     "ServerState",
@@ -34,6 +38,58 @@ INPUT_REQUIRED = "input_required"
 #: MCP's JSON-RPC code for "the client lacks a capability this needs" (the SDK's
 #: ``MISSING_REQUIRED_CLIENT_CAPABILITY``; a unit test holds the two equal).
 MISSING_CAPABILITY = -32021
+
+
+#: The scope of every caller the bridge admits: call tools, read resources, render prompts.
+USE = "use"
+#: The scope that may also register and remove servers.
+ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the gate established it; the gateway filters by it.
+
+    ``servers`` and ``tools`` are allowlists (None: all). A tool entry is a qualified name
+    (``server.tool``) or ``server.*``. A server a principal may not use, and a tool it may not
+    call, are absent for it: not listed, and 404 when named.
+    """
+
+    subject: str
+    scopes: frozenset[str] = frozenset({USE})
+    servers: frozenset[str] | None = None
+    tools: frozenset[str] | None = None
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        """A caller of a bridge with no credentials configured: it may use everything but manage nothing."""
+        return cls("anonymous")
+
+    @classmethod
+    def restricted(
+        cls, subject: str, scopes: Collection[str], servers: Collection[str] | None, tools: Collection[str] | None
+    ) -> Principal:
+        return cls(
+            subject,
+            frozenset(scopes),
+            None if servers is None else frozenset(servers),
+            None if tools is None else frozenset(tools),
+        )
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.servers is None and self.tools is None
+
+    def has_scopes(self, needed: Collection[str]) -> bool:
+        return all(scope in self.scopes for scope in needed)
+
+    def may_use(self, server: str) -> bool:
+        return self.servers is None or server in self.servers
+
+    def may_call(self, server: str, tool: str) -> bool:
+        if not self.may_use(server):
+            return False
+        return self.tools is None or f"{server}.{tool}" in self.tools or f"{server}.*" in self.tools
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +121,12 @@ class RelayRefused(Exception):
     def __init__(self, message: str, code: int = MISSING_CAPABILITY) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ProgressCallback(Protocol):
+    """Hears a call's progress as the upstream reports it."""
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None: ...
 
 
 class Relay(Protocol):

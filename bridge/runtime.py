@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import BridgeSettings, ServerConfig
+from bridge.events import InProcessBus
+from bridge.gate import ApiKeyAuthenticator, Gate
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.gateway.store import MemoryStore, SqliteStore
@@ -33,10 +35,9 @@ class Bridge:
     settings: BridgeSettings
     spec: Spec
     gateway: Gateway
+    gate: Gate
     app: Any
     pool: UpstreamPool
-    #: Compiled once, for the Flask app and the tool-call route alike.
-    validator: RequestValidator
 
     @classmethod
     def create(
@@ -48,34 +49,36 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
+        gate = Gate(
+            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys), RequestValidator(spec), settings.max_body
+        )
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
         store = SqliteStore(Path(settings.registry_path)) if settings.registry_path else MemoryStore()
         registry = ServerRegistry(
-            pool, store, allow_stdio=settings.allow_stdio_registration, connect_timeout=settings.connect_timeout
+            pool,
+            store,
+            allow_stdio=settings.allow_stdio_registration,
+            connect_timeout=settings.connect_timeout,
+            call_timeout=settings.call_timeout,
         )
-        gateway = Gateway(pool, registry)
+        gateway = Gateway(pool, registry, InProcessBus())
         try:
-            registry.start(servers)
-            if wait:
-                pool.wait_connected()
+            gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
         except BaseException:
             gateway.close()
             raise
-        validator = RequestValidator(spec)
-        app = create_app(gateway, spec, settings, validator)
-        return cls(settings=settings, spec=spec, gateway=gateway, app=app, pool=pool, validator=validator)
+        app = create_app(gateway, spec, settings, gate)
+        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool)
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
         from bridge.endpoint import create_asgi_app, create_mcp_server
         from bridge.endpoint.calls import ToolCalls
-        from bridge.rest.auth import ApiKeyAuth
 
-        auth = ApiKeyAuth(self.settings.api_keys, self.settings.admin_keys)
         server = create_mcp_server(self.gateway)
-        calls = ToolCalls(self.gateway, self.validator, auth, self.settings.max_body)
+        calls = ToolCalls(self.gateway, self.gate)
         return create_asgi_app(
-            self.app, server, auth, host=self.settings.host, calls=calls, threads=self.settings.threads
+            self.app, server, self.gate, host=self.settings.host, calls=calls, threads=self.settings.threads
         )
 
     def serve(self, server: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:

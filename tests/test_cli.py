@@ -1,6 +1,7 @@
 """``mcp-bridge serve`` as a real process on 127.0.0.1: production server, shutdown, secrets."""
 
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,6 +48,20 @@ def test_serve_refuses_a_bad_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert 'the config must be an object with an "mcpServers" object' in result.stderr
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--registry", str(tmp_path / "r.db")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
 
 def test_served_by_the_production_server_with_keys_that_never_reach_the_log(tmp_path: Path) -> None:

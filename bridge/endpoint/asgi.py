@@ -6,7 +6,8 @@ the hot path. An MCP client is told apart by what the transport requires of it: 
 stream and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those
 requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams);
 a plain JSON ``POST /mcp``, as any REST client sends it, and the rest of the REST API go to
-the Flask app. API keys hold on every path.
+the Flask app. Every path passes the one gate (``bridge.gate``); an MCP client's principal rides
+in the request's ``scope["state"]`` to the gateway's handlers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from mcp.server.lowlevel import Server
 from bridge.endpoint.calls import ToolCalls
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem
 from bridge.errors import BridgeError
-from bridge.rest.auth import ApiKeyAuth
+from bridge.gate import Gate
 
 __all__ = ["create_asgi_app"]
 
 MCP_PATH = "/mcp"
+#: Where an MCP client request carries its principal to the handlers (``scope["state"]``).
+PRINCIPAL = "bridge.principal"
 #: Worker threads for the Flask side; each in-flight REST call holds one while it waits upstream.
 WSGI_THREADS = 64
 
@@ -39,7 +42,7 @@ def _is_mcp_client(scope: Scope, headers: Headers) -> bool:
 def create_asgi_app(
     flask_app: Any,
     mcp_server: Server[Any],
-    auth: ApiKeyAuth,
+    gate: Gate,
     *,
     host: str,
     calls: ToolCalls | None = None,
@@ -59,10 +62,11 @@ def create_asgi_app(
             headers = Headers(scope)
             if _is_mcp_client(scope, headers):
                 try:
-                    auth.check(headers)
+                    principal = gate.principal(headers)
                 except BridgeError as error:
                     await send_problem(send, error, MCP_PATH)
                     return
+                scope.setdefault("state", {})[PRINCIPAL] = principal
                 await mcp_app(scope, receive, send)
                 return
         await rest_app(scope, receive, send)  # type: ignore[arg-type]

@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
 from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
-from bridge.errors import BridgeError, ToolFailed, UpstreamError
+from bridge.errors import BridgeError, jsonrpc_error
+from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
-from bridge.model import Relay
+from bridge.model import Principal, Relay
 
 __all__ = ["GatewayBackend", "create_mcp_server"]
 
@@ -31,59 +31,50 @@ async def _mcp_errors(work: Callable[[], Awaitable[T]]) -> T:
     try:
         return await work()
     except BridgeError as exc:
-        code = INTERNAL_ERROR if isinstance(exc, UpstreamError) else INVALID_PARAMS
-        raise MCPError(code, exc.detail, exc.to_problem()) from exc
+        error = jsonrpc_error(exc)
+        raise MCPError(error["code"], error["message"], error["data"]) from exc
 
 
 class GatewayBackend:
-    """The gateway, reached in-process."""
+    """The gateway, reached in-process, named as MCP clients see it."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.rpc = JsonRpcDispatcher(gateway)
+        self.principal = Principal.anonymous()
 
     async def listing(self, kind: Listing) -> list[JSON]:
         async def work() -> list[JSON]:
-            return self.rpc.listing(kind)
+            return self.rpc.listing(kind, self.principal)
 
         return await _mcp_errors(work)
 
     async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON:
-        async def work() -> JSON:
-            server, tool = self.gateway.resolve_tool(name)
-            try:
-                return await self.gateway.acall_tool(server, tool, arguments, where="/params/arguments", relay=relay)
-            except ToolFailed as failed:
-                return failed.result
-
-        return await _mcp_errors(work)
+        return await _mcp_errors(lambda: self.rpc.call_tool(name, arguments, self.principal, relay))
 
     async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
-        async def work() -> JSON:
-            return await self.gateway.aread_resource(self.gateway.resolve_resource(uri), uri, relay)
-
-        return await _mcp_errors(work)
+        return await _mcp_errors(lambda: self.rpc.read_resource(uri, self.principal, relay))
 
     async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON:
-        async def work() -> JSON:
-            server, prompt = self.gateway.resolve_prompt(name)
-            return await self.gateway.aget_prompt(server, prompt, arguments, where="/params/arguments", relay=relay)
-
-        return await _mcp_errors(work)
+        return await _mcp_errors(lambda: self.rpc.get_prompt(name, arguments, self.principal, relay))
 
     async def subscribe(self, uri: str, subscribed: bool) -> None:
         async def work() -> None:
-            await self.gateway.subscribe(uri, subscribed)
+            await self.gateway.subscribe(uri, subscribed, principal=self.principal)
 
         await _mcp_errors(work)
 
     def on_updated(self, listener: Callable[[str], None]) -> None:
-        self.gateway.upstreams.set_update_listener(lambda _server, uri: listener(uri))
+        def updated(event: Event) -> None:
+            assert isinstance(event, ResourceUpdated)
+            listener(event.uri)
+
+        self.gateway.bus.subscribe(updated, [ResourceUpdated])
 
     def on_changed(self, listener: Callable[[], None]) -> None:
-        # Catalogs change on the loop (a server's list_changed) or on a REST thread (a registration).
+        # Published on the loop (an upstream's list_changed) or during start-up: hand it to the loop.
         upstreams = self.gateway.upstreams
-        self.gateway.add_change_listener(lambda: upstreams.post(listener))
+        self.gateway.bus.subscribe(lambda _event: upstreams.call_soon(listener), [CatalogChanged])
 
 
 def create_mcp_server(gateway: Gateway) -> Server[Any]:

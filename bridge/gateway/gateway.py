@@ -1,35 +1,62 @@
-"""The gateway: many upstream servers behind one set of operations.
+"""The gateway: many upstream servers behind one set of operations, for one principal at a time.
 
-Views call exactly one method here per request. The gateway keeps the naming index and each
-tool's compiled ``inputSchema`` validator, both rebuilt when a server's catalog changes, checks
-arguments before anything goes upstream, and shapes results into the REST contract's form.
+Edges call exactly one method here per request, passing the principal the gate established.
+Anything that goes upstream is a coroutine on the bridge's event loop (a thread reaches it
+through ``Upstreams.run``); questions about the gateway's own state (servers, listings, name
+resolution) are plain methods. The gateway keeps the naming index and each tool's compiled
+``inputSchema`` validator, rebuilt when a catalog changes, checks arguments before anything
+goes upstream, shapes results into the REST contract's form, and publishes what happens on its
+event bus (``bridge.events``): catalogs, states, resource updates, registrations, and each
+tool call's start, progress and end, built only when someone listens.
+
+A principal with allowlists sees only what they allow: other servers and tools are absent for
+it (not listed, 404 when named), never merely refused.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from bridge.config import DEFAULT_CONNECT_TIMEOUT
-from bridge.errors import Ambiguous, NotFound, ToolFailed, UpstreamUnavailable
+from bridge.config import ServerConfig
+from bridge.errors import Ambiguous, BridgeError, NotFound, ToolFailed, UpstreamUnavailable
+from bridge.events import (
+    CallFailed,
+    CallFinished,
+    CallProgress,
+    CallStarted,
+    CatalogChanged,
+    EventBus,
+    InProcessBus,
+    ResourceUpdated,
+    ServerRegistered,
+    ServerRemoved,
+    ServerStateChanged,
+)
 from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
 from bridge.gateway.registry import ServerRegistry
-from bridge.gateway.store import MemoryStore
-from bridge.model import INPUT_REQUIRED, SERVING, Catalog, Relay
+from bridge.model import INPUT_REQUIRED, JSON, SERVING, Catalog, Principal, ProgressCallback, Relay, ServerStatus
 from bridge.schema import CompiledSchema, SchemaCompileError
 
 __all__ = ["Gateway"]
 
 log = logging.getLogger(__name__)
-JSON = dict[str, Any]
+T = TypeVar("T")
 
 #: A tool error's detail quotes at most this much of its text content.
 DETAIL_CHARS = 500
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
+_CALL_EVENTS = (CallStarted, CallProgress, CallFinished, CallFailed)
+#: Call ids: this process's prefix and a counter, unique without a random draw per call.
+_CALL_PREFIX = f"{os.getpid():x}-{int(time.time()):x}-"
+_CALL_COUNTER = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,38 +75,94 @@ def _owners(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in owners.items()}
 
 
-class Gateway:
-    """Routes REST operations to upstream servers."""
+def _names(catalog: Catalog) -> dict[str, frozenset[str]]:
+    return {
+        "tools": frozenset(catalog.tools),
+        "prompts": frozenset(catalog.prompts),
+        "resources": frozenset(r["uri"] for r in catalog.resources),
+    }
 
-    def __init__(self, upstreams: Upstreams, registry: ServerRegistry | None = None) -> None:
+
+class Gateway:
+    """Routes operations to upstream servers, and tells the bus what happened."""
+
+    def __init__(self, upstreams: Upstreams, registry: ServerRegistry, bus: EventBus | None = None) -> None:
         self.upstreams = upstreams
-        self.registry = registry or ServerRegistry(
-            upstreams, MemoryStore(), allow_stdio=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT
-        )
+        self.registry = registry
+        self.bus: EventBus = bus if bus is not None else InProcessBus()
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
+        #: What each server offered when last seen, to tell what a change added and removed.
+        self._offered: dict[str, dict[str, frozenset[str]]] = {}
         #: Bumped on every catalog change, so derived documents know when to rebuild.
         self.catalog_version = 0
-        self._change_listeners: list[Callable[[], None]] = []
-        upstreams.set_catalog_listener(self._catalog_changed)
-        self._catalog_changed("")
+        upstreams.attach(self)
+        self._reindex()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run one of the gateway's coroutines from a thread other than the loop's, and wait for it.
+
+        The one way a thread (Flask's workers, start-up) reaches the gateway's operations.
+        """
+        return self.upstreams.run(coro, timeout)
+
+    async def start(self, configured: Sequence[ServerConfig], *, wait: bool = True) -> None:
+        """Start the config file's servers and the kept registrations; with ``wait``, their first handshakes."""
+        await self.registry.start(configured)
+        if wait:
+            await self.upstreams.wait_connected()
 
     def close(self) -> None:
         self.upstreams.close()
 
+    # -- what the upstreams tell us (UpstreamListener) ---------------------------------------
+
+    def catalog_changed(self, server: str) -> None:
+        self._reindex()
+        try:
+            now = _names(self.upstreams.catalog(server))
+        except NotFound:  # removed
+            now = {}
+        with self._lock:
+            before = self._offered.pop(server, {})
+            if now:
+                self._offered[server] = now
+        if self.bus.wants(CatalogChanged):
+            kinds = set(now) | set(before)
+            empty: frozenset[str] = frozenset()
+            added = {k: tuple(sorted(now.get(k, empty) - before.get(k, empty))) for k in kinds}
+            removed = {k: tuple(sorted(before.get(k, empty) - now.get(k, empty))) for k in kinds}
+            self.bus.publish(
+                CatalogChanged(
+                    server=server,
+                    added={k: v for k, v in added.items() if v},
+                    removed={k: v for k, v in removed.items() if v},
+                )
+            )
+
+    def state_changed(self, server: str, status: ServerStatus) -> None:
+        if self.bus.wants(ServerStateChanged):
+            self.bus.publish(ServerStateChanged(server=server, state=status.state, last_error=status.last_error))
+
+    def resource_updated(self, server: str, uri: str) -> None:
+        if self.bus.wants(ResourceUpdated):
+            self.bus.publish(ResourceUpdated(server=server, uri=uri))
+
     # -- catalog bookkeeping -----------------------------------------------------------------
 
-    def _catalogs(self) -> dict[str, Catalog]:
+    def _catalogs(self, principal: Principal | None = None) -> dict[str, Catalog]:
         found: dict[str, Catalog] = {}
         for name in self.upstreams.names():
+            if principal is not None and not principal.may_use(name):
+                continue
             try:
                 found[name] = self.upstreams.catalog(name)
             except NotFound:  # removed meanwhile
                 continue
         return found
 
-    def _catalog_changed(self, _server: str) -> None:
+    def _reindex(self) -> None:
         catalogs = self._catalogs()
         index = _Index(
             tools=_owners([(t, s) for s, c in catalogs.items() for t in c.tools]),
@@ -91,14 +174,6 @@ class Gateway:
             self.catalog_version += 1
             # Validators of servers that are gone (removed, or renamed tools) are not kept.
             self._validators = {k: v for k, v in self._validators.items() if k[1] in catalogs}
-            listeners = list(self._change_listeners)
-        for listener in listeners:
-            listener()
-
-    def add_change_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (on whichever thread made the change) whenever any catalog changes."""
-        with self._lock:
-            self._change_listeners.append(listener)
 
     def _compiled(self, key: tuple[str, str, str], source: Any, schema: Any) -> CompiledSchema | None:
         """The validator for ``schema``, compiled once while ``source`` (the catalog entry) lives."""
@@ -123,9 +198,16 @@ class Gateway:
                 f"server {server!r} is {status.state}{reason}", server=server, retry_after=status.retry_after
             )
 
+    def _visible_server(self, server: str, principal: Principal | None) -> None:
+        """404 for a server this principal may not use, as for one that does not exist."""
+        if principal is not None and not principal.may_use(server):
+            raise NotFound(f"no server named {server!r}")
+        self.upstreams.config(server)
+
     # -- servers -----------------------------------------------------------------------------
 
-    def server(self, name: str) -> JSON:
+    def server(self, name: str, principal: Principal | None = None) -> JSON:
+        self._visible_server(name, principal)
         config = self.upstreams.config(name)
         status = self.upstreams.status(name)
         catalog = self.upstreams.catalog(name)
@@ -145,16 +227,11 @@ class Gateway:
             "lastError": status.last_error,
         }
 
-    def register(self, body: Mapping[str, Any]) -> JSON:
-        """Connect a new server from a registration body; its state once connected."""
-        return self.server(self.registry.register(body))
-
-    def unregister(self, name: str) -> None:
-        self.registry.unregister(name)
-
-    def servers(self) -> list[JSON]:
+    def servers(self, principal: Principal | None = None) -> list[JSON]:
         found = []
         for name in self.upstreams.names():
+            if principal is not None and not principal.may_use(name):
+                continue
             try:
                 found.append(self.server(name))
             except NotFound:
@@ -166,40 +243,78 @@ class Gateway:
         ready = all(s["status"] in SERVING for s in servers)
         return ready, {"status": "ready" if ready else "not_ready", "servers": servers}
 
+    async def register(self, body: Mapping[str, Any]) -> JSON:
+        """Connect a new server from a registration body; its state once connected."""
+        name = await self.registry.register(body)
+        info = self.server(name)
+        if self.bus.wants(ServerRegistered):
+            self.bus.publish(ServerRegistered(server=name, transport=info["transport"]))
+        return info
+
+    async def unregister(self, name: str) -> None:
+        await self.registry.unregister(name)
+        if self.bus.wants(ServerRemoved):
+            self.bus.publish(ServerRemoved(server=name))
+
     # -- tools -------------------------------------------------------------------------------
 
-    def _named(self, server: str | None, pick: Callable[[Catalog], Mapping[str, JSON]]) -> list[JSON]:
+    def _named(
+        self, server: str | None, principal: Principal | None, pick: Callable[[Catalog], Mapping[str, JSON]]
+    ) -> list[JSON]:
         """Catalog entries of one server or all, each with its server and qualified name."""
-        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
+        if server is not None:
+            self._visible_server(server, principal)
+        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs(principal)
         return [
             {**entry, "name": name, "qualifiedName": qualify(s, name), "server": s}
             for s, catalog in catalogs.items()
             for name, entry in pick(catalog).items()
         ]
 
-    def tools(self, server: str | None = None) -> list[JSON]:
-        return self._named(server, lambda catalog: catalog.tools)
+    def tools(self, server: str | None = None, principal: Principal | None = None) -> list[JSON]:
+        listed = self._named(server, principal, lambda catalog: catalog.tools)
+        if principal is None or principal.tools is None:
+            return listed
+        return [t for t in listed if principal.may_call(t["server"], t["name"])]
 
-    def resolve_tool(self, name: str) -> tuple[str, str]:
-        return resolve(name, self._index.tools, self.upstreams.names(), "tool")
+    def resolve_tool(self, name: str, principal: Principal | None = None) -> tuple[str, str]:
+        owners = self._index.tools
+        if principal is not None and not principal.unrestricted:
+            owners = {
+                local: frozenset(s for s in servers if principal.may_call(s, local))
+                for local, servers in owners.items()
+            }
+        return resolve(name, owners, self.upstreams.names(), "tool")
 
-    def call_tool(self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str = "/body") -> JSON:
+    async def call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        principal: Principal,
+        where: str = "/body",
+        relay: Relay | None = None,
+    ) -> JSON:
         """Check ``arguments`` against the tool's inputSchema, call it, and shape the result.
 
         ``where`` is the JSON pointer of the arguments in the caller's request, so problems
-        point into what the caller actually sent.
+        point into what the caller actually sent. ``relay`` receives what the call sends back.
+        A tool's own failure raises ``ToolFailed`` carrying its result.
         """
-        self._check_tool_call(server, tool, arguments, where)
-        return _tool_result(server, tool, self.upstreams.call_tool(server, tool, arguments))
+        self.check_tool_call(server, tool, arguments, where, principal)
+        bus = self.bus
+        if not (bus.wants(CallStarted) or bus.wants(CallFinished) or bus.wants(CallFailed) or bus.wants(CallProgress)):
+            return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
+        return await _ObservedCall(bus, server, tool, principal.subject).run(self.upstreams, arguments, relay)
 
-    async def acall_tool(
-        self, server: str, tool: str, arguments: Mapping[str, Any], *, where: str, relay: Relay | None = None
-    ) -> JSON:
-        """``call_tool`` for async callers, with ``relay`` receiving what the call sends back."""
-        self._check_tool_call(server, tool, arguments, where)
-        return _tool_result(server, tool, await self.upstreams.acall_tool(server, tool, arguments, relay))
-
-    def _check_tool_call(self, server: str, tool: str, arguments: Mapping[str, Any], where: str) -> None:
+    def check_tool_call(
+        self, server: str, tool: str, arguments: Mapping[str, Any], where: str, principal: Principal
+    ) -> None:
+        """Raise whatever the call would be refused for before it goes upstream (404, 503, 400)."""
+        if not principal.unrestricted and not principal.may_call(server, tool):
+            self._visible_server(server, principal)
+            raise NotFound(f"server {server!r} has no tool named {tool!r}")
         definition = self.upstreams.catalog(server).tools.get(tool)
         if definition is None:
             self._require_ready(server)
@@ -212,22 +327,24 @@ class Gateway:
 
     # -- resources ---------------------------------------------------------------------------
 
-    def resources(self, server: str | None = None) -> JSON:
-        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs()
+    def resources(self, server: str | None = None, principal: Principal | None = None) -> JSON:
+        if server is not None:
+            self._visible_server(server, principal)
+        catalogs = {server: self.upstreams.catalog(server)} if server else self._catalogs(principal)
         return {
             "resources": [{**r, "server": s} for s, c in catalogs.items() for r in c.resources],
             "resourceTemplates": [{**t, "server": s} for s, c in catalogs.items() for t in c.templates],
         }
 
-    def resolve_resource(self, uri: str) -> str:
+    def resolve_resource(self, uri: str, principal: Principal | None = None) -> str:
         """The server that serves ``uri``: the one listing it, else the one whose template scheme fits."""
-        listed = sorted(self._index.resources.get(uri, ()))
+        listed = sorted(s for s in self._index.resources.get(uri, ()) if principal is None or principal.may_use(s))
         if len(listed) == 1:
             return listed[0]
         if len(listed) > 1:
             raise Ambiguous(f"resource {uri!r} is offered by {len(listed)} servers", listed)
         scheme = uri.split(":", 1)[0] + ":"
-        catalogs = self._catalogs()
+        catalogs = self._catalogs(principal)
         by_template = sorted(
             s for s, c in catalogs.items() if any(t.get("uriTemplate", "").startswith(scheme) for t in c.templates)
         )
@@ -239,40 +356,39 @@ class Gateway:
             return next(iter(catalogs))
         raise NotFound(f"no server offers resource {uri!r}")
 
-    def read_resource(self, server: str, uri: str) -> JSON:
-        self.upstreams.config(server)  # 404 for an unknown server before going upstream
-        return _resource_result(self.upstreams.read_resource(server, uri))
+    async def read_resource(self, server: str, uri: str, *, principal: Principal, relay: Relay | None = None) -> JSON:
+        self._visible_server(server, principal)  # 404 for an unknown server before going upstream
+        return _resource_result(await self.upstreams.read_resource(server, uri, relay))
 
-    async def aread_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
-        self.upstreams.config(server)
-        return _resource_result(await self.upstreams.aread_resource(server, uri, relay))
-
-    async def subscribe(self, uri: str, subscribed: bool) -> str:
+    async def subscribe(self, uri: str, subscribed: bool, *, principal: Principal) -> str:
         """Follow a resource upstream (or stop); the server that serves it."""
-        server = self.resolve_resource(uri)
-        await self.upstreams.asubscribe(server, uri, subscribed)
+        server = self.resolve_resource(uri, principal)
+        await self.upstreams.subscribe(server, uri, subscribed)
         return server
 
     # -- prompts -----------------------------------------------------------------------------
 
-    def prompts(self, server: str | None = None) -> list[JSON]:
-        return self._named(server, lambda catalog: catalog.prompts)
+    def prompts(self, server: str | None = None, principal: Principal | None = None) -> list[JSON]:
+        return self._named(server, principal, lambda catalog: catalog.prompts)
 
-    def resolve_prompt(self, name: str) -> tuple[str, str]:
-        return resolve(name, self._index.prompts, self.upstreams.names(), "prompt")
+    def resolve_prompt(self, name: str, principal: Principal | None = None) -> tuple[str, str]:
+        owners = self._index.prompts
+        if principal is not None and principal.servers is not None:
+            owners = {local: frozenset(s for s in servers if principal.may_use(s)) for local, servers in owners.items()}
+        return resolve(name, owners, self.upstreams.names(), "prompt")
 
-    def get_prompt(self, server: str, name: str, arguments: Mapping[str, str], *, where: str = "/body") -> JSON:
-        """Check ``arguments`` against the prompt's declared arguments, then render it upstream."""
-        self._check_prompt(server, name, arguments, where)
-        return _prompt_result(self.upstreams.get_prompt(server, name, arguments))
-
-    async def aget_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], *, where: str, relay: Relay | None = None
+    async def get_prompt(
+        self,
+        server: str,
+        name: str,
+        arguments: Mapping[str, str],
+        *,
+        principal: Principal,
+        where: str = "/body",
+        relay: Relay | None = None,
     ) -> JSON:
-        self._check_prompt(server, name, arguments, where)
-        return _prompt_result(await self.upstreams.aget_prompt(server, name, arguments, relay))
-
-    def _check_prompt(self, server: str, name: str, arguments: Mapping[str, str], where: str) -> None:
+        """Check ``arguments`` against the prompt's declared arguments, then render it upstream."""
+        self._visible_server(server, principal)
         definition = self.upstreams.catalog(server).prompts.get(name)
         if definition is None:
             self._require_ready(server)
@@ -280,11 +396,93 @@ class Gateway:
         validator = self._compiled(("prompt", server, name), definition, _prompt_schema(definition))
         if validator is not None:
             validator.check(arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}")
+        return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay))
+
+
+class _ObservedCall:
+    """A tool call someone listens to: its start, progress and end go on the bus."""
+
+    __slots__ = ("bus", "call_id", "server", "subject", "tool")
+
+    def __init__(self, bus: EventBus, server: str, tool: str, subject: str) -> None:
+        self.bus = bus
+        self.call_id = _CALL_PREFIX + str(next(_CALL_COUNTER))
+        self.server = server
+        self.tool = tool
+        self.subject = subject
+
+    async def run(self, upstreams: Upstreams, arguments: Mapping[str, Any], relay: Relay | None) -> JSON:
+        bus = self.bus
+        if bus.wants(CallStarted):
+            bus.publish(
+                CallStarted(
+                    server=self.server, tool=self.tool, call_id=self.call_id, subject=self.subject, arguments=arguments
+                )
+            )
+        on_progress = self._progress(relay) if bus.wants(CallProgress) else None
+        started = time.monotonic()
+        try:
+            result = _tool_result(
+                self.server, self.tool, await upstreams.call_tool(self.server, self.tool, arguments, relay, on_progress)
+            )
+        except ToolFailed as failed:
+            self._finished(started, failed.result, is_error=True)
+            raise
+        except BridgeError as error:
+            if bus.wants(CallFailed):
+                bus.publish(
+                    CallFailed(
+                        server=self.server,
+                        tool=self.tool,
+                        call_id=self.call_id,
+                        subject=self.subject,
+                        duration=time.monotonic() - started,
+                        problem=error.to_problem(),
+                    )
+                )
+            raise
+        self._finished(started, result, is_error=False)
+        return result
+
+    def _finished(self, started: float, result: JSON, *, is_error: bool) -> None:
+        if self.bus.wants(CallFinished):
+            duration = time.monotonic() - started
+            self.bus.publish(
+                CallFinished(
+                    server=self.server,
+                    tool=self.tool,
+                    call_id=self.call_id,
+                    subject=self.subject,
+                    duration=duration,
+                    is_error=is_error,
+                    result=result,
+                )
+            )
+
+    def _progress(self, relay: Relay | None) -> ProgressCallback:
+        forward = relay.progress if relay is not None and relay.wants_progress else None
+
+        async def report(progress: float, total: float | None, message: str | None) -> None:
+            self.bus.publish(
+                CallProgress(
+                    server=self.server,
+                    tool=self.tool,
+                    call_id=self.call_id,
+                    subject=self.subject,
+                    progress=progress,
+                    total=total,
+                    message=message,
+                )
+            )
+            if forward is not None:
+                await forward(progress, total, message)
+
+        return report
 
 
 def _tool_result(server: str, tool: str, raw: JSON) -> JSON:
     """The REST contract's tool result; a tool's own failure raises ``ToolFailed`` carrying it."""
-    if raw.get("resultType") == INPUT_REQUIRED:
+    if raw.get("resultType") == INPUT_REQUIRED:  # an input-required round goes to the caller untouched
         return raw
     result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
     result.setdefault("content", [])

@@ -12,11 +12,12 @@ accept a bare name while it is unambiguous.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bridge.errors import BridgeError, FieldError, NotFound, RequestInvalid, ToolFailed
+from bridge.errors import BridgeError, NotFound, ToolFailed, jsonrpc_error
 from bridge.gateway.gateway import Gateway
+from bridge.model import Principal, Relay
 from bridge.schema import CompiledSchema
 
 __all__ = ["METHOD_NOT_FOUND", "JsonRpcDispatcher"]
@@ -47,24 +48,26 @@ _OWN_KEYS = ("server", "qualifiedName")
 
 
 class JsonRpcDispatcher:
-    """Answers single JSON-RPC requests from the gateway's operations."""
+    """The gateway as MCP names it: single JSON-RPC requests, and the operations MCP clients reach.
+
+    ``handle`` answers a plain request; the MCP endpoint calls the same ``listing``,
+    ``call_tool``, ``read_resource`` and ``get_prompt`` with a relay to its client.
+    """
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self._methods: dict[str, Callable[[JSON], JSON]] = {
-            "ping": lambda _p: {},
+        self._methods: dict[str, Callable[[JSON, Principal], Awaitable[JSON]]] = {
+            "ping": self._ping,
             "tools/list": self._tools_list,
             "tools/call": self._tools_call,
-            "resources/list": lambda _p: {"resources": self._strip(self.gateway.resources()["resources"])},
-            "resources/templates/list": lambda _p: {
-                "resourceTemplates": self._strip(self.gateway.resources()["resourceTemplates"])
-            },
+            "resources/list": self._resources_list,
+            "resources/templates/list": self._templates_list,
             "resources/read": self._resources_read,
             "prompts/list": self._prompts_list,
             "prompts/get": self._prompts_get,
         }
 
-    def handle(self, request: Mapping[str, Any]) -> JSON | None:
+    async def handle(self, request: Mapping[str, Any], principal: Principal) -> JSON | None:
         """The response to one (already envelope-checked) request, or None for a notification."""
         request_id = request.get("id")
         method = request["method"]
@@ -76,71 +79,83 @@ class JsonRpcDispatcher:
             check = _CHECKS.get(method)
             if check is not None:
                 check.check(params, base="/params", what=f"invalid params for {method}")
-            result = handler(params)
+            result = await handler(params, principal)
         except BridgeError as exc:
             if "id" not in request:
                 return None
-            return {"jsonrpc": "2.0", "id": request_id, "error": _error(exc)}
+            return {"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(exc)}
         if "id" not in request:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
     # -- naming ------------------------------------------------------------------------------
 
-    def _single(self) -> bool:
-        return len(self.gateway.upstreams.names()) == 1
-
     def _named(self, items: list[JSON]) -> list[JSON]:
-        single = self._single()
-        return [
-            {**{k: v for k, v in item.items() if k not in _OWN_KEYS}, "name": item["name"]}
-            if single
-            else {**{k: v for k, v in item.items() if k not in _OWN_KEYS}, "name": item["qualifiedName"]}
-            for item in items
-        ]
+        """With one server its own names; with several, the qualified ones (which never change)."""
+        key = "name" if len(self.gateway.upstreams.names()) == 1 else "qualifiedName"
+        return [{**{k: v for k, v in item.items() if k not in _OWN_KEYS}, "name": item[key]} for item in items]
 
     @staticmethod
     def _strip(items: list[JSON]) -> list[JSON]:
         return [{k: v for k, v in item.items() if k not in _OWN_KEYS} for item in items]
 
-    def listing(self, kind: str) -> list[JSON]:
+    def listing(self, kind: str, principal: Principal) -> list[JSON]:
         """Tools, prompts, resources or resourceTemplates as an MCP client sees them here."""
         if kind == "tools":
-            return self._named(self.gateway.tools())
+            return self._named(self.gateway.tools(principal=principal))
         if kind == "prompts":
-            return self._named(self.gateway.prompts())
-        return self._strip(self.gateway.resources()[kind])
+            return self._named(self.gateway.prompts(principal=principal))
+        return self._strip(self.gateway.resources(principal=principal)[kind])
 
-    # -- methods -----------------------------------------------------------------------------
+    # -- operations --------------------------------------------------------------------------
 
-    def _tools_list(self, _params: JSON) -> JSON:
-        return {"tools": self._named(self.gateway.tools())}
-
-    def _tools_call(self, params: JSON) -> JSON:
-        server, tool = self.gateway.resolve_tool(params["name"])
+    async def call_tool(self, name: str, arguments: JSON, principal: Principal, relay: Relay | None = None) -> JSON:
+        server, tool = self.gateway.resolve_tool(name, principal)
         try:
-            return self.gateway.call_tool(server, tool, params.get("arguments") or {}, where="/params/arguments")
+            return await self.gateway.call_tool(
+                server, tool, arguments, principal=principal, where="/params/arguments", relay=relay
+            )
         except ToolFailed as failed:
             return failed.result  # in MCP a tool's own failure is a result, not a protocol error
 
-    def _resources_read(self, params: JSON) -> JSON:
-        server = self.gateway.resolve_resource(params["uri"])
-        return self.gateway.read_resource(server, params["uri"])
+    async def read_resource(self, uri: str, principal: Principal, relay: Relay | None = None) -> JSON:
+        server = self.gateway.resolve_resource(uri, principal)
+        return await self.gateway.read_resource(server, uri, principal=principal, relay=relay)
 
-    def _prompts_list(self, _params: JSON) -> JSON:
-        return {"prompts": self._named(self.gateway.prompts())}
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], principal: Principal, relay: Relay | None = None
+    ) -> JSON:
+        server, prompt = self.gateway.resolve_prompt(name, principal)
+        return await self.gateway.get_prompt(
+            server, prompt, arguments, principal=principal, where="/params/arguments", relay=relay
+        )
 
-    def _prompts_get(self, params: JSON) -> JSON:
-        server, prompt = self.gateway.resolve_prompt(params["name"])
-        return self.gateway.get_prompt(server, prompt, params.get("arguments") or {}, where="/params/arguments")
+    # -- plain methods -----------------------------------------------------------------------
+
+    async def _ping(self, _params: JSON, _principal: Principal) -> JSON:
+        return {}
+
+    async def _tools_list(self, _params: JSON, principal: Principal) -> JSON:
+        return {"tools": self.listing("tools", principal)}
+
+    async def _tools_call(self, params: JSON, principal: Principal) -> JSON:
+        return await self.call_tool(params["name"], params.get("arguments") or {}, principal)
+
+    async def _resources_list(self, _params: JSON, principal: Principal) -> JSON:
+        return {"resources": self.listing("resources", principal)}
+
+    async def _templates_list(self, _params: JSON, principal: Principal) -> JSON:
+        return {"resourceTemplates": self.listing("resourceTemplates", principal)}
+
+    async def _resources_read(self, params: JSON, principal: Principal) -> JSON:
+        return await self.read_resource(params["uri"], principal)
+
+    async def _prompts_list(self, _params: JSON, principal: Principal) -> JSON:
+        return {"prompts": self.listing("prompts", principal)}
+
+    async def _prompts_get(self, params: JSON, principal: Principal) -> JSON:
+        return await self.get_prompt(params["name"], params.get("arguments") or {}, principal)
 
 
 class _MethodNotFound(NotFound):
     jsonrpc_code = METHOD_NOT_FOUND
-
-
-def _error(exc: BridgeError) -> JSON:
-    error: JSON = {"code": exc.jsonrpc_code, "message": exc.detail, "data": exc.to_problem()}
-    if isinstance(exc, RequestInvalid) and not exc.errors:
-        error["data"]["errors"] = [FieldError("/params", exc.detail).to_dict()]
-    return error

@@ -2,7 +2,9 @@
 
 A registration is checked, connected and listed before it is kept; one that cannot be reached
 or does not speak MCP is refused (422) and leaves nothing behind. Kept registrations come back
-on restart. Config-file servers win a name clash and cannot be removed over REST.
+on restart. Config-file servers win a name clash and cannot be removed over REST. A server
+without a ``timeout`` of its own gets the bridge's default (``--timeout``) when it starts, from
+the config file and over REST alike, and keeps none in the store, so a later default applies.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus
@@ -29,66 +32,81 @@ class ServerRegistry:
     """Adds, restores and removes upstream servers."""
 
     def __init__(
-        self, upstreams: Upstreams, store: RegistryStore, *, allow_stdio: bool, connect_timeout: float
+        self,
+        upstreams: Upstreams,
+        store: RegistryStore,
+        *,
+        allow_stdio: bool,
+        connect_timeout: float,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> None:
         self.upstreams = upstreams
         self.store = store
         self.allow_stdio = allow_stdio
         self.connect_timeout = connect_timeout
+        self.call_timeout = call_timeout
         self._sources: dict[str, Source] = {}
         self._lock = threading.Lock()
 
     def source(self, name: str) -> Source:
         return self._sources.get(name, "config")
 
-    def start(self, configured: Sequence[ServerConfig]) -> None:
+    def _started(self, config: ServerConfig) -> ServerConfig:
+        """``config`` as it runs: with the bridge's call timeout unless it has its own."""
+        return config if config.call_timeout is not None else replace(config, call_timeout=self.call_timeout)
+
+    async def start(self, configured: Sequence[ServerConfig]) -> None:
         """Start the config file's servers and every kept registration that does not clash."""
         for config in configured:
-            self.upstreams.add(config)
+            await self.upstreams.add(self._started(config))
             self._sources[config.name] = "config"
         for config in self.store.load():
             if config.name in self._sources:
                 log.warning("registered server %s is shadowed by the config file's server of that name", config.name)
                 continue
-            self.upstreams.add(config)
+            await self.upstreams.add(self._started(config))
             self._sources[config.name] = "registry"
 
-    def register(self, body: Mapping[str, Any]) -> str:
+    async def register(self, body: Mapping[str, Any]) -> str:
         config = self._config(body)
         with self._lock:
-            if config.name in self.upstreams.names():
+            if config.name in self.upstreams.names() or config.name in self._sources:
                 raise AlreadyExists(f"a server named {config.name!r} exists already")
-            self.upstreams.add(config)
-            self._sources[config.name] = "registry"
-        self.upstreams.wait_connected([config.name], self.connect_timeout)
+            self._sources[config.name] = "registry"  # the name is taken from here on
+        try:
+            await self.upstreams.add(self._started(config))
+            await self.upstreams.wait_connected([config.name], self.connect_timeout)
+        except BaseException:
+            await self._forget(config.name)
+            raise
         status = self.upstreams.status(config.name)
         if status.state != "ready":
-            self._forget(config.name)
+            await self._forget(config.name)
             reason = status.last_error or "no MCP handshake"
             raise Unprocessable(f"server {config.name!r} could not be reached as an MCP server: {reason}")
         self.store.save(config)
         log.info("registered server %s (%s)", config.name, config.transport)
         return config.name
 
-    def unregister(self, name: str) -> None:
+    async def unregister(self, name: str) -> None:
         if name not in self.upstreams.names():
             raise NotFound(f"no server named {name!r}")
         if self.source(name) == "config":
             raise AlreadyExists(f"server {name!r} comes from the configuration file; remove it there")
-        self._forget(name)
+        await self._forget(name)
         self.store.delete(name)
         log.info("removed server %s", name)
 
-    def _forget(self, name: str) -> None:
+    async def _forget(self, name: str) -> None:
         with self._lock:
             self._sources.pop(name, None)
         with contextlib.suppress(NotFound):
-            self.upstreams.remove(name)
+            await self.upstreams.remove(name)
 
     def _config(self, body: Mapping[str, Any]) -> ServerConfig:
         """A ServerConfig from an already schema-checked registration body."""
         transport = _TRANSPORTS[body["transport"]]
-        timeout = float(body.get("timeout", DEFAULT_CALL_TIMEOUT))
+        timeout = float(body["timeout"]) if "timeout" in body else None
         protocol = str(body.get("protocol", "auto"))
         if transport == "stdio":
             if not self.allow_stdio:

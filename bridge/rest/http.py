@@ -7,9 +7,10 @@ from typing import Any
 import orjson
 from flask import Response, g
 
-from bridge.validation import NO_BODY
+from bridge.gate import NO_BODY
+from bridge.model import Principal
 
-__all__ = ["body", "json_response"]
+__all__ = ["body", "json_response", "principal"]
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -23,3 +24,9 @@ def body(default: Any = NO_BODY) -> Any:
     """The request body, parsed and validated against the spec by the app's before-request hook."""
     value = g.get("body", NO_BODY)
     return default if value is NO_BODY else value
+
+
+def principal() -> Principal:
+    """Who sent the request, as the gate established it."""
+    found: Principal = g.principal
+    return found

@@ -34,7 +34,17 @@ from pydantic import TypeAdapter
 from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
-from bridge.model import JSON, SERVING, Catalog, Relay, RelayRefused, ServerState, ServerStatus
+from bridge.model import (
+    JSON,
+    SERVING,
+    Catalog,
+    ProgressCallback,
+    Relay,
+    RelayRefused,
+    ServerState,
+    ServerStatus,
+    UpstreamListener,
+)
 from bridge.upstream.http import LeanTransport
 from bridge.upstream.relay import RelayTracker
 from bridge.upstream.results import OutputChecks
@@ -62,9 +72,6 @@ CLOSE_TIMEOUT = 15.0
 #: The catalog walk stops after this many pages: a server whose cursor never ends cannot hang us.
 MAX_PAGES = 100
 
-CatalogListener = Callable[[str], None]
-#: Told (server, uri) when an upstream reports that a subscribed resource changed.
-UpdateListener = Callable[[str, str], None]
 #: Rank of each MCP log level (RFC 5424's severities), lowest first.
 _LOG_RANK = {
     level: rank
@@ -81,13 +88,11 @@ class UpstreamSession:
         config: ServerConfig,
         *,
         connect_timeout: float,
-        on_catalog_change: CatalogListener | None = None,
-        on_resource_updated: UpdateListener | None = None,
+        listener: UpstreamListener | None = None,
     ) -> None:
         self.config = config
         self._connect_timeout = connect_timeout
-        self._on_catalog_change = on_catalog_change
-        self._on_resource_updated = on_resource_updated
+        self._listener = listener
         self._relays = RelayTracker()
         #: Resource URIs some caller follows; kept across reconnects and subscribed again after one.
         self._followed: set[str] = set()
@@ -325,8 +330,8 @@ class UpstreamSession:
                 prompts.update((p["name"], p) for p in page)
         self._outputs.update(tools)
         self._catalog = Catalog(tools=tools, resources=tuple(resources), templates=tuple(templates), prompts=prompts)
-        if self._on_catalog_change is not None:
-            self._on_catalog_change(self.name)
+        if self._listener is not None:
+            self._listener.catalog_changed(self.name)
 
     async def _listen_for_changes(self, client: Client) -> None:
         """At 2026-07-28 changes arrive on a ``subscriptions/listen`` stream, not as notifications.
@@ -371,8 +376,8 @@ class UpstreamSession:
         scope.cancel()
 
     def _updated(self, uri: str) -> None:
-        if self._on_resource_updated is not None:
-            self._on_resource_updated(self.name, uri)
+        if self._listener is not None:
+            self._listener.resource_updated(self.name, uri)
 
     async def _follow_again(self, client: Client) -> None:
         """A new 2025-era connection knows no subscriptions: make the callers' again."""
@@ -459,7 +464,7 @@ class UpstreamSession:
                 server=self.name,
                 retry_after=status.retry_after,
             )
-        deadline = timeout if timeout is not None else self.config.call_timeout
+        deadline = timeout if timeout is not None else self.config.timeout
         try:
             # Every REST call passes here: a bare scope rather than anyio.fail_after, the same
             # deadline without its two generator layers.
@@ -494,8 +499,15 @@ class UpstreamSession:
         answers = relay.input_responses
         return (_INPUT_RESPONSES.validate_python(answers) if answers else None), relay.request_state
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any], relay: Relay | None = None) -> JSON:
-        progress = relay.progress if relay is not None and relay.wants_progress else None
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        relay: Relay | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> JSON:
+        """Call a tool; ``on_progress`` (if any) hears its progress instead of the relay's own callback."""
+        progress = on_progress or (relay.progress if relay is not None and relay.wants_progress else None)
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
 

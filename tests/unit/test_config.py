@@ -90,3 +90,10 @@ def test_cpus_pin_a_stdio_server_to_cpus_the_bridge_may_use() -> None:
     assert server.cpus == tuple(sorted({usable[0], usable[-1]}))
     assert parse_servers({"mcpServers": {"s": {"command": "x"}}}, {})[0].cpus is None
     assert parse_servers({"mcpServers": {"s": {"command": "x", "cpus": "auto"}}}, {})[0].cpus == "auto"
+
+
+def test_a_server_without_a_timeout_leaves_it_to_the_bridge_and_an_explicit_one_is_kept() -> None:
+    servers = parse_servers(
+        {"mcpServers": {"own": {"command": "x", "timeout": 60}, "default": {"command": "x"}}}, os.environ
+    )
+    assert [(s.name, s.call_timeout) for s in servers] == [("own", 60.0), ("default", None)]

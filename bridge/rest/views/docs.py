@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from bridge.livespec import LiveSpec
+from bridge.rest.livespec import LiveSpec
 
 __all__ = ["create_blueprint"]
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
-from bridge.rest.http import body, json_response
+from bridge.rest.http import body, json_response, principal
 
 __all__ = ["create_blueprint"]
 
 
-def create_blueprint(dispatcher: JsonRpcDispatcher) -> Blueprint:
+def create_blueprint(gateway: Gateway, dispatcher: JsonRpcDispatcher) -> Blueprint:
     bp = Blueprint("mcp", __name__)
 
     def mcp_request() -> Response:
-        answer = dispatcher.handle(body())
+        answer = gateway.run(dispatcher.handle(body(), principal()))
         if answer is None:
             return Response(status=202)
         return json_response(answer)

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 
 from bridge.errors import UpstreamError
 from bridge.gateway import Gateway
-from bridge.rest.http import json_response
+from bridge.rest.http import json_response, principal
 
 __all__ = ["create_blueprint"]
 
@@ -48,18 +48,20 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
     bp = Blueprint("resources", __name__)
 
     def list_server_resources(server: str) -> Response:
-        return json_response(gateway.resources(server))
+        return json_response(gateway.resources(server, principal()))
 
     def read_server_resource(server: str) -> Response:
-        return _render(gateway.read_resource(server, request.args["uri"]), server)
+        read = gateway.read_resource(server, request.args["uri"], principal=principal())
+        return _render(gateway.run(read), server)
 
     def list_resources() -> Response:
-        return json_response(gateway.resources())
+        return json_response(gateway.resources(principal=principal()))
 
     def read_resource() -> Response:
         uri = request.args["uri"]
-        server = gateway.resolve_resource(uri)
-        return _render(gateway.read_resource(server, uri), server)
+        caller = principal()
+        server = gateway.resolve_resource(uri, caller)
+        return _render(gateway.run(gateway.read_resource(server, uri, principal=caller)), server)
 
     bp.add_url_rule("/servers/<server>/resources", "listServerResources", list_server_resources, methods=["GET"])
     bp.add_url_rule("/servers/<server>/resources/read", "readServerResource", read_server_resource, methods=["GET"])

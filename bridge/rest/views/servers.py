@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from bridge.gateway import Gateway
-from bridge.rest.http import body, json_response
+from bridge.rest.http import body, json_response, principal
 
 __all__ = ["create_blueprint"]
 
@@ -14,17 +14,17 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
     bp = Blueprint("servers", __name__)
 
     def list_servers() -> Response:
-        return json_response({"servers": gateway.servers()})
+        return json_response({"servers": gateway.servers(principal())})
 
     def get_server(server: str) -> Response:
-        return json_response(gateway.server(server))
+        return json_response(gateway.server(server, principal()))
 
     def register_server() -> Response:
-        info = gateway.register(body())
+        info = gateway.run(gateway.register(body()))
         return json_response(info, 201, {"Location": f"/servers/{info['name']}"})
 
     def delete_server(server: str) -> Response:
-        gateway.unregister(server)
+        gateway.run(gateway.unregister(server))
         return Response(status=204)
 
     bp.add_url_rule("/servers", "listServers", list_servers, methods=["GET"])

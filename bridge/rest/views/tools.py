@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from bridge.gateway import Gateway
-from bridge.rest.http import body, json_response
+from bridge.rest.http import body, json_response, principal
 
 __all__ = ["create_blueprint"]
 
@@ -14,16 +14,18 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
     bp = Blueprint("tools", __name__)
 
     def list_server_tools(server: str) -> Response:
-        return json_response({"tools": gateway.tools(server)})
+        return json_response({"tools": gateway.tools(server, principal())})
 
     def call_server_tool(server: str, tool: str) -> Response:
-        return json_response(gateway.call_tool(server, tool, body()))
+        return json_response(gateway.run(gateway.call_tool(server, tool, body(), principal=principal())))
 
     def list_tools() -> Response:
-        return json_response({"tools": gateway.tools()})
+        return json_response({"tools": gateway.tools(principal=principal())})
 
     def call_tool(name: str) -> Response:
-        return json_response(gateway.call_tool(*gateway.resolve_tool(name), body()))
+        caller = principal()
+        server, tool = gateway.resolve_tool(name, caller)
+        return json_response(gateway.run(gateway.call_tool(server, tool, body(), principal=caller)))
 
     bp.add_url_rule("/servers/<server>/tools", "listServerTools", list_server_tools, methods=["GET"])
     bp.add_url_rule("/servers/<server>/tools/<tool>", "callServerTool", call_server_tool, methods=["POST"])

@@ -1,0 +1,210 @@
+"""What happens in the gateway, as events on one bus that any part of the bridge may follow.
+
+The gateway publishes; the MCP endpoint's change announcements, the live spec, and the event
+stream, WebSocket subscriptions, webhook outbox and call store still to come subscribe.
+Publishing never waits on a subscriber: handlers run on the publisher's thread and must return
+at once (an async consumer hands the event to its own loop). A handler that raises is logged
+and kept. Nobody listening costs nothing: publishers ask ``wants(kind)`` before building an
+event, and the bus answers from a dict.
+
+::
+
+    Event
+    ├── CallStarted           a tool call passed every check and went upstream
+    ├── CallProgress          the upstream reported progress on it
+    ├── CallFinished          it answered (``is_error``: the tool said it failed)
+    ├── CallFailed            it did not answer usably (the problem a caller saw)
+    ├── ServerStateChanged    connecting, ready, degraded, down
+    ├── CatalogChanged        tools, resources or prompts added or removed
+    ├── ResourceUpdated       a followed resource changed upstream
+    ├── ServerRegistered      added at run time
+    └── ServerRemoved         removed at run time
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+__all__ = [
+    "CallFailed",
+    "CallFinished",
+    "CallProgress",
+    "CallStarted",
+    "CatalogChanged",
+    "Event",
+    "EventBus",
+    "Handler",
+    "InProcessBus",
+    "ResourceUpdated",
+    "ServerRegistered",
+    "ServerRemoved",
+    "ServerStateChanged",
+    "Subscription",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something that happened, about one server (or none), at one time (seconds since the epoch)."""
+
+    #: The event's type as it will be named on the wire (``tool.call.finished``).
+    kind: ClassVar[str] = "event"
+    server: str | None
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CallEvent(Event):
+    server: str
+    call_id: str
+    tool: str
+    #: Who called: the principal's subject (a key's name or fingerprint, a token's subject), never a secret.
+    subject: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallStarted(_CallEvent):
+    kind: ClassVar[str] = "tool.call.started"
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallProgress(_CallEvent):
+    kind: ClassVar[str] = "tool.call.progress"
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFinished(_CallEvent):
+    kind: ClassVar[str] = "tool.call.finished"
+    duration: float
+    is_error: bool
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFailed(_CallEvent):
+    kind: ClassVar[str] = "tool.call.failed"
+    duration: float
+    #: The RFC 9457 problem the caller was answered.
+    problem: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerStateChanged(Event):
+    kind: ClassVar[str] = "server.state.changed"
+    server: str
+    state: str
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogChanged(Event):
+    kind: ClassVar[str] = "server.catalog.changed"
+    server: str
+    #: Names added and removed, by kind (``tools``, ``prompts``, ``resources``: URIs).
+    added: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    removed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceUpdated(Event):
+    kind: ClassVar[str] = "resource.updated"
+    server: str
+    uri: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerRegistered(Event):
+    kind: ClassVar[str] = "server.registered"
+    server: str
+    transport: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerRemoved(Event):
+    kind: ClassVar[str] = "server.removed"
+    server: str
+
+
+Handler = Callable[[Event], None]
+
+
+class Subscription(Protocol):
+    def close(self) -> None:
+        """Stop delivering; safe to call twice."""
+        ...
+
+
+class EventBus(Protocol):
+    def subscribe(self, handler: Handler, kinds: Iterable[type[Event]] | None = None) -> Subscription:
+        """Deliver events of ``kinds`` (every kind when None, subclasses included) to ``handler``."""
+        ...
+
+    def wants(self, kind: type[Event]) -> bool:
+        """Whether anyone would receive an event of ``kind``: publishers skip building it when not."""
+        ...
+
+    def publish(self, event: Event) -> None: ...
+
+
+class _Subscription:
+    __slots__ = ("_bus", "handler", "kinds")
+
+    def __init__(self, bus: InProcessBus, handler: Handler, kinds: tuple[type[Event], ...]) -> None:
+        self._bus = bus
+        self.handler = handler
+        self.kinds = kinds
+
+    def close(self) -> None:
+        self._bus._remove(self)
+
+
+class InProcessBus:
+    """Events delivered synchronously to the handlers of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: list[_Subscription] = []
+        #: Handlers by exact event class, rebuilt on (un)subscribe so publishing only reads a dict.
+        self._routes: dict[type[Event], tuple[Handler, ...]] = {}
+
+    def subscribe(self, handler: Handler, kinds: Iterable[type[Event]] | None = None) -> Subscription:
+        subscription = _Subscription(self, handler, tuple(kinds) if kinds is not None else (Event,))
+        with self._lock:
+            self._subscriptions.append(subscription)
+            self._routes = {}
+        return subscription
+
+    def _remove(self, subscription: _Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+                self._routes = {}
+
+    def _handlers(self, kind: type[Event]) -> tuple[Handler, ...]:
+        handlers = self._routes.get(kind)
+        if handlers is None:
+            with self._lock:
+                handlers = tuple(s.handler for s in self._subscriptions if issubclass(kind, s.kinds))
+                self._routes = {**self._routes, kind: handlers}
+        return handlers
+
+    def wants(self, kind: type[Event]) -> bool:
+        return bool(self._handlers(kind))
+
+    def publish(self, event: Event) -> None:
+        for handler in self._handlers(type(event)):
+            try:
+                handler(event)
+            except Exception:  # one broken subscriber must not stop the others, nor the publisher
+                log.exception("event handler %r failed on %s", handler, event.kind)
