@@ -15,9 +15,9 @@ from typing import Any
 from bridge.config import BridgeSettings, ServerConfig
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
-from bridge.gateway.store import MemoryStore, SqliteStore
 from bridge.rest import create_app
 from bridge.spec import Spec
+from bridge.store import Store
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 
@@ -48,10 +48,13 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
+        store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
-        store = SqliteStore(Path(settings.registry_path)) if settings.registry_path else MemoryStore()
         registry = ServerRegistry(
-            pool, store, allow_stdio=settings.allow_stdio_registration, connect_timeout=settings.connect_timeout
+            pool,
+            store.registrations,
+            allow_stdio=settings.allow_stdio_registration,
+            connect_timeout=settings.connect_timeout,
         )
         gateway = Gateway(pool, registry)
         try:

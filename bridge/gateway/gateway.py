@@ -18,9 +18,9 @@ from bridge.errors import Ambiguous, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
 from bridge.gateway.registry import ServerRegistry
-from bridge.gateway.store import MemoryStore
 from bridge.model import INPUT_REQUIRED, SERVING, Catalog, Relay
 from bridge.schema import CompiledSchema, SchemaCompileError
+from bridge.store import MemoryRegistrationStore
 
 __all__ = ["Gateway"]
 
@@ -54,7 +54,7 @@ class Gateway:
     def __init__(self, upstreams: Upstreams, registry: ServerRegistry | None = None) -> None:
         self.upstreams = upstreams
         self.registry = registry or ServerRegistry(
-            upstreams, MemoryStore(), allow_stdio=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT
+            upstreams, MemoryRegistrationStore(), allow_stdio=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT
         )
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus
 from bridge.errors import AlreadyExists, FieldError, Forbidden, NotFound, RequestInvalid, Unprocessable
 from bridge.gateway.ports import Upstreams
-from bridge.gateway.store import RegistryStore
+from bridge.store import RegistrationStore
 
 __all__ = ["ServerRegistry", "Source"]
 
@@ -29,7 +29,7 @@ class ServerRegistry:
     """Adds, restores and removes upstream servers."""
 
     def __init__(
-        self, upstreams: Upstreams, store: RegistryStore, *, allow_stdio: bool, connect_timeout: float
+        self, upstreams: Upstreams, store: RegistrationStore, *, allow_stdio: bool, connect_timeout: float
     ) -> None:
         self.upstreams = upstreams
         self.store = store
