@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from bridge.store import Store
 from mcp import Client
 
 from bench.targets import RICH
@@ -34,6 +33,7 @@ from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.model import Catalog, Principal
 from bridge.spec import Spec
+from bridge.store import Store
 from bridge.upstream.memory import MemoryServer, MemoryUpstreams
 from bridge.validation import RequestValidator
 

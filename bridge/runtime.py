@@ -17,9 +17,9 @@ from bridge.events import InProcessBus
 from bridge.gate import ApiKeyAuthenticator, Gate
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
-from bridge.gateway.store import MemoryStore, SqliteStore
 from bridge.rest import create_app
 from bridge.spec import Spec
+from bridge.store import Store
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 
@@ -52,11 +52,11 @@ class Bridge:
         gate = Gate(
             ApiKeyAuthenticator(settings.api_keys, settings.admin_keys), RequestValidator(spec), settings.max_body
         )
+        store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
-        store = SqliteStore(Path(settings.registry_path)) if settings.registry_path else MemoryStore()
         registry = ServerRegistry(
             pool,
-            store,
+            store.registrations,
             allow_stdio=settings.allow_stdio_registration,
             connect_timeout=settings.connect_timeout,
             call_timeout=settings.call_timeout,

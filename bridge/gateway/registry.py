@@ -19,7 +19,7 @@ from typing import Any, Literal
 from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus
 from bridge.errors import AlreadyExists, FieldError, Forbidden, NotFound, RequestInvalid, Unprocessable
 from bridge.gateway.ports import Upstreams
-from bridge.gateway.store import RegistryStore
+from bridge.store import RegistrationStore
 
 __all__ = ["ServerRegistry", "Source"]
 
@@ -34,7 +34,7 @@ class ServerRegistry:
     def __init__(
         self,
         upstreams: Upstreams,
-        store: RegistryStore,
+        store: RegistrationStore,
         *,
         allow_stdio: bool,
         connect_timeout: float,

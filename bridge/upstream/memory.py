@@ -127,9 +127,10 @@ class MemoryUpstreams:
         on_progress: ProgressCallback | None = None,
     ) -> JSON:
         answer = self._answer(server, "tools/call", tool, arguments, self._server(server).tools)
-        if on_progress is not None:
-            await on_progress(1, 1, None)
-        return await _result(answer, dict(arguments))
+        result = await _result(answer, dict(arguments))
+        if on_progress is not None:  # one step, reported once the work is done
+            await on_progress(1, 1, "done")
+        return result
 
     async def read_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
         return await _result(self._answer(server, "resources/read", uri, None, self._server(server).resources))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge.config import ServerConfig
 from bridge.errors import Ambiguous, NotFound, RequestInvalid, ToolFailed, UpstreamTimeout, UpstreamUnavailable
 from bridge.events import (
     CallFailed,
@@ -26,11 +27,16 @@ from bridge.gateway.registry import ServerRegistry
 from bridge.model import USE, Catalog, Principal, ServerStatus
 from bridge.store import Store
 from bridge.upstream.memory import MemoryServer, MemoryUpstreams
-from bridge.config import ServerConfig
 
 ANYONE = Principal.anonymous()
-ECHO = {"name": "echo", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}
-ADD = {"name": "add", "inputSchema": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}}
+ECHO = {
+    "name": "echo",
+    "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+}
+ADD = {
+    "name": "add",
+    "inputSchema": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}},
+}
 
 
 def _echo(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +55,10 @@ def _servers() -> dict[str, MemoryServer]:
     return {
         "a": MemoryServer(
             Catalog(tools={"echo": ECHO, "add": ADD}, resources=({"uri": "file:///a.txt", "name": "a"},)),
-            tools={"echo": _echo, "add": lambda args: {"content": [], "structuredContent": {"sum": args["a"] + args["b"]}}},
+            tools={
+                "echo": _echo,
+                "add": lambda args: {"content": [], "structuredContent": {"sum": args["a"] + args["b"]}},
+            },
             resources={"file:///a.txt": lambda: {"contents": [{"uri": "file:///a.txt", "text": "A"}]}},
         ),
         "b": MemoryServer(
@@ -75,7 +84,11 @@ def bus() -> InProcessBus:
 def gateway(upstreams: MemoryUpstreams, bus: InProcessBus) -> Gateway:
     registry = ServerRegistry(upstreams, Store.memory().registrations, allow_stdio=False, connect_timeout=1)
     gateway = Gateway(upstreams, registry, bus)
-    gateway.run(gateway.start([ServerConfig("a", "streamable-http", url="http://a"), ServerConfig("b", "streamable-http", url="http://b")]))
+    gateway.run(
+        gateway.start(
+            [ServerConfig("a", "streamable-http", url="http://a"), ServerConfig("b", "streamable-http", url="http://b")]
+        )
+    )
     return gateway
 
 
@@ -178,7 +191,9 @@ def test_each_call_publishes_its_start_progress_and_end(gateway: Gateway, bus: I
     assert len({e.call_id for e in heard if isinstance(e, CallStarted)}) == 3
 
 
-def test_catalog_state_and_resource_changes_are_published(gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus) -> None:
+def test_catalog_state_and_resource_changes_are_published(
+    gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus
+) -> None:
     heard = _heard(bus, CatalogChanged, ServerStateChanged, ResourceUpdated)
     upstreams.set_catalog("b", Catalog(tools={"echo": ECHO, "grow": {"name": "grow"}}))
     upstreams.set_status("b", ServerStatus("degraded", last_error="slow"))
@@ -191,7 +206,9 @@ def test_catalog_state_and_resource_changes_are_published(gateway: Gateway, upst
     assert gateway.resolve_tool("grow") == ("b", "grow")
 
 
-def test_registering_and_removing_a_server_is_published(gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus) -> None:
+def test_registering_and_removing_a_server_is_published(
+    gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus
+) -> None:
     upstreams.reachable["c"] = MemoryServer(Catalog(tools={"ping": {"name": "ping"}}))
     heard = _heard(bus, ServerRegistered, ServerRemoved, CatalogChanged)
     info = gateway.run(gateway.register({"name": "c", "url": "http://c/mcp", "transport": "http"}))

@@ -1,0 +1,41 @@
+"""What the bridge keeps across restarts, one store per kind of record, over one database.
+
+``Store.open(path_or_url)`` opens the database, applies pending migrations and hands out the
+stores; ``Store.memory()`` keeps everything in memory, for tests. Stores and migrations speak
+portable SQL through the ``Database`` seam; SQLite is its engine today.
+
+Modules, one job each:
+
+- ``database``: the ``Database``/``Transaction`` protocols and placeholder translation
+- ``sqlite``: the SQLite engine, the one module that imports ``sqlite3``
+- ``migrations``: the schema, version by version; ``migrator``: applies pending ones at start
+- ``registrations``: servers registered over REST
+- ``store``: opens a database by path or URL and hands out the per-kind stores
+- ``errors``: ``StoreError`` and its subclasses
+"""
+
+from bridge.store.database import Database, Transaction, to_paramstyle
+from bridge.store.errors import SchemaTooNew, StoreError, UnsupportedDatabase
+from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.migrator import migrate
+from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
+from bridge.store.sqlite import SqliteDatabase
+from bridge.store.store import Store, open_database
+
+__all__ = [
+    "MIGRATIONS",
+    "Database",
+    "MemoryRegistrationStore",
+    "Migration",
+    "RegistrationStore",
+    "SchemaTooNew",
+    "SqlRegistrationStore",
+    "SqliteDatabase",
+    "Store",
+    "StoreError",
+    "Transaction",
+    "UnsupportedDatabase",
+    "migrate",
+    "open_database",
+    "to_paramstyle",
+]

@@ -1,0 +1,108 @@
+"""The schema, version by version: an ordered list of migrations, each applied once.
+
+Append only. A migration that has shipped is never edited, for databases out there already hold
+it; so its steps write the encoding of their day themselves rather than through today's store
+code. A step is portable SQL, or a Python function handed the transaction for what portable SQL
+cannot do (such as reading the JSON a row holds). ``bridge.store.migrator`` applies them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.store.database import Transaction, Value, timestamp
+from bridge.store.errors import StoreError
+
+__all__ = ["MIGRATIONS", "Migration", "Step"]
+
+Step = str | Callable[[Transaction], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One version of the schema: steps run in order, then recorded in ``schema_migrations``."""
+
+    version: int
+    description: str
+    steps: tuple[Step, ...]
+
+    def statements(self) -> list[str]:
+        """The SQL among the steps (the Python ones run SQL of their own)."""
+        return [step for step in self.steps if isinstance(step, str)]
+
+
+# -- 2: servers move from one JSON blob per row into columns -----------------------------------
+
+_INSERT_REGISTRATION_V2 = (
+    "INSERT INTO registrations (name, transport, url, command, args, env, headers, cwd, cpus,"
+    " call_timeout, protocol, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: What a blob without the field meant when it was written (``ServerConfig``'s defaults then).
+_V1_DEFAULT_CALL_TIMEOUT = 60.0
+_V1_DEFAULT_PROTOCOL = "auto"
+
+
+def _v2_row(name: Any, blob: Any, now: str) -> tuple[Value, ...]:
+    """A ``servers`` row as a ``registrations`` row; cpus came later, so an older blob lacks it."""
+    try:
+        data = json.loads(blob)
+        if not isinstance(data, dict) or not isinstance(data.get("transport"), str):
+            raise TypeError("not a server configuration")
+        cpus = data.get("cpus")
+        return (
+            name,
+            data["transport"],
+            data.get("url"),
+            data.get("command"),
+            json.dumps(list(data.get("args") or ())),
+            json.dumps(dict(data.get("env") or {}), sort_keys=True),
+            json.dumps(dict(data.get("headers") or {}), sort_keys=True),
+            data.get("cwd"),
+            None if cpus is None else json.dumps(cpus),
+            float(data.get("call_timeout", _V1_DEFAULT_CALL_TIMEOUT)),
+            data.get("protocol", _V1_DEFAULT_PROTOCOL),
+            now,  # when it was first kept went unrecorded; the move is the oldest date there is
+            now,
+        )
+    except (TypeError, ValueError) as exc:  # the message names the row, never its (secret) content
+        raise StoreError(f"the kept server {name!r} is not a server configuration this bridge wrote") from exc
+
+
+def _copy_server_blobs(tx: Transaction) -> None:
+    now = timestamp()
+    for name, blob in tx.query("SELECT name, config FROM servers ORDER BY name"):
+        tx.execute(_INSERT_REGISTRATION_V2, _v2_row(name, blob, now))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "servers: one JSON configuration each, as kept before migrations (adopts such a file)",
+        ("CREATE TABLE IF NOT EXISTS servers (name TEXT PRIMARY KEY, config TEXT NOT NULL)",),
+    ),
+    Migration(
+        2,
+        "registrations: each server's configuration in columns",
+        (
+            "CREATE TABLE registrations ("
+            " name TEXT NOT NULL PRIMARY KEY,"
+            " transport TEXT NOT NULL,"
+            " url TEXT,"
+            " command TEXT,"
+            " args TEXT NOT NULL,"  # JSON list of strings
+            " env TEXT NOT NULL,"  # JSON object of strings
+            " headers TEXT NOT NULL,"  # JSON object of strings
+            " cwd TEXT,"
+            " cpus TEXT,"  # JSON list of CPU numbers, or "auto"; NULL leaves the scheduler free
+            " call_timeout DOUBLE PRECISION,"  # seconds; NULL is left free for "the bridge's default"
+            " protocol TEXT NOT NULL,"
+            " created_at TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL)",
+            _copy_server_blobs,
+            "DROP TABLE servers",
+        ),
+    ),
+)

@@ -1,0 +1,83 @@
+"""The SQLite engine: one file, created readable by its owner only, one connection per transaction.
+
+The only module that imports ``sqlite3``; its errors become ``StoreError`` here. A connection
+lives for one transaction because the bridge writes rarely: nothing stays open between them, so
+there is nothing to leak or share between threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bridge.store.database import DbApiTransaction, Transaction
+from bridge.store.errors import StoreError
+
+__all__ = ["BUSY_TIMEOUT", "FILE_MODE", "SqliteDatabase"]
+
+#: Seconds a transaction waits for another process's write lock: a starting bridge may be
+#: migrating, which takes milliseconds; a wait this long means something is stuck.
+BUSY_TIMEOUT = 10.0
+#: The file holds upstream secrets (headers, env): the operator's account alone may read it.
+FILE_MODE = 0o600
+
+
+class SqliteDatabase:
+    """A ``Database`` in one SQLite file."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._closed = False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.touch(mode=FILE_MODE)
+            os.chmod(path, FILE_MODE)  # an older or hand-made file is tightened too
+        except OSError as exc:
+            raise StoreError(f"cannot create the database {path}: {exc.strerror}") from exc
+
+    @property
+    def location(self) -> str:
+        return str(self._path)
+
+    @contextmanager
+    def transaction(self, *, lock: int | None = None) -> Iterator[Transaction]:
+        # Every transaction begins IMMEDIATE, taking the file's one write lock at once: that is
+        # the advisory lock's job done for any key, and a transaction that reads and then writes
+        # never fails on upgrading its lock while another process holds it.
+        del lock
+        if self._closed:
+            raise RuntimeError(f"the database {self._path} is closed")
+        try:
+            connection = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            yield DbApiTransaction(connection.cursor(), sqlite3.paramstyle)
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._roll_back(connection)
+            raise self._translated(exc) from exc
+        except BaseException:
+            self._roll_back(connection)
+            raise
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self._closed = True
+
+    def _translated(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"{self._path}: {exc}")
+
+    @staticmethod
+    def _roll_back(connection: sqlite3.Connection) -> None:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the error that got us here is the one to report
+                connection.execute("ROLLBACK")

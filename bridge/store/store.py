@@ -1,0 +1,83 @@
+"""Opens the bridge's database, migrated, and hands out one store per kind of record over it.
+
+This is the only module that knows every kind; a new kind (API keys, webhook subscriptions, …)
+adds its protocol and implementations in a module of its own, its migrations to
+``bridge.store.migrations``, and one attribute here, built in ``from_database`` and ``memory``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+from bridge.store.database import Database
+from bridge.store.errors import UnsupportedDatabase
+from bridge.store.migrator import migrate
+from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
+from bridge.store.sqlite import SqliteDatabase
+
+__all__ = ["Store", "open_database"]
+
+_WHAT_WORKS = "give a SQLite file path, or a sqlite:/// URL"
+
+
+class Store:
+    """The kept records, one store per kind; ``close()`` (or ``with``) releases the database."""
+
+    def __init__(self, *, registrations: RegistrationStore, database: Database | None = None) -> None:
+        self.registrations = registrations
+        self.database = database
+
+    @classmethod
+    def open(cls, target: str | os.PathLike[str]) -> Store:
+        """The database at ``target`` (see ``open_database``), migrated to the newest schema."""
+        return cls.from_database(open_database(target))
+
+    @classmethod
+    def from_database(cls, database: Database) -> Store:
+        """Stores over ``database``, after migrating it; it is closed again if that fails."""
+        try:
+            migrate(database)
+        except BaseException:
+            database.close()
+            raise
+        return cls(registrations=SqlRegistrationStore(database), database=database)
+
+    @classmethod
+    def memory(cls) -> Store:
+        """Stores that keep records for the life of the process only, with no database at all."""
+        return cls(registrations=MemoryRegistrationStore())
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_database(target: str | os.PathLike[str]) -> Database:
+    """The database a path or URL names, not yet migrated.
+
+    A bare path, or ``sqlite:///relative/file.db`` / ``sqlite:////absolute/file.db`` (the
+    SQLAlchemy spelling), is a SQLite file, created if missing. Any other URL is refused, naming
+    only its scheme: the rest may carry a password.
+    """
+    text = os.fspath(target)
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        return SqliteDatabase(Path(text))
+    engine = scheme.split("+", 1)[0].lower()
+    if engine == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise UnsupportedDatabase(f"a sqlite URL names a file and no host: {_WHAT_WORKS}")
+        return SqliteDatabase(Path(rest[1:]))
+    if engine in ("postgresql", "postgres"):
+        raise UnsupportedDatabase(f"PostgreSQL databases ({scheme}://) are not supported yet; {_WHAT_WORKS}")
+    raise UnsupportedDatabase(f"{scheme}:// databases are not supported; {_WHAT_WORKS}")

@@ -1,0 +1,71 @@
+"""Keeping registrations: the SQL store and the in-memory one answer alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.config import ServerConfig
+from bridge.store import RegistrationStore, Store, StoreError, open_database
+from tests.store.legacy import AUTO, FILES, LEGACY_SSE, REMOTE, query
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def registrations(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistrationStore]:
+    with Store.open(tmp_path / "registry.db") if request.param == "sqlite" else Store.memory() as store:
+        yield store.registrations
+
+
+def test_saved_registrations_load_whole_and_by_name(registrations: RegistrationStore) -> None:
+    for config in (REMOTE, FILES, LEGACY_SSE, AUTO):
+        registrations.save(config)
+    assert registrations.load() == [AUTO, FILES, LEGACY_SSE, REMOTE]
+
+
+def test_saving_a_name_again_replaces_its_registration(registrations: RegistrationStore) -> None:
+    registrations.save(FILES)
+    moved = ServerConfig(name="files", transport="sse", url="http://127.0.0.1:9/sse", call_timeout=5.0)
+    registrations.save(moved)
+    assert registrations.load() == [moved]
+
+
+def test_delete_forgets_one_registration_and_ignores_an_unknown_name(registrations: RegistrationStore) -> None:
+    registrations.save(FILES)
+    registrations.save(REMOTE)
+    registrations.delete("files")
+    registrations.delete("never-registered")
+    assert registrations.load() == [REMOTE]
+
+
+def test_registrations_outlive_the_store_that_kept_them(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "registry.db") as first:
+        first.registrations.save(FILES)
+        first.registrations.save(REMOTE)
+    with Store.open(tmp_path / "registry.db") as second:
+        assert second.registrations.load() == [FILES, REMOTE]
+
+
+def test_a_registration_keeps_its_first_save_time_when_saved_again(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    with Store.open(path) as store:
+        store.registrations.save(FILES)
+        ((created, updated),) = query(path, "SELECT created_at, updated_at FROM registrations")
+        store.registrations.save(FILES)
+        ((created_again, updated_again),) = query(path, "SELECT created_at, updated_at FROM registrations")
+    assert (created_again, created) == (created, updated)
+    assert str(updated_again) >= str(updated)
+
+
+def test_a_damaged_column_is_reported_by_name_without_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    with Store.open(path) as store:
+        store.registrations.save(REMOTE)
+        with open_database(path).transaction() as tx:
+            tx.execute(
+                "UPDATE registrations SET headers = ? WHERE name = ?", ('{"Authorization": "Bearer cut', "remote")
+            )
+        with pytest.raises(StoreError) as damaged:
+            store.registrations.load()
+    assert str(damaged.value) == f"{path}: column registrations.headers holds text that is not JSON"

@@ -1,0 +1,57 @@
+"""Opening the store by path or URL, and what the package exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bridge.store
+from bridge.store import Store, UnsupportedDatabase, open_database
+from tests.store.legacy import FILES
+
+ALTERNATIVE = "give a SQLite file path, or a sqlite:/// URL"
+
+
+def test_a_bare_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store.open(str(tmp_path / "registry.db")) as store:
+        store.registrations.save(FILES)
+    with Store.open(f"sqlite:///{tmp_path}/registry.db") as absolute:  # sqlite:////abs/path, as SQLAlchemy
+        assert absolute.registrations.load() == [FILES]
+    monkeypatch.chdir(tmp_path)
+    with Store.open("sqlite:///registry.db") as relative:
+        assert relative.registrations.load() == [FILES]
+    assert open_database(tmp_path / "registry.db").location == str(tmp_path / "registry.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql://bridge:pg-password@db.internal:5432/bridge",
+            f"PostgreSQL databases (postgresql://) are not supported yet; {ALTERNATIVE}",
+        ),
+        (
+            "postgresql+psycopg://bridge:pg-password@db.internal/bridge",
+            f"PostgreSQL databases (postgresql+psycopg://) are not supported yet; {ALTERNATIVE}",
+        ),
+        ("mysql://root:pg-password@localhost/bridge", f"mysql:// databases are not supported; {ALTERNATIVE}"),
+        ("sqlite://db.internal/registry.db", f"a sqlite URL names a file and no host: {ALTERNATIVE}"),
+    ],
+)
+def test_a_url_for_another_engine_is_refused_without_repeating_its_password(url: str, message: str) -> None:
+    with pytest.raises(UnsupportedDatabase) as refused:
+        Store.open(url)
+    assert str(refused.value) == message
+
+
+def test_a_memory_store_keeps_registrations_without_a_database() -> None:
+    with Store.memory() as store:
+        store.registrations.save(FILES)
+        assert store.registrations.load() == [FILES]
+        assert store.database is None
+
+
+def test_every_name_the_package_exports_exists() -> None:
+    missing = [name for name in bridge.store.__all__ if not hasattr(bridge.store, name)]
+    assert (missing, sorted(bridge.store.__all__)) == ([], sorted(set(bridge.store.__all__)))
