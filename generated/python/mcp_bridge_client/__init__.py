@@ -5,6 +5,8 @@ from mcp_bridge_client import models
 from mcp_bridge_client._http import Retry
 from mcp_bridge_client.client import Client, ToolOutcome
 from mcp_bridge_client.errors import (
+    AlreadyExists,
+    AmbiguousName,
     ApiError,
     BadGateway,
     BadRequest,
@@ -12,6 +14,8 @@ from mcp_bridge_client.errors import (
     FieldProblem,
     Forbidden,
     GatewayTimeout,
+    Internal,
+    InvalidRequest,
     NotFound,
     PayloadTooLarge,
     ProblemError,
@@ -20,10 +24,17 @@ from mcp_bridge_client.errors import (
     ToolError,
     TransportError,
     Unauthorized,
+    Unprocessable,
+    UnprocessableContent,
     UnsupportedMediaType,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 
 __all__ = [
+    "AlreadyExists",
+    "AmbiguousName",
     "ApiError",
     "BadGateway",
     "BadRequest",
@@ -32,6 +43,9 @@ __all__ = [
     "FieldProblem",
     "Forbidden",
     "GatewayTimeout",
+    "Internal",
+    "InvalidRequest",
+    "models",
     "NotFound",
     "PayloadTooLarge",
     "ProblemError",
@@ -42,6 +56,10 @@ __all__ = [
     "ToolOutcome",
     "TransportError",
     "Unauthorized",
+    "Unprocessable",
+    "UnprocessableContent",
     "UnsupportedMediaType",
-    "models",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
 ]
