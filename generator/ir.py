@@ -1,44 +1,27 @@
 """Spec → intermediate representation: the operations and schemas every target renders.
 
 Templates see only these objects, never the raw document. Everything a target needs is decided
-here once: identifiers, which parameters go where, what the body and the answer are.
+here once: identifiers, which parameters go where, what the body and the answer are, and which
+exception each error answer becomes (``generator.catalogue``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from generator.error_classes import Errors, read_error_classes
+from generator.names import camel, snake
 from generator.problems import Problems
 
-__all__ = ["Api", "Operation", "Param", "build_ir", "camel", "snake"]
+__all__ = ["Api", "Errors", "Operation", "Param", "build_ir", "camel", "snake"]
 
 _METHODS = ("get", "put", "post", "delete", "patch")
 _TOOL_PATH = re.compile(r"^/servers/([^/{}]+)/tools/([^/{}]+)$")
 _PROMPT_PATH = re.compile(r"^/servers/([^/{}]+)/prompts/([^/{}]+)$")
-_RESERVED = set(keyword.kwlist) | {"self", "cls", "body", "type", "id", "async", "await", "default"}
-
-
-def snake(name: str) -> str:
-    """A Python identifier: ``listServerTools`` → ``list_server_tools``."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
-    if text[0].isdigit():
-        text = "_" + text
-    return text + "_" if text in _RESERVED else text
-
-
-def camel(name: str) -> str:
-    """A TypeScript identifier: ``call_demo_process_data`` → ``callDemoProcessData``."""
-    parts = [p for p in re.split(r"[^A-Za-z0-9]+", name) if p]
-    if not parts:
-        return "x"
-    text = parts[0][:1].lower() + parts[0][1:] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
-    return "_" + text if text[0].isdigit() else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +70,8 @@ class Api:
     sha256: str
     operations: tuple[Operation, ...]
     schemas: Mapping[str, Any]
+    #: The exception classes of the clients, from the spec's problem-type catalogue.
+    errors: Errors
     document: Mapping[str, Any] = field(repr=False)
 
     @property
@@ -220,11 +205,13 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                 )
             )
     info = document.get("info") or {}
+    schemas = (document.get("components") or {}).get("schemas") or {}
     return Api(
         title=str(info.get("title") or "API"),
         version=str(info.get("version") or "0"),
         sha256=hashlib.sha256(raw).hexdigest(),
         operations=tuple(sorted(operations, key=lambda o: o.operation_id)),
-        schemas=(document.get("components") or {}).get("schemas") or {},
+        schemas=schemas,
+        errors=read_error_classes(schemas, problems),
         document=document,
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +13,7 @@ from datamodel_code_generator import LiteralType, PythonVersion, generate
 from datamodel_code_generator.enums import DataModelType, InputFileType
 from datamodel_code_generator.format import Formatter
 
+from generator.error_classes import FALLBACK
 from generator.ir import Api, Operation
 from generator.problems import Problems
 from generator.render import Files, environment, stamp
@@ -19,6 +21,19 @@ from generator.render import Files, environment, stamp
 __all__ = ["render_python"]
 
 _PRIMITIVE = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
+#: The Python type of a problem exception's accessor, by the kind of member it reads.
+_MEMBER_TYPES = {
+    "strings": "list[str]",
+    "objects": "list[dict[str, Any]]",
+    "object": "dict[str, Any] | None",
+    "string": "str | None",
+    "integer": "int | None",
+    "any": "Any",
+    "seconds": "float | None",
+    "text": "str | None",
+}
+#: What ``errors`` exports besides one class per status and per problem type.
+_ERROR_BASICS = ("ApiError", "FieldProblem", "ProblemError", "TransportError")
 
 
 def _models(api: Api, problems: Problems) -> str:
@@ -67,6 +82,17 @@ _NULLABLE_ROOT = re.compile(r"RootModel\[(\w+)\]\):\n(\s+)root: Annotated\[(\w+)
 def _nullable_root(match: re.Match[str]) -> str:
     kind, indent, annotated, rest = match.groups()
     return f"RootModel[{kind} | None]):\n{indent}root: Annotated[{annotated} | None, {rest}] = None\n"
+
+
+def _docstring(summary: str, details: str = "", indent: str = "    ") -> str:
+    """A docstring literal: the summary line, then ``details`` wrapped as a paragraph."""
+    summary, details = (
+        " ".join(text.replace("\\", "\\\\").replace('"""', "'''").split()) for text in (summary, details)
+    )
+    if not details:
+        return f'"""{summary}"""'
+    body = textwrap.fill(details, 100 - len(indent), break_long_words=False, break_on_hyphens=False)
+    return f'"""{summary}\n\n' + textwrap.indent(body, indent) + f'\n{indent}"""'
 
 
 class _Types:
@@ -152,6 +178,8 @@ SURFACE = {
 
 
 def render_python(api: Api, package: str, problems: Problems) -> Files:
+    if not api.errors.types:
+        problems.warn("/components/schemas", "no x-problem-types catalogue: errors are told apart by status alone")
     models = _models(api, problems)
     classes = set(re.findall(r"^class (\w+)", models, re.M))
     types = _Types(classes, problems)
@@ -172,6 +200,13 @@ def render_python(api: Api, package: str, problems: Problems) -> Files:
         "tool_return": types.tool_return,
         "output_ref": types.output_ref,
         "model_name": types.model_name,
+        "errors": api.errors,
+        "tree": api.errors.tree(lambda member: f"``{member.py_name}``"),
+        "error_names": sorted([*_ERROR_BASICS, *api.errors.names]),
+        "exports": sorted([*_ERROR_BASICS, *api.errors.names, "problem_from_response"]),
+        "py_member_type": _MEMBER_TYPES,
+        "fallback": FALLBACK,
+        "docstring": _docstring,
     }
     files: Files = {
         f"{package}/models.py": f'{head}\n"""Models for {api.title} {api.version} (datamodel-code-generator)."""\n\n'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,7 +89,32 @@ def _object(schema: Mapping[str, Any], indent: str, prefix: str) -> str:
     return "{\n" + "\n".join(lines) + f"\n{indent}}}"
 
 
+#: The TypeScript type of a problem error's accessor, by the kind of member it reads.
+_MEMBER_TYPES = {
+    "strings": "string[]",
+    "objects": "Array<Record<string, unknown>>",
+    "object": "Record<string, unknown> | undefined",
+    "string": "string | undefined",
+    "integer": "number | undefined",
+    "any": "unknown",
+    "seconds": "number | undefined",
+    "text": "string | undefined",
+}
+
+
+def _jsdoc(summary: str, details: str = "", indent: str = "") -> str:
+    """A JSDoc comment: the summary line, then ``details`` wrapped as a paragraph."""
+    summary, details = (" ".join(text.replace("*/", "* /").split()) for text in (summary, details))
+    if not details:
+        return f"/** {summary} */"
+    lines = textwrap.wrap(details, 100 - len(indent) - 3, break_long_words=False, break_on_hyphens=False)
+    body = "".join(f"\n{indent} * {line}" for line in lines)
+    return f"/**\n{indent} * {summary}\n{indent} *{body}\n{indent} */"
+
+
 def render_typescript(api: Api, package: str, problems: Problems) -> Files:
+    if not api.errors.types:
+        problems.warn("/components/schemas", "no x-problem-types catalogue: errors are told apart by status alone")
     env = environment("typescript")
     env.filters["tstype"] = ts_type
     env.filters["tsparam"] = lambda schema: ts_type(schema, "  ", "models.")
@@ -130,6 +156,10 @@ def render_typescript(api: Api, package: str, problems: Problems) -> Files:
         "response_type": response_type,
         "body_type": body_type,
         "output_type": output_type,
+        "errors": api.errors,
+        "tree": api.errors.tree(lambda member: f"`{member.ts_name}`"),
+        "ts_member_type": _MEMBER_TYPES,
+        "jsdoc": _jsdoc,
         "surface": {"listServers", "listTools", "callTool", "callServerTool", "readResource", "mcpRequest"}
         <= {op.operation_id for op in api.operations},
     }

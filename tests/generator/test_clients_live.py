@@ -94,6 +94,7 @@ def test_python_client_raises_typed_errors(py_client: Any, live: BridgeProcess) 
     client = package.Client(live.url, api_key=KEY, retry=fast)
     with pytest.raises(package.BadRequest) as bad:
         client.call_tool("analyze_data", {"data": "x"})
+    assert type(bad.value) is package.InvalidRequest
     assert [(e.pointer, e.message) for e in bad.value.errors] == [("/body/data", '"x" is not of type "array"')]
     with pytest.raises(package.Unauthorized) as unauthorized:
         package.Client(live.url, retry=fast).list_servers()
@@ -103,10 +104,13 @@ def test_python_client_raises_typed_errors(py_client: Any, live: BridgeProcess) 
     assert missing.value.detail == "server 'time' has no tool named 'nope'"
     with pytest.raises(package.ToolError) as failed:
         client.call_tool("process_data", {"input": "{", "format": "json"})
+    assert type(failed.value) is package.ToolError
     assert failed.value.status == 422
     assert "not valid JSON" in failed.value.content[0]["text"]
     with pytest.raises(package.ServiceUnavailable) as down:
         client.call_tool(server="dead", tool="anything", params={})
+    assert type(down.value) is package.UpstreamUnavailable
+    assert down.value.server == "dead"
     assert down.value.retry_after is not None
     assert down.value.retry_after >= 1
     with pytest.raises(package.TransportError):
@@ -182,11 +186,11 @@ def test_typescript_client_compiles_strict_and_works_from_node(live: BridgeProce
     assert out["rpc"] == {}
     assert out["typed"] == [{"mean": 2.5}, 4]
     assert out["errors"] == {
-        "400": [True, 400, "BadRequest"],
+        "400": [True, 400, "InvalidRequest"],
         "401": [True, 401, "Unauthorized"],
         "404": [True, 404, "NotFound"],
         "422": [True, 422, "ToolError"],
-        "503": [True, 503, "ServiceUnavailable"],
+        "503": [True, 503, "UpstreamUnavailable"],
     }
 
 
