@@ -22,6 +22,7 @@ from bridge.config import (
     load_servers,
 )
 from bridge.spec import SpecError
+from bridge.store import StoreError
 from generator.cli import generate
 
 __all__ = ["main"]
@@ -127,7 +128,7 @@ def serve(
     listener = _listen(host, port)  # before any child starts: a taken port is one clear line
     try:
         bridge = Bridge.create(settings, servers, spec_path=spec_path)
-    except SpecError as exc:
+    except (SpecError, StoreError) as exc:
         listener.close()
         raise click.ClickException(f"refusing to start: {exc}") from exc
     except BaseException:

@@ -38,6 +38,7 @@ class Bridge:
     gate: Gate
     app: Any
     pool: UpstreamPool
+    store: Store
 
     @classmethod
     def create(
@@ -66,9 +67,10 @@ class Bridge:
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
         except BaseException:
             gateway.close()
+            store.close()
             raise
         app = create_app(gateway, spec, settings, gate)
-        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool)
+        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store)
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
@@ -100,3 +102,4 @@ class Bridge:
 
     def close(self) -> None:
         self.gateway.close()
+        self.store.close()

@@ -4,8 +4,27 @@ import importlib
 
 import pytest
 
-PACKAGES = ["bridge.upstream", "bridge.gateway", "bridge.rest", "bridge.rest.views", "bridge.demo"]
-MODULES = ["bridge.errors", "bridge.config", "bridge.schema", "bridge.spec", "bridge.validation"]
+PACKAGES = [
+    "bridge.upstream",
+    "bridge.gateway",
+    "bridge.gate",
+    "bridge.store",
+    "bridge.rest",
+    "bridge.rest.views",
+    "bridge.endpoint",
+    "bridge.proxy",
+    "bridge.demo",
+]
+MODULES = [
+    "bridge.errors",
+    "bridge.config",
+    "bridge.schema",
+    "bridge.spec",
+    "bridge.validation",
+    "bridge.model",
+    "bridge.events",
+    "bridge.upstream.memory",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES + MODULES)
