@@ -125,7 +125,7 @@ def serve(
         threads=threads,
     )
     _stop_on_signals()
-    listener = _listen(host, port)  # before any child starts: a taken port is one clear line
+    listener = _bind(host, port)
     try:
         bridge = Bridge.create(settings, servers, spec_path=spec_path)
     except (SpecError, StoreError) as exc:
@@ -135,6 +135,7 @@ def serve(
         listener.close()
         raise
     try:
+        listener.listen(LISTEN_BACKLOG)
         # Connections inherit this: without it a response written as headers then body waits
         # for the client's delayed ACK (~40 ms per request on Linux).
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -214,12 +215,22 @@ def install(name: str, url: str, variables: tuple[str, ...], config_path: Path |
     click.echo(f"{'updated' if replaced else 'added'} {name!r} in {path}; restart Claude Desktop to load it")
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, or one clear line when the address cannot be had (taken, not ours)."""
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound but not yet listening, or one clear line when the address cannot be had.
+
+    Bound before any child starts, so a taken port costs nothing; listening only once the bridge
+    is ready, so a caller is refused until then instead of left waiting.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        return socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
+        if os.name == "posix":  # as socket.create_server: rebinding after a restart need not wait
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        sock.close()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from exc
+    return sock
 
 
 def _own_command() -> str:
