@@ -16,10 +16,10 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
-from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
 from bridge.errors import BridgeError, ToolFailed, UpstreamError
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.mcpserver import JSON, Listing, create_forwarding_server
 from bridge.model import Relay
 
 __all__ = ["GatewayBackend", "create_mcp_server"]
