@@ -10,7 +10,7 @@ NPM_STAMP := tests/npm/node_modules/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
 # The npm reference MCP servers the suite runs; no lock file is kept (versions are pinned exactly).

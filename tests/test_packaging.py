@@ -1,11 +1,13 @@
-"""The wheel installs into a fresh venv with today's releases and serves from there."""
+"""The wheel installs into a fresh venv with today's releases and serves from there, PDFs only with the demo extra."""
 
+import json
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 import requests
+from packaging.requirements import Requirement
 
 from tests.support import ROOT, bridge_process
 
@@ -38,6 +40,16 @@ def test_wheel_installs_in_a_fresh_venv_and_serves_the_demo(tmp_path: Path) -> N
     ).stdout.split()
     assert versions[0].startswith("2.")
     assert versions[1].startswith("3.")
+    # fpdf2 is the demo extra's, not the bridge's: a plain install goes without it.
+    probe = "import importlib.metadata as m, importlib.util as u, json; "
+    probe += "print(json.dumps([m.requires('mcp-rest-bridge'), u.find_spec('fpdf') is None]))"
+    requires, without_fpdf = json.loads(
+        subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True).stdout
+    )
+    (fpdf2,) = [req for req in map(Requirement, requires) if req.name == "fpdf2"]
+    assert fpdf2.marker is not None
+    assert (fpdf2.marker.evaluate({"extra": "demo"}), fpdf2.marker.evaluate({"extra": "dev"})) == (True, False)
+    assert without_fpdf
 
     mcp_bridge = env_dir / "bin" / "mcp-bridge"
     # Run outside the checkout, so `python -m bridge.demo` can only find the installed copy.
@@ -50,5 +62,14 @@ def test_wheel_installs_in_a_fresh_venv_and_serves_the_demo(tmp_path: Path) -> N
             timeout=30,
         ).json()
         assert result["structuredContent"]["metrics"] == {"mean": 2.5, "median": 2.5}
+        pdf = requests.post(
+            bridge.url + "/servers/demo/tools/generate_report",
+            json={"analysis": {"metrics": {"mean": 2.5}}, "format": "pdf"},
+            timeout=30,
+        )
+        why = "Error executing tool generate_report: PDF reports need fpdf2: pip install 'mcp-rest-bridge[demo]'"
+        assert pdf.status_code == 422
+        assert pdf.json()["detail"] == f"tool 'demo.generate_report' failed: {why}"
+        assert pdf.json()["content"] == [{"type": "text", "text": why}]
         spec = requests.get(bridge.url + "/openapi.json", timeout=30).json()
         assert spec["openapi"].startswith("3.1")

@@ -4,6 +4,10 @@ Kept apart from the server so the numbers can be read and tested on their own. E
 :class:`DataError` whose message says what is wrong with the data; the server turns it into a tool
 error (``isError: true``). Results are always finite numbers: a computation that would overflow a
 float is refused rather than answered with ``inf`` or ``NaN``, which JSON cannot carry.
+
+PDF reports need fpdf2, the ``demo`` extra: it is imported only when a PDF is drawn, so the demo
+(and the bridge, which never imports it) start without it, and asking for a PDF then raises
+:class:`ReportUnavailable`, which says how to install it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any, Literal, NotRequired
 
-from fpdf import FPDF
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
 
 __all__ = [
     "METRICS",
+    "PDF_NEEDS_FPDF",
     "DataError",
     "Parsed",
+    "ReportUnavailable",
     "analyze",
     "markdown_report",
     "parse_input",
@@ -38,8 +43,16 @@ Transform = Literal["normalized", "standardized", "scaled", "sorted"]
 JsonType = Literal["object", "array", "string", "number", "boolean", "null"]
 
 
+#: What a PDF report answers when fpdf2 is not installed.
+PDF_NEEDS_FPDF = "PDF reports need fpdf2: pip install 'mcp-rest-bridge[demo]'"
+
+
 class DataError(ValueError):
     """The data cannot be used for what was asked; the message says why."""
+
+
+class ReportUnavailable(Exception):
+    """This install cannot render the report format asked for; the message says what to install."""
 
 
 class Parsed(TypedDict):
@@ -326,6 +339,10 @@ def pdf_report(analysis: dict[str, Any], title: str) -> bytes:
     metadata title keeps them).
     """
     rows = _rows(analysis)
+    try:
+        from fpdf import FPDF  # the demo extra: only a PDF report needs it
+    except ImportError as exc:
+        raise ReportUnavailable(PDF_NEEDS_FPDF) from exc
     pdf = FPDF()
     encoding: str = pdf.core_fonts_encoding
 

@@ -1,7 +1,8 @@
 """The bundled demo MCP server: data tools that really compute, run as a stdio child.
 
 ``mcp-bridge serve`` fronts it when no ``--config`` is given, so the README's examples work on
-a fresh machine: validate → transform → analyze → report (JSON, Markdown, or a real PDF).
+a fresh machine: validate → transform → analyze → report (JSON, Markdown, or a real PDF; the
+PDF needs the ``demo`` extra, fpdf2, and without it that one format is a tool error saying so).
 
 Built on the official SDK's ``MCPServer``: typed signatures give each tool its ``inputSchema``
 (enums, ``minItems``, descriptions) and typed returns its ``outputSchema`` and
@@ -22,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import BaseModel, Field, StringConstraints
 
 from bridge.demo import analysis as stats
-from bridge.demo.analysis import DataError, InputFormat, Metric, Parsed, Transform
+from bridge.demo.analysis import DataError, InputFormat, Metric, Parsed, ReportUnavailable, Transform
 
 __all__ = ["SAMPLES", "SETTINGS", "VERSION", "create_server"]
 
@@ -107,7 +108,7 @@ class Report(BaseModel):
     size: int | None = Field(default=None, description="PDF only: the PDF's size in bytes.")
 
 
-def _failing(exc: DataError) -> ToolError:
+def _failing(exc: DataError | ReportUnavailable) -> ToolError:
     return ToolError(str(exc))
 
 
@@ -250,7 +251,7 @@ def create_server() -> MCPServer:
     ) -> Annotated[types.CallToolResult, Report]:
         try:
             return _report(analysis, format, title)
-        except DataError as exc:
+        except (DataError, ReportUnavailable) as exc:
             raise _failing(exc) from exc
 
     @server.resource(

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
-from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
 from bridge.errors import BridgeError, jsonrpc_error
 from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.mcpserver import JSON, Listing, create_forwarding_server
 from bridge.model import Principal, Relay
 
 __all__ = ["GatewayBackend", "create_mcp_server"]

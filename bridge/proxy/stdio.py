@@ -4,6 +4,9 @@ Claude Desktop and other clients that start stdio servers get every tool, resour
 behind a bridge. Each request becomes one REST call; a tool's own failure (422) stays a result
 with ``isError``, an upstream outage (5xx) becomes an ``isError`` result the model can read, and
 a bad name or bad arguments (4xx) a JSON-RPC error.
+
+The MCP side is ``bridge.mcpserver``'s forwarding server, the one ``/mcp`` serves too; this module
+is only its backend over REST, and imports nothing of the other edges.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
-from bridge.endpoint.forwarding import JSON, Listing, create_forwarding_server
+from bridge.mcpserver import JSON, Listing, create_forwarding_server
 from bridge.model import Relay
 
 __all__ = ["create_proxy", "serve_stdio"]

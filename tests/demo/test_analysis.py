@@ -1,10 +1,13 @@
 import math
 import statistics
+import sys
 
 import pytest
 
 from bridge.demo.analysis import (
+    PDF_NEEDS_FPDF,
     DataError,
+    ReportUnavailable,
     analyze,
     markdown_report,
     parse_input,
@@ -77,4 +80,13 @@ def test_reports_render_the_metrics() -> None:
     assert pdf.startswith(b"%PDF-")
     assert pdf.rstrip().endswith(b"%%EOF")
     with pytest.raises(DataError, match="no metrics"):
+        pdf_report({}, "T")
+
+
+def test_a_pdf_report_without_fpdf2_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fpdf", None)  # what an install without the demo extra sees
+    with pytest.raises(ReportUnavailable) as unavailable:
+        pdf_report({"metrics": {"mean": 2.5}}, "T")
+    assert str(unavailable.value) == PDF_NEEDS_FPDF == "PDF reports need fpdf2: pip install 'mcp-rest-bridge[demo]'"
+    with pytest.raises(DataError, match="no metrics"):  # the data is still checked first
         pdf_report({}, "T")

@@ -13,6 +13,7 @@ PACKAGES = [
     "bridge.rest.views",
     "bridge.endpoint",
     "bridge.proxy",
+    "bridge.mcpserver",
     "bridge.demo",
 ]
 MODULES = [

@@ -1,0 +1,45 @@
+"""What a forwarding server forwards to: the ``Backend`` seam, and ``Subscriptions`` for one that changes.
+
+Two implementations live in the edges: the gateway in-process (``bridge.endpoint.server``) and a
+bridge's REST API (``bridge.proxy.stdio``). Both answer in MCP's wire shape, plain JSON dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+from bridge.model import JSON, Relay
+
+__all__ = ["JSON", "Backend", "Listing", "Subscriptions"]
+
+#: The catalogs a client can list, by their key in the wire result.
+Listing = Literal["tools", "prompts", "resources", "resourceTemplates"]
+
+
+class Backend(Protocol):
+    """The tools, resources and prompts a forwarding server offers, each request answered in wire shape.
+
+    A request the client should see refused as a JSON-RPC error raises the SDK's ``MCPError``; a
+    tool's own failure is a result with ``isError``. ``relay`` is the caller's side of the call,
+    for what the upstream sends back while it runs; a backend that cannot carry it ignores it.
+    """
+
+    async def listing(self, kind: Listing) -> list[JSON]: ...
+    async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON: ...
+    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON: ...
+    async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON: ...
+
+
+class Subscriptions(Protocol):
+    """A backend whose changes clients can follow; listeners are called on the serving loop."""
+
+    async def subscribe(self, uri: str, subscribed: bool) -> None:
+        """Follow a resource upstream (or stop); ``on_updated`` listeners then hear of its changes."""
+        ...
+
+    def on_updated(self, listener: Callable[[str], None]) -> None: ...
+
+    def on_changed(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever the tools, resources or prompts on offer change."""
+        ...

@@ -1,0 +1,67 @@
+"""``create_forwarding_server``: an SDK lowlevel ``Server`` wired to a backend's handlers.
+
+The factory only wires: ``ForwardingHandlers`` answers the requests, and with ``Subscriptions``
+a ``ChangeAnnouncer`` tells clients what changed and the server says that it will.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+from bridge import __version__
+from bridge.mcpserver.backend import Backend, Subscriptions
+from bridge.mcpserver.changes import ChangeAnnouncer
+from bridge.mcpserver.handlers import ForwardingHandlers
+
+__all__ = ["create_forwarding_server"]
+
+#: What the gateway announces to handshake-era clients (at 2026-07-28 the listen handler says it).
+_CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+
+
+class _AnnouncingServer(Server[Any]):
+    """A server that tells handshake-era clients it sends ``list_changed`` notifications."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or _CHANGES, experimental_capabilities, extensions
+        )
+
+
+def create_forwarding_server(
+    backend: Backend, *, name: str, instructions: str, subscriptions: Subscriptions | None = None
+) -> Server[Any]:
+    """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes."""
+    handlers = ForwardingHandlers(backend, subscriptions)
+    follows = subscriptions is not None
+    if subscriptions is not None:
+        ChangeAnnouncer(handlers.bus, handlers.followers, handlers.sessions).listen_to(subscriptions)
+    server_type: type[Server[Any]] = _AnnouncingServer if follows else Server
+    with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; older clients use it
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        return server_type(
+            name,
+            version=__version__,
+            instructions=instructions,
+            on_list_tools=handlers.list_tools,
+            on_call_tool=handlers.call_tool,
+            on_list_resources=handlers.list_resources,
+            on_list_resource_templates=handlers.list_templates,
+            on_read_resource=handlers.read_resource,
+            on_list_prompts=handlers.list_prompts,
+            on_get_prompt=handlers.get_prompt,
+            on_set_logging_level=handlers.set_level,
+            on_subscribe_resource=handlers.subscribe if follows else None,
+            on_unsubscribe_resource=handlers.unsubscribe if follows else None,
+            on_subscriptions_listen=handlers.listen if follows else None,
+        )
