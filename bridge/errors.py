@@ -51,6 +51,7 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "jsonrpc_error",
+    "jsonrpc_error_from_problem",
 ]
 
 
@@ -249,3 +250,27 @@ def jsonrpc_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(error, RequestInvalid) and not error.errors:
         problem["errors"] = [FieldError("/params", error.detail).to_dict()]
     return {"code": error.jsonrpc_code, "message": error.detail, "data": problem}
+
+
+def _by_slug(cls: type[BridgeError]) -> dict[str, type[BridgeError]]:
+    found = {cls.slug: cls}
+    for sub in cls.__subclasses__():
+        found.update(_by_slug(sub))
+    return found
+
+
+def jsonrpc_error_from_problem(status: int, problem: Any) -> dict[str, Any]:
+    """The JSON-RPC error a bridge's problem+json answer stands for (the stdio proxy relays these).
+
+    The code is the one the bridge itself gives the problem's ``type`` on ``/mcp``; a problem
+    from something else is judged by its status.
+    """
+    body = problem if isinstance(problem, dict) else {}
+    slug = str(body.get("type", "")).removeprefix(PROBLEM_BASE)
+    known = _by_slug(BridgeError).get(slug)
+    if known is not None:
+        code = known.jsonrpc_code
+    else:
+        code = RequestInvalid.jsonrpc_code if status < 500 else BridgeError.jsonrpc_code
+    detail = str(body.get("detail") or body.get("title") or f"HTTP {status}")
+    return {"code": code, "message": detail, "data": body} if body else {"code": code, "message": detail}

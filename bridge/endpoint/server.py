@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
-from bridge.errors import BridgeError, jsonrpc_error
+from bridge.endpoint.asgi import PRINCIPAL
+from bridge.errors import BridgeError, Unauthorized, jsonrpc_error
 from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
-from bridge.mcpserver import JSON, Listing, create_forwarding_server
+from bridge.mcpserver import JSON, Caller, Listing, create_forwarding_server
 from bridge.model import Principal, Relay
 
 __all__ = ["GatewayBackend", "create_mcp_server"]
@@ -35,39 +36,48 @@ async def _mcp_errors(work: Callable[[], Awaitable[T]]) -> T:
         raise MCPError(error["code"], error["message"], error["data"]) from exc
 
 
+def _principal(caller: Caller) -> Principal:
+    """The principal the gate attached to this request; a request that bypassed the gate is refused."""
+    principal = caller.state.get(PRINCIPAL)
+    if not isinstance(principal, Principal):
+        raise Unauthorized("this request did not pass the bridge's gate")
+    return principal
+
+
 class GatewayBackend:
-    """The gateway, reached in-process, named as MCP clients see it."""
+    """The gateway, reached in-process, named as MCP clients see it, for each request's principal."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.rpc = JsonRpcDispatcher(gateway)
-        self.principal = Principal.anonymous()
 
-    async def listing(self, kind: Listing) -> list[JSON]:
+    async def listing(self, kind: Listing, caller: Caller) -> list[JSON]:
         async def work() -> list[JSON]:
-            return self.rpc.listing(kind, self.principal)
+            return self.rpc.listing(kind, _principal(caller))
 
         return await _mcp_errors(work)
 
-    async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON:
-        return await _mcp_errors(lambda: self.rpc.call_tool(name, arguments, self.principal, relay))
+    async def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> JSON:
+        return await _mcp_errors(lambda: self.rpc.call_tool(name, arguments, _principal(caller), relay))
 
-    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
-        return await _mcp_errors(lambda: self.rpc.read_resource(uri, self.principal, relay))
+    async def read_resource(self, uri: str, caller: Caller, relay: Relay | None = None) -> JSON:
+        return await _mcp_errors(lambda: self.rpc.read_resource(uri, _principal(caller), relay))
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON:
-        return await _mcp_errors(lambda: self.rpc.get_prompt(name, arguments, self.principal, relay))
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], caller: Caller, relay: Relay | None = None
+    ) -> JSON:
+        return await _mcp_errors(lambda: self.rpc.get_prompt(name, arguments, _principal(caller), relay))
 
-    async def subscribe(self, uri: str, subscribed: bool) -> None:
+    async def subscribe(self, uri: str, subscribed: bool, caller: Caller) -> None:
         async def work() -> None:
-            await self.gateway.subscribe(uri, subscribed, principal=self.principal)
+            await self.gateway.subscribe(uri, subscribed, principal=_principal(caller))
 
         await _mcp_errors(work)
 
     def on_updated(self, listener: Callable[[str], None]) -> None:
         def updated(event: Event) -> None:
-            assert isinstance(event, ResourceUpdated)
-            listener(event.uri)
+            if isinstance(event, ResourceUpdated):
+                listener(event.uri)
 
         self.gateway.bus.subscribe(updated, [ResourceUpdated])
 

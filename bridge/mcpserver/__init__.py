@@ -15,7 +15,7 @@ other.
 - ``sessions``: the handshake-era client sessions remembered (log level, list_changed).
 """
 
-from bridge.mcpserver.backend import JSON, Backend, Listing, Subscriptions
+from bridge.mcpserver.backend import JSON, Backend, Caller, Listing, Subscriptions
 from bridge.mcpserver.forwarding import create_forwarding_server
 
-__all__ = ["JSON", "Backend", "Listing", "Subscriptions", "create_forwarding_server"]
+__all__ = ["JSON", "Backend", "Caller", "Listing", "Subscriptions", "create_forwarding_server"]

@@ -6,15 +6,27 @@ bridge's REST API (``bridge.proxy.stdio``). Both answer in MCP's wire shape, pla
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from bridge.model import JSON, Relay
 
-__all__ = ["JSON", "Backend", "Listing", "Subscriptions"]
+__all__ = ["JSON", "Backend", "Caller", "Listing", "Subscriptions"]
 
 #: The catalogs a client can list, by their key in the wire result.
 Listing = Literal["tools", "prompts", "resources", "resourceTemplates"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: what the edge that admitted it attached to it (its ASGI scope's ``state``).
+
+    The gateway's endpoint finds the principal the gate established there; over stdio there is
+    one client and nothing attached.
+    """
+
+    state: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Backend(Protocol):
@@ -25,17 +37,19 @@ class Backend(Protocol):
     for what the upstream sends back while it runs; a backend that cannot carry it ignores it.
     """
 
-    async def listing(self, kind: Listing) -> list[JSON]: ...
-    async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON: ...
-    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON: ...
-    async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON: ...
+    async def listing(self, kind: Listing, caller: Caller) -> list[JSON]: ...
+    async def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> JSON: ...
+    async def read_resource(self, uri: str, caller: Caller, relay: Relay | None = None) -> JSON: ...
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], caller: Caller, relay: Relay | None = None
+    ) -> JSON: ...
 
 
 class Subscriptions(Protocol):
     """A backend whose changes clients can follow; listeners are called on the serving loop."""
 
-    async def subscribe(self, uri: str, subscribed: bool) -> None:
-        """Follow a resource upstream (or stop); ``on_updated`` listeners then hear of its changes."""
+    async def subscribe(self, uri: str, subscribed: bool, caller: Caller) -> None:
+        """Follow a resource upstream (or stop) for ``caller``; ``on_updated`` listeners hear of its changes."""
         ...
 
     def on_updated(self, listener: Callable[[str], None]) -> None: ...

@@ -16,6 +16,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from bridge.mcpserver.backend import Caller
+
 __all__ = ["MAX_SESSIONS", "ClientSessions", "Ctx", "LogLevels", "PerSession", "client_session"]
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,13 @@ V = TypeVar("V")
 
 #: How many handshake-era client sessions are remembered (their log level, a way to reach them).
 MAX_SESSIONS = 10_000
+
+
+def caller_of(ctx: Ctx) -> Caller:
+    """Who sent the request: the state the admitting edge attached to its HTTP request (none on stdio)."""
+    scope = getattr(ctx.request, "scope", None)
+    state = scope.get("state") if isinstance(scope, dict) else None
+    return Caller(state) if isinstance(state, dict) else Caller()
 
 
 def client_session(ctx: Ctx) -> str | None:

@@ -19,9 +19,10 @@ import httpx2
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
+from mcp_types.jsonrpc import INTERNAL_ERROR
 
-from bridge.mcpserver import JSON, Listing, create_forwarding_server
+from bridge.errors import jsonrpc_error_from_problem
+from bridge.mcpserver import JSON, Caller, Listing, create_forwarding_server
 from bridge.model import Relay
 
 __all__ = ["create_proxy", "serve_stdio"]
@@ -54,12 +55,18 @@ class _Bridge:
     async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
         status, body = await self.call(method, path, **kwargs)
         if status >= 400:
-            raise MCPError(INVALID_PARAMS if status < 500 else INTERNAL_ERROR, _detail(status, body))
+            raise _refusal(status, body)
         return body
 
     async def single_server(self) -> bool:
         servers = (await self.ok("GET", "/servers"))["servers"]
         return len(servers) == 1
+
+
+def _refusal(status: int, body: Any) -> MCPError:
+    """The bridge's problem answer as the JSON-RPC error the bridge gives it on ``/mcp``."""
+    error = jsonrpc_error_from_problem(status, body)
+    return MCPError(error["code"], error["message"], error.get("data"))
 
 
 def _detail(status: int, body: Any) -> str:
@@ -82,15 +89,16 @@ class _RestBackend:
     def __init__(self, bridge: _Bridge) -> None:
         self.bridge = bridge
 
-    async def listing(self, kind: Listing) -> list[JSON]:
+    async def listing(self, kind: Listing, caller: Caller) -> list[JSON]:
         if kind in ("tools", "prompts"):
             items = (await self.bridge.ok("GET", f"/{kind}"))[kind]
             return _named(items, await self.bridge.single_server())
         return list((await self.bridge.ok("GET", "/resources"))[kind])
 
-    # Over REST nothing flows back while a call runs: relays are accepted and left unused.
+    # Over REST nothing flows back while a call runs: relays are accepted and left unused; the
+    # one client of a stdio server is whoever holds the key, so the caller says nothing more.
 
-    async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON:
+    async def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> JSON:
         status, body = await self.bridge.call("POST", "/tools/" + quote(name, safe=""), json=arguments)
         if status == 200:
             return dict(body)
@@ -98,12 +106,14 @@ class _RestBackend:
             return {"content": body["content"], "structuredContent": body.get("structuredContent"), "isError": True}
         if status >= 500:  # an upstream outage: tell the model, which may try again later
             return {"content": [{"type": "text", "text": _detail(status, body)}], "isError": True}
-        raise MCPError(INVALID_PARAMS, _detail(status, body))
+        raise _refusal(status, body)
 
-    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
+    async def read_resource(self, uri: str, caller: Caller, relay: Relay | None = None) -> JSON:
         return dict(await self.bridge.ok("GET", "/resources/read", params={"uri": uri}))
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], caller: Caller, relay: Relay | None = None
+    ) -> JSON:
         return dict(await self.bridge.ok("POST", "/prompts/" + quote(name, safe=""), json=arguments))
 
 

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from bridge.mcpserver import JSON, Listing, create_forwarding_server
+from bridge.mcpserver import JSON, Caller, Listing, create_forwarding_server
 from bridge.mcpserver.handlers import SERVER_INFO_META
 from bridge.model import Relay
 
@@ -34,10 +34,10 @@ class MemoryBackend:
         self.updated: list[Callable[[str], None]] = []
         self.changed: list[Callable[[], None]] = []
 
-    async def listing(self, kind: Listing) -> list[JSON]:
+    async def listing(self, kind: Listing, caller: Caller) -> list[JSON]:
         return CATALOG[kind]
 
-    async def call_tool(self, name: str, arguments: JSON, relay: Relay | None = None) -> JSON:
+    async def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> JSON:
         assert relay is not None
         self.log_levels.append(relay.log_level)
         await relay.progress(1, 2, "half")
@@ -45,14 +45,16 @@ class MemoryBackend:
         text = f"{name} {arguments}"
         return {"content": [{"type": "text", "text": text}], "_meta": {SERVER_INFO_META: {"name": "up"}, "t": 1}}
 
-    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
+    async def read_resource(self, uri: str, caller: Caller, relay: Relay | None = None) -> JSON:
         return {"contents": [{"uri": uri, "text": "hello"}]}
 
-    async def get_prompt(self, name: str, arguments: dict[str, str], relay: Relay | None = None) -> JSON:
+    async def get_prompt(
+        self, name: str, arguments: dict[str, str], caller: Caller, relay: Relay | None = None
+    ) -> JSON:
         message = {"role": "user", "content": {"type": "text", "text": f"{name} {arguments['name']}"}}
         return {"messages": [message]}
 
-    async def subscribe(self, uri: str, subscribed: bool) -> None:
+    async def subscribe(self, uri: str, subscribed: bool, caller: Caller) -> None:
         self.subscribed.append((uri, subscribed))
 
     def on_updated(self, listener: Callable[[str], None]) -> None:
