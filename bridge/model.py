@@ -26,6 +26,7 @@ __all__ = [
     "RelayRefused",
     "ServerState",
     "ServerStatus",
+    "Unheard",
     "UpstreamListener",
 ]
 
@@ -183,3 +184,16 @@ class UpstreamListener(Protocol):
     def resource_updated(self, server: str, uri: str) -> None:
         """A resource some caller follows changed upstream."""
         ...
+
+
+class Unheard:
+    """An ``UpstreamListener`` for before anyone listens: what happens upstream goes nowhere."""
+
+    def catalog_changed(self, server: str) -> None:
+        pass
+
+    def state_changed(self, server: str, status: ServerStatus) -> None:
+        pass
+
+    def resource_updated(self, server: str, uri: str) -> None:
+        pass

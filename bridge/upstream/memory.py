@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamUnavailable
-from bridge.model import JSON, SERVING, Catalog, ProgressCallback, Relay, ServerStatus, UpstreamListener
+from bridge.model import JSON, SERVING, Catalog, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
 from bridge.upstream.loop import LoopThread
 
 __all__ = ["Answer", "MemoryServer", "MemoryUpstreams", "ready"]
@@ -37,17 +37,6 @@ class MemoryServer:
     seen: list[tuple[str, str, Any]] = field(default_factory=list)
 
 
-class _Unheard:
-    def catalog_changed(self, server: str) -> None:
-        pass
-
-    def state_changed(self, server: str, status: ServerStatus) -> None:
-        pass
-
-    def resource_updated(self, server: str, uri: str) -> None:
-        pass
-
-
 class MemoryUpstreams:
     """An ``Upstreams`` whose servers are ``MemoryServer`` objects."""
 
@@ -56,7 +45,7 @@ class MemoryUpstreams:
         self.reachable: dict[str, MemoryServer] = dict(servers or {})
         self._configs: dict[str, ServerConfig] = {}
         self._servers: dict[str, MemoryServer] = {}
-        self._listener: UpstreamListener = _Unheard()
+        self._listener: UpstreamListener = Unheard()
         self._loop = LoopThread("memory-upstreams")
         self._loop.start()
         #: Resource URIs followed, by server.

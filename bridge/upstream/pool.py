@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
-from bridge.model import JSON, Catalog, ProgressCallback, Relay, ServerStatus, UpstreamListener
+from bridge.model import JSON, Catalog, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
 from bridge.upstream.loop import LoopThread
 from bridge.upstream.session import UpstreamSession
 
@@ -29,25 +29,12 @@ T = TypeVar("T")
 WAIT_MARGIN = 5.0
 
 
-class _Unheard:
-    """The listener until one is attached: nothing is listening yet."""
-
-    def catalog_changed(self, server: str) -> None:
-        pass
-
-    def state_changed(self, server: str, status: ServerStatus) -> None:
-        pass
-
-    def resource_updated(self, server: str, uri: str) -> None:
-        pass
-
-
 class UpstreamPool:
     """All upstream sessions; coroutines for the loop, ``run`` for other threads."""
 
     def __init__(self, *, connect_timeout: float) -> None:
         self._connect_timeout = connect_timeout
-        self._listener: UpstreamListener = _Unheard()
+        self._listener: UpstreamListener = Unheard()
         self._attached = False
         self._loop = LoopThread()
         self._sessions: dict[str, UpstreamSession] = {}
