@@ -2,7 +2,8 @@
 
 The transport (``bridge/upstream/stdio.py``) replaces the SDK's pipe tasks on POSIX; the output
 check (``bridge/upstream/results.py``) replaces the SDK's per-call python-jsonschema check. Both
-are held here to what the SDK's versions promise, against real child processes.
+are held here to what the SDK's versions promise, against real child processes; so is where a
+child runs (``bridge/upstream/placement.py``), and what a child that cannot start is called.
 """
 
 from __future__ import annotations
@@ -113,6 +114,25 @@ def test_a_child_that_ignores_eof_and_sigterm_is_killed_with_its_children(tmp_pa
         first = [int(p) for p in poll(lambda: pids.exists() and pids.read_text().split())]
     # stdin closed, 2 s grace, SIGTERM to the group (ignored), 2 s, SIGKILL: all of it well inside the wait.
     poll(lambda: not any(pid_alive(pid) for pid in first), timeout=15)
+
+
+def test_a_server_that_cannot_be_started_names_its_command_in_its_last_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.upstream")
+    absent = ServerConfig(name="absent", transport="stdio", command="nonexistent-cmd")
+    nowhere = ServerConfig(name="nowhere", transport="stdio", command=sys.executable, cwd=str(tmp_path / "gone"))
+    with in_process_bridge([absent, nowhere], connect_timeout=5) as bridge:
+        client = bridge.app.test_client()
+        absent_status = client.get("/servers/absent").json
+        nowhere_status = client.get("/servers/nowhere").json
+    assert absent_status["status"] in ("down", "connecting")
+    assert absent_status["lastError"] == "cannot start 'nonexistent-cmd': No such file or directory"
+    assert nowhere_status["lastError"] == (
+        f"cannot start {sys.executable!r} in {str(tmp_path / 'gone')!r}: No such file or directory"
+    )
+    logged = [record.getMessage() for record in caplog.records]
+    assert "upstream absent: cannot start 'nonexistent-cmd': No such file or directory" in logged
 
 
 @pytest.mark.skipif(not PINNABLE, reason="needs Linux and 2 CPUs")

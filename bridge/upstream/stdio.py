@@ -9,12 +9,9 @@ the sender itself and parsed in the pipe's data callback, which hands the messag
 the session's receive loop. Flow control holds both ways: a sender waits while the child's
 stdin is full, and the child's stdout is paused while the session has messages unread.
 
-On Linux a child can be held to a set of CPUs (``"cpus"`` in its config; ``"auto"`` picks one
-CPU, the one of the bridge's own with the fewest children held so far). A Python SDK server
-hands every stdin line and stdout write to a worker thread; with a second core idle, each of
-those hand-offs wakes a thread on the other core and moves the GIL across, which costs it about
-a quarter of its CPU per call (bench/README.md). The mask is set on the spawning thread just for
-the fork, so the child has it from its first instruction and its own children inherit it.
+On Linux a child can be held to a set of CPUs (``"cpus"`` in its config); where it runs is
+``bridge/upstream/placement.py``'s to decide, around the spawn. A command that cannot be started
+fails with an error naming it (``SpawnError``), as the OS's own error does not.
 
 Shutdown follows the SDK's sequence, shielded from cancellation and bounded at each step: close
 the child's stdin, give it a grace period to exit, then SIGTERM and SIGKILL its process group
@@ -29,9 +26,8 @@ import collections
 import logging
 import os
 import subprocess
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self, cast
 
@@ -47,8 +43,9 @@ from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
 
 from bridge.config import Cpus
+from bridge.upstream.placement import Placement
 
-__all__ = ["stdio_transport"]
+__all__ = ["SpawnError", "stdio_transport"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +56,13 @@ INBOX_LOW = 16
 REAP_TIMEOUT = 2.0
 
 Inbound = SessionMessage | Exception
+
+
+class SpawnError(OSError):
+    """A child process that could not be started; unlike the OS's own error, its message names the command."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # without the "[Errno n]" prefix: the message says it in words
 
 
 class _Stream:
@@ -248,44 +252,6 @@ def _parse(line: bytes) -> Inbound:
         return exc
 
 
-#: One spawn at a time per loop: while a pinned child is forked the loop thread wears its CPU mask.
-_spawning: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-#: Children running on each CPU that "auto" chose, so the next one goes where there are fewest.
-_auto_placed: collections.Counter[int] = collections.Counter()
-
-
-@contextmanager
-def _placed(cpus: Cpus | None) -> Iterator[tuple[int, ...] | None]:
-    """The CPUs to hold a child to while the block runs: as given, or one chosen for "auto"."""
-    if cpus != "auto":
-        yield cpus
-        return
-    # Fewest children first; among equals the highest-numbered CPU, as CPU 0 tends to take interrupts.
-    cpu = min(sorted(os.sched_getaffinity(0), reverse=True), key=lambda c: _auto_placed[c])
-    _auto_placed[cpu] += 1
-    try:
-        yield (cpu,)
-    finally:
-        _auto_placed[cpu] -= 1
-
-
-@contextmanager
-def _thread_cpus(cpus: tuple[int, ...] | None) -> Iterator[None]:
-    """Run the calling thread on ``cpus`` for the block (a forked child inherits the thread's mask)."""
-    if cpus is None:
-        yield
-        return
-    before = os.sched_getaffinity(0)  # on Linux, pid 0 is the calling thread
-    try:
-        os.sched_setaffinity(0, cpus)
-    except OSError as exc:  # e.g. CPUs outside the bridge's cpuset
-        raise OSError(exc.errno, f"cannot run the server on CPUs {list(cpus)}: {exc.strerror}") from exc
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
 @asynccontextmanager
 async def stdio_transport(
     server: StdioServerParameters, cpus: Cpus | None = None
@@ -296,12 +262,9 @@ async def stdio_transport(
     """
     loop = asyncio.get_running_loop()
     protocol = _ChildProtocol()
-    with ExitStack() as placement:
-        async with _spawning.setdefault(loop, asyncio.Lock()):
-            # Chosen under the lock: meanwhile no other spawn has the loop thread wearing its mask.
-            held = placement.enter_context(_placed(cpus))
-            with _thread_cpus(held):
-                await _spawn(loop, protocol, server)
+    with Placement(cpus) as placement:
+        async with placement.forking():
+            await _spawn(loop, protocol, server)
         outbox = _Outbox(protocol)
         try:
             yield protocol.inbox, outbox
@@ -311,17 +274,22 @@ async def stdio_transport(
 
 
 async def _spawn(loop: asyncio.AbstractEventLoop, protocol: _ChildProtocol, server: StdioServerParameters) -> None:
-    await loop.subprocess_exec(
-        lambda: protocol,
-        server.command,
-        *server.args,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
-        env=get_default_environment() | (server.env or {}),
-        cwd=server.cwd,
-        start_new_session=True,  # its own process group, so stopping it stops its descendants
-    )
+    try:
+        await loop.subprocess_exec(
+            lambda: protocol,
+            server.command,
+            *server.args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,  # the child's diagnostics go to the bridge's own stderr, as with the SDK
+            env=get_default_environment() | (server.env or {}),
+            cwd=server.cwd,
+            start_new_session=True,  # its own process group, so stopping it stops its descendants
+        )
+    except OSError as exc:
+        # A missing working directory fails the same way as a missing command: name both.
+        where = f" in {os.fspath(server.cwd)!r}" if server.cwd is not None else ""
+        raise SpawnError(exc.errno, f"cannot start {server.command!r}{where}: {exc.strerror or exc}") from exc
 
 
 async def _stop(protocol: _ChildProtocol) -> None:
