@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from bridge.config import BridgeSettings, ServerConfig
+from bridge.model import ServerStatus
 from bridge.runtime import Bridge
 from tests.servers.launch import RICH_SERVER, free_port
 
@@ -161,3 +162,21 @@ def children_running(script: Path, parent: int | None = None) -> list[int]:
         if ppid == parent and str(script).encode() in argv:
             found.append(int(entry.name))
     return found
+
+
+class HeardUpstream:
+    """An ``UpstreamListener`` that writes down what it hears, in order."""
+
+    def __init__(self) -> None:
+        self.catalogs: list[str] = []
+        self.states: list[tuple[str, ServerStatus]] = []
+        self.updates: list[tuple[str, str]] = []
+
+    def catalog_changed(self, server: str) -> None:
+        self.catalogs.append(server)
+
+    def state_changed(self, server: str, status: ServerStatus) -> None:
+        self.states.append((server, status))
+
+    def resource_updated(self, server: str, uri: str) -> None:
+        self.updates.append((server, uri))

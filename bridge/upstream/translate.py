@@ -1,5 +1,8 @@
 """Translation at the SDK boundary: SDK results into JSON dicts, SDK failures into BridgeErrors.
 
+A failure that is not a caller's (a connection attempt, a ping, a catalog refresh) becomes one
+line of text instead (``describe``), kept as the server's ``last_error`` and logged.
+
 The table of JSON-RPC error codes lives here and only here; a test checks that every branch
 maps to the status the REST contract promises.
 """
@@ -25,7 +28,7 @@ from bridge.errors import (
     UpstreamUnavailable,
 )
 
-__all__ = ["RESOURCE_NOT_FOUND", "is_connection_loss", "to_bridge_error", "to_json"]
+__all__ = ["RESOURCE_NOT_FOUND", "describe", "is_connection_loss", "to_bridge_error", "to_json"]
 
 #: MCP's code for an unknown resource URI (not part of JSON-RPC itself).
 RESOURCE_NOT_FOUND = -32002
@@ -87,3 +90,10 @@ def to_bridge_error(exc: BaseException, *, server: str, timeout: float) -> Bridg
     if isinstance(exc, ValidationError | RuntimeError):
         return UpstreamError(f"server {server!r} sent an invalid result: {exc}", server=server)
     return UpstreamError(f"server {server!r} failed: {type(exc).__name__}: {exc}", server=server)
+
+
+def describe(exc: BaseException) -> str:
+    """``exc`` in one line; each failure of a group, joined."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(describe(e) for e in exc.exceptions)
+    return str(exc) or type(exc).__name__

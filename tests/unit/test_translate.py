@@ -7,7 +7,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from bridge.errors import BridgeError, NotFound
-from bridge.upstream.translate import is_connection_loss, to_bridge_error
+from bridge.upstream.translate import describe, is_connection_loss, to_bridge_error
 
 
 def _validation_error() -> ValidationError:
@@ -72,3 +72,9 @@ def test_the_bridges_missing_capability_code_is_the_sdks() -> None:
     from bridge.model import MISSING_CAPABILITY
 
     assert MISSING_CAPABILITY == MISSING_REQUIRED_CLIENT_CAPABILITY
+
+
+def test_a_failure_is_described_in_one_line_and_a_group_by_each_of_its_failures() -> None:
+    assert describe(OSError("no route")) == "no route"
+    assert describe(TimeoutError()) == "TimeoutError"
+    assert describe(ExceptionGroup("g", [ValueError("bad"), anyio.EndOfStream()])) == "bad; EndOfStream"

@@ -1,0 +1,105 @@
+"""Opening one connection to an upstream: the transport its config names, the SDK client, the handshake.
+
+A stdio server is started as a child process over the bridge's own transport
+(``bridge/upstream/stdio.py``, POSIX), a Streamable HTTP one is reached over the lean transport
+(``bridge/upstream/http.py``), a legacy SSE one through the SDK's client. Once connected, the
+negotiated revision is pinned, so a reconnect skips the discover probe and keeps the server's
+capabilities; after a failed attempt it is forgotten, as the server may have changed revision.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx2
+import mcp_types as types
+from mcp import Client, StdioServerParameters
+from mcp.client.session import MessageHandlerFnT
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from bridge import __version__
+from bridge.config import ServerConfig
+from bridge.upstream.http import LeanTransport
+from bridge.upstream.link import Link
+from bridge.upstream.relaying import BackChannel
+from bridge.upstream.stdio import stdio_transport
+from bridge.upstream.translate import to_json
+
+__all__ = ["CLIENT_INFO", "Connector"]
+
+#: How the bridge introduces itself to upstream servers (their logs and any client checks see it).
+CLIENT_INFO = types.Implementation(name="mcp-rest-bridge", version=__version__)
+
+
+class Connector:
+    """Opens connections to one server, each a new SDK client, remembering the revision last negotiated."""
+
+    def __init__(self, config: ServerConfig, link: Link, back: BackChannel, on_message: MessageHandlerFnT) -> None:
+        self._config = config
+        self._link = link
+        self._back = back
+        self._on_message = on_message
+        self._mode = config.protocol
+        self._prior_discover: types.DiscoverResult | None = None
+
+    async def connect(self, stack: AsyncExitStack) -> Client:
+        """A client whose handshake is done and whose revision is pinned; ``stack`` closes it."""
+        client = self._client(await self._target(stack))
+        await stack.enter_async_context(client)
+        self._pin(client)
+        return client
+
+    def forget(self) -> None:
+        """Negotiate afresh next time: the server may have changed revision (upgraded, replaced)."""
+        self._mode, self._prior_discover = self._config.protocol, None
+
+    async def _target(self, stack: AsyncExitStack) -> Any:
+        cfg = self._config
+        if cfg.transport == "stdio":
+            server = StdioServerParameters(
+                command=cfg.command or "", args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
+            )
+            if os.name == "posix":  # the same wire with fewer hops per message
+                return stdio_transport(server, cfg.cpus)
+            return server
+        if cfg.transport == "sse":
+            return sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
+        # A client we pass in is ours to close: the exit stack does it with the connection.
+        # The SDK's client settings (create_mcp_http_client) over the lean transport.
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(
+                headers=dict(cfg.headers) or None,
+                timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+                transport=LeanTransport(),
+            )
+        )
+        return streamable_http_client(cfg.url or "", http_client=http)
+
+    def _client(self, target: Any) -> Client:
+        back = self._back
+        return Client(
+            target,
+            mode=self._mode,
+            prior_discover=self._prior_discover,
+            client_info=CLIENT_INFO,
+            cache=None,  # the bridge keeps its own catalog; per-client caching would only go stale
+            message_handler=self._on_message,
+            logging_callback=back.on_log,
+            # Declared so a server may ask; each question goes to the caller whose call asked it.
+            sampling_callback=back.on_sampling,
+            elicitation_callback=back.on_elicitation,
+        )
+
+    def _pin(self, client: Client) -> None:
+        """Remember the negotiated revision, so a reconnect skips the discover probe."""
+        version = client.protocol_version
+        self._mode = version if version in MODERN_PROTOCOL_VERSIONS else "legacy"
+        # Re-adopting the server's own discover result keeps its capabilities on reconnect.
+        self._prior_discover = client.session.discover_result
+        info = client.server_info
+        self._link.negotiated(version, to_json(info) if info is not None else None, to_json(client.server_capabilities))
