@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.procs import cpu_seconds
 from bench.targets import Upstream, pin_cpu
-from bridge.upstream.session import CLIENT_INFO
+from bridge.upstream.connecting import CLIENT_INFO
 
 META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",

@@ -29,15 +29,14 @@ from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
 from bridge.model import JSON, SERVING, Catalog, ProgressCallback, Relay, ServerStatus, UpstreamListener
 from bridge.upstream.catalog import CatalogKeeper
-from bridge.upstream.connecting import CLIENT_INFO, Connector
+from bridge.upstream.connecting import Connector
 from bridge.upstream.following import FollowedResources
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel, RelayTracker
 from bridge.upstream.supervisor import CLOSE_TIMEOUT, Supervisor
 from bridge.upstream.translate import describe, is_connection_loss, to_bridge_error, to_json
 
-# CLIENT_INFO lives in connecting.py; bench/ still imports it from here.
-__all__ = ["CLIENT_INFO", "UpstreamSession"]
+__all__ = ["UpstreamSession"]
 
 T = TypeVar("T")
 
