@@ -23,8 +23,8 @@ import uvicorn
 from mcp import Client, StdioServerParameters
 
 from bridge.endpoint.http import Receive, Scope, Send, read_body, send_json
-from bridge.upstream.results import OutputChecks
 from bridge.upstream.connecting import CLIENT_INFO
+from bridge.upstream.results import OutputChecks
 from bridge.upstream.stdio import stdio_transport
 from bridge.upstream.translate import to_json
 
