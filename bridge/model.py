@@ -61,10 +61,10 @@ class Principal:
     servers: frozenset[str] | None = None
     tools: frozenset[str] | None = None
 
-    @classmethod
-    def anonymous(cls) -> Principal:
+    @staticmethod
+    def anonymous() -> Principal:
         """A caller of a bridge with no credentials configured: it may use everything but manage nothing."""
-        return cls("anonymous")
+        return _ANONYMOUS
 
     @classmethod
     def restricted(
@@ -91,6 +91,9 @@ class Principal:
         if not self.may_use(server):
             return False
         return self.tools is None or f"{server}.{tool}" in self.tools or f"{server}.*" in self.tools
+
+
+_ANONYMOUS = Principal("anonymous")  # one object: it is immutable, and asked for on every open request
 
 
 @dataclass(frozen=True, slots=True)
