@@ -10,10 +10,11 @@ event, and the bus answers from a dict.
 ::
 
     Event
-    ├── CallStarted           a tool call passed every check and went upstream
-    ├── CallProgress          the upstream reported progress on it
-    ├── CallFinished          it answered (``is_error``: the tool said it failed)
-    ├── CallFailed            it did not answer usably (the problem a caller saw)
+    ├── CallEvent
+    │   ├── CallStarted       a tool call passed every check and went upstream
+    │   ├── CallProgress      the upstream reported progress on it
+    │   ├── CallFinished      it answered (``is_error``: the tool said it failed)
+    │   └── CallFailed        it did not answer usably (the problem a caller saw)
     ├── ServerStateChanged    connecting, ready, degraded, down
     ├── CatalogChanged        tools, resources or prompts added or removed
     ├── ResourceUpdated       a followed resource changed upstream
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 __all__ = [
+    "CallEvent",
     "CallFailed",
     "CallFinished",
     "CallProgress",
@@ -61,7 +63,9 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _CallEvent(Event):
+class CallEvent(Event):
+    """Something that happened to one tool call; ``wants(CallEvent)`` asks whether anyone hears any."""
+
     server: str
     call_id: str
     tool: str
@@ -70,13 +74,13 @@ class _CallEvent(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallStarted(_CallEvent):
+class CallStarted(CallEvent):
     kind: ClassVar[str] = "tool.call.started"
     arguments: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallProgress(_CallEvent):
+class CallProgress(CallEvent):
     kind: ClassVar[str] = "tool.call.progress"
     progress: float
     total: float | None = None
@@ -84,7 +88,7 @@ class CallProgress(_CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallFinished(_CallEvent):
+class CallFinished(CallEvent):
     kind: ClassVar[str] = "tool.call.finished"
     duration: float
     is_error: bool
@@ -92,7 +96,7 @@ class CallFinished(_CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallFailed(_CallEvent):
+class CallFailed(CallEvent):
     kind: ClassVar[str] = "tool.call.failed"
     duration: float
     #: The RFC 9457 problem the caller was answered.
@@ -151,7 +155,8 @@ class EventBus(Protocol):
         ...
 
     def wants(self, kind: type[Event]) -> bool:
-        """Whether anyone would receive an event of ``kind``: publishers skip building it when not."""
+        """Whether anyone would receive an event of ``kind`` or of a kind below it (publishers skip
+        building events nobody would receive)."""
         ...
 
     def publish(self, event: Event) -> None: ...
@@ -175,21 +180,23 @@ class InProcessBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: list[_Subscription] = []
-        #: Handlers by exact event class, rebuilt on (un)subscribe so publishing only reads a dict.
+        #: Handlers by exact event class, and whether a kind or one below it is heard; both rebuilt
+        #: on (un)subscribe, so publishing and asking only read a dict.
         self._routes: dict[type[Event], tuple[Handler, ...]] = {}
+        self._wanted: dict[type[Event], bool] = {}
 
     def subscribe(self, handler: Handler, kinds: Iterable[type[Event]] | None = None) -> Subscription:
         subscription = _Subscription(self, handler, tuple(kinds) if kinds is not None else (Event,))
         with self._lock:
             self._subscriptions.append(subscription)
-            self._routes = {}
+            self._routes, self._wanted = {}, {}
         return subscription
 
     def _remove(self, subscription: _Subscription) -> None:
         with self._lock:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
-                self._routes = {}
+                self._routes, self._wanted = {}, {}
 
     def _handlers(self, kind: type[Event]) -> tuple[Handler, ...]:
         handlers = self._routes.get(kind)
@@ -200,7 +207,14 @@ class InProcessBus:
         return handlers
 
     def wants(self, kind: type[Event]) -> bool:
-        return bool(self._handlers(kind))
+        wanted = self._wanted.get(kind)
+        if wanted is None:
+            with self._lock:
+                wanted = any(
+                    issubclass(kind, s.kinds) or any(issubclass(k, kind) for k in s.kinds) for s in self._subscriptions
+                )
+                self._wanted = {**self._wanted, kind: wanted}
+        return wanted
 
     def publish(self, event: Event) -> None:
         for handler in self._handlers(type(event)):

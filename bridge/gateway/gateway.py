@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from bridge.config import ServerConfig
 from bridge.errors import Ambiguous, BridgeError, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.events import (
+    CallEvent,
     CallFailed,
     CallFinished,
     CallProgress,
@@ -53,7 +54,6 @@ T = TypeVar("T")
 #: A tool error's detail quotes at most this much of its text content.
 DETAIL_CHARS = 500
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
-_CALL_EVENTS = (CallStarted, CallProgress, CallFinished, CallFailed)
 #: Call ids: this process's prefix and a counter, unique without a random draw per call.
 _CALL_PREFIX = f"{os.getpid():x}-{int(time.time()):x}-"
 _CALL_COUNTER = itertools.count(1)
@@ -304,7 +304,7 @@ class Gateway:
         """
         self.check_tool_call(server, tool, arguments, where, principal)
         bus = self.bus
-        if not (bus.wants(CallStarted) or bus.wants(CallFinished) or bus.wants(CallFailed) or bus.wants(CallProgress)):
+        if not bus.wants(CallEvent):
             return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
         return await _ObservedCall(bus, server, tool, principal.subject).run(self.upstreams, arguments, relay)
 
@@ -312,7 +312,7 @@ class Gateway:
         self, server: str, tool: str, arguments: Mapping[str, Any], where: str, principal: Principal
     ) -> None:
         """Raise whatever the call would be refused for before it goes upstream (404, 503, 400)."""
-        if not principal.unrestricted and not principal.may_call(server, tool):
+        if (principal.servers is not None or principal.tools is not None) and not principal.may_call(server, tool):
             self._visible_server(server, principal)
             raise NotFound(f"server {server!r} has no tool named {tool!r}")
         definition = self.upstreams.catalog(server).tools.get(tool)

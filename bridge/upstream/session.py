@@ -52,6 +52,7 @@ class UpstreamSession:
         self, config: ServerConfig, *, connect_timeout: float, listener: UpstreamListener | None = None
     ) -> None:
         self.config = config
+        self._timeout = config.timeout  # read on every call
         self._link = link = Link(config.name, listener)
         self._relays = RelayTracker()
         self._following = FollowedResources(link, listener)
@@ -115,7 +116,7 @@ class UpstreamSession:
                 server=self.name,
                 retry_after=status.retry_after,
             )
-        deadline = timeout if timeout is not None else self.config.timeout
+        deadline = timeout if timeout is not None else self._timeout
         try:
             # Every REST call passes here: a bare scope rather than anyio.fail_after, the same
             # deadline without its two generator layers.

@@ -10,6 +10,7 @@ import pytest
 from bridge.config import ServerConfig
 from bridge.errors import Ambiguous, NotFound, RequestInvalid, ToolFailed, UpstreamTimeout, UpstreamUnavailable
 from bridge.events import (
+    CallEvent,
     CallFailed,
     CallFinished,
     CallProgress,
@@ -152,7 +153,7 @@ def test_a_principal_sees_and_calls_only_what_its_allowlists_name(gateway: Gatew
 
 
 def test_nobody_listening_means_no_call_event_is_built(gateway: Gateway, bus: InProcessBus) -> None:
-    assert not any(bus.wants(kind) for kind in (CallStarted, CallProgress, CallFinished, CallFailed))
+    assert not bus.wants(CallEvent)
     assert gateway.run(gateway.call_tool("a", "add", {"a": 1, "b": 2}, principal=ANYONE))["structuredContent"] == {
         "sum": 3
     }
@@ -233,3 +234,33 @@ def test_a_registration_without_a_timeout_gets_the_bridges_own(upstreams: Memory
     assert store.load()[0].call_timeout is None  # kept without one, so a later --timeout applies
     gateway.run(gateway.start([ServerConfig("d", "stdio", command="x", call_timeout=60.0)], wait=False))
     assert upstreams.config("d").call_timeout == 60.0  # an explicit 60 is kept, even though it is the default
+
+
+def test_the_bus_says_a_kind_is_wanted_when_it_or_a_kind_below_it_is_heard() -> None:
+    bus = InProcessBus()
+    assert not bus.wants(CallEvent)
+    subscription = bus.subscribe(lambda _event: None, [CallFinished])
+    assert bus.wants(CallEvent)
+    assert bus.wants(CallFinished)
+    assert not bus.wants(CallStarted)
+    subscription.close()
+    assert not bus.wants(CallEvent)
+    bus.subscribe(lambda _event: None)  # every kind
+    assert bus.wants(CallStarted)
+    assert bus.wants(ServerRemoved)
+
+
+def test_a_failing_handler_is_logged_and_the_others_still_hear(caplog: pytest.LogCaptureFixture) -> None:
+    bus = InProcessBus()
+    heard: list[Event] = []
+
+    def broken(_event: Event) -> None:
+        raise ValueError("broken subscriber")
+
+    bus.subscribe(broken)
+    bus.subscribe(heard.append)
+    event = ServerRemoved(server="a")
+    bus.publish(event)
+    assert heard == [event]
+    assert "event handler" in caplog.text
+    assert "broken subscriber" in caplog.text
