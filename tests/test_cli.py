@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import RICH_SERVER, bridge_process, pid_alive, poll, stop
+from harness import pid_alive, poll
+from tests.support import RICH_SERVER, bridge_process
 
 KEY = "tk-0123456789abcdef"
 
@@ -94,9 +95,10 @@ def test_stopping_the_bridge_stops_its_stdio_children(tmp_path: Path, sig: int, 
         response = requests.post(bridge.url + "/servers/rich/tools/pid", json={}, timeout=30)
         child = int(response.json()["structuredContent"]["result"])
         assert pid_alive(child)
-        assert stop(bridge.process, sig) == 0
+        assert bridge.process.stop(sig) == 0
         assert "mcp-bridge: stopped" in bridge.log()
-    poll(lambda: not pid_alive(child), timeout=10)
+        # Still inside the block: leaving it would have the harness kill a child the bridge left behind.
+        poll(lambda: not pid_alive(child), timeout=10, what=f"the bridge's stdio child {child} ending")
 
 
 def test_body_limit_holds_on_the_real_server(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import BridgeProcess, bridge_process, poll
+from harness import poll
+from tests.support import BridgeProcess, bridge_process
 
 KEY = "explorer-key"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

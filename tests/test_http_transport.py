@@ -22,7 +22,7 @@ import httpx2
 import pytest
 
 from bridge.upstream.http import LeanTransport
-from tests.servers.launch import free_port
+from harness import free_port
 
 
 class _Peer(socketserver.ThreadingTCPServer):

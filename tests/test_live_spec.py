@@ -13,7 +13,8 @@ from openapi_spec_validator import validate
 
 from bridge.config import demo_server
 from bridge.runtime import Bridge
-from tests.support import in_process_bridge, poll, rich_stdio, time_stdio
+from harness import poll
+from tests.support import in_process_bridge, rich_stdio, time_stdio
 
 TS_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 

@@ -13,8 +13,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from bridge import __version__ as bridge_version
+from harness import free_port, poll
 from tests.servers.launch import RICH_SERVER
-from tests.support import bridge_process, free_port, poll
+from tests.support import bridge_process
 
 KEY = "endpoint-key"
 ECHO = {"text": "x"}
@@ -117,8 +118,7 @@ def test_federation_through_a_gateway_with_outage_and_recovery(tmp_path: Path) -
         assert created.json()["counts"]["tools"] >= 10
         assert add_via_a(a.url).json()["structuredContent"] == {"result": 3}
 
-        b.process.terminate()
-        b.process.wait(30)
+        b.process.stop()
         # A requests.Response is falsy for 4xx/5xx, so poll on a list holding it.
         outage = poll(lambda: [r for r in [add_via_a(a.url)] if r.status_code == 503])[0]
         assert int(outage.headers["Retry-After"]) >= 1

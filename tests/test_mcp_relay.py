@@ -22,8 +22,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from harness import poll
 from tests.servers.launch import RICH_SERVER
-from tests.support import ROOT, bridge_process, poll
+from tests.support import ROOT, bridge_process
 
 UPSTREAMS = ["modern", "legacy"]
 RICH = str(RICH_SERVER)

@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bridge.config import ServerConfig
-from tests.support import free_port, in_process_bridge, pid_alive, poll, rich_stdio
+from harness import free_port, pid_alive, poll
+from tests.support import in_process_bridge, rich_stdio
 
 
 def test_slow_call_past_its_timeout_is_504_and_the_session_stays_usable() -> None:

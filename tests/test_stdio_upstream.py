@@ -17,16 +17,8 @@ import pytest
 
 from bridge import __version__ as bridge_version
 from bridge.config import ServerConfig
-from tests.support import (
-    PINNABLE,
-    RICH_SERVER,
-    children_running,
-    cpus_of,
-    in_process_bridge,
-    pid_alive,
-    poll,
-    rich_stdio,
-)
+from harness import pid_alive, poll
+from tests.support import PINNABLE, RICH_SERVER, children_running, cpus_of, in_process_bridge, rich_stdio
 
 OUTPUT_SERVER = Path(__file__).resolve().parent / "servers" / "output_server.py"
 GENERATIONS = ["auto", "legacy"]

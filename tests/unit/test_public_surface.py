@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["bridge.upstream", "bridge.gateway", "bridge.rest", "bridge.rest.views", "bridge.demo"]
+PACKAGES = ["bridge.upstream", "bridge.gateway", "bridge.rest", "bridge.rest.views", "bridge.demo", "harness"]
 MODULES = ["bridge.errors", "bridge.config", "bridge.schema", "bridge.spec", "bridge.validation"]
 
 
