@@ -106,4 +106,11 @@ def test_body_limit_holds_on_the_real_server(tmp_path: Path) -> None:
         response = requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x" * 2000}, timeout=30)
         assert response.status_code == 413
         assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json() == {
+            "type": "https://mcp-rest-bridge.dev/problems/payload-too-large",
+            "title": "Request body is too large",
+            "status": 413,
+            "detail": "the body is 2012 bytes; the limit is 1000",
+            "instance": "/servers/rich/tools/echo",
+        }
         assert requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x"}, timeout=30).ok
