@@ -23,8 +23,9 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
-from bench.procs import cpu_seconds, descendants, peak_rss_kib
+from bench.procs import cpu_seconds, peak_rss_kib
 from bench.stats import summarize
+from harness import descendants
 
 __all__ = ["run_calls", "run_direct"]
 

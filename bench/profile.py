@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procs import free_port, http_status  # noqa: E402
 from bench.targets import Upstream, running_http_upstream  # noqa: E402
+from harness import free_port, http_status, started  # noqa: E402
 
 #: Components by the frames that mark them: (label, substrings of "function (file")."
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -85,24 +85,16 @@ def main() -> None:
         config.write_text(json.dumps({"mcpServers": {"rich": upstream.claude_desktop_entry()}}))
         command = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
         command += ["--log-level", "warning", "--registry", str(Path(tmp) / "registry.db")]
-        bridge = subprocess.Popen(command, cwd=args.bridge_root, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while http_status(port, "GET", "/readyz") != 200:
-                if time.monotonic() > deadline or bridge.poll() is not None:
-                    raise SystemExit("the bridge did not become ready")
-                time.sleep(0.1)
-            load = [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--path", "/servers/rich/tools/echo"]
-            load += ["--body", '{"text": "hello"}', "--concurrency", str(args.concurrency)]
-            load += ["--seconds", str(args.seconds + 2), "--warmup", "0.5", "--watch", str(bridge.pid)]
-            loader = subprocess.Popen(load, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-            time.sleep(1.0)
-            raw = Path(tmp) / "samples.txt"
-            _sample(bridge.pid, args.seconds, args.rate, raw)
-            result = json.loads(loader.communicate(timeout=args.seconds + 60)[0])
-        finally:
-            bridge.terminate()
-            bridge.wait(30)
+        bridge = stack.enter_context(started("bridge", command, cwd=args.bridge_root, log=Path(tmp) / "bridge.log"))
+        bridge.wait_until(lambda: http_status(port, "GET", "/readyz") == 200, 60, "ready (/readyz 200)")
+        load = [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--path", "/servers/rich/tools/echo"]
+        load += ["--body", '{"text": "hello"}', "--concurrency", str(args.concurrency)]
+        load += ["--seconds", str(args.seconds + 2), "--warmup", "0.5", "--watch", str(bridge.pid)]
+        loader = subprocess.Popen(load, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the load generator starts and warms up first: sample the steady state only
+        raw = Path(tmp) / "samples.txt"
+        _sample(bridge.pid, args.seconds, args.rate, raw)
+        result = json.loads(loader.communicate(timeout=args.seconds + 60)[0])
         total, shares = _shares(raw)
     cpu = 1000 * result["cpu_s"][str(bridge.pid)] / max(result["n"], 1)
     where = f"{args.bridge_root} ({args.transport})"

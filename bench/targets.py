@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.procs import Proc, free_port, http_call, http_status, started
 from bench.tools_host import server_name
+from harness import Proc, accepting, free_port, http_call, http_status, started
 
 __all__ = [
     "BENCH",
@@ -160,7 +160,7 @@ def running_http_upstream(work: Path) -> Iterator[Upstream]:
     port = free_port()
     argv = [sys.executable, str(RICH), "http", "--port", str(port)]
     with started("rich (http)", argv, cwd=ROOT, log=work / f"rich-http-{port}.log") as proc:
-        proc.wait_until(lambda: _accepting(port), START_TIMEOUT, "accepting connections")
+        proc.wait_until(lambda: accepting(port), START_TIMEOUT, "accepting connections")
         yield Upstream.rich_http(f"http://127.0.0.1:{port}/mcp", proc.pid)
 
 
@@ -171,13 +171,9 @@ def running_tools_host(work: Path, servers: int, tools: int) -> Iterator[list[Up
     argv = [sys.executable, "-m", "bench.tools_host", "--servers", str(servers), "--tools", str(tools)]
     argv += ["--port", str(port)]
     with started("tools host", argv, cwd=ROOT, log=work / f"tools-host-{port}.log") as proc:
-        proc.wait_until(lambda: _accepting(port), START_TIMEOUT, "accepting connections")
+        proc.wait_until(lambda: accepting(port), START_TIMEOUT, "accepting connections")
         names = [server_name(i) for i in range(servers)]
         yield [Upstream.tools_http(n, tools, f"http://127.0.0.1:{port}/{n}/mcp", proc.pid) for n in names]
-
-
-def _accepting(port: int) -> bool:
-    return http_status(port, "GET", "/", timeout=1.0) is not None
 
 
 @contextlib.contextmanager

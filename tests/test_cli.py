@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import RICH_SERVER, bridge_process, pid_alive, poll, stop
+from harness import pid_alive, poll
+from tests.support import RICH_SERVER, bridge_process
 
 KEY = "tk-0123456789abcdef"
 
@@ -109,9 +110,10 @@ def test_stopping_the_bridge_stops_its_stdio_children(tmp_path: Path, sig: int, 
         response = requests.post(bridge.url + "/servers/rich/tools/pid", json={}, timeout=30)
         child = int(response.json()["structuredContent"]["result"])
         assert pid_alive(child)
-        assert stop(bridge.process, sig) == 0
+        assert bridge.process.stop(sig) == 0
         assert "mcp-bridge: stopped" in bridge.log()
-    poll(lambda: not pid_alive(child), timeout=10)
+        # Still inside the block: leaving it would have the harness kill a child the bridge left behind.
+        poll(lambda: not pid_alive(child), timeout=10, what=f"the bridge's stdio child {child} ending")
 
 
 def test_body_limit_holds_on_the_real_server(tmp_path: Path) -> None:
@@ -119,4 +121,11 @@ def test_body_limit_holds_on_the_real_server(tmp_path: Path) -> None:
         response = requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x" * 2000}, timeout=30)
         assert response.status_code == 413
         assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json() == {
+            "type": "https://mcp-rest-bridge.dev/problems/payload-too-large",
+            "title": "Request body is too large",
+            "status": 413,
+            "detail": "the body is 2012 bytes; the limit is 1000",
+            "instance": "/servers/rich/tools/echo",
+        }
         assert requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x"}, timeout=30).ok

@@ -25,8 +25,8 @@ import pytest
 import requests
 from mcp import Client, StdioServerParameters
 
-from tests.servers.launch import accepting, free_port
-from tests.support import ROOT, bridge_process, poll, stop
+from harness import accepting, free_port, poll, started
+from tests.support import ROOT, bridge_process
 
 NPM = ROOT / "tests" / "npm" / "node_modules"
 NODE = NPM / "node" / "bin" / "node"
@@ -36,6 +36,8 @@ SPEC_VERSIONS = ("2025-06-18", "2025-11-25")
 RELAYED = ("tools-", "resources-", "prompts-")
 #: A whole run takes about a second; the bound only keeps a hung scenario from hanging the test.
 RUN_TIMEOUT = 60.0
+#: Bound on how long the fixture may take to accept connections.
+START_TIMEOUT = 30.0
 #: The suite saves each scenario's checks in ``server-<scenario>-<timestamp>/checks.json``.
 RESULT_FOLDER = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 
@@ -96,17 +98,13 @@ def summarize(outcomes: list[Outcome], label: str) -> str:
 
 
 @contextmanager
-def fixture_over_http() -> Iterator[str]:
-    """The fixture as a Streamable HTTP server on a free port; yields its ``/mcp`` URL."""
+def fixture_over_http(log: Path) -> Iterator[str]:
+    """The fixture as a Streamable HTTP server on a free port, its output in ``log``; yields its ``/mcp`` URL."""
     port = free_port()
     command = [sys.executable, str(FIXTURE), "http", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    try:
-        poll(lambda: process.poll() is not None or accepting(port))
-        assert process.poll() is None, f"the fixture exited with {process.returncode}"
+    with started("conformance fixture", command, log=log) as fixture:
+        fixture.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop(process)
 
 
 def _ready(url: str) -> bool:
@@ -114,7 +112,7 @@ def _ready(url: str) -> bool:
 
 
 def test_the_fixture_alone_passes_every_relayed_scenario(tmp_path: Path) -> None:
-    with fixture_over_http() as url:
+    with fixture_over_http(tmp_path / "fixture.log") as url:
         report = "".join(summarize(run_suite(url, v, tmp_path / v), f"fixture {v}") for v in SPEC_VERSIONS)
     if report:
         pytest.fail(f"the fixture failed conformance scenarios:{report}")

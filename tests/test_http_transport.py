@@ -13,7 +13,6 @@ import gzip
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +21,7 @@ import httpx2
 import pytest
 
 from bridge.upstream.http import LeanTransport
-from tests.servers.launch import free_port
+from harness import apoll, free_port
 
 
 class _Peer(socketserver.ThreadingTCPServer):
@@ -33,7 +32,8 @@ class _Peer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.client_ports: list[int] = []
         self.connections: list[socket.socket] = []  # the server side of each connection accepted
-        self.release = threading.Event()  # lets /chunks send its second chunk
+        self.hung_up: list[int] = []  # the client port of each connection the client closed
+        self.release = threading.Event()  # lets /chunks send its second chunk, and /slow answer
 
     @property
     def url(self) -> str:
@@ -48,6 +48,7 @@ class _Handler(socketserver.StreamRequestHandler):
         while True:
             request = self.rfile.readline()
             if not request:
+                self.server.hung_up.append(self.client_address[1])
                 return
             headers: dict[str, str] = {}
             while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
@@ -80,7 +81,7 @@ class _Handler(socketserver.StreamRequestHandler):
         return False
 
     def slow(self, body: bytes) -> bool:
-        time.sleep(2)
+        self.server.release.wait(10)  # answers only once the test is over (or far too late)
         self._answer(b"late")
         return True
 
@@ -163,8 +164,10 @@ def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
 
         async def test(client: httpx2.AsyncClient) -> bytes:
             await client.post(server.url + "/echo", content=b"one")
-            server.connections[0].shutdown(socket.SHUT_RDWR)  # what a keep-alive timeout does
-            await asyncio.sleep(0.2)
+            # What a keep-alive timeout does: the peer's FIN. Its read side stays open, to see the
+            # client close the connection too: the sign that the client has noticed.
+            server.connections[0].shutdown(socket.SHUT_WR)
+            await apoll(lambda: server.hung_up, timeout=10, what="the client closing the idle connection")
             return (await client.post(server.url + "/echo", content=b"two")).content
 
         assert run(test) == b"two"

@@ -13,9 +13,12 @@ from openapi_spec_validator import validate
 
 from bridge.config import demo_server
 from bridge.runtime import Bridge
-from tests.support import in_process_bridge, poll, rich_stdio, time_stdio
+from harness import poll
+from tests.support import in_process_bridge, rich_stdio, time_stdio
 
 TS_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+#: Tools of each live server, so a loop over the catalog cannot pass by finding it empty.
+SOME_TOOLS = {"rich.add", "rich.book_flight", "time.get_current_time", "demo.analyze_data"}
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +57,18 @@ def test_live_spec_is_valid_openapi_and_loads_in_openapi_core(lc: FlaskClient) -
 
 def test_every_tool_and_prompt_has_an_operation_with_an_identifier_id(lc: FlaskClient, live: Bridge) -> None:
     document = lc.get("/openapi.json").json
+    assert {tool["qualifiedName"] for tool in live.gateway.tools()} >= SOME_TOOLS
     for tool in live.gateway.tools():
         operation = document["paths"][f"/servers/{tool['server']}/tools/{tool['name']}"]["post"]
         op_id = operation["operationId"]
         assert op_id.isidentifier()
         assert not keyword.iskeyword(op_id)
         assert TS_IDENTIFIER.match(op_id)
-    for prompt in live.gateway.prompts():
-        assert document["paths"][f"/servers/{prompt['server']}/prompts/{prompt['name']}"]["post"]["operationId"]
+    prompt_ids = {
+        document["paths"][f"/servers/{prompt['server']}/prompts/{prompt['name']}"]["post"]["operationId"]
+        for prompt in live.gateway.prompts()
+    }
+    assert prompt_ids == {"prompt_rich_greet", "prompt_rich_review_code", "prompt_demo_summarize_analysis"}
     ids = [op["operationId"] for item in document["paths"].values() for op in item.values() if "operationId" in op]
     assert len(ids) == len(set(ids))
     assert document["paths"]["/servers/demo/tools/process_data"]["post"]["operationId"] == "call_demo_process_data"
@@ -69,6 +76,8 @@ def test_every_tool_and_prompt_has_an_operation_with_an_identifier_id(lc: FlaskC
 
 def test_tool_schemas_carry_over_without_loss(lc: FlaskClient, live: Bridge) -> None:
     document = lc.get("/openapi.json").json
+    assert {tool["qualifiedName"] for tool in live.gateway.tools()} >= SOME_TOOLS
+    assert any("outputSchema" in tool for tool in live.gateway.tools())
     for tool in live.gateway.tools():
         operation = document["paths"][f"/servers/{tool['server']}/tools/{tool['name']}"]["post"]
         body = operation["requestBody"]["content"]["application/json"]["schema"]

@@ -11,10 +11,13 @@ import requests
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import ErrorData
 
 from bridge import __version__ as bridge_version
+from harness import free_port, poll
 from tests.servers.launch import RICH_SERVER
-from tests.support import bridge_process, free_port, poll
+from tests.support import bridge_process
 
 KEY = "endpoint-key"
 ECHO = {"text": "x"}
@@ -53,6 +56,17 @@ async def _session(url: str, mode: str, key: str | None = KEY) -> dict[str, Any]
         }
 
 
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[Any]:
+    """The JSON-RPC errors at the leaves of nested exception groups; any other leaf as itself."""
+    found: list[Any] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found += _leaves(exc)
+        else:
+            found.append(exc.error if isinstance(exc, MCPError) else exc)
+    return found
+
+
 @pytest.mark.parametrize(("mode", "version"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
 def test_the_official_client_uses_the_gateway_as_one_mcp_server(tmp_path: Path, mode: str, version: str) -> None:
     with bridge_process(tmp_path, _rich_and_demo(), "--api-key", KEY) as bridge:
@@ -88,8 +102,17 @@ def test_mcp_clients_need_the_api_key_too(tmp_path: Path) -> None:
         )
         assert refused.status_code == 401
         assert refused.headers["Content-Type"] == "application/problem+json"
-        with pytest.raises(BaseException):  # noqa: B017, PT011 - the SDK wraps the 401 in its own error group
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="mcp-rest-bridge"'
+        assert refused.json() == {
+            "type": "https://mcp-rest-bridge.dev/problems/unauthorized",
+            "title": "Missing or invalid API key",
+            "status": 401,
+            "detail": "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            "instance": "/mcp",
+        }
+        with pytest.raises(ExceptionGroup) as failed:  # the SDK wraps the 401 in its task groups' errors
             asyncio.run(_session(bridge.url + "/mcp", "legacy", key=None))
+    assert _leaves(failed.value) == [ErrorData(code=-32603, message="Server returned an error response")]
 
 
 def test_federation_through_a_gateway_with_outage_and_recovery(tmp_path: Path) -> None:
@@ -117,8 +140,7 @@ def test_federation_through_a_gateway_with_outage_and_recovery(tmp_path: Path) -
         assert created.json()["counts"]["tools"] >= 10
         assert add_via_a(a.url).json()["structuredContent"] == {"result": 3}
 
-        b.process.terminate()
-        b.process.wait(30)
+        b.process.stop()
         # A requests.Response is falsy for 4xx/5xx, so poll on a list holding it.
         outage = poll(lambda: [r for r in [add_via_a(a.url)] if r.status_code == 503])[0]
         assert int(outage.headers["Retry-After"]) >= 1

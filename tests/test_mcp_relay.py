@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,11 +23,25 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from bridge import __version__ as bridge_version
+from harness import apoll, poll
 from tests.servers.launch import RICH_SERVER
-from tests.support import ROOT, bridge_process, poll
+from tests.support import ROOT, bridge_process
 
 UPSTREAMS = ["modern", "legacy"]
 RICH = str(RICH_SERVER)
+NOTE = "note://current"
+CANNOT_ANSWER = (
+    "server 'relay' needs to ask its caller something this caller cannot answer"
+    " (a REST caller never can; an MCP client on /mcp that declares the capability can): "
+)
+UNPROCESSABLE = {
+    "type": "https://mcp-rest-bridge.dev/problems/unprocessable",
+    "title": "The request cannot be carried out",
+    "status": 422,
+}
+#: Shortest window in which a notification that must not come is given the chance to.
+QUIET = 0.5
 
 
 def _config(upstream: str) -> dict[str, Any]:
@@ -48,6 +63,24 @@ def _text(result: types.CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, types.TextContent), result
     return block.text
+
+
+def _relay_says(url: str, tool: str) -> Any:
+    """The answer of one of the relay server's argument-less tools, called over REST."""
+    reply = requests.post(f"{url}/servers/relay/tools/{tool}", json={}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return reply.json()["structuredContent"]["result"]
+
+
+def _not_askable(reason: str) -> dict[str, Any]:
+    """The whole JSON-RPC error an MCP client gets when the upstream asks and it cannot answer."""
+    message = CANNOT_ANSWER + reason
+    return {"code": -32602, "message": message, "data": {**UNPROCESSABLE, "detail": message}}
+
+
+async def _until_relay_says(url: str, tool: str, expected: Any, what: str) -> None:
+    """Wait, without blocking the clients' loop, until the relay server's ``tool`` answers ``expected``."""
+    await apoll(lambda: asyncio.to_thread(lambda: _relay_says(url, tool) == expected), timeout=10, what=what)
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS)
@@ -111,18 +144,27 @@ def test_a_2026_client_cannot_be_asked_mid_call_so_a_2025_upstreams_question_is_
     async def elicit(_ctx: ClientRequestContext, _params: types.ElicitRequestParams) -> types.ElicitResult:
         raise AssertionError("not asked")
 
-    async def run(url: str) -> str:
+    async def run(url: str) -> dict[str, Any]:
         async with _client(url, "2026-07-28", elicitation_callback=elicit) as client:
             with pytest.raises(MCPError) as refused:
                 await client.call_tool("ask", {"question": "Name?"})
-            return refused.value.error.message
+            return refused.value.error.model_dump(exclude_none=True)
 
     with bridge_process(tmp_path, _config("legacy")) as bridge:
-        assert "cannot answer" in asyncio.run(run(bridge.url))
+        error = asyncio.run(run(bridge.url))
+    assert error == _not_askable("elicitation/create: this request has no channel back to its client")
 
 
-@pytest.mark.parametrize("upstream", UPSTREAMS)
-def test_a_question_never_reaches_a_client_that_did_not_cause_it(tmp_path: Path, upstream: str) -> None:
+@pytest.mark.parametrize(
+    ("upstream", "reason"),
+    [
+        # The question comes back in the asker's own call's result, to a client that cannot answer it.
+        ("modern", "the client did not declare the capability elicitation/create needs"),
+        # A 2025-era upstream's question names no call: with two open, whose it is cannot be told.
+        ("legacy", "elicitation/create: no caller of this bridge can answer"),
+    ],
+)
+def test_a_question_never_reaches_a_client_that_did_not_cause_it(tmp_path: Path, upstream: str, reason: str) -> None:
     """A bystander that can answer questions holds a call open while another client's tool asks."""
     bystander_asked: list[str] = []
 
@@ -130,25 +172,26 @@ def test_a_question_never_reaches_a_client_that_did_not_cause_it(tmp_path: Path,
         bystander_asked.append(params.message)
         return types.ElicitResult(action="accept", content={"answer": "wrong person"})
 
-    async def run(url: str) -> str:
+    async def run(url: str) -> tuple[dict[str, Any], int]:
         async with (
             _client(url, elicitation_callback=bystander_elicit) as bystander,
             _client(url) as asker,  # declares no elicitation: it cannot answer
         ):
-            holding = asyncio.create_task(bystander.call_tool("hold", {"seconds": 2}))
-            await asyncio.sleep(0.3)
-            try:
-                result = await asker.call_tool("ask", {"question": "Secret?"})
-                answer = " ".join(b.text for b in result.content if isinstance(b, types.TextContent))
-            except MCPError as refused:  # the asker cannot answer: an error, and nobody else is asked
-                answer = refused.error.message
-            await holding
-            return answer
+            holding = asyncio.create_task(bystander.call_tool("hold", {"seconds": 30}))
+            await _until_relay_says(url, "holding", 1, "the bystander's call running upstream")
+            with pytest.raises(MCPError) as refused:  # the asker cannot answer: an error, and nobody else is asked
+                await asker.call_tool("ask", {"question": "Secret?"})
+            still_holding = await asyncio.to_thread(_relay_says, url, "holding")
+            holding.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await holding
+            return refused.value.error.model_dump(exclude_none=True), still_holding
 
     with bridge_process(tmp_path, _config(upstream)) as bridge:
-        answer = asyncio.run(run(bridge.url))
+        error, still_holding = asyncio.run(run(bridge.url))
+    assert error == _not_askable(reason)
+    assert still_holding == 1  # the bystander's call was open all the while the question was refused
     assert bystander_asked == []
-    assert "wrong person" not in answer
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS)
@@ -156,19 +199,15 @@ def test_a_cancelled_call_is_cancelled_upstream(tmp_path: Path, upstream: str) -
     async def cancel_one(url: str) -> None:
         async with _client(url) as client:
             call = asyncio.create_task(client.call_tool("hold", {"seconds": 30}))
-            await asyncio.sleep(0.5)
+            await _until_relay_says(url, "holding", 1, "the call running upstream")
             call.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await call
 
     with bridge_process(tmp_path, _config(upstream)) as bridge:
         asyncio.run(cancel_one(bridge.url))
-
-        def cancellations() -> int:
-            reply = requests.post(bridge.url + "/servers/relay/tools/cancellations", json={}, timeout=10)
-            return int(reply.json()["structuredContent"]["result"])
-
-        assert poll(cancellations, timeout=10) == 1
+        assert poll(lambda: _relay_says(bridge.url, "cancellations"), timeout=10, what="a cancellation upstream") == 1
+        assert _relay_says(bridge.url, "holding") == 0
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS)
@@ -177,7 +216,11 @@ def test_a_rest_caller_cannot_be_asked_and_gets_an_answer_not_a_hang(tmp_path: P
         reply = requests.post(bridge.url + "/servers/relay/tools/ask", json={"question": "Name?"}, timeout=30)
     assert reply.status_code == 422, reply.text
     assert reply.headers["Content-Type"] == "application/problem+json"
-    assert "cannot answer" in reply.json()["detail"]
+    assert reply.json() == {
+        **UNPROCESSABLE,
+        "detail": CANNOT_ANSWER + "elicitation/create: no caller of this bridge can answer",
+        "instance": "/servers/relay/tools/ask",
+    }
 
 
 def test_results_name_the_gateway_not_the_upstream(tmp_path: Path) -> None:
@@ -189,9 +232,8 @@ def test_results_name_the_gateway_not_the_upstream(tmp_path: Path) -> None:
 
     with bridge_process(tmp_path, _config("modern")) as bridge:
         old, new = asyncio.run(run(bridge.url))
-    assert not old or "io.modelcontextprotocol/serverInfo" not in old
-    if new and "io.modelcontextprotocol/serverInfo" in new:
-        assert new["io.modelcontextprotocol/serverInfo"]["name"] == "mcp-rest-bridge"
+    assert old is None  # a 2025-era result names no server at all
+    assert new == {"io.modelcontextprotocol/serverInfo": {"name": "mcp-rest-bridge", "version": bridge_version}}
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS)
@@ -205,32 +247,31 @@ def test_a_subscribed_client_hears_of_resource_updates_and_stops_after_unsubscri
         if isinstance(message, types.ResourceUpdatedNotification):
             updates.append(str(message.params.uri))
 
-    async def settle(condition: Any) -> None:
-        for _ in range(200):
-            if condition():
-                return
-            await asyncio.sleep(0.05)
-
     async def run(url: str) -> tuple[list[str], list[str]]:
         async with _client(url, message_handler=on_message) as client:
-            follow = types.SubscribeRequest(params=types.SubscribeRequestParams(uri="note://current"))
+            follow = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=NOTE))
             await client.session.send_request(follow, types.EmptyResult)
-            await asyncio.sleep(0.5)  # a 2026-07-28 upstream opens its listen stream again, now with the URI
+            # Towards a 2026-07-28 upstream the gateway opens its listen stream again, now with the URI.
+            await _until_relay_says(url, "following", [NOTE], "the upstream following the note")
+            began = time.monotonic()
             await client.call_tool("set_note", {"text": "second"})
-            await settle(lambda: updates)
+            await apoll(lambda: updates, timeout=10, what="notifications/resources/updated")
+            took = time.monotonic() - began
             heard = list(updates)
-            stop = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri="note://current"))
+            stop = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=NOTE))
             await client.session.send_request(stop, types.EmptyResult)
-            await asyncio.sleep(0.5)
+            await _until_relay_says(url, "following", [], "the upstream no longer following the note")
             await client.call_tool("set_note", {"text": "third"})
-            await asyncio.sleep(0.5)
-            read = await client.read_resource("note://current")
+            # That no update comes has no event to wait for: give one the time the first update
+            # took, several times over, to arrive if it were on its way.
+            await asyncio.sleep(max(QUIET, 5 * took))
+            read = await client.read_resource(NOTE)
             return heard, [str(getattr(c, "text", "")) for c in read.contents]
 
     with bridge_process(tmp_path, _config(upstream)) as bridge:
         heard, contents = asyncio.run(run(bridge.url))
-    assert heard == ["note://current"]
-    assert updates == ["note://current"]  # nothing after unsubscribing
+    assert heard == [NOTE]
+    assert updates == [NOTE]  # nothing after unsubscribing
     assert contents == ["third"]
 
 
@@ -260,10 +301,7 @@ def test_clients_of_both_generations_hear_that_the_tools_changed_when_a_server_r
             )
             assert created.status_code == 201, created.text
             event = await asyncio.wait_for(changes.__anext__(), 10)
-            for _ in range(100):
-                if legacy_heard:
-                    break
-                await asyncio.sleep(0.05)
+            await apoll(lambda: legacy_heard, timeout=10, what="the legacy client hearing of the change")
             names = {t.name for t in (await modern.list_tools()).tools}
             return advertised, [type(event).__name__, *legacy_heard], names
 
@@ -279,12 +317,13 @@ def test_a_2026_client_follows_a_resource_on_its_listen_stream(tmp_path: Path) -
     async def run(url: str) -> str:
         async with (
             _client(url, "2026-07-28") as client,
-            client.listen(resource_subscriptions=["note://current"]) as stream,
+            client.listen(resource_subscriptions=[NOTE]) as stream,
         ):
-            await asyncio.sleep(0.5)  # the gateway's upstream listen stream now carries the URI
+            # The gateway opens its upstream listen stream again, now with the URI.
+            await _until_relay_says(url, "following", [NOTE], "the upstream following the note")
             await client.call_tool("set_note", {"text": "changed"})
             event = await asyncio.wait_for(stream.__anext__(), 10)
             return str(getattr(event, "uri", event))
 
     with bridge_process(tmp_path, _config("modern")) as bridge:
-        assert asyncio.run(run(bridge.url)) == "note://current"
+        assert asyncio.run(run(bridge.url)) == NOTE

@@ -4,6 +4,9 @@ import base64
 
 from flask.testing import FlaskClient
 
+NOT_FOUND = {"type": "https://mcp-rest-bridge.dev/problems/not-found", "title": "Not found", "status": 404}
+INVALID = {"type": "https://mcp-rest-bridge.dev/problems/invalid-request", "title": "Request is invalid", "status": 400}
+
 
 def test_resources_and_templates_are_listed_with_their_server(client: FlaskClient) -> None:
     body = client.get("/servers/rich/resources").json
@@ -53,6 +56,11 @@ def test_unknown_resource_is_404(client: FlaskClient) -> None:
     response = client.get("/servers/rich/resources/read", query_string={"uri": "text://nope"})
     assert response.status_code == 404
     assert response.content_type == "application/problem+json"
+    assert response.json == {
+        **NOT_FOUND,
+        "detail": "server 'rich': Unknown resource: text://nope",
+        "instance": "/servers/rich/resources/read",
+    }
 
 
 def test_prompts_list_and_render_with_arguments(client: FlaskClient) -> None:
@@ -69,12 +77,25 @@ def test_prompts_list_and_render_with_arguments(client: FlaskClient) -> None:
 def test_prompt_arguments_must_be_strings(client: FlaskClient) -> None:
     response = client.post("/servers/rich/prompts/greet", json={"name": 7})
     assert response.status_code == 400
-    assert response.json["errors"][0]["pointer"] == "/body/name"
+    assert response.json == {
+        **INVALID,
+        "detail": '/body/name: 7 is not of type "string"',
+        "errors": [{"pointer": "/body/name", "message": '7 is not of type "string"'}],
+        "instance": "/servers/rich/prompts/greet",
+    }
 
 
 def test_unknown_prompt_is_404(client: FlaskClient) -> None:
-    assert client.post("/servers/rich/prompts/nope", json={}).status_code == 404
-    assert client.post("/prompts/nope", json={}).status_code == 404
+    on_server = client.post("/servers/rich/prompts/nope", json={})
+    assert on_server.status_code == 404
+    assert on_server.json == {
+        **NOT_FOUND,
+        "detail": "server 'rich' has no prompt named 'nope'",
+        "instance": "/servers/rich/prompts/nope",
+    }
+    anywhere = client.post("/prompts/nope", json={})
+    assert anywhere.status_code == 404
+    assert anywhere.json == {**NOT_FOUND, "detail": "no prompt named 'nope'", "instance": "/prompts/nope"}
 
 
 def test_prompt_arguments_are_checked_against_the_declared_ones(client: FlaskClient) -> None:
@@ -83,5 +104,10 @@ def test_prompt_arguments_are_checked_against_the_declared_ones(client: FlaskCli
     assert missing.json["errors"] == [{"pointer": "/body", "message": '"name" is a required property'}]
     unknown = client.post("/prompts/greet", json={"name": "Ada", "colour": "red"})
     assert unknown.status_code == 400
-    assert unknown.json["errors"][0]["pointer"] == "/body"
-    assert "colour" in unknown.json["errors"][0]["message"]
+    extra = "Additional properties are not allowed ('colour' was unexpected)"
+    assert unknown.json == {
+        **INVALID,
+        "detail": f"invalid arguments for prompt 'rich.greet': /body: {extra}",
+        "errors": [{"pointer": "/body", "message": extra}],
+        "instance": "/prompts/greet",
+    }

@@ -50,23 +50,29 @@ def test_server_tools_carry_input_and_output_schemas(client: FlaskClient) -> Non
 def test_call_tool_returns_content_and_structured_content(client: FlaskClient) -> None:
     response = client.post("/servers/rich/tools/add", json={"a": 2, "b": 40})
     assert response.status_code == 200
-    body = response.json
-    assert body["isError"] is False
-    assert body["structuredContent"] == {"result": 42}
-    assert body["content"][0]["type"] == "text"
-    assert "42" in body["content"][0]["text"]
+    assert response.json == {
+        "content": [{"type": "text", "text": "42"}],
+        "structuredContent": {"result": 42},
+        "isError": False,
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "rich", "version": "1.0.0"}},
+    }
 
 
 def test_call_with_wrong_argument_types_returns_400_with_pointers(client: FlaskClient) -> None:
     response = client.post("/servers/rich/tools/add", json={"a": "two"})
     assert response.status_code == 400
     assert response.content_type == PROBLEM
-    problem = response.json
-    assert problem["type"] == "https://mcp-rest-bridge.dev/problems/invalid-request"
-    assert {e["pointer"] for e in problem["errors"]} == {"/body", "/body/a"}
-    messages = " ".join(e["message"] for e in problem["errors"])
-    assert '"b" is a required property' in messages
-    assert '"two" is not of type "integer"' in messages
+    assert response.json == {
+        "type": "https://mcp-rest-bridge.dev/problems/invalid-request",
+        "title": "Request is invalid",
+        "status": 400,
+        "detail": "invalid arguments for tool 'rich.add': /body: \"b\" is a required property (and 1 more)",
+        "errors": [
+            {"pointer": "/body", "message": '"b" is a required property'},
+            {"pointer": "/body/a", "message": '"two" is not of type "integer"'},
+        ],
+        "instance": "/servers/rich/tools/add",
+    }
 
 
 def test_rich_schema_constraints_are_enforced_before_the_upstream(client: FlaskClient) -> None:
@@ -80,8 +86,16 @@ def test_rich_schema_constraints_are_enforced_before_the_upstream(client: FlaskC
     }
     response = client.post("/servers/rich/tools/book_flight", json=bad)
     assert response.status_code == 400
-    pointers = {e["pointer"] for e in response.json["errors"]}
-    assert {"/body/origin", "/body/passengers", "/body/cabin", "/body/payment"} <= pointers
+    assert response.json["errors"] == [
+        {"pointer": "/body/cabin", "message": '"sofa" is not one of "economy", "premium" or 2 other candidates'},
+        {"pointer": "/body/origin", "message": '"jfk" does not match "^[A-Z]{3}$"'},
+        {"pointer": "/body/passengers", "message": "12 is greater than the maximum of 9"},
+        {
+            "pointer": "/body/payment",
+            "message": '{"type":"cash"} is not valid under any of the schemas listed in the \'oneOf\' keyword',
+        },
+        {"pointer": "/body/travellers", "message": "[] has less than 1 item"},
+    ]
 
 
 def test_every_content_block_kind_passes_through_losslessly(client: FlaskClient) -> None:
@@ -101,16 +115,26 @@ def test_tool_reporting_is_error_answers_422_keeping_its_content(client: FlaskCl
     response = client.post("/servers/rich/tools/fail", json={"message": "disk full"})
     assert response.status_code == 422
     assert response.content_type == PROBLEM
-    problem = response.json
-    assert problem["type"] == "https://mcp-rest-bridge.dev/problems/tool-error"
-    assert "disk full" in problem["detail"]
-    assert any("disk full" in block.get("text", "") for block in problem["content"])
+    assert response.json == {
+        "type": "https://mcp-rest-bridge.dev/problems/tool-error",
+        "title": "The tool reported an error",
+        "status": 422,
+        "detail": "tool 'rich.fail' failed: Error executing tool fail: disk full",
+        "content": [{"type": "text", "text": "Error executing tool fail: disk full"}],
+        "instance": "/servers/rich/tools/fail",
+    }
 
 
 def test_unknown_tool_is_404(client: FlaskClient) -> None:
     response = client.post("/servers/rich/tools/nope", json={})
     assert response.status_code == 404
-    assert response.json["detail"] == "server 'rich' has no tool named 'nope'"
+    assert response.json == {
+        "type": "https://mcp-rest-bridge.dev/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "server 'rich' has no tool named 'nope'",
+        "instance": "/servers/rich/tools/nope",
+    }
 
 
 def test_aggregated_tools_list_every_server_with_qualified_names(client: FlaskClient) -> None:

@@ -7,6 +7,7 @@ clients are generated from it), so its hygiene is checked here on its own, witho
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from openapi_core import Config, OpenAPI
+from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_spec_validator import validate
 
@@ -113,8 +115,13 @@ def test_the_spec_passes_openapi_spec_validator() -> None:
     validate(document())
 
 
-def test_openapi_core_loads_the_spec() -> None:
-    assert openapi() is not None
+def test_openapi_core_loads_the_spec_and_routes_every_operation_of_the_contract() -> None:
+    for op_id, (method, pattern) in OPERATIONS.items():
+        view_args = {name: "x" for name in re.findall(r"{(\w+)}", pattern)}
+        errors = openapi().unmarshal_request(mock_request(method, pattern, view_args)).errors
+        assert not [e for e in errors if isinstance(e, PathNotFound | OperationNotFound)], (op_id, errors)
+    assert [type(e) for e in openapi().unmarshal_request(mock_request("get", "/nowhere")).errors] == [PathNotFound]
+    assert [type(e) for e in openapi().unmarshal_request(mock_request("put", "/healthz")).errors] == [OperationNotFound]
 
 
 def test_the_info_block_names_the_bridge_and_its_version() -> None:

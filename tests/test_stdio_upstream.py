@@ -18,19 +18,18 @@ import pytest
 
 from bridge import __version__ as bridge_version
 from bridge.config import ServerConfig
-from tests.support import (
-    PINNABLE,
-    RICH_SERVER,
-    children_running,
-    cpus_of,
-    in_process_bridge,
-    pid_alive,
-    poll,
-    rich_stdio,
-)
+from harness import pid_alive, poll
+from tests.support import PINNABLE, RICH_SERVER, children_running, cpus_of, in_process_bridge, rich_stdio
 
 OUTPUT_SERVER = Path(__file__).resolve().parent / "servers" / "output_server.py"
 GENERATIONS = ["auto", "legacy"]
+UPSTREAM_ERROR = {
+    "type": "https://mcp-rest-bridge.dev/problems/upstream-error",
+    "title": "The upstream MCP server failed",
+    "status": 502,
+    "server": "out",
+}
+INVALID_RESULT = "server 'out' sent an invalid result: "
 
 
 def output_stdio(*flags: str, protocol: str = "auto") -> ServerConfig:
@@ -48,13 +47,20 @@ def test_results_are_held_to_the_tools_output_schema(protocol: str) -> None:
 
         wrong = client.post("/servers/out/tools/echo_n", json={"value": "many"})
         assert wrong.status_code == 502
-        assert wrong.json["type"] == "https://mcp-rest-bridge.dev/problems/upstream-error"
-        assert "Invalid structured content returned by tool echo_n" in wrong.json["detail"]
-        assert "at /n" in wrong.json["detail"]
+        assert wrong.json == {
+            **UPSTREAM_ERROR,
+            "detail": INVALID_RESULT + 'Invalid structured content returned by tool echo_n: "many" is not of type'
+            ' "integer" at /n',
+            "instance": "/servers/out/tools/echo_n",
+        }
 
         missing = client.post("/servers/out/tools/no_structure", json={})
         assert missing.status_code == 502
-        assert "has an output schema but did not return structured content" in missing.json["detail"]
+        assert missing.json == {
+            **UPSTREAM_ERROR,
+            "detail": INVALID_RESULT + "Tool no_structure has an output schema but did not return structured content",
+            "instance": "/servers/out/tools/no_structure",
+        }
 
         # ``format`` is an annotation in a result, as in the SDK's own check.
         email = client.post("/servers/out/tools/email", json={"value": "not an address"})
@@ -64,7 +70,12 @@ def test_results_are_held_to_the_tools_output_schema(protocol: str) -> None:
         # A schema that does not compile is left to the SDK, which refuses every result of it.
         broken = client.post("/servers/out/tools/broken", json={})
         assert broken.status_code == 502
-        assert "schema" in broken.json["detail"].lower()
+        # After its first line the detail is python-jsonschema's own account of the metaschema.
+        problem = dict(broken.json)
+        detail = problem.pop("detail")
+        assert problem == {**UPSTREAM_ERROR, "instance": "/servers/out/tools/broken"}
+        first_line = "Invalid schema for tool broken: 12 is not valid under any of the given schemas"
+        assert detail.splitlines()[0] == INVALID_RESULT + first_line
 
         assert client.post("/servers/out/tools/echo_n", json={"value": 4}).json["structuredContent"] == {"n": 4}
         assert client.get("/servers/out").json["status"] == "ready"  # a lying tool is not a lost connection

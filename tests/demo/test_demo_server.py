@@ -387,7 +387,16 @@ def test_process_data_parses_the_guides_example(dc: FlaskClient) -> None:
 def test_process_data_with_bad_json_is_a_422_tool_error(dc: FlaskClient) -> None:
     response = dc.post("/servers/demo/tools/process_data", json={"input": "{oops", "format": "json"})
     assert response.status_code == 422
-    assert "input is not valid JSON" in body(response)["detail"]
+    said = "Error executing tool process_data: input is not valid JSON: line 1 column 2:"
+    said += " Expecting property name enclosed in double quotes"
+    assert body(response) == {
+        "type": "https://mcp-rest-bridge.dev/problems/tool-error",
+        "title": "The tool reported an error",
+        "status": 422,
+        "detail": f"tool 'demo.process_data' failed: {said}",
+        "content": [{"type": "text", "text": said}],
+        "instance": "/servers/demo/tools/process_data",
+    }
 
 
 def test_analyze_data_over_rest_computes_mean_median_and_std(dc: FlaskClient) -> None:
@@ -401,7 +410,15 @@ def test_analyze_data_over_rest_computes_mean_median_and_std(dc: FlaskClient) ->
 def test_unknown_metric_is_refused_before_the_upstream(dc: FlaskClient) -> None:
     response = dc.post("/servers/demo/tools/analyze_data", json={"data": [1], "metrics": ["mode"]})
     assert response.status_code == 400
-    assert body(response)["errors"][0]["pointer"] == "/body/metrics/0"
+    refusal = '"mode" is not one of "mean", "median" or 6 other candidates'
+    assert body(response) == {
+        "type": "https://mcp-rest-bridge.dev/problems/invalid-request",
+        "title": "Request is invalid",
+        "status": 400,
+        "detail": f"invalid arguments for tool 'demo.analyze_data': /body/metrics/0: {refusal}",
+        "errors": [{"pointer": "/body/metrics/0", "message": refusal}],
+        "instance": "/servers/demo/tools/analyze_data",
+    }
 
 
 def test_generate_report_returns_a_real_pdf_as_an_embedded_resource(dc: FlaskClient) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from generator.pipeline import generate_files, write
-from tests.support import ROOT, BridgeProcess, bridge_process, free_port
+from harness import free_port
+from tests.support import ROOT, BridgeProcess, bridge_process
 
 KEY = "client-key"
 TSC = ROOT / "tests" / "npm" / "node_modules" / ".bin" / "tsc"

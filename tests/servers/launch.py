@@ -1,33 +1,21 @@
-"""Start the rich test server over HTTP as a real process, and stop it by its PID."""
+"""Start the rich test server over HTTP as a real process (with ``harness``), and stop it by its PID."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+from harness import accepting, free_port, started
+
+__all__ = ["RICH_SERVER", "START_TIMEOUT", "free_port", "running_http_server"]
+
 RICH_SERVER = Path(__file__).resolve().parent / "rich_server.py"
 #: Bound on how long a server may take to accept connections.
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def accepting(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -39,18 +27,9 @@ def running_http_server(
     args = [sys.executable, str(RICH_SERVER), kind, "--port", str(port), "--name", name]
     args += ["--legacy"] if legacy else []
     args += ["--require-token", token] if token else []
-    process = subprocess.Popen(args, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not accepting(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rich server ({kind}) did not start on port {port}")
-            time.sleep(0.05)
+    with (
+        tempfile.TemporaryDirectory(prefix="rich-server-") as logs,
+        started(f"rich server ({kind})", args, log=Path(logs) / "server.log") as server,
+    ):
+        server.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
         yield f"http://127.0.0.1:{port}/{'mcp' if kind == 'http' else 'sse'}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)

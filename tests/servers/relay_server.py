@@ -6,6 +6,8 @@ client's model, and ``hold`` waits until cancelled, counting cancellations (``ca
 session's revision has it (a ``subscriptions/listen`` event, or ``resources/updated`` to a
 2025-era session that subscribed).
 Each answer names what the tool received, so a test can tell whose question reached whom.
+``holding`` and ``following`` say what is under way here (``hold`` calls running, resources
+followed), so a test can wait for the moment a call or a subscription has arrived, not sleep.
 
     python tests/servers/relay_server.py [--legacy]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 from typing import Annotated, Any
 
 import mcp_types as types
@@ -44,9 +47,10 @@ def _prompt(prompt: str) -> Sample:
 
 def build() -> MCPServer:
     server = MCPServer("relay")
-    seen = {"cancelled": 0}
+    seen = {"cancelled": 0, "holding": 0}
     note = {"text": "first"}
-    followed: set[str] = set()
+    followed: set[str] = set()  # by 2025-era subscriptions
+    listened: collections.Counter[str] = collections.Counter()  # by the open subscriptions/listen streams
 
     @server.tool(description="Count to `count`, reporting progress and logging each step.")
     async def steps(count: Annotated[int, Field(ge=1, le=20)], ctx: Context) -> str:
@@ -69,12 +73,19 @@ def build() -> MCPServer:
 
     @server.tool(description="Wait up to `seconds`; a cancelled wait is counted.")
     async def hold(seconds: Annotated[float, Field(ge=0, le=60)]) -> str:
+        seen["holding"] += 1
         try:
             await asyncio.sleep(seconds)
         except asyncio.CancelledError:
             seen["cancelled"] += 1
             raise
+        finally:
+            seen["holding"] -= 1
         return "held"
+
+    @server.tool(description="How many `hold` calls are running now.")
+    def holding() -> int:
+        return seen["holding"]
 
     @server.tool(description="How many `hold` calls were cancelled so far.")
     def cancellations() -> int:
@@ -83,6 +94,10 @@ def build() -> MCPServer:
     @server.resource(NOTE, name="note", mime_type="text/plain")
     def current_note() -> str:
         return note["text"]
+
+    @server.tool(description="The resources someone follows here now, by either revision's means.")
+    def following() -> list[str]:
+        return sorted(followed | {uri for uri, streams in listened.items() if streams > 0})
 
     @server.tool(description="Change the note resource and tell whoever follows it.")
     async def set_note(text: str, ctx: Context) -> str:
@@ -102,8 +117,24 @@ def build() -> MCPServer:
 
     # MCPServer has no decorators for the handshake-era subscribe methods; the low-level server
     # takes them (and then advertises resources.subscribe).
-    server._lowlevel_server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, follow)
-    server._lowlevel_server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unfollow)
+    lowlevel = server._lowlevel_server
+    lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, follow)
+    lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unfollow)
+
+    # The SDK serves each listen stream; counting the URIs of the open ones is all this adds. The
+    # stream is subscribed before the SDK's handler first yields, so counting first never overstates.
+    serve_listen = lowlevel.get_request_handler("subscriptions/listen")
+    assert serve_listen is not None
+
+    async def listen(ctx: Any, params: types.SubscriptionsListenRequestParams) -> Any:
+        uris = list(params.notifications.resource_subscriptions or ())
+        listened.update(uris)
+        try:
+            return await serve_listen.handler(ctx, params)
+        finally:
+            listened.subtract(uris)
+
+    lowlevel.add_request_handler("subscriptions/listen", types.SubscriptionsListenRequestParams, listen)
     return server
 
 

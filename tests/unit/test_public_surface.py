@@ -15,6 +15,7 @@ PACKAGES = [
     "bridge.proxy",
     "bridge.mcpserver",
     "bridge.demo",
+    "harness",
 ]
 MODULES = [
     "bridge.errors",
