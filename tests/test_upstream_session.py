@@ -13,7 +13,8 @@ import pytest
 
 from bridge.errors import UpstreamTimeout, UpstreamUnavailable
 from bridge.upstream.session import UpstreamSession
-from tests.support import WAIT, HeardUpstream, rich_stdio
+from harness import WAIT
+from tests.support import HeardUpstream, rich_stdio
 
 
 async def _until(condition: Callable[[], bool]) -> None:
