@@ -149,3 +149,41 @@ def test_federation_through_a_gateway_with_outage_and_recovery(tmp_path: Path) -
         with bridge_process(tmp_path / "b2", b_config, *b_args, port=b_port):
             recovered = poll(lambda: [r for r in [add_via_a(a.url)] if r.status_code == 200], timeout=60)[0]
             assert recovered.json()["structuredContent"] == {"result": 3}
+
+
+async def _mcp_failures(url: str, mode: str) -> list[tuple[int, str, int]]:
+    """(code, message, problem status) of each failure as an MCP client is told it."""
+    told = []
+    async with Client(url, mode=mode) as client:
+        for name, arguments in (("rich.slow", {"seconds": 3}), ("rich.add", {"a": "two", "b": 2}), ("nope", {})):
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool(name, arguments)
+            told.append((refused.value.error.code, refused.value.error.message, refused.value.error.data["status"]))
+    return told
+
+
+def test_the_same_failure_has_the_same_json_rpc_error_on_plain_posts_and_for_mcp_clients(tmp_path: Path) -> None:
+    config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"], "timeout": 0.5}}}
+    with bridge_process(tmp_path, config) as bridge:
+        plain = []
+        for name, arguments in (("rich.slow", {"seconds": 3}), ("rich.add", {"a": "two", "b": 2}), ("nope", {})):
+            answer = requests.post(
+                bridge.url + "/mcp",
+                json={
+                    "jsonrpc": "2.0",
+                    "method": "tools/call",
+                    "params": {"name": name, "arguments": arguments},
+                    "id": 1,
+                },
+                timeout=30,
+            ).json()["error"]
+            plain.append((answer["code"], answer["message"], answer["data"]["status"]))
+        modern = asyncio.run(_mcp_failures(bridge.url + "/mcp", "auto"))
+        legacy = asyncio.run(_mcp_failures(bridge.url + "/mcp", "legacy"))
+    assert plain == [
+        (-32000, "server 'rich' did not answer within 0.5 s", 504),
+        (-32602, 'invalid arguments for tool \'rich.add\': /params/arguments/a: "two" is not of type "integer"', 400),
+        (-32602, "no tool named 'nope'", 404),
+    ]
+    assert modern == plain
+    assert legacy == plain
