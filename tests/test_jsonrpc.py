@@ -32,15 +32,34 @@ def test_tool_error_stays_a_result_as_in_mcp(client: FlaskClient) -> None:
 
 def test_invalid_arguments_give_invalid_params_with_pointers(client: FlaskClient) -> None:
     error = rpc(client, "tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}})["error"]
-    assert error["code"] == -32602
-    assert error["data"]["status"] == 400
-    assert error["data"]["errors"][0]["pointer"] == "/params/arguments/a"
+    detail = 'invalid arguments for tool \'rich.add\': /params/arguments/a: "x" is not of type "integer"'
+    assert error == {
+        "code": -32602,
+        "message": detail,
+        "data": {
+            "type": "https://mcp-rest-bridge.dev/problems/invalid-request",
+            "title": "Request is invalid",
+            "status": 400,
+            "detail": detail,
+            "errors": [{"pointer": "/params/arguments/a", "message": '"x" is not of type "integer"'}],
+        },
+    }
 
 
 def test_missing_tool_name_is_invalid_params(client: FlaskClient) -> None:
     error = rpc(client, "tools/call", {"arguments": {}})["error"]
-    assert error["code"] == -32602
-    assert error["data"]["errors"][0]["pointer"] == "/params"
+    detail = 'invalid params for tools/call: /params: "name" is a required property'
+    assert error == {
+        "code": -32602,
+        "message": detail,
+        "data": {
+            "type": "https://mcp-rest-bridge.dev/problems/invalid-request",
+            "title": "Request is invalid",
+            "status": 400,
+            "detail": detail,
+            "errors": [{"pointer": "/params", "message": '"name" is a required property'}],
+        },
+    }
 
 
 def test_resources_templates_prompts_and_ping(client: FlaskClient) -> None:
@@ -59,7 +78,17 @@ def test_resources_templates_prompts_and_ping(client: FlaskClient) -> None:
 
 def test_unknown_method_is_method_not_found(client: FlaskClient) -> None:
     error = rpc(client, "sampling/createMessage", {})["error"]
-    assert error["code"] == -32601
+    detail = "method 'sampling/createMessage' is not supported by the plain JSON-RPC endpoint"
+    assert error == {
+        "code": -32601,
+        "message": detail,
+        "data": {
+            "type": "https://mcp-rest-bridge.dev/problems/not-found",
+            "title": "Not found",
+            "status": 404,
+            "detail": detail,
+        },
+    }
 
 
 def test_notification_gets_202_and_no_body(client: FlaskClient) -> None:
@@ -75,6 +104,7 @@ def test_invalid_envelope_is_a_400_problem(client: FlaskClient) -> None:
     assert response.json["errors"][0]["pointer"] == "/body/jsonrpc"
     bad_id = client.post("/mcp", json={"jsonrpc": "2.0", "method": "ping", "id": 1.5})
     assert bad_id.status_code == 400
+    assert bad_id.json["errors"] == [{"pointer": "/body/id", "message": '1.5 is not of types "integer", "string"'}]
 
 
 def test_the_seed_guides_rest_client_works_unchanged(client: FlaskClient) -> None:

@@ -91,3 +91,41 @@ def test_both_paths_answer_alike(
     got = _comparable(real.status_code, real.headers.get("Content-Type", ""), dict(real.headers), real.content)
     expected = _comparable(flask.status_code, flask.content_type, dict(flask.headers), flask.data)
     assert got == expected
+
+
+#: What each case must answer, so that both paths being wrong alike cannot pass.
+STATUSES = [
+    200,
+    200,
+    200,
+    200,
+    200,
+    401,
+    401,
+    415,
+    415,
+    400,
+    400,
+    400,
+    413,
+    400,
+    400,
+    422,
+    404,
+    404,
+    404,
+    404,
+    404,
+    200,
+    405,
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "status"), list(zip(CASES, STATUSES, strict=True)), ids=[f"{c[0]} {c[1]}" for c in CASES]
+)
+def test_each_case_answers_its_own_status(
+    served: BridgeProcess, case: tuple[str, str, dict[str, str], bytes | None], status: int
+) -> None:
+    method, path, headers, body = case
+    assert requests.request(method, served.url + path, headers=headers, data=body, timeout=30).status_code == status
