@@ -33,7 +33,13 @@ def test_missing_key_is_401_problem_with_challenge(kc: FlaskClient) -> None:
 def test_wrong_key_is_401_and_not_echoed(kc: FlaskClient) -> None:
     response = kc.get("/servers", headers={"Authorization": "Bearer not-the-key"})
     assert response.status_code == 401
-    assert b"not-the-key" not in response.data
+    assert response.json == {
+        "type": "https://mcp-rest-bridge.dev/problems/unauthorized",
+        "title": "Missing or invalid API key",
+        "status": 401,
+        "detail": "the API key is not valid",
+        "instance": "/servers",
+    }
 
 
 @pytest.mark.parametrize("headers", [{"Authorization": f"Bearer {KEY}"}, {"X-API-Key": "second-key"}])
@@ -43,7 +49,10 @@ def test_either_header_carries_a_valid_key(kc: FlaskClient, headers: dict[str, s
 
 
 def test_key_is_checked_before_the_body_is_validated(kc: FlaskClient) -> None:
-    assert kc.post("/servers/rich/tools/add", json={"a": "x"}).status_code == 401
+    response = kc.post("/servers/rich/tools/add", json={"a": "x"})
+    assert response.status_code == 401
+    assert response.json["type"] == "https://mcp-rest-bridge.dev/problems/unauthorized"
+    assert "errors" not in response.json  # the body was never looked at
 
 
 def test_healthz_and_readyz_stay_open(kc: FlaskClient) -> None:
@@ -57,6 +66,13 @@ def test_body_over_the_limit_is_413(kc: FlaskClient) -> None:
     response = kc.post("/servers/rich/tools/echo", json={"text": "x" * 5000}, headers={"X-API-Key": KEY})
     assert response.status_code == 413
     assert response.content_type == "application/problem+json"
+    assert response.json == {
+        "type": "https://mcp-rest-bridge.dev/problems/payload-too-large",
+        "title": "Request body is too large",
+        "status": 413,
+        "detail": "the body is 5012 bytes; the limit is 4096",
+        "instance": "/servers/rich/tools/echo",
+    }
 
 
 def test_non_json_body_is_415(kc: FlaskClient) -> None:
@@ -72,7 +88,9 @@ def test_malformed_json_is_400_pointing_at_the_body(kc: FlaskClient) -> None:
         "/servers/rich/tools/echo", data="{nope", content_type="application/json", headers={"X-API-Key": KEY}
     )
     assert response.status_code == 400
-    assert response.json["errors"][0]["pointer"] == "/body"
+    reason = "unexpected character, expected a string key: line 1 column 2 (char 1)"
+    assert response.json["detail"] == f"the body is not valid JSON: {reason}"
+    assert response.json["errors"] == [{"pointer": "/body", "message": f"not valid JSON: {reason}"}]
 
 
 def test_unknown_route_and_wrong_method_are_problems(kc: FlaskClient) -> None:
