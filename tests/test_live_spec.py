@@ -83,7 +83,7 @@ def test_tool_schemas_carry_over_without_loss(lc: FlaskClient, live: Bridge) -> 
         body = operation["requestBody"]["content"]["application/json"]["schema"]
         assert _inline(body, document) == _inline(tool["inputSchema"], tool["inputSchema"]), tool["qualifiedName"]
         if "outputSchema" in tool:
-            ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["allOf"][1]
+            ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"][0]["allOf"][1]
             typed = ok["properties"]["structuredContent"]
             assert _inline(typed, document) == _inline(tool["outputSchema"], tool["outputSchema"])
 
@@ -132,11 +132,31 @@ def test_live_request_schema_judges_arguments_like_the_tool_schema(lc: FlaskClie
 def test_output_schema_types_structured_content(lc: FlaskClient) -> None:
     document = lc.get("/openapi.json").json
     ok = document["paths"]["/servers/rich/tools/add"]["post"]["responses"]["200"]["content"]["application/json"]
-    typed = ok["schema"]["allOf"][1]["properties"]["structuredContent"]
+    whole, structured, _ = ok["schema"]["anyOf"]
+    typed = whole["allOf"][1]["properties"]["structuredContent"]
     assert document["components"]["schemas"][typed["$ref"].rsplit("/", 1)[1]]["properties"]["result"] == {
         "title": "Result",
         "type": "integer",
     }
+    assert structured == {"allOf": [typed, {"$ref": "#/components/schemas/StructuredContent"}]}
+
+
+def test_every_tool_operation_offers_the_lean_answers_and_says_which_came_back(lc: FlaskClient) -> None:
+    document = lc.get("/openapi.json").json
+    for path in ("/servers/rich/tools/add", "/servers/rich/tools/all_content"):
+        operation = document["paths"][path]["post"]
+        assert operation["parameters"] == [{"$ref": "#/components/parameters/prefer"}]
+        ok = operation["responses"]["200"]
+        assert ok["headers"] == {"Preference-Applied": {"$ref": "#/components/headers/PreferenceApplied"}}
+        whole, structured, content = ok["content"]["application/json"]["schema"]["anyOf"]
+        assert ok["x-preference-applied"] == {"return=structured": structured, "return=content": content}
+        assert content == {"$ref": "#/components/schemas/ContentBlocks"}
+    untyped = document["paths"]["/servers/rich/tools/all_content"]["post"]["responses"]["200"]
+    whole, structured, _ = untyped["content"]["application/json"]["schema"]["anyOf"]
+    assert (whole, structured) == (
+        {"$ref": "#/components/schemas/ToolResult"},
+        {"$ref": "#/components/schemas/StructuredContent"},
+    )
 
 
 def test_prompt_operations_declare_their_arguments(lc: FlaskClient) -> None:

@@ -329,3 +329,34 @@ def test_openapi_core_checks_a_problem_json_response_once_told_it_is_json() -> N
         content_type=PROBLEM_JSON,
     )
     assert len(reader.unmarshal_response(request, without_content).errors) == 1
+
+
+def test_a_tool_call_declares_the_prefer_header_and_the_three_answer_shapes() -> None:
+    for op_id in TOOL_CALLS:
+        _, _, op = operations()[op_id]
+        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer"]
+        ok = resolve(op["responses"]["200"])
+        assert set(ok["headers"]) == {"Preference-Applied"}
+        alternatives = ok["content"]["application/json"]["schema"]["anyOf"]
+        assert [a["$ref"].rsplit("/", 1)[1] for a in alternatives] == [
+            "ToolResult",
+            "StructuredContent",
+            "ContentBlocks",
+        ]
+        assert ok["x-preference-applied"] == {"return=structured": alternatives[1], "return=content": alternatives[2]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "valid"),
+    [
+        ({"sum": 6, "count": 3}, True),
+        ([{"type": "text", "text": "sum=6"}], True),
+        ([{"type": "video"}], False),
+        ({"content": [{"type": "video"}], "isError": False}, False),
+    ],
+    ids=["structured", "content", "content-of-an-unknown-kind", "whole-result-with-an-unknown-block"],
+)
+def test_openapi_core_tells_the_lean_answers_from_a_broken_whole_result(answer: Any, valid: bool) -> None:
+    request = mock_request("post", "/tools/{name}", {"name": "add"}, {"a": 1})
+    checked = openapi().unmarshal_response(request, MockResponse(json.dumps(answer).encode(), status_code=200))
+    assert (checked.errors == []) is valid

@@ -7,11 +7,13 @@ request here goes to both, and status, media type, headers that matter and body 
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -53,6 +55,50 @@ CASES: list[tuple[str, str, dict[str, str], bytes | None]] = [
 ]
 
 
+# Lean answers (RFC 7240 Prefer): (request, status, Preference-Applied). Honoured with the header;
+# otherwise the whole result without it, and errors as without a preference.
+SUM = b'{"a": 1, "b": 2}'
+PREFER_CASES: list[tuple[tuple[str, str, dict[str, str], bytes | None], int, str | None]] = [
+    (
+        ("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=structured"}, SUM),
+        200,
+        "return=structured",
+    ),
+    (("POST", "/tools/rich.add", {**AUTH, **JSON, "Prefer": "return=structured"}, SUM), 200, "return=structured"),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=content"}, SUM), 200, "return=content"),
+    (("POST", "/tools/echo", {**AUTH, **JSON, "Prefer": "return=content"}, b'{"text": "lean"}'), 200, "return=content"),
+    (("POST", "/servers/rich/tools/all_content", {**AUTH, **JSON, "Prefer": "return=structured"}, b"{}"), 200, None),
+    (
+        ("POST", "/servers/rich/tools/all_content", {**AUTH, **JSON, "Prefer": "return=content"}, b"{}"),
+        200,
+        "return=content",
+    ),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=minimal"}, SUM), 200, None),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "respond-async"}, SUM), 200, None),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=bogus"}, SUM), 200, None),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": ""}, SUM), 200, None),
+    (
+        ("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": 'wait=10, RETURN = "Structured"; x=1'}, SUM),
+        200,
+        "return=structured",
+    ),
+    (
+        ("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=content, return=structured"}, SUM),
+        200,
+        "return=content",
+    ),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=structured"}, b'{"a": "one"}'), 400, None),
+    (
+        ("POST", "/servers/rich/tools/fail", {**AUTH, **JSON, "Prefer": "return=structured"}, b'{"message": "no"}'),
+        422,
+        None,
+    ),
+    (("POST", "/servers/rich/tools/nope", {**AUTH, **JSON, "Prefer": "return=content"}, b"{}"), 404, None),
+    (("POST", "/servers/rich/tools/add", {**JSON, "Prefer": "return=structured"}, SUM), 401, None),
+]
+ALL_CASES = CASES + [case for case, _, _ in PREFER_CASES]
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
     config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}}}
@@ -73,11 +119,13 @@ def _comparable(status: int, content_type: str, headers: dict[str, str], body: b
         # The upstream names itself per session; both sides' values come from different children.
         parsed.pop("_meta", None)
     lowered = {k.lower(): v for k, v in headers.items()}  # HTTP header names are case-insensitive
-    kept = {k: lowered[k] for k in ("www-authenticate", "retry-after", "allow") if k in lowered}
+    kept = {k: lowered[k] for k in ("www-authenticate", "retry-after", "allow", "preference-applied") if k in lowered}
     return {"status": status, "type": content_type, "headers": kept, "body": parsed}
 
 
-@pytest.mark.parametrize(("method", "path", "headers", "body"), CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"), ALL_CASES, ids=[f"{c[0]} {c[1]} {c[2].get('Prefer', '')}" for c in ALL_CASES]
+)
 def test_both_paths_answer_alike(
     served: BridgeProcess,
     flask_client: FlaskClient,
@@ -129,3 +177,59 @@ def test_each_case_answers_its_own_status(
 ) -> None:
     method, path, headers, body = case
     assert requests.request(method, served.url + path, headers=headers, data=body, timeout=30).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "applied"), PREFER_CASES, ids=[f"{c[1]} {c[2].get('Prefer')}" for c, _, _ in PREFER_CASES]
+)
+def test_each_prefer_case_answers_its_own_status_and_preference_applied(
+    served: BridgeProcess, case: tuple[str, str, dict[str, str], bytes | None], status: int, applied: str | None
+) -> None:
+    method, path, headers, body = case
+    answer = requests.request(method, served.url + path, headers=headers, data=body, timeout=30)
+    assert (answer.status_code, answer.headers.get("Preference-Applied")) == (status, applied)
+
+
+@pytest.mark.parametrize(
+    ("prefer", "applied", "body"),
+    [
+        ("return=structured", "return=structured", {"result": 3}),
+        ("return=content", "return=content", [{"type": "text", "text": "3"}]),
+    ],
+)
+def test_a_lean_answer_is_the_part_asked_for_with_preference_applied(
+    served: BridgeProcess, prefer: str, applied: str, body: Any
+) -> None:
+    answer = requests.post(
+        served.url + "/servers/rich/tools/add", headers={**AUTH, "Prefer": prefer}, json={"a": 1, "b": 2}, timeout=30
+    )
+    assert (answer.status_code, answer.headers.get("Preference-Applied"), answer.json()) == (200, applied, body)
+
+
+def test_prefer_on_two_header_lines_counts_the_first_return_on_both_paths(
+    served: BridgeProcess, flask_client: FlaskClient
+) -> None:
+    lines = [("Prefer", "wait=5"), ("Prefer", "return=structured"), ("Prefer", "return=content")]
+    address = urlsplit(served.url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    try:
+        connection.putrequest("POST", "/servers/rich/tools/add")
+        for name, value in [*AUTH.items(), *JSON.items(), ("Content-Length", "16"), *lines]:
+            connection.putheader(name, value)
+        connection.endheaders(b'{"a": 1, "b": 2}')
+        real = connection.getresponse()
+        got = (real.status, real.getheader("Preference-Applied"), json.loads(real.read()))
+    finally:
+        connection.close()
+    flask = flask_client.post(
+        "/servers/rich/tools/add", headers=[*AUTH.items(), *JSON.items(), *lines], data=b'{"a": 1, "b": 2}'
+    )
+    assert (
+        got
+        == (flask.status_code, flask.headers.get("Preference-Applied"), flask.json)
+        == (
+            200,
+            "return=structured",
+            {"result": 3},
+        )
+    )

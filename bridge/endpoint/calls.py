@@ -7,17 +7,22 @@ cost per call. Here they are answered on that loop directly, through the same ga
 (``bridge.gate``: credentials to a principal, media type, size limit, the body parsed once, the
 operation's compiled validators; then the tool's own ``inputSchema`` in the gateway), with the
 same answers: a test sends the same requests both ways and compares them. Anything else about the
-request (a query string, another method, a path it does not know) goes to Flask.
+request (a query string, another method, a path it does not know) goes to Flask. A ``Prefer``
+header asks for a lean answer (``bridge.gateway.answers``); without one, it costs one lookup.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
+
+import orjson
 
 from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate
 from bridge.gateway import Gateway
+from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
 from bridge.validation import OperationValidator
 
 from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
@@ -56,7 +61,8 @@ class ToolCalls:
         op, params = route
         status = 200
         try:
-            admission = self._gate.admit(op, Headers(scope))
+            headers = Headers(scope)
+            admission = self._gate.admit(op, headers)
             raw = await read_body(receive, self._gate.max_body) if admission.reads_body else None
             body = admission.check(params, {}, raw)
             arguments = {} if body is NO_BODY else body
@@ -66,7 +72,10 @@ class ToolCalls:
             else:
                 server, tool = self._gateway.resolve_tool(params["name"], principal)
             result = await self._gateway.call_tool(server, tool, arguments, principal=principal)
-            await send_json(send, result)
+            if headers.get("prefer", ""):
+                await _send_preferred(send, scope, result)
+            else:
+                await send_json(send, result)
         except BridgeError as error:
             status = error.status
             await send_problem(send, error, scope["path"])
@@ -76,3 +85,20 @@ class ToolCalls:
             await send_problem(send, BridgeError(UNEXPECTED), scope["path"])
         if access.isEnabledFor(logging.INFO):  # path and status only: query strings and headers may carry secrets
             access.info("POST %s %s %.1fms", scope["path"], status, (time.perf_counter() - started) * 1000)
+
+
+async def _send_preferred(send: Send, scope: Scope, result: dict[str, Any]) -> None:
+    """``result`` as the caller's ``Prefer`` header lines, all of them (RFC 7240 §2), shape it."""
+    prefer = ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"prefer")
+    body, applied = lean_answer(result, prefer)
+    if applied is None:
+        await send_json(send, body)
+        return
+    payload = orjson.dumps(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (PREFERENCE_APPLIED.lower().encode(), applied.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,7 +1,8 @@
 """The live OpenAPI document: the static contract plus one typed operation per tool and prompt.
 
 Each tool becomes ``POST /servers/{server}/tools/{tool}`` with the tool's ``inputSchema`` as its
-request body and, when it has one, its ``outputSchema`` as the type of ``structuredContent``.
+request body and, when it has one, its ``outputSchema`` as the type of ``structuredContent``, in
+the whole result and in the lean ``Prefer: return=structured`` answer.
 Schemas are carried over whole; only their internal ``$ref``s move, because an OpenAPI document
 resolves ``#/...`` against its own root: a tool's ``$defs`` become components named after the
 tool, and its references are pointed there. The document is rebuilt when a catalog changes and
@@ -101,35 +102,49 @@ _RESPONSE = {
 }
 
 
+_ANSWER = (
+    "The tool's result: whole, or with `Prefer: return=structured` only its `structuredContent` (typed by its"
+    " `outputSchema` when it has one), with `Prefer: return=content` only its content blocks; `Preference-Applied`"
+    " tells which."
+)
+
+
 def _tool_operation(tool: JSON, schemas: JSON) -> tuple[str, JSON]:
     server, name = tool["server"], tool["name"]
     op_id = operation_id("call", server, name)
     base = _component_name(op_id, "")
     input_name = base + "Input"
     schemas[input_name] = _relocate(tool.get("inputSchema") or {"type": "object"}, input_name, base + "_", schemas)
-    ok: JSON = {"$ref": "#/components/schemas/ToolResult"}
+    whole: JSON = {"$ref": "#/components/schemas/ToolResult"}
+    structured: JSON = {"$ref": "#/components/schemas/StructuredContent"}
     if isinstance(tool.get("outputSchema"), dict):
         output_name = base + "Output"
         schemas[output_name] = _relocate(tool["outputSchema"], output_name, base + "_", schemas)
-        ok = {
+        output = {"$ref": f"#/components/schemas/{output_name}"}
+        whole = {
             "allOf": [
                 {"$ref": "#/components/schemas/ToolResult"},
-                {
-                    "type": "object",
-                    "properties": {"structuredContent": {"$ref": f"#/components/schemas/{output_name}"}},
-                },
+                {"type": "object", "properties": {"structuredContent": output}},
             ]
         }
+        structured = {"allOf": [output, {"$ref": "#/components/schemas/StructuredContent"}]}
+    content: JSON = {"$ref": "#/components/schemas/ContentBlocks"}
     operation: JSON = {
         "operationId": op_id,
         "tags": ["tools", f"server:{server}"],
         "summary": tool.get("title") or tool.get("annotations", {}).get("title") or f"Call {server}.{name}",
+        "parameters": [{"$ref": "#/components/parameters/prefer"}],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{input_name}"}}},
         },
         "responses": {
-            "200": {"description": "The tool's result.", "content": {"application/json": {"schema": ok}}},
+            "200": {
+                "description": _ANSWER,
+                "headers": {"Preference-Applied": {"$ref": "#/components/headers/PreferenceApplied"}},
+                "content": {"application/json": {"schema": {"anyOf": [whole, structured, content]}}},
+                "x-preference-applied": {"return=structured": structured, "return=content": content},
+            },
             **_problems([("422", "ToolError")]),
         },
     }

@@ -1,10 +1,16 @@
-"""Tools, per server and across servers: list them, call them with a JSON arguments object."""
+"""Tools, per server and across servers: list them, call them with a JSON arguments object.
+
+A call answers the whole result, or the part a ``Prefer`` header asks for (``bridge.gateway.answers``).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from typing import Any
+
+from flask import Blueprint, Response, request
 
 from bridge.gateway import Gateway
+from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
 from bridge.rest.http import body, json_response, principal
 
 __all__ = ["create_blueprint"]
@@ -17,7 +23,7 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
         return json_response({"tools": gateway.tools(server, principal())})
 
     def call_server_tool(server: str, tool: str) -> Response:
-        return json_response(gateway.run(gateway.call_tool(server, tool, body(), principal=principal())))
+        return _answer(gateway.run(gateway.call_tool(server, tool, body(), principal=principal())))
 
     def list_tools() -> Response:
         return json_response({"tools": gateway.tools(principal=principal())})
@@ -25,10 +31,18 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
     def call_tool(name: str) -> Response:
         caller = principal()
         server, tool = gateway.resolve_tool(name, caller)
-        return json_response(gateway.run(gateway.call_tool(server, tool, body(), principal=caller)))
+        return _answer(gateway.run(gateway.call_tool(server, tool, body(), principal=caller)))
 
     bp.add_url_rule("/servers/<server>/tools", "listServerTools", list_server_tools, methods=["GET"])
     bp.add_url_rule("/servers/<server>/tools/<tool>", "callServerTool", call_server_tool, methods=["POST"])
     bp.add_url_rule("/tools", "listTools", list_tools, methods=["GET"])
     bp.add_url_rule("/tools/<name>", "callTool", call_tool, methods=["POST"])
     return bp
+
+
+def _answer(result: dict[str, Any]) -> Response:
+    prefer = request.headers.getlist("Prefer")
+    if not prefer:
+        return json_response(result)
+    value, applied = lean_answer(result, ", ".join(prefer))
+    return json_response(value, headers={PREFERENCE_APPLIED: applied} if applied else None)
