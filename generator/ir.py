@@ -53,6 +53,10 @@ class Operation:
     target: tuple[str, str] | None
     py_name: str
     ts_name: str
+    #: Lean forms of the 200 answer a client may ask for with a ``Prefer`` header, by the
+    #: ``Preference-Applied`` value that announces each (``return=structured`` → its schema); from
+    #: the response's ``x-preference-applied``. ``response_schema`` is then the whole answer.
+    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -115,15 +119,35 @@ def _ref_name(schema: Any) -> str | None:
     return None
 
 
-def _json_response(document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems) -> Any:
+def _json_response(
+    document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems
+) -> tuple[Any, dict[str, Any]]:
+    """The success answer's schema and its lean forms (see ``Operation.answers``)."""
     responses = op.get("responses") or {}
     for code in ("200", "201"):
         if code in responses:
             response = _resolve(document, responses[code], f"{where}/responses/{code}", problems)
             content = (response or {}).get("content") or {}
             media = content.get("application/json")
-            return media.get("schema") if media else None
-    return None
+            schema = media.get("schema") if media else None
+            lean = (response or {}).get("x-preference-applied")
+            if lean is None:
+                return schema, {}
+            return _whole_answer(schema, lean, f"{where}/responses/{code}", problems)
+    return None, {}
+
+
+def _whole_answer(schema: Any, lean: Any, where: str, problems: Problems) -> tuple[Any, dict[str, Any]]:
+    """Of an ``anyOf`` answer, the one alternative no ``x-preference-applied`` entry names."""
+    alternatives = schema.get("anyOf") if isinstance(schema, dict) else None
+    if not isinstance(lean, dict) or not isinstance(alternatives, list):
+        problems.error(where, "x-preference-applied needs a map of values to schemas and an anyOf answer")
+        return schema, {}
+    whole = [a for a in alternatives if a not in lean.values()]
+    if len(whole) != 1 or any(s not in alternatives for s in lean.values()):
+        problems.error(where, "x-preference-applied must name every anyOf alternative but the whole answer")
+        return schema, {}
+    return whole[0], dict(lean)
 
 
 def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api:
@@ -147,10 +171,13 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                 problems.error(where, f"operationId {op_id!r} is also used at {seen_ids[op_id]}")
                 continue
             seen_ids[op_id] = where
+            response_schema, answers = _json_response(document, op, where, problems)
             params: dict[str, Param] = {}
             for index, raw_param in enumerate([*item.get("parameters", []), *op.get("parameters", [])]):
                 param = _resolve(document, raw_param, f"{where}/parameters/{index}", problems)
                 location = param.get("in")
+                if location == "header" and answers and str(param.get("name", "")).lower() == "prefer":
+                    continue  # how a client asks for the lean answers: ``Operation.answers``
                 if location in ("header", "cookie"):
                     problems.warn(f"{where}/parameters/{index}", f"{location} parameters are left to the caller")
                     continue
@@ -171,7 +198,6 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
             body_schema = ((body or {}).get("content") or {}).get("application/json", {}).get("schema")
             if body is not None and body_schema is None:
                 problems.error(f"{where}/requestBody", "only application/json request bodies can be generated")
-            response_schema = _json_response(document, op, where, problems)
             kind: Literal["static", "tool", "prompt"] = "static"
             target = None
             if not any(p.location == "path" for p in params.values()):
@@ -202,6 +228,7 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                     target=target,
                     py_name=py_name,
                     ts_name=camel(py_name),
+                    answers=answers,
                 )
             )
     info = document.get("info") or {}

@@ -7,6 +7,7 @@ with ``tsc``, gets them through its ``fetch`` option and runs under node.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import shutil
@@ -111,11 +112,21 @@ def package() -> Iterator[Any]:
 
 
 def raised(package: Any, server: _AnsweringServer, answer: tuple[int, Any, dict[str, str]]) -> Any:
+    """What ``Client`` raises for ``answer``, after checking that ``AsyncClient`` raises the same."""
     server.answer = answer
     url = f"http://127.0.0.1:{server.server_address[1]}"
     with package.Client(url, retry=package.Retry(attempts=1)) as client, pytest.raises(package.ApiError) as caught:
         client.list_servers()
-    return caught.value
+
+    async def by_async_client() -> Any:
+        async with package.AsyncClient(url, retry=package.Retry(attempts=1)) as client:
+            with pytest.raises(package.ApiError) as caught:
+                await client.list_servers()
+            return caught.value
+
+    error, same = caught.value, asyncio.run(by_async_client())
+    assert (type(same), same.status, same.problem) == (type(error), error.status, error.problem)
+    return error
 
 
 def test_an_ambiguous_name_409_raises_ambiguous_name_with_its_candidates(package: Any, answering: Any) -> None:

@@ -4,15 +4,19 @@ The live spec is read from the running bridge, so the clients also carry one typ
 tool. Every kind of operation is called, and the error paths arrive as typed exceptions.
 """
 
+import asyncio
 import importlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+import requests
 
 from generator.pipeline import generate_files, write
 from harness import free_port
@@ -81,12 +85,156 @@ def test_python_client_covers_every_kind_of_operation(py_client: Any, live: Brid
         rendered = client.get_prompt("summarize_analysis", {"metrics_json": "{}"})
         assert rendered.messages[0].role == "user"
         assert client.rpc("ping") == {}
-        outcome = client.tools.call_demo_analyze_data(data=[1, 2, 3, 4], metrics=["mean", "max"])
-        assert type(outcome.structured).__name__ == "CallDemoAnalyzeDataOutput"
-        assert outcome.structured.metrics == {"mean": 2.5, "max": 4.0}
-        assert outcome.structured.count == 4
+        stats = client.tools.call_demo_analyze_data(data=[1, 2, 3, 4], metrics=["mean", "max"])
+        assert type(stats).__name__ == "CallDemoAnalyzeDataOutput"
+        assert stats.metrics == {"mean": 2.5, "max": 4.0}
+        assert stats.count == 4
         prompt = client.prompts.prompt_demo_summarize_analysis(metrics_json="{}", audience="ops")
         assert "for ops" in prompt.messages[0].content.text
+        assert client.get_prompt("summarize_analysis", {"metrics_json": "{}"}, server="demo").messages
+    once = package.Client(live.url, api_key=KEY, retry=package.Retry(attempts=1))
+    with once, pytest.raises(package.ServiceUnavailable):
+        once.ready()  # "dead" never comes up
+
+
+def test_async_client_offers_the_same_surface_with_await(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+
+    async def main() -> dict[str, Any]:
+        async with package.AsyncClient(live.url + "/mcp", api_key=KEY) as client:
+            processed = await client.call_tool("process_data", {"input": "test data", "format": "text"})
+            zone = await client.call_tool(server="time", tool="get_current_time", params={"timezone": "UTC"})
+            stats = await client.tools.call_demo_analyze_data(data=[1, 2, 3, 4], metrics=["mean"])
+            prompt = await client.prompts.prompt_demo_summarize_analysis(metrics_json="{}", audience="ops")
+            return {
+                "servers": sorted(s.name for s in await client.list_servers()),
+                "tools": sorted(t.name for t in await client.list_tools("time")),
+                "words": processed.structuredContent["words"],
+                "zone": zone.structuredContent["timezone"],
+                "settings": (await client.get_resource("config://settings")).contents[0].uri,
+                "bytes": json.loads(await client.get_resource_bytes("data://samples/scores", server="demo"))["name"],
+                "prompts": [p.name for p in await client.list_prompts("demo")],
+                "rendered": (await client.get_prompt("summarize_analysis", {"metrics_json": "{}"})).messages[0].role,
+                "rpc": await client.rpc("ping"),
+                "typed": (type(stats).__name__, stats.metrics, stats.count),
+                "prompt": "for ops" in prompt.messages[0].content.text,
+            }
+
+    assert asyncio.run(main()) == {
+        "servers": ["dead", "demo", "time"],
+        "tools": ["convert_time", "get_current_time"],
+        "words": 2,
+        "zone": "UTC",
+        "settings": "config://settings",
+        "bytes": "scores",
+        "prompts": ["summarize_analysis"],
+        "rendered": "user",
+        "rpc": {},
+        "typed": ("CallDemoAnalyzeDataOutput", {"mean": 2.5}, 4),
+        "prompt": True,
+    }
+
+
+def test_typed_tool_methods_get_the_lean_structured_answer(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    seen: list[tuple[str | None, str | None, Any]] = []
+    session = requests.Session()
+    session.hooks["response"].append(
+        lambda r, *_, **__: seen.append(
+            (r.request.headers.get("Prefer"), r.headers.get("Preference-Applied"), r.json())
+        )
+    )
+    with package.Client(live.url, api_key=KEY, session=session) as client:
+        stats = client.tools.call_demo_analyze_data(data=[1, 2], metrics=["max"])
+        whole = client.call_tool("analyze_data", {"data": [1, 2], "metrics": ["max"]})
+
+    async def record(response: httpx2.Response) -> None:
+        await response.aread()
+        seen.append(
+            (response.request.headers.get("Prefer"), response.headers.get("Preference-Applied"), response.json())
+        )
+
+    async def main() -> Any:
+        async with package.AsyncClient(
+            live.url, api_key=KEY, session=httpx2.AsyncClient(event_hooks={"response": [record]})
+        ) as client:
+            return await client.tools.call_demo_analyze_data(data=[1, 2], metrics=["max"])
+
+    lean = {"metrics": {"max": 2.0}, "count": 2}
+    assert (stats.model_dump(exclude_none=True), asyncio.run(main()).model_dump(exclude_none=True)) == (lean, lean)
+    assert seen[0] == seen[2] == ("return=structured", "return=structured", lean)
+    assert seen[1][:2] == (None, None)
+    assert seen[1][2]["structuredContent"] == lean == whole.structuredContent
+
+
+def test_the_guides_spellings_token_and_x_api_key_authenticate(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    with package.Client(url=live.url, token=KEY) as by_token:
+        assert "demo" in {s.name for s in by_token.list_servers()}
+    with package.Client(live.url + "/mcp", headers={"X-API-Key": KEY}) as by_header:
+        assert by_header.call_tool(server="demo", tool="process_data", params={"input": "[1]"}).isError is False
+
+    async def main() -> set[str]:
+        async with package.AsyncClient(url=live.url, token=KEY) as client:
+            return {s.name for s in await client.list_servers()}
+
+    assert "demo" in asyncio.run(main())
+    with pytest.raises(TypeError, match="give one"):
+        package.Client(live.url, api_key="a", token="b")
+
+
+WRONG_CALLS = """
+from live_client import AsyncClient, Client
+
+async def use(client: Client, aclient: AsyncClient) -> None:
+    client.tools.call_demo_analyze_data(data="1, 2, 3")
+    await aclient.tools.call_demo_analyze_data(data=[1.5], metrics=["mean"], nonsense=1)
+    stats = client.tools.call_demo_analyze_data(data=[1, 2])
+    stats.metrics.upper()
+    client.tools.call_demo_process_data(format="text")
+"""
+RIGHT_CALLS = """
+from live_client import AsyncClient, Client, models
+
+async def use(client: Client, aclient: AsyncClient, values: list[int]) -> None:
+    stats: models.CallDemoAnalyzeDataOutput = client.tools.call_demo_analyze_data(data=values, metrics=["mean"])
+    again = await aclient.tools.call_demo_analyze_data(data=[1.5, 2])
+    print(stats.metrics, again.count)
+    parsed = client.tools.call_demo_process_data(input="[1]", format="json")
+    print(parsed)
+"""
+
+
+def test_a_wrong_argument_to_a_typed_tool_method_fails_mypy_strict(py_client: Any, tmp_path: Path) -> None:
+    _, out = py_client
+    found = {}
+    for name, source in (("wrong", WRONG_CALLS), ("right", RIGHT_CALLS)):
+        (tmp_path / f"{name}.py").write_text(source)
+        found[name] = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mypy",
+                "--strict",
+                "--no-incremental",
+                "--hide-error-context",
+                str(tmp_path / f"{name}.py"),
+            ],
+            cwd=out,
+            env={**os.environ, "MYPYPATH": str(out)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert found["right"].returncode == 0, found["right"].stdout
+    errors = [line.split(": error: ", 1)[1] for line in found["wrong"].stdout.splitlines() if ": error: " in line]
+    assert errors == [
+        'Argument "data" to "call_demo_analyze_data" of "Tools" has incompatible type "str"; '
+        'expected "Sequence[float]"  [arg-type]',
+        'Unexpected keyword argument "nonsense" for "call_demo_analyze_data" of "AsyncTools"  [call-arg]',
+        '"dict[str, float]" has no attribute "upper"  [attr-defined]',
+        'Missing named argument "input" for "call_demo_process_data" of "Tools"  [call-arg]',
+    ]
 
 
 def test_python_client_raises_typed_errors(py_client: Any, live: BridgeProcess) -> None:
@@ -118,6 +266,44 @@ def test_python_client_raises_typed_errors(py_client: Any, live: BridgeProcess) 
         package.Client(f"http://127.0.0.1:{free_port()}", retry=fast).list_servers()
 
 
+def test_async_client_raises_the_same_typed_errors(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    fast = package.Retry(attempts=2, backoff=0.01, max_backoff=0.05)
+
+    async def kinds() -> list[tuple[str, int | None]]:
+        found: list[tuple[str, int | None]] = []
+        async with package.AsyncClient(live.url, api_key=KEY, retry=fast) as client:
+            calls = [
+                client.call_tool("analyze_data", {"data": "x"}),
+                client.call_tool(server="time", tool="nope", params={}),
+                client.call_tool("process_data", {"input": "{", "format": "json"}),
+            ]
+            for call in calls:
+                try:
+                    await call
+                except package.ProblemError as error:
+                    found.append((type(error).__name__, error.status))
+        async with package.AsyncClient(live.url, retry=fast) as anonymous:
+            try:
+                await anonymous.list_servers()
+            except package.Unauthorized as error:
+                found.append((type(error).__name__, error.status))
+        async with package.AsyncClient(f"http://127.0.0.1:{free_port()}", retry=fast) as nowhere:
+            try:
+                await nowhere.list_servers()
+            except package.TransportError as error:
+                found.append((type(error).__name__, None))
+        return found
+
+    assert asyncio.run(kinds()) == [
+        ("InvalidRequest", 400),
+        ("NotFound", 404),
+        ("ToolError", 422),
+        ("Unauthorized", 401),
+        ("TransportError", None),
+    ]
+
+
 def test_python_client_retries_503_honouring_retry_after(py_client: Any, live: BridgeProcess) -> None:
     package, _ = py_client
     waits: list[float] = []
@@ -131,6 +317,29 @@ def test_python_client_retries_503_honouring_retry_after(py_client: Any, live: B
     with pytest.raises(package.BadRequest):
         client.call_tool("analyze_data", {"data": "x"})
     assert waits == []  # never retried on 4xx
+
+
+def test_async_client_retries_503_honouring_retry_after(py_client: Any, live: BridgeProcess) -> None:
+    package, _ = py_client
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def main() -> None:
+        retry = package.Retry(attempts=3, backoff=0.01, max_backoff=2.0)
+        async with package.AsyncClient(live.url, api_key=KEY, retry=retry) as client:
+            client.http._sleep = pause
+            with pytest.raises(package.UpstreamUnavailable):
+                await client.call_tool(server="dead", tool="anything", params={})
+            assert len(waits) == 2
+            assert all(wait >= 1.0 for wait in waits)
+            waits.clear()
+            with pytest.raises(package.BadRequest):
+                await client.call_tool("analyze_data", {"data": "x"})
+            assert waits == []
+
+    asyncio.run(main())
 
 
 NODE_SCRIPT = """
