@@ -188,11 +188,6 @@ class _Types:
     def response_type(self, op: Operation) -> str:
         return f"models.{self.model_name(op.response_ref)}" if op.response_ref else "Any"
 
-    def parse_expr(self, op: Operation, var: str) -> str:
-        if op.response_ref:
-            return f"models.{self.model_name(op.response_ref)}.model_validate({var})"
-        return var
-
     @staticmethod
     def output_ref(op: Operation) -> str | None:
         schema = op.response_schema or {}
@@ -232,9 +227,11 @@ class _Types:
     def signature(self, op: Operation) -> Signature:
         """The keyword arguments of a tool's or prompt's method, from its body schema."""
         schema = self.resolve(op.body_schema or {})
+        if not isinstance(schema, dict):
+            return Signature((), True)
         properties: dict[str, Any] = {}
         required: set[str] = set()
-        for part in [schema, *(self.resolve(p) for p in schema.get("allOf", []) if isinstance(schema, dict))]:
+        for part in [schema, *(self.resolve(p) for p in schema.get("allOf") or [])]:
             if isinstance(part, dict):
                 properties.update(part.get("properties") or {})
                 required.update(r for r in part.get("required") or [] if isinstance(r, str))
@@ -432,7 +429,6 @@ def render_python(api: Api, package: str, problems: Problems) -> Files:
         "py_type": types.py_type,
         "body_type": types.body_type,
         "response_type": types.response_type,
-        "parse_expr": types.parse_expr,
         "path_expr": types.path_expr,
         "tool_return": types.tool_return,
         "tool_parser": types.tool_parser,
