@@ -17,8 +17,6 @@ import logging
 import time
 from typing import Any
 
-import orjson
-
 from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate
 from bridge.gateway import Gateway
@@ -91,14 +89,4 @@ async def _send_preferred(send: Send, scope: Scope, result: dict[str, Any]) -> N
     """``result`` as the caller's ``Prefer`` header lines, all of them (RFC 7240 §2), shape it."""
     prefer = ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"prefer")
     body, applied = lean_answer(result, prefer)
-    if applied is None:
-        await send_json(send, body)
-        return
-    payload = orjson.dumps(body)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (PREFERENCE_APPLIED.lower().encode(), applied.encode()),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send_json(send, body, headers=() if applied is None else ((PREFERENCE_APPLIED, applied),))

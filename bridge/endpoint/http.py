@@ -60,8 +60,8 @@ async def _send(send: Send, status: int, media_type: bytes, body: bytes, extra: 
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_json(send: Send, value: Any, status: int = 200) -> None:
-    await _send(send, status, JSON, orjson.dumps(value), ())
+async def send_json(send: Send, value: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> None:
+    await _send(send, status, JSON, orjson.dumps(value), headers)
 
 
 async def send_problem(send: Send, error: BridgeError, instance: str) -> None:
