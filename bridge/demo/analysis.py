@@ -1,4 +1,4 @@
-"""The demo's data work, free of MCP: parsing, validation, transforms, statistics, reports.
+"""The demo's data work, free of MCP: validation, transforms, statistics, reports.
 
 Kept apart from the server so the numbers can be read and tested on their own. Every refusal is a
 :class:`DataError` whose message says what is wrong with the data; the server turns it into a tool
@@ -12,35 +12,26 @@ PDF reports need fpdf2, the ``demo`` extra: it is imported only when a PDF is dr
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any, Literal, NotRequired
-
-from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
+from typing import Any, Literal
 
 __all__ = [
     "METRICS",
     "PDF_NEEDS_FPDF",
     "DataError",
-    "Parsed",
     "ReportUnavailable",
     "analyze",
     "markdown_report",
-    "parse_input",
     "pdf_report",
     "transform",
     "validate",
 ]
 
-InputFormat = Literal["json", "csv", "text"]
 Metric = Literal["mean", "median", "std", "variance", "min", "max", "count", "sum"]
 Transform = Literal["normalized", "standardized", "scaled", "sorted"]
-JsonType = Literal["object", "array", "string", "number", "boolean", "null"]
 
 
 #: What a PDF report answers when fpdf2 is not installed.
@@ -53,112 +44,6 @@ class DataError(ValueError):
 
 class ReportUnavailable(Exception):
     """This install cannot render the report format asked for; the message says what to install."""
-
-
-class Parsed(TypedDict):
-    """What the input holds. count is the number of items (JSON), records (CSV) or lines (text)."""
-
-    format: InputFormat
-    count: int
-    characters: int
-    type: NotRequired[JsonType]
-    value: NotRequired[Any]
-    columns: NotRequired[list[str]]
-    records: NotRequired[list[dict[str, str]]]
-    lines: NotRequired[int]
-    words: NotRequired[int]
-
-
-# --- parsing ----------------------------------------------------------------------------------
-
-
-def _reject_constant(name: str) -> Any:
-    raise DataError(f"input is not valid JSON: {name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise DataError(f"input is not valid JSON: the number {text[:40]} does not fit in a float")
-    return value
-
-
-def _json_type(value: Any) -> JsonType:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _parse_json(text: str) -> Parsed:
-    try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"input is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except DataError:
-        raise
-    except RecursionError as exc:
-        raise DataError("input is not usable JSON: it nests too deeply") from exc
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise DataError(f"input is not usable JSON: {exc}") from exc
-    size = len(value) if isinstance(value, list | dict) else 1
-    return {"format": "json", "type": _json_type(value), "count": size, "value": value, "characters": len(text)}
-
-
-def _parse_csv(text: str) -> Parsed:
-    reader = csv.reader(io.StringIO(text), strict=True)
-    header: list[str] | None = None
-    records: list[dict[str, str]] = []
-    try:
-        for row in reader:
-            if not row:
-                continue  # a blank line separates nothing in CSV
-            if header is None:
-                header = [name.strip() for name in row]
-                if "" in header:
-                    raise DataError(f"CSV header column {header.index('') + 1} has no name")
-                repeated = sorted({name for name in header if header.count(name) > 1})
-                if repeated:
-                    raise DataError(f"CSV header repeats the column name(s) {', '.join(repeated)}")
-                continue
-            if len(row) != len(header):
-                raise DataError(f"CSV line {reader.line_num} has {len(row)} field(s), the header has {len(header)}")
-            records.append(dict(zip(header, row, strict=True)))
-    except csv.Error as exc:
-        raise DataError(f"input is not valid CSV: line {reader.line_num}: {exc}") from exc
-    if header is None:
-        raise DataError("input has no CSV header line")
-    return {"format": "csv", "columns": header, "count": len(records), "records": records, "characters": len(text)}
-
-
-def _parse_text(text: str) -> Parsed:
-    lines = text.splitlines()
-    return {
-        "format": "text",
-        "count": len(lines),
-        "lines": len(lines),
-        "words": len(text.split()),
-        "characters": len(text),
-        "value": text,
-    }
-
-
-def parse_input(text: str, fmt: InputFormat) -> Parsed:
-    """Parse ``text`` in ``fmt`` and describe what it holds.
-
-    JSON is strict (no ``NaN``/``Infinity``); CSV needs a header line of distinct, non-empty names
-    and rows of the header's width; text is counted in lines, words and characters.
-    """
-    if fmt == "json":
-        return _parse_json(text)
-    if fmt == "csv":
-        return _parse_csv(text)
-    return _parse_text(text)
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -23,11 +23,13 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import BaseModel, Field, StringConstraints
 
 from bridge.demo import analysis as stats
-from bridge.demo.analysis import DataError, InputFormat, Metric, Parsed, ReportUnavailable, Transform
+from bridge.demo import reading
+from bridge.demo.analysis import DataError, Metric, ReportUnavailable, Transform
+from bridge.demo.reading import OutputFormat, ReadAs, Summary
 
 __all__ = ["SAMPLES", "SETTINGS", "VERSION", "create_server"]
 
-VERSION = "1.1.0"
+VERSION = "2.0.0"  # 2: process_data's format became the output's, input_format the input's
 ReportFormat = Literal["json", "markdown", "pdf"]
 
 #: Real datasets for ``data://samples/{name}``: daily highs (°C), request latencies, exam scores.
@@ -39,7 +41,8 @@ SAMPLES: dict[str, list[float]] = {
 SETTINGS: dict[str, Any] = {
     "name": "demo",
     "version": VERSION,
-    "formats": ["json", "csv", "text"],
+    "inputFormats": ["auto", "json", "csv", "text"],
+    "outputFormats": ["json", "text"],
     "transforms": ["normalized", "standardized", "scaled", "sorted"],
     "metrics": sorted(stats.METRICS),
     "reportFormats": ["json", "markdown", "pdf"],
@@ -153,27 +156,37 @@ def create_server() -> MCPServer:
         version=VERSION,
         instructions=(
             "Data tools that compute for real. Chain them: validate_data → transform_data → analyze_data → "
-            "generate_report, passing each result's structuredContent on. process_data reads JSON, CSV or text."
+            "generate_report, passing each result's structuredContent on. process_data summarizes any text "
+            "(and parses JSON and CSV), told as JSON or as a sentence."
         ),
     )
 
     @server.tool(
         title="Process data",
         description=(
-            "Parse text as JSON, CSV (first line is the header) or plain text, and describe it: "
-            "JSON gives the value and its type, CSV the columns and records, text the line and word counts. "
-            "Input that is not valid in the chosen format is an error that says where."
+            "Summarize text: characters, words and lines, and what it parses to when it is JSON (the value and "
+            "its type) or CSV (the columns and records under the header line). format is how the answer is "
+            "told: json gives the summary as JSON, text as one sentence; structuredContent is the summary "
+            "either way. input_format auto reads JSON if the input parses as JSON, CSV if it is a table (a "
+            "header of 2 or more names and rows of its width), else text; json, csv or text read it strictly "
+            "as that, and input that is not valid in it is an error that says where."
         ),
         annotations=PURE,
     )
     def process_data(
-        input: Annotated[str, Field(description="The data as text, e.g. '[1, 2, 3]' or 'a,b\\n1,2'.")],
-        format: Annotated[InputFormat, Field(description="How to read the input.")] = "json",
-    ) -> Parsed:
+        input: Annotated[str, Field(description="The data as text, e.g. 'test data', '[1, 2, 3]' or 'a,b\\n1,2'.")],
+        format: Annotated[OutputFormat, Field(description="How to tell the summary: json or text.")] = "json",
+        input_format: Annotated[
+            ReadAs, Field(description="How to read the input: auto (find out), or strictly as json, csv or text.")
+        ] = "auto",
+    ) -> Annotated[types.CallToolResult, Summary]:
         try:
-            return stats.parse_input(input, format)
+            summary = reading.parse_input(input, input_format)
         except DataError as exc:
             raise _failing(exc) from exc
+        told = json.dumps(summary, indent=2) if format == "json" else reading.sentence(summary)
+        text = types.TextContent(type="text", text=told)
+        return types.CallToolResult(content=[text], structured_content=dict(summary))
 
     @server.tool(
         title="Validate data",

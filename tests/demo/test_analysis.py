@@ -10,7 +10,6 @@ from bridge.demo.analysis import (
     ReportUnavailable,
     analyze,
     markdown_report,
-    parse_input,
     pdf_report,
     transform,
     validate,
@@ -60,17 +59,6 @@ def test_analyze_computes_population_statistics() -> None:
         "count": 8,
         "sum": 40.0,
     }
-
-
-def test_parse_input_reads_json_csv_and_text() -> None:
-    assert parse_input("[1, 2]", "json")["count"] == 2
-    csv = parse_input("a,b\n1,2\n3,4\n", "csv")
-    assert csv["columns"] == ["a", "b"]
-    assert csv["records"][1] == {"a": "3", "b": "4"}
-    text = parse_input("one two\nthree", "text")
-    assert (text["lines"], text["words"]) == (2, 3)
-    with pytest.raises(DataError, match="not valid JSON"):
-        parse_input("{", "json")
 
 
 def test_reports_render_the_metrics() -> None:

@@ -102,7 +102,8 @@ def test_the_demo_offers_five_tools_with_described_enums_min_items_and_output_sc
         assert tool.output_schema is not None, tool.name
         assert all("description" in spec for spec in tool.input_schema["properties"].values()), tool.name
     process = tools["process_data"].input_schema
-    assert process["properties"]["format"]["enum"] == ["json", "csv", "text"]
+    assert process["properties"]["format"]["enum"] == ["json", "text"]
+    assert process["properties"]["input_format"]["enum"] == ["auto", "json", "csv", "text"]
     assert process["required"] == ["input"]
     transform = tools["transform_data"].input_schema["properties"]
     assert transform["data"]["minItems"] == 1
@@ -116,40 +117,66 @@ def test_the_demo_offers_five_tools_with_described_enums_min_items_and_output_sc
     assert tools["analyze_data"].output_schema["required"] == ["metrics", "count"]  # type: ignore[index]
 
 
-def test_process_data_reads_json_and_names_its_json_type(sdk: Demo) -> None:
-    assert sdk.ok("process_data", {"input": '{"a": [1, 2.5], "b": null}'}) == {
-        "format": "json",
-        "type": "object",
-        "count": 2,
-        "value": {"a": [1, 2.5], "b": None},
-        "characters": 26,
-    }
-    assert sdk.ok("process_data", {"input": "[1, 2, 3]", "format": "json"})["type"] == "array"
-
-
-def test_process_data_turns_csv_rows_into_records_under_the_header(sdk: Demo) -> None:
-    text = 'city,temp\nOslo,4.5\n"Rio, de Janeiro",27\n'
-    assert sdk.ok("process_data", {"input": text, "format": "csv"}) == {
-        "format": "csv",
-        "columns": ["city", "temp"],
-        "count": 2,
-        "records": [{"city": "Oslo", "temp": "4.5"}, {"city": "Rio, de Janeiro", "temp": "27"}],
-        "characters": len(text),
-    }
-
-
-def test_process_data_counts_lines_words_and_characters_of_text(sdk: Demo) -> None:
-    result = sdk.call("process_data", {"input": "the quick brown\nfox jumps", "format": "text"})
-    expected = {
-        "format": "text",
-        "count": 2,
-        "lines": 2,
-        "words": 5,
-        "characters": 25,
-        "value": "the quick brown\nfox jumps",
-    }
+def test_process_data_answers_the_guides_call_with_a_json_summary_of_plain_text(sdk: Demo) -> None:
+    result = sdk.call("process_data", {"input": "test data", "format": "json"})
+    expected = {"kind": "text", "count": 1, "characters": 9, "words": 2, "lines": 1, "value": "test data"}
     assert result.structured_content == expected
     assert json.loads(_text(result)) == expected  # the same summary as text, for clients without structuredContent
+
+
+def test_process_data_reads_json_and_names_its_json_type(sdk: Demo) -> None:
+    assert sdk.ok("process_data", {"input": '{"a": [1, 2.5], "b": null}'}) == {
+        "kind": "json",
+        "count": 2,
+        "characters": 26,
+        "words": 5,
+        "lines": 1,
+        "type": "object",
+        "value": {"a": [1, 2.5], "b": None},
+    }
+    assert sdk.ok("process_data", {"input": "[1, 2, 3]", "format": "json"})["type"] == "array"
+    assert sdk.ok("process_data", {"input": "[1, 2, 3]", "input_format": "json"})["value"] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("input_format", ["auto", "csv"])
+def test_process_data_turns_csv_rows_into_records_under_the_header(sdk: Demo, input_format: str) -> None:
+    text = 'city,temp\nOslo,4.5\n"Rio, de Janeiro",27\n'
+    assert sdk.ok("process_data", {"input": text, "input_format": input_format}) == {
+        "kind": "csv",
+        "count": 2,
+        "characters": len(text),
+        "words": 5,
+        "lines": 3,
+        "columns": ["city", "temp"],
+        "records": [{"city": "Oslo", "temp": "4.5"}, {"city": "Rio, de Janeiro", "temp": "27"}],
+    }
+
+
+def test_process_data_counts_lines_words_and_characters_of_text_and_tells_them_in_a_sentence(sdk: Demo) -> None:
+    result = sdk.call("process_data", {"input": "the quick brown\nfox jumps", "format": "text"})
+    assert result.structured_content == {
+        "kind": "text",
+        "count": 2,
+        "characters": 25,
+        "words": 5,
+        "lines": 2,
+        "value": "the quick brown\nfox jumps",
+    }
+    assert _text(result) == "text: 2 lines, 5 words, 25 characters"
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ("[1, 2, 3]", "JSON array of 3 items: 1 line, 3 words, 9 characters"),
+        ('{"a": 1}', "JSON object with 1 key: 1 line, 2 words, 8 characters"),
+        ("42", "JSON number: 1 line, 1 word, 2 characters"),
+        ("a,b\n1,2\n", "CSV: 1 record under 2 columns (a, b): 2 lines, 2 words, 8 characters"),
+        ("{", "text: 1 line, 1 word, 1 character"),
+    ],
+)
+def test_process_data_finds_out_what_the_input_is_and_tells_it_as_text(sdk: Demo, text: str, told: str) -> None:
+    assert _text(sdk.call("process_data", {"input": text, "format": "text"})) == told
 
 
 @pytest.mark.parametrize(
@@ -165,7 +192,7 @@ def test_process_data_counts_lines_words_and_characters_of_text(sdk: Demo) -> No
 def test_process_data_answers_invalid_input_with_an_error_result_saying_why(
     sdk: Demo, text: str, fmt: str, message: str
 ) -> None:
-    assert message in sdk.error("process_data", {"input": text, "format": fmt})
+    assert message in sdk.error("process_data", {"input": text, "input_format": fmt})
 
 
 def test_validate_data_keeps_numbers_converts_numeric_strings_and_reports_the_rest(sdk: Demo) -> None:
@@ -372,20 +399,18 @@ def test_demo_lists_the_guides_tools_with_rich_schemas(dc: FlaskClient) -> None:
     assert tools["analyze_data"]["outputSchema"]["properties"]["count"]["type"] == "integer"
 
 
-def test_process_data_parses_the_guides_example(dc: FlaskClient) -> None:
-    result = call(dc, "process_data", {"input": "test data", "format": "text"})
-    assert result["structuredContent"] == {
-        "format": "text",
-        "count": 1,
-        "lines": 1,
-        "words": 2,
-        "characters": 9,
-        "value": "test data",
-    }
+def test_process_data_answers_the_guides_example_with_a_json_summary(dc: FlaskClient) -> None:
+    result = call(dc, "process_data", {"input": "test data", "format": "json"})
+    summary = {"kind": "text", "count": 1, "characters": 9, "words": 2, "lines": 1, "value": "test data"}
+    assert result["content"] == [{"type": "text", "text": json.dumps(summary, indent=2)}]
+    assert (result["structuredContent"], result["isError"]) == (summary, False)
+    told = call(dc, "process_data", {"input": "test data", "format": "text"})
+    assert told["content"] == [{"type": "text", "text": "text: 1 line, 2 words, 9 characters"}]
+    assert told["structuredContent"] == summary
 
 
 def test_process_data_with_bad_json_is_a_422_tool_error(dc: FlaskClient) -> None:
-    response = dc.post("/servers/demo/tools/process_data", json={"input": "{oops", "format": "json"})
+    response = dc.post("/servers/demo/tools/process_data", json={"input": "{oops", "input_format": "json"})
     assert response.status_code == 422
     said = "Error executing tool process_data: input is not valid JSON: line 1 column 2:"
     said += " Expecting property name enclosed in double quotes"
@@ -447,8 +472,12 @@ def test_generate_report_as_markdown_and_json(dc: FlaskClient) -> None:
 
 
 def test_settings_resource_and_samples_template(dc: FlaskClient) -> None:
-    settings = body(dc.get("/resources/read", query_string={"uri": "config://settings"}))
-    assert json.loads(settings["contents"][0]["text"])["reportFormats"] == ["json", "markdown", "pdf"]
+    settings = json.loads(
+        body(dc.get("/resources/read", query_string={"uri": "config://settings"}))["contents"][0]["text"]
+    )
+    assert settings["inputFormats"] == ["auto", "json", "csv", "text"]
+    assert settings["outputFormats"] == ["json", "text"]
+    assert settings["reportFormats"] == ["json", "markdown", "pdf"]
     sample = body(dc.get("/resources/read", query_string={"uri": "data://samples/scores"}))
     assert json.loads(sample["contents"][0]["text"])["data"] == [71.0, 85.0, 92.0, 64.0, 88.0, 79.0]
 

@@ -68,11 +68,11 @@ def test_python_client_covers_every_kind_of_operation(py_client: Any, live: Brid
         assert {t.name for t in client.list_tools("time")} == {"get_current_time", "convert_time"}
         processed = client.call_tool("process_data", {"input": "test data", "format": "text"})
         assert processed.structuredContent == {
-            "format": "text",
+            "kind": "text",
             "count": 1,
-            "lines": 1,
-            "words": 2,
             "characters": 9,
+            "words": 2,
+            "lines": 1,
             "value": "test data",
         }
         zone = client.call_tool(server="time", tool="get_current_time", params={"timezone": "UTC"})
@@ -252,7 +252,7 @@ def test_python_client_raises_typed_errors(py_client: Any, live: BridgeProcess) 
         client.call_tool(server="time", tool="nope", params={})
     assert missing.value.detail == "server 'time' has no tool named 'nope'"
     with pytest.raises(package.ToolError) as failed:
-        client.call_tool("process_data", {"input": "{", "format": "json"})
+        client.call_tool("process_data", {"input": "{", "input_format": "json"})
     assert type(failed.value) is package.ToolError
     assert failed.value.status == 422
     assert "not valid JSON" in failed.value.content[0]["text"]
@@ -366,7 +366,7 @@ async function expect(name, Kind, call) {
 await expect("400", BadRequest, () => client.callTool("analyze_data", { data: "x" }));
 await expect("401", Unauthorized, () => new Client(url, { retry: { attempts: 1 } }).listServers());
 await expect("404", NotFound, () => client.callTool({ server: "time", tool: "nope" }));
-await expect("422", ToolError, () => client.callTool("process_data", { input: "{", format: "json" }));
+await expect("422", ToolError, () => client.callTool("process_data", { input: "{", input_format: "json" }));
 await expect("503", ServiceUnavailable, () => client.callTool({ server: "dead", tool: "anything" }));
 out.errors = errors;
 console.log(JSON.stringify(out));
