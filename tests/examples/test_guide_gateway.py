@@ -102,7 +102,6 @@ def test_register_server_registers_my_server_and_the_gateway_calls_its_tools(
     assert called.json()["structuredContent"] == TEST
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="needs the token= alias")
 def test_gateway_client_lists_the_servers_and_calls_my_servers_tool(
     bridges: Gateway, registered: Registration, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

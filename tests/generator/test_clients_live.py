@@ -276,7 +276,7 @@ def test_async_client_raises_the_same_typed_errors(py_client: Any, live: BridgeP
             calls = [
                 client.call_tool("analyze_data", {"data": "x"}),
                 client.call_tool(server="time", tool="nope", params={}),
-                client.call_tool("process_data", {"input": "{", "format": "json"}),
+                client.call_tool("process_data", {"input": "{", "input_format": "json"}),
             ]
             for call in calls:
                 try:
