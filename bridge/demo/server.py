@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import mcp_types as types
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bridge.demo import analysis as stats
 from bridge.demo import reading
@@ -56,6 +56,25 @@ PURE = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, idempo
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Numbers = Annotated[list[Finite], Field(min_length=1, description="The numbers to work on (at least one).")]
 MetricName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Step(BaseModel):
+    """The result of an earlier step (validate_data, transform_data) whose numbers carry on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data: Numbers
+
+
+#: Numbers, or the whole result of the step before, as the integration guide's pipeline passes it.
+Dataset = Annotated[
+    Numbers | Step,
+    Field(description="The numbers to work on (at least one), or the result of validate_data or transform_data."),
+]
+
+
+def _numbers(data: list[float] | Step) -> list[float]:
+    return data.data if isinstance(data, Step) else data
 
 
 class ValidationIssue(BaseModel):
@@ -215,11 +234,11 @@ def create_server() -> MCPServer:
         annotations=PURE,
     )
     def transform_data(
-        data: Numbers,
+        data: Dataset,
         format: Annotated[Transform, Field(description="Which transform to apply.")] = "normalized",
     ) -> Transformed:
         try:
-            values = stats.transform(data, format)
+            values = stats.transform(_numbers(data), format)
         except DataError as exc:
             raise _failing(exc) from exc
         return Transformed(format=format, data=values, count=len(values))
@@ -234,7 +253,7 @@ def create_server() -> MCPServer:
         annotations=PURE,
     )
     def analyze_data(
-        data: Numbers,
+        data: Dataset,
         metrics: Annotated[list[Metric], Field(min_length=1, description="Which statistics to compute.")] = [  # noqa: B006 - the SDK copies defaults into the schema
             "mean",
             "median",
@@ -242,7 +261,7 @@ def create_server() -> MCPServer:
         ],
     ) -> Analysis:
         try:
-            return Analysis.model_validate(stats.analyze(data, metrics))
+            return Analysis.model_validate(stats.analyze(_numbers(data), metrics))
         except DataError as exc:
             raise _failing(exc) from exc
 

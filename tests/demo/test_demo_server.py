@@ -106,7 +106,9 @@ def test_the_demo_offers_five_tools_with_described_enums_min_items_and_output_sc
     assert process["properties"]["input_format"]["enum"] == ["auto", "json", "csv", "text"]
     assert process["required"] == ["input"]
     transform = tools["transform_data"].input_schema["properties"]
-    assert transform["data"]["minItems"] == 1
+    numbers, step = transform["data"]["anyOf"]  # a list, or the step before's whole result
+    assert numbers["minItems"] == 1
+    assert step["$ref"] == "#/$defs/Step"
     assert transform["format"]["enum"] == ["normalized", "standardized", "scaled", "sorted"]
     metrics = tools["analyze_data"].input_schema["properties"]["metrics"]
     assert metrics["items"]["enum"] == ["mean", "median", "std", "variance", "min", "max", "count", "sum"]

@@ -149,3 +149,14 @@ def test_client_with_retry_retries_a_bridge_that_does_not_answer_every_second(mo
     with pytest.raises(example.TransportError):
         client.call_tool_with_retry("process_data", {"input": "test data"})
     assert waits == [1, 1, 1]
+
+
+def test_the_async_data_pipeline_chains_the_demos_tools_to_a_pdf_report(bridge: BridgeProcess) -> None:
+    ran = run_example("data_pipeline.py", MCP_BRIDGE_URL=bridge.url + "/mcp")
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert report["format"] == "pdf"
+    assert report["uri"] == "report://analysis-report.pdf"
+    assert report["count"] == 4  # None was rejected by validate_data, "14.1" kept as a number
+    assert report["metrics"] == {"mean": 0.518518518519, "median": 0.537037037037, "std": 0.356210815957}
+    assert report["size"] > 1000

@@ -48,6 +48,7 @@ CHANGED: dict[str, tuple[str, list[str]]] = {
             "            except ConnectionError as e:",
         ],
     ),
+    "data_pipeline.py": ("Data Processing Pipeline", []),
     "orchestration.py": (
         "Multi-Server Orchestration",
         [
