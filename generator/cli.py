@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from generator.go_target import DEFAULT_MODULE
 from generator.pipeline import Target, check, generate_files, write
 from generator.problems import GenerationFailed
 
@@ -17,8 +18,9 @@ DEFAULT_PACKAGES: dict[str, str] = {
     "python": "mcp_bridge_client",
     "typescript": "mcp-bridge-client",
     "server": "mcp_bridge_server",
+    "go": DEFAULT_MODULE,
 }
-TARGETS: tuple[Target, ...] = ("python", "typescript", "server")
+TARGETS: tuple[Target, ...] = ("python", "typescript", "server", "go")
 
 
 def _default_spec() -> str:
@@ -34,14 +36,23 @@ def _default_spec() -> str:
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default generated/<target>)."
 )
 @click.option("--package", help="Package name (default per target).")
+@click.option("--module", help=f"go: the module path (default {DEFAULT_MODULE}); the package is mcpbridge.")
 @click.option(
     "--check", "check_only", is_flag=True, help="Regenerate in memory; fail with a diff if the output drifted."
 )
 def generate(
-    target: Target | None, source: str | None, out: Path | None, package: str | None, check_only: bool
+    target: Target | None,
+    source: str | None,
+    out: Path | None,
+    package: str | None,
+    module: str | None,
+    check_only: bool,
 ) -> None:
     if target is None and not check_only:
-        raise click.UsageError("name a target (python, typescript, server), or pass --check")
+        raise click.UsageError("name a target (python, typescript, server, go), or pass --check")
+    if module is not None and target != "go":
+        raise click.UsageError("--module is for the go target")
+    package = module or package
     spec = source or _default_spec()
     drift = False
     for name in [target] if target else list(TARGETS):

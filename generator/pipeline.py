@@ -21,7 +21,7 @@ from generator.render import Files
 
 __all__ = ["Target", "check", "generate_files", "load_spec", "write"]
 
-Target = Literal["python", "typescript", "server"]
+Target = Literal["python", "typescript", "server", "go"]
 
 
 def load_spec(source: str, problems: Problems) -> tuple[dict[str, object], bytes]:
@@ -61,6 +61,10 @@ def generate_files(target: Target, source: str, package: str) -> tuple[Files, Pr
         from generator.typescript_target import render_typescript
 
         files = render_typescript(api, package, problems)
+    elif target == "go":
+        from generator.go_target import render_go
+
+        files = render_go(api, package, problems)
     else:
         from generator.server_target import render_server
 
@@ -94,6 +98,14 @@ def check(files: Files, out: Path) -> str:
 
 
 def _ours(relative: str, files: Files) -> bool:
-    """Files on disk under a generated package are ours to compare; caches and builds are not."""
+    """Files on disk under a generated package are ours to compare; caches and builds are not.
+
+    A target that writes at the top of its folder (go: the folder is the module) owns all of it.
+    """
     tops = {f.split("/", 1)[0] for f in files}
-    return relative.split("/", 1)[0] in tops and "__pycache__" not in relative and "node_modules" not in relative
+    whole = any("/" not in f for f in files)
+    return (
+        (whole or relative.split("/", 1)[0] in tops)
+        and "__pycache__" not in relative
+        and "node_modules" not in relative
+    )
