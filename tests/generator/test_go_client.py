@@ -30,6 +30,7 @@ from tests.servers.launch import RICH_SERVER
 from tests.support import ROOT, BridgeProcess, bridge_process
 
 GO = shutil.which("go") or "go"
+GOFMT = shutil.which("gofmt") or str(Path(GO).resolve().with_name("gofmt"))
 FIXTURES = Path(__file__).resolve().parent / "go"
 SPEC = ROOT / "openapi" / "openapi.yaml"
 CHECKED_IN = ROOT / "generated" / "go"
@@ -49,7 +50,7 @@ NEWER_THAN_1_19 = re.compile(
 def go_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of every go command: offline, local toolchain, caches in a temporary folder."""
     home = tmp_path_factory.mktemp("go-home")
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("GO", "CGO"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO")) or k == "GOROOT"}
     return env | {
         "GOFLAGS": "-mod=mod",
         "GOPROXY": "off",
@@ -71,7 +72,7 @@ def go(
 
 
 def gofmt_vet_build(env: dict[str, str], module: Path) -> None:
-    formatted = subprocess.run(["gofmt", "-l", "."], cwd=module, capture_output=True, text=True, check=False)
+    formatted = subprocess.run([GOFMT, "-l", "."], cwd=module, capture_output=True, text=True, check=False)
     assert (formatted.returncode, formatted.stdout, formatted.stderr) == (0, "", "")
     for command in (["vet", "./..."], ["build", "./..."]):
         result = go(env, module, *command)
