@@ -21,7 +21,7 @@ from generator.problems import Problems
 
 __all__ = ["Decl", "GoModels", "Variant"]
 
-_LABELS = {"object": "Object", "array": "Array", "string": "String", "integer": "Integer", "number": "Number"} | {
+_LABELS = {"object": "Object", "array": "Array", "string": "Text", "integer": "Integer", "number": "Number"} | {
     "boolean": "Boolean"
 }
 
@@ -160,7 +160,7 @@ class GoModels:
 
     def _union(self, name: str, shape: Shape, where: str, doc: str) -> None:
         variants: list[Variant] = []
-        used = {"Raw"}
+        used = {"Raw", "String", "MarshalJSON", "UnmarshalJSON"}  # the union's own members
         matches = [self._shapes.match(self._shapes.of(option)) for option in shape.options]
         labels = _short([self._label(option, m[0], m[2]) for option, m in zip(shape.options, matches, strict=True)])
         for index, (option, (kind, required, consts), label) in enumerate(

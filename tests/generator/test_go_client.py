@@ -9,6 +9,7 @@ tests/generator/go/live against that bridge; and the integration guide's Go exam
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -34,6 +35,7 @@ GOFMT = shutil.which("gofmt") or str(Path(GO).resolve().with_name("gofmt"))
 FIXTURES = Path(__file__).resolve().parent / "go"
 SPEC = ROOT / "openapi" / "openapi.yaml"
 CHECKED_IN = ROOT / "generated" / "go"
+EXAMPLE = ROOT / "examples" / "guide" / "go"
 KEY = "go-client-key"
 #: How long one go command may take: a cold build cache compiles net/http first.
 GO_TIMEOUT = 100
@@ -229,30 +231,32 @@ def test_go_client_from_a_live_spec_calls_every_kind_of_operation_and_types_the_
 
 def test_the_guides_go_example_lists_the_tools_and_calls_process_data(tmp_path: Path, go_env: dict[str, str]) -> None:
     tree = tmp_path / "repo"  # the example's replace directive reaches generated/go by a relative path
-    shutil.copytree(ROOT / "examples" / "guide" / "go", tree / "examples" / "guide" / "go")
+    shutil.copytree(EXAMPLE, tree / "examples" / "guide" / "go")
     shutil.copytree(CHECKED_IN, tree / "generated" / "go")
-    example = tree / "examples" / "guide" / "go"
-    built = go(go_env, example, "build", "-o", str(tmp_path / "guide"), ".")
+    built = go(go_env, tree / "examples" / "guide" / "go", "build", "-o", str(tmp_path / "guide"), ".")
     assert built.returncode == 0, built.stdout + built.stderr
     with bridge_process(tmp_path / "bridge") as bridge:  # the default configuration: the demo server
         tools = requests.get(bridge.url + "/tools", timeout=60).json()["tools"]
-        guide_call = {"input": "test data", "format": "json"}
-        direct = requests.post(bridge.url + "/tools/process_data", json=guide_call, timeout=60)
         env = go_env | {"MCP_BRIDGE_URL": bridge.url + "/mcp"}
         ran = subprocess.run(
             [str(tmp_path / "guide")], env=env, capture_output=True, text=True, timeout=GO_TIMEOUT, check=False
         )
+    assert (ran.returncode, ran.stderr) == (0, "")
     listing = "".join(f"Tool: {tool['name']} - {tool.get('description', '')}\n" for tool in tools)
-    assert ran.stdout.startswith(listing)
     assert "Tool: process_data - " in listing
-    if direct.status_code == 200:
-        assert (ran.returncode, ran.stderr) == (0, "")
-        assert ran.stdout[len(listing) :].startswith("Result: &{")
-    else:
-        # The demo refuses the guide's arguments ("test data" is not JSON): the example's log.Fatal
-        # prints the typed error, which says what the bridge said.
-        problem = direct.json()
-        assert (direct.status_code, problem["type"]) == (422, "https://mcp-rest-bridge.dev/problems/tool-error")
-        assert ran.returncode == 1
-        assert ran.stdout == listing
-        assert ran.stderr.rstrip().endswith(f"mcpbridge: 422 {problem['title']}: {problem['detail']}")
+    assert ran.stdout.startswith(listing)
+    result = ran.stdout[len(listing) :]
+    # The result's content block prints as its JSON: the demo's summary of "test data" as JSON.
+    assert result.startswith('Result: &{[{"type":"text","text":"{\\n  \\"kind\\": \\"text\\"')
+    assert "map[characters:9 count:1 kind:text lines:1 value:test data words:2] false" in result
+
+
+def test_the_guides_go_example_keeps_every_line_of_the_guide_but_the_import_and_the_url() -> None:
+    guide = (ROOT / "examples" / "guide" / "integration-guide.md").read_text(encoding="utf-8")
+    found = re.search(r"^### Go Client\n+```go\n(.*?)^```", guide, re.DOTALL | re.MULTILINE)
+    assert found is not None
+    block, ours = found.group(1).splitlines(), (EXAMPLE / "main.go").read_text(encoding="utf-8").splitlines()
+    opcodes = difflib.SequenceMatcher(a=block, b=ours, autojunk=False).get_opcodes()
+    missing = [line for tag, i1, i2, _, _ in opcodes if tag in ("replace", "delete") for line in block[i1:i2]]
+    assert missing == ['    "github.com/mcp/go-client"', '    client := mcp.NewClient("http://localhost:8000/mcp")']
+    assert "changed from the guide, and why" in "\n".join(ours[:20]).lower()

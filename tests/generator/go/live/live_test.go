@@ -79,7 +79,7 @@ func TestCallsAToolByNameAndAServersTool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]interface{}{"format": "text", "count": 1.0, "lines": 1.0, "words": 2.0, "characters": 9.0, "value": "test data"}
+	want := map[string]interface{}{"kind": "text", "count": 1.0, "lines": 1.0, "words": 2.0, "characters": 9.0, "value": "test data"}
 	if !reflect.DeepEqual(processed.StructuredContent, want) || processed.IsError {
 		t.Fatalf("process_data: %+v", processed)
 	}
@@ -258,7 +258,7 @@ func TestABareNameTwoServersOfferIsA409WithTheCandidates(t *testing.T) {
 }
 
 func TestAToolThatFailsIsA422WithItsContent(t *testing.T) {
-	_, err := bridge(t).CallTool("process_data", map[string]interface{}{"input": "{", "format": "json"})
+	_, err := bridge(t).CallTool("process_data", map[string]interface{}{"input": "{", "input_format": "json"})
 	problem := problemOf(t, err)
 	if problem.Status != 422 || problem.Type != mcpbridge.ProblemTypeToolError {
 		t.Fatalf("problem: %+v", problem)

@@ -336,6 +336,9 @@ func TestUnionsDecodeByKindAndKeepWhatTheyDoNotKnow(t *testing.T) {
 	if blocks[3].TextContent != nil || string(blocks[3].Raw) != `{"type": "hologram", "depth": 3}` {
 		t.Fatalf("unknown kind: %+v", blocks[3])
 	}
+	if printed := fmt.Sprintf("%v", result); printed != `{[{"type":"text","text":"t"} {"type":"image","data":"AA==","mimeType":"image/png"} {"type":"resource","resource":{"uri":"bin://x","blob":"AA=="}} {"type": "hologram", "depth": 3}] map[] false map[]}` {
+		t.Fatalf("printed: %s", printed)
+	}
 	written, err := json.Marshal(result.Content)
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +354,7 @@ func TestAnIDIsAnIntegerOrAString(t *testing.T) {
 	if err := json.Unmarshal([]byte(`[7, "req-2", 1.5]`), &ids); err != nil {
 		t.Fatal(err)
 	}
-	if *ids[0].Integer != 7 || *ids[1].String != "req-2" || ids[2].Integer != nil || ids[2].String != nil {
+	if *ids[0].Integer != 7 || *ids[1].Text != "req-2" || ids[2].Integer != nil || ids[2].Text != nil {
 		t.Fatalf("ids: %+v", ids)
 	}
 }
