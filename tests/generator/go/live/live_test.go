@@ -95,7 +95,7 @@ func TestCallsAToolByNameAndAServersTool(t *testing.T) {
 func TestTypedToolMethodsTakeAndAnswerStructs(t *testing.T) {
 	client := bridge(t)
 	analysis, err := client.Tools.CallDemoAnalyzeData(mcpbridge.CallDemoAnalyzeDataInput{
-		Data:    []float64{1, 2, 3, 4},
+		Data:    mcpbridge.CallDemoAnalyzeDataInputData{Array: []float64{1, 2, 3, 4}},
 		Metrics: []mcpbridge.CallDemoAnalyzeDataInputMetricsItem{mcpbridge.CallDemoAnalyzeDataInputMetricsItemMean, mcpbridge.CallDemoAnalyzeDataInputMetricsItemMax},
 	})
 	if err != nil {
@@ -218,9 +218,9 @@ func TestSpeaksPlainJSONRPC(t *testing.T) {
 }
 
 func TestA400NamesEachWrongArgumentByPointer(t *testing.T) {
-	_, err := bridge(t).CallTool("analyze_data", map[string]interface{}{"data": "x"})
+	_, err := bridge(t).CallServerTool("alpha", "add", map[string]interface{}{"a": "x", "b": 1})
 	problem := problemOf(t, err)
-	want := []mcpbridge.FieldError{{Pointer: "/body/data", Message: `"x" is not of type "array"`}}
+	want := []mcpbridge.FieldError{{Pointer: "/body/a", Message: `"x" is not of type "integer"`}}
 	if problem.Status != 400 || problem.Type != mcpbridge.ProblemTypeInvalidRequest || !reflect.DeepEqual(problem.Errors, want) {
 		t.Fatalf("problem: %+v", problem)
 	}
