@@ -97,6 +97,10 @@ def check(files: Files, out: Path) -> str:
     return "".join(chunks)
 
 
+#: Folders that builds, type checkers and package managers leave beside generated code.
+_BUILT = frozenset({"__pycache__", "node_modules", "dist", "build"})
+
+
 def _ours(relative: str, files: Files) -> bool:
     """Files on disk under a generated package are ours to compare; caches and builds are not.
 
@@ -104,8 +108,6 @@ def _ours(relative: str, files: Files) -> bool:
     """
     tops = {f.split("/", 1)[0] for f in files}
     whole = any("/" not in f for f in files)
-    return (
-        (whole or relative.split("/", 1)[0] in tops)
-        and "__pycache__" not in relative
-        and "node_modules" not in relative
-    )
+    parts = relative.split("/")
+    made_by_tools = any(part.startswith(".") or part in _BUILT or part.endswith(".egg-info") for part in parts)
+    return (whole or parts[0] in tops) and not made_by_tools
