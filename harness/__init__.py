@@ -17,7 +17,7 @@ catches them like its own::
     └── NotReady   a started process exited, or was not ready at the bound (quotes its log)
 """
 
-from harness.net import LOOPBACK, accepting, free_port, http_call, http_status
+from harness.net import LOOPBACK, accepting, free_port, http_call, http_status, serving
 from harness.procs import STOP_GRACE, NotReady, Proc, children, descendants, pid_alive, started, stat_fields
 from harness.waiting import INTERVAL, WAIT, TimedOut, apoll, poll
 
@@ -38,6 +38,7 @@ __all__ = [
     "http_status",
     "pid_alive",
     "poll",
+    "serving",
     "started",
     "stat_fields",
 ]

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import http.client
 import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 __all__ = ["LOOPBACK", "accepting", "free_port", "http_call", "http_status"]
 
@@ -49,3 +54,19 @@ def http_call(
 def http_status(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0) -> int | None:
     """The status of one request (``http_call``), or None if nothing answered."""
     return http_call(port, method, path, body, timeout)[0]
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """``server`` answering on a thread of this process while the block runs; shut down and closed after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -8,12 +8,9 @@ with ``tsc``, gets them through its ``fetch`` option and runs under node.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import shutil
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +18,7 @@ from typing import Any
 import pytest
 
 from bridge.errors import AlreadyExists, Ambiguous, BridgeError, ToolFailed, Unprocessable, UpstreamUnavailable
+from harness import serving
 from tests.support import ROOT
 from tests.unit.test_problem_catalogue import occurrence, tree
 
@@ -91,24 +89,8 @@ class _AnsweringServer(ThreadingHTTPServer):
 
 @pytest.fixture(scope="module")
 def answering() -> Iterator[_AnsweringServer]:
-    server = _AnsweringServer(("127.0.0.1", 0), _Answering)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_AnsweringServer(("127.0.0.1", 0), _Answering)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.fixture(scope="module")
-def package() -> Iterator[Any]:
-    sys.path.insert(0, str(ROOT / "generated" / "python"))
-    try:
-        yield importlib.import_module("mcp_bridge_client")
-    finally:
-        sys.path.remove(str(ROOT / "generated" / "python"))
 
 
 def raised(package: Any, server: _AnsweringServer, answer: tuple[int, Any, dict[str, str]]) -> Any:

@@ -8,10 +8,8 @@ end with the same value or exception. Their surfaces match method for method.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +19,7 @@ import httpx2
 import pytest
 import requests
 
-from harness import free_port
-from tests.support import ROOT
+from harness import free_port, serving
 
 RETRY_AFTER_DATE = "Wed, 21 Oct 2026 07:28:30 GMT"
 TOOLS = {"tools": [{"name": "echo", "qualifiedName": "demo.echo", "server": "demo", "inputSchema": {}}]}
@@ -59,26 +56,8 @@ class _ScriptedServer(ThreadingHTTPServer):
 
 @pytest.fixture(scope="module")
 def scripted() -> Iterator[_ScriptedServer]:
-    server = _ScriptedServer(("127.0.0.1", 0), _Scripted)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_ScriptedServer(("127.0.0.1", 0), _Scripted)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.fixture(scope="module")
-def package() -> Iterator[Any]:
-    import sys
-
-    sys.path.insert(0, str(ROOT / "generated" / "python"))
-    try:
-        yield importlib.import_module("mcp_bridge_client")
-    finally:
-        sys.path.remove(str(ROOT / "generated" / "python"))
 
 
 def both(package: Any, url: str, call: Any, **options: Any) -> list[tuple[str, Any, list[float]]]:
