@@ -30,10 +30,9 @@ def test_tool_error_stays_a_result_as_in_mcp(client: FlaskClient) -> None:
     assert "nope" in result["content"][0]["text"]
 
 
-def test_invalid_arguments_give_invalid_params_with_pointers(client: FlaskClient) -> None:
-    error = rpc(client, "tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}})["error"]
-    detail = 'invalid arguments for tool \'rich.add\': /params/arguments/a: "x" is not of type "integer"'
-    assert error == {
+def _invalid_params(detail: str, pointer: str, message: str) -> dict[str, Any]:
+    """The whole JSON-RPC error of a 400: invalid params, its problem as data."""
+    return {
         "code": -32602,
         "message": detail,
         "data": {
@@ -41,25 +40,22 @@ def test_invalid_arguments_give_invalid_params_with_pointers(client: FlaskClient
             "title": "Request is invalid",
             "status": 400,
             "detail": detail,
-            "errors": [{"pointer": "/params/arguments/a", "message": '"x" is not of type "integer"'}],
+            "errors": [{"pointer": pointer, "message": message}],
         },
     }
+
+
+def test_invalid_arguments_give_invalid_params_with_pointers(client: FlaskClient) -> None:
+    error = rpc(client, "tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}})["error"]
+    message = '"x" is not of type "integer"'
+    detail = f"invalid arguments for tool 'rich.add': /params/arguments/a: {message}"
+    assert error == _invalid_params(detail, "/params/arguments/a", message)
 
 
 def test_missing_tool_name_is_invalid_params(client: FlaskClient) -> None:
     error = rpc(client, "tools/call", {"arguments": {}})["error"]
-    detail = 'invalid params for tools/call: /params: "name" is a required property'
-    assert error == {
-        "code": -32602,
-        "message": detail,
-        "data": {
-            "type": "https://mcp-rest-bridge.dev/problems/invalid-request",
-            "title": "Request is invalid",
-            "status": 400,
-            "detail": detail,
-            "errors": [{"pointer": "/params", "message": '"name" is a required property'}],
-        },
-    }
+    message = '"name" is a required property'
+    assert error == _invalid_params(f"invalid params for tools/call: /params: {message}", "/params", message)
 
 
 def test_resources_templates_prompts_and_ping(client: FlaskClient) -> None:

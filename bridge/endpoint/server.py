@@ -83,8 +83,7 @@ class GatewayBackend:
 
     def on_changed(self, listener: Callable[[], None]) -> None:
         # Published on the loop (an upstream's list_changed) or during start-up: hand it to the loop.
-        upstreams = self.gateway.upstreams
-        self.gateway.bus.subscribe(lambda _event: upstreams.call_soon(listener), [CatalogChanged])
+        self.gateway.bus.subscribe(lambda _event: self.gateway.call_soon(listener), [CatalogChanged])
 
 
 def create_mcp_server(gateway: Gateway) -> Server[Any]:

@@ -107,6 +107,10 @@ class Gateway:
         """
         return self.upstreams.run(coro, timeout)
 
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` soon on the gateway's event loop, from any thread (for bus subscribers)."""
+        self.upstreams.call_soon(callback)
+
     async def start(self, configured: Sequence[ServerConfig], *, wait: bool = True) -> None:
         """Start the config file's servers and the kept registrations; with ``wait``, their first handshakes."""
         await self.registry.start(configured)
