@@ -7,6 +7,15 @@ at once (an async consumer hands the event to its own loop). A handler that rais
 and kept. Nobody listening costs nothing: publishers ask ``wants(kind)`` before building an
 event, and the bus answers from a dict.
 
+A handler that must have an event kept before the publisher goes on (the webhook outbox: once a
+caller has its answer, the call's event is in the store) returns a *receipt*, an awaitable that
+completes when it is; ``publish`` hands the receipts back, and the gateway awaits those of a
+call's end before answering. Every other handler returns None.
+
+Every event has an ``id`` that is unique across processes and restarts and sorts in the order
+the events were made within a process (a millisecond clock, a per-process random part, then a
+counter: 26 characters of Crockford's base 32, like a ULID).
+
 ::
 
     Event
@@ -24,10 +33,12 @@ event, and the bus answers from a dict.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -42,14 +53,49 @@ __all__ = [
     "EventBus",
     "Handler",
     "InProcessBus",
+    "Receipt",
     "ResourceUpdated",
     "ServerRegistered",
     "ServerRemoved",
     "ServerStateChanged",
     "Subscription",
+    "new_event_id",
 ]
 
 log = logging.getLogger(__name__)
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+class _EventIds:
+    """Ids that sort by time, then by order of making within this process; see the module's notes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process = _base32(secrets.randbits(30), 6)
+        self._counter = itertools.count()
+        self._last_ms = 0
+        self._time = _base32(0, 10)
+
+    def __call__(self) -> str:
+        with self._lock:
+            ms = time.time_ns() // 1_000_000
+            if ms > self._last_ms:  # a clock set back keeps the last time: ids never go backwards
+                self._last_ms = ms
+                self._time = _base32(ms, 10)
+            return self._time + self._process + _base32(next(self._counter), 10)
+
+
+#: A new event id (26 characters; sorts after every id this process made before it).
+new_event_id = _EventIds()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +106,7 @@ class Event:
     kind: ClassVar[str] = "event"
     server: str | None
     at: float = field(default_factory=time.time)
+    id: str = field(default_factory=new_event_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +118,8 @@ class CallEvent(Event):
     tool: str
     #: Who called: the principal's subject (a key's name or fingerprint, a token's subject), never a secret.
     subject: str
+    #: The caller's id for its request (``X-Request-Id``, a JSON-RPC id), when it gave one.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,6 +141,7 @@ class CallFinished(CallEvent):
     kind: ClassVar[str] = "tool.call.finished"
     duration: float
     is_error: bool
+    arguments: Mapping[str, Any]
     result: Mapping[str, Any]
 
 
@@ -99,6 +149,7 @@ class CallFinished(CallEvent):
 class CallFailed(CallEvent):
     kind: ClassVar[str] = "tool.call.failed"
     duration: float
+    arguments: Mapping[str, Any]
     #: The RFC 9457 problem the caller was answered.
     problem: Mapping[str, Any]
 
@@ -140,7 +191,10 @@ class ServerRemoved(Event):
     server: str
 
 
-Handler = Callable[[Event], None]
+#: What a handler may hand back: something to await before the publisher goes on.
+Receipt = Awaitable[None]
+#: A handler returns None, or a ``Receipt`` when the event must be kept before the publisher goes on.
+Handler = Callable[[Event], Receipt | None]
 
 
 class Subscription(Protocol):
@@ -159,7 +213,9 @@ class EventBus(Protocol):
         building events nobody would receive)."""
         ...
 
-    def publish(self, event: Event) -> None: ...
+    def publish(self, event: Event) -> tuple[Receipt, ...]:
+        """Hand ``event`` to its handlers; the receipts some of them gave (usually none)."""
+        ...
 
 
 class _Subscription:
@@ -216,9 +272,14 @@ class InProcessBus:
                 self._wanted = {**self._wanted, kind: wanted}
         return wanted
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> tuple[Receipt, ...]:
+        receipts: tuple[Receipt, ...] = ()
         for handler in self._handlers(type(event)):
             try:
-                handler(event)
+                receipt = handler(event)
             except Exception:  # one broken subscriber must not stop the others, nor the publisher
                 log.exception("event handler %r failed on %s", handler, event.kind)
+                continue
+            if receipt is not None:
+                receipts = (*receipts, receipt)
+        return receipts

@@ -299,18 +299,21 @@ class Gateway:
         principal: Principal,
         where: str = "/body",
         relay: Relay | None = None,
+        request_id: str | None = None,
     ) -> JSON:
         """Check ``arguments`` against the tool's inputSchema, call it, and shape the result.
 
         ``where`` is the JSON pointer of the arguments in the caller's request, so problems
         point into what the caller actually sent. ``relay`` receives what the call sends back.
+        ``request_id`` (the caller's name for its request) goes into the call's events.
         A tool's own failure raises ``ToolFailed`` carrying its result.
         """
         self.check_tool_call(server, tool, arguments, where, principal)
         bus = self.bus
         if not bus.wants(CallEvent):
             return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
-        return await _ObservedCall(bus, server, tool, principal.subject).run(self.upstreams, arguments, relay)
+        observed = _ObservedCall(bus, server, tool, arguments, principal.subject, request_id)
+        return await observed.run(self.upstreams, relay)
 
     def check_tool_call(
         self, server: str, tool: str, arguments: Mapping[str, Any], where: str, principal: Principal
@@ -404,64 +407,91 @@ class Gateway:
 
 
 class _ObservedCall:
-    """A tool call someone listens to: its start, progress and end go on the bus."""
+    """A tool call someone listens to: its start, progress and end go on the bus.
 
-    __slots__ = ("bus", "call_id", "server", "subject", "tool")
+    The receipts a call's end gets back (the webhook outbox keeping its event) are awaited
+    before the call returns, so a caller has its answer only once they are kept.
+    """
 
-    def __init__(self, bus: EventBus, server: str, tool: str, subject: str) -> None:
+    __slots__ = ("arguments", "bus", "call_id", "request_id", "server", "subject", "tool")
+
+    def __init__(
+        self,
+        bus: EventBus,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        subject: str,
+        request_id: str | None,
+    ) -> None:
         self.bus = bus
         self.call_id = _CALL_PREFIX + str(next(_CALL_COUNTER))
         self.server = server
         self.tool = tool
+        self.arguments = arguments
         self.subject = subject
+        self.request_id = request_id
 
-    async def run(self, upstreams: Upstreams, arguments: Mapping[str, Any], relay: Relay | None) -> JSON:
+    async def run(self, upstreams: Upstreams, relay: Relay | None) -> JSON:
         bus = self.bus
         if bus.wants(CallStarted):
             bus.publish(
                 CallStarted(
-                    server=self.server, tool=self.tool, call_id=self.call_id, subject=self.subject, arguments=arguments
+                    server=self.server,
+                    tool=self.tool,
+                    call_id=self.call_id,
+                    subject=self.subject,
+                    request_id=self.request_id,
+                    arguments=self.arguments,
                 )
             )
         on_progress = self._progress(relay) if bus.wants(CallProgress) else None
         started = time.monotonic()
         try:
             result = _tool_result(
-                self.server, self.tool, await upstreams.call_tool(self.server, self.tool, arguments, relay, on_progress)
+                self.server,
+                self.tool,
+                await upstreams.call_tool(self.server, self.tool, self.arguments, relay, on_progress),
             )
         except ToolFailed as failed:
-            self._finished(started, failed.result, is_error=True)
+            await self._finished(started, failed.result, is_error=True)
             raise
         except BridgeError as error:
             if bus.wants(CallFailed):
-                bus.publish(
+                for receipt in bus.publish(
                     CallFailed(
                         server=self.server,
                         tool=self.tool,
                         call_id=self.call_id,
                         subject=self.subject,
+                        request_id=self.request_id,
                         duration=time.monotonic() - started,
+                        arguments=self.arguments,
                         problem=error.to_problem(),
                     )
-                )
+                ):
+                    await receipt
             raise
-        self._finished(started, result, is_error=False)
+        await self._finished(started, result, is_error=False)
         return result
 
-    def _finished(self, started: float, result: JSON, *, is_error: bool) -> None:
+    async def _finished(self, started: float, result: JSON, *, is_error: bool) -> None:
         if self.bus.wants(CallFinished):
             duration = time.monotonic() - started
-            self.bus.publish(
+            for receipt in self.bus.publish(
                 CallFinished(
                     server=self.server,
                     tool=self.tool,
                     call_id=self.call_id,
                     subject=self.subject,
+                    request_id=self.request_id,
                     duration=duration,
                     is_error=is_error,
+                    arguments=self.arguments,
                     result=result,
                 )
-            )
+            ):
+                await receipt
 
     def _progress(self, relay: Relay | None) -> ProgressCallback:
         forward = relay.progress if relay is not None and relay.wants_progress else None
@@ -473,6 +503,7 @@ class _ObservedCall:
                     tool=self.tool,
                     call_id=self.call_id,
                     subject=self.subject,
+                    request_id=self.request_id,
                     progress=progress,
                     total=total,
                     message=message,

@@ -105,4 +105,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE servers",
         ),
     ),
+    Migration(
+        3,
+        "events: the event log kept for replay",
+        (
+            "CREATE TABLE events ("
+            " id TEXT NOT NULL PRIMARY KEY,"  # sorts in the order the events were made
+            " type TEXT NOT NULL,"
+            " server TEXT,"
+            " at TEXT NOT NULL,"  # RFC 3339 in UTC
+            " body TEXT NOT NULL)",  # the event as JSON text
+            "CREATE INDEX events_at ON events (at)",
+        ),
+    ),
 )

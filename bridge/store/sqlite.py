@@ -40,6 +40,15 @@ class SqliteDatabase:
             os.chmod(path, FILE_MODE)  # an older or hand-made file is tightened too
         except OSError as exc:
             raise StoreError(f"cannot create the database {path}: {exc.strerror}") from exc
+        # Write-ahead logging, kept in the file: readers never wait for the writer, and a commit
+        # is one append to the log. With synchronous=NORMAL (set per connection) a commit is not
+        # flushed to the disk at once: a committed write survives the process being killed, and
+        # only the last commits can be lost if the machine itself loses power.
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {exc}") from exc
 
     @property
     def location(self) -> str:
@@ -58,6 +67,7 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise self._translated(exc) from exc
         try:
+            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("BEGIN IMMEDIATE")
             yield DbApiTransaction(connection.cursor(), sqlite3.paramstyle)
             connection.execute("COMMIT")

@@ -8,14 +8,19 @@ adds its protocol and implementations in a module of its own, its migrations to
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 from types import TracebackType
 
 from bridge.store.database import Database
 from bridge.store.errors import UnsupportedDatabase
+from bridge.store.events import EventLogStore
 from bridge.store.migrator import migrate
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
 from bridge.store.sqlite import SqliteDatabase
+from bridge.store.writer import StoreWriter
 
 __all__ = ["Store", "open_database"]
 
@@ -23,11 +28,26 @@ _WHAT_WORKS = "give a SQLite file path, or a sqlite:/// URL"
 
 
 class Store:
-    """The kept records, one store per kind; ``close()`` (or ``with``) releases the database."""
+    """The kept records, one store per kind; ``close()`` (or ``with``) releases the database.
 
-    def __init__(self, *, registrations: RegistrationStore, database: Database | None = None) -> None:
+    ``writer`` is the process's one writer thread for frequent small writes (events, webhook
+    deliveries), started when first asked for.
+    """
+
+    def __init__(self, *, registrations: RegistrationStore, database: Database, cleanup: Path | None = None) -> None:
         self.registrations = registrations
         self.database = database
+        self.events = EventLogStore(database)
+        self._cleanup = cleanup
+        self._writer: StoreWriter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def writer(self) -> StoreWriter:
+        with self._lock:
+            if self._writer is None:
+                self._writer = StoreWriter(self.database)
+            return self._writer
 
     @classmethod
     def open(cls, target: str | os.PathLike[str]) -> Store:
@@ -46,12 +66,21 @@ class Store:
 
     @classmethod
     def memory(cls) -> Store:
-        """Stores that keep records for the life of the process only, with no database at all."""
-        return cls(registrations=MemoryRegistrationStore())
+        """Stores that keep records for the life of the store only: registrations in memory, the
+        rest in a private database file removed by ``close()``."""
+        folder = Path(tempfile.mkdtemp(prefix="mcp-bridge-store-"))
+        database = SqliteDatabase(folder / "store.db")
+        migrate(database)
+        return cls(registrations=MemoryRegistrationStore(), database=database, cleanup=folder)
 
     def close(self) -> None:
-        if self.database is not None:
-            self.database.close()
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+        self.database.close()
+        if self._cleanup is not None:
+            shutil.rmtree(self._cleanup, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self

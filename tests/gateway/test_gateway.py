@@ -200,10 +200,16 @@ def test_catalog_state_and_resource_changes_are_published(
     upstreams.set_status("b", ServerStatus("degraded", last_error="slow"))
     upstreams.update_resource("a", "file:///a.txt")
     assert heard == [
-        CatalogChanged(server="b", added={"tools": ("grow",)}, removed={"tools": ("fail", "late")}, at=heard[0].at),
-        ServerStateChanged(server="b", state="degraded", last_error="slow", at=heard[1].at),
-        ResourceUpdated(server="a", uri="file:///a.txt", at=heard[2].at),
+        CatalogChanged(
+            server="b", added={"tools": ("grow",)}, removed={"tools": ("fail", "late")}, at=heard[0].at, id=heard[0].id
+        ),
+        ServerStateChanged(server="b", state="degraded", last_error="slow", at=heard[1].at, id=heard[1].id),
+        ResourceUpdated(server="a", uri="file:///a.txt", at=heard[2].at, id=heard[2].id),
     ]
+    ids = [e.id for e in heard]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
+    assert all(len(i) == 26 for i in ids)
     assert gateway.resolve_tool("grow") == ("b", "grow")
 
 
@@ -221,7 +227,9 @@ def test_registering_and_removing_a_server_is_published(
         ("CatalogChanged", "c"),
         ("ServerRemoved", "c"),
     ]
-    assert heard[2] == CatalogChanged(server="c", added={}, removed={"tools": ("ping",)}, at=heard[2].at)
+    assert heard[2] == CatalogChanged(
+        server="c", added={}, removed={"tools": ("ping",)}, at=heard[2].at, id=heard[2].id
+    )
 
 
 def test_a_registration_without_a_timeout_gets_the_bridges_own(upstreams: MemoryUpstreams) -> None:

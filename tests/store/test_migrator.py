@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0
 LEDGER = [(m.version, m.description) for m in MIGRATIONS]
 NEWEST = MIGRATIONS[-1].version
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
 #: Bridges started at once in the race tests: enough that they contend for the lock on every run.
 STARTERS = 4
 
@@ -50,7 +51,7 @@ def test_a_new_file_is_migrated_to_the_newest_schema(tmp_path: Path) -> None:
     with Store.open(path) as store:
         assert store.registrations.load() == []
     assert _ledger(path) == LEDGER
-    assert _tables(path) == {"registrations", "schema_migrations"}
+    assert _tables(path) == {"registrations", "events", "schema_migrations"}
     for (applied_at,) in query(path, "SELECT applied_at FROM schema_migrations"):
         assert datetime.fromisoformat(str(applied_at)).tzinfo == UTC
 
@@ -61,14 +62,14 @@ def test_a_file_from_before_migrations_keeps_every_registration_field_for_field(
     with Store.open(path) as store:
         assert store.registrations.load() == [AUTO, FILES, LEGACY_SSE, REMOTE]
     assert _ledger(path) == LEDGER
-    assert _tables(path) == {"registrations", "schema_migrations"}  # the blob table is gone
+    assert _tables(path) == {"registrations", "events", "schema_migrations"}  # the blob table is gone
 
 
 def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "registry.db"
     write_old_registry(path, [old_row(FILES_BLOB)])
     database = open_database(path)
-    assert migrate(database) == [1, 2]
+    assert migrate(database) == ALL_VERSIONS
     ledger = query(path, "SELECT * FROM schema_migrations ORDER BY version")
     rows = query(path, "SELECT * FROM registrations")
     assert migrate(database) == []
@@ -89,7 +90,7 @@ def test_threads_opening_a_new_file_at_once_all_succeed_and_each_migration_runs_
     with ThreadPoolExecutor(STARTERS) as pool:
         futures = [pool.submit(start) for _ in range(STARTERS)]
         applied = [version for future in futures for version in future.result(WAIT)]
-    assert sorted(applied) == [1, 2]
+    assert sorted(applied) == ALL_VERSIONS
     assert _ledger(path) == LEDGER
 
 
@@ -127,7 +128,7 @@ def test_processes_starting_on_a_file_from_before_migrations_at_once_migrate_it_
     outputs = [starter.communicate(timeout=WAIT)[0] for starter in starters]
     assert [starter.returncode for starter in starters] == [0] * STARTERS
     applied = [version for output in outputs for version in json.loads(output)]
-    assert sorted(applied) == [1, 2]
+    assert sorted(applied) == ALL_VERSIONS
     assert _ledger(path) == LEDGER
     with Store.open(path) as store:
         assert store.registrations.load() == [FILES, REMOTE]

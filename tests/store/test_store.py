@@ -45,11 +45,13 @@ def test_a_url_for_another_engine_is_refused_without_repeating_its_password(url:
     assert str(refused.value) == message
 
 
-def test_a_memory_store_keeps_registrations_without_a_database() -> None:
+def test_a_memory_store_keeps_registrations_in_memory_and_leaves_no_file_behind() -> None:
     with Store.memory() as store:
         store.registrations.save(FILES)
         assert store.registrations.load() == [FILES]
-        assert store.database is None
+        folder = Path(store.database.location).parent
+        assert folder.is_dir()
+    assert not folder.exists()
 
 
 def test_every_name_the_package_exports_exists() -> None:

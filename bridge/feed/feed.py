@@ -1,0 +1,219 @@
+"""The feed: the one subscriber of the gateway's bus that puts events on the wire.
+
+Each event the gateway publishes is encoded once (``to_wire``) and then
+
+- kept in the event log (``bridge.store.events``, through the store's writer thread), so a
+  subscriber that comes back with ``Last-Event-ID`` gets what it missed;
+- offered to every live follower (an SSE stream, a WebSocket subscription), each with its own
+  bounded buffer: a follower that falls behind is told so and catches up from the log, and
+  never slows the publisher;
+- handed to the sinks (the webhook outbox), whose receipt the gateway awaits before answering
+  the call.
+
+A call nobody follows costs nothing: the feed hears call events from the bus only while a
+follower or sink wants them, and for ``linger`` seconds after the last one left, so a stream
+that reconnects finds what it missed in the log. Servers' lifecycle events (states, catalogs,
+registrations) are rare and always kept. ``log_calls="always"`` keeps every call's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bridge.events import CallEvent, Event, EventBus, Receipt, Subscription
+from bridge.feed.envelope import EVENT_TYPES, PAYLOAD_CHARS, WireEvent, rfc3339, to_wire
+from bridge.store import Store
+from bridge.store.events import EventLogStore, LoggedEvent, Retention
+
+__all__ = ["Feed", "FeedSettings", "Following", "Sink"]
+
+log = logging.getLogger(__name__)
+
+#: Something that takes every event the feed hears (the webhook outbox); it may hand back a receipt.
+Sink = Callable[[WireEvent], Receipt | None]
+_LIFECYCLE: frozenset[type[Event]] = frozenset(c for c in EVENT_TYPES.values() if not issubclass(c, CallEvent))
+_CALLS: frozenset[type[Event]] = frozenset(c for c in EVENT_TYPES.values() if issubclass(c, CallEvent))
+#: Appends between two prunings of the log.
+PRUNE_EVERY = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    retention: Retention = field(default_factory=Retention)
+    #: "followed": call events only while someone follows them (and ``linger`` after); "always".
+    log_calls: Literal["followed", "always"] = "followed"
+    #: Seconds call events are still logged after the last follower left.
+    linger: float = 600.0
+    #: Include calls' params and results in every event (the operator's choice), not only for
+    #: followers that ask for them.
+    payloads: bool = False
+    payload_chars: int = PAYLOAD_CHARS
+
+
+class Following:
+    """One follower's or sink's interest; ``close()`` ends it."""
+
+    __slots__ = ("_feed", "kinds", "payload")
+
+    def __init__(self, feed: Feed, kinds: frozenset[type[Event]], payload: bool) -> None:
+        self._feed = feed
+        self.kinds = kinds
+        self.payload = payload
+
+    def close(self) -> None:
+        self._feed._unfollow(self)
+
+
+class Feed:
+    """Encodes, logs and fans out the bus's events; see the module's notes."""
+
+    def __init__(self, bus: EventBus, store: Store, settings: FeedSettings | None = None) -> None:
+        self._bus = bus
+        self._store = store
+        self.settings = settings or FeedSettings()
+        self._lock = threading.Lock()
+        self._followings: list[Following] = []
+        self._offers: tuple[Callable[[WireEvent], None], ...] = ()
+        self._sinks: tuple[Sink, ...] = ()
+        self._subscription: Subscription | None = None
+        self._heard: frozenset[type[Event]] = frozenset()
+        self._payload = self.settings.payloads
+        self._lingering_until = 0.0
+        self._linger_timer: threading.Timer | None = None
+        self._appended = 0
+        self._closed = False
+        self._resubscribe()
+
+    # -- who listens ---------------------------------------------------------------------------
+
+    def follow(self, kinds: Iterable[type[Event]], *, payload: bool = False) -> Following:
+        """Hear events of ``kinds`` from the bus (and log them) until the returned token is closed."""
+        following = Following(self, frozenset(kinds), payload)
+        with self._lock:
+            self._followings.append(following)
+        self._resubscribe()
+        return following
+
+    def _unfollow(self, following: Following) -> None:
+        with self._lock:
+            if following not in self._followings:
+                return
+            self._followings.remove(following)
+            if (following.kinds & _CALLS) and not any(f.kinds & _CALLS for f in self._followings):
+                self._lingering_until = time.monotonic() + self.settings.linger
+                self._schedule_linger_end()
+        self._resubscribe()
+
+    def add_offer(self, offer: Callable[[WireEvent], None]) -> Callable[[], None]:
+        """Call ``offer`` with every event heard (live followers); the function returned removes it."""
+        with self._lock:
+            self._offers = (*self._offers, offer)
+
+        def remove() -> None:
+            with self._lock:
+                self._offers = tuple(o for o in self._offers if o is not offer)
+
+        return remove
+
+    def add_sink(self, sink: Sink) -> None:
+        with self._lock:
+            self._sinks = (*self._sinks, sink)
+
+    def _schedule_linger_end(self) -> None:
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+        timer = threading.Timer(self.settings.linger + 0.05, self._resubscribe)
+        timer.daemon = True
+        self._linger_timer = timer
+        timer.start()
+
+    def _resubscribe(self) -> None:
+        """Hear from the bus exactly what someone wants now."""
+        with self._lock:
+            if self._closed:
+                return
+            kinds = set(_LIFECYCLE)
+            for following in self._followings:
+                kinds |= following.kinds
+            if self.settings.log_calls == "always" or time.monotonic() < self._lingering_until:
+                kinds |= _CALLS
+            self._payload = self.settings.payloads or any(f.payload for f in self._followings)
+            heard = frozenset(kinds)
+            if heard == self._heard and self._subscription is not None:
+                return
+            old, self._heard = self._subscription, heard
+            self._subscription = self._bus.subscribe(self._hear, heard)
+        if old is not None:
+            old.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            subscription, self._subscription = self._subscription, None
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+        if subscription is not None:
+            subscription.close()
+
+    # -- what it does with an event ------------------------------------------------------------
+
+    def _hear(self, event: Event) -> Receipt | None:
+        wire = to_wire(event, payload=self._payload, payload_chars=self.settings.payload_chars)
+        self._keep(wire)
+        for offer in self._offers:
+            offer(wire)
+        receipts = [r for sink in self._sinks if (r := sink(wire)) is not None]
+        if not receipts:
+            return None
+        if len(receipts) == 1:
+            return receipts[0]
+        return _all(receipts)
+
+    def _keep(self, wire: WireEvent) -> None:
+        logged = LoggedEvent(
+            id=wire.id,
+            type=wire.type,
+            server=wire.server,
+            at=wire.document(True)["time"],
+            body=wire.json(True).decode(),
+        )
+        writer = self._store.writer
+        writer.submit(lambda tx: EventLogStore.append(tx, (logged,)))
+        self._appended += 1
+        if self._appended % PRUNE_EVERY == 0:
+            retention = self.settings.retention
+            oldest = rfc3339(time.time() - retention.age)
+            writer.submit(lambda tx: log.debug("pruned %d events", EventLogStore.prune(tx, retention, oldest)))
+
+    # -- replay --------------------------------------------------------------------------------
+
+    async def replay(self, after: str, limit: int) -> tuple[bool, list[WireEvent]]:
+        """Events logged after the one with id ``after``, oldest first, at most ``limit``; and
+        whether some may be missing (``after`` is no longer, or never was, in the log)."""
+        return await asyncio.to_thread(self._replay, after, limit)
+
+    def _replay(self, after: str, limit: int) -> tuple[bool, list[WireEvent]]:
+        self._store.writer.flush(timeout=10.0)  # what was heard before now is in the log
+        events = self._store.events
+        gap = not events.has(after)
+        return gap, [WireEvent.from_json(body.encode()) for _id, body in events.after(after, limit)]
+
+    async def latest(self, limit: int) -> list[WireEvent]:
+        """The newest ``limit`` events in the log, oldest first."""
+
+        def read() -> list[WireEvent]:
+            self._store.writer.flush(timeout=10.0)
+            return [WireEvent.from_json(body.encode()) for _id, body in self._store.events.latest(limit)]
+
+        return await asyncio.to_thread(read)
+
+
+async def _all(receipts: list[Receipt]) -> None:
+    for receipt in receipts:
+        await receipt

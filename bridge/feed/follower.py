@@ -1,0 +1,174 @@
+"""One live subscriber of the feed (an SSE stream, a WebSocket subscription): what it may see,
+in order, without ever slowing the publisher.
+
+A follower's buffer is bounded. When it fills (the consumer is slow or gone), the buffer is
+dropped and the follower is marked behind: its consumer is told (``stream.lagged``) and it
+catches up from the event log, after the last event it delivered, then goes on live. Coming
+back with ``Last-Event-ID`` works the same way; if the log no longer holds that id, the
+follower says so (``stream.gap``) before what the log still has.
+
+A follower sees only events about servers (and tools) its principal may use, and a call's
+params and result only if it asked for them and may see them (its own calls; any call with
+the admin scope).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from bridge.feed.envelope import EventFilter, WireEvent
+from bridge.feed.feed import Feed
+from bridge.model import ADMIN, Principal
+
+__all__ = ["BUFFER", "Follower", "Notice"]
+
+#: Events a follower holds for its consumer before it is behind.
+BUFFER = 1024
+#: Events read from the log per query while catching up.
+PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something about the stream itself, not an event of the gateway (it has no id)."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        return {"type": self.type, "data": self.data}
+
+
+class Follower:
+    """Events for one subscriber, as an async iterator of ``WireEvent`` and ``Notice``.
+
+    Use as ``async with Follower(...) as follower: async for item in follower: ...``.
+    """
+
+    def __init__(
+        self,
+        feed: Feed,
+        principal: Principal,
+        event_filter: EventFilter | None = None,
+        *,
+        payload: bool = False,
+        last_event_id: str | None = None,
+        buffer: int = BUFFER,
+    ) -> None:
+        self._feed = feed
+        self._principal = principal
+        self.filter = event_filter or EventFilter()
+        self.payload = payload
+        self._sees_all_payloads = principal.has_scopes((ADMIN,))
+        #: The id of the last event handed out; what a catch-up reads after.
+        self.last_id = last_event_id
+        self._buffer: collections.deque[WireEvent] = collections.deque()
+        self._limit = buffer
+        self._behind = last_event_id is not None  # coming back: first catch up from the log
+        self._resuming = last_event_id is not None
+        self._replayed: collections.deque[WireEvent | Notice] = collections.deque()
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._following = feed.follow(self.filter.kinds(), payload=payload)
+        self._remove_offer = feed.add_offer(self._offer)
+        self._closed = False
+
+    async def __aenter__(self) -> Follower:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._remove_offer()
+            self._following.close()
+            self._buffer.clear()
+
+    # -- what comes in (on the publisher's thread) -----------------------------------------------
+
+    def visible(self, wire: WireEvent) -> bool:
+        if not self.filter.matches(wire):
+            return False
+        principal = self._principal
+        if wire.server is None or principal.unrestricted:
+            return True
+        if not principal.may_use(wire.server):
+            return False
+        tool = wire.document(False)["data"].get("tool") if wire.type.startswith("tool.") else None
+        return tool is None or principal.may_call(wire.server, tool)
+
+    def _offer(self, wire: WireEvent) -> None:
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._offer, wire)
+            return
+        if self._closed or self._behind or not self.visible(wire):
+            return
+        if len(self._buffer) >= self._limit:
+            self._buffer.clear()
+            self._behind = True  # the log has what is dropped here; the consumer catches up from it
+        else:
+            self._buffer.append(wire)
+        self._wake.set()
+
+    # -- what goes out (on the loop) -------------------------------------------------------------
+
+    def shows_payload(self, wire: WireEvent) -> bool:
+        """Whether this follower gets ``wire``'s params and result."""
+        return self.payload and (self._sees_all_payloads or wire.subject == self._principal.subject)
+
+    def __aiter__(self) -> Follower:
+        return self
+
+    async def __anext__(self) -> WireEvent | Notice:
+        while not self._closed:
+            if self._replayed:
+                return self._handed(self._replayed.popleft())
+            if self._behind:
+                await self._catch_up()
+                continue
+            while self._buffer:
+                wire = self._buffer.popleft()
+                if self.last_id is None or wire.id > self.last_id:
+                    return self._handed(wire)
+            self._wake.clear()
+            await self._wake.wait()
+        raise StopAsyncIteration
+
+    def _handed(self, item: WireEvent | Notice) -> WireEvent | Notice:
+        if isinstance(item, WireEvent):
+            self.last_id = item.id
+        return item
+
+    async def _catch_up(self) -> None:
+        """Read what the log has after ``last_id`` into ``_replayed``; live again when it is read."""
+        resuming, self._resuming = self._resuming, False
+        self._buffer.clear()
+        self._behind = False  # offers from now on are kept; duplicates of the log are skipped by id
+        if self.last_id is None:  # fell behind before handing out anything: nothing to catch up from
+            self._replayed.append(Notice("stream.lagged", {"lastEventId": None}))
+            return
+        if not resuming:
+            self._replayed.append(Notice("stream.lagged", {"lastEventId": self.last_id}))
+        after = self.last_id
+        first = True
+        while True:
+            gap, page = await self._feed.replay(after, PAGE)
+            if first and gap:
+                self._replayed.append(
+                    Notice("stream.gap", {"lastEventId": after, "resumedFrom": page[0].id if page else None})
+                )
+            first = False
+            self._replayed.extend(w for w in page if self.visible(w))
+            if len(page) < PAGE:
+                return
+            after = page[-1].id

@@ -1,0 +1,112 @@
+"""One thread that writes for the whole process, many small writes to one transaction.
+
+Events and webhook deliveries are written on every observed call, from the event loop, which
+must not wait on a disk. They are handed to the ``StoreWriter``: its thread takes everything
+queued, runs it in one transaction (group commit: at 8 calls in flight, one commit serves
+about 8 of them) and then tells each submitter it is kept. If that transaction fails, each
+write is tried again alone, so one bad write fails only its own submitter.
+
+One writer per database also keeps SQLite's single write lock uncontended within a process.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from bridge.store.database import Database, Transaction
+
+__all__ = ["Done", "StoreWriter", "Write"]
+
+log = logging.getLogger(__name__)
+
+#: A write: statements run inside the writer's transaction.
+Write = Callable[[Transaction], None]
+#: Told once the write is committed (None) or has failed (the error); called on the writer's thread.
+Done = Callable[[BaseException | None], None]
+
+_STOP = object()
+#: Writes in one transaction at most; the rest wait for the next one.
+BATCH = 512
+
+
+class StoreWriter:
+    """A writer thread over ``database``; ``close()`` writes what is queued, then stops it."""
+
+    def __init__(self, database: Database, *, name: str = "store-writer") -> None:
+        self._database = database
+        self._queue: queue.SimpleQueue[tuple[Write, Done | None] | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def submit(self, write: Write, done: Done | None = None) -> None:
+        """Queue ``write``; ``done`` hears how it went. Never blocks."""
+        if self._closed:
+            error = RuntimeError("the store writer is closed")
+            if done is not None:
+                done(error)
+                return
+            raise error
+        self._queue.put((write, done))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until what was queued before this call is written; False if that took longer than ``timeout``."""
+        written = threading.Event()
+        self.submit(lambda _tx: None, lambda _error: written.set())
+        return written.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch: list[tuple[Write, Done | None]] = []
+            stop = first is _STOP
+            if not stop:
+                batch.append(first)  # type: ignore[arg-type]
+            while not stop and len(batch) < BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            if batch:
+                self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[tuple[Write, Done | None]]) -> None:
+        try:
+            with self._database.transaction() as tx:
+                for write, _done in batch:
+                    write(tx)
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:  # find the bad one: each alone
+                    self._write([item])
+                return
+            log.warning("a store write failed: %s", exc)
+            self._tell(batch, exc)
+            return
+        self._tell(batch, None)
+
+    @staticmethod
+    def _tell(batch: list[tuple[Write, Done | None]], error: BaseException | None) -> None:
+        for _write, done in batch:
+            if done is None:
+                continue
+            try:
+                done(error)
+            except Exception:
+                log.exception("a store write's completion callback failed")
