@@ -87,6 +87,41 @@ def main() -> None:
     help="OpenAPI document to serve and validate against (default: the bundled one).",
 )
 @click.option(
+    "--event-log-size",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Events the log keeps for replay (Last-Event-ID).",
+)
+@click.option(
+    "--event-log-age",
+    default=24 * 3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds an event stays in the log.",
+)
+@click.option(
+    "--event-payloads",
+    is_flag=True,
+    help="Include calls' params and results in events (for subscribers allowed to see them).",
+)
+@click.option(
+    "--log-all-calls",
+    is_flag=True,
+    help="Keep every call's events in the event log, not only while a stream, socket or webhook follows.",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="Browser origin that may open /ws and /mcp/stream besides the bridge's own (repeatable).",
+)
+@click.option(
+    "--allow-private-webhooks",
+    is_flag=True,
+    help="Let webhooks be delivered to loopback, private and link-local addresses.",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -101,6 +136,12 @@ def serve(
     max_body: int,
     threads: int,
     spec_path: Path | None,
+    event_log_size: int,
+    event_log_age: float,
+    event_payloads: bool,
+    log_all_calls: bool,
+    allowed_origins: tuple[str, ...],
+    allow_private_webhooks: bool,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -123,6 +164,14 @@ def serve(
         max_body=max_body,
         call_timeout=timeout,
         threads=threads,
+        event_log_count=event_log_size,
+        event_log_age=event_log_age,
+        event_payloads=event_payloads,
+        log_all_calls=log_all_calls,
+        allowed_origins=allowed_origins,
+        allow_private_webhooks=allow_private_webhooks,
+        webhook_url=os.environ.get("WEBHOOK_URL") or None,
+        webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
     )
     _stop_on_signals()
     listener = _bind(host, port)

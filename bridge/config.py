@@ -116,6 +116,22 @@ class BridgeSettings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     #: Worker threads for REST calls: each in-flight call holds one while it waits upstream.
     threads: int = 32
+    #: The event log keeps at most this many events, none older than ``event_log_age`` seconds.
+    event_log_count: int = 10_000
+    event_log_age: float = 24 * 3600.0
+    #: Include calls' params and results in events for every subscriber allowed to see them.
+    event_payloads: bool = False
+    #: Keep every call's events in the log, not only while a stream, socket or webhook follows them.
+    log_all_calls: bool = False
+    #: Origins (``https://app.example``) whose browser pages may open the WebSocket and the event
+    #: stream, besides the bridge's own origin.
+    allowed_origins: tuple[str, ...] = ()
+    #: Webhook URLs may point at loopback, private and link-local addresses (refused by default).
+    allow_private_webhooks: bool = False
+    #: A webhook subscription made at start (the integration guide's ``WEBHOOK_URL``), and its
+    #: signing secret (``WEBHOOK_SECRET``; one is made and logged once when missing).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     @staticmethod
     def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:

@@ -14,12 +14,14 @@ from typing import Any
 
 from bridge.config import BridgeSettings, ServerConfig
 from bridge.events import InProcessBus
+from bridge.feed import Feed, FeedSettings
 from bridge.gate import ApiKeyAuthenticator, Gate
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
+from bridge.store.events import Retention
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 
@@ -39,6 +41,7 @@ class Bridge:
     app: Any
     pool: UpstreamPool
     store: Store
+    feed: Feed
 
     @classmethod
     def create(
@@ -62,15 +65,20 @@ class Bridge:
             connect_timeout=settings.connect_timeout,
             call_timeout=settings.call_timeout,
         )
-        gateway = Gateway(pool, registry, InProcessBus())
+        bus = InProcessBus()
+        feed = Feed(bus, store, _feed_settings(settings))
+        gateway = Gateway(pool, registry, bus)
         try:
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
         except BaseException:
             gateway.close()
+            feed.close()
             store.close()
             raise
         app = create_app(gateway, spec, settings, gate)
-        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store)
+        return cls(
+            settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store, feed=feed
+        )
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
@@ -102,4 +110,13 @@ class Bridge:
 
     def close(self) -> None:
         self.gateway.close()
+        self.feed.close()
         self.store.close()
+
+
+def _feed_settings(settings: BridgeSettings) -> FeedSettings:
+    return FeedSettings(
+        retention=Retention(count=settings.event_log_count, age=settings.event_log_age),
+        log_calls="always" if settings.log_all_calls else "followed",
+        payloads=settings.event_payloads,
+    )
