@@ -235,8 +235,11 @@ class EventFilter:
     servers: frozenset[str] | None = None
 
     @classmethod
-    def parse(cls, types: Iterable[str] = (), servers: Iterable[str] = (), *, where: str = "/query") -> EventFilter:
-        """A filter from the names a caller gave; 400 with a pointer for a type that matches none.
+    def parse(
+        cls, types: Iterable[str] = (), servers: Iterable[str] = (), *, where: str = "/query", key: str = "type"
+    ) -> EventFilter:
+        """A filter from the names a caller gave; 400 with a pointer (``{where}/{key}/N``) for a type
+        that matches none.
 
         A value may list several names separated by commas. ``*`` means every type.
         """
@@ -248,7 +251,7 @@ class EventFilter:
                 return cls(None, _servers(servers))
             if not any(t == name or t.startswith(name + ".") for t in EVENT_TYPES):
                 known = ", ".join(EVENT_TYPES)
-                errors.append(FieldError(f"{where}/type/{index}", f"{name!r} is no event type nor group ({known})"))
+                errors.append(FieldError(f"{where}/{key}/{index}", f"{name!r} is no event type nor group ({known})"))
             wanted.add(name)
         if errors:
             raise RequestInvalid(f"{errors[0].pointer}: {errors[0].message}", errors)

@@ -144,6 +144,21 @@ class Follower:
             await self._wake.wait()
         raise StopAsyncIteration
 
+    def ready(self, limit: int) -> list[WireEvent | Notice]:
+        """Up to ``limit`` more items that are here now, without waiting (none while catching up):
+        lets a consumer that got one item from ``__anext__`` write a burst in one go."""
+        items: list[WireEvent | Notice] = []
+        while len(items) < limit and not self._closed:
+            if self._replayed:
+                items.append(self._handed(self._replayed.popleft()))
+            elif self._behind or not self._buffer:
+                break
+            else:
+                wire = self._buffer.popleft()
+                if self.last_id is None or wire.id > self.last_id:
+                    items.append(self._handed(wire))
+        return items
+
     def _handed(self, item: WireEvent | Notice) -> WireEvent | Notice:
         if isinstance(item, WireEvent):
             self.last_id = item.id
