@@ -30,6 +30,8 @@ __all__ = ["main"]
 log = logging.getLogger("bridge")
 #: Connections the kernel queues before they are accepted (uvicorn's own default); Python's is 128.
 LISTEN_BACKLOG = 2048
+#: Seconds between keepalive pings on an idle /ws socket, and how long its pong may take.
+WS_PING_INTERVAL = 20.0
 
 
 @click.group()
@@ -198,6 +200,11 @@ def serve(
             proxy_headers=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            # /ws: frames past the body limit close the socket with 1009; idle sockets are pinged.
+            ws="websockets-sansio",
+            ws_max_size=settings.max_body,
+            ws_ping_interval=WS_PING_INTERVAL,
+            ws_ping_timeout=WS_PING_INTERVAL,
         )
         server = uvicorn.Server(config)
         bound = f"http://{host}:{listener.getsockname()[1]}"

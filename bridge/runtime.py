@@ -76,19 +76,29 @@ class Bridge:
             store.close()
             raise
         app = create_app(gateway, spec, settings, gate)
-        return cls(
-            settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store, feed=feed
-        )
+        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store, feed=feed)
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
         from bridge.endpoint import create_asgi_app, create_mcp_server
+        from bridge.endpoint.access import EventAccess
         from bridge.endpoint.calls import ToolCalls
+        from bridge.endpoint.stream import EventStream
+        from bridge.endpoint.websocket import WebSocketEndpoint
+        from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
         server = create_mcp_server(self.gateway)
         calls = ToolCalls(self.gateway, self.gate)
+        access = EventAccess(self.gate, self.settings.allowed_origins)
         return create_asgi_app(
-            self.app, server, self.gate, host=self.settings.host, calls=calls, threads=self.settings.threads
+            self.app,
+            server,
+            self.gate,
+            host=self.settings.host,
+            calls=calls,
+            stream=EventStream(self.feed, access),
+            websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
+            threads=self.settings.threads,
         )
 
     def serve(self, server: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:

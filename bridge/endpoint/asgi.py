@@ -6,8 +6,11 @@ the hot path. An MCP client is told apart by what the transport requires of it: 
 stream and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those
 requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams);
 a plain JSON ``POST /mcp``, as any REST client sends it, and the rest of the REST API go to
-the Flask app. Every path passes the one gate (``bridge.gate``); an MCP client's principal rides
-in the request's ``scope["state"]`` to the gateway's handlers.
+the Flask app. The event stream (``GET /mcp/stream``, its tickets) and the WebSocket (``/ws``)
+are served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket``): they
+live as long as their clients and follow the feed. Every path passes the one gate
+(``bridge.gate``); an MCP client's principal rides in the request's ``scope["state"]`` to the
+gateway's handlers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from mcp.server.lowlevel import Server
 
 from bridge.endpoint.calls import ToolCalls
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem
+from bridge.endpoint.stream import EventStream
+from bridge.endpoint.websocket import WebSocketEndpoint
 from bridge.errors import BridgeError
 from bridge.gate import Gate
 
@@ -46,6 +51,8 @@ def create_asgi_app(
     *,
     host: str,
     calls: ToolCalls | None = None,
+    stream: EventStream | None = None,
+    websocket: WebSocketEndpoint | None = None,
     threads: int = WSGI_THREADS,
 ) -> ASGIApp:
     mcp_app = mcp_server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
@@ -59,6 +66,9 @@ def create_asgi_app(
             if calls is not None and (route := calls.match(scope)) is not None:
                 await calls(scope, receive, send, route)
                 return
+            if stream is not None and stream.match(scope):
+                await stream(scope, receive, send)
+                return
             headers = Headers(scope)
             if _is_mcp_client(scope, headers):
                 try:
@@ -69,6 +79,12 @@ def create_asgi_app(
                 scope.setdefault("state", {})[PRINCIPAL] = principal
                 await mcp_app(scope, receive, send)
                 return
+        if scope["type"] == "websocket":
+            if websocket is not None and websocket.match(scope):
+                await websocket(scope, receive, send)
+            else:  # no other WebSocket route: refused before the handshake completes (403)
+                await send({"type": "websocket.close", "code": 1008})
+            return
         await rest_app(scope, receive, send)  # type: ignore[arg-type]
 
     return app

@@ -56,7 +56,7 @@ class JsonRpcDispatcher:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self._methods: dict[str, Callable[[JSON, Principal], Awaitable[JSON]]] = {
+        self._methods: dict[str, Callable[[JSON, Principal, Relay | None], Awaitable[JSON]]] = {
             "ping": self._ping,
             "tools/list": self._tools_list,
             "tools/call": self._tools_call,
@@ -67,8 +67,12 @@ class JsonRpcDispatcher:
             "prompts/get": self._prompts_get,
         }
 
-    async def handle(self, request: Mapping[str, Any], principal: Principal) -> JSON | None:
-        """The response to one (already envelope-checked) request, or None for a notification."""
+    async def handle(self, request: Mapping[str, Any], principal: Principal, relay: Relay | None = None) -> JSON | None:
+        """The response to one (already envelope-checked) request, or None for a notification.
+
+        ``relay`` carries what a call sends back while it runs (progress) to a caller that has a
+        channel for it (the WebSocket); a plain POST has none.
+        """
         request_id = request.get("id")
         method = request["method"]
         params = request.get("params") or {}
@@ -79,7 +83,7 @@ class JsonRpcDispatcher:
             check = _CHECKS.get(method)
             if check is not None:
                 check.check(params, base="/params", what=f"invalid params for {method}")
-            result = await handler(params, principal)
+            result = await handler(params, principal, relay)
         except BridgeError as exc:
             if "id" not in request:
                 return None
@@ -132,29 +136,29 @@ class JsonRpcDispatcher:
 
     # -- plain methods -----------------------------------------------------------------------
 
-    async def _ping(self, _params: JSON, _principal: Principal) -> JSON:
+    async def _ping(self, _params: JSON, _principal: Principal, _relay: Relay | None) -> JSON:
         return {}
 
-    async def _tools_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _tools_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
         return {"tools": self.listing("tools", principal)}
 
-    async def _tools_call(self, params: JSON, principal: Principal) -> JSON:
-        return await self.call_tool(params["name"], params.get("arguments") or {}, principal)
+    async def _tools_call(self, params: JSON, principal: Principal, relay: Relay | None) -> JSON:
+        return await self.call_tool(params["name"], params.get("arguments") or {}, principal, relay)
 
-    async def _resources_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _resources_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
         return {"resources": self.listing("resources", principal)}
 
-    async def _templates_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _templates_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
         return {"resourceTemplates": self.listing("resourceTemplates", principal)}
 
-    async def _resources_read(self, params: JSON, principal: Principal) -> JSON:
-        return await self.read_resource(params["uri"], principal)
+    async def _resources_read(self, params: JSON, principal: Principal, relay: Relay | None) -> JSON:
+        return await self.read_resource(params["uri"], principal, relay)
 
-    async def _prompts_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _prompts_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
         return {"prompts": self.listing("prompts", principal)}
 
-    async def _prompts_get(self, params: JSON, principal: Principal) -> JSON:
-        return await self.get_prompt(params["name"], params.get("arguments") or {}, principal)
+    async def _prompts_get(self, params: JSON, principal: Principal, relay: Relay | None) -> JSON:
+        return await self.get_prompt(params["name"], params.get("arguments") or {}, principal, relay)
 
 
 class _MethodNotFound(NotFound):

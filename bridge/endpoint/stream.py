@@ -1,0 +1,166 @@
+"""``GET /mcp/stream``: the feed as Server-Sent Events, served on the event loop.
+
+Each event goes out as ``id:`` and one ``data:`` line holding its JSON (``bridge.feed``'s one
+encoding) and no ``event:`` line, so a browser's ``EventSource.onmessage`` sees it. Notices
+about the stream itself carry ``event: stream.lagged`` or ``event: stream.gap`` and no id
+(listen with ``addEventListener``); after a gap or a lag what was missed follows from the log.
+The stream opens with ``retry:`` and sends a comment line every ``HEARTBEAT`` seconds, so
+proxies keep an idle stream open and a vanished client is noticed when the write fails, if the
+disconnect was not heard first.
+
+Query: ``type`` (repeatable or comma-separated: names, groups such as ``tool.call``, ``*``, the
+guide's ``tool_executed``), ``server``, ``payload=true`` for calls' params and results (own
+calls; any call for an admin), ``lastEventId`` for clients that cannot send ``Last-Event-ID``,
+and ``ticket`` for those that cannot send a key (``POST /mcp/stream/tickets``).
+
+Writing never holds up the feed: the follower's buffer is bounded, and each wake-up writes what
+has gathered in one write, so a hundred idle-to-busy streams cost the loop a write each per
+burst, not one per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from urllib.parse import parse_qs
+
+import orjson
+
+from bridge.errors import UNEXPECTED, BridgeError, FieldError, RequestInvalid
+from bridge.feed import EventFilter, Feed, WireEvent
+from bridge.feed.follower import Follower, Notice
+
+from .access import EventAccess
+from .http import Headers, Receive, Scope, Send, send_json, send_problem
+
+__all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "sse_frame"]
+
+access_log = logging.getLogger("bridge.access")
+log = logging.getLogger(__name__)
+
+STREAM_PATH = "/mcp/stream"
+TICKETS_PATH = "/mcp/stream/tickets"
+#: Seconds between comment lines on an idle stream: under the 30–60 s many proxies allow.
+HEARTBEAT = 15.0
+#: What ``retry:`` tells a client to wait before reconnecting, in milliseconds.
+RETRY_MS = 3000
+#: Items written per write at most; a stream catching up sends pages of this.
+BURST = 256
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no", "")
+
+
+def sse_frame(item: WireEvent | Notice, payload: bool) -> bytes:
+    """One item as Server-Sent Events lines."""
+    if isinstance(item, WireEvent):
+        return b"id: " + item.id.encode() + b"\ndata: " + item.json(payload) + b"\n\n"
+    return b"event: " + item.type.encode() + b"\ndata: " + orjson.dumps(item.document()) + b"\n\n"
+
+
+class EventStream:
+    """The stream's two routes, as a matcher and an ASGI handler."""
+
+    def __init__(self, feed: Feed, access: EventAccess, heartbeat: float = HEARTBEAT) -> None:
+        self._feed = feed
+        self._access = access
+        self._heartbeat = heartbeat
+        #: Streams open now (the tests' and operators' view of cleanup).
+        self.open = 0
+
+    @staticmethod
+    def match(scope: Scope) -> bool:
+        path, method = scope["path"], scope["method"]
+        return bool((path == STREAM_PATH and method == "GET") or (path == TICKETS_PATH and method == "POST"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        path = scope["path"]
+        status = 200
+        try:
+            headers = Headers(scope)
+            self._access.check_origin(headers)
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            if path == TICKETS_PATH:
+                status = 201
+                await self._ticket(headers, send)
+            else:
+                follower = self._open(headers, query)
+                await self._serve(follower, receive, send)
+        except BridgeError as error:
+            status = error.status
+            await send_problem(send, error, path)
+        except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
+            log.exception("unhandled error on %s", path)
+            status = 500
+            await send_problem(send, BridgeError(UNEXPECTED), path)
+        if access_log.isEnabledFor(logging.INFO):  # path and status only: the query may hold a ticket
+            access_log.info("%s %s %s %.1fms", scope["method"], path, status, (time.perf_counter() - started) * 1000)
+
+    async def _ticket(self, headers: Headers, send: Send) -> None:
+        principal = self._access.principal(headers)
+        ticket = self._access.tickets.issue(principal)
+        expires = int(self._access.tickets.ttl)
+        await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, [("cache-control", "no-store")])
+
+    def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
+        ticket = query.get("ticket", [None])[-1]
+        principal = self._access.principal(headers, ticket)
+        event_filter = EventFilter.parse(query.get("type", ()), query.get("server", ()))
+        payload = _flag(query.get("payload", ["false"])[-1], "/query/payload")
+        last = headers.get("last-event-id", "").strip() or query.get("lastEventId", [""])[-1].strip() or None
+        return Follower(self._feed, principal, event_filter, payload=payload, last_event_id=last)
+
+    async def _serve(self, follower: Follower, receive: Receive, send: Send) -> None:
+        self.open += 1
+        pump: asyncio.Task[None] | None = None
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"),
+                        (b"cache-control", b"no-cache"),
+                        (b"x-accel-buffering", b"no"),
+                    ],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": b"retry: %d\n: stream open\n\n" % RETRY_MS, "more_body": True}
+            )
+            pump = asyncio.create_task(_pump(follower, send))
+            await self._until_gone(receive, send, pump)
+        finally:
+            self.open -= 1
+            follower.close()
+            if pump is not None:
+                pump.cancel()
+
+    async def _until_gone(self, receive: Receive, send: Send, pump: asyncio.Task[None]) -> None:
+        """Wait for the client to leave, writing a heartbeat whenever the stream was quiet that long."""
+        while not pump.done():
+            try:
+                async with asyncio.timeout(self._heartbeat):
+                    message = await receive()
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+                continue
+            if message["type"] == "http.disconnect":
+                return
+
+
+async def _pump(follower: Follower, send: Send) -> None:
+    async for first in follower:
+        items = [first, *follower.ready(BURST)]
+        body = b"".join(sse_frame(i, isinstance(i, WireEvent) and follower.shows_payload(i)) for i in items)
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+def _flag(value: str, pointer: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise RequestInvalid(f"{pointer}: expected true or false", [FieldError(pointer, "expected true or false")])
