@@ -27,12 +27,12 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from bridge.errors import UNEXPECTED, BridgeError, FieldError, RequestInvalid
+from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError, FieldError, RequestInvalid
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
 
 from .access import EventAccess
-from .http import Headers, Receive, Scope, Send, send_json, send_problem
+from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem
 
 __all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "sse_frame"]
 
@@ -47,6 +47,8 @@ HEARTBEAT = 15.0
 RETRY_MS = 3000
 #: Items written per write at most; a stream catching up sends pages of this.
 BURST = 256
+#: The one method each route answers; any other is 405, as Flask answers on its routes.
+_METHODS = {STREAM_PATH: "GET", TICKETS_PATH: "POST"}
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no", "")
 
@@ -70,8 +72,7 @@ class EventStream:
 
     @staticmethod
     def match(scope: Scope) -> bool:
-        path, method = scope["path"], scope["method"]
-        return bool((path == STREAM_PATH and method == "GET") or (path == TICKETS_PATH and method == "POST"))
+        return scope["path"] in _METHODS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -80,6 +81,10 @@ class EventStream:
         try:
             headers = Headers(scope)
             self._access.check_origin(headers)
+            if scope["method"] != _METHODS[path]:
+                status = 405
+                await _not_allowed(send, path)
+                return
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             if path == TICKETS_PATH:
                 status = 201
@@ -164,3 +169,18 @@ def _flag(value: str, pointer: str) -> bool:
     if lowered in _FALSE:
         return False
     raise RequestInvalid(f"{pointer}: expected true or false", [FieldError(pointer, "expected true or false")])
+
+
+async def _not_allowed(send: Send, path: str) -> None:
+    problem = {
+        "type": PROBLEM_BASE + "method-not-allowed",
+        "title": "Method Not Allowed",
+        "status": 405,
+        "detail": "The method is not allowed for the requested URL.",
+        "instance": path,
+    }
+    body = orjson.dumps(problem)
+    headers = [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode())]
+    headers.append((b"allow", _METHODS[path].encode()))
+    await send({"type": "http.response.start", "status": 405, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
