@@ -151,9 +151,11 @@ def test_a_ticket_opens_one_stream_once_as_its_principal(live: BridgeProcess) ->
 
 def test_tickets_and_paths_never_reach_the_log_with_their_query(live: BridgeProcess) -> None:
     issued = ticket(live).json()["ticket"]
+    before = live.log().count("GET /mcp/stream 200")
     with stream(live, f"ticket={issued}", key=None) as client:
         assert client.status == 200
-    poll(lambda: "GET /mcp/stream 200" in live.log(), 10, "the stream's access line")
+    poll(lambda: live.log().count("GET /mcp/stream 200") > before, 10, what="the stream's access line")
+    assert "POST /mcp/stream/tickets 201" in live.log()
     assert issued not in live.log()
 
 
