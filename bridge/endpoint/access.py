@@ -130,6 +130,16 @@ class EventAccess:
             return
         raise Forbidden(f"pages from the origin {origin!r} may not open this stream; the operator can allow it")
 
+    def cors(self, headers: Headers) -> list[tuple[bytes, bytes]]:
+        """The CORS headers that let an allowed page of another origin read the answer (none else).
+
+        Only an operator's ``--allowed-origin`` gets them, named exactly (never ``*``); the bridge's
+        own pages need none."""
+        origin = headers.get("origin", "")
+        if not origin or _normal(origin) not in self._allowed:
+            return []
+        return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"origin")]
+
     def principal(self, headers: Headers, ticket: str | None = None, offer: Offer | None = None) -> Principal:
         """Who is calling with scope ``use``: by key header, else ticket, else a key offered as a subprotocol."""
         if presented_credential(headers) is None:

@@ -81,6 +81,10 @@ class EventStream:
         try:
             headers = Headers(scope)
             self._access.check_origin(headers)
+            if scope["method"] == "OPTIONS" and path == TICKETS_PATH and (cors := self._access.cors(headers)):
+                status = 204  # an allowed page's preflight before it sends its key in a header
+                await _preflight(send, cors)
+                return
             if scope["method"] != _METHODS[path]:
                 status = 405
                 await _not_allowed(send, path)
@@ -91,7 +95,7 @@ class EventStream:
                 await self._ticket(headers, send)
             else:
                 follower = self._open(headers, query)
-                await self._serve(follower, receive, send)
+                await self._serve(follower, receive, send, self._access.cors(headers))
         except BridgeError as error:
             status = error.status
             await send_problem(send, error, path)
@@ -106,7 +110,9 @@ class EventStream:
         principal = self._access.principal(headers)
         ticket = self._access.tickets.issue(principal)
         expires = int(self._access.tickets.ttl)
-        await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, [("cache-control", "no-store")])
+        extra = [("cache-control", "no-store")]
+        extra += [(k.decode(), v.decode("latin-1")) for k, v in self._access.cors(headers)]
+        await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, extra)
 
     def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
         ticket = query.get("ticket", [None])[-1]
@@ -116,7 +122,7 @@ class EventStream:
         last = headers.get("last-event-id", "").strip() or query.get("lastEventId", [""])[-1].strip() or None
         return Follower(self._feed, principal, event_filter, payload=payload, last_event_id=last)
 
-    async def _serve(self, follower: Follower, receive: Receive, send: Send) -> None:
+    async def _serve(self, follower: Follower, receive: Receive, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
         self.open += 1
         pump: asyncio.Task[None] | None = None
         try:
@@ -128,6 +134,7 @@ class EventStream:
                         (b"content-type", b"text/event-stream; charset=utf-8"),
                         (b"cache-control", b"no-cache"),
                         (b"x-accel-buffering", b"no"),
+                        *cors,
                     ],
                 }
             )
@@ -184,3 +191,15 @@ async def _not_allowed(send: Send, path: str) -> None:
     headers.append((b"allow", _METHODS[path].encode()))
     await send({"type": "http.response.start", "status": 405, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _preflight(send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+    headers = [
+        *cors,
+        (b"access-control-allow-methods", b"POST"),
+        (b"access-control-allow-headers", b"authorization, x-api-key"),
+        (b"access-control-max-age", b"600"),
+        (b"content-length", b"0"),
+    ]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})

@@ -49,6 +49,8 @@ CHANGED: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "data_pipeline.py": ("Data Processing Pipeline", []),
+    "websocket_client.js": ("WebSocket Client", []),
+    "events.html": ("Client-Side SSE", ["const eventSource = new EventSource('/mcp/stream');"]),
     "orchestration.py": (
         "Multi-Server Orchestration",
         [
@@ -70,7 +72,9 @@ def _blocks() -> dict[str, list[str]]:
 def test_every_example_is_a_block_of_the_guide() -> None:
     assert {heading for heading, _ in CHANGED.values()} <= set(_blocks())
     assert sorted(CHANGED) == sorted(
-        p.name for p in GUIDE.iterdir() if p.suffix in {".py", ".mjs", ".sh"} or p.name.startswith("claude")
+        p.name
+        for p in GUIDE.iterdir()
+        if p.suffix in {".py", ".mjs", ".js", ".sh"} or p.name.startswith("claude") or p.name == "events.html"
     )
 
 
