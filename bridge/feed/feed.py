@@ -110,6 +110,11 @@ class Feed:
                 self._schedule_linger_end()
         self._resubscribe()
 
+    @property
+    def followers(self) -> int:
+        """Followings open now (live followers and sinks' interests): what a vanished client must not leave behind."""
+        return len(self._followings)
+
     def add_offer(self, offer: Callable[[WireEvent], None]) -> Callable[[], None]:
         """Call ``offer`` with every event heard (live followers); the function returned removes it."""
         with self._lock:
