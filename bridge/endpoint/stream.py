@@ -13,9 +13,12 @@ guide's ``tool_executed``), ``server``, ``payload=true`` for calls' params and r
 calls; any call for an admin), ``lastEventId`` for clients that cannot send ``Last-Event-ID``,
 and ``ticket`` for those that cannot send a key (``POST /mcp/stream/tickets``).
 
-Writing never holds up the feed: the follower's buffer is bounded, and each wake-up writes what
-has gathered in one write, so a hundred idle-to-busy streams cost the loop a write each per
-burst, not one per event.
+Writing never holds up the feed: the follower's buffer is bounded, and a stream that has an
+event waits ``GATHER`` seconds for more before it writes them all in one write, so a hundred
+streams on a busy bridge cost the loop a write each per 20 ms, not one each per event.
+
+Pages of another origin that the operator allows (``--allowed-origin``) get CORS headers on the
+stream and on tickets (and an answer to the tickets' preflight), so they can read them.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ HEARTBEAT = 15.0
 RETRY_MS = 3000
 #: Items written per write at most; a stream catching up sends pages of this.
 BURST = 256
+#: Seconds a stream waits after an event for more to write with it. A busy bridge's hundred
+#: streams then cost the loop a write each per 20 ms, not one per event (measured in
+#: ``bench/events.py``); a subscriber hears of an event at most this much later.
+GATHER = 0.02
 #: The one method each route answers; any other is 405, as Flask answers on its routes.
 _METHODS = {STREAM_PATH: "GET", TICKETS_PATH: "POST"}
 _TRUE = ("true", "1", "yes")
@@ -164,6 +171,7 @@ class EventStream:
 
 async def _pump(follower: Follower, send: Send) -> None:
     async for first in follower:
+        await asyncio.sleep(GATHER)  # what arrives meanwhile goes out in the same write
         items = [first, *follower.ready(BURST)]
         body = b"".join(sse_frame(i, isinstance(i, WireEvent) and follower.shows_payload(i)) for i in items)
         await send({"type": "http.response.body", "body": body, "more_body": True})
