@@ -148,6 +148,7 @@ def serve(
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.error").addFilter(_without_query_strings)
     import uvicorn
 
     from bridge.runtime import Bridge
@@ -301,6 +302,13 @@ def _default_registry() -> Path:
         return Path(os.environ["MCP_BRIDGE_REGISTRY"])
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return data / "mcp-bridge" / "registry.db"
+
+
+def _without_query_strings(record: logging.LogRecord) -> bool:
+    """uvicorn names a WebSocket's path with its query string, which may hold a stream ticket: cut it."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(a.partition("?")[0] if isinstance(a, str) and a.startswith("/") else a for a in record.args)
+    return True
 
 
 def _stop_on_signals() -> None:

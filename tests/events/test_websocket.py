@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from harness import poll
-from tests.events.conftest import ADMIN, USER, call
-from tests.support import BridgeProcess
+from tests.events.conftest import ADMIN, KEYS, USER, call, servers
+from tests.support import BridgeProcess, bridge_process
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 
@@ -231,3 +231,14 @@ def test_a_bad_subscription_is_an_invalid_params_error_with_pointers(live: Bridg
     assert [e["pointer"] for e in bad_type["data"]["errors"]] == ["/params/types/1"]
     assert bad_payload["data"]["errors"] == [{"pointer": "/params/payload", "message": "expected a boolean"}]
     assert unknown["data"]["errors"] == [{"pointer": "/params/subscription", "message": "unknown"}]
+
+
+def test_a_ticket_never_reaches_the_log_even_at_debug_level(tmp_path: Path, witness: Path) -> None:
+    with bridge_process(tmp_path, servers(witness), *KEYS, "--log-level", "debug") as bridge:
+        issued = requests.post(f"{bridge.url}/mcp/stream/tickets", headers={"X-API-Key": USER}, timeout=10)
+        ticket = issued.json()["ticket"]
+        with socket(bridge, key=None, query=f"ticket={ticket}") as ws:
+            send(ws, "ping", {}, 1)
+            assert receive(ws)["result"] == {}
+        poll(lambda: '"WebSocket /ws" [accepted]' in bridge.log(), 10, what="uvicorn's debug line for the socket")
+        assert ticket not in bridge.log()
