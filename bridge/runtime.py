@@ -76,9 +76,7 @@ class Bridge:
             store.close()
             raise
         app = create_app(gateway, spec, settings, gate)
-        return cls(
-            settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store, feed=feed
-        )
+        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store, feed=feed)
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
