@@ -56,7 +56,7 @@ class JsonRpcDispatcher:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self._methods: dict[str, Callable[[JSON, Principal], Awaitable[JSON]]] = {
+        self._methods: dict[str, Callable[[JSON, Principal, str | None], Awaitable[JSON]]] = {
             "ping": self._ping,
             "tools/list": self._tools_list,
             "tools/call": self._tools_call,
@@ -79,7 +79,7 @@ class JsonRpcDispatcher:
             check = _CHECKS.get(method)
             if check is not None:
                 check.check(params, base="/params", what=f"invalid params for {method}")
-            result = await handler(params, principal)
+            result = await handler(params, principal, None if request_id is None else str(request_id))
         except BridgeError as exc:
             if "id" not in request:
                 return None
@@ -109,11 +109,24 @@ class JsonRpcDispatcher:
 
     # -- operations --------------------------------------------------------------------------
 
-    async def call_tool(self, name: str, arguments: JSON, principal: Principal, relay: Relay | None = None) -> JSON:
+    async def call_tool(
+        self,
+        name: str,
+        arguments: JSON,
+        principal: Principal,
+        relay: Relay | None = None,
+        request_id: str | None = None,
+    ) -> JSON:
         server, tool = self.gateway.resolve_tool(name, principal)
         try:
             return await self.gateway.call_tool(
-                server, tool, arguments, principal=principal, where="/params/arguments", relay=relay
+                server,
+                tool,
+                arguments,
+                principal=principal,
+                where="/params/arguments",
+                relay=relay,
+                request_id=request_id,
             )
         except ToolFailed as failed:
             return failed.result  # in MCP a tool's own failure is a result, not a protocol error
@@ -132,28 +145,28 @@ class JsonRpcDispatcher:
 
     # -- plain methods -----------------------------------------------------------------------
 
-    async def _ping(self, _params: JSON, _principal: Principal) -> JSON:
+    async def _ping(self, _params: JSON, _principal: Principal, _request_id: str | None) -> JSON:
         return {}
 
-    async def _tools_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _tools_list(self, _params: JSON, principal: Principal, _request_id: str | None) -> JSON:
         return {"tools": self.listing("tools", principal)}
 
-    async def _tools_call(self, params: JSON, principal: Principal) -> JSON:
-        return await self.call_tool(params["name"], params.get("arguments") or {}, principal)
+    async def _tools_call(self, params: JSON, principal: Principal, request_id: str | None) -> JSON:
+        return await self.call_tool(params["name"], params.get("arguments") or {}, principal, request_id=request_id)
 
-    async def _resources_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _resources_list(self, _params: JSON, principal: Principal, _request_id: str | None) -> JSON:
         return {"resources": self.listing("resources", principal)}
 
-    async def _templates_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _templates_list(self, _params: JSON, principal: Principal, _request_id: str | None) -> JSON:
         return {"resourceTemplates": self.listing("resourceTemplates", principal)}
 
-    async def _resources_read(self, params: JSON, principal: Principal) -> JSON:
+    async def _resources_read(self, params: JSON, principal: Principal, _request_id: str | None) -> JSON:
         return await self.read_resource(params["uri"], principal)
 
-    async def _prompts_list(self, _params: JSON, principal: Principal) -> JSON:
+    async def _prompts_list(self, _params: JSON, principal: Principal, _request_id: str | None) -> JSON:
         return {"prompts": self.listing("prompts", principal)}
 
-    async def _prompts_get(self, params: JSON, principal: Principal) -> JSON:
+    async def _prompts_get(self, params: JSON, principal: Principal, _request_id: str | None) -> JSON:
         return await self.get_prompt(params["name"], params.get("arguments") or {}, principal)
 
 
