@@ -34,14 +34,27 @@ __all__ = [
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 _STATUSES: dict[str, DeliveryStatus] = {"pending": "pending", "delivered": "delivered", "failed": "failed"}
 
-_SUB_COLUMNS = (
-    "id, url, description, types, servers, include_payload, enabled, disabled_reason, source, secret,"
-    " previous_secret, previous_until, created_at, updated_at"
+_SUB_LOAD = (
+    "SELECT id, url, description, types, servers, include_payload, "
+    "enabled, disabled_reason, source, secret, previous_secret, previous_until, created_at,"
+    " updated_at FROM webhook_subscriptions ORDER BY created_at, id"
 )
-_SUB_LOAD = f"SELECT {_SUB_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"
-_SUB_GET = f"SELECT {_SUB_COLUMNS} FROM webhook_subscriptions WHERE id = ?"
-_SUB_BY_SOURCE = f"SELECT {_SUB_COLUMNS} FROM webhook_subscriptions WHERE source = ? ORDER BY created_at, id"
-_SUB_INSERT = f"INSERT INTO webhook_subscriptions ({_SUB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SUB_GET = (
+    "SELECT id, url, description, types, servers, include_payload, "
+    "enabled, disabled_reason, source, secret, previous_secret, previous_until, created_at,"
+    " updated_at FROM webhook_subscriptions WHERE id = ?"
+)
+_SUB_BY_SOURCE = (
+    "SELECT id, url, description, types, servers, include_payload, "
+    "enabled, disabled_reason, source, secret, previous_secret, previous_until, created_at,"
+    " updated_at FROM webhook_subscriptions WHERE source = ?"
+    " ORDER BY created_at, id"
+)
+_SUB_INSERT = (
+    "INSERT INTO webhook_subscriptions (id, url, description, types, servers, include_payload, "
+    "enabled, disabled_reason, source, secret, previous_secret, previous_until, created_at,"
+    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _SUB_UPDATE = (
     "UPDATE webhook_subscriptions SET url = ?, description = ?, types = ?, servers = ?, include_payload = ?,"
     " enabled = ?, disabled_reason = ?, secret = ?, previous_secret = ?, previous_until = ?, updated_at = ?"
@@ -54,22 +67,31 @@ _ATTEMPTS_OF_SUB_DELETE = (
 )
 _DELIVERIES_OF_SUB_DELETE = "DELETE FROM webhook_deliveries WHERE subscription_id = ?"
 
-_DEL_COLUMNS = (
-    "id, subscription_id, event_id, event_type, event_time, status, attempts, next_attempt_at, last_status,"
-    " last_error, created_at, finished_at"
-)
 _DEL_INSERT = (
     "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, event_time, body, status, attempts,"
     " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
 )
-_DEL_GET = f"SELECT {_DEL_COLUMNS} FROM webhook_deliveries WHERE subscription_id = ? AND id = ?"
+_DEL_GET = (
+    "SELECT id, subscription_id, event_id, event_type, event_time, status, "
+    "attempts, next_attempt_at, last_status, last_error, created_at,"
+    " finished_at FROM webhook_deliveries WHERE subscription_id = ? AND id = ?"
+)
+_DEL_PAGE = (
+    "SELECT id, subscription_id, event_id, event_type, event_time, status, "
+    "attempts, next_attempt_at, last_status, last_error, created_at,"
+    " finished_at FROM webhook_deliveries WHERE subscription_id = ?"
+)
 _DEL_BODY = "SELECT body FROM webhook_deliveries WHERE id = ?"
 _DEL_DUE = (
-    f"SELECT {_DEL_COLUMNS}, body FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+    "SELECT id, subscription_id, event_id, event_type, event_time, status, "
+    "attempts, next_attempt_at, last_status, last_error, created_at, finished_at,"
+    " body FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
     " ORDER BY next_attempt_at, id LIMIT ?"
 )
 _DEL_PENDING_OF = (
-    f"SELECT {_DEL_COLUMNS}, body FROM webhook_deliveries WHERE status = 'pending' AND subscription_id = ?"
+    "SELECT id, subscription_id, event_id, event_type, event_time, status, "
+    "attempts, next_attempt_at, last_status, last_error, created_at, finished_at,"
+    " body FROM webhook_deliveries WHERE status = 'pending' AND subscription_id = ?"
     " ORDER BY id LIMIT ?"
 )
 _DEL_LEASE = "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = 'pending'"
@@ -279,7 +301,7 @@ class WebhookStore:
     ) -> list[DeliveryRecord]:
         """The subscription's deliveries, newest first, without bodies: those with an id below
         ``before`` (a page's cursor) and of ``status`` when given."""
-        sql = f"SELECT {_DEL_COLUMNS} FROM webhook_deliveries WHERE subscription_id = ?"
+        sql = _DEL_PAGE
         params: list[Value] = [subscription_id]
         if before is not None:
             sql += " AND id < ?"
@@ -346,8 +368,10 @@ class WebhookStore:
         if not where:
             raise RuntimeError("redeliver needs ids, event ids or a time range")
         chosen = " AND (" + " OR ".join(f"({w})" for w in where) + ")"
+        # Only fixed text and placeholders are joined here; every value is a parameter.
+        forget = _ATTEMPTS_OF_REDELIVERED + "subscription_id = ?" + chosen + ")"
         with self._database.transaction() as tx:
-            tx.execute(_ATTEMPTS_OF_REDELIVERED + "subscription_id = ?" + chosen + ")", (subscription_id, *params))
+            tx.execute(forget, (subscription_id, *params))
             return tx.execute(_REDELIVER + chosen, (now, subscription_id, *params))
 
     @staticmethod
