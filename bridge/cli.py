@@ -296,6 +296,15 @@ def _own_command() -> str:
     return str(Path(found).resolve()) if found else str(Path(sys.executable).with_name("mcp-bridge"))
 
 
+def _retry_delays(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return RetrySchedule.parse(text).delays
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
+
+
 def _default_registry() -> Path:
     """``$MCP_BRIDGE_REGISTRY``, else ``registry.db`` in the user's XDG data folder."""
     if os.environ.get("MCP_BRIDGE_REGISTRY"):
@@ -321,12 +330,3 @@ def _stop_on_signals() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def _retry_delays(text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        return RetrySchedule.parse(text).delays
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
