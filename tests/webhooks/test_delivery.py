@@ -6,13 +6,17 @@ attempt and redelivery, and one slow endpoint not delaying another."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from harness import poll
+from tests.generator.npm import NODE
+from tests.support import ROOT
 from tests.webhooks.conftest import Api, Receiver
 
 
@@ -131,3 +135,53 @@ def test_a_slow_endpoint_does_not_delay_another(api: Api, receiver: Receiver) ->
     assert time.monotonic() - started < 2.0  # 12 at 2 s each, 4 at a time, are still going at the slow one
     assert len(receiver.heard("/slow/tortoise")) <= 8
     assert sorted(json.loads(h["body"])["id"] for h in hare) == sorted({json.loads(h["body"])["id"] for h in hare})
+
+
+VERIFY_TS = """
+import { verifyWebhook, verifyMcpSignature, WebhookVerificationError } from "%s";
+const { secret, headers, body } = JSON.parse(process.argv[2]);
+const event = await verifyWebhook(secret, body, headers);
+const plainHeaders = new Headers(headers);
+const viaHeaders = await verifyWebhook(secret, new TextEncoder().encode(body), plainHeaders);
+const mcp = await verifyMcpSignature(secret, body, headers["X-MCP-Signature"], headers["webhook-timestamp"]);
+const forged = await verifyMcpSignature(secret, body + " ", headers["X-MCP-Signature"], headers["webhook-timestamp"]);
+let stale = "accepted";
+try {
+  await verifyWebhook(secret, body, headers, { now: Number(headers["webhook-timestamp"]) + 301 });
+} catch (error) {
+  stale = error instanceof WebhookVerificationError ? error.message : String(error);
+}
+let tampered = "accepted";
+try {
+  await verifyWebhook(secret, body.replace('"isError":false', '"isError":true'), headers);
+} catch (error) {
+  tampered = error instanceof WebhookVerificationError ? error.message : String(error);
+}
+const same = JSON.stringify(event) === JSON.stringify(viaHeaders);
+console.log(JSON.stringify({ event, same, mcp, forged, stale, tampered }));
+"""
+
+
+def test_the_generated_typescript_helpers_verify_a_delivery_and_refuse_forgeries_and_replays(
+    api: Api, receiver: Receiver, tmp_path: Path
+) -> None:
+    made = api.subscribe(url=receiver.url("/ok/typescript"), types=["tool.call.finished"])
+    api.call("typescript")
+    (heard,) = _one(receiver, "/ok/typescript")
+    source = ROOT / "generated" / "typescript" / "mcp-bridge-client" / "src" / "webhooks.ts"
+    script = tmp_path / "verify.mts"
+    script.write_text(VERIFY_TS % source.as_uri(), encoding="utf-8")
+    given = json.dumps({"secret": made["secret"], "headers": heard["headers"], "body": heard["body"]})
+    done = subprocess.run(
+        [str(NODE), "--experimental-strip-types", "--no-warnings", str(script), given],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["event"] == json.loads(heard["body"])
+    assert (found["same"], found["mcp"], found["forged"]) == (True, True, False)
+    assert found["stale"] == "the timestamp is too far from now (a replay, or a wrong clock)"
+    assert found["tampered"] == "no signature matches"
