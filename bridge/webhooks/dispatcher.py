@@ -12,8 +12,8 @@ writer thread:
   answer's ``Retry-After`` says so); after the last attempt, failed (the dead letter).
 
 What is due comes from two places: the outbox hands over each delivery once its row is
-committed (the common case, no read), and a sweep reads the outbox for what is due and not in
-hand: retries after a restart or a crash, redeliveries, deliveries of a re-enabled
+committed (the common case, no read), and a sweep reads the outbox for what is due before the
+next sweep and not in hand (waiting on a timer for its time): retries after a restart or a crash, redeliveries, deliveries of a re-enabled
 subscription. Retries in this process wait on timers. The sweep also prunes finished
 deliveries past their retention.
 """
@@ -144,8 +144,9 @@ class WebhookDispatcher:
             self._wake.clear()
 
     async def _sweep(self, *, prune: bool) -> None:
+        """Take in hand what is due before the next sweep: at once what is due now, on a timer the rest."""
         now = time.time()
-        due = await asyncio.to_thread(self._store.due, now, self.settings.sweep_batch)
+        due = await asyncio.to_thread(self._store.due, now + self.settings.sweep, self.settings.sweep_batch)
         fresh: list[DeliveryRecord] = []
         for delivery in due:
             if delivery.id in self._held:
@@ -162,7 +163,11 @@ class WebhookDispatcher:
             ids = [d.id for d in fresh]
             self._writer.submit(lambda tx: WebhookStore.lease(tx, ids, self._owner, until))
             for delivery in fresh:
-                self._enqueue(delivery)
+                wait = (delivery.next_attempt_at or now) - time.time()
+                if wait > 0:
+                    self._held[delivery.id] = self._loop.call_later(wait, self._retry, delivery)
+                else:
+                    self._enqueue(delivery)
         if prune:
             before = now - self.settings.retention
             self._writer.submit(lambda tx: log.debug("pruned %d deliveries", WebhookStore.prune(tx, before)))

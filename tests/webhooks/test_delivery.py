@@ -102,7 +102,8 @@ def test_retry_after_is_honoured_over_a_shorter_schedule(api: Api, receiver: Rec
     (delivered,) = api.settled(made["id"], 1, "delivered")
     first, second = receiver.heard("/retry-after/later")
     assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"] == delivered["id"]
-    assert second["at"] - first["at"] >= 2.0  # the schedule alone would have waited 0.3 s
+    # 2 s from when the first attempt began (heard a moment later); the schedule alone says 0.3 s
+    assert second["at"] - first["at"] >= 1.9
     assert delivered["attempts"] == 2
 
 
