@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 DEFAULT_OVERLAP = 24 * 3600.0
 #: The ``source`` of the one subscription ``WEBHOOK_URL`` makes.
 ENVIRONMENT = "environment"
+#: What it subscribes to: the guide's ``@mcp.on_tool_execution`` posted each tool execution, so
+#: finished calls (``tool_executed``); a PATCH may widen it, and a restart leaves that as it is.
+ENVIRONMENT_TYPES = ("tool.call.finished",)
 DEFAULT_PAGE = 50
 
 
@@ -234,11 +237,12 @@ class WebhookSubscriptions:
         return {"redelivered": count}
 
     def from_environment(self, url: str, secret: str | None) -> str:
-        """The one subscription ``WEBHOOK_URL`` stands for, made on the first start and kept in
-        step with the variables afterwards (never a second one); its id."""
+        """The one subscription ``WEBHOOK_URL`` stands for (finished calls, as the guide's handler
+        sent), made on the first start and kept in step with the variables afterwards (never a
+        second one); its id."""
         kept = self._store.by_source(ENVIRONMENT)
         if not kept:
-            made = self.create({"url": url}, source=ENVIRONMENT, secret=secret)
+            made = self.create({"url": url, "types": list(ENVIRONMENT_TYPES)}, source=ENVIRONMENT, secret=secret)
             if secret is None:
                 log.warning(
                     "WEBHOOK_URL: webhook %s made with a secret of its own, not shown in the log;"
