@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from bridge.events import new_event_id
+from bridge.store.database import Transaction
 from bridge.store.webhooks import DeliveryRecord, DeliveryStatus, WebhookAttempt, WebhookStore
-from bridge.store.writer import StoreWriter
+from bridge.store.writer import StoreWriter, Write
 from bridge.webhooks.addresses import Target, TargetRefused, check_addresses, parse_target
 from bridge.webhooks.client import DeliveryError, WebhookClient
 from bridge.webhooks.schedule import RetrySchedule
@@ -92,6 +93,7 @@ class WebhookDispatcher:
         self._held: dict[str, asyncio.TimerHandle | None] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._records: list[Write] = []
         subscriptions.add_listener(self.poke)
 
     # -- from anywhere -------------------------------------------------------------------------
@@ -227,7 +229,7 @@ class WebhookDispatcher:
             else:
                 outcome = "pending"
                 next_at = started + delay
-        self._writer.submit(
+        self._record(
             lambda tx: WebhookStore.record_attempt(tx, delivery.id, attempt, status=outcome, next_attempt_at=next_at)
         )
         if outcome == "pending" and next_at is not None:
@@ -235,6 +237,22 @@ class WebhookDispatcher:
             self._held[delivery.id] = self._loop.call_later(next_at - time.time(), self._retry, again)
         else:
             self._held.pop(delivery.id, None)
+
+    def _record(self, write: Write) -> None:
+        """Hand ``write`` to the store's writer with the others of this turn of the loop: one
+        hand-over (one wake of the writer thread) for all the attempts that ended together."""
+        if not self._records:
+            self._loop.call_soon(self._flush_records)
+        self._records.append(write)
+
+    def _flush_records(self) -> None:
+        writes, self._records = self._records, []
+
+        def all_of(tx: Transaction) -> None:
+            for write in writes:
+                write(tx)
+
+        self._writer.submit(all_of)
 
     def _retry(self, delivery: DeliveryRecord) -> None:
         if self._held.get(delivery.id) is not None:
