@@ -12,10 +12,10 @@ writer thread:
   answer's ``Retry-After`` says so); after the last attempt, failed (the dead letter).
 
 What is due comes from two places: the outbox hands over each delivery once its row is
-committed (the common case, no read), and a sweep reads the outbox for what is due before the
-next sweep and not in hand (waiting on a timer for its time): retries after a restart or a crash, redeliveries, deliveries of a re-enabled
-subscription. Retries in this process wait on timers. The sweep also prunes finished
-deliveries past their retention.
+committed (the common case, no read), and a sweep reads the outbox for what falls due before
+the next sweep and is not in hand (each waits on a timer for its time): retries after a
+restart or a crash, redeliveries, deliveries of a re-enabled subscription. Retries in this
+process wait on timers too. The sweep also prunes finished deliveries past their retention.
 """
 
 from __future__ import annotations
