@@ -225,12 +225,13 @@ class WebhookSubscriptions:
     def redeliver(self, subscription_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Deliveries of the given events, or of events within [since, until], pending again."""
         self._record(subscription_id)
+        since, until = _utc(body, "since"), _utc(body, "until")
+        if not body.get("eventIds") and since is None and until is None:
+            raise RequestInvalid(
+                "/body: give eventIds, since or until", [FieldError("/body", "give eventIds, since or until")]
+            )
         count = self._store.redeliver(
-            subscription_id,
-            time.time(),
-            event_ids=tuple(body.get("eventIds", ())),
-            since=_utc(body.get("since")),
-            until=_utc(body.get("until")),
+            subscription_id, time.time(), event_ids=tuple(body.get("eventIds", ())), since=since, until=until
         )
         log.info("webhook %s: %d deliveries to make again", subscription_id, count)
         self.reload()
@@ -345,8 +346,19 @@ def _filter(record: WebhookRecord) -> EventFilter:
     )
 
 
-def _utc(text: str | None) -> str | None:
-    """An RFC 3339 time as the log keeps times (UTC, ``Z``, milliseconds), to compare as text."""
+def _utc(body: Mapping[str, Any], member: str) -> str | None:
+    """The body's RFC 3339 time as the outbox keeps times (UTC, ``Z``, milliseconds), to compare as text."""
+    text = body.get(member)
     if text is None:
         return None
-    return rfc3339(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        where = f"/body/{member}"
+        raise RequestInvalid(
+            f"{where}: not an RFC 3339 date-time", [FieldError(where, "not an RFC 3339 date-time")]
+        ) from exc
+    if moment.tzinfo is None:
+        where = f"/body/{member}"
+        raise RequestInvalid(f"{where}: give the time's offset (Z or ±hh:mm)", [FieldError(where, "no offset")])
+    return rfc3339(moment.timestamp())

@@ -125,3 +125,21 @@ def test_the_delivery_log_pages_newest_first(api: Api, receiver: Receiver) -> No
     bad = api("GET", f"/webhooks/{made['id']}/deliveries?status=lost")
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["pointer"] == "/query/status"
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({}, "/body"),
+        ({"since": "yesterday"}, "/body/since"),
+        ({"until": "2026-12-06T00:00:00"}, "/body/until"),
+        ({"eventIds": ["not an id"]}, "/body/eventIds/0"),
+    ],
+)
+def test_a_range_to_redeliver_must_say_which_events(
+    api: Api, receiver: Receiver, body: dict[str, object], pointer: str
+) -> None:
+    made = api.subscribe(url=receiver.url("/ok/range"))
+    answer = api("POST", f"/webhooks/{made['id']}/redeliver", body)
+    assert answer.status_code == 400, answer.text
+    assert [e["pointer"] for e in answer.json()["errors"]] == [pointer]
