@@ -156,6 +156,8 @@ def _webhooks(
             webhooks.from_environment(settings.webhook_url, settings.webhook_secret)
         except BridgeError as exc:
             raise ConfigError(f"WEBHOOK_URL cannot be used: {exc.detail.removeprefix('/body/url: ')}") from exc
+    else:
+        webhooks.retire_environment()
     loop = pool.run(_running_loop(), 10)
     schedule = RetrySchedule(settings.webhook_retry_delays) if settings.webhook_retry_delays else RetrySchedule()
     dispatcher = WebhookDispatcher(

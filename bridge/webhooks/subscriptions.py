@@ -39,6 +39,8 @@ ENVIRONMENT = "environment"
 #: What it subscribes to: the guide's ``@mcp.on_tool_execution`` posted each tool execution, so
 #: finished calls (``tool_executed``); a PATCH may widen it, and a restart leaves that as it is.
 ENVIRONMENT_TYPES = ("tool.call.finished",)
+#: Why the ``WEBHOOK_URL`` subscription is disabled once the variable is gone (set again, it resumes).
+RETIRED = "WEBHOOK_URL is no longer set"
 DEFAULT_PAGE = 50
 
 
@@ -253,11 +255,23 @@ class WebhookSubscriptions:
                 )
             return str(made["id"])
         record = kept[0]
-        if record.url != url or (secret is not None and record.secret != secret):
-            self._store.update(replace(record, url=self._checked_url(url), secret=secret or record.secret))
-            log.info("WEBHOOK_URL: webhook %s follows the environment's new URL or secret", record.id)
+        back = not record.enabled and record.disabled_reason == RETIRED
+        if back or record.url != url or (secret is not None and record.secret != secret):
+            changed = replace(record, url=self._checked_url(url), secret=secret or record.secret)
+            if back:
+                changed = replace(changed, enabled=True, disabled_reason=None)
+            self._store.update(changed)
+            log.info("WEBHOOK_URL: webhook %s follows the environment's URL and secret", record.id)
             self.reload()
         return record.id
+
+    def retire_environment(self) -> None:
+        """``WEBHOOK_URL`` is no longer set: its subscription stops (its delivery log stays)."""
+        for record in self._store.by_source(ENVIRONMENT):
+            if record.enabled:
+                self._store.update(replace(record, enabled=False, disabled_reason=RETIRED))
+                log.info("WEBHOOK_URL is not set: webhook %s disabled", record.id)
+        self.reload()
 
     # -- helpers -------------------------------------------------------------------------------
 

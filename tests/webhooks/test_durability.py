@@ -1,7 +1,8 @@
 """The issue's end-to-end test: events queued while the receiver (the guide's Flask receiver) is
 down survive ``kill -9`` of the bridge right after the answers, and all arrive once both are
 started again: signatures valid, a duplicate with the same ``webhook-id`` as its original.
-``WEBHOOK_URL`` made the subscription, and a restart does not make a second one."""
+``WEBHOOK_URL`` made the subscription, a restart does not make a second one, and one without
+the variable stops it."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ def test_events_queued_while_the_receiver_is_down_survive_kill_9_and_all_arrive_
                 return len(page) >= CALLS and all(d["status"] == "delivered" for d in page)
 
             poll(all_delivered, 30, what="every delivery delivered (2xx: the receiver checked its signature)")
+
+    with bridge_process(tmp_path / "third", RICH, *args) as third:  # WEBHOOK_URL no longer set
+        (left,) = Api(third)("GET", "/webhooks").json()["webhooks"]
+        assert (left["id"], left["enabled"], left["disabledReason"]) == (
+            webhook["id"],
+            False,
+            "WEBHOOK_URL is no longer set",
+        )
 
     records = _received(received)
     assert len({r["data"]["id"] for r in records}) == CALLS
