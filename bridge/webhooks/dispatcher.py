@@ -147,6 +147,9 @@ class WebhookDispatcher:
 
     async def _sweep(self, *, prune: bool) -> None:
         """Take in hand what is due before the next sweep: at once what is due now, on a timer the rest."""
+        for gone in [s for s in self._lanes if self._subscriptions.subscriber(s) is None]:
+            for task in self._lanes.pop(gone).tasks:  # a deleted subscription's workers
+                task.cancel()
         now = time.time()
         due = await asyncio.to_thread(self._store.due, now + self.settings.sweep, self.settings.sweep_batch)
         fresh: list[DeliveryRecord] = []
