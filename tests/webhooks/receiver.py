@@ -2,7 +2,8 @@
 
 ``/ok/…`` 200; ``/slow/…`` 200 after two seconds; ``/gone/…`` 410; ``/fail/…`` 500;
 ``/redirect/…`` 302 to ``/ok/…-redirected``; ``/retry-after/…`` 503 with ``Retry-After: 2`` to a
-delivery's first attempt, 200 to the next. ``GET /_received`` lists every POST heard (path,
+delivery's first attempt, 200 to the next; ``/endless/…`` 200 with a body that never ends (for
+up to a minute, or until the client hangs up). ``GET /_received`` lists every POST heard (path,
 headers, body, time), oldest first.
 
     python tests/webhooks/receiver.py PORT
@@ -31,6 +32,9 @@ class _Endpoint(BaseHTTPRequestHandler):
                 {"path": self.path, "headers": dict(self.headers.items()), "body": body.decode(), "at": time.time()}
             )
         kind = self.path.split("/")[1]
+        if kind == "endless":
+            self._endless()
+            return
         if kind == "slow":
             time.sleep(2)
         status, headers = {
@@ -47,6 +51,20 @@ class _Endpoint(BaseHTTPRequestHandler):
         with _lock:
             body = json.dumps(_heard).encode()
         self._answer(200, body, {})
+
+    def _endless(self) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"1000\r\n" + b"x" * 4096 + b"\r\n"
+        until = time.monotonic() + 60
+        try:
+            while time.monotonic() < until:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:  # the client read what it wanted and hung up
+            pass
+        self.close_connection = True
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)

@@ -84,6 +84,13 @@ def test_a_redirect_is_not_followed(api: Api, receiver: Receiver) -> None:
     assert receiver.heard("/ok/away") == []
 
 
+def test_an_answer_is_read_only_up_to_a_cap(api: Api, receiver: Receiver) -> None:
+    made = api.subscribe(url=receiver.url("/endless/body"), types=["tool.call.finished"])
+    api.call()
+    (delivered,) = api.settled(made["id"], 1, "delivered", timeout=10)  # reading it all would never end
+    assert (delivered["attempts"], delivered["lastStatus"]) == (1, 200)
+
+
 def test_410_gone_disables_the_subscription(api: Api, receiver: Receiver) -> None:
     made = api.subscribe(url=receiver.url("/gone/now"), types=["tool.call.finished"])
     api.call()
