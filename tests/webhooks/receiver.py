@@ -6,12 +6,15 @@ delivery's first attempt, 200 to the next; ``/endless/…`` 200 with a body that
 up to a minute, or until the client hangs up). ``GET /_received`` lists every POST heard (path,
 headers, body, time), oldest first.
 
-    python tests/webhooks/receiver.py PORT
+    python tests/webhooks/receiver.py PORT [CERT KEY]
+
+With a certificate and its key it serves HTTPS.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 import time
@@ -80,4 +83,9 @@ class _Endpoint(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), _Endpoint).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), _Endpoint)
+    if len(sys.argv) == 4:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
