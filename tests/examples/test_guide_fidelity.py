@@ -49,6 +49,7 @@ CHANGED: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "data_pipeline.py": ("Data Processing Pipeline", []),
+    "webhook_receiver.py": ("Webhook Receiver", []),
     "orchestration.py": (
         "Multi-Server Orchestration",
         [
