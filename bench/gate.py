@@ -33,7 +33,7 @@ from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.model import Catalog, Principal
 from bridge.spec import Spec
-from bridge.store import Store
+from bridge.store import MemoryRegistrationStore
 from bridge.upstream.memory import MemoryServer, MemoryUpstreams
 from bridge.validation import RequestValidator
 
@@ -69,7 +69,7 @@ def _steps() -> dict[str, Callable[[], object]]:
     op = gate.validator["callServerTool"]
     tool = {"name": TOOL, "inputSchema": _echo_input_schema()}
     upstreams = MemoryUpstreams({SERVER: MemoryServer(Catalog(tools={TOOL: tool}))})
-    registry = ServerRegistry(upstreams, Store.memory().registrations, allow_stdio=False, connect_timeout=5)
+    registry = ServerRegistry(upstreams, MemoryRegistrationStore(), allow_stdio=False, connect_timeout=5)
     gateway = Gateway(upstreams, registry, InProcessBus())
     gateway.run(gateway.start([ServerConfig(SERVER, "streamable-http", url="http://127.0.0.1:1/mcp")]))
     params = {"server": SERVER, "tool": TOOL}

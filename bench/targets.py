@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -178,15 +178,22 @@ def running_tools_host(work: Path, servers: int, tools: int) -> Iterator[list[Up
 
 @contextlib.contextmanager
 def running_bridge(
-    upstreams: list[Upstream], work: Path, *, start_timeout: float = START_TIMEOUT
+    upstreams: list[Upstream],
+    work: Path,
+    *,
+    start_timeout: float = START_TIMEOUT,
+    options: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Endpoint]:
-    """``mcp-bridge serve`` with these upstreams, ready (``/readyz`` 200) when yielded."""
+    """``mcp-bridge serve`` with these upstreams (and further ``options`` and environment ``env``),
+    ready (``/readyz`` 200) when yielded."""
     port = free_port()
     config = work / f"bridge-{port}.json"
     config.write_text(json.dumps({"mcpServers": {u.name: u.claude_desktop_entry() for u in upstreams}}))
     argv = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
-    argv += ["--log-level", "warning", "--registry", str(work / f"registry-{port}.db")]
-    with started("bridge", argv, cwd=ROOT, log=work / f"bridge-{port}.log") as proc:
+    argv += ["--log-level", "warning", "--registry", str(work / f"registry-{port}.db"), *options]
+    environ = None if env is None else {**os.environ, **env}
+    with started("bridge", argv, cwd=ROOT, log=work / f"bridge-{port}.log", env=environ) as proc:
         ready_s = proc.wait_until(lambda: _ready(port, "/readyz"), start_timeout, "ready (/readyz 200)")
         paths = {u.name: f"/servers/{u.name}/tools/{u.tool}" for u in upstreams}
         endpoint = _endpoint("bridge", port, proc, paths, ready_s, upstreams)

@@ -23,6 +23,7 @@ from bridge.config import (
 )
 from bridge.spec import SpecError
 from bridge.store import StoreError
+from bridge.webhooks import RetrySchedule
 from generator.cli import generate
 
 __all__ = ["main"]
@@ -124,6 +125,11 @@ def main() -> None:
     help="Let webhooks be delivered to loopback, private and link-local addresses.",
 )
 @click.option(
+    "--webhook-retry-delays",
+    metavar="SECONDS,...",
+    help="Seconds between a webhook delivery's attempts, comma-separated (default: 5 s to 12 h, about a day).",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -144,6 +150,7 @@ def serve(
     log_all_calls: bool,
     allowed_origins: tuple[str, ...],
     allow_private_webhooks: bool,
+    webhook_retry_delays: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -175,12 +182,13 @@ def serve(
         allow_private_webhooks=allow_private_webhooks,
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
+        webhook_retry_delays=_retry_delays(webhook_retry_delays),
     )
     _stop_on_signals()
     listener = _bind(host, port)
     try:
         bridge = Bridge.create(settings, servers, spec_path=spec_path)
-    except (SpecError, StoreError) as exc:
+    except (SpecError, StoreError, ConfigError) as exc:
         listener.close()
         raise click.ClickException(f"refusing to start: {exc}") from exc
     except BaseException:
@@ -294,6 +302,15 @@ def _own_command() -> str:
     """The absolute path of this ``mcp-bridge``, so Claude Desktop finds it without our PATH."""
     found = shutil.which("mcp-bridge")
     return str(Path(found).resolve()) if found else str(Path(sys.executable).with_name("mcp-bridge"))
+
+
+def _retry_delays(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return RetrySchedule.parse(text).delays
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
 
 
 def _default_registry() -> Path:

@@ -129,9 +129,12 @@ class BridgeSettings:
     #: Webhook URLs may point at loopback, private and link-local addresses (refused by default).
     allow_private_webhooks: bool = False
     #: A webhook subscription made at start (the integration guide's ``WEBHOOK_URL``), and its
-    #: signing secret (``WEBHOOK_SECRET``; one is made and logged once when missing).
+    #: signing secret (``WEBHOOK_SECRET``; when missing, one is made and never logged: rotate it
+    #: over REST to be shown one).
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    #: Seconds between a webhook delivery's attempts (None: the default schedule, about a day).
+    webhook_retry_delays: tuple[float, ...] | None = None
 
     @staticmethod
     def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:

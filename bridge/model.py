@@ -17,6 +17,7 @@ __all__ = [
     "INPUT_REQUIRED",
     "JSON",
     "MISSING_CAPABILITY",
+    "REQUEST_ID_CHARS",
     "SERVING",
     "USE",
     "Catalog",
@@ -45,6 +46,8 @@ MISSING_CAPABILITY = -32021
 USE = "use"
 #: The scope that may also register and remove servers.
 ADMIN = "admin"
+#: A caller's own request id (``X-Request-Id``) is kept to this many characters in events.
+REQUEST_ID_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)

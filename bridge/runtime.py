@@ -5,6 +5,7 @@ This is the only module that knows every layer; it wires them and owns their shu
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.config import BridgeSettings, ServerConfig
+from bridge.config import BridgeSettings, ConfigError, ServerConfig
+from bridge.errors import BridgeError
 from bridge.events import InProcessBus
 from bridge.feed import Feed, FeedSettings
 from bridge.gate import ApiKeyAuthenticator, Gate
@@ -24,6 +26,9 @@ from bridge.store import Store
 from bridge.store.events import Retention
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
+from bridge.webhooks import RetrySchedule, WebhookSubscriptions
+from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
+from bridge.webhooks.outbox import WebhookOutbox
 
 __all__ = ["Bridge"]
 
@@ -42,6 +47,9 @@ class Bridge:
     pool: UpstreamPool
     store: Store
     feed: Feed
+    webhooks: WebhookSubscriptions
+    dispatcher: WebhookDispatcher
+    outbox: WebhookOutbox
 
     @classmethod
     def create(
@@ -69,14 +77,35 @@ class Bridge:
         feed = Feed(bus, store, _feed_settings(settings))
         gateway = Gateway(pool, registry, bus)
         try:
-            gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
+            webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
         except BaseException:
             gateway.close()
             feed.close()
             store.close()
             raise
-        app = create_app(gateway, spec, settings, gate)
-        return cls(settings=settings, spec=spec, gateway=gateway, gate=gate, app=app, pool=pool, store=store, feed=feed)
+        try:
+            gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
+        except BaseException:
+            pool.run(dispatcher.close(), 10)
+            outbox.close()
+            gateway.close()
+            feed.close()
+            store.close()
+            raise
+        app = create_app(gateway, spec, settings, gate, webhooks)
+        return cls(
+            settings=settings,
+            spec=spec,
+            gateway=gateway,
+            gate=gate,
+            app=app,
+            pool=pool,
+            store=store,
+            feed=feed,
+            webhooks=webhooks,
+            dispatcher=dispatcher,
+            outbox=outbox,
+        )
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
@@ -119,9 +148,44 @@ class Bridge:
                 stop()
 
     def close(self) -> None:
+        try:
+            self.pool.run(self.dispatcher.close(), 10)
+        except Exception:  # the loop is gone already: nothing is in flight
+            log.debug("webhook dispatcher stopped with the loop")
+        self.outbox.close()
         self.gateway.close()
         self.feed.close()
         self.store.close()
+
+
+def _webhooks(
+    settings: BridgeSettings, store: Store, feed: Feed, pool: UpstreamPool
+) -> tuple[WebhookSubscriptions, WebhookDispatcher, WebhookOutbox]:
+    """Subscriptions (with the one ``WEBHOOK_URL`` stands for), the dispatcher on the loop, the outbox on the feed."""
+    webhooks = WebhookSubscriptions(store.webhooks, allow_private=settings.allow_private_webhooks)
+    if settings.webhook_url:
+        try:
+            webhooks.from_environment(settings.webhook_url, settings.webhook_secret)
+        except BridgeError as exc:
+            raise ConfigError(f"WEBHOOK_URL cannot be used: {exc.detail.removeprefix('/body/url: ')}") from exc
+    else:
+        webhooks.retire_environment()
+    loop = pool.run(_running_loop(), 10)
+    schedule = RetrySchedule(settings.webhook_retry_delays) if settings.webhook_retry_delays else RetrySchedule()
+    dispatcher = WebhookDispatcher(
+        webhooks,
+        store.webhooks,
+        store.writer,
+        loop,
+        DispatchSettings(schedule=schedule, allow_private=settings.allow_private_webhooks),
+    )
+    outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit)
+    pool.run(dispatcher.start(), 10)
+    return webhooks, dispatcher, outbox
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
 
 
 def _feed_settings(settings: BridgeSettings) -> FeedSettings:

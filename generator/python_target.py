@@ -456,7 +456,7 @@ def render_python(api: Api, package: str, problems: Problems) -> Files:
         + models,
         f"{package}/py.typed": "",
     }
-    for name in ("__init__.py", "errors.py", "_core.py", "_http.py", "_async_http.py", "_operations.py"):
+    for name in ("__init__.py", "errors.py", "_core.py", "_http.py", "_async_http.py", "_operations.py", "webhooks.py"):
         files[f"{package}/{name}"] = env.get_template(name + ".jinja").render(context)
     if context["surface"]:
         files[f"{package}/_surface.py"] = env.get_template("_surface.py.jinja").render(context)

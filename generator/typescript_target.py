@@ -164,6 +164,14 @@ def render_typescript(api: Api, package: str, problems: Problems) -> Files:
         <= {op.operation_id for op in api.operations},
     }
     files: Files = {}
-    for name in ("src/models.ts", "src/errors.ts", "src/client.ts", "src/index.ts", "package.json", "tsconfig.json"):
+    for name in (
+        "src/models.ts",
+        "src/errors.ts",
+        "src/client.ts",
+        "src/webhooks.ts",
+        "src/index.ts",
+        "package.json",
+        "tsconfig.json",
+    ):
         files[f"{package}/{name}"] = env.get_template(name.replace("/", "_") + ".jinja").render(context)
     return files

@@ -24,6 +24,16 @@ SPEC_PATH = Path(__file__).parent.parent / "openapi" / "openapi.yaml"
 
 OPERATIONS = {
     "mcpRequest": ("post", "/mcp"),
+    "listWebhooks": ("get", "/webhooks"),
+    "createWebhook": ("post", "/webhooks"),
+    "getWebhook": ("get", "/webhooks/{webhook}"),
+    "updateWebhook": ("patch", "/webhooks/{webhook}"),
+    "deleteWebhook": ("delete", "/webhooks/{webhook}"),
+    "rotateWebhookSecret": ("post", "/webhooks/{webhook}/rotate"),
+    "listWebhookDeliveries": ("get", "/webhooks/{webhook}/deliveries"),
+    "getWebhookDelivery": ("get", "/webhooks/{webhook}/deliveries/{delivery}"),
+    "redeliverWebhookDelivery": ("post", "/webhooks/{webhook}/deliveries/{delivery}/redeliver"),
+    "redeliverWebhookEvents": ("post", "/webhooks/{webhook}/redeliver"),
     "listServers": ("get", "/servers"),
     "registerServer": ("post", "/servers"),
     "deleteServer": ("delete", "/servers/{server}"),
@@ -48,6 +58,8 @@ OPERATIONS = {
 HEALTH = {"healthz", "readyz"}
 #: Managing servers needs an admin key: these declare 403 and a 409 for a taken name.
 ADMIN = {"registerServer", "deleteServer"}
+#: Webhook subscriptions need an admin key too (403 without one); they name nothing that can be taken.
+WEBHOOKS = {op_id for op_id in OPERATIONS if "Webhook" in op_id}
 PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "502", "503", "504")
 #: Browsers open the event stream: these declare 403 for a page of an origin the bridge refuses.
 STREAMS = {"streamEvents", "createStreamTicket"}
@@ -146,7 +158,7 @@ def test_every_operation_has_a_unique_operation_id_from_the_contract() -> None:
 
 def test_every_operation_has_tags_a_summary_and_a_description() -> None:
     tags = {tag["name"] for tag in document()["tags"]}
-    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "events"}
+    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "events", "webhooks"}
     for op_id, (_, _, op) in operations().items():
         assert op.get("tags"), op_id
         assert set(op["tags"]) <= tags, op_id
@@ -163,7 +175,7 @@ def test_keys_are_optional_except_for_managing_servers_and_absent_from_health_pr
     assert (api_key["type"], api_key["in"], api_key["name"]) == ("apiKey", "header", "X-API-Key")
     for op_id, (_, _, op) in operations().items():
         assert ("security" in op and op["security"] == []) == (op_id in HEALTH), op_id
-        if op_id in ADMIN:
+        if op_id in ADMIN | WEBHOOKS:
             assert op["security"] == [{"bearerAuth": ["admin"]}, {"apiKeyAuth": ["admin"]}], op_id
 
 
@@ -174,6 +186,7 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
         expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS else set())
         expected |= {"403", "409"} if op_id in ADMIN else set()
         expected |= {"403"} if op_id in STREAMS else set()
+        expected |= {"403"} if op_id in WEBHOOKS else set()
         declared = {status for status in op["responses"] if status.startswith(("4", "5"))}
         assert declared == expected, op_id
         for status in expected:

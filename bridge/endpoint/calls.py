@@ -21,6 +21,7 @@ from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate
 from bridge.gateway import Gateway
 from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
+from bridge.model import REQUEST_ID_CHARS
 from bridge.validation import OperationValidator
 
 from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
@@ -69,7 +70,10 @@ class ToolCalls:
                 server, tool = params["server"], params["tool"]
             else:
                 server, tool = self._gateway.resolve_tool(params["name"], principal)
-            result = await self._gateway.call_tool(server, tool, arguments, principal=principal)
+            request_id = headers.get("x-request-id", "")
+            result = await self._gateway.call_tool(
+                server, tool, arguments, principal=principal, request_id=request_id[:REQUEST_ID_CHARS] or None
+            )
             if headers.get("prefer", ""):
                 await _send_preferred(send, scope, result)
             else:

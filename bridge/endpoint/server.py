@@ -58,7 +58,9 @@ class GatewayBackend:
         return await _mcp_errors(work)
 
     async def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> JSON:
-        return await _mcp_errors(lambda: self.rpc.call_tool(name, arguments, _principal(caller), relay))
+        return await _mcp_errors(
+            lambda: self.rpc.call_tool(name, arguments, _principal(caller), relay, request_id=caller.request_id)
+        )
 
     async def read_resource(self, uri: str, caller: Caller, relay: Relay | None = None) -> JSON:
         return await _mcp_errors(lambda: self.rpc.read_resource(uri, _principal(caller), relay))

@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 Sink = Callable[[WireEvent], Receipt | None]
 _LIFECYCLE: frozenset[type[Event]] = frozenset(c for c in EVENT_TYPES.values() if not issubclass(c, CallEvent))
 _CALLS: frozenset[type[Event]] = frozenset(c for c in EVENT_TYPES.values() if issubclass(c, CallEvent))
-#: Appends between two prunings of the log.
-PRUNE_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +52,8 @@ class FeedSettings:
     #: followers that ask for them.
     payloads: bool = False
     payload_chars: int = PAYLOAD_CHARS
+    #: Events kept between two prunings of the log.
+    prune_every: int = 1000
 
 
 class Following:
@@ -191,22 +191,28 @@ class Feed:
         writer = self._store.writer
         writer.submit(lambda tx: EventLogStore.append(tx, (logged,)))
         self._appended += 1
-        if self._appended % PRUNE_EVERY == 0:
-            retention = self.settings.retention
-            oldest = rfc3339(time.time() - retention.age)
-            writer.submit(lambda tx: log.debug("pruned %d events", EventLogStore.prune(tx, retention, oldest)))
+        if self._appended % self.settings.prune_every == 0:
+            self.prune()
+
+    def prune(self) -> None:
+        """Drop from the log what its retention no longer keeps (soon, on the writer's thread)."""
+        retention = self.settings.retention
+        oldest = rfc3339(time.time() - retention.age)
+        self._store.writer.submit(lambda tx: log.debug("pruned %d events", EventLogStore.prune(tx, retention, oldest)))
 
     # -- replay --------------------------------------------------------------------------------
 
-    async def replay(self, after: str, limit: int) -> tuple[bool, list[WireEvent]]:
-        """Events logged after the one with id ``after``, oldest first, at most ``limit``; and
-        whether some may be missing (``after`` is no longer, or never was, in the log)."""
-        return await asyncio.to_thread(self._replay, after, limit)
+    async def replay(self, after: str, limit: int, *, resuming: bool = True) -> tuple[bool, list[WireEvent]]:
+        """Events logged after id ``after``, oldest first, at most ``limit``; and whether some
+        after it may be missing: the log has dropped events after it (its oldest is newer), or,
+        for a subscriber ``resuming`` from an id of its own, the log is empty."""
+        return await asyncio.to_thread(self._replay, after, limit, resuming)
 
-    def _replay(self, after: str, limit: int) -> tuple[bool, list[WireEvent]]:
+    def _replay(self, after: str, limit: int, resuming: bool) -> tuple[bool, list[WireEvent]]:
         self._store.writer.flush(timeout=10.0)  # what was heard before now is in the log
         events = self._store.events
-        gap = not events.has(after)
+        oldest = events.oldest()
+        gap = resuming if oldest is None else oldest > after
         return gap, [WireEvent.from_json(body.encode()) for _id, body in events.after(after, limit)]
 
     async def latest(self, limit: int) -> list[WireEvent]:

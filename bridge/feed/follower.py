@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from bridge.events import new_event_id
 from bridge.feed.envelope import EventFilter, WireEvent
 from bridge.feed.feed import Feed
 from bridge.model import ADMIN, Principal
@@ -65,8 +66,9 @@ class Follower:
         self.filter = event_filter or EventFilter()
         self.payload = payload
         self._sees_all_payloads = principal.has_scopes((ADMIN,))
-        #: The id of the last event handed out; what a catch-up reads after.
-        self.last_id = last_event_id
+        #: The id of the last event handed out, or (before any) an id made now, which sorts
+        #: before every event still to come: a catch-up reads the log after it.
+        self.last_id = last_event_id or new_event_id()
         self._buffer: collections.deque[WireEvent] = collections.deque()
         self._limit = buffer
         self._behind = last_event_id is not None  # coming back: first catch up from the log
@@ -138,7 +140,7 @@ class Follower:
                 continue
             while self._buffer:
                 wire = self._buffer.popleft()
-                if self.last_id is None or wire.id > self.last_id:
+                if wire.id > self.last_id:
                     return self._handed(wire)
             self._wake.clear()
             await self._wake.wait()
@@ -169,15 +171,12 @@ class Follower:
         resuming, self._resuming = self._resuming, False
         self._buffer.clear()
         self._behind = False  # offers from now on are kept; duplicates of the log are skipped by id
-        if self.last_id is None:  # fell behind before handing out anything: nothing to catch up from
-            self._replayed.append(Notice("stream.lagged", {"lastEventId": None}))
-            return
         if not resuming:
             self._replayed.append(Notice("stream.lagged", {"lastEventId": self.last_id}))
         after = self.last_id
         first = True
         while True:
-            gap, page = await self._feed.replay(after, PAGE)
+            gap, page = await self._feed.replay(after, PAGE, resuming=resuming)
             if first and gap:
                 self._replayed.append(
                     Notice("stream.gap", {"lastEventId": after, "resumedFrom": page[0].id if page else None})

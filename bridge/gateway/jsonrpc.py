@@ -56,7 +56,7 @@ class JsonRpcDispatcher:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self._methods: dict[str, Callable[[JSON, Principal, Relay | None], Awaitable[JSON]]] = {
+        self._methods: dict[str, Callable[[JSON, Principal, str | None, Relay | None], Awaitable[JSON]]] = {
             "ping": self._ping,
             "tools/list": self._tools_list,
             "tools/call": self._tools_call,
@@ -83,7 +83,7 @@ class JsonRpcDispatcher:
             check = _CHECKS.get(method)
             if check is not None:
                 check.check(params, base="/params", what=f"invalid params for {method}")
-            result = await handler(params, principal, relay)
+            result = await handler(params, principal, None if request_id is None else str(request_id), relay)
         except BridgeError as exc:
             if "id" not in request:
                 return None
@@ -113,11 +113,24 @@ class JsonRpcDispatcher:
 
     # -- operations --------------------------------------------------------------------------
 
-    async def call_tool(self, name: str, arguments: JSON, principal: Principal, relay: Relay | None = None) -> JSON:
+    async def call_tool(
+        self,
+        name: str,
+        arguments: JSON,
+        principal: Principal,
+        relay: Relay | None = None,
+        request_id: str | None = None,
+    ) -> JSON:
         server, tool = self.gateway.resolve_tool(name, principal)
         try:
             return await self.gateway.call_tool(
-                server, tool, arguments, principal=principal, where="/params/arguments", relay=relay
+                server,
+                tool,
+                arguments,
+                principal=principal,
+                where="/params/arguments",
+                relay=relay,
+                request_id=request_id,
             )
         except ToolFailed as failed:
             return failed.result  # in MCP a tool's own failure is a result, not a protocol error
@@ -136,28 +149,43 @@ class JsonRpcDispatcher:
 
     # -- plain methods -----------------------------------------------------------------------
 
-    async def _ping(self, _params: JSON, _principal: Principal, _relay: Relay | None) -> JSON:
+    async def _ping(self, _params: JSON, _principal: Principal, _request_id: str | None, _relay: Relay | None) -> JSON:
         return {}
 
-    async def _tools_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
+    async def _tools_list(
+        self, _params: JSON, principal: Principal, _request_id: str | None, _relay: Relay | None
+    ) -> JSON:
         return {"tools": self.listing("tools", principal)}
 
-    async def _tools_call(self, params: JSON, principal: Principal, relay: Relay | None) -> JSON:
-        return await self.call_tool(params["name"], params.get("arguments") or {}, principal, relay)
+    async def _tools_call(
+        self, params: JSON, principal: Principal, request_id: str | None, relay: Relay | None
+    ) -> JSON:
+        arguments = params.get("arguments") or {}
+        return await self.call_tool(params["name"], arguments, principal, relay, request_id=request_id)
 
-    async def _resources_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
+    async def _resources_list(
+        self, _params: JSON, principal: Principal, _request_id: str | None, _relay: Relay | None
+    ) -> JSON:
         return {"resources": self.listing("resources", principal)}
 
-    async def _templates_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
+    async def _templates_list(
+        self, _params: JSON, principal: Principal, _request_id: str | None, _relay: Relay | None
+    ) -> JSON:
         return {"resourceTemplates": self.listing("resourceTemplates", principal)}
 
-    async def _resources_read(self, params: JSON, principal: Principal, relay: Relay | None) -> JSON:
+    async def _resources_read(
+        self, params: JSON, principal: Principal, _request_id: str | None, relay: Relay | None
+    ) -> JSON:
         return await self.read_resource(params["uri"], principal, relay)
 
-    async def _prompts_list(self, _params: JSON, principal: Principal, _relay: Relay | None) -> JSON:
+    async def _prompts_list(
+        self, _params: JSON, principal: Principal, _request_id: str | None, _relay: Relay | None
+    ) -> JSON:
         return {"prompts": self.listing("prompts", principal)}
 
-    async def _prompts_get(self, params: JSON, principal: Principal, relay: Relay | None) -> JSON:
+    async def _prompts_get(
+        self, params: JSON, principal: Principal, _request_id: str | None, relay: Relay | None
+    ) -> JSON:
         return await self.get_prompt(params["name"], params.get("arguments") or {}, principal, relay)
 
 

@@ -27,6 +27,8 @@ class Caller:
     """
 
     state: Mapping[str, Any] = field(default_factory=dict)
+    #: The client's JSON-RPC id for the request, as text (it goes into the call's events).
+    request_id: str | None = None
 
 
 class Backend(Protocol):

@@ -33,7 +33,8 @@ def caller_of(ctx: Ctx) -> Caller:
     """Who sent the request: the state the admitting edge attached to its HTTP request (none on stdio)."""
     scope = getattr(ctx.request, "scope", None)
     state = scope.get("state") if isinstance(scope, dict) else None
-    return Caller(state) if isinstance(state, dict) else Caller()
+    request_id = None if ctx.request_id is None else str(ctx.request_id)
+    return Caller(state, request_id) if isinstance(state, dict) else Caller(request_id=request_id)
 
 
 def client_session(ctx: Ctx) -> str | None:

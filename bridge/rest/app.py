@@ -22,15 +22,18 @@ from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.rest import problems
 from bridge.rest.livespec import LiveSpec
-from bridge.rest.views import docs, explorer, health, mcp, prompts, resources, servers, tools
+from bridge.rest.views import docs, explorer, health, mcp, prompts, resources, servers, tools, webhooks
 from bridge.spec import Spec
+from bridge.webhooks import WebhookSubscriptions
 
 __all__ = ["create_app"]
 
 access = logging.getLogger("bridge.access")
 
 
-def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings, gate: Gate) -> Flask:
+def create_app(
+    gateway: Gateway, spec: Spec, settings: BridgeSettings, gate: Gate, subscriptions: WebhookSubscriptions
+) -> Flask:
     app = Flask("bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
 
@@ -43,6 +46,7 @@ def create_app(gateway: Gateway, spec: Spec, settings: BridgeSettings, gate: Gat
         mcp.create_blueprint(gateway, JsonRpcDispatcher(gateway)),
         docs.create_blueprint(LiveSpec(spec, gateway)),
         explorer.create_blueprint(),
+        webhooks.create_blueprint(subscriptions),
     ):
         app.register_blueprint(blueprint)
 

@@ -10,6 +10,8 @@ Modules, one job each:
 - ``sqlite``: the SQLite engine, the one module that imports ``sqlite3``
 - ``migrations``: the schema, version by version; ``migrator``: applies pending ones at start
 - ``registrations``: servers registered over REST
+- ``events``: the event log; ``webhooks``: webhook subscriptions, the outbox and delivery log
+- ``writer``: the one writer thread for frequent small writes (group commit)
 - ``store``: opens a database by path or URL and hands out the per-kind stores
 - ``errors``: ``StoreError`` and its subclasses
 """

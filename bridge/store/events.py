@@ -20,7 +20,7 @@ _LATEST = "SELECT id, body FROM events ORDER BY id DESC LIMIT ?"
 _HAS = "SELECT 1 FROM events WHERE id = ?"
 _OLDEST = "SELECT MIN(id) FROM events"
 _PRUNE_AGE = "DELETE FROM events WHERE at < ?"
-_PRUNE_COUNT = "DELETE FROM events WHERE id < (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)"
+_PRUNE_COUNT = "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,4 +118,52 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_at ON events (at)",
         ),
     ),
+    Migration(
+        4,
+        "webhooks: subscriptions with their secrets, the outbox and delivery log, every attempt",
+        (
+            "CREATE TABLE webhook_subscriptions ("
+            " id TEXT NOT NULL PRIMARY KEY,"
+            " url TEXT NOT NULL,"
+            " description TEXT,"
+            " types TEXT,"  # JSON list of type names and groups; NULL: every type
+            " servers TEXT,"  # JSON list of server names; NULL: every server
+            " include_payload INTEGER NOT NULL,"  # 0 or 1
+            " enabled INTEGER NOT NULL,"  # 0 or 1
+            " disabled_reason TEXT,"
+            " source TEXT NOT NULL,"  # "api", or "environment" for the one WEBHOOK_URL makes
+            " secret TEXT NOT NULL,"
+            " previous_secret TEXT,"  # still signs, beside the new one, until previous_until
+            " previous_until DOUBLE PRECISION,"  # seconds since the epoch
+            " created_at TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL)",
+            "CREATE TABLE webhook_deliveries ("
+            " id TEXT NOT NULL PRIMARY KEY,"  # the webhook-id header: the same on every attempt
+            " subscription_id TEXT NOT NULL,"
+            " event_id TEXT NOT NULL,"
+            " event_type TEXT NOT NULL,"
+            " event_time TEXT NOT NULL,"  # RFC 3339 in UTC
+            " body TEXT NOT NULL,"  # the JSON sent, as this subscription asked for it
+            " status TEXT NOT NULL,"  # pending, delivered, failed
+            " attempts INTEGER NOT NULL,"
+            " next_attempt_at DOUBLE PRECISION,"  # seconds since the epoch; NULL once finished
+            " last_status INTEGER,"  # the last response's HTTP status
+            " last_error TEXT,"
+            " lease_owner TEXT,"  # the instance attempting it now, for several instances later
+            " lease_until DOUBLE PRECISION,"
+            " created_at DOUBLE PRECISION NOT NULL,"
+            " finished_at DOUBLE PRECISION)",
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+            "CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (subscription_id, id)",
+            "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)",
+            "CREATE TABLE webhook_attempts ("
+            " delivery_id TEXT NOT NULL,"
+            " attempt INTEGER NOT NULL,"
+            " at DOUBLE PRECISION NOT NULL,"
+            " status INTEGER,"  # NULL when no HTTP answer came (refused, timed out, …)
+            " error TEXT,"
+            " duration_ms DOUBLE PRECISION NOT NULL,"
+            " PRIMARY KEY (delivery_id, attempt))",
+        ),
+    ),
 )

@@ -1,8 +1,10 @@
-"""The SQLite engine: one file, created readable by its owner only, one connection per transaction.
+"""The SQLite engine: one file, created readable by its owner only, one connection per thread.
 
-The only module that imports ``sqlite3``; its errors become ``StoreError`` here. A connection
-lives for one transaction because the bridge writes rarely: nothing stays open between them, so
-there is nothing to leak or share between threads.
+The only module that imports ``sqlite3``; its errors become ``StoreError`` here. Each thread
+keeps its own connection and reuses it for every transaction it runs, so no two threads share
+one; ``close()`` closes them all. A connection per transaction cost more than the writes it
+served once events and webhook deliveries were written on every call: the connect, the pragma,
+the schema read and, as the last connection closed, a WAL checkpoint, each time.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +52,9 @@ class SqliteDatabase:
                 connection.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: {exc}") from exc
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
 
     @property
     def location(self) -> str:
@@ -62,12 +68,8 @@ class SqliteDatabase:
         del lock
         if self._closed:
             raise RuntimeError(f"the database {self._path} is closed")
+        connection = self._connection()
         try:
-            connection = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._translated(exc) from exc
-        try:
-            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("BEGIN IMMEDIATE")
             yield DbApiTransaction(connection.cursor(), sqlite3.paramstyle)
             connection.execute("COMMIT")
@@ -77,11 +79,32 @@ class SqliteDatabase:
         except BaseException:
             self._roll_back(connection)
             raise
-        finally:
-            connection.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on its first transaction."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        try:
+            # Used by this thread only; closed by ``close()``, which may run on another.
+            connection = sqlite3.connect(
+                self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+        with self._lock:
+            self._connections.append(connection)
+        self._local.connection = connection
+        return connection
 
     def close(self) -> None:
         self._closed = True
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
 
     def _translated(self, exc: sqlite3.Error) -> StoreError:
         return StoreError(f"{self._path}: {exc}")

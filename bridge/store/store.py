@@ -20,6 +20,7 @@ from bridge.store.events import EventLogStore
 from bridge.store.migrator import migrate
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
 from bridge.store.sqlite import SqliteDatabase
+from bridge.store.webhooks import WebhookStore
 from bridge.store.writer import StoreWriter
 
 __all__ = ["Store", "open_database"]
@@ -38,6 +39,7 @@ class Store:
         self.registrations = registrations
         self.database = database
         self.events = EventLogStore(database)
+        self.webhooks = WebhookStore(database)
         self._cleanup = cleanup
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()

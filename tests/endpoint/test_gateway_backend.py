@@ -16,7 +16,7 @@ from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.mcpserver import Caller
 from bridge.model import USE, Catalog, Principal
-from bridge.store import Store
+from bridge.store import MemoryRegistrationStore
 from bridge.upstream.memory import MemoryServer, MemoryUpstreams
 
 
@@ -26,7 +26,7 @@ def gateway() -> Iterator[Gateway]:
     upstreams = MemoryUpstreams(
         {"a": MemoryServer(Catalog(tools=tools), tools={"echo": lambda args: {"content": [], "isError": False}})}
     )
-    registry = ServerRegistry(upstreams, Store.memory().registrations, allow_stdio=False, connect_timeout=1)
+    registry = ServerRegistry(upstreams, MemoryRegistrationStore(), allow_stdio=False, connect_timeout=1)
     gateway = Gateway(upstreams, registry, InProcessBus())
     gateway.run(gateway.start([ServerConfig("a", "streamable-http", url="http://a")]))
     yield gateway

@@ -51,6 +51,7 @@ CHANGED: dict[str, tuple[str, list[str]]] = {
     "data_pipeline.py": ("Data Processing Pipeline", []),
     "websocket_client.js": ("WebSocket Client", []),
     "events.html": ("Client-Side SSE", ["const eventSource = new EventSource('/mcp/stream');"]),
+    "webhook_receiver.py": ("Webhook Receiver", []),
     "orchestration.py": (
         "Multi-Server Orchestration",
         [

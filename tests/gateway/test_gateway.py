@@ -26,7 +26,7 @@ from bridge.events import (
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.model import USE, Catalog, Principal, ServerStatus
-from bridge.store import Store
+from bridge.store import MemoryRegistrationStore
 from bridge.upstream.memory import MemoryServer, MemoryUpstreams
 
 ANYONE = Principal.anonymous()
@@ -83,7 +83,7 @@ def bus() -> InProcessBus:
 
 @pytest.fixture
 def gateway(upstreams: MemoryUpstreams, bus: InProcessBus) -> Gateway:
-    registry = ServerRegistry(upstreams, Store.memory().registrations, allow_stdio=False, connect_timeout=1)
+    registry = ServerRegistry(upstreams, MemoryRegistrationStore(), allow_stdio=False, connect_timeout=1)
     gateway = Gateway(upstreams, registry, bus)
     gateway.run(
         gateway.start(
@@ -234,7 +234,7 @@ def test_registering_and_removing_a_server_is_published(
 
 def test_a_registration_without_a_timeout_gets_the_bridges_own(upstreams: MemoryUpstreams) -> None:
     upstreams.reachable["c"] = MemoryServer()
-    store = Store.memory().registrations
+    store = MemoryRegistrationStore()
     registry = ServerRegistry(upstreams, store, allow_stdio=False, connect_timeout=1, call_timeout=7.5)
     gateway = Gateway(upstreams, registry, InProcessBus())
     gateway.run(gateway.register({"name": "c", "url": "http://c/mcp", "transport": "http"}))

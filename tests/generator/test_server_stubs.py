@@ -25,12 +25,22 @@ def stubs() -> Iterator[Any]:
 EXAMPLE_BODIES: dict[str, Any] = {
     "mcpRequest": {"jsonrpc": "2.0", "method": "ping", "id": 1},
     "registerServer": {"name": "x", "transport": "http", "url": "http://127.0.0.1:1/mcp"},
+    "createWebhook": {"url": "http://127.0.0.1:1/hook"},
+    "updateWebhook": {"description": "x"},
+    "redeliverWebhookEvents": {"eventIds": ["01KBQ8T2M5X0Q4A7RZP3N9D2B6"]},
 }
+WEBHOOK = "wh_01KBQ8T2M5X0Q4A7RZP3N9D2B6"
+DELIVERY = "msg_01KBQ8T2M5X0Q4A7RZP3N9D2B6"
 
 
 def _concrete(path: str) -> str:
     return (
-        path.replace("{server}", "demo").replace("{tool}", "echo").replace("{prompt}", "greet").replace("{name}", "x")
+        path.replace("{server}", "demo")
+        .replace("{tool}", "echo")
+        .replace("{prompt}", "greet")
+        .replace("{name}", "x")
+        .replace("{webhook}", WEBHOOK)
+        .replace("{delivery}", DELIVERY)
     )
 
 

@@ -47,7 +47,7 @@ def test_npm_pack_ships_compiled_javascript_and_declarations_and_nothing_else(ta
     assert tarball.name == "mcp-bridge-client-1.0.0.tgz"
     with tarfile.open(tarball) as packed:
         names = sorted(packed.getnames())
-    modules = ("client", "errors", "index", "models")
+    modules = ("client", "errors", "index", "models", "webhooks")
     assert names == sorted(
         ["package/package.json"]
         + [f"package/dist/{module}.js" for module in modules]

@@ -42,6 +42,17 @@ def _ledger(path: Path) -> list[tuple[object, ...]]:
     return query(path, "SELECT version, description FROM schema_migrations ORDER BY version")
 
 
+#: Every table of the newest schema.
+ALL_TABLES = {
+    "registrations",
+    "events",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "schema_migrations",
+}
+
+
 def _tables(path: Path) -> set[object]:
     return {name for (name,) in query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
 
@@ -51,7 +62,7 @@ def test_a_new_file_is_migrated_to_the_newest_schema(tmp_path: Path) -> None:
     with Store.open(path) as store:
         assert store.registrations.load() == []
     assert _ledger(path) == LEDGER
-    assert _tables(path) == {"registrations", "events", "schema_migrations"}
+    assert _tables(path) == ALL_TABLES
     for (applied_at,) in query(path, "SELECT applied_at FROM schema_migrations"):
         assert datetime.fromisoformat(str(applied_at)).tzinfo == UTC
 
@@ -62,7 +73,7 @@ def test_a_file_from_before_migrations_keeps_every_registration_field_for_field(
     with Store.open(path) as store:
         assert store.registrations.load() == [AUTO, FILES, LEGACY_SSE, REMOTE]
     assert _ledger(path) == LEDGER
-    assert _tables(path) == {"registrations", "events", "schema_migrations"}  # the blob table is gone
+    assert _tables(path) == ALL_TABLES  # the blob table is gone
 
 
 def test_migrating_again_changes_nothing(tmp_path: Path) -> None:

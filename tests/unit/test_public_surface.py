@@ -14,6 +14,7 @@ PACKAGES = [
     "bridge.endpoint",
     "bridge.proxy",
     "bridge.mcpserver",
+    "bridge.webhooks",
     "bridge.demo",
     "harness",
 ]
@@ -26,6 +27,10 @@ MODULES = [
     "bridge.model",
     "bridge.events",
     "bridge.upstream.memory",
+    "bridge.store.webhooks",
+    "bridge.webhooks.outbox",
+    "bridge.webhooks.dispatcher",
+    "bridge.webhooks.client",
 ]
 
 

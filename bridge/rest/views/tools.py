@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request
 
 from bridge.gateway import Gateway
 from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
+from bridge.model import REQUEST_ID_CHARS
 from bridge.rest.http import body, json_response, principal
 
 __all__ = ["create_blueprint"]
@@ -23,7 +24,9 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
         return json_response({"tools": gateway.tools(server, principal())})
 
     def call_server_tool(server: str, tool: str) -> Response:
-        return _answer(gateway.run(gateway.call_tool(server, tool, body(), principal=principal())))
+        return _answer(
+            gateway.run(gateway.call_tool(server, tool, body(), principal=principal(), request_id=_request_id()))
+        )
 
     def list_tools() -> Response:
         return json_response({"tools": gateway.tools(principal=principal())})
@@ -31,13 +34,17 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
     def call_tool(name: str) -> Response:
         caller = principal()
         server, tool = gateway.resolve_tool(name, caller)
-        return _answer(gateway.run(gateway.call_tool(server, tool, body(), principal=caller)))
+        return _answer(gateway.run(gateway.call_tool(server, tool, body(), principal=caller, request_id=_request_id())))
 
     bp.add_url_rule("/servers/<server>/tools", "listServerTools", list_server_tools, methods=["GET"])
     bp.add_url_rule("/servers/<server>/tools/<tool>", "callServerTool", call_server_tool, methods=["POST"])
     bp.add_url_rule("/tools", "listTools", list_tools, methods=["GET"])
     bp.add_url_rule("/tools/<name>", "callTool", call_tool, methods=["POST"])
     return bp
+
+
+def _request_id() -> str | None:
+    return request.headers.get("X-Request-Id", "")[:REQUEST_ID_CHARS] or None
 
 
 def _answer(result: dict[str, Any]) -> Response:

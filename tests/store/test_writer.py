@@ -1,0 +1,57 @@
+"""The store's writer thread: many writes to one transaction, each submitter told, a bad write
+failing only itself."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from bridge.store import Store
+from bridge.store.database import Transaction
+from bridge.store.errors import StoreError
+from bridge.store.events import EventLogStore, LoggedEvent
+
+
+def _event(n: int) -> LoggedEvent:
+    return LoggedEvent(f"{n:026d}", "server.removed", "a", "2026-12-05T00:00:00.000Z", "{}")
+
+
+def test_writes_queued_together_commit_together_and_a_bad_one_fails_alone(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "store.db") as store:
+        outcomes: dict[int, BaseException | None] = {}
+        all_told = threading.Event()
+        gate = threading.Event()
+
+        def told(n: int) -> object:
+            def done(error: BaseException | None) -> None:
+                outcomes[n] = error
+                if len(outcomes) == 21:
+                    all_told.set()
+
+            return done
+
+        store.writer.submit(lambda _tx: gate.wait(5), told(-1))  # holds the writer while the rest queue
+
+        def bad(tx: Transaction) -> None:
+            tx.execute("INSERT INTO no_such_table VALUES (1)")
+
+        for n in range(20):
+            if n == 7:
+                store.writer.submit(bad, told(n))
+            else:
+                event = _event(n)
+                store.writer.submit(lambda tx, e=event: EventLogStore.append(tx, (e,)), told(n))
+        gate.set()
+        assert all_told.wait(10)
+        assert isinstance(outcomes.pop(7), StoreError)
+        assert set(outcomes.values()) == {None}
+        assert [i for i, _ in store.events.after("", 100)] == [f"{n:026d}" for n in range(20) if n != 7]
+
+
+def test_closing_the_store_writes_what_was_queued_first(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "store.db") as store:
+        for n in range(100):
+            event = _event(n)
+            store.writer.submit(lambda tx, e=event: EventLogStore.append(tx, (e,)))
+    with Store.open(tmp_path / "store.db") as store:
+        assert len(store.events.after("", 1000)) == 100
