@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,14 +48,29 @@ class SqliteDatabase:
         # is one append to the log. With synchronous=NORMAL (set per connection) a commit is not
         # flushed to the disk at once: a committed write survives the process being killed, and
         # only the last commits can be lost if the machine itself loses power.
-        try:
-            with contextlib.closing(sqlite3.connect(path, timeout=busy_timeout)) as connection:
-                connection.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: {exc}") from exc
+        self._use_wal()
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+
+    def _use_wal(self) -> None:
+        """Put the file in WAL mode (once; it stays so). Several processes or threads opening a
+        new file at once contend for the exclusive lock this takes, and SQLite may answer
+        "locked" at once instead of waiting, so it is tried again until the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                with contextlib.closing(sqlite3.connect(self._path, timeout=self._busy_timeout)) as connection:
+                    mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+                    if mode != "wal":
+                        connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StoreError(f"{self._path}: {exc}") from exc
+                time.sleep(0.01)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self._path}: {exc}") from exc
 
     @property
     def location(self) -> str:
