@@ -15,7 +15,7 @@ and ``ticket`` for those that cannot send a key (``POST /mcp/stream/tickets``).
 
 Writing never holds up the feed: the follower's buffer is bounded, and a stream that has an
 event waits ``GATHER`` seconds for more before it writes them all in one write, so a hundred
-streams on a busy bridge cost the loop a write each per 20 ms, not one each per event.
+streams on a busy bridge cost the loop a write each per 50 ms, not one each per event.
 
 Pages of another origin that the operator allows (``--allowed-origin``) get CORS headers on the
 stream and on tickets (and an answer to the tickets' preflight), so they can read them.
@@ -51,19 +51,23 @@ RETRY_MS = 3000
 #: Items written per write at most; a stream catching up sends pages of this.
 BURST = 256
 #: Seconds a stream waits after an event for more to write with it. A busy bridge's hundred
-#: streams then cost the loop a write each per 20 ms, not one per event (measured in
+#: streams then cost the loop a write each per 50 ms, not one per event (measured in
 #: ``bench/events.py``); a subscriber hears of an event at most this much later.
-GATHER = 0.02
+GATHER = 0.05
 #: The one method each route answers; any other is 405, as Flask answers on its routes.
 _METHODS = {STREAM_PATH: "GET", TICKETS_PATH: "POST"}
 _TRUE = ("true", "1", "yes")
+#: The key of an event's SSE frame among its encodings (``WireEvent.memo``).
+_SSE = "sse"
 _FALSE = ("false", "0", "no", "")
 
 
 def sse_frame(item: WireEvent | Notice, payload: bool) -> bytes:
     """One item as Server-Sent Events lines."""
     if isinstance(item, WireEvent):
-        return b"id: " + item.id.encode() + b"\ndata: " + item.json(payload) + b"\n\n"
+        return item.memo(
+            (_SSE, payload), lambda: b"id: " + item.id.encode() + b"\ndata: " + item.json(payload) + b"\n\n"
+        )
     return b"event: " + item.type.encode() + b"\ndata: " + orjson.dumps(item.document()) + b"\n\n"
 
 

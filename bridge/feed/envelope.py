@@ -20,7 +20,7 @@ their JSON bytes, made when first asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,9 +68,26 @@ PAYLOAD_CHARS = 16_384
 CUT = "…[cut]"
 
 
-def rfc3339(at: float) -> str:
-    """Seconds since the epoch as RFC 3339 in UTC, to the millisecond (``2026-12-05T23:50:01.123Z``)."""
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class _Rfc3339:
+    """Seconds since the epoch as RFC 3339 in UTC, to the millisecond (``2026-12-05T23:50:01.123Z``);
+    the last one made is kept, since events come in bursts within one millisecond."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = (-1, "")
+
+    def __call__(self, at: float) -> str:
+        ms = int(at * 1000)
+        last = self._last  # one reference, read and replaced whole: safe from any thread
+        if ms != last[0]:
+            text = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            self._last = (ms, text)
+            return text
+        return last[1]
+
+
+rfc3339 = _Rfc3339()
 
 
 def capped(value: Any, limit: int) -> Any:
@@ -122,7 +139,18 @@ class _Cutter:
 class WireEvent:
     """One event as the wire carries it: its document with and without a call's params and result."""
 
-    __slots__ = ("_bare", "_bare_json", "_full", "_full_json", "has_payload", "id", "server", "subject", "type")
+    __slots__ = (
+        "_bare",
+        "_bare_json",
+        "_full",
+        "_full_json",
+        "_memo",
+        "has_payload",
+        "id",
+        "server",
+        "subject",
+        "type",
+    )
 
     def __init__(self, document: dict[str, Any], *, subject: str | None = None) -> None:
         self.id: str = document["id"]
@@ -135,6 +163,17 @@ class WireEvent:
         self._bare: dict[str, Any] | None = None if self.has_payload else document
         self._full_json: bytes | None = None
         self._bare_json: bytes | None = None
+        self._memo: dict[object, bytes] | None = None
+
+    def memo(self, key: object, make: Callable[[], bytes]) -> bytes:
+        """What ``make`` encodes from this event, made once per ``key`` however many subscribers
+        send it (an SSE frame is the same bytes for each of a hundred streams)."""
+        if self._memo is None:
+            self._memo = {}
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = make()
+        return found
 
     @classmethod
     def from_json(cls, text: str | bytes) -> WireEvent:

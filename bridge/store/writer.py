@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from typing import cast
 
@@ -50,6 +49,8 @@ class StoreWriter:
     def __init__(self, database: Database, *, name: str = "store-writer") -> None:
         self._database = database
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        #: Set when a write someone waits on (or the stop) is queued: it ends a gathering wait.
+        self._urgent = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
         self._thread.start()
@@ -63,6 +64,8 @@ class StoreWriter:
                 return
             raise error
         self._queue.put((write, done))
+        if done is not None:
+            self._urgent.set()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until what was queued before this call is written; False if that took longer than ``timeout``."""
@@ -75,6 +78,7 @@ class StoreWriter:
             return
         self._closed = True
         self._queue.put(_STOP)
+        self._urgent.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -86,16 +90,20 @@ class StoreWriter:
                 self._write(batch)
 
     def _gather(self, batch: list[_Item]) -> bool:
-        """Take the next batch into ``batch``; whether the writer was told to stop."""
+        """Take the next batch into ``batch``; whether the writer was told to stop.
+
+        After a write nobody waits on, the thread waits for ``GATHER`` seconds or an urgent
+        write, not for each write queued meanwhile: a busy bridge queues thousands a second,
+        and waking for each cost more than the writing.
+        """
         item = self._queue.get()
-        deadline: float | None = None
+        gathered = waited_on = False
         while True:
             if item is _STOP:
                 return True
             taken = cast(_Item, item)
             batch.append(taken)
-            if taken[1] is not None:
-                deadline = 0.0  # someone waits: commit what is here now
+            waited_on = waited_on or taken[1] is not None
             if len(batch) >= BATCH:
                 return False
             try:
@@ -103,13 +111,15 @@ class StoreWriter:
                 continue
             except queue.Empty:
                 pass
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + GATHER
-            if now >= deadline:
+            if gathered or waited_on:
                 return False
+            self._urgent.clear()
+            if self._queue.empty():  # else something came before the clear: look at it first
+                if not self._urgent.wait(GATHER) and self._queue.empty():
+                    return False
+                gathered = True
             try:
-                item = self._queue.get(timeout=deadline - now)
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return False
 
