@@ -221,6 +221,8 @@ def serve(
         click.echo(f"mcp-bridge: serving {len(servers)} MCP server(s) ({names}) at {bound}", err=True)
         click.echo(f"  REST API     {bound}/servers   {bound}/tools", err=True)
         click.echo(f"  MCP          {bound}/mcp (MCP clients; plain JSON-RPC POSTs too)", err=True)
+        ws = "ws" + bound.removeprefix("http")
+        click.echo(f"  events       {bound}/mcp/stream (SSE)   {ws}/ws (JSON-RPC)   {bound}/webhooks", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
         click.echo(
