@@ -11,7 +11,8 @@
 Each cell gets a fresh bridge (``mcp-bridge serve``, the rich server's ``echo`` over stdio): a
 feed that had subscribers keeps logging calls for a while after they leave. The rounds
 interleave the cells so drift on a shared machine spreads over all of them, and the tables show
-medians. Printed as markdown; nothing is written to the repository.
+medians. Printed as markdown; nothing is written to the repository. ``measure`` and ``table``
+are what ``bench/run.py --events`` runs (its result goes into ``bench/results/latest.json``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class _Counting(asyncio.Protocol):
 
 
 @contextlib.contextmanager
-def subscribers(port: int, count: int) -> Iterator[list[_Counting]]:
+def following(port: int, count: int) -> Iterator[list[_Counting]]:
     """``count`` streams following every event, read on a thread of this process, open when yielded."""
     loop = asyncio.new_event_loop()
     protocols: list[_Counting] = []
@@ -147,6 +148,41 @@ async def _websocket_cell(endpoint: Endpoint, seconds: float, warmup: float) -> 
     }
 
 
+def measure(seconds: float, warmup: float, repeat: int, subscribers: int = 100) -> dict[str, Any]:
+    """The interleaved rounds: every cell's runs, each subscriber's median delivered events, the settings."""
+    cell = Cell(CONCURRENCY, seconds, warmup)
+    runs: dict[str, list[dict[str, Any]]] = {"rest": [], "rest+subs": [], "ws": []}
+    delivered: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
+        upstream = Upstream.rich_stdio()
+        for _ in range(repeat):
+            # A fresh bridge per cell: once a subscriber has left, the feed keeps logging calls for a
+            # while (so a stream that comes back finds them), which would tax the cells after it.
+            for kind in runs:
+                with running_bridge([upstream], Path(tmp)) as endpoint:
+                    load_cell(endpoint, upstream, Cell(CONCURRENCY, 1.0, 0.5))  # warm the whole path once
+                    if kind == "ws":
+                        runs[kind].append(asyncio.run(_websocket_cell(endpoint, seconds, warmup)))
+                    elif kind == "rest":
+                        runs[kind].append(load_cell(endpoint, upstream, cell))
+                    else:
+                        with following(endpoint.port, subscribers) as streams:
+                            runs[kind].append(load_cell(endpoint, upstream, cell))
+                            time.sleep(0.5)
+                            delivered.append(sum(s.events for s in streams) / subscribers)
+    return {
+        "settings": {
+            "seconds": seconds,
+            "warmup": warmup,
+            "repeat": repeat,
+            "subscribers": subscribers,
+            "concurrency": CONCURRENCY,
+        },
+        "runs": runs,
+        "delivered": delivered,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -154,43 +190,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--subscribers", type=int, default=100)
     args = parser.parse_args()
-    cell = Cell(CONCURRENCY, args.seconds, args.warmup)
-    runs: dict[str, list[dict[str, Any]]] = {"rest": [], "rest+subs": [], "ws": []}
-    delivered: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
-        upstream = Upstream.rich_stdio()
-        for _ in range(args.repeat):
-            # A fresh bridge per cell: once a subscriber has left, the feed keeps logging calls for a
-            # while (so a stream that comes back finds them), which would tax the cells after it.
-            for kind in runs:
-                with running_bridge([upstream], Path(tmp)) as endpoint:
-                    load_cell(endpoint, upstream, Cell(CONCURRENCY, 1.0, 0.5))  # warm the whole path once
-                    if kind == "ws":
-                        runs[kind].append(asyncio.run(_websocket_cell(endpoint, args.seconds, args.warmup)))
-                    elif kind == "rest":
-                        runs[kind].append(load_cell(endpoint, upstream, cell))
-                    else:
-                        with subscribers(endpoint.port, args.subscribers) as streams:
-                            runs[kind].append(load_cell(endpoint, upstream, cell))
-                            time.sleep(0.5)
-                            delivered.append(sum(s.events for s in streams) / args.subscribers)
-    print(_tables(runs, args, delivered))
+    print(table(measure(args.seconds, args.warmup, args.repeat, args.subscribers)))
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def _tables(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, delivered: list[float]) -> str:
+def table(result: dict[str, Any]) -> str:
+    """The markdown table and the ratios against the targets, from ``measure``'s result alone."""
+    settings, runs = result["settings"], result["runs"]
+    count, concurrency = settings["subscribers"], settings["concurrency"]
     rest, subs, ws = (runs[k] for k in ("rest", "rest+subs", "ws"))
     rows = [
         "| cell | rps | p50 ms | bridge CPU ms/call | errors |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name, cell in (
-        (f"REST c={CONCURRENCY}, no subscriber", rest),
-        (f"REST c={CONCURRENCY}, {args.subscribers} SSE subscribers (type=*)", subs),
-        (f"one WebSocket, {CONCURRENCY} calls in flight", ws),
+        (f"REST c={concurrency}, no subscriber", rest),
+        (f"REST c={concurrency}, {count} SSE subscribers (type=*)", subs),
+        (f"one WebSocket, {concurrency} calls in flight", ws),
     ):
         rows.append(
             f"| {name} | {_median(cell, 'rps'):.0f} | {_median(cell, 'p50_ms'):.2f} | "
@@ -201,11 +220,12 @@ def _tables(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, del
     cpu_ratio = _median(ws, "proxy_cpu_ms") / _median(rest, "proxy_cpu_ms")
     rows += [
         "",
-        f"- with {args.subscribers} subscribers ÷ none: **{ratio:.3f}** (target ≥ 0.95); each subscriber "
-        f"received a median {statistics.median(delivered):.0f} events per cell",
+        f"- with {count} subscribers ÷ none: **{ratio:.3f}** (target ≥ 0.95); each subscriber "
+        f"received a median {statistics.median(result['delivered']):.0f} events per cell",
         f"- WebSocket ÷ REST throughput: **{ws_ratio:.3f}** (target ≥ 1); CPU per call: **{cpu_ratio:.3f}** "
         "(target ≤ 1)",
-        f"- {args.repeat} interleaved rounds of {args.seconds:g} s cells after {args.warmup:g} s warm-up; medians",
+        f"- {settings['repeat']} interleaved rounds of {settings['seconds']:g} s cells after "
+        f"{settings['warmup']:g} s warm-up; medians",
     ]
     return "\n".join(rows)
 

@@ -4,7 +4,7 @@ Installs mcpo into its own venv if needed, starts every process itself, measures
 by its PID, prints markdown tables (the main comparison once per handshake, then the extra
 scenarios), and writes everything to ``bench/results/latest.json`` (and the tables to
 ``latest.md``). Every cell runs a fixed time and stops by itself; the defaults finish in about
-twelve minutes on two cores. ``--quick`` (1 run of 2 s cells, the newest-handshake main table
+nineteen minutes on two cores. ``--quick`` (1 run of 2 s cells, the newest-handshake main table
 only) is the fast check. See bench/README.md.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import extra_tables, extras, report
+from bench import events, extra_tables, extras, report, webhooks
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -36,6 +36,14 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
     "scale": (run_scale, extra_tables.scale_table),
     "large": (extras.run_large_bodies, extra_tables.large_table),
     "connections": (extras.run_connections, extra_tables.connections_table),
+    "events": (
+        lambda plan: events.measure(plan.seconds, plan.warmup, plan.repeat),
+        lambda result: "## Events: SSE subscribers, and one WebSocket, vs REST at c=8\n\n" + events.table(result),
+    ),
+    "webhooks": (
+        lambda plan: webhooks.measure(plan.seconds, plan.warmup, plan.repeat),
+        lambda result: "## Webhooks: one subscription on every call, c=8\n\n" + webhooks.table(result),
+    ),
 }
 
 
@@ -73,6 +81,12 @@ def _arguments() -> argparse.Namespace:
     chosen.add_argument("--scale", action="store_true", help="50 upstreams, 1,000 tools (HTTP and stdio)")
     chosen.add_argument("--large", action="store_true", help="1 MiB argument, 5 MiB result")
     chosen.add_argument("--connections", action="store_true", help="256 keep-alive connections")
+    chosen.add_argument("--events", action="store_true", help="100 SSE subscribers, and one WebSocket, vs REST at c=8")
+    chosen.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="one webhook subscription on every call, c=8; answer-to-delivery latency",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
     if args.quick:

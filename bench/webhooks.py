@@ -14,6 +14,9 @@ The receiver is ``bench/webhook_receiver.py`` (asyncio and h11, its own process)
 leaves the CPU to the bridge; its CPU per delivery is printed.
 
     .venv/bin/python -m bench.webhooks [--seconds 5] [--rounds 3] [--latency-calls 300]
+
+``measure`` and ``table`` are what ``bench/run.py --webhooks`` runs; run alone, it also writes
+``bench/results/webhooks.json``.
 """
 
 from __future__ import annotations
@@ -118,13 +121,8 @@ def latency(work: Path, upstream: Upstream, receiver: int, receiver_pid: int, ca
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-calls", type=int, default=300)
-    args = parser.parse_args()
+def measure(seconds: float, warmup: float, rounds: int, latency_calls: int = 300) -> dict[str, Any]:
+    """Both parts against one receiver: every round's runs, the latency, the settings."""
     upstream = Upstream.rich_stdio()
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as folder:
         work = Path(folder)
@@ -132,10 +130,19 @@ def main() -> None:
         argv = [sys.executable, "-m", "bench.webhook_receiver", "--port", str(port)]
         with started("webhook receiver", argv, cwd=ROOT, log=work / "receiver.log") as receiver:
             receiver.wait_until(lambda: accepting(port), 30, "accepting")
-            cell = Cell(8, args.seconds, args.warmup)
-            load = throughput(work, upstream, port, cell, args.rounds)
-            late = latency(work, upstream, port, receiver.pid, args.latency_calls)
-    runs = load["runs"]
+            cell = Cell(8, seconds, warmup)
+            load = throughput(work, upstream, port, cell, rounds)
+            late = latency(work, upstream, port, receiver.pid, latency_calls)
+    return {
+        "settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds, "latency_calls": latency_calls},
+        "throughput": load["runs"],
+        "latency": late,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """The markdown table and the latency sentence, from ``measure``'s result alone."""
+    runs, late, settings = result["throughput"], result["latency"], result["settings"]
     none = statistics.median(r["none"]["rps"] for r in runs)
     hooked = statistics.median(r["webhook"]["rps"] for r in runs)
     cpu_none = statistics.median(r["none"]["proxy_cpu_ms"] for r in runs)
@@ -143,22 +150,36 @@ def main() -> None:
     p50_none = statistics.median(r["none"]["p50_ms"] for r in runs)
     p50_hooked = statistics.median(r["webhook"]["p50_ms"] for r in runs)
     errors = sum(r["none"]["errors"] + r["webhook"]["errors"] for r in runs)
-    print("| webhooks (rich echo, stdio, c=8) | rps | ÷ none | call p50 ms | bridge CPU ms/call |")
-    print("| --- | --- | --- | --- | --- |")
-    print(f"| no subscription | {none:.0f} | 1.00 | {p50_none:.2f} | {cpu_none:.3f} |")
-    print(
-        f"| one subscription, every call | {hooked:.0f} | {hooked / none:.2f} | {p50_hooked:.2f} | {cpu_hooked:.3f} |"
+    return "\n".join(
+        [
+            "| webhooks (rich echo, stdio, c=8) | rps | ÷ none | call p50 ms | bridge CPU ms/call |",
+            "| --- | --- | --- | --- | --- |",
+            f"| no subscription | {none:.0f} | 1.00 | {p50_none:.2f} | {cpu_none:.3f} |",
+            f"| one subscription, every call | {hooked:.0f} | {hooked / none:.2f} | {p50_hooked:.2f} |"
+            f" {cpu_hooked:.3f} |",
+            "",
+            f"Answer → receiver's 2xx over {late['calls']} calls one at a time: p50 {late['p50_ms']:.1f} ms,"
+            f" p90 {late['p90_ms']:.1f}, p99 {late['p99_ms']:.1f}, max {late['max_ms']:.1f};"
+            f" receiver CPU {late['receiver_cpu_ms_per_delivery']:.3f} ms per delivery."
+            f" Median of {len(runs)} rounds of {settings['seconds']:g} s; errors {errors}.",
+        ]
     )
-    print()
-    print(
-        f"Answer → receiver's 2xx over {late['calls']} calls one at a time: p50 {late['p50_ms']:.1f} ms,"
-        f" p90 {late['p90_ms']:.1f}, p99 {late['p99_ms']:.1f}, max {late['max_ms']:.1f};"
-        f" receiver CPU {late['receiver_cpu_ms_per_delivery']:.3f} ms per delivery."
-        f" Median of {len(runs)} rounds of {args.seconds:g} s; errors {errors}."
-    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-calls", type=int, default=300)
+    args = parser.parse_args()
+    result = measure(args.seconds, args.warmup, args.rounds, args.latency_calls)
+    print(table(result))
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
-    (results / "webhooks.json").write_text(json.dumps({"throughput": runs, "latency": late}, indent=2))
+    (results / "webhooks.json").write_text(
+        json.dumps({"throughput": result["throughput"], "latency": result["latency"]}, indent=2)
+    )
 
 
 if __name__ == "__main__":
