@@ -28,6 +28,7 @@ from typing import Literal
 
 from bridge.events import CallEvent, Event, EventBus, Receipt, Subscription
 from bridge.feed.envelope import EVENT_TYPES, PAYLOAD_CHARS, WireEvent, rfc3339, to_wire
+from bridge.feed.tail import Tail
 from bridge.store import Store
 from bridge.store.events import EventLogStore, LoggedEvent, Retention
 
@@ -81,6 +82,7 @@ class Feed:
         self._followings: list[Following] = []
         self._offers: tuple[Callable[[WireEvent], None], ...] = ()
         self._sinks: tuple[Sink, ...] = ()
+        self._tails: dict[asyncio.AbstractEventLoop, Tail] = {}
         self._subscription: Subscription | None = None
         self._heard: frozenset[type[Event]] = frozenset()
         self._payload = self.settings.payloads
@@ -125,6 +127,15 @@ class Feed:
                 self._offers = tuple(o for o in self._offers if o is not offer)
 
         return remove
+
+    def tail(self, loop: asyncio.AbstractEventLoop) -> Tail:
+        """The tail of events live followers on ``loop`` read (made, and fed, on first use)."""
+        with self._lock:
+            tail = self._tails.get(loop)
+            if tail is None:
+                tail = self._tails[loop] = Tail(loop)
+                self._offers = (*self._offers, tail.offer)
+        return tail
 
     def add_sink(self, sink: Sink) -> None:
         with self._lock:

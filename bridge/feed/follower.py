@@ -1,9 +1,10 @@
 """One live subscriber of the feed (an SSE stream, a WebSocket subscription): what it may see,
 in order, without ever slowing the publisher.
 
-A follower's buffer is bounded. When it fills (the consumer is slow or gone), the buffer is
-dropped and the follower is marked behind: its consumer is told (``stream.lagged``) and it
-catches up from the event log, after the last event it delivered, then goes on live. Coming
+A follower reads the feed's tail (``bridge.feed.tail``), which every follower shares, from its
+own position. When more than ``buffer`` events wait for it, or what it has not read has left the
+tail (the consumer is slow or gone), it is behind: its consumer is told (``stream.lagged``) and
+it catches up from the event log, after the last event it delivered, then goes on live. Coming
 back with ``Last-Event-ID`` works the same way; if the log no longer holds that id, the
 follower says so (``stream.gap``) before what the log still has.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -71,16 +71,14 @@ class Follower:
         #: The id of the last event handed out, or (before any) an id made now, which sorts
         #: before every event still to come: a catch-up reads the log after it.
         self.last_id = last_event_id or new_event_id()
-        self._buffer: collections.deque[WireEvent] = collections.deque()
+        self._tail = feed.tail(asyncio.get_running_loop())
+        #: Where this follower reads the tail next.
+        self._position = self._tail.end
         self._limit = buffer
         self._behind = last_event_id is not None  # coming back: first catch up from the log
         self._resuming = last_event_id is not None
         self._replayed: collections.deque[WireEvent | Notice] = collections.deque()
-        self._wake = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self._following = feed.follow(self.filter.kinds(), payload=payload)
-        self._remove_offer = feed.add_offer(self._offer)
         self._closed = False
 
     async def __aenter__(self) -> Follower:
@@ -94,11 +92,9 @@ class Follower:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._remove_offer()
             self._following.close()
-            self._buffer.clear()
 
-    # -- what comes in (on the publisher's thread) -----------------------------------------------
+    # -- what it may see ------------------------------------------------------------------------
 
     def visible(self, wire: WireEvent) -> bool:
         if not self.filter.matches(wire):
@@ -111,19 +107,6 @@ class Follower:
         tool = wire.document(False)["data"].get("tool") if wire.type.startswith("tool.") else None
         return tool is None or principal.may_call(wire.server, tool)
 
-    def _offer(self, wire: WireEvent) -> None:
-        if threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(self._offer, wire)
-            return
-        if self._closed or self._behind or not (self._sees_everything or self.visible(wire)):
-            return
-        if len(self._buffer) >= self._limit:
-            self._buffer.clear()
-            self._behind = True  # the log has what is dropped here; the consumer catches up from it
-        else:
-            self._buffer.append(wire)
-        self._wake.set()
-
     # -- what goes out (on the loop) -------------------------------------------------------------
 
     def shows_payload(self, wire: WireEvent) -> bool:
@@ -135,32 +118,41 @@ class Follower:
 
     async def __anext__(self) -> WireEvent | Notice:
         while not self._closed:
-            if self._replayed:
-                return self._handed(self._replayed.popleft())
+            items = self.ready(1)
+            if items:
+                return items[0]
             if self._behind:
                 await self._catch_up()
                 continue
-            while self._buffer:
-                wire = self._buffer.popleft()
-                if wire.id > self.last_id:
-                    return self._handed(wire)
-            self._wake.clear()
-            await self._wake.wait()
+            await self._tail.wait(self._position)
         raise StopAsyncIteration
 
     def ready(self, limit: int) -> list[WireEvent | Notice]:
         """Up to ``limit`` more items that are here now, without waiting (none while catching up):
         lets a consumer that got one item from ``__anext__`` write a burst in one go."""
         items: list[WireEvent | Notice] = []
-        while len(items) < limit and not self._closed:
-            if self._replayed:
-                items.append(self._handed(self._replayed.popleft()))
-            elif self._behind or not self._buffer:
-                break
-            else:
-                wire = self._buffer.popleft()
-                if self.last_id is None or wire.id > self.last_id:
-                    items.append(self._handed(wire))
+        while self._replayed and len(items) < limit:
+            items.append(self._handed(self._replayed.popleft()))
+        if self._behind or self._closed or len(items) >= limit:
+            return items
+        tail = self._tail
+        if tail.end - self._position > self._limit:
+            self._behind = True  # more than it may hold: the log has them, and it catches up from there
+            return items
+        while len(items) < limit:
+            new = tail.since(self._position, limit - len(items))
+            if new is None:
+                self._behind = True  # fell out of the tail
+                return items
+            if not new:
+                return items
+            self._position += len(new)
+            last = self.last_id
+            for wire in new:
+                if wire.id > last and (self._sees_everything or self.visible(wire)):
+                    items.append(wire)
+                    last = wire.id
+            self.last_id = last
         return items
 
     def _handed(self, item: WireEvent | Notice) -> WireEvent | Notice:
@@ -171,8 +163,8 @@ class Follower:
     async def _catch_up(self) -> None:
         """Read what the log has after ``last_id`` into ``_replayed``; live again when it is read."""
         resuming, self._resuming = self._resuming, False
-        self._buffer.clear()
-        self._behind = False  # offers from now on are kept; duplicates of the log are skipped by id
+        self._position = self._tail.end  # what comes from now on is read live; overlaps skipped by id
+        self._behind = False
         if not resuming:
             self._replayed.append(Notice("stream.lagged", {"lastEventId": self.last_id}))
         after = self.last_id
