@@ -4,9 +4,9 @@ Each event the gateway publishes is encoded once (``to_wire``) and then
 
 - kept in the event log (``bridge.store.events``, through the store's writer thread), so a
   subscriber that comes back with ``Last-Event-ID`` gets what it missed;
-- offered to every live follower (an SSE stream, a WebSocket subscription), each with its own
-  bounded buffer: a follower that falls behind is told so and catches up from the log, and
-  never slows the publisher;
+- appended to the tail (``bridge.feed.tail``) that every live follower (an SSE stream, a
+  WebSocket subscription) reads from its own position: a follower that falls behind is told so
+  and catches up from the log, and never slows the publisher;
 - handed to the sinks (the webhook outbox), whose receipt the gateway awaits before answering
   the call.
 
@@ -117,24 +117,13 @@ class Feed:
         """Followings open now (live followers and sinks' interests): what a vanished client must not leave behind."""
         return len(self._followings)
 
-    def add_offer(self, offer: Callable[[WireEvent], None]) -> Callable[[], None]:
-        """Call ``offer`` with every event heard (live followers); the function returned removes it."""
-        with self._lock:
-            self._offers = (*self._offers, offer)
-
-        def remove() -> None:
-            with self._lock:
-                self._offers = tuple(o for o in self._offers if o is not offer)
-
-        return remove
-
     def tail(self, loop: asyncio.AbstractEventLoop) -> Tail:
         """The tail of events live followers on ``loop`` read (made, and fed, on first use)."""
         with self._lock:
             tail = self._tails.get(loop)
             if tail is None:
                 tail = self._tails[loop] = Tail(loop)
-                self._offers = (*self._offers, tail.offer)
+                self._offers = (*self._offers, tail.offer)  # live followers read the tail
         return tail
 
     def add_sink(self, sink: Sink) -> None:
@@ -225,15 +214,6 @@ class Feed:
         oldest = events.oldest()
         gap = resuming if oldest is None else oldest > after
         return gap, [WireEvent.from_json(body.encode()) for _id, body in events.after(after, limit)]
-
-    async def latest(self, limit: int) -> list[WireEvent]:
-        """The newest ``limit`` events in the log, oldest first."""
-
-        def read() -> list[WireEvent]:
-            self._store.writer.flush(timeout=10.0)
-            return [WireEvent.from_json(body.encode()) for _id, body in self._store.events.latest(limit)]
-
-        return await asyncio.to_thread(read)
 
 
 async def _all(receipts: list[Receipt]) -> None:

@@ -16,8 +16,6 @@ __all__ = ["EventLogStore", "LoggedEvent", "Retention"]
 
 _INSERT = "INSERT INTO events (id, type, server, at, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 _AFTER = "SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?"
-_LATEST = "SELECT id, body FROM events ORDER BY id DESC LIMIT ?"
-_HAS = "SELECT 1 FROM events WHERE id = ?"
 _OLDEST = "SELECT MIN(id) FROM events"
 _PRUNE_AGE = "DELETE FROM events WHERE at < ?"
 _PRUNE_COUNT = "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)"
@@ -59,16 +57,6 @@ class EventLogStore:
         with self._database.transaction() as tx:
             rows = tx.query(_AFTER, (last_id, limit))
         return [(as_text(i, "events.id"), as_text(b, "events.body")) for i, b in rows]
-
-    def latest(self, limit: int) -> list[tuple[str, str]]:
-        """The newest ``limit`` events, oldest first."""
-        with self._database.transaction() as tx:
-            rows = tx.query(_LATEST, (limit,))
-        return [(as_text(i, "events.id"), as_text(b, "events.body")) for i, b in reversed(rows)]
-
-    def has(self, event_id: str) -> bool:
-        with self._database.transaction() as tx:
-            return bool(tx.query(_HAS, (event_id,)))
 
     def oldest(self) -> str | None:
         with self._database.transaction() as tx:
