@@ -49,8 +49,10 @@ class StoreWriter:
     def __init__(self, database: Database, *, name: str = "store-writer") -> None:
         self._database = database
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
-        #: Set when a write someone waits on (or the stop) is queued: it ends a gathering wait.
-        self._urgent = threading.Event()
+        #: A token for each write someone waits on (and for the stop): it ends a gathering wait.
+        #: A queue rather than a ``threading.Event``: its put is one C call, and it is made on
+        #: every observed call's path.
+        self._urgent: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
         self._thread.start()
@@ -65,7 +67,7 @@ class StoreWriter:
             raise error
         self._queue.put((write, done))
         if done is not None:
-            self._urgent.set()
+            self._urgent.put(None)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until what was queued before this call is written; False if that took longer than ``timeout``."""
@@ -78,7 +80,7 @@ class StoreWriter:
             return
         self._closed = True
         self._queue.put(_STOP)
-        self._urgent.set()
+        self._urgent.put(None)
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -97,6 +99,7 @@ class StoreWriter:
         and waking for each cost more than the writing.
         """
         item = self._queue.get()
+        self._forget_urgent()
         gathered = waited_on = False
         while True:
             if item is _STOP:
@@ -113,15 +116,26 @@ class StoreWriter:
                 pass
             if gathered or waited_on:
                 return False
-            self._urgent.clear()
-            if self._queue.empty():  # else something came before the clear: look at it first
-                if not self._urgent.wait(GATHER) and self._queue.empty():
-                    return False
+            self._forget_urgent()
+            if self._queue.empty():  # else something came before the tokens were dropped: look at it first
+                try:
+                    self._urgent.get(timeout=GATHER)
+                except queue.Empty:
+                    if self._queue.empty():
+                        return False
                 gathered = True
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return False
+
+    def _forget_urgent(self) -> None:
+        """Drop the tokens of urgent writes: those are in the queue, and looked at next."""
+        try:
+            while True:
+                self._urgent.get_nowait()
+        except queue.Empty:
+            pass
 
     def _write(self, batch: list[tuple[Write, Done | None]]) -> None:
         try:

@@ -9,6 +9,7 @@ check and the connection (rebinding) gains nothing.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -41,6 +42,7 @@ class Target:
         return host if self.port == default else f"{host}:{self.port}"
 
 
+@functools.lru_cache(maxsize=256)  # parsed on every delivery attempt; a Target is immutable
 def parse_target(url: str) -> Target:
     try:
         parts = urlsplit(url)

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,17 +50,24 @@ class Subscriber:
 
     record: WebhookRecord
     filter: EventFilter
+    #: The signing keys of the current secret, and of the previous one (its overlap ends at
+    #: ``record.previous_until``): worked out once, not on every delivery.
+    current_keys: tuple[bytes, ...] = field(init=False)
+    overlap_keys: tuple[bytes, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        current = key_of(self.record.secret)
+        object.__setattr__(self, "current_keys", (current,))
+        previous = self.record.previous_secret
+        object.__setattr__(self, "overlap_keys", (current, key_of(previous)) if previous else (current,))
 
     @property
     def id(self) -> str:
         return self.record.id
 
-    def keys(self, now: float) -> list[bytes]:
+    def keys(self, now: float) -> tuple[bytes, ...]:
         """The keys that sign now: the current secret's, and the previous one's while it overlaps."""
-        keys = [key_of(self.record.secret)]
-        if self.record.previous_secret and (self.record.previous_until or 0) > now:
-            keys.append(key_of(self.record.previous_secret))
-        return keys
+        return self.overlap_keys if (self.record.previous_until or 0) > now else self.current_keys
 
 
 class WebhookSubscriptions:

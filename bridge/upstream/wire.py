@@ -1,0 +1,156 @@
+"""HTTP/1.1 client connections on asyncio, each response parsed by httptools as its bytes arrive.
+
+httptools is llhttp, the C parser uvicorn uses; pure-Python HTTP stacks (h11 and what sits on
+it) cost more per request than everything else a small exchange does. Two clients share this:
+the upstream transport under the SDK's Streamable HTTP client (``bridge.upstream.http``), which
+hands the body on as it arrives (reading pauses while too much is buffered), and the webhook
+client, which reads at most a cap of an answer's body and then drops the connection.
+
+A connection serves one request at a time; ``begin()`` readies it for the next response,
+``wait()`` returns when more of it has arrived or the connection is gone, and ``reusable()``
+says whether it may go back to a keep-alive pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Iterable
+
+import httptools
+
+__all__ = ["HttpConnection", "request_head"]
+
+#: Response bytes buffered unread before the connection stops reading from the socket.
+READ_HIGH = 1 << 20
+
+
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection; ``body_limit`` bytes of a body kept at most (then it closes)."""
+
+    def __init__(self, body_limit: int | None = None) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.body_limit = body_limit
+        self.error: BaseException | None = None
+        self.lost = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.begin()
+
+    def begin(self) -> None:
+        """Ready for the next response on this connection."""
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_done = False
+        self.complete = False
+        self.keep_alive = False
+        #: The body was longer than ``body_limit``: what is in ``chunks`` is its start.
+        self.truncated = False
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.paused = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.error = exc
+            self.close()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the connection; a response still being read ends with it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.error = self.error or exc
+        self._wake()
+
+    # -- httptools callbacks -------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.head_done = True
+
+    def on_body(self, body: bytes) -> None:
+        if self.truncated:
+            return
+        limit = self.body_limit
+        if limit is not None and self.buffered + len(body) > limit:
+            body = body[: limit - self.buffered]
+            self.truncated = True
+            self.close()  # read no more of it; the connection cannot serve another request
+        self.chunks.append(body)
+        self.buffered += len(body)
+        if not self.paused and self.buffered > READ_HIGH and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()  # llhttp answers this only inside the callback
+
+    # -- for the client ------------------------------------------------------------------------
+
+    def take(self) -> bytes:
+        chunk = self.chunks.popleft()
+        self.buffered -= len(chunk)
+        if self.paused and self.buffered <= READ_HIGH // 4 and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        return chunk
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until more of the response has arrived, or the connection is gone (``timeout``: TimeoutError)."""
+        if self.lost:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            if timeout is None:
+                await self._waiter
+            else:
+                async with asyncio.timeout(timeout):
+                    await self._waiter
+        finally:
+            self._waiter = None
+
+    def expire(self, error: BaseException) -> None:
+        """Give up on this connection with ``error`` (a deadline passed): it closes, waiters wake."""
+        self.error = self.error or error
+        self.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def reusable(self) -> bool:
+        return self.complete and self.keep_alive and not self.lost and not self.chunks
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self.lost = True
+
+
+def request_head(method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """A request's head, ready to be followed by its body. Callers give names and values that are
+    already valid HTTP (no CR, LF or NUL): this is checked, not repaired."""
+    head = [method, b" ", target, b" HTTP/1.1\r\n"]
+    for name, value in headers:
+        head += (name, b": ", value, b"\r\n")
+    head.append(b"\r\n")
+    message = b"".join(head)
+    crlf = message.count(b"\r\n")
+    if b"\0" in message or message.count(b"\n") != crlf or message.count(b"\r") != crlf:
+        raise ValueError("a request head must not hold a bare CR, LF or NUL")
+    return message
