@@ -170,10 +170,11 @@ class Feed:
 
     def _hear(self, event: Event) -> Receipt | None:
         wire = to_wire(event, payload=self._payload, payload_chars=self.settings.payload_chars)
-        self._keep(wire)
-        for offer in self._offers:
-            offer(wire)
-        receipts = [r for sink in self._sinks if (r := sink(wire)) is not None]
+        with self._store.writer.together():  # the log's row and the sinks' writes: one hand-over
+            self._keep(wire)
+            for offer in self._offers:
+                offer(wire)
+            receipts = [r for sink in self._sinks if (r := sink(wire)) is not None]
         if not receipts:
             return None
         if len(receipts) == 1:

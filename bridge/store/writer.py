@@ -12,6 +12,11 @@ to ``GATHER`` seconds for others to share its commit: a commit costs more than t
 writes, and with a stream following every call, committing each drain of the queue was a
 quarter of the bridge's CPU.
 
+Each hand-over wakes the writer's thread, and on a busy bridge that wake is most of what a
+write costs its submitter. Writes made together (an observed call's event log row and its
+webhook deliveries) are handed over as one: ``with writer.together():`` on a thread queues the
+writes submitted in it at once when it ends.
+
 One writer per database also keeps SQLite's single write lock uncontended within a process.
 """
 
@@ -48,7 +53,8 @@ class StoreWriter:
 
     def __init__(self, database: Database, *, name: str = "store-writer") -> None:
         self._database = database
-        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | list[_Item] | object] = queue.SimpleQueue()
+        self._local = threading.local()
         #: A token for each write someone waits on (and for the stop): it ends a gathering wait.
         #: A queue rather than a ``threading.Event``: its put is one C call, and it is made on
         #: every observed call's path.
@@ -59,6 +65,13 @@ class StoreWriter:
 
     def submit(self, write: Write, done: Done | None = None) -> None:
         """Queue ``write``; ``done`` hears how it went. Never blocks."""
+        held: list[_Item] | None = getattr(self._local, "held", None)
+        if held is not None:
+            held.append((write, done))
+        else:
+            self._put(write, done)
+
+    def _put(self, write: Write, done: Done | None) -> None:
         if self._closed:
             error = RuntimeError("the store writer is closed")
             if done is not None:
@@ -69,10 +82,25 @@ class StoreWriter:
         if done is not None:
             self._urgent.put(None)
 
+    def together(self) -> _Together:
+        """A context in which this thread's writes are held, then queued as one when it ends."""
+        return _Together(self)
+
+    def _submit_held(self, held: list[_Item]) -> None:
+        if self._closed:
+            error = RuntimeError("the store writer is closed")
+            for _write, done in held:
+                if done is not None:
+                    done(error)
+            return
+        self._queue.put(held)
+        if any(done is not None for _write, done in held):
+            self._urgent.put(None)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until what was queued before this call is written; False if that took longer than ``timeout``."""
         written = threading.Event()
-        self.submit(lambda _tx: None, lambda _error: written.set())
+        self._put(lambda _tx: None, lambda _error: written.set())  # never held: it is waited on here
         return written.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -104,9 +132,13 @@ class StoreWriter:
         while True:
             if item is _STOP:
                 return True
-            taken = cast(_Item, item)
-            batch.append(taken)
-            waited_on = waited_on or taken[1] is not None
+            if isinstance(item, list):
+                batch.extend(item)
+                waited_on = waited_on or any(done is not None for _write, done in item)
+            else:
+                taken = cast(_Item, item)
+                batch.append(taken)
+                waited_on = waited_on or taken[1] is not None
             if len(batch) >= BATCH:
                 return False
             try:
@@ -161,3 +193,26 @@ class StoreWriter:
                 done(error)
             except Exception:
                 log.exception("a store write's completion callback failed")
+
+
+class _Together:
+    """``StoreWriter.together()``: nested uses hold into the outermost one."""
+
+    __slots__ = ("_held", "_outer", "_writer")
+
+    def __init__(self, writer: StoreWriter) -> None:
+        self._writer = writer
+        self._outer = False
+        self._held: list[_Item] = []
+
+    def __enter__(self) -> None:
+        local = self._writer._local
+        if getattr(local, "held", None) is None:
+            self._outer = True
+            local.held = self._held
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._outer:
+            self._writer._local.held = None
+            if self._held:
+                self._writer._submit_held(self._held)

@@ -55,3 +55,18 @@ def test_closing_the_store_writes_what_was_queued_first(tmp_path: Path) -> None:
             store.writer.submit(lambda tx, e=event: EventLogStore.append(tx, (e,)))
     with Store.open(tmp_path / "store.db") as store:
         assert len(store.events.after("", 1000)) == 100
+
+
+def test_writes_made_together_are_handed_over_when_the_block_ends_and_flush_is_never_held(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "store.db") as store:
+        store.writer.flush(5)
+        told: list[BaseException | None] = []
+        with store.writer.together():
+            with store.writer.together():  # nested: held into the outer block
+                store.writer.submit(lambda tx: EventLogStore.append(tx, (_event(1),)))
+            store.writer.submit(lambda tx: EventLogStore.append(tx, (_event(2),)), told.append)
+            assert store.writer.flush(5)  # a flush inside the block waits only for what was queued
+            assert store.events.after("", 10) == [] and told == []
+        assert store.writer.flush(5)
+        assert told == [None]
+        assert [i for i, _ in store.events.after("", 10)] == [f"{n:026d}" for n in (1, 2)]
