@@ -115,6 +115,31 @@ class RequestInvalid(BridgeError):
         return {"errors": [e.to_dict() for e in self.errors]}
 
 
+class MessageNotJson(RequestInvalid):
+    """A JSON-RPC message (a WebSocket frame) that is not JSON at all: JSON-RPC's parse error."""
+
+    slug = "parse-error"
+    title = "The message is not valid JSON"
+    jsonrpc_code = -32700
+
+
+class NotJsonRpc(RequestInvalid):
+    """A message that is JSON but not a JSON-RPC 2.0 request the bridge can take: JSON-RPC's invalid request."""
+
+    slug = "not-json-rpc"
+    title = "The message is not a valid JSON-RPC 2.0 request"
+    jsonrpc_code = -32600
+
+
+class TooManyCalls(BridgeError):
+    """More calls in flight than a connection may have; sent again once answers arrive, it is taken."""
+
+    status = 429
+    slug = "too-many-calls"
+    title = "Too many calls in flight"
+    jsonrpc_code = -32003
+
+
 class Unauthorized(BridgeError):
     status = 401
     slug = "unauthorized"

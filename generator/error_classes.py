@@ -131,13 +131,14 @@ _STATUS_CLASSES: tuple[tuple[int, str, str], ...] = (
     (413, "PayloadTooLarge", "Content Too Large"),
     (415, "UnsupportedMediaType", "Unsupported Media Type"),
     (422, "UnprocessableContent", "Unprocessable Content"),
+    (429, "TooManyRequests", "Too Many Requests"),
     (502, "BadGateway", "Bad Gateway"),
     (503, "ServiceUnavailable", "Service Unavailable"),
     (504, "GatewayTimeout", "Gateway Timeout"),
 )
 #: Accessors status classes had before the catalogue existed, kept so that code using them still runs.
 _STATUS_MEMBERS = {409: (member("candidates", "strings", "Qualified names (`server.name`) that match."),)}
-_STATUS_HEADERS = {503: (header("Retry-After"),)}
+_STATUS_HEADERS = {429: (header("Retry-After"),), 503: (header("Retry-After"),)}
 
 
 def _pascal(slug: str) -> str:

@@ -24,20 +24,24 @@ from typing import Any
 
 import orjson
 
-from bridge.errors import BridgeError, FieldError, RequestInvalid, jsonrpc_error
+from bridge.errors import (
+    BridgeError,
+    FieldError,
+    MessageNotJson,
+    NotJsonRpc,
+    RequestInvalid,
+    TooManyCalls,
+    jsonrpc_error,
+)
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.model import JSON, Principal, RelayRefused
 
-__all__ = ["INVALID_REQUEST", "PARSE_ERROR", "TOO_MANY_CALLS", "SocketSession"]
+__all__ = ["SocketSession"]
 
 log = logging.getLogger(__name__)
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-#: A request over the socket's limit of calls in flight (JSON-RPC's range for server errors).
-TOO_MANY_CALLS = -32003
 #: Calls one socket may have in flight; more are refused, not queued.
 MAX_IN_FLIGHT = 64
 #: Notifications of one subscription sent per wake-up at most.
@@ -105,10 +109,11 @@ class SocketSession:
         try:
             message = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            await self._error(None, PARSE_ERROR, f"the frame is not valid JSON: {exc}")
+            detail = f"the frame is not valid JSON: {exc}"
+            await self._error(None, MessageNotJson(detail, [FieldError("", detail)]))
             return
         if not isinstance(message, dict):
-            await self._error(None, INVALID_REQUEST, "send one JSON-RPC request object per frame")
+            await self._error(None, _not_json_rpc("", "send one JSON-RPC request object per frame"))
             return
         request_id = message.get("id")
         # JSON-RPC allows a null id, but it names nothing to answer or cancel: treated as a notification.
@@ -116,7 +121,14 @@ class SocketSession:
         if message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str) or not valid_id:
             if "method" not in message and ("result" in message or "error" in message):
                 return  # a response to nothing we asked: nothing to answer
-            await self._error(request_id if valid_id else None, INVALID_REQUEST, "not a JSON-RPC 2.0 request")
+            if message.get("jsonrpc") != "2.0":
+                where, why = "/jsonrpc", 'must be "2.0"'
+            elif not isinstance(message.get("method"), str):
+                where, why = "/method", "must be a string naming the method"
+            else:
+                where, why = "/id", "must be a string or an integer"
+            error = NotJsonRpc(f"not a JSON-RPC 2.0 request: {where[1:]} {why}", [FieldError(where, why)])
+            await self._error(request_id if valid_id else None, error)
             return
         if request_id is None:
             self._notified(message)
@@ -124,7 +136,7 @@ class SocketSession:
         await self._request(message, request_id)
 
     async def binary(self) -> None:
-        await self._error(None, INVALID_REQUEST, "binary frames are not accepted: send JSON-RPC as text frames")
+        await self._error(None, _not_json_rpc("", "binary frames are not accepted: send JSON-RPC as text frames"))
 
     def _notified(self, message: Mapping[str, Any]) -> None:
         if message["method"] != "notifications/cancelled":
@@ -143,14 +155,11 @@ class SocketSession:
             await self._events(message, request_id)
             return
         if key in self._calls:
-            await self._error(request_id, INVALID_REQUEST, f"a request with id {request_id!r} is still in flight")
+            await self._error(request_id, _not_json_rpc("/id", f"a request with id {request_id!r} is still in flight"))
             return
         if len(self._calls) >= self.max_in_flight:
-            await self._error(
-                request_id,
-                TOO_MANY_CALLS,
-                f"{self.max_in_flight} calls are in flight on this socket; send more as answers arrive",
-            )
+            limit = f"{self.max_in_flight} calls are in flight on this socket; send more as answers arrive"
+            await self._error(request_id, TooManyCalls(limit))
             return
         self._calls[key] = asyncio.create_task(self._call(message, key))
 
@@ -231,8 +240,8 @@ class SocketSession:
     async def notify(self, method: str, params: JSON) -> None:
         await self._send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    async def _error(self, request_id: str | int | None, code: int, message: str) -> None:
-        await self._send({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+    async def _error(self, request_id: str | int | None, error: BridgeError) -> None:
+        await self._send({"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(error)})
 
     async def _send(self, message: JSON) -> None:
         await self._send_text(orjson.dumps(message))
@@ -268,3 +277,7 @@ def _names(params: JSON, member: str) -> list[str]:
 
 def _notice(notice: Notice) -> JSON:
     return notice.document()
+
+
+def _not_json_rpc(pointer: str, detail: str) -> NotJsonRpc:
+    return NotJsonRpc(detail, [FieldError(pointer, detail)])

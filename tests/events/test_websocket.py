@@ -117,6 +117,8 @@ def test_past_the_limit_of_calls_in_flight_a_request_is_refused_not_queued(live:
         refused = answer_to(ws, "one-too-many")
         assert refused["error"]["code"] == -32003
         assert refused["error"]["message"].startswith("64 calls are in flight on this socket")
+        assert refused["error"]["data"]["type"] == "https://mcp-rest-bridge.dev/problems/too-many-calls"
+        assert refused["error"]["data"]["status"] == 429
         send(ws, "notifications/cancelled", {"requestId": 0})
         poll(lambda: (witness / "cancelled-limit-0").exists(), 10, what="the first hold cancelled")
         tool(ws, "room-again", "echo", {"text": "y"})
@@ -131,12 +133,21 @@ def test_a_frame_that_is_not_json_gets_a_parse_error_and_the_socket_stays_open(l
         binary = receive(ws)
         ws.send(json.dumps({"id": 3, "method": "ping"}))  # no "jsonrpc": "2.0"
         invalid = receive(ws)
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 5, "method": 7}))
+        no_method = receive(ws)
         send(ws, "ping", {}, 4)
         assert receive(ws) == {"jsonrpc": "2.0", "id": 4, "result": {}}
+    problems = "https://mcp-rest-bridge.dev/problems/"
     assert (error["id"], error["error"]["code"]) == (None, -32700)
+    assert error["error"]["data"]["type"] == problems + "parse-error"
+    assert error["error"]["data"]["errors"][0]["pointer"] == ""
     assert (binary["id"], binary["error"]["code"]) == (None, -32600)
     assert binary["error"]["message"] == "binary frames are not accepted: send JSON-RPC as text frames"
+    assert binary["error"]["data"]["type"] == problems + "not-json-rpc"
     assert (invalid["id"], invalid["error"]["code"]) == (3, -32600)
+    assert invalid["error"]["data"]["errors"] == [{"pointer": "/jsonrpc", "message": 'must be "2.0"'}]
+    assert (no_method["id"], no_method["error"]["code"]) == (5, -32600)
+    assert no_method["error"]["data"]["errors"][0]["pointer"] == "/method"
 
 
 def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(live: BridgeProcess) -> None:
