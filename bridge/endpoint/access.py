@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from bridge.errors import Forbidden, Unauthorized
 from bridge.gate import Gate
-from bridge.gate.keys import presented_credential
+from bridge.gate.credentials import presented_credential
 from bridge.model import USE, Principal
 
 from .http import Headers

@@ -1,12 +1,26 @@
-"""How an edge hands a request's credentials to the gate, and how the gate turns them into a principal."""
+"""How an edge hands a request's credentials to the gate, and how the gate turns them into a principal.
+
+A request presents one credential (``Authorization: Bearer …`` or ``X-API-Key: …``). The gate's
+``Authenticator`` asks its *credential sources* in order, each one kind of credential: the keys
+given on the command line, named keys kept in the store, OAuth 2.0 access tokens. A source that
+does not recognise the credential answers None and the next is asked; one that does answers its
+principal, or refuses it (``Unauthorized``: expired, revoked, a bad signature), and no later
+source is asked. A bridge with no enabled source is open: every caller is the anonymous
+principal, which may use but not manage.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from bridge.errors import Unauthorized
 from bridge.model import Principal
 
-__all__ = ["Authenticator", "Headers"]
+__all__ = ["Authenticator", "CredentialSource", "Headers", "presented_credential"]
+
+#: What a refusal for a missing credential says.
+MISSING = "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 
 
 class Headers(Protocol):
@@ -15,12 +29,58 @@ class Headers(Protocol):
     def get(self, key: str, default: str) -> str: ...
 
 
-class Authenticator(Protocol):
-    """Credentials → principal; raises ``Unauthorized`` for missing or invalid ones."""
+class CredentialSource(Protocol):
+    """One kind of credential the gate accepts."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this source has any credential at all (none: it does not close an open bridge)."""
+        ...
+
+    @property
+    def may_admin(self) -> bool:
+        """Whether a principal of this source may ever hold the ``admin`` scope."""
+        ...
+
+    def principal_for(self, credential: str) -> Principal | None:
+        """The principal ``credential`` stands for; None if it is not this source's kind or not
+        known to it; ``Unauthorized`` if it is this source's but not valid."""
+        ...
+
+
+def presented_credential(headers: Headers) -> str | None:
+    """The bearer token or ``X-API-Key`` a request carries, if any."""
+    auth = headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    key = headers.get("x-api-key", "").strip()
+    return key or None
+
+
+class Authenticator:
+    """Credentials → principal through ``sources`` in order; see the module's notes."""
+
+    def __init__(self, sources: Sequence[CredentialSource] = ()) -> None:
+        self.sources = tuple(sources)
+
+    @property
+    def enabled(self) -> bool:
+        return any(source.enabled for source in self.sources)
 
     @property
     def admin_enabled(self) -> bool:
         """Whether any principal may ever hold the ``admin`` scope (else admin operations are off)."""
-        ...
+        return any(source.may_admin for source in self.sources)
 
-    def authenticate(self, headers: Headers) -> Principal: ...
+    def authenticate(self, headers: Headers) -> Principal:
+        if not self.enabled:
+            return Principal.anonymous()
+        presented = presented_credential(headers)
+        if presented is None:
+            raise Unauthorized(MISSING)
+        for source in self.sources:
+            principal = source.principal_for(presented)
+            if principal is not None:
+                return principal
+        raise Unauthorized("the API key is not valid")
