@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,8 +19,12 @@ from bridge.config import (
     DEFAULT_MAX_BODY,
     BridgeSettings,
     ConfigError,
+    Limit,
+    LimitSettings,
     demo_server,
     load_servers,
+    parse_limit,
+    parse_rate,
 )
 from bridge.spec import SpecError
 from bridge.store import StoreError
@@ -130,6 +135,41 @@ def main() -> None:
     help="Seconds between a webhook delivery's attempts, comma-separated (default: 5 s to 12 h, about a day).",
 )
 @click.option(
+    "--rate-limit",
+    metavar="N/PERIOD",
+    help="Requests each caller may send, as 100/minute or 10/second (429 past it).",
+)
+@click.option(
+    "--rate-burst",
+    type=click.IntRange(min=1),
+    help="Of --rate-limit, how many a caller may send at once (default: all of one period's).",
+)
+@click.option(
+    "--max-concurrent-calls",
+    type=click.IntRange(min=1),
+    help="Calls each caller may have upstream at once (429 past it).",
+)
+@click.option(
+    "--server-limit",
+    "server_limits",
+    multiple=True,
+    metavar="SERVER=LIMIT",
+    help="Calls to one server from all callers: a rate, burst=N, concurrent=N, comma-separated "
+    "(demo=10/second,concurrent=4); repeatable.",
+)
+@click.option(
+    "--tool-limit",
+    "tool_limits",
+    multiple=True,
+    metavar="SERVER.TOOL=LIMIT",
+    help="Calls to one tool from all callers, as --server-limit (demo.slow=2/second); repeatable.",
+)
+@click.option(
+    "--redis-url",
+    envvar="MCP_BRIDGE_REDIS_URL",
+    help="Redis shared with other bridges, which then count limits together; also MCP_BRIDGE_REDIS_URL.",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -151,6 +191,12 @@ def serve(
     allowed_origins: tuple[str, ...],
     allow_private_webhooks: bool,
     webhook_retry_delays: str | None,
+    rate_limit: str | None,
+    rate_burst: int | None,
+    max_concurrent_calls: int | None,
+    server_limits: tuple[str, ...],
+    tool_limits: tuple[str, ...],
+    redis_url: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -183,6 +229,8 @@ def serve(
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
+        limits=_limits(rate_limit, rate_burst, max_concurrent_calls, server_limits, tool_limits),
+        redis_url=redis_url or None,
     )
     _stop_on_signals()
     listener = _bind(host, port)
@@ -313,6 +361,37 @@ def _retry_delays(text: str | None) -> tuple[float, ...] | None:
         return RetrySchedule.parse(text).delays
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
+
+
+def _limits(
+    rate: str | None,
+    burst: int | None,
+    concurrency: int | None,
+    server_limits: tuple[str, ...],
+    tool_limits: tuple[str, ...],
+) -> LimitSettings:
+    """The limits options as settings; a bad one is a usage error naming the option."""
+    if burst is not None and rate is None:
+        raise click.BadParameter("a burst needs --rate-limit beside it", param_hint="--rate-burst")
+    try:
+        caller = Limit(None if rate is None else parse_rate(rate, burst, "--rate-limit"), concurrency)
+        servers = _named_limits(server_limits, "--server-limit", r"[a-z0-9][a-z0-9-]*")
+        tools = _named_limits(tool_limits, "--tool-limit", r"[a-z0-9][a-z0-9-]*\.[^\s=]+")
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return LimitSettings(caller=caller, servers=servers, tools=tools)
+
+
+def _named_limits(given: tuple[str, ...], option: str, name_pattern: str) -> dict[str, Limit]:
+    found: dict[str, Limit] = {}
+    for item in given:
+        name, sep, spec = item.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(name_pattern, name):
+            shape = "SERVER.TOOL=LIMIT" if option == "--tool-limit" else "SERVER=LIMIT"
+            raise ConfigError(f"{option}: {item!r} is not {shape} (a server's name is as in GET /servers)")
+        found[name] = parse_limit(spec, f"{option} {name}")
+    return found
 
 
 def _default_registry() -> Path:

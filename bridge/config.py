@@ -18,10 +18,12 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+import limits
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
@@ -30,12 +32,17 @@ __all__ = [
     "BridgeSettings",
     "ConfigError",
     "Cpus",
+    "Limit",
+    "LimitSettings",
+    "Rate",
     "ServerConfig",
     "Transport",
     "demo_server",
     "load_servers",
     "normalize_server_name",
     "parse_cpus",
+    "parse_limit",
+    "parse_rate",
     "parse_servers",
 ]
 
@@ -67,6 +74,128 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
 
 
+# -- limits ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``count`` requests per ``seconds``, of which at most ``burst`` at once (None: all ``count``)."""
+
+    count: int
+    seconds: int
+    burst: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """How much of something one key (a caller, a server, a tool) may use: a rate, calls in flight."""
+
+    rate: Rate | None = None
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Every limit the operator set; nothing set, nothing is counted.
+
+    ``caller``'s rate counts each request a caller (a principal's subject) sends, its concurrency
+    the calls it has upstream at once; ``servers`` and ``tools`` (``server.tool``) count the calls
+    going to them, whoever sends them.
+    """
+
+    caller: Limit = Limit()
+    servers: Mapping[str, Limit] = field(default_factory=dict)
+    tools: Mapping[str, Limit] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return self.caller != Limit() or bool(self.servers) or bool(self.tools)
+
+    def including(self, configured: Sequence[ServerConfig]) -> LimitSettings:
+        """These limits with the config file's under them: a server or tool set here keeps its own."""
+        servers = {c.name: c.limit for c in configured if c.limit is not None}
+        tools = {f"{c.name}.{tool}": limit for c in configured for tool, limit in c.tool_limits.items()}
+        return replace(self, servers={**servers, **self.servers}, tools={**tools, **self.tools})
+
+
+def parse_rate(text: str, burst: int | None = None, where: str = "rate") -> Rate:
+    """``"100/minute"`` (or ``"5 per 2 seconds"``, as the ``limits`` library reads them), with a burst."""
+    try:
+        item = limits.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {text!r} is not a rate such as 100/minute or 10/second") from exc
+    if item.amount < 1:
+        raise ConfigError(f"{where}: {text!r} allows nothing; give at least 1 per period")
+    if burst is not None:
+        if burst < 1:
+            raise ConfigError(f"{where}: a burst must be at least 1 (got {burst})")
+        # A burst is kept as "at most `burst` in any burst/rate seconds": the window must be a whole second at least.
+        if burst * item.get_expiry() < item.amount:
+            per_second = -(-item.amount // item.get_expiry())
+            raise ConfigError(
+                f"{where}: a burst of {burst} at {text} passes in under a second; give a burst of at least {per_second}"
+            )
+    return Rate(item.amount, item.get_expiry(), burst)
+
+
+def _positive(raw: Any, where: str) -> int:
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ConfigError(f"{where} must be a positive whole number (got {raw!r})")
+    return raw
+
+
+def parse_limit(text: str, where: str) -> Limit:
+    """A limit as the command line gives it: ``10/second``, ``burst=5``, ``concurrent=4``, comma-separated."""
+    rate: str | None = None
+    burst: int | None = None
+    concurrency: int | None = None
+    for part in (p.strip() for p in text.split(",")):
+        key, sep, value = part.partition("=")
+        if not sep:
+            rate = part
+        elif key.strip() == "burst":
+            burst = _positive(value, f"{where}: burst")
+        elif key.strip() == "concurrent":
+            concurrency = _positive(value, f"{where}: concurrent")
+        else:
+            raise ConfigError(f"{where}: {part!r} is not a rate (10/second), burst=N or concurrent=N")
+    if rate is None and burst is not None:
+        raise ConfigError(f"{where}: a burst needs a rate beside it (10/second,burst=5)")
+    if rate is None and concurrency is None:
+        raise ConfigError(f"{where}: give a rate (10/second), concurrent=N, or both")
+    return Limit(None if rate is None else parse_rate(rate, burst, where), concurrency)
+
+
+def _limit_from_entry(raw: Any, where: str) -> Limit:
+    """A config file's limit: ``{"rate": "10/second", "burst": 5, "concurrent": 4}``, each optional."""
+    if not isinstance(raw, dict) or not raw or set(raw) - {"rate", "burst", "concurrent"}:
+        raise ConfigError(f'{where} must be an object of "rate", "burst" and "concurrent"')
+    rate = raw.get("rate")
+    if rate is not None and not isinstance(rate, str):
+        raise ConfigError(f"{where}.rate must be a string such as 10/second")
+    burst = None if raw.get("burst") is None else _positive(raw["burst"], f"{where}.burst")
+    if rate is None and burst is not None:
+        raise ConfigError(f"{where}.burst needs a rate beside it")
+    concurrency = None if raw.get("concurrent") is None else _positive(raw["concurrent"], f"{where}.concurrent")
+    return Limit(None if rate is None else parse_rate(rate, burst, f"{where}.rate"), concurrency)
+
+
+def _server_limits(raw: Any, where: str) -> tuple[Limit | None, dict[str, Limit]]:
+    """A server entry's ``"limits"``: its own, and ``"tools"`` naming limits per tool."""
+    if raw is None:
+        return None, {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be an object")
+    tools_raw = raw.get("tools", {})
+    if not isinstance(tools_raw, dict):
+        raise ConfigError(f"{where}.tools must be an object of tool names")
+    tools = {name: _limit_from_entry(entry, f"{where}.tools.{name}") for name, entry in tools_raw.items()}
+    own = {k: v for k, v in raw.items() if k != "tools"}
+    return (_limit_from_entry(own, where) if own else None), tools
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """One upstream MCP server, as the operator configured it."""
@@ -85,6 +214,9 @@ class ServerConfig:
     call_timeout: float | None = None
     #: CPUs a stdio child (and whatever it starts) may run on; None leaves the scheduler free (Linux).
     cpus: Cpus | None = None
+    #: The config file's ``"limits"``: for the whole server, and per tool (by the server's own tool name).
+    limit: Limit | None = None
+    tool_limits: Mapping[str, Limit] = field(default_factory=dict)
 
     @property
     def timeout(self) -> float:
@@ -135,6 +267,11 @@ class BridgeSettings:
     webhook_secret: str | None = None
     #: Seconds between a webhook delivery's attempts (None: the default schedule, about a day).
     webhook_retry_delays: tuple[float, ...] | None = None
+    #: Rate and concurrency limits per caller, server and tool (none by default).
+    limits: LimitSettings = LimitSettings()
+    #: Redis (``redis://host:port/db``) for what several bridges share: the limits' counters.
+    #: None keeps them in this process.
+    redis_url: str | None = None
 
     @staticmethod
     def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:
@@ -220,6 +357,7 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
     protocol = entry.get("protocol", "auto")
     if not isinstance(protocol, str):
         raise ConfigError(f"{where}.protocol must be a string")
+    limit, tool_limits = _server_limits(entry.get("limits"), f"{where}.limits")
     if transport == "stdio":
         command = entry.get("command")
         args = entry.get("args", [])
@@ -238,6 +376,8 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
             protocol=protocol,
             call_timeout=None if timeout is None else float(timeout),
             cpus=parse_cpus(entry.get("cpus"), f"{where}.cpus"),
+            limit=limit,
+            tool_limits=tool_limits,
         )
     if "cpus" in entry:
         raise ConfigError(f"{where}.cpus applies to stdio servers only (a child process the bridge starts)")
@@ -251,6 +391,8 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
         headers=_str_map(entry.get("headers"), f"{where}.headers"),
         protocol=protocol,
         call_timeout=None if timeout is None else float(timeout),
+        limit=limit,
+        tool_limits=tool_limits,
     )
 
 

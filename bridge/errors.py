@@ -18,6 +18,8 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
+    ├── TooManyCalls              429  a /ws connection has its limit of calls in flight
+    ├── RateLimited               429  a caller, server or tool is past one of the operator's limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     └── UpstreamError             502  the upstream answered, but not with something usable
@@ -42,6 +44,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "RateLimited",
     "RequestInvalid",
     "ToolFailed",
     "Unauthorized",
@@ -138,6 +141,42 @@ class TooManyCalls(BridgeError):
     slug = "too-many-calls"
     title = "Too many calls in flight"
     jsonrpc_code = -32003
+
+
+class RateLimited(BridgeError):
+    """Past a limit the operator set: a rate (requests in a window) or a number of calls in flight.
+
+    Rendered with ``Retry-After`` and the IETF ``RateLimit-Policy`` / ``RateLimit`` fields
+    (draft-ietf-httpapi-ratelimit-headers) naming the policy that was exceeded; the body names it
+    too (``violated-policies``, as the draft's quota-exceeded problem does) with ``retryAfterSeconds``,
+    for JSON-RPC callers, who see no headers.
+    """
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+    jsonrpc_code = -32003  # as too-many-calls: the caller is to slow down
+
+    def __init__(self, detail: str, *, policy: str, quota: int, window: int | None, retry_after: int) -> None:
+        super().__init__(detail)
+        self.policy = policy
+        self.quota = quota
+        #: Seconds the quota is counted over; None for calls in flight (``concurrent-requests``).
+        self.window = window
+        self.retry_after = max(1, retry_after)
+
+    def extensions(self) -> dict[str, Any]:
+        return {"violated-policies": [self.policy], "retryAfterSeconds": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        name = f'"{self.policy}"'
+        if self.window is None:
+            policy = f'{name};q={self.quota};qu="concurrent-requests"'
+            current = f"{name};r=0"
+        else:
+            policy = f"{name};q={self.quota};w={self.window}"
+            current = f"{name};r=0;t={self.retry_after}"
+        return {"Retry-After": str(self.retry_after), "RateLimit-Policy": policy, "RateLimit": current}
 
 
 class Unauthorized(BridgeError):

@@ -20,6 +20,7 @@ from bridge.feed import Feed, FeedSettings
 from bridge.gate import ApiKeyAuthenticator, Gate
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
+from bridge.limits import Limits
 from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
@@ -50,6 +51,7 @@ class Bridge:
     webhooks: WebhookSubscriptions
     dispatcher: WebhookDispatcher
     outbox: WebhookOutbox
+    limits: Limits
 
     @classmethod
     def create(
@@ -61,8 +63,13 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
+        # The config file's limits under the command line's; Redis, when given, is reached here.
+        limits = Limits.create(settings.limits.including(servers), settings.redis_url)
         gate = Gate(
-            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys), RequestValidator(spec), settings.max_body
+            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys),
+            RequestValidator(spec),
+            settings.max_body,
+            limits.caller,
         )
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
@@ -75,7 +82,7 @@ class Bridge:
         )
         bus = InProcessBus()
         feed = Feed(bus, store, _feed_settings(settings))
-        gateway = Gateway(pool, registry, bus)
+        gateway = Gateway(pool, registry, bus, limits.upstream)
         try:
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
         except BaseException:
@@ -105,6 +112,7 @@ class Bridge:
             webhooks=webhooks,
             dispatcher=dispatcher,
             outbox=outbox,
+            limits=limits,
         )
 
     def asgi_app(self) -> Any:
@@ -153,6 +161,10 @@ class Bridge:
         except Exception:  # the loop is gone already: nothing is in flight
             log.debug("webhook dispatcher stopped with the loop")
         self.outbox.close()
+        try:
+            self.pool.run(self.limits.close(), 10)
+        except Exception:  # the loop is gone already: so are the connections to Redis
+            log.debug("limits closed with the loop")
         self.gateway.close()
         self.feed.close()
         self.store.close()

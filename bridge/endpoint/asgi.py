@@ -73,6 +73,8 @@ def create_asgi_app(
             if _is_mcp_client(scope, headers):
                 try:
                     principal = gate.principal(headers)
+                    if gate.rate is not None:
+                        await gate.rate.acharge(principal)
                 except BridgeError as error:
                     await send_problem(send, error, MCP_PATH)
                     return

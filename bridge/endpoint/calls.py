@@ -62,6 +62,8 @@ class ToolCalls:
         try:
             headers = Headers(scope)
             admission = self._gate.admit(op, headers)
+            if self._gate.rate is not None:
+                await self._gate.rate.acharge(admission.principal)
             raw = await read_body(receive, self._gate.max_body) if admission.reads_body else None
             body = admission.check(params, {}, raw)
             arguments = {} if body is NO_BODY else body

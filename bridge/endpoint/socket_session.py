@@ -5,7 +5,8 @@ holds up a quick one behind it; ``notifications/cancelled`` cancels that task, a
 upstream request (the call runs on the loop the upstream sessions live on). A request with
 ``_meta.progressToken`` hears ``notifications/progress`` on this socket. Past
 ``max_in_flight`` calls a request is refused at once with an error, not queued: the client
-sees the pressure and decides.
+sees the pressure and decides. With a rate per caller (``--rate-limit``) each request on the
+socket is charged to the socket's caller, as each HTTP request is.
 
 Besides the methods of plain ``POST /mcp`` (``JsonRpcDispatcher``) the session answers
 ``events/subscribe`` (params ``types``, ``servers``, ``payload``, ``lastEventId``; the result
@@ -29,6 +30,7 @@ from bridge.errors import (
     FieldError,
     MessageNotJson,
     NotJsonRpc,
+    RateLimited,
     RequestInvalid,
     TooManyCalls,
     jsonrpc_error,
@@ -36,6 +38,7 @@ from bridge.errors import (
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.limits import CallerRate
 from bridge.model import JSON, Principal, RelayRefused
 
 __all__ = ["SocketSession"]
@@ -92,12 +95,14 @@ class SocketSession:
         feed: Feed,
         principal: Principal,
         max_in_flight: int = MAX_IN_FLIGHT,
+        rate: CallerRate | None = None,
     ) -> None:
         self._send_text = send_text
         self._dispatcher = dispatcher
         self._feed = feed
         self._principal = principal
         self.max_in_flight = max_in_flight
+        self._rate = rate
         self._calls: dict[tuple[str, str | int], asyncio.Task[None]] = {}
         self._subscriptions: dict[str, tuple[Follower, asyncio.Task[None]]] = {}
         self._names = itertools.count(1)
@@ -149,6 +154,12 @@ class SocketSession:
                 task.cancel()
 
     async def _request(self, message: JSON, request_id: str | int) -> None:
+        if self._rate is not None:
+            try:
+                await self._rate.acharge(self._principal)
+            except RateLimited as limited:
+                await self._error(request_id, limited)
+                return
         key = _key(request_id)
         method = message["method"]
         if method in ("events/subscribe", "events/unsubscribe"):

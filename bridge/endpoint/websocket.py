@@ -76,7 +76,9 @@ class WebSocketEndpoint:
             except Exception:  # the client left meanwhile: the disconnect ends the session
                 log.debug("write to a closed socket dropped")
 
-        session = SocketSession(send_text, self._dispatcher, self._feed, principal, self.max_in_flight)
+        session = SocketSession(
+            send_text, self._dispatcher, self._feed, principal, self.max_in_flight, self._access.gate.rate
+        )
         self.open += 1
         try:
             while True:

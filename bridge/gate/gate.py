@@ -6,6 +6,10 @@ compiled once from the spec. The gate knows no framework: an edge hands it heade
 raw body it read within the limit the gate gave, then the path and query parameters. Flask,
 the tool-call route and ``/mcp`` (plain JSON-RPC and MCP clients) all use it; a test holds
 their answers identical.
+
+With ``--rate-limit`` the gate also holds the callers' rate (``rate``): an edge charges each
+request it admitted to its caller, from a worker thread or from the loop as it runs on
+(``bridge.limits``). Without one, ``rate`` is None and no edge does anything more.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import orjson
 
 from bridge.errors import FieldError, Forbidden, PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 from bridge.gate.credentials import Authenticator, Headers
+from bridge.limits import CallerRate
 from bridge.model import ADMIN, Principal
 from bridge.validation import NO_BODY, OperationValidator, RequestValidator, is_json_media_type
 
@@ -52,10 +57,18 @@ class Admission:
 class Gate:
     """Admits requests for the operations of one spec."""
 
-    def __init__(self, authenticator: Authenticator, validator: RequestValidator, max_body: int) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        validator: RequestValidator,
+        max_body: int,
+        rate: CallerRate | None = None,
+    ) -> None:
         self.authenticator = authenticator
         self.validator = validator
         self.max_body = max_body
+        #: Each caller's rate, charged by the edges for every request they admit; None: no rate set.
+        self.rate = rate
 
     def operation(self, operation_id: str) -> OperationValidator | None:
         return self.validator.operations.get(operation_id)

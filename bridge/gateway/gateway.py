@@ -11,6 +11,12 @@ tool call's start, progress and end, built only when someone listens.
 
 A principal with allowlists sees only what they allow: other servers and tools are absent for
 it (not listed, 404 when named), never merely refused.
+
+With limits on calls (``bridge.limits``: a caller's calls in flight, a server's or a tool's rate
+and calls in flight), every call that goes upstream (tool calls, resource reads, prompts) takes
+its slots once it has been checked and gives them back when it ends, however it ends; beyond a
+limit it is refused with 429 before it leaves. Without such limits ``limits`` is None and a call
+pays one ``is None``.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from bridge.events import (
 from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
 from bridge.gateway.registry import ServerRegistry
+from bridge.limits import Lease, UpstreamLimits
 from bridge.model import INPUT_REQUIRED, JSON, SERVING, Catalog, Principal, ProgressCallback, Relay, ServerStatus
 from bridge.schema import CompiledSchema, SchemaCompileError
 
@@ -86,10 +93,17 @@ def _names(catalog: Catalog) -> dict[str, frozenset[str]]:
 class Gateway:
     """Routes operations to upstream servers, and tells the bus what happened."""
 
-    def __init__(self, upstreams: Upstreams, registry: ServerRegistry, bus: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        registry: ServerRegistry,
+        bus: EventBus | None = None,
+        limits: UpstreamLimits | None = None,
+    ) -> None:
         self.upstreams = upstreams
         self.registry = registry
         self.bus: EventBus = bus if bus is not None else InProcessBus()
+        self.limits = limits
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
@@ -309,11 +323,22 @@ class Gateway:
         A tool's own failure raises ``ToolFailed`` carrying its result.
         """
         self.check_tool_call(server, tool, arguments, where, principal)
-        bus = self.bus
-        if not bus.wants(CallEvent):
-            return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
-        observed = _ObservedCall(bus, server, tool, arguments, principal.subject, request_id)
-        return await observed.run(self.upstreams, relay)
+        lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, tool)
+        try:
+            bus = self.bus
+            if not bus.wants(CallEvent):
+                return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
+            observed = _ObservedCall(bus, server, tool, arguments, principal.subject, request_id)
+            return await observed.run(self.upstreams, relay)
+        finally:
+            if lease is not None:
+                await lease.release()
+
+    async def _acquire(
+        self, limits: UpstreamLimits, principal: Principal, server: str, tool: str | None
+    ) -> Lease | None:
+        """The call's slots under ``limits``; 429 when one is full or a rate is spent."""
+        return await limits.acquire(principal, server, tool, self.upstreams.config(server).timeout)
 
     def check_tool_call(
         self, server: str, tool: str, arguments: Mapping[str, Any], where: str, principal: Principal
@@ -365,7 +390,12 @@ class Gateway:
 
     async def read_resource(self, server: str, uri: str, *, principal: Principal, relay: Relay | None = None) -> JSON:
         self._visible_server(server, principal)  # 404 for an unknown server before going upstream
-        return _resource_result(await self.upstreams.read_resource(server, uri, relay))
+        lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, None)
+        try:
+            return _resource_result(await self.upstreams.read_resource(server, uri, relay))
+        finally:
+            if lease is not None:
+                await lease.release()
 
     async def subscribe(self, uri: str, subscribed: bool, *, principal: Principal) -> str:
         """Follow a resource upstream (or stop); the server that serves it."""
@@ -403,7 +433,12 @@ class Gateway:
         validator = self._compiled(("prompt", server, name), definition, _prompt_schema(definition))
         if validator is not None:
             validator.check(arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}")
-        return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay))
+        lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, None)
+        try:
+            return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay))
+        finally:
+            if lease is not None:
+                await lease.release()
 
 
 class _ObservedCall:

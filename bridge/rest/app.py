@@ -60,6 +60,8 @@ def create_app(
         if operation is None:
             return  # documents outside the API contract (the spec itself) are open
         admission = gate.admit(operation, request.headers)
+        if gate.rate is not None and operation.operation.secured:
+            gate.rate.charge(admission.principal)
         raw = request.get_data(cache=False) if admission.reads_body else None
         g.body = admission.check(request.view_args or {}, {k: request.args[k] for k in request.args}, raw)
         g.principal = admission.principal

@@ -20,6 +20,7 @@ from bridge.errors import (
     Ambiguous,
     BridgeError,
     FieldError,
+    RateLimited,
     RequestInvalid,
     ToolFailed,
     UpstreamError,
@@ -38,6 +39,7 @@ OCCURRENCES: dict[type[BridgeError], BridgeError] = {
     UpstreamError: UpstreamError("failed", server="demo", code=-32000),
     UpstreamUnavailable: UpstreamUnavailable("down", server="demo", retry_after=3),
     UpstreamTimeout: UpstreamTimeout("slow", server="demo", code=-32001),
+    RateLimited: RateLimited("past the limit", policy="caller", quota=20, window=12, retry_after=7),
 }
 
 
