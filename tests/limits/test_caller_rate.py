@@ -7,9 +7,12 @@ test is its own caller (its own key), so what one spends the next does not see.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +23,19 @@ from harness import poll
 from tests.limits.conftest import answered, call, limited, rich_config
 from tests.support import ROOT, BridgeProcess, bridge_process
 
-KEYS = {edge: f"{edge}-key-for-limits" for edge in ("rest", "fast", "rpc", "mcp", "ws", "other", "client")}
+KEYS = {edge: f"{edge}-key-for-limits" for edge in ("rest", "fast", "rpc", "mcp", "ws", "other", "client", "ts-client")}
+TSC = ROOT / "tests" / "npm" / "node_modules" / ".bin" / "tsc"
+#: Three calls inside the burst, a fourth past it: answered once Retry-After has passed.
+NODE_SCRIPT = """
+import { Client } from "./dist/index.js";
+const [url, key] = process.argv.slice(2);
+const client = new Client({ url, apiKey: key, retry: { backoffMs: 50, jitter: false } });
+const sums = [];
+for (const a of [0, 1, 2]) sums.push((await client.callTool("rich.add", { a, b: a })).structuredContent.result);
+const started = Date.now();
+const fourth = await client.callTool("rich.add", { a: 2, b: 3 });
+console.log(JSON.stringify({ sums, fourth: fourth.structuredContent.result, waited: (Date.now() - started) / 1000 }));
+"""
 POLICY = '"caller";q=3;w=6'
 
 
@@ -139,3 +154,23 @@ def test_the_generated_python_client_waits_retry_after_and_succeeds(live: Bridge
     assert sums == [{"result": 0}, {"result": 2}, {"result": 4}]
     assert fourth.structuredContent == {"result": 5}
     assert waited >= 1.0  # at least the Retry-After of one second, not the 0.05 s backoff
+
+
+def test_the_generated_typescript_client_retries_429_by_default(live: BridgeProcess, tmp_path: Path) -> None:
+    package = tmp_path / "mcp-bridge-client"
+    shutil.copytree(ROOT / "generated" / "typescript" / "mcp-bridge-client", package)
+    compiled = subprocess.run([str(TSC), "-p", str(package)], capture_output=True, text=True, check=False)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    (package / "check.mjs").write_text(NODE_SCRIPT, encoding="utf-8")
+    ran = subprocess.run(
+        ["node", "check.mjs", live.url, KEYS["ts-client"]],
+        cwd=package,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    out = json.loads(ran.stdout)
+    assert (out["sums"], out["fourth"]) == ([0, 2, 4], 5)
+    assert out["waited"] >= 1.0  # Retry-After, not the 50 ms backoff

@@ -11,7 +11,7 @@ export interface RetryPolicy {
   backoffMs: number;
   maxBackoffMs: number;
   jitter: boolean;
-  /** Statuses retried (never other 4xx); connection errors are always retried. */
+  /** Statuses retried (429 after its Retry-After; never other 4xx); connection errors are always retried. */
   statuses: number[];
 }
 
@@ -23,7 +23,7 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
-const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 500, maxBackoffMs: 10000, jitter: true, statuses: [502, 503, 504] };
+const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 500, maxBackoffMs: 10000, jitter: true, statuses: [429, 502, 503, 504] };
 
 type Query = Record<string, string | number | boolean | undefined>;
 
