@@ -60,7 +60,7 @@ HEALTH = {"healthz", "readyz"}
 ADMIN = {"registerServer", "deleteServer"}
 #: Webhook subscriptions need an admin key too (403 without one); they name nothing that can be taken.
 WEBHOOKS = {op_id for op_id in OPERATIONS if "Webhook" in op_id}
-PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "502", "503", "504")
+PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "429", "502", "503", "504")
 #: Browsers open the event stream: these declare 403 for a page of an origin the bridge refuses.
 STREAMS = {"streamEvents", "createStreamTicket"}
 AMBIGUOUS_NAME_OPERATIONS = {"callTool", "getPrompt", "readResource"}
@@ -197,9 +197,12 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
                 assert schema_ref == "#/components/schemas/ToolErrorProblem", op_id
             elif status == "409" and op_id not in ADMIN:
                 assert schema_ref == "#/components/schemas/ConflictProblem", op_id
+            elif status == "429":
+                assert schema_ref == "#/components/schemas/RateLimitedProblem", op_id
             else:
                 assert schema_ref == "#/components/schemas/Problem", (op_id, status)
         assert "Retry-After" in resolve(op["responses"]["503"])["headers"], op_id
+        assert set(resolve(op["responses"]["429"])["headers"]) == {"Retry-After", "RateLimit-Policy", "RateLimit"}
 
 
 def test_health_operations_declare_no_problem_responses() -> None:

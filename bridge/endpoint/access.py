@@ -150,6 +150,11 @@ class EventAccess:
                 return self.gate.principal(_KeyHeaders(offer.key), _USE)
         return self.gate.principal(headers, _USE)
 
+    async def charge(self, principal: Principal) -> None:
+        """Count the request against its caller's rate (``--rate-limit``), if one is set: 429 past it."""
+        if self.gate.rate is not None:
+            await self.gate.rate.acharge(principal)
+
 
 def _normal(origin: str) -> str:
     return origin.strip().rstrip("/").lower()

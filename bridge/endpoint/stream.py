@@ -113,7 +113,7 @@ class EventStream:
                 status = 201
                 await self._ticket(headers, send)
             else:
-                follower = self._open(headers, query)
+                follower = await self._open(headers, query)
                 await self._serve(follower, receive, send, self._access.cors(headers))
         except BridgeError as error:
             status = error.status
@@ -127,15 +127,17 @@ class EventStream:
 
     async def _ticket(self, headers: Headers, send: Send) -> None:
         principal = self._access.principal(headers)
+        await self._access.charge(principal)
         ticket = self._access.tickets.issue(principal)
         expires = int(self._access.tickets.ttl)
         extra = [("cache-control", "no-store")]
         extra += [(k.decode(), v.decode("latin-1")) for k, v in self._access.cors(headers)]
         await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, extra)
 
-    def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
+    async def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
         ticket = query.get("ticket", [None])[-1]
         principal = self._access.principal(headers, ticket)
+        await self._access.charge(principal)
         operation = self._access.gate.operation(STREAM_OPERATION)
         if operation is not None:  # the spec's rules for each value (a repeated one, each time)
             for name, values in query.items():

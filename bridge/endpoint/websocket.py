@@ -3,7 +3,8 @@
 The handshake passes the same gate as every request, before the socket is accepted: a key in
 ``Authorization``/``X-API-Key``, or for browsers a ticket (``?ticket=``) or the key offered as
 a subprotocol (``["mcp-bridge", "mcp-bridge.key.<key>"]``; the bridge selects ``mcp-bridge``,
-never the one holding the key). ``Origin``, when sent, must be the bridge's own or allowed. A
+never the one holding the key), and counts against the caller's rate as each request on the
+socket does. ``Origin``, when sent, must be the bridge's own or allowed. A
 refusal is an HTTP answer (problem+json 401 or 403) where the server supports that, else a
 close before accepting (which a client sees as 403).
 
@@ -63,6 +64,7 @@ class WebSocketEndpoint:
         try:
             self._access.check_origin(headers, secure=scope.get("scheme") == "wss")
             principal = self._access.principal(headers, query.get("ticket", [None])[-1], offer)
+            await self._access.charge(principal)
         except BridgeError as error:
             await _refuse(scope, send, error)
             access_log.info("WS %s %s", WS_PATH, error.status)  # path only: the query may hold a ticket

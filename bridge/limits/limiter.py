@@ -101,7 +101,8 @@ class UpstreamLimits:
 
         None when no slot is needed. ``timeout`` is the call's own: a lease in Redis lapses after it.
         """
-        ceilings = [c for c in (self._servers.get(server), self._tools.get(f"{server}.{tool}")) if c is not None]
+        by_tool = None if tool is None else self._tools.get(f"{server}.{tool}")
+        ceilings = [c for c in (self._servers.get(server), by_tool) if c is not None]
         lease = None
         try:
             if self._caller is not None:

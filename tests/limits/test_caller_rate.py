@@ -17,13 +17,17 @@ from typing import Any
 
 import pytest
 import requests
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from harness import poll
 from tests.limits.conftest import answered, call, limited, rich_config
 from tests.support import ROOT, BridgeProcess, bridge_process
 
-KEYS = {edge: f"{edge}-key-for-limits" for edge in ("rest", "fast", "rpc", "mcp", "ws", "other", "client", "ts-client")}
+KEYS = {
+    edge: f"{edge}-key-for-limits"
+    for edge in ("rest", "fast", "rpc", "mcp", "ws", "other", "client", "ts-client", "stream")
+}
 TSC = ROOT / "tests" / "npm" / "node_modules" / ".bin" / "tsc"
 #: Three calls inside the burst, a fourth past it: answered once Retry-After has passed.
 NODE_SCRIPT = """
@@ -108,28 +112,42 @@ def test_mcp_client_requests_are_counted_before_the_mcp_server_sees_them(live: B
     assert_limited(answers[3], "/mcp")
 
 
-def test_each_request_on_a_websocket_is_counted_and_the_socket_stays_open(live: BridgeProcess) -> None:
+def test_the_websocket_handshake_and_each_request_on_it_are_counted_and_the_socket_stays_open(
+    live: BridgeProcess,
+) -> None:
     url = live.url.replace("http://", "ws://") + "/ws"
-    with connect(url, additional_headers={"X-API-Key": KEYS["ws"]}, open_timeout=10) as ws:
+    headers = {"X-API-Key": KEYS["ws"]}
+    with connect(url, additional_headers=headers, open_timeout=10) as ws:  # the handshake is the first
         answers = []
-        for i in range(4):
+        for i in range(3):
             ws.send(json.dumps({"jsonrpc": "2.0", "method": "ping", "id": i}))
             answers.append(json.loads(ws.recv(timeout=10)))
-        assert answers[:3] == [{"jsonrpc": "2.0", "id": i, "result": {}} for i in range(3)]
-        refused = answers[3]
+        assert answers[:2] == [{"jsonrpc": "2.0", "id": i, "result": {}} for i in range(2)]
+        refused = answers[2]
         retry = refused["error"]["data"]["retryAfterSeconds"]
         detail = f"this caller is past its limit of 3 in 6 seconds; retry in {retry} s"
         assert refused == {
             "jsonrpc": "2.0",
-            "id": 3,
+            "id": 2,
             "error": {
                 "code": -32003,
                 "message": detail,
                 "data": {k: v for k, v in limited(detail, "caller", retry, "").items() if k != "instance"},
             },
         }
+        with pytest.raises(InvalidStatus) as opened:
+            connect(url, additional_headers=headers, open_timeout=10)
+        assert opened.value.response.status_code == 429
+        assert opened.value.response.headers["RateLimit-Policy"] == POLICY
         again = poll(lambda: _ping_answered(ws), 10)
         assert again == {"jsonrpc": "2.0", "id": "again", "result": {}}
+
+
+def test_event_stream_tickets_are_counted(live: BridgeProcess) -> None:
+    headers = {"X-API-Key": KEYS["stream"]}
+    answers = [requests.post(f"{live.url}/mcp/stream/tickets", headers=headers, timeout=10) for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [201, 201, 201]
+    assert_limited(answers[3], "/mcp/stream/tickets")
 
 
 def _ping_answered(ws: Any) -> Any:
