@@ -12,6 +12,7 @@ import pytest
 from bridge.config import Limit, LimitSettings, parse_rate
 from bridge.errors import RateLimited
 from bridge.limits import Limits
+from bridge.limits.rates import EXACT_QUOTA
 from bridge.model import Principal
 from harness import accepting, free_port, started
 from tests.support import START_TIMEOUT
@@ -30,6 +31,18 @@ def test_a_burst_larger_than_its_windows_rate_is_let_through_whole_then_the_rate
     assert refused.value.policy == "caller-burst"
     assert refused.value.headers()["RateLimit-Policy"] == '"caller-burst";q=25;w=2'
     assert 1 <= refused.value.retry_after <= 2
+
+
+def test_a_window_past_the_exact_quota_is_kept_as_counters_and_still_refuses_past_it() -> None:
+    rate = Limits.create(LimitSettings(caller=Limit(parse_rate(f"{EXACT_QUOTA + 500}/minute"), None))).caller
+    assert rate is not None
+    assert not rate.windows[0].exact
+    for _ in range(EXACT_QUOTA + 500):
+        rate.charge(CALLER)
+    with pytest.raises(RateLimited) as refused:
+        rate.charge(CALLER)
+    assert refused.value.headers()["RateLimit-Policy"] == f'"caller";q={EXACT_QUOTA + 500};w=60'
+    assert 1 <= refused.value.retry_after <= 60
 
 
 def test_a_refused_request_leaves_the_window_as_it_was() -> None:
