@@ -173,8 +173,8 @@ def _memory() -> tuple[Meter, Slots]:
 
 
 def _redis(url: str) -> tuple[Meter, Slots]:
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("the Redis URL must start with redis://, rediss:// or unix://")
+    if not url.startswith(("redis://", "rediss://")):
+        raise ConfigError("the Redis URL must start with redis:// or rediss://")
     options: Mapping[str, float] = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
     storage: Storage = RedisStorage(url, None, KEY_PREFIX, True, **options)
     if not storage.check():

@@ -89,6 +89,13 @@ def test_an_unreachable_redis_stops_serve_without_showing_its_url(tmp_path: Path
     assert "hunter2" not in result.output
 
 
+def test_a_redis_url_of_another_scheme_stops_serve(tmp_path: Path) -> None:
+    args = ["serve", "--port", "0", "--registry", str(tmp_path / "r.db"), "--rate-limit", "5/second"]
+    result = CliRunner().invoke(main, [*args, "--redis-url", "memcached://127.0.0.1:11211"])
+    assert result.exit_code == 1
+    assert "refusing to start: the Redis URL must start with redis:// or rediss://" in result.output
+
+
 def test_a_config_file_sets_limits_per_server_and_tool_under_the_command_lines() -> None:
     document = {
         "mcpServers": {
