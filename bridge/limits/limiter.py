@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import RedisStorage, Storage
 from redis.exceptions import RedisError
 
 from bridge.config import ConfigError, Limit, LimitSettings
 from bridge.errors import RateLimited
+from bridge.limits.memory import SweptMemoryStorage
 from bridge.limits.rates import Meter, Window, windows
 from bridge.limits.slots import MemorySlots, RedisSlots, Slots
 from bridge.model import Principal
@@ -150,29 +151,34 @@ class Limits:
 
     caller: CallerRate | None = None
     upstream: UpstreamLimits | None = None
+    #: The in-process storage, whose sweeper ``close`` stops (None in Redis, or with no limits).
+    memory: SweptMemoryStorage | None = None
 
     @classmethod
     def create(cls, settings: LimitSettings, redis_url: str | None = None) -> Limits:
         """In memory, or in Redis at ``redis_url`` (reached once here: unreachable stops start-up)."""
         if not settings.enabled:
             return cls()
-        meter, slots = _memory() if redis_url is None else _redis(redis_url)
+        meter, slots, memory = _memory() if redis_url is None else _redis(redis_url)
         caller = None if settings.caller.rate is None else CallerRate(meter, windows("caller", settings.caller.rate))
         upstream = None
         if settings.caller.concurrency is not None or settings.servers or settings.tools:
             upstream = UpstreamLimits(meter, slots, settings)
-        return cls(caller, upstream)
+        return cls(caller, upstream, memory)
 
     async def close(self) -> None:
+        if self.memory is not None:
+            self.memory.close()
         if self.upstream is not None:
             await self.upstream.slots.close()
 
 
-def _memory() -> tuple[Meter, Slots]:
-    return Meter(MemoryStorage()), MemorySlots()
+def _memory() -> tuple[Meter, Slots, SweptMemoryStorage]:
+    storage = SweptMemoryStorage()
+    return Meter(storage), MemorySlots(), storage
 
 
-def _redis(url: str) -> tuple[Meter, Slots]:
+def _redis(url: str) -> tuple[Meter, Slots, None]:
     if not url.startswith(("redis://", "rediss://")):
         raise ConfigError("the Redis URL must start with redis:// or rediss://")
     options: Mapping[str, float] = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
@@ -182,4 +188,4 @@ def _redis(url: str) -> tuple[Meter, Slots]:
     shared = AsyncRedisStorage(
         "async+" + url, key_prefix=KEY_PREFIX, wrap_exceptions=True, implementation="redispy", **options
     )
-    return Meter(storage, shared), RedisSlots.from_url(url, KEY_PREFIX + ":slots:", REDIS_TIMEOUT)
+    return Meter(storage, shared), RedisSlots.from_url(url, KEY_PREFIX + ":slots:", REDIS_TIMEOUT), None

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from bridge.config import Limit, LimitSettings, parse_rate
 from bridge.errors import RateLimited
-from bridge.limits import Limits
+from bridge.limits import Limits, Meter, windows
+from bridge.limits.memory import SweptMemoryStorage
 from bridge.limits.rates import EXACT_QUOTA
 from bridge.model import Principal
-from harness import accepting, free_port, started
+from harness import accepting, free_port, poll, started
 from tests.support import START_TIMEOUT
 
 CALLER = Principal("key:tester")
@@ -43,6 +45,21 @@ def test_a_window_past_the_exact_quota_is_kept_as_counters_and_still_refuses_pas
         rate.charge(CALLER)
     assert refused.value.headers()["RateLimit-Policy"] == f'"caller";q={EXACT_QUOTA + 500};w=60'
     assert 1 <= refused.value.retry_after <= 60
+
+
+def test_in_memory_checks_start_no_thread_and_one_sweeper_drops_what_expired() -> None:
+    storage = SweptMemoryStorage(every=0.05)
+    try:
+        meter = Meter(storage)
+        policy = windows("caller", parse_rate("100/second"))
+        threads = {t.ident for t in threading.enumerate()}
+        for i in range(500):
+            meter.hit(policy, f"caller-{i % 50}", "this caller")
+        assert {t.ident for t in threading.enumerate()} == threads  # the library's timer would start some
+        assert len(storage.events) == 50
+        poll(lambda: not any(storage.events.values()), 5, what="the expired windows swept")
+    finally:
+        storage.close()
 
 
 def test_a_refused_request_leaves_the_window_as_it_was() -> None:
