@@ -18,9 +18,11 @@ from bridge.config import (
     DEFAULT_MAX_BODY,
     BridgeSettings,
     ConfigError,
+    default_registry_path,
     demo_server,
     load_servers,
 )
+from bridge.keys_command import keys
 from bridge.spec import SpecError
 from bridge.store import StoreError
 from bridge.webhooks import RetrySchedule
@@ -130,6 +132,12 @@ def main() -> None:
     help="Seconds between a webhook delivery's attempts, comma-separated (default: 5 s to 12 h, about a day).",
 )
 @click.option(
+    "--destructive-scope/--no-destructive-scope",
+    default=True,
+    show_default=True,
+    help="Tools marked destructiveHint only for keys with the 'destructive' scope (command-line keys have it).",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -151,6 +159,7 @@ def serve(
     allowed_origins: tuple[str, ...],
     allow_private_webhooks: bool,
     webhook_retry_delays: str | None,
+    destructive_scope: bool,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -169,7 +178,7 @@ def serve(
         port=port,
         api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
         admin_keys=tuple(admin_keys) + BridgeSettings.keys_from_env(os.environ, "MCP_BRIDGE_ADMIN_KEYS"),
-        registry_path=str(registry_path or _default_registry()),
+        registry_path=str(registry_path or default_registry_path(os.environ)),
         allow_stdio_registration=allow_stdio_registration,
         max_body=max_body,
         call_timeout=timeout,
@@ -183,6 +192,7 @@ def serve(
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
+        destructive_scope=destructive_scope,
     )
     _stop_on_signals()
     listener = _bind(host, port)
@@ -226,7 +236,7 @@ def serve(
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
         click.echo(
-            f"  auth         {'API key required' if settings.api_keys else 'open (no --api-key given)'}",
+            f"  auth         {'API key required' if bridge.gate.authenticator.enabled else 'open (no key given)'}",
             err=True,
         )
         click.echo(f"  registry     {settings.registry_path}", err=True)
@@ -240,6 +250,7 @@ def serve(
 
 
 main.add_command(generate)
+main.add_command(keys)
 
 
 @main.command()
@@ -313,14 +324,6 @@ def _retry_delays(text: str | None) -> tuple[float, ...] | None:
         return RetrySchedule.parse(text).delays
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
-
-
-def _default_registry() -> Path:
-    """``$MCP_BRIDGE_REGISTRY``, else ``registry.db`` in the user's XDG data folder."""
-    if os.environ.get("MCP_BRIDGE_REGISTRY"):
-        return Path(os.environ["MCP_BRIDGE_REGISTRY"])
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "mcp-bridge" / "registry.db"
 
 
 def _without_query_strings(record: logging.LogRecord) -> bool:

@@ -32,6 +32,7 @@ __all__ = [
     "Cpus",
     "ServerConfig",
     "Transport",
+    "default_registry_path",
     "demo_server",
     "load_servers",
     "normalize_server_name",
@@ -135,6 +136,9 @@ class BridgeSettings:
     webhook_secret: str | None = None
     #: Seconds between a webhook delivery's attempts (None: the default schedule, about a day).
     webhook_retry_delays: tuple[float, ...] | None = None
+    #: Tools annotated ``destructiveHint: true`` are only for keys with the ``destructive`` scope
+    #: (keys from the command line and the environment have it; stored keys only when given it).
+    destructive_scope: bool = True
 
     @staticmethod
     def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:
@@ -285,3 +289,12 @@ def load_servers(path: Path, environ: Mapping[str, str]) -> list[ServerConfig]:
 def demo_server() -> ServerConfig:
     """The bundled demo server, started as a stdio child with this interpreter."""
     return ServerConfig(name="demo", transport="stdio", command=sys.executable, args=("-m", "bridge.demo"))
+
+
+def default_registry_path(environ: Mapping[str, str]) -> Path:
+    """Where ``serve`` and ``keys`` keep their store: ``$MCP_BRIDGE_REGISTRY``, else ``registry.db``
+    in the user's XDG data folder."""
+    if environ.get("MCP_BRIDGE_REGISTRY"):
+        return Path(environ["MCP_BRIDGE_REGISTRY"])
+    data = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "mcp-bridge" / "registry.db"

@@ -17,7 +17,7 @@ from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
 from bridge.feed import Feed, FeedSettings
-from bridge.gate import ApiKeyAuthenticator, Gate
+from bridge.gate import ApiKeys, Authenticator, Gate, StaticKeys, StoredKeys
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.rest import create_app
@@ -50,6 +50,7 @@ class Bridge:
     webhooks: WebhookSubscriptions
     dispatcher: WebhookDispatcher
     outbox: WebhookOutbox
+    keys: StoredKeys
 
     @classmethod
     def create(
@@ -61,10 +62,19 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
-        gate = Gate(
-            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys), RequestValidator(spec), settings.max_body
-        )
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
+        try:
+            keys = StoredKeys(store.keys, store.writer)
+        except BaseException:
+            store.close()
+            raise
+        if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
+            keys.watch()
+        gate = Gate(
+            Authenticator([StaticKeys(settings.api_keys, settings.admin_keys), keys]),
+            RequestValidator(spec),
+            settings.max_body,
+        )
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
         registry = ServerRegistry(
             pool,
@@ -75,12 +85,13 @@ class Bridge:
         )
         bus = InProcessBus()
         feed = Feed(bus, store, _feed_settings(settings))
-        gateway = Gateway(pool, registry, bus)
+        gateway = Gateway(pool, registry, bus, destructive_scope=settings.destructive_scope)
         try:
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
         except BaseException:
             gateway.close()
             feed.close()
+            keys.close()
             store.close()
             raise
         try:
@@ -90,9 +101,10 @@ class Bridge:
             outbox.close()
             gateway.close()
             feed.close()
+            keys.close()
             store.close()
             raise
-        app = create_app(gateway, spec, settings, gate, webhooks)
+        app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
         return cls(
             settings=settings,
             spec=spec,
@@ -105,6 +117,7 @@ class Bridge:
             webhooks=webhooks,
             dispatcher=dispatcher,
             outbox=outbox,
+            keys=keys,
         )
 
     def asgi_app(self) -> Any:
@@ -155,6 +168,7 @@ class Bridge:
         self.outbox.close()
         self.gateway.close()
         self.feed.close()
+        self.keys.close()
         self.store.close()
 
 
