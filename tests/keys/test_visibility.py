@@ -20,13 +20,14 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from websockets.sync.client import connect
 
-from generator.pipeline import generate_files, write
+from bridge.cli import main
 from tests.keys.conftest import ADMIN, KeyedBridge, get, post
 
 #: What the restricted key may call: one demo tool and every time tool.
@@ -163,9 +164,21 @@ def test_the_live_spec_fetched_with_the_key_has_only_its_operations(
 @pytest.fixture(scope="module")
 def restricted_client(live: KeyedBridge, restricted: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     out = tmp_path_factory.mktemp("restricted-client")
-    files, problems = generate_files("python", live.url + "/openapi.json", "reporting_client", api_key=restricted)
-    assert problems.items == []
-    write(files, out)
+    spec = live.url + "/openapi.json"
+    args = [
+        "generate",
+        "python",
+        "--spec",
+        spec,
+        "--api-key",
+        restricted,
+        "--out",
+        str(out),
+        "--package",
+        "reporting_client",
+    ]
+    generated = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert generated.exit_code == 0, generated.output
     sys.path.insert(0, str(out))
     try:
         yield importlib.import_module("reporting_client"), out

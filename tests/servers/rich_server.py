@@ -138,7 +138,9 @@ def build(name: str) -> MCPServer:
     def fail(message: str) -> str:
         raise ToolError(message)
 
-    @server.tool(description="Kill this server process at once.", annotations=types.ToolAnnotations(destructiveHint=True))
+    @server.tool(
+        description="Kill this server process at once.", annotations=types.ToolAnnotations(destructiveHint=True)
+    )
     def crash() -> str:
         os._exit(3)
 

@@ -53,7 +53,8 @@ def test_missing_or_wrong_key_is_refused_without_echoing_it(headers: dict[str, s
 def test_admin_scope_needs_an_admin_key() -> None:
     gate = _gate(["plain"], ("root",))
     assert gate.principal({"x-api-key": "root"}, frozenset({ADMIN})).scopes == frozenset({USE, DESTRUCTIVE, ADMIN})
-    assert gate.principal({"x-api-key": "root"}).scopes == frozenset({USE, DESTRUCTIVE, ADMIN})  # an admin key is also a plain key
+    # an admin key is also a plain key
+    assert gate.principal({"x-api-key": "root"}).scopes == frozenset({USE, DESTRUCTIVE, ADMIN})
     with pytest.raises(Forbidden, match="needs an admin key"):
         gate.principal({"x-api-key": "plain"}, frozenset({ADMIN}))
     with pytest.raises(Unauthorized):
