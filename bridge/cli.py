@@ -63,7 +63,7 @@ def main() -> None:
     "--registry",
     "registry_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file keeping servers registered over REST (default: the user's data folder).",
+    help="SQLite file keeping servers registered over REST and named API keys (default: the user's data folder).",
 )
 @click.option(
     "--allow-stdio-registration",

@@ -10,8 +10,9 @@ event bus (``bridge.events``): catalogs, states, resource updates, registrations
 tool call's start, progress and end, built only when someone listens.
 
 A principal sees only what it may use: servers and tools outside its allowlists are not
-listed for it, and naming one is refused with 403 (``Forbidden``), whether or not it exists; a
-name that is within its allowlists but exists nowhere is 404. With the destructive policy on (the
+listed for it, and naming one is refused with 403 (``Forbidden``). A server outside them is 403
+whatever is asked of it, even one that does not exist, as is any tool named on it; a bare or
+qualified tool name that exists nowhere is 404. With the destructive policy on (the
 default), a tool annotated ``destructiveHint: true`` is for principals holding the
 ``destructive`` scope only: hidden from others, and 403 when they name it.
 """
@@ -331,6 +332,9 @@ class Gateway:
         try:
             return resolve(name, permitted, servers, "tool")
         except NotFound:
+            prefix, dot, _ = name.partition(".")
+            if dot and prefix in servers and not principal.may_use(prefix):
+                raise Forbidden(f"this caller may not use server {prefix!r}") from None
             try:
                 server, tool = resolve(name, owners, servers, "tool")
             except Ambiguous:  # offered only by servers it may not see: do not name them

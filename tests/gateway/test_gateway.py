@@ -153,6 +153,12 @@ def test_a_principal_sees_and_calls_only_what_its_allowlists_name(gateway: Gatew
     assert by_bare_name.value.detail == "this caller may not call tool 'a.add'"
     with pytest.raises(NotFound):  # within its allowlist ("b.*"), but nowhere
         gateway.run(gateway.call_tool("b", "nothing", {}, principal=team))
+    with pytest.raises(NotFound):
+        gateway.resolve_tool("nothing", team)
+    only_a_echo = Principal.restricted("echo-only", [USE], servers=["a"], tools=["a.echo"])
+    with pytest.raises(Forbidden) as on_a_hidden_server:
+        gateway.resolve_tool("b.nothing", only_a_echo)
+    assert on_a_hidden_server.value.detail == "this caller may not use server 'b'"
     only_b = Principal.restricted("b-only", [USE], servers=["b"], tools=None)
     assert [s["name"] for s in gateway.servers(only_b)] == ["b"]
     assert gateway.resolve_tool("echo", only_b) == ("b", "echo")  # no longer ambiguous for it
