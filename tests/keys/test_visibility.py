@@ -97,7 +97,7 @@ def test_plain_json_rpc_on_mcp_lists_only_the_allowed_tools(live: KeyedBridge, r
         restricted,
         {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "rich.add", "arguments": {}}, "id": 2},
     ).json()
-    assert refused["error"]["message"] == "this caller may not call tool 'rich.add'"
+    assert refused["error"]["message"] == "this caller may not use server 'rich'"
     assert refused["error"]["data"]["status"] == 403
 
 
@@ -117,7 +117,7 @@ async def _mcp_client(url: str, key: str) -> tuple[set[str], tuple[int, str, int
 def test_mcp_clients_list_only_the_allowed_tools(live: KeyedBridge, restricted: str) -> None:
     names, refusal = asyncio.run(_mcp_client(live.url + "/mcp", restricted))
     assert names == ALLOWED
-    assert refusal == (-32001, "this caller may not call tool 'rich.add'", 403)
+    assert refusal == (-32001, "this caller may not use server 'rich'", 403)
 
 
 def test_the_websocket_lists_only_the_allowed_tools(live: KeyedBridge, restricted: str) -> None:
