@@ -356,7 +356,7 @@ def upstream_credentials(
     if subject_header is not None and (not isinstance(subject_header, str) or not _HEADER_NAME.match(subject_header)):
         raise ConfigError(f"{here}.subjectHeader must be a header name")
     if subject_header is not None and subject_header.lower() == "authorization":
-        raise ConfigError(f"{here}.subjectHeader cannot be Authorization (forwardCallerToken sends the caller's token)")
+        raise ConfigError(f"{here}.subjectHeader cannot be Authorization (see forwardCallerToken)")
     forward = identity.get("forwardCallerToken", False)
     if not isinstance(forward, bool):
         raise ConfigError(f"{here}.forwardCallerToken must be true or false")
@@ -371,7 +371,7 @@ def _secret(raw: Mapping[str, Any], key: str, where: str, *, files: bool) -> str
     if file_key in raw and not files:
         raise ConfigError(f"{where}.{file_key}: secrets from files can be named in the bridge's config file only")
     if (key in raw) == (file_key in raw):
-        raise ConfigError(f"{where} needs {key}" + (f" or {file_key}" if files else ""))
+        raise ConfigError(f"{where} needs exactly one of {key} and {file_key}" if files else f"{where} needs {key}")
     if file_key in raw:
         path = raw[file_key]
         if not isinstance(path, str) or not path:

@@ -61,9 +61,10 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
-        gate = Gate(
-            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys), RequestValidator(spec), settings.max_body
-        )
+        authenticator = ApiKeyAuthenticator(settings.api_keys, settings.admin_keys)
+        # Only the config file may send callers' tokens upstream, so this is known at start.
+        authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
+        gate = Gate(authenticator, RequestValidator(spec), settings.max_body)
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
         registry = ServerRegistry(

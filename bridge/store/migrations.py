@@ -166,4 +166,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             " PRIMARY KEY (delivery_id, attempt))",
         ),
     ),
+    Migration(
+        5,
+        "registrations: credentials beyond headers (OAuth 2.0 client credentials, the subject header)",
+        # JSON object ({"oauth": {...}, "subjectHeader": ...}); NULL: none
+        ("ALTER TABLE registrations ADD COLUMN credentials TEXT",),
+    ),
 )
