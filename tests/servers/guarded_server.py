@@ -5,7 +5,9 @@ against the token endpoint's RFC 7662 introspection (``--introspect URL``) on ea
 token revoked or expired there is refused at once: 401 with ``WWW-Authenticate: Bearer
 error="invalid_token"``, the way a resource server answers. Its tools tell a test what reached it::
 
-    python tests/servers/guarded_server.py --port P --introspect http://127.0.0.1:T/introspect
+    python tests/servers/guarded_server.py --port P --introspect http://127.0.0.1:T/introspect [--sse]
+
+Streamable HTTP at ``/mcp``; with ``--sse``, the legacy SSE transport at ``/sse`` and ``/messages/``.
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--introspect", required=True, help="the token endpoint's RFC 7662 introspection URL")
+    parser.add_argument("--sse", action="store_true", help="serve the legacy SSE transport instead")
     args = parser.parse_args()
-    app = guarded(build().streamable_http_app(), args.introspect)
+    server = build()
+    app = guarded(server.sse_app() if args.sse else server.streamable_http_app(), args.introspect)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -33,6 +33,8 @@ CLIENTS = {
     "plain": ("secret-of-plain-c4d2", 300.0),
     "forward": ("secret-of-forward-0e6f", 300.0),
     "registered": ("secret-of-registered-5a8b", 300.0),
+    "legacy": ("secret-of-legacy-d17e", 300.0),
+    "rotated": ("secret-of-rotated-83c0", 300.0),
 }
 WRONG_SECRET = "not-the-secret-of-subject-2b9d"
 SECRETS = [secret for secret, _ in CLIENTS.values()] + [WRONG_SECRET, USER, ADMIN]
@@ -65,10 +67,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     with running_token_endpoint() as endpoint:
         for client, (secret, lifetime) in CLIENTS.items():
             endpoint.add_client(client, secret, lifetime)
-        port = free_port()
-        args = [sys.executable, str(GUARDED_SERVER), "--port", str(port), "--introspect", endpoint.url + "/introspect"]
-        with started("guarded server", args, log=tmp / "guarded.log") as server:
+        port, sse_port = free_port(), free_port()
+        args = [sys.executable, str(GUARDED_SERVER), "--introspect", endpoint.url + "/introspect"]
+        with (
+            started("guarded server", [*args, "--port", str(port)], log=tmp / "guarded.log") as server,
+            started("guarded SSE server", [*args, "--port", str(sse_port), "--sse"], log=tmp / "sse.log") as sse,
+        ):
             server.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
+            sse.wait_until(lambda: accepting(sse_port), START_TIMEOUT, f"accepting connections on port {sse_port}")
             upstream = f"http://127.0.0.1:{port}/mcp"
             secret_file = tmp / "subject-secret"
             secret_file.write_text(CLIENTS["subject"][0] + "\n", encoding="utf-8")
@@ -99,6 +105,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                         "url": upstream,
                         "authentication": _grant(endpoint, "forward", clientSecret=CLIENTS["forward"][0]),
                         "identity": {"subjectHeader": SUBJECT_HEADER, "forwardCallerToken": True},
+                    },
+                    "legacy": {
+                        "url": f"http://127.0.0.1:{sse_port}/sse",
+                        "type": "sse",
+                        "authentication": _grant(endpoint, "legacy", clientSecret=CLIENTS["legacy"][0]),
+                    },
+                    "rotated": {
+                        "url": upstream,
+                        "authentication": _grant(endpoint, "rotated", clientSecret=CLIENTS["rotated"][0]),
                     },
                     "wrong": {
                         "url": upstream,

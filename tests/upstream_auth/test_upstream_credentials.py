@@ -90,6 +90,36 @@ def test_a_wrong_client_secret_answers_503_at_once_with_the_token_endpoints_reas
     assert reason in server["lastError"]
 
 
+def test_a_legacy_sse_server_gets_the_token_too(setup: Setup) -> None:
+    answer = setup.call("POST", "/servers/legacy/tools/echo", {"text": "old"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["content"] == [{"type": "text", "text": "old"}]
+    assert setup.endpoint.issued("legacy") == 1
+
+
+def test_credentials_that_stop_working_mid_session_answer_503_and_the_server_goes_down(setup: Setup) -> None:
+    assert setup.call("POST", "/servers/rotated/tools/echo", {"text": "before"}).status_code == 200
+    setup.endpoint.clients["rotated"].secret = "rotated-at-the-identity-provider"
+    setup.endpoint.revoke("rotated")
+
+    started = time.monotonic()
+    answer = setup.call("POST", "/servers/rotated/tools/echo", {"text": "after"})
+
+    assert answer.status_code == 503, answer.text
+    assert time.monotonic() - started < 5.0
+    reason = f"the token endpoint {setup.endpoint.url}/token refused the client credentials: invalid_client"
+
+    def down() -> dict[str, str] | None:
+        server: dict[str, str] = setup.call("GET", "/servers/rotated").json()
+        return server if server["status"] == "down" and reason in (server["lastError"] or "") else None
+
+    poll(down, 10, what="server 'rotated' down with the token endpoint's reason")
+    # Attempts back off (0.5 s, 1 s, 2 s, ...): within 3 s, a handful of token requests, not a storm.
+    denied = setup.endpoint.clients["rotated"].denied
+    time.sleep(3)  # a span of time is what is measured here, not a condition awaited
+    assert setup.endpoint.clients["rotated"].denied - denied <= 4
+
+
 def test_the_callers_subject_reaches_only_a_server_configured_to_hear_it(setup: Setup) -> None:
     assert _whoami(setup, "subject")["subject"] == USER_SUBJECT
     assert _whoami(setup, "plain")["subject"] is None
@@ -155,10 +185,10 @@ def test_a_registration_may_not_read_files_or_collect_callers_tokens(setup: Setu
 
 def test_no_secret_or_token_reaches_the_bridges_log_or_its_answers(setup: Setup) -> None:
     # Make sure there is something to find: calls on every server, and a failing one.
-    for server in ("subject", "short", "plain", "forward", "wrong"):
+    for server in ("subject", "short", "plain", "forward", "legacy", "rotated", "wrong"):
         setup.call("POST", f"/servers/{server}/tools/echo", {"text": "x"})
     answers = [setup.call("GET", "/servers").text, setup.call("GET", "/readyz").text]
-    answers += [setup.call("GET", f"/servers/{name}").text for name in ("subject", "short", "plain", "wrong")]
+    answers += [setup.call("GET", f"/servers/{name}").text for name in ("subject", "legacy", "rotated", "wrong")]
     log = setup.bridge.log()
     assert "upstream wrong" in log  # the failure is logged, with its reason ...
     secrets = SECRETS + setup.endpoint.issued_tokens()

@@ -31,6 +31,8 @@ class _Client:
     issued: int = 0
     #: Introspections that found one of this client's tokens expired or revoked.
     refused: int = 0
+    #: Token requests refused for a wrong secret.
+    denied: int = 0
     #: The form fields of each token request (the secret left out).
     asked: list[dict[str, str]] = field(default_factory=list)
 
@@ -96,6 +98,9 @@ class TokenEndpoint:
         client_id, secret = self._client_from(form)
         client = self.clients.get(client_id)
         if client is None or not secrets.compare_digest(client.secret, secret):
+            if client is not None:
+                with self._lock:
+                    client.denied += 1
             return jsonify(error="invalid_client", error_description="client authentication failed"), 401
         token = secrets.token_urlsafe(24)
         with self._lock:
