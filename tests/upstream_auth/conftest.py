@@ -110,6 +110,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                         "url": f"http://127.0.0.1:{sse_port}/sse",
                         "type": "sse",
                         "authentication": _grant(endpoint, "legacy", clientSecret=CLIENTS["legacy"][0]),
+                        "identity": {"subjectHeader": SUBJECT_HEADER},
                     },
                     "rotated": {
                         "url": upstream,

@@ -90,11 +90,12 @@ def test_a_wrong_client_secret_answers_503_at_once_with_the_token_endpoints_reas
     assert reason in server["lastError"]
 
 
-def test_a_legacy_sse_server_gets_the_token_too(setup: Setup) -> None:
+def test_a_legacy_sse_server_gets_the_token_and_the_subject_too(setup: Setup) -> None:
     answer = setup.call("POST", "/servers/legacy/tools/echo", {"text": "old"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["content"] == [{"type": "text", "text": "old"}]
     assert setup.endpoint.issued("legacy") == 1
+    assert _whoami(setup, "legacy")["subject"] == USER_SUBJECT
 
 
 def test_credentials_that_stop_working_mid_session_answer_503_and_the_server_goes_down(setup: Setup) -> None:
