@@ -3,7 +3,9 @@
 ``AsyncClient(url, api_key=None)`` on httpx2, with one surface, one error tree and one retry policy."""
 
 from mcp_bridge_client import models
-from mcp_bridge_client._core import Retry
+from mcp_bridge_client._async_http import AsyncEventStream
+from mcp_bridge_client._core import Retry, ServerSentEvent
+from mcp_bridge_client._http import EventStream
 from mcp_bridge_client.async_client import AsyncClient
 from mcp_bridge_client.client import Client
 from mcp_bridge_client.errors import (
@@ -44,10 +46,12 @@ __all__ = [
     "AmbiguousName",
     "ApiError",
     "AsyncClient",
+    "AsyncEventStream",
     "BadGateway",
     "BadRequest",
     "Client",
     "Conflict",
+    "EventStream",
     "FieldProblem",
     "Forbidden",
     "GatewayTimeout",
@@ -61,6 +65,7 @@ __all__ = [
     "ProblemError",
     "Retry",
     "ServerError",
+    "ServerSentEvent",
     "ServiceUnavailable",
     "ToolError",
     "TooManyCalls",
