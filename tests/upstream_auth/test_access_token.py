@@ -1,4 +1,5 @@
-"""``AccessToken`` against real token endpoints on 127.0.0.1: one fetch at a time, and every failure told plainly."""
+"""The credentials flow against real endpoints on 127.0.0.1: one token fetch at a time, every failure told
+plainly, one retry after a 401, and a subject header that cannot inject another."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Any, TypeVar
 
 import httpx2
 import pytest
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.serving import make_server
 
 from bridge.config import ClientCredentials
+from bridge.model import Principal
 from bridge.upstream import credentials
-from bridge.upstream.credentials import AccessToken, TokenUnavailable
+from bridge.upstream.credentials import AccessToken, TokenUnavailable, UpstreamAuth, calling_as
 from tests.upstream_auth.token_endpoint import running_token_endpoint
 
 T = TypeVar("T")
@@ -31,11 +33,13 @@ def _run(test: Callable[[httpx2.AsyncClient], Awaitable[T]]) -> T:
 
 
 @contextmanager
-def _answering(status: int, body: Any) -> Iterator[str]:
-    """A token endpoint that answers every request the same way; its token URL."""
+def _answering(status: int, body: Any, heard: list[dict[str, str]] | None = None) -> Iterator[str]:
+    """An endpoint that answers every request the same way (``heard`` gets each one's headers); its URL."""
     app = Flask("odd-token-endpoint")
 
     def token() -> tuple[Response, int]:
+        if heard is not None:
+            heard.append(dict(request.headers))
         if isinstance(body, str):
             return Response(body, content_type="text/html"), status
         return jsonify(body), status
@@ -124,3 +128,38 @@ def test_an_unreachable_token_endpoint_is_told_as_such() -> None:
     with pytest.raises(TokenUnavailable) as raised:
         _run(token.current)
     assert str(raised.value).startswith(f"cannot reach the token endpoint {url}: ")
+
+
+def test_an_upstream_that_refuses_every_token_is_asked_twice_and_its_401_answered() -> None:
+    heard: list[dict[str, str]] = []
+    with running_token_endpoint() as endpoint, _answering(401, {"error": "invalid_token"}, heard) as upstream:
+        endpoint.add_client("c", "s")
+        token = AccessToken(ClientCredentials(endpoint.url + "/token", "c", "s"))
+
+        async def test(tokens: httpx2.AsyncClient) -> int:
+            async with httpx2.AsyncClient(auth=UpstreamAuth(token, tokens)) as http:
+                return (await http.post(upstream, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})).status_code
+
+        status = _run(test)
+        issued = endpoint.issued_tokens()
+    assert status == 401
+    # Once more with a new token, then no more.
+    assert [h["Authorization"] for h in heard] == [f"Bearer {issued[0]}", f"Bearer {issued[1]}"]
+
+
+def test_a_subject_that_is_not_visible_ascii_goes_percent_encoded_and_only_for_a_caller() -> None:
+    heard: list[dict[str, str]] = []
+    with _answering(200, {}, heard) as upstream:
+
+        async def test(_: httpx2.AsyncClient) -> None:
+            auth = UpstreamAuth(None, None, subject_header="X-Subject")
+            async with httpx2.AsyncClient(auth=auth) as http:
+                with calling_as(Principal("josé\r\nX-Admin: yes")):
+                    await http.post(upstream, json={})
+                with calling_as(Principal("key:3f2a")):
+                    await http.post(upstream, json={})
+                await http.post(upstream, json={})  # the bridge's own request
+
+        _run(test)
+    assert [h.get("X-Subject") for h in heard] == ["jos%C3%A9%0D%0AX-Admin%3A%20yes", "key:3f2a", None]
+    assert "X-Admin" not in heard[0]
