@@ -71,6 +71,9 @@ class Principal:
     scopes: frozenset[str] = frozenset({USE})
     servers: frozenset[str] | None = None
     tools: frozenset[str] | None = None
+    #: The credential the caller presented, kept only while an upstream is configured to receive
+    #: it (``forwardCallerToken``); never shown, never compared.
+    credential: str | None = field(default=None, repr=False, compare=False)
 
     @staticmethod
     def anonymous() -> Principal:

@@ -70,11 +70,10 @@ class Bridge:
             raise
         if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
             keys.watch()
-        gate = Gate(
-            Authenticator([StaticKeys(settings.api_keys, settings.admin_keys), keys]),
-            RequestValidator(spec),
-            settings.max_body,
-        )
+        authenticator = Authenticator([StaticKeys(settings.api_keys, settings.admin_keys), keys])
+        # Only the config file may send callers' tokens upstream, so this is known at start.
+        authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
+        gate = Gate(authenticator, RequestValidator(spec), settings.max_body)
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
         registry = ServerRegistry(
             pool,

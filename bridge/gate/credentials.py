@@ -12,6 +12,7 @@ principal, which may use but not manage.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from bridge.errors import Unauthorized
@@ -61,8 +62,11 @@ def presented_credential(headers: Headers) -> str | None:
 class Authenticator:
     """Credentials → principal through ``sources`` in order; see the module's notes."""
 
-    def __init__(self, sources: Sequence[CredentialSource] = ()) -> None:
+    def __init__(self, sources: Sequence[CredentialSource] = (), *, keep_credentials: bool = False) -> None:
         self.sources = tuple(sources)
+        #: Principals carry the credential presented, for an upstream that is sent its caller's
+        #: token; off, nothing per request is spent on it.
+        self.keep_credentials = keep_credentials
 
     @property
     def enabled(self) -> bool:
@@ -82,5 +86,5 @@ class Authenticator:
         for source in self.sources:
             principal = source.principal_for(presented)
             if principal is not None:
-                return principal
+                return replace(principal, credential=presented) if self.keep_credentials else principal
         raise Unauthorized("the API key is not valid")

@@ -362,8 +362,10 @@ class Gateway:
         self.check_tool_call(server, tool, arguments, where, principal)
         bus = self.bus
         if not bus.wants(CallEvent):
-            return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
-        observed = _ObservedCall(bus, server, tool, arguments, principal.subject, request_id)
+            return _tool_result(
+                server, tool, await self.upstreams.call_tool(server, tool, arguments, relay, None, principal)
+            )
+        observed = _ObservedCall(bus, server, tool, arguments, principal, request_id)
         return await observed.run(self.upstreams, relay)
 
     def check_tool_call(
@@ -421,7 +423,7 @@ class Gateway:
 
     async def read_resource(self, server: str, uri: str, *, principal: Principal, relay: Relay | None = None) -> JSON:
         self._visible_server(server, principal)  # 404 for an unknown server before going upstream
-        return _resource_result(await self.upstreams.read_resource(server, uri, relay))
+        return _resource_result(await self.upstreams.read_resource(server, uri, relay, principal))
 
     async def subscribe(self, uri: str, subscribed: bool, *, principal: Principal) -> str:
         """Follow a resource upstream (or stop); the server that serves it."""
@@ -470,7 +472,7 @@ class Gateway:
         validator = self._compiled(("prompt", server, name), definition, _prompt_schema(definition))
         if validator is not None:
             validator.check(arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}")
-        return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay))
+        return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay, principal))
 
 
 class _ObservedCall:
@@ -480,7 +482,7 @@ class _ObservedCall:
     before the call returns, so a caller has its answer only once they are kept.
     """
 
-    __slots__ = ("arguments", "bus", "call_id", "request_id", "server", "subject", "tool")
+    __slots__ = ("arguments", "bus", "call_id", "caller", "request_id", "server", "subject", "tool")
 
     def __init__(
         self,
@@ -488,7 +490,7 @@ class _ObservedCall:
         server: str,
         tool: str,
         arguments: Mapping[str, Any],
-        subject: str,
+        caller: Principal,
         request_id: str | None,
     ) -> None:
         self.bus = bus
@@ -496,7 +498,8 @@ class _ObservedCall:
         self.server = server
         self.tool = tool
         self.arguments = arguments
-        self.subject = subject
+        self.caller = caller
+        self.subject = caller.subject
         self.request_id = request_id
 
     async def run(self, upstreams: Upstreams, relay: Relay | None) -> JSON:
@@ -518,7 +521,7 @@ class _ObservedCall:
             result = _tool_result(
                 self.server,
                 self.tool,
-                await upstreams.call_tool(self.server, self.tool, self.arguments, relay, on_progress),
+                await upstreams.call_tool(self.server, self.tool, self.arguments, relay, on_progress, self.caller),
             )
         except ToolFailed as failed:
             await self._finished(started, failed.result, is_error=True)

@@ -188,4 +188,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO api_key_changes (id, version) VALUES (1, 0)",
         ),
     ),
+    Migration(
+        6,
+        "registrations: credentials beyond headers (OAuth 2.0 client credentials, the subject header)",
+        # JSON object ({"oauth": {...}, "subjectHeader": ...}); NULL: none
+        ("ALTER TABLE registrations ADD COLUMN credentials TEXT",),
+    ),
 )

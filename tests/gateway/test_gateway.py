@@ -142,6 +142,17 @@ def test_a_server_that_is_down_answers_503_not_404(gateway: Gateway, upstreams: 
     assert unavailable.value.retry_after == 7
 
 
+def test_each_request_goes_upstream_with_the_principal_it_is_made_for(
+    gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus
+) -> None:
+    alice = Principal("alice")
+    gateway.run(gateway.call_tool("a", "echo", {"text": "x"}, principal=alice))
+    _heard(bus, CallEvent)  # an observed call passes it on too
+    gateway.run(gateway.call_tool("a", "echo", {"text": "y"}, principal=ANYONE))
+    gateway.run(gateway.read_resource("a", "file:///a.txt", principal=alice))
+    assert upstreams.reachable["a"].callers == [alice, ANYONE, alice]
+
+
 def test_a_principal_sees_and_calls_only_what_its_allowlists_name(gateway: Gateway) -> None:
     team = Principal.restricted("team", [USE], servers=["a", "b"], tools=["a.echo", "b.*"])
     assert sorted(t["qualifiedName"] for t in gateway.tools(principal=team)) == ["a.echo", "b.echo", "b.fail", "b.late"]

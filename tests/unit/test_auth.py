@@ -71,3 +71,14 @@ def test_an_allowlisted_principal_may_call_only_what_it_lists() -> None:
     assert not principal.may_use("c")
     assert not principal.may_call("c", "echo")
     assert Principal.anonymous().unrestricted
+
+
+def test_a_principal_carries_the_credential_only_while_an_upstream_is_to_receive_it() -> None:
+    plain = ApiKeyAuthenticator(["k1"])
+    keeping = ApiKeyAuthenticator(["k1"])
+    keeping.keep_credentials = True
+    assert plain.authenticate({"authorization": "Bearer k1"}).credential is None
+    kept = keeping.authenticate({"x-api-key": "k1"})
+    assert kept.credential == "k1"
+    assert kept == plain.authenticate({"x-api-key": "k1"})  # the same principal, compared
+    assert "k1" not in repr(kept)
