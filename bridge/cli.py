@@ -165,6 +165,9 @@ def serve(
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_without_query_strings)
+    if log_level.lower() != "debug":  # a line per upstream request, with its URL (a secret may ride in a query)
+        for client in ("httpx2", "httpx"):
+            logging.getLogger(client).setLevel(logging.WARNING)
     import uvicorn
 
     from bridge.runtime import Bridge
