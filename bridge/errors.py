@@ -74,6 +74,8 @@ class BridgeError(Exception):
     title: ClassVar[str] = "Internal error"
     #: JSON-RPC error code used when the same failure is answered on ``POST /mcp``.
     jsonrpc_code: ClassVar[int] = -32603
+    #: Who was refused, when known (a 403 to an authenticated caller): for the audit log, never rendered.
+    subject: str | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

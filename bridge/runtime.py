@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.audit import AuditFile
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
@@ -50,6 +51,7 @@ class Bridge:
     webhooks: WebhookSubscriptions
     dispatcher: WebhookDispatcher
     outbox: WebhookOutbox
+    audit_file: AuditFile | None = None
 
     @classmethod
     def create(
@@ -70,6 +72,7 @@ class Bridge:
             pool,
             store.registrations,
             allow_stdio=settings.allow_stdio_registration,
+            allow_private=settings.allow_private_upstreams,
             connect_timeout=settings.connect_timeout,
             call_timeout=settings.call_timeout,
         )
@@ -93,6 +96,15 @@ class Bridge:
             store.close()
             raise
         app = create_app(gateway, spec, settings, gate, webhooks)
+        try:
+            audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
+        except OSError as exc:
+            pool.run(dispatcher.close(), 10)
+            outbox.close()
+            gateway.close()
+            feed.close()
+            store.close()
+            raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
         return cls(
             settings=settings,
             spec=spec,
@@ -105,6 +117,7 @@ class Bridge:
             webhooks=webhooks,
             dispatcher=dispatcher,
             outbox=outbox,
+            audit_file=audit_file,
         )
 
     def asgi_app(self) -> Any:
@@ -112,13 +125,15 @@ class Bridge:
         from bridge.endpoint import create_asgi_app, create_mcp_server
         from bridge.endpoint.access import EventAccess
         from bridge.endpoint.calls import ToolCalls
+        from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
         server = create_mcp_server(self.gateway)
         calls = ToolCalls(self.gateway, self.gate)
-        access = EventAccess(self.gate, self.settings.allowed_origins)
+        origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
+        access = EventAccess(self.gate, origins)
         return create_asgi_app(
             self.app,
             server,
@@ -127,6 +142,7 @@ class Bridge:
             calls=calls,
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
+            origins=origins,
             threads=self.settings.threads,
         )
 
@@ -156,6 +172,8 @@ class Bridge:
         self.gateway.close()
         self.feed.close()
         self.store.close()
+        if self.audit_file is not None:
+            self.audit_file.close()
 
 
 def _webhooks(
