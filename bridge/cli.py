@@ -178,6 +178,7 @@ def serve(
     logging.getLogger("uvicorn.error").addFilter(_without_query_strings)
     import uvicorn
 
+    from bridge.endpoint.protocol import GuardedHttpProtocol
     from bridge.runtime import Bridge
 
     try:
@@ -231,6 +232,8 @@ def serve(
             # No X-Forwarded-* trust: a caller on loopback must not be able to pose as another address.
             proxy_headers=False,
             lifespan="on",
+            # httptools with a deadline and limits on each request's head, refusals as problem+json.
+            http=GuardedHttpProtocol,
             timeout_graceful_shutdown=10,
             # /ws: frames past the body limit close the socket with 1009; idle sockets are pinged.
             ws="websockets-sansio",

@@ -14,10 +14,12 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── Unauthorized              401  missing or unknown API key
     ├── Forbidden                 403  the key lacks the scope
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
+    ├── RequestTimeout            408  the request's headers did not arrive in time
     ├── Ambiguous                 409  a bare name matches several servers' tools
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
+    ├── HeadersTooLarge           431  the request line and headers are over the limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     └── UpstreamError             502  the upstream answered, but not with something usable
@@ -40,9 +42,11 @@ __all__ = [
     "BridgeError",
     "FieldError",
     "Forbidden",
+    "HeadersTooLarge",
     "NotFound",
     "PayloadTooLarge",
     "RequestInvalid",
+    "RequestTimeout",
     "ToolFailed",
     "Unauthorized",
     "Unprocessable",
@@ -131,6 +135,22 @@ class NotJsonRpc(RequestInvalid):
     slug = "not-json-rpc"
     title = "The message is not a valid JSON-RPC 2.0 request"
     jsonrpc_code = -32600
+
+
+class HeadersTooLarge(BridgeError):
+    """The request line and headers are over the bridge's limits: too many bytes or too many fields."""
+
+    status = 431
+    slug = "headers-too-large"
+    title = "Request headers too large"
+
+
+class RequestTimeout(BridgeError):
+    """The request's line and headers did not arrive in time (a slow or stalled client)."""
+
+    status = 408
+    slug = "request-timeout"
+    title = "The request was not received in time"
 
 
 class TooManyCalls(BridgeError):
