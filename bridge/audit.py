@@ -115,10 +115,15 @@ class AuditFile(logging.Handler):
             return
         try:
             self._file.write(orjson.dumps(entry, default=str) + b"\n")
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError):
             self.handleError(record)
 
-    def close(self) -> None:
+    def detach(self) -> None:
+        """Stop recording to the file and close it (the bridge's shutdown)."""
         log.removeHandler(self)
         self._file.close()
         super().close()
+
+    def close(self) -> None:
+        """Kept open: ``logging.config.dictConfig``, which uvicorn calls as the server starts, closes
+        every handler there is, while this one stays on its logger; ``detach`` closes it."""

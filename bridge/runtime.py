@@ -173,7 +173,7 @@ class Bridge:
         self.feed.close()
         self.store.close()
         if self.audit_file is not None:
-            self.audit_file.close()
+            self.audit_file.detach()
 
 
 def _webhooks(

@@ -7,7 +7,8 @@ connection), takes any number of headers of any size, and answers a malformed re
 
 - the request line and headers must arrive within ``HEAD_TIMEOUT`` seconds of the connection
   or of the request's first byte, else 408 and the connection is closed (slowloris);
-- they may hold at most ``MAX_HEAD_BYTES`` bytes and ``MAX_HEADERS`` fields, else 431;
+- they may hold at most ``MAX_HEAD_BYTES`` bytes and ``MAX_HEADERS`` fields, else 431 (counted
+  as the parser reports them, and in raw bytes while a head is still arriving);
 - a request the parser refuses (bad framing, ``Content-Length`` with ``Transfer-Encoding``,
   control characters in a header) gets 400; each of these is problem+json, then closed.
 
@@ -43,6 +44,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _head_fields = 0
+    _head_parsed = 0
     _reading_head = True
     _refusal: BridgeError | None = None
 
@@ -66,12 +68,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_timer is None:  # a request after an idle keep-alive wait: its head has a deadline too
             self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
 
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_fields += 1
         if self._head_fields > MAX_HEADERS:
             self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
             raise ValueError("too many header fields")  # the parser stops; send_400_response answers
+        self._count(len(name) + len(value) + 4)
         super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        """Add ``size`` to the parsed head's; past the limit the parser is stopped (one chunk may hold it all)."""
+        self._head_parsed += size
+        if self._head_parsed > MAX_HEAD_BYTES:
+            self._refusal = HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes")
+            raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
@@ -81,14 +95,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._reading_head = True  # bytes from here on are the next request's head
-        self._head_bytes = self._head_fields = 0
+        self._head_bytes = self._head_fields = self._head_parsed = 0
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(self._refusal or RequestInvalid("the request is not valid HTTP/1.1"))
 
     def _start_head(self) -> None:
         self._reading_head = True
-        self._head_bytes = self._head_fields = 0
+        self._head_bytes = self._head_fields = self._head_parsed = 0
         self._stop_head_timer()
         self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
 

@@ -46,7 +46,6 @@ MALFORMED = {
     "Transfer-Encoding with chunked not last": CALL
     + b"Content-Type: application/json\r\nTransfer-Encoding: chunked, identity\r\n\r\n"
     + BODY,
-    "HTTP/0.9 request line": b"GET /servers\r\n\r\n",
     "request line with two spaces in the target": b"GET /ser vers HTTP/1.1\r\n" + HOST.encode() + b"\r\n",
 }
 
@@ -58,6 +57,12 @@ def test_malformed_http_is_refused_400_as_a_problem(target: Target, data: bytes)
     assert answer.problem()["type"].endswith("/invalid-request")
     assert answer.header("set-cookie") is None
     assert answer.header("connection") == "close"
+
+
+def test_a_request_line_without_a_version_is_still_gated(target: Target) -> None:
+    answer = exchange(target.port, b"GET /servers\r\n\r\n")
+    assert answer.status == 401
+    assert answer.problem()["type"].endswith("/unauthorized")
 
 
 def test_a_percent_encoded_line_break_in_x_request_id_is_never_echoed_as_a_header(target: Target) -> None:
