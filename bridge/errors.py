@@ -13,6 +13,7 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── RequestInvalid            400  body, query or path broke the spec or a tool's inputSchema
     ├── Unauthorized              401  missing or unknown API key
     ├── Forbidden                 403  the key lacks the scope
+    │   └── ForeignOrigin         403  a page of another origin, or a Host the bridge does not answer to
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
     ├── RequestTimeout            408  the request's headers did not arrive in time
     ├── Ambiguous                 409  a bare name matches several servers' tools
@@ -41,6 +42,7 @@ __all__ = [
     "Ambiguous",
     "BridgeError",
     "FieldError",
+    "ForeignOrigin",
     "Forbidden",
     "HeadersTooLarge",
     "NotFound",
@@ -177,6 +179,13 @@ class Forbidden(BridgeError):
     slug = "forbidden"
     title = "The API key lacks the scope for this operation"
     jsonrpc_code = -32001
+
+
+class ForeignOrigin(Forbidden):
+    """A browser page of another origin, or a request for a name the bridge does not answer to (DNS rebinding)."""
+
+    slug = "foreign-origin"
+    title = "Not allowed from this origin or host name"
 
 
 class NotFound(BridgeError):

@@ -24,7 +24,7 @@ import ipaddress
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Final
 
-from bridge.errors import Forbidden
+from bridge.errors import ForeignOrigin
 
 from .http import Headers, Scope, Send
 
@@ -76,7 +76,7 @@ class Origins:
             return None
         if _normal(origin) in self._allowed:
             return origin
-        raise Forbidden(
+        raise ForeignOrigin(
             f"pages from the origin {origin!r} may not use this bridge; the operator can allow it (--allowed-origin)"
         )
 
@@ -95,7 +95,7 @@ class Origins:
             if len(self._good_hosts) < 64:  # a caller cannot grow this past a few names
                 self._good_hosts.add(host)
             return
-        raise Forbidden(
+        raise ForeignOrigin(
             f"this bridge does not answer to the name {name[:100]!r}; the operator can allow it (--allowed-host)"
         )
 

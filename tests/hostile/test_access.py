@@ -26,7 +26,9 @@ def test_a_page_of_another_origin_is_refused_403_on_every_edge(target: Target, m
     headers = {**target.use, **JSON, "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
     answer = request(target.port, method, path, headers, b"{}" if method == "POST" else b"")
     assert answer.status == 403
-    assert answer.problem()["detail"].startswith("pages from the origin 'http://evil.example' may not")
+    problem = answer.problem()
+    assert problem["type"].endswith("/foreign-origin")
+    assert problem["detail"].startswith("pages from the origin 'http://evil.example' may not")
     assert answer.header("access-control-allow-origin") is None
 
 
@@ -35,7 +37,9 @@ def test_a_request_for_a_rebound_name_is_refused_403(target: Target, host: str) 
     """DNS rebinding: a page's own name pointed at the bridge; no Origin on a same-origin GET."""
     answer = request(target.port, "GET", "/servers", target.use, host=host)
     assert answer.status == 403
-    assert answer.problem()["detail"].startswith("this bridge does not answer to the name")
+    problem = answer.problem()
+    assert problem["type"].endswith("/foreign-origin")
+    assert problem["detail"].startswith("this bridge does not answer to the name")
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:1", "[::1]:8000", "127.0.0.2"])
