@@ -49,6 +49,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.write_line("")
         reporter.write_sep("=", f"{len(leaks)} secret(s) found in the logs the suite wrote", red=True)
         for leak in leaks[:50]:
             reporter.write_line(str(leak))
