@@ -453,13 +453,14 @@ func (a *API) RotateWebhookSecretContext(ctx context.Context, webhook string, bo
 	return &out, nil
 }
 
-// StreamEvents calls GET /mcp/stream: follow the gateway's events (Server-Sent Events).
-func (a *API) StreamEvents(lastEventID string, payloadArg StreamEventsPayload, server string, ticket string, typeArg string) error {
+// StreamEvents follows GET /mcp/stream: follow the gateway's events (Server-Sent Events); its
+// messages come from EventStream.Next as they arrive.
+func (a *API) StreamEvents(lastEventID string, payloadArg StreamEventsPayload, server string, ticket string, typeArg string) *EventStream {
 	return a.StreamEventsContext(context.Background(), lastEventID, payloadArg, server, ticket, typeArg)
 }
 
 // StreamEventsContext is StreamEvents with a context, which bounds the request and its retries.
-func (a *API) StreamEventsContext(ctx context.Context, lastEventID string, payloadArg StreamEventsPayload, server string, ticket string, typeArg string) error {
+func (a *API) StreamEventsContext(ctx context.Context, lastEventID string, payloadArg StreamEventsPayload, server string, ticket string, typeArg string) *EventStream {
 	query := url.Values{}
 	if lastEventID != "" {
 		query.Set("lastEventId", lastEventID)
@@ -476,7 +477,7 @@ func (a *API) StreamEventsContext(ctx context.Context, lastEventID string, paylo
 	if typeArg != "" {
 		query.Set("type", typeArg)
 	}
-	return a.c.call(ctx, "GET", "/mcp/stream", query, nil, nil)
+	return a.c.stream(ctx, "/mcp/stream", query)
 }
 
 // UpdateWebhook calls PATCH /webhooks/{webhook}: change a webhook subscription.

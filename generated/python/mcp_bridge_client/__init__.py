@@ -3,7 +3,9 @@
 ``AsyncClient(url, api_key=None)`` on httpx2, with one surface, one error tree and one retry policy."""
 
 from mcp_bridge_client import models
-from mcp_bridge_client._core import Retry
+from mcp_bridge_client._async_http import AsyncEventStream
+from mcp_bridge_client._core import Retry, ServerSentEvent
+from mcp_bridge_client._http import EventStream
 from mcp_bridge_client.async_client import AsyncClient
 from mcp_bridge_client.client import Client
 from mcp_bridge_client.errors import (
@@ -47,10 +49,12 @@ __all__ = [
     "AmbiguousName",
     "ApiError",
     "AsyncClient",
+    "AsyncEventStream",
     "BadGateway",
     "BadRequest",
     "Client",
     "Conflict",
+    "EventStream",
     "FieldProblem",
     "Forbidden",
     "ForeignOrigin",
@@ -67,6 +71,7 @@ __all__ = [
     "RequestTimeout",
     "Retry",
     "ServerError",
+    "ServerSentEvent",
     "ServiceUnavailable",
     "ToolError",
     "TooManyCalls",

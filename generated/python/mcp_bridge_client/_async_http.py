@@ -7,15 +7,24 @@ same as ``Client``'s. Pauses between attempts use ``anyio.sleep``: asyncio and t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
 
-from mcp_bridge_client._core import Answer, Exchange, Request, Retry, base_url, session_headers
+from mcp_bridge_client._core import (
+    Answer,
+    Exchange,
+    Request,
+    Retry,
+    ServerSentEvent,
+    StreamReader,
+    base_url,
+    session_headers,
+)
 
-__all__ = ["FAILURES", "RETRIED_ERRORS", "AsyncHttpClient"]
+__all__ = ["FAILURES", "RETRIED_ERRORS", "AsyncEventStream", "AsyncHttpClient"]
 
 T = TypeVar("T")
 
@@ -54,6 +63,10 @@ class AsyncHttpClient:
     async def aclose(self) -> None:
         await self.session.aclose()
 
+    def stream(self, request: Request[Any], last_event_id: str | None = None) -> AsyncEventStream:
+        """Follow the event stream ``request`` opens (see ``AsyncEventStream``)."""
+        return AsyncEventStream(self, request, last_event_id)
+
     async def run(self, request: Request[T]) -> T:
         """Send ``request`` (retrying as ``retry`` says) and read its answer."""
         exchange = Exchange(self.retry, request)
@@ -76,3 +89,75 @@ class AsyncHttpClient:
                     return request.parse(answer)
                 wait = pause
             await self._sleep(wait)
+
+
+class AsyncEventStream:
+    """``EventStream`` for ``async for``: an event stream's messages as they arrive, reconnecting
+    with ``Last-Event-ID`` when the connection drops; ``aclose()`` (or ``async with``) ends it."""
+
+    def __init__(self, http: AsyncHttpClient, request: Request[Any], last_event_id: str | None = None) -> None:
+        self._http = http
+        self._request = request
+        self._reader = StreamReader(last_event_id)
+        self._response: httpx2.Response | None = None
+        self._closed = False
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._reader.last_event_id
+
+    @property
+    def connected(self) -> bool:
+        """Whether the stream is open now: the bridge answered and events flow (none is missed)."""
+        return self._response is not None
+
+    async def __aenter__(self) -> AsyncEventStream:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._response is not None:
+            await self._response.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
+        http, request, reader = self._http, self._request, self._reader
+        while not self._closed:
+            exchange = Exchange(http.retry, request)
+            while True:
+                headers = dict(request.headers)
+                if reader.last_event_id is not None:
+                    headers["Last-Event-ID"] = reader.last_event_id
+                outgoing = http.session.build_request(
+                    request.method,
+                    http.base_url + request.path,
+                    params=request.params or None,
+                    headers=headers,
+                    timeout=http.timeout,
+                )
+                try:
+                    response = await http.session.send(outgoing, stream=True)
+                except FAILURES as exc:
+                    wait = exchange.failed(exc, retried=isinstance(exc, RETRIED_ERRORS))
+                else:
+                    if response.status_code < 400:
+                        break
+                    answer = Answer(response.status_code, response.headers, await response.aread())
+                    await response.aclose()
+                    wait = exchange.answered(answer) or 0.0
+                await http._sleep(wait)
+            self._response = response
+            try:
+                async for chunk in response.aiter_bytes():
+                    for message in reader.feed(chunk):
+                        yield message
+            except FAILURES:
+                pass  # the connection dropped: reconnect
+            finally:
+                await response.aclose()
+            self._response = None
+            reader.restart()
+            if not self._closed:
+                await http._sleep(reader.retry if reader.retry is not None else 1.0)

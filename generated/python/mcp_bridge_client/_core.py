@@ -33,6 +33,8 @@ __all__ = [
     "Exchange",
     "Request",
     "Retry",
+    "ServerSentEvent",
+    "StreamReader",
     "arguments",
     "base_url",
     "dump",
@@ -236,6 +238,82 @@ def dump(value: Any) -> Any:
 def arguments(values: Mapping[str, Any]) -> dict[str, Any]:
     """A tool's or prompt's arguments object: ``None`` leaves an optional argument out."""
     return {key: _deep_dump(value) for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    """One message of an event stream (``text/event-stream``).
+
+    ``event`` is its name, ``message`` when it was sent without one: the bridge sends its events
+    unnamed (so that a browser's ``onmessage`` sees them; the type is ``data["type"]``) and names
+    its notices ``stream.lagged`` and ``stream.gap``. ``id`` is the event id a reconnection
+    resumes after, ``data`` the payload parsed as JSON (the text itself when it is not JSON).
+    """
+
+    event: str
+    data: Any
+    id: str | None = None
+
+
+class StreamReader:
+    """Bytes of an event stream in, its messages out, as the WHATWG HTML standard parses them
+    (lines ending in CR, LF or CRLF; ``:`` comments such as heartbeats skipped; ``data`` lines
+    joined). Remembers the last event id and the server's ``retry`` advice for reconnecting."""
+
+    def __init__(self, last_event_id: str | None = None) -> None:
+        self.last_event_id = last_event_id
+        #: Seconds the server asked a client to wait before reconnecting, if it did.
+        self.retry: float | None = None
+        self._pending = b""
+        self._cr = False
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        messages: list[ServerSentEvent] = []
+        if self._cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across chunks
+        self._cr = chunk.endswith(b"\r")
+        lines = (self._pending + chunk).replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._pending = lines.pop()
+        for line in lines:
+            message = self._line(line.decode("utf-8", "replace"))
+            if message is not None:
+                messages.append(message)
+        return messages
+
+    def restart(self) -> None:
+        """Forget a message cut off by a lost connection (its id is kept)."""
+        self._pending, self._cr, self._event, self._data = b"", False, "", []
+
+    def _line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self.last_event_id = value or None
+        elif name == "retry" and value.isdigit():
+            self.retry = int(value) / 1000
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        event, data = self._event or "message", self._data
+        self._event, self._data = "", []
+        if not data:
+            return None
+        text = "\n".join(data)
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        return ServerSentEvent(event, value, self.last_event_id)
 
 
 def json_value(answer: Answer) -> Any:

@@ -8,14 +8,23 @@ same as ``AsyncClient``'s.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import requests
 
-from mcp_bridge_client._core import Answer, Exchange, Request, Retry, base_url, session_headers
+from mcp_bridge_client._core import (
+    Answer,
+    Exchange,
+    Request,
+    Retry,
+    ServerSentEvent,
+    StreamReader,
+    base_url,
+    session_headers,
+)
 
-__all__ = ["FAILURES", "RETRIED_ERRORS", "HttpClient"]
+__all__ = ["FAILURES", "RETRIED_ERRORS", "EventStream", "HttpClient"]
 
 T = TypeVar("T")
 
@@ -50,6 +59,10 @@ class HttpClient:
     def close(self) -> None:
         self.session.close()
 
+    def stream(self, request: Request[Any], last_event_id: str | None = None) -> EventStream:
+        """Follow the event stream ``request`` opens (see ``EventStream``)."""
+        return EventStream(self, request, last_event_id)
+
     def run(self, request: Request[T]) -> T:
         """Send ``request`` (retrying as ``retry`` says) and read its answer."""
         exchange = Exchange(self.retry, request)
@@ -72,3 +85,78 @@ class HttpClient:
                     return request.parse(answer)
                 wait = pause
             self._sleep(wait)
+
+
+class EventStream:
+    """An event stream's messages as they arrive: ``for message in stream`` (``ServerSentEvent``).
+
+    When the connection drops, it reconnects after the server's ``retry`` advice, sending
+    ``Last-Event-ID`` so that nothing is missed (the bridge says ``stream.gap`` when what was
+    missed is gone); reconnecting follows the client's ``Retry`` like any request, and an error
+    answer raises its typed exception. ``close()`` (or leaving ``with stream:``) ends it.
+    """
+
+    def __init__(self, http: HttpClient, request: Request[Any], last_event_id: str | None = None) -> None:
+        self._http = http
+        self._request = request
+        self._reader = StreamReader(last_event_id)
+        self._response: requests.Response | None = None
+        self._closed = False
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._reader.last_event_id
+
+    @property
+    def connected(self) -> bool:
+        """Whether the stream is open now: the bridge answered and events flow (none is missed)."""
+        return self._response is not None
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._response is not None:
+            self._response.close()
+
+    def __iter__(self) -> Iterator[ServerSentEvent]:
+        http, request, reader = self._http, self._request, self._reader
+        while not self._closed:
+            exchange = Exchange(http.retry, request)
+            while True:
+                headers = dict(request.headers)
+                if reader.last_event_id is not None:
+                    headers["Last-Event-ID"] = reader.last_event_id
+                try:
+                    response = http.session.request(
+                        request.method,
+                        http.base_url + request.path,
+                        params=request.params or None,
+                        headers=headers,
+                        timeout=http.timeout,
+                        stream=True,
+                    )
+                except FAILURES as exc:
+                    wait = exchange.failed(exc, retried=isinstance(exc, RETRIED_ERRORS))
+                else:
+                    if response.status_code < 400:
+                        break
+                    answer = Answer(response.status_code, response.headers, response.content)
+                    wait = exchange.answered(answer) or 0.0
+                http._sleep(wait)
+            self._response = response
+            try:
+                for chunk in response.iter_content(chunk_size=None):
+                    yield from reader.feed(chunk)
+            except FAILURES:
+                pass  # the connection dropped: reconnect
+            finally:
+                response.close()
+            self._response = None
+            reader.restart()
+            if not self._closed:
+                http._sleep(reader.retry if reader.retry is not None else 1.0)

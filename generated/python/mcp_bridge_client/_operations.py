@@ -362,6 +362,7 @@ def stream_events(
         "/mcp/stream",
         _core.json_value,
         query={"lastEventId": last_event_id, "payload": payload, "server": server, "ticket": ticket, "type": type_},
+        accept="text/event-stream",
     )
 
 

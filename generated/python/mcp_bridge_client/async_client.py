@@ -16,7 +16,7 @@ from typing import Any, Literal
 import httpx2
 
 from mcp_bridge_client import _operations, _surface, models
-from mcp_bridge_client._async_http import AsyncHttpClient
+from mcp_bridge_client._async_http import AsyncEventStream, AsyncHttpClient
 from mcp_bridge_client._core import Retry
 
 __all__ = ["AsyncApi", "AsyncClient", "AsyncPrompts", "AsyncTools"]
@@ -237,16 +237,17 @@ class AsyncApi:
         """Rotate a webhook subscription's signing secret (``POST /webhooks/{webhook}/rotate``)."""
         return await self._http.run(_operations.rotate_webhook_secret(webhook=webhook, body=body))
 
-    async def stream_events(
+    def stream_events(
         self,
         last_event_id: str | None = None,
         payload: Literal['true', 'false'] | None = None,
         server: str | None = None,
         ticket: str | None = None,
         type_: str | None = None,
-    ) -> Any:
-        """Follow the gateway's events (Server-Sent Events) (``GET /mcp/stream``)."""
-        return await self._http.run(_operations.stream_events(last_event_id=last_event_id, payload=payload, server=server, ticket=ticket, type_=type_))
+    ) -> AsyncEventStream:
+        """Follow the gateway's events (Server-Sent Events) (``GET /mcp/stream``): its messages
+        as they arrive, ``async for message in stream``, reconnecting with ``Last-Event-ID``."""
+        return self._http.stream(_operations.stream_events(last_event_id=last_event_id, payload=payload, server=server, ticket=ticket, type_=type_))
 
     async def update_webhook(
         self,

@@ -15,7 +15,7 @@ import requests
 
 from mcp_bridge_client import _operations, _surface, models
 from mcp_bridge_client._core import Retry
-from mcp_bridge_client._http import HttpClient
+from mcp_bridge_client._http import EventStream, HttpClient
 
 __all__ = ["Api", "Client", "Prompts", "Tools"]
 
@@ -242,9 +242,10 @@ class Api:
         server: str | None = None,
         ticket: str | None = None,
         type_: str | None = None,
-    ) -> Any:
-        """Follow the gateway's events (Server-Sent Events) (``GET /mcp/stream``)."""
-        return self._http.run(_operations.stream_events(last_event_id=last_event_id, payload=payload, server=server, ticket=ticket, type_=type_))
+    ) -> EventStream:
+        """Follow the gateway's events (Server-Sent Events) (``GET /mcp/stream``): its messages
+        as they arrive, ``for message in stream``, reconnecting with ``Last-Event-ID``."""
+        return self._http.stream(_operations.stream_events(last_event_id=last_event_id, payload=payload, server=server, ticket=ticket, type_=type_))
 
     def update_webhook(
         self,

@@ -46,12 +46,19 @@ export class Http {
     return wait;
   }
 
-  async send(method: string, path: string, query?: Query, body?: unknown, accept = "application/json"): Promise<Response> {
+  async send(
+    method: string,
+    path: string,
+    query?: Query,
+    body?: unknown,
+    accept = "application/json",
+    stream?: { signal: AbortSignal; headers: Record<string, string> },
+  ): Promise<Response> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const headers: Record<string, string> = { Accept: accept, ...this.options.headers };
+    const headers: Record<string, string> = { Accept: accept, ...this.options.headers, ...stream?.headers };
     if (this.options.apiKey) headers.Authorization = `Bearer ${this.options.apiKey}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const doFetch = this.options.fetch ?? fetch;
@@ -63,7 +70,7 @@ export class Http {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 60000),
+          signal: stream?.signal ?? AbortSignal.timeout(this.options.timeoutMs ?? 60000),
         });
       } catch (error) {
         if (last) throw new TransportError(`${method} ${path}: ${String(error)}`);
@@ -92,6 +99,113 @@ export class Http {
     const response = await this.send(method, path, query, body);
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * An event stream's messages as they arrive (`for await (const message of ...)`). When the
+   * connection drops it reconnects after the server's `retry` advice with `Last-Event-ID`, so
+   * nothing is missed; an error answer throws its typed error; leaving the loop closes it.
+   */
+  async *stream(path: string, query: Query, lastEventId?: string): AsyncGenerator<ServerSentEvent> {
+    const reader = new StreamReader(lastEventId);
+    for (;;) {
+      const controller = new AbortController();
+      const headers: Record<string, string> = reader.lastEventId === undefined ? {} : { "Last-Event-ID": reader.lastEventId };
+      const response = await this.send("GET", path, query, undefined, "text/event-stream", { signal: controller.signal, headers });
+      const body = response.body?.getReader();
+      const decoder = new TextDecoder();
+      try {
+        for (;;) {
+          const { done, value } = body ? await body.read() : { done: true, value: undefined };
+          if (done) break;
+          yield* reader.feed(decoder.decode(value, { stream: true }));
+        }
+      } catch {
+        // the connection dropped: reconnect
+      } finally {
+        controller.abort();
+      }
+      reader.restart();
+      await sleep(reader.retryMs ?? 1000);
+    }
+  }
+}
+
+/**
+ * One message of an event stream. `event` is its name, "message" when it was sent without one:
+ * the bridge sends its events unnamed (so a browser's `onmessage` sees them; the type is
+ * `data.type`) and names its notices "stream.lagged" and "stream.gap". `data` is the payload
+ * parsed as JSON (the text itself when it is not JSON).
+ */
+export interface ServerSentEvent {
+  event: string;
+  data: unknown;
+  id?: string;
+}
+
+/** Text of an event stream in, its messages out, as the WHATWG HTML standard parses them. */
+export class StreamReader {
+  lastEventId: string | undefined;
+  /** Milliseconds the server asked a client to wait before reconnecting, if it did. */
+  retryMs: number | undefined;
+  private pending = "";
+  private cr = false;
+  private event = "";
+  private data: string[] = [];
+
+  constructor(lastEventId?: string) {
+    this.lastEventId = lastEventId;
+  }
+
+  feed(text: string): ServerSentEvent[] {
+    if (this.cr && text.startsWith("\n")) text = text.slice(1); // the LF of a CRLF split across chunks
+    this.cr = text.endsWith("\r");
+    const lines = (this.pending + text).split(/\r\n|\r|\n/);
+    this.pending = lines.pop() ?? "";
+    const messages: ServerSentEvent[] = [];
+    for (const line of lines) {
+      const message = this.line(line);
+      if (message) messages.push(message);
+    }
+    return messages;
+  }
+
+  /** Forget a message cut off by a lost connection (its id is kept). */
+  restart(): void {
+    this.pending = "";
+    this.cr = false;
+    this.event = "";
+    this.data = [];
+  }
+
+  private line(line: string): ServerSentEvent | undefined {
+    if (line === "") return this.dispatch();
+    if (line.startsWith(":")) return undefined;
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (name === "data") this.data.push(value);
+    else if (name === "event") this.event = value;
+    else if (name === "id" && !value.includes("\0")) this.lastEventId = value || undefined;
+    else if (name === "retry" && /^\d+$/.test(value)) this.retryMs = Number(value);
+    return undefined;
+  }
+
+  private dispatch(): ServerSentEvent | undefined {
+    const event = this.event || "message";
+    const data = this.data;
+    this.event = "";
+    this.data = [];
+    if (data.length === 0) return undefined;
+    const text = data.join("\n");
+    let value: unknown = text;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // not JSON: the text itself
+    }
+    return { event, data: value, id: this.lastEventId };
   }
 }
 
@@ -249,8 +363,8 @@ export class Api {
   }
 
   /** Follow the gateway's events (Server-Sent Events) (`GET /mcp/stream`). */
-  streamEvents(lastEventId?: string, payload?: "true" | "false", server?: string, ticket?: string, type?: string, ): Promise<unknown> {
-    return this.http.json("GET", `/mcp/stream`, { "lastEventId": lastEventId, "payload": payload, "server": server, "ticket": ticket, "type": type });
+  streamEvents(lastEventId?: string, payload?: "true" | "false", server?: string, ticket?: string, type?: string): AsyncGenerator<ServerSentEvent> {
+    return this.http.stream(`/mcp/stream`, { "lastEventId": lastEventId, "payload": payload, "server": server, "ticket": ticket, "type": type });
   }
 
   /** Change a webhook subscription (`PATCH /webhooks/{webhook}`). */
