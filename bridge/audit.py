@@ -121,6 +121,8 @@ class AuditFile(logging.Handler):
     def detach(self) -> None:
         """Stop recording to the file and close it (the bridge's shutdown)."""
         log.removeHandler(self)
+        if not log.handlers:
+            log.setLevel(logging.NOTSET)
         self._file.close()
         super().close()
 

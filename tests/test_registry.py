@@ -11,12 +11,13 @@ import requests
 from flask.testing import FlaskClient
 
 from bridge.runtime import Bridge
+from tests.leaks import secret
 from tests.servers.launch import RICH_SERVER, free_port, running_http_server
 from tests.support import PINNABLE, bridge_process, children_running, cpus_of, in_process_bridge, rich_stdio
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 PLAIN = {"X-API-Key": "plain-key"}
-TOKEN = "upstream-secret-token"
+TOKEN = secret("upstream-secret-token")
 
 
 @pytest.fixture(scope="module")

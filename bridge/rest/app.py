@@ -4,8 +4,9 @@ Each request passes the bridge's one gate (``bridge.gate``) before its view runs
 to a principal, media type, size, the body parsed once, every parameter and the body checked
 against the operation's compiled validators. Views get the principal and validated input, and
 reach the gateway's coroutines through ``Gateway.run``; errors of every kind leave as
-problem+json. Admin operations (those needing the ``admin`` scope) and refusals (401, 403,
-429) are written to the audit log (``bridge.audit``) as they leave.
+problem+json. Admin operations that change something (those needing the ``admin`` scope,
+other than GET) and refusals (401, 403, 429) are written to the audit log (``bridge.audit``)
+as they leave.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def create_app(
         operation = gate.operation(rule.endpoint.rpartition(".")[2])
         if operation is None:
             return  # documents outside the API contract (the spec itself) are open
-        g.admin_action = operation.operation.operation_id if ADMIN in operation.operation.scopes else None
+        changes = ADMIN in operation.operation.scopes and request.method != "GET"
+        g.admin_action = operation.operation.operation_id if changes else None
         admission = gate.admit(operation, request.headers)
         raw = request.get_data(cache=False) if admission.reads_body else None
         g.body = admission.check(request.view_args or {}, {k: request.args[k] for k in request.args}, raw)
@@ -107,4 +109,4 @@ def _audit(response: Response) -> None:
 
 
 #: What an admin request's body may add to its audit record (never its credentials).
-_DETAILS = frozenset({"name", "transport", "url", "command", "events", "servers", "active"})
+_DETAILS = frozenset({"name", "transport", "url", "command", "types", "servers", "enabled"})
