@@ -59,11 +59,6 @@ class Origins:
         self._check_host = _is_loopback(bind_host)
         self._good_hosts: set[bytes] = set()  # Host values seen and found good: checked once each
 
-    @property
-    def cors(self) -> bool:
-        """Whether any other origin is allowed (CORS on)."""
-        return bool(self._allowed)
-
     def check(self, headers: Headers, secure: bool = False) -> str | None:
         """The origin of an allowed page of another site (it gets CORS headers), else None; 403 if refused."""
         host = headers.get("host", "")
