@@ -11,34 +11,35 @@ keeps the whole body as ``problem`` and the status as ``status``.
     ApiError
     ├── TransportError  the bridge could not be reached (after retries)
     └── ProblemError    the bridge answered an RFC 9457 problem
-        ├── BadRequest               400
-        │   ├── InvalidRequest       invalid-request
-        │   ├── NotJsonRpc           not-json-rpc
-        │   └── ParseError           parse-error
-        ├── Unauthorized             401, unauthorized, with ``www_authenticate``
-        ├── Forbidden                403, forbidden
-        │   └── ForeignOrigin        foreign-origin
-        ├── NotFound                 404, not-found
-        ├── Conflict                 409, with ``candidates``
-        │   ├── AlreadyExists        already-exists
-        │   └── AmbiguousName        ambiguous-name
-        ├── PayloadTooLarge          413, payload-too-large
-        ├── UnsupportedMediaType     415, unsupported-media-type
-        ├── UnprocessableContent     422
-        │   ├── ToolError            tool-error, with ``content``, ``structured_content``
-        │   └── Unprocessable        unprocessable
-        ├── TooManyRequests          429, with ``retry_after``
-        │   └── TooManyCalls         too-many-calls
-        ├── BadGateway               502
-        │   └── UpstreamError        upstream-error, with ``server``, ``upstream_code``
-        ├── ServiceUnavailable       503, with ``retry_after``
-        │   └── UpstreamUnavailable  upstream-unavailable, with ``server``
-        ├── GatewayTimeout           504
-        │   └── UpstreamTimeout      upstream-timeout, with ``server``, ``upstream_code``
-        └── ServerError              any other status
-            ├── RequestTimeout       request-timeout
-            ├── HeadersTooLarge      headers-too-large
-            └── Internal             internal
+        ├── BadRequest                   400
+        │   ├── InvalidRequest           invalid-request
+        │   ├── NotJsonRpc               not-json-rpc
+        │   └── ParseError               parse-error
+        ├── Unauthorized                 401, unauthorized, with ``www_authenticate``
+        ├── Forbidden                    403, forbidden
+        │   └── ForeignOrigin            foreign-origin
+        ├── NotFound                     404, not-found
+        ├── RequestTimeout               408, request-timeout
+        ├── Conflict                     409, with ``candidates``
+        │   ├── AlreadyExists            already-exists
+        │   └── AmbiguousName            ambiguous-name
+        ├── PayloadTooLarge              413, payload-too-large
+        ├── UnsupportedMediaType         415, unsupported-media-type
+        ├── UnprocessableContent         422
+        │   ├── ToolError                tool-error, with ``content``, ``structured_content``
+        │   └── Unprocessable            unprocessable
+        ├── TooManyRequests              429, with ``retry_after``
+        │   └── TooManyCalls             too-many-calls
+        ├── RequestHeaderFieldsTooLarge  431
+        │   └── HeadersTooLarge          headers-too-large
+        ├── BadGateway                   502
+        │   └── UpstreamError            upstream-error, with ``server``, ``upstream_code``
+        ├── ServiceUnavailable           503, with ``retry_after``
+        │   └── UpstreamUnavailable      upstream-unavailable, with ``server``
+        ├── GatewayTimeout               504
+        │   └── UpstreamTimeout          upstream-timeout, with ``server``, ``upstream_code``
+        └── ServerError                  any other status
+            └── Internal                 internal
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ __all__ = [
     "ParseError",
     "PayloadTooLarge",
     "ProblemError",
+    "RequestHeaderFieldsTooLarge",
     "RequestTimeout",
     "ServerError",
     "ServiceUnavailable",
@@ -214,6 +216,18 @@ class NotFound(ProblemError):
     problem_type = "https://mcp-rest-bridge.dev/problems/not-found"
 
 
+class RequestTimeout(ProblemError):
+    """408 `request-timeout`: The request was not received in time.
+
+    The request line and headers did not all arrive within the bridge's header timeout (a slow or
+    stalled client); answered by the HTTP layer, which then closes the connection. Also any 408 of a
+    problem type this client does not know.
+    """
+
+    status_code = 408
+    problem_type = "https://mcp-rest-bridge.dev/problems/request-timeout"
+
+
 class Conflict(ProblemError):
     """Any 409 Conflict.
 
@@ -326,6 +340,25 @@ class TooManyCalls(TooManyRequests):
     problem_type = "https://mcp-rest-bridge.dev/problems/too-many-calls"
 
 
+class RequestHeaderFieldsTooLarge(ProblemError):
+    """Any 431 Request Header Fields Too Large.
+
+    Each known problem type is a subclass; an unknown type is this class itself.
+    """
+
+    status_code = 431
+
+
+class HeadersTooLarge(RequestHeaderFieldsTooLarge):
+    """431 `headers-too-large`: Request headers too large.
+
+    The request line and headers are over the bridge's limits (too many bytes or too many header
+    fields); answered by the HTTP layer, which then closes the connection.
+    """
+
+    problem_type = "https://mcp-rest-bridge.dev/problems/headers-too-large"
+
+
 class BadGateway(ProblemError):
     """Any 502 Bad Gateway.
 
@@ -414,28 +447,6 @@ class ServerError(ProblemError):
     """
 
 
-class RequestTimeout(ServerError):
-    """408 `request-timeout`: The request was not received in time.
-
-    The request line and headers did not all arrive within the bridge's header timeout (a slow or
-    stalled client); answered by the HTTP layer, which then closes the connection.
-    """
-
-    status_code = 408
-    problem_type = "https://mcp-rest-bridge.dev/problems/request-timeout"
-
-
-class HeadersTooLarge(ServerError):
-    """431 `headers-too-large`: Request headers too large.
-
-    The request line and headers are over the bridge's limits (too many bytes or too many header
-    fields); answered by the HTTP layer, which then closes the connection.
-    """
-
-    status_code = 431
-    problem_type = "https://mcp-rest-bridge.dev/problems/headers-too-large"
-
-
 class Internal(ServerError):
     """500 `internal`: Internal error.
 
@@ -487,6 +498,7 @@ _BY_TYPE: dict[str, type[ProblemError]] = {
     "https://mcp-rest-bridge.dev/problems/forbidden": Forbidden,
     "https://mcp-rest-bridge.dev/problems/foreign-origin": ForeignOrigin,
     "https://mcp-rest-bridge.dev/problems/not-found": NotFound,
+    "https://mcp-rest-bridge.dev/problems/request-timeout": RequestTimeout,
     "https://mcp-rest-bridge.dev/problems/already-exists": AlreadyExists,
     "https://mcp-rest-bridge.dev/problems/ambiguous-name": AmbiguousName,
     "https://mcp-rest-bridge.dev/problems/payload-too-large": PayloadTooLarge,
@@ -494,11 +506,10 @@ _BY_TYPE: dict[str, type[ProblemError]] = {
     "https://mcp-rest-bridge.dev/problems/tool-error": ToolError,
     "https://mcp-rest-bridge.dev/problems/unprocessable": Unprocessable,
     "https://mcp-rest-bridge.dev/problems/too-many-calls": TooManyCalls,
+    "https://mcp-rest-bridge.dev/problems/headers-too-large": HeadersTooLarge,
     "https://mcp-rest-bridge.dev/problems/upstream-error": UpstreamError,
     "https://mcp-rest-bridge.dev/problems/upstream-unavailable": UpstreamUnavailable,
     "https://mcp-rest-bridge.dev/problems/upstream-timeout": UpstreamTimeout,
-    "https://mcp-rest-bridge.dev/problems/request-timeout": RequestTimeout,
-    "https://mcp-rest-bridge.dev/problems/headers-too-large": HeadersTooLarge,
     "https://mcp-rest-bridge.dev/problems/internal": Internal,
 }
 _BY_STATUS: dict[int, type[ProblemError]] = {
@@ -506,11 +517,13 @@ _BY_STATUS: dict[int, type[ProblemError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    408: RequestTimeout,
     409: Conflict,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: UnprocessableContent,
     429: TooManyRequests,
+    431: RequestHeaderFieldsTooLarge,
     502: BadGateway,
     503: ServiceUnavailable,
     504: GatewayTimeout,

@@ -9,34 +9,35 @@
 //   ApiError
 //   ├── TransportError  the bridge could not be reached (after retries)
 //   └── ProblemError    the bridge answered an RFC 9457 problem
-//       ├── BadRequest               400
-//       │   ├── InvalidRequest       invalid-request
-//       │   ├── NotJsonRpc           not-json-rpc
-//       │   └── ParseError           parse-error
-//       ├── Unauthorized             401, unauthorized, with `wwwAuthenticate`
-//       ├── Forbidden                403, forbidden
-//       │   └── ForeignOrigin        foreign-origin
-//       ├── NotFound                 404, not-found
-//       ├── Conflict                 409, with `candidates`
-//       │   ├── AlreadyExists        already-exists
-//       │   └── AmbiguousName        ambiguous-name
-//       ├── PayloadTooLarge          413, payload-too-large
-//       ├── UnsupportedMediaType     415, unsupported-media-type
-//       ├── UnprocessableContent     422
-//       │   ├── ToolError            tool-error, with `content`, `structuredContent`
-//       │   └── Unprocessable        unprocessable
-//       ├── TooManyRequests          429, with `retryAfter`
-//       │   └── TooManyCalls         too-many-calls
-//       ├── BadGateway               502
-//       │   └── UpstreamError        upstream-error, with `server`, `upstreamCode`
-//       ├── ServiceUnavailable       503, with `retryAfter`
-//       │   └── UpstreamUnavailable  upstream-unavailable, with `server`
-//       ├── GatewayTimeout           504
-//       │   └── UpstreamTimeout      upstream-timeout, with `server`, `upstreamCode`
-//       └── ServerError              any other status
-//           ├── RequestTimeout       request-timeout
-//           ├── HeadersTooLarge      headers-too-large
-//           └── Internal             internal
+//       ├── BadRequest                   400
+//       │   ├── InvalidRequest           invalid-request
+//       │   ├── NotJsonRpc               not-json-rpc
+//       │   └── ParseError               parse-error
+//       ├── Unauthorized                 401, unauthorized, with `wwwAuthenticate`
+//       ├── Forbidden                    403, forbidden
+//       │   └── ForeignOrigin            foreign-origin
+//       ├── NotFound                     404, not-found
+//       ├── RequestTimeout               408, request-timeout
+//       ├── Conflict                     409, with `candidates`
+//       │   ├── AlreadyExists            already-exists
+//       │   └── AmbiguousName            ambiguous-name
+//       ├── PayloadTooLarge              413, payload-too-large
+//       ├── UnsupportedMediaType         415, unsupported-media-type
+//       ├── UnprocessableContent         422
+//       │   ├── ToolError                tool-error, with `content`, `structuredContent`
+//       │   └── Unprocessable            unprocessable
+//       ├── TooManyRequests              429, with `retryAfter`
+//       │   └── TooManyCalls             too-many-calls
+//       ├── RequestHeaderFieldsTooLarge  431
+//       │   └── HeadersTooLarge          headers-too-large
+//       ├── BadGateway                   502
+//       │   └── UpstreamError            upstream-error, with `server`, `upstreamCode`
+//       ├── ServiceUnavailable           503, with `retryAfter`
+//       │   └── UpstreamUnavailable      upstream-unavailable, with `server`
+//       ├── GatewayTimeout               504
+//       │   └── UpstreamTimeout          upstream-timeout, with `server`, `upstreamCode`
+//       └── ServerError                  any other status
+//           └── Internal                 internal
 
 export interface FieldProblem {
   pointer: string;
@@ -141,6 +142,15 @@ export class ForeignOrigin extends Forbidden {}
 export class NotFound extends ProblemError {}
 
 /**
+ * 408 `request-timeout`: The request was not received in time.
+ *
+ * The request line and headers did not all arrive within the bridge's header timeout (a slow or
+ * stalled client); answered by the HTTP layer, which then closes the connection. Also any 408 of a
+ * problem type this client does not know.
+ */
+export class RequestTimeout extends ProblemError {}
+
+/**
  * Any 409 Conflict.
  *
  * Each known problem type is a subclass; an unknown type is this class itself.
@@ -230,6 +240,21 @@ export class TooManyRequests extends ProblemError {
 export class TooManyCalls extends TooManyRequests {}
 
 /**
+ * Any 431 Request Header Fields Too Large.
+ *
+ * Each known problem type is a subclass; an unknown type is this class itself.
+ */
+export class RequestHeaderFieldsTooLarge extends ProblemError {}
+
+/**
+ * 431 `headers-too-large`: Request headers too large.
+ *
+ * The request line and headers are over the bridge's limits (too many bytes or too many header
+ * fields); answered by the HTTP layer, which then closes the connection.
+ */
+export class HeadersTooLarge extends RequestHeaderFieldsTooLarge {}
+
+/**
  * Any 502 Bad Gateway.
  *
  * Each known problem type is a subclass; an unknown type is this class itself.
@@ -303,22 +328,6 @@ export class UpstreamTimeout extends GatewayTimeout {
 export class ServerError extends ProblemError {}
 
 /**
- * 408 `request-timeout`: The request was not received in time.
- *
- * The request line and headers did not all arrive within the bridge's header timeout (a slow or
- * stalled client); answered by the HTTP layer, which then closes the connection.
- */
-export class RequestTimeout extends ServerError {}
-
-/**
- * 431 `headers-too-large`: Request headers too large.
- *
- * The request line and headers are over the bridge's limits (too many bytes or too many header
- * fields); answered by the HTTP layer, which then closes the connection.
- */
-export class HeadersTooLarge extends ServerError {}
-
-/**
  * 500 `internal`: Internal error.
  *
  * The bridge failed unexpectedly; the error is in its log.
@@ -368,6 +377,7 @@ const BY_TYPE = new Map<string, typeof ProblemError>([
   ["https://mcp-rest-bridge.dev/problems/forbidden", Forbidden],
   ["https://mcp-rest-bridge.dev/problems/foreign-origin", ForeignOrigin],
   ["https://mcp-rest-bridge.dev/problems/not-found", NotFound],
+  ["https://mcp-rest-bridge.dev/problems/request-timeout", RequestTimeout],
   ["https://mcp-rest-bridge.dev/problems/already-exists", AlreadyExists],
   ["https://mcp-rest-bridge.dev/problems/ambiguous-name", AmbiguousName],
   ["https://mcp-rest-bridge.dev/problems/payload-too-large", PayloadTooLarge],
@@ -375,11 +385,10 @@ const BY_TYPE = new Map<string, typeof ProblemError>([
   ["https://mcp-rest-bridge.dev/problems/tool-error", ToolError],
   ["https://mcp-rest-bridge.dev/problems/unprocessable", Unprocessable],
   ["https://mcp-rest-bridge.dev/problems/too-many-calls", TooManyCalls],
+  ["https://mcp-rest-bridge.dev/problems/headers-too-large", HeadersTooLarge],
   ["https://mcp-rest-bridge.dev/problems/upstream-error", UpstreamError],
   ["https://mcp-rest-bridge.dev/problems/upstream-unavailable", UpstreamUnavailable],
   ["https://mcp-rest-bridge.dev/problems/upstream-timeout", UpstreamTimeout],
-  ["https://mcp-rest-bridge.dev/problems/request-timeout", RequestTimeout],
-  ["https://mcp-rest-bridge.dev/problems/headers-too-large", HeadersTooLarge],
   ["https://mcp-rest-bridge.dev/problems/internal", Internal],
 ]);
 
@@ -388,11 +397,13 @@ const BY_STATUS = new Map<number, typeof ProblemError>([
   [401, Unauthorized],
   [403, Forbidden],
   [404, NotFound],
+  [408, RequestTimeout],
   [409, Conflict],
   [413, PayloadTooLarge],
   [415, UnsupportedMediaType],
   [422, UnprocessableContent],
   [429, TooManyRequests],
+  [431, RequestHeaderFieldsTooLarge],
   [502, BadGateway],
   [503, ServiceUnavailable],
   [504, GatewayTimeout],
