@@ -119,12 +119,29 @@ def main() -> None:
     "--allowed-origin",
     "allowed_origins",
     multiple=True,
-    help="Browser origin that may open /ws and /mcp/stream besides the bridge's own (repeatable).",
+    help="Browser origin whose pages may use the bridge besides its own; turns CORS on for it (repeatable).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Host name a loopback-bound bridge answers to besides loopback ones, as behind a proxy (repeatable).",
 )
 @click.option(
     "--allow-private-webhooks",
     is_flag=True,
     help="Let webhooks be delivered to loopback, private and link-local addresses.",
+)
+@click.option(
+    "--allow-private-upstreams",
+    is_flag=True,
+    help="Let admins register servers at loopback and private addresses (never link-local or cloud metadata).",
+)
+@click.option(
+    "--audit-log",
+    "audit_log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the audit log (admin actions, refused requests) to this file as JSON lines.",
 )
 @click.option(
     "--webhook-retry-delays",
@@ -157,7 +174,10 @@ def serve(
     event_payloads: bool,
     log_all_calls: bool,
     allowed_origins: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
     allow_private_webhooks: bool,
+    allow_private_upstreams: bool,
+    audit_log: Path | None,
     webhook_retry_delays: str | None,
     destructive_scope: bool,
     log_level: str,
@@ -170,6 +190,7 @@ def serve(
             logging.getLogger(client).setLevel(logging.WARNING)
     import uvicorn
 
+    from bridge.endpoint.protocol import GuardedHttpProtocol
     from bridge.runtime import Bridge
 
     try:
@@ -191,7 +212,10 @@ def serve(
         event_payloads=event_payloads,
         log_all_calls=log_all_calls,
         allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
         allow_private_webhooks=allow_private_webhooks,
+        allow_private_upstreams=allow_private_upstreams,
+        audit_log=str(audit_log) if audit_log else None,
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
@@ -221,6 +245,8 @@ def serve(
             # No X-Forwarded-* trust: a caller on loopback must not be able to pose as another address.
             proxy_headers=False,
             lifespan="on",
+            # httptools with a deadline and limits on each request's head, refusals as problem+json.
+            http=GuardedHttpProtocol,
             timeout_graceful_shutdown=10,
             # /ws: frames past the body limit close the socket with 1009; idle sockets are pinged.
             ws="websockets-sansio",

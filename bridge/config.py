@@ -167,11 +167,18 @@ class BridgeSettings:
     event_payloads: bool = False
     #: Keep every call's events in the log, not only while a stream, socket or webhook follows them.
     log_all_calls: bool = False
-    #: Origins (``https://app.example``) whose browser pages may open the WebSocket and the event
-    #: stream, besides the bridge's own origin.
+    #: Origins (``https://app.example``) whose browser pages may use the bridge (CORS) besides the
+    #: bridge's own origin; none by default, so CORS is off.
     allowed_origins: tuple[str, ...] = ()
+    #: Names besides loopback ones a loopback-bound bridge answers to in ``Host`` (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     #: Webhook URLs may point at loopback, private and link-local addresses (refused by default).
     allow_private_webhooks: bool = False
+    #: Servers registered over REST may be at loopback and private addresses (refused by default;
+    #: link-local and cloud-metadata addresses are refused even so).
+    allow_private_upstreams: bool = False
+    #: A file the audit log (admin actions, refusals) is appended to as JSON lines; None: stderr only.
+    audit_log: str | None = None
     #: A webhook subscription made at start (the integration guide's ``WEBHOOK_URL``), and its
     #: signing secret (``WEBHOOK_SECRET``; when missing, one is made and never logged: rotate it
     #: over REST to be shown one).

@@ -13,11 +13,14 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── RequestInvalid            400  body, query or path broke the spec or a tool's inputSchema
     ├── Unauthorized              401  missing or unknown API key
     ├── Forbidden                 403  the key lacks the scope
+    │   └── ForeignOrigin         403  a page of another origin, or a Host the bridge does not answer to
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
+    ├── RequestTimeout            408  the request's headers did not arrive in time
     ├── Ambiguous                 409  a bare name matches several servers' tools
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
+    ├── HeadersTooLarge           431  the request line and headers are over the limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     └── UpstreamError             502  the upstream answered, but not with something usable
@@ -40,9 +43,12 @@ __all__ = [
     "BridgeError",
     "FieldError",
     "Forbidden",
+    "ForeignOrigin",
+    "HeadersTooLarge",
     "NotFound",
     "PayloadTooLarge",
     "RequestInvalid",
+    "RequestTimeout",
     "ToolFailed",
     "Unauthorized",
     "Unprocessable",
@@ -74,6 +80,8 @@ class BridgeError(Exception):
     title: ClassVar[str] = "Internal error"
     #: JSON-RPC error code used when the same failure is answered on ``POST /mcp``.
     jsonrpc_code: ClassVar[int] = -32603
+    #: Who was refused, when known (a 403 to an authenticated caller): for the audit log, never rendered.
+    subject: str | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -131,6 +139,22 @@ class NotJsonRpc(RequestInvalid):
     jsonrpc_code = -32600
 
 
+class HeadersTooLarge(BridgeError):
+    """The request line and headers are over the bridge's limits: too many bytes or too many fields."""
+
+    status = 431
+    slug = "headers-too-large"
+    title = "Request headers too large"
+
+
+class RequestTimeout(BridgeError):
+    """The request's line and headers did not arrive in time (a slow or stalled client)."""
+
+    status = 408
+    slug = "request-timeout"
+    title = "The request was not received in time"
+
+
 class TooManyCalls(BridgeError):
     """More calls in flight than a connection may have; sent again once answers arrive, it is taken."""
 
@@ -155,6 +179,13 @@ class Forbidden(BridgeError):
     slug = "forbidden"
     title = "The API key lacks the scope for this operation"
     jsonrpc_code = -32001
+
+
+class ForeignOrigin(Forbidden):
+    """A browser page of another origin, or a request for a name the bridge does not answer to (DNS rebinding)."""
+
+    slug = "foreign-origin"
+    title = "Not allowed from this origin or host name"
 
 
 class NotFound(BridgeError):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.audit import AuditFile
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
@@ -51,6 +52,7 @@ class Bridge:
     dispatcher: WebhookDispatcher
     outbox: WebhookOutbox
     keys: StoredKeys
+    audit_file: AuditFile | None = None
 
     @classmethod
     def create(
@@ -79,6 +81,7 @@ class Bridge:
             pool,
             store.registrations,
             allow_stdio=settings.allow_stdio_registration,
+            allow_private=settings.allow_private_upstreams,
             connect_timeout=settings.connect_timeout,
             call_timeout=settings.call_timeout,
         )
@@ -104,6 +107,16 @@ class Bridge:
             store.close()
             raise
         app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
+        try:
+            audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
+        except OSError as exc:
+            pool.run(dispatcher.close(), 10)
+            outbox.close()
+            gateway.close()
+            feed.close()
+            keys.close()
+            store.close()
+            raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
         return cls(
             settings=settings,
             spec=spec,
@@ -117,6 +130,7 @@ class Bridge:
             dispatcher=dispatcher,
             outbox=outbox,
             keys=keys,
+            audit_file=audit_file,
         )
 
     def asgi_app(self) -> Any:
@@ -124,13 +138,15 @@ class Bridge:
         from bridge.endpoint import create_asgi_app, create_mcp_server
         from bridge.endpoint.access import EventAccess
         from bridge.endpoint.calls import ToolCalls
+        from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
         server = create_mcp_server(self.gateway)
         calls = ToolCalls(self.gateway, self.gate)
-        access = EventAccess(self.gate, self.settings.allowed_origins)
+        origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
+        access = EventAccess(self.gate, origins)
         return create_asgi_app(
             self.app,
             server,
@@ -139,6 +155,7 @@ class Bridge:
             calls=calls,
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
+            origins=origins,
             threads=self.settings.threads,
         )
 
@@ -169,6 +186,8 @@ class Bridge:
         self.feed.close()
         self.keys.close()
         self.store.close()
+        if self.audit_file is not None:
+            self.audit_file.detach()
 
 
 def _webhooks(

@@ -80,7 +80,7 @@ class ToolCalls:
                 await send_json(send, result)
         except BridgeError as error:
             status = error.status
-            await send_problem(send, error, scope["path"])
+            await send_problem(send, error, scope["path"], scope)
         except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
             log.exception("unhandled error on POST %s", scope["path"])
             status = 500

@@ -7,9 +7,20 @@ from typing import Any
 
 import orjson
 
+from bridge.audit import DENIED, audit
 from bridge.errors import BridgeError, PayloadTooLarge
 
-__all__ = ["ASGIApp", "Headers", "Receive", "Scope", "Send", "read_body", "send_json", "send_problem"]
+__all__ = [
+    "ASGIApp",
+    "Headers",
+    "Receive",
+    "Scope",
+    "Send",
+    "audit_refusal",
+    "read_body",
+    "send_json",
+    "send_problem",
+]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -64,8 +75,25 @@ async def send_json(send: Send, value: Any, status: int = 200, headers: Iterable
     await _send(send, status, JSON, orjson.dumps(value), headers)
 
 
-async def send_problem(send: Send, error: BridgeError, instance: str) -> None:
+async def send_problem(send: Send, error: BridgeError, instance: str, scope: Scope | None = None) -> None:
+    """``error`` as problem+json; a refusal (401, 403, 429) is audited with the request's ``scope``."""
+    if error.status in DENIED and scope is not None:
+        audit_refusal(scope, error)
     problem = error.to_problem()
     problem.setdefault("instance", instance)
     body = orjson.dumps(problem)
     await _send(send, error.status, PROBLEM_JSON, body, error.headers().items())
+
+
+def audit_refusal(scope: Scope, error: BridgeError) -> None:
+    request_id = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
+    method = scope.get("method", "WEBSOCKET")
+    audit(
+        "request.denied",
+        error.subject,
+        request_id,
+        target=scope.get("path", ""),
+        outcome="denied",
+        method=method,
+        status=error.status,
+    )

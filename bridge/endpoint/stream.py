@@ -20,8 +20,8 @@ Each stream waits a random part of that longer or shorter: streams woken by the 
 and waiting alike would all write at the same moment, and that burst held up the calls the
 loop was serving (100 streams: 0.78x of the throughput without them; spread, 0.97x).
 
-Pages of another origin that the operator allows (``--allowed-origin``) get CORS headers on the
-stream and on tickets (and an answer to the tickets' preflight), so they can read them.
+Host and Origin were checked before the request got here (``bridge.endpoint.origins``), which
+also gives pages of an origin the operator allows their CORS headers and preflight answers.
 """
 
 from __future__ import annotations
@@ -99,11 +99,6 @@ class EventStream:
         status = 200
         try:
             headers = Headers(scope)
-            self._access.check_origin(headers)
-            if scope["method"] == "OPTIONS" and path == TICKETS_PATH and (cors := self._access.cors(headers)):
-                status = 204  # an allowed page's preflight before it sends its key in a header
-                await _preflight(send, cors)
-                return
             if scope["method"] != _METHODS[path]:
                 status = 405
                 await _not_allowed(send, path)
@@ -114,10 +109,10 @@ class EventStream:
                 await self._ticket(headers, send)
             else:
                 follower = self._open(headers, query)
-                await self._serve(follower, receive, send, self._access.cors(headers))
+                await self._serve(follower, receive, send)
         except BridgeError as error:
             status = error.status
-            await send_problem(send, error, path)
+            await send_problem(send, error, path, scope)
         except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
             log.exception("unhandled error on %s", path)
             status = 500
@@ -130,7 +125,6 @@ class EventStream:
         ticket = self._access.tickets.issue(principal)
         expires = int(self._access.tickets.ttl)
         extra = [("cache-control", "no-store")]
-        extra += [(k.decode(), v.decode("latin-1")) for k, v in self._access.cors(headers)]
         await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, extra)
 
     def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
@@ -146,7 +140,7 @@ class EventStream:
         last = headers.get("last-event-id", "").strip() or query.get("lastEventId", [""])[-1].strip() or None
         return Follower(self._feed, principal, event_filter, payload=payload, last_event_id=last)
 
-    async def _serve(self, follower: Follower, receive: Receive, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+    async def _serve(self, follower: Follower, receive: Receive, send: Send) -> None:
         self.open += 1
         pump: asyncio.Task[None] | None = None
         try:
@@ -158,7 +152,6 @@ class EventStream:
                         (b"content-type", b"text/event-stream; charset=utf-8"),
                         (b"cache-control", b"no-cache"),
                         (b"x-accel-buffering", b"no"),
-                        *cors,
                     ],
                 }
             )
@@ -216,15 +209,3 @@ async def _not_allowed(send: Send, path: str) -> None:
     headers.append((b"allow", _METHODS[path].encode()))
     await send({"type": "http.response.start", "status": 405, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _preflight(send: Send, cors: list[tuple[bytes, bytes]]) -> None:
-    headers = [
-        *cors,
-        (b"access-control-allow-methods", b"POST"),
-        (b"access-control-allow-headers", b"authorization, x-api-key"),
-        (b"access-control-max-age", b"600"),
-        (b"content-length", b"0"),
-    ]
-    await send({"type": "http.response.start", "status": 204, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})

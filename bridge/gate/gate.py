@@ -66,11 +66,13 @@ class Gate:
             raise Forbidden("managing servers is disabled: the operator has configured no admin key")
         principal = self.authenticator.authenticate(headers)
         if scopes and not principal.has_scopes(scopes):
-            raise Forbidden(
+            refusal = Forbidden(
                 "this operation needs an admin key"
                 if ADMIN in scopes
                 else f"this operation needs the scopes {', '.join(sorted(scopes))}"
             )
+            refusal.subject = principal.subject
+            raise refusal
         return principal
 
     def admit(self, operation: OperationValidator, headers: Headers) -> Admission:

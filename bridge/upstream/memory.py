@@ -7,11 +7,14 @@ listener hears it as it would from real sessions. Real servers stay for the inte
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import ipaddress
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from bridge.addresses import AddressRefused
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamUnavailable
 from bridge.model import (
@@ -62,6 +65,8 @@ class MemoryUpstreams:
         self._loop.start()
         #: Resource URIs followed, by server.
         self.followed: dict[str, set[str]] = {}
+        #: What ``resolve`` answers, by host name; an address literal resolves to itself.
+        self.hosts: dict[str, list[str]] = {}
 
     # -- what a test does --------------------------------------------------------------------
 
@@ -86,6 +91,13 @@ class MemoryUpstreams:
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         self._loop.loop.call_soon_threadsafe(callback, *args)
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        with contextlib.suppress(ValueError):
+            return [str(ipaddress.ip_address(host))]
+        if host not in self.hosts:
+            raise AddressRefused(f"cannot resolve {host}: unknown to this test")
+        return self.hosts[host]
 
     async def add(self, config: ServerConfig) -> None:
         if config.name in self._servers:

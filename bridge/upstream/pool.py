@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import socket
 import threading
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
+from bridge.addresses import AddressRefused
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
 from bridge.model import JSON, Catalog, Principal, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
@@ -80,6 +82,13 @@ class UpstreamPool:
         if asyncio.get_running_loop() is self._loop.loop:
             return await coro
         return await asyncio.wrap_future(self._loop.submit(coro))
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise AddressRefused(f"cannot resolve {host}: {exc}") from exc
+        return [str(info[4][0]) for info in infos]
 
     # -- membership --------------------------------------------------------------------------
 

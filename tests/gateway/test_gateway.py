@@ -272,6 +272,7 @@ def test_registering_and_removing_a_server_is_published(
     gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus
 ) -> None:
     upstreams.reachable["c"] = MemoryServer(Catalog(tools={"ping": {"name": "ping"}}))
+    upstreams.hosts["c"] = ["93.184.215.14"]  # a public address: registrations may name it
     heard = _heard(bus, ServerRegistered, ServerRemoved, CatalogChanged)
     info = gateway.run(gateway.register({"name": "c", "url": "http://c/mcp", "transport": "http"}))
     assert info["counts"] == {"tools": 1, "resources": 0, "prompts": 0}
@@ -289,6 +290,7 @@ def test_registering_and_removing_a_server_is_published(
 
 def test_a_registration_without_a_timeout_gets_the_bridges_own(upstreams: MemoryUpstreams) -> None:
     upstreams.reachable["c"] = MemoryServer()
+    upstreams.hosts["c"] = ["93.184.215.14"]
     store = MemoryRegistrationStore()
     registry = ServerRegistry(upstreams, store, allow_stdio=False, connect_timeout=1, call_timeout=7.5)
     gateway = Gateway(upstreams, registry, InProcessBus())

@@ -123,6 +123,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                 }
             }
             env = {"SHORT_CLIENT_SECRET": CLIENTS["short"][0]}
-            keys = ("--api-key", USER, "--admin-key", ADMIN)
-            with bridge_process(tmp / "bridge", config, *keys, env=env) as bridge:
+            args = ("--api-key", USER, "--admin-key", ADMIN, "--allow-private-upstreams")
+            with bridge_process(tmp / "bridge", config, *args, env=env) as bridge:
                 yield Setup(endpoint, upstream, bridge)
