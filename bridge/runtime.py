@@ -17,7 +17,7 @@ from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
 from bridge.feed import Feed, FeedSettings
-from bridge.gate import ApiKeyAuthenticator, Gate
+from bridge.gate import AccessTokens, Authenticator, Gate, MetadataError, ProtectedResource, StaticKeys
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.rest import create_app
@@ -61,9 +61,7 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
-        gate = Gate(
-            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys), RequestValidator(spec), settings.max_body
-        )
+        gate = Gate(_authenticator(settings), RequestValidator(spec), settings.max_body)
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
         registry = ServerRegistry(
@@ -182,6 +180,25 @@ def _webhooks(
     outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit)
     pool.run(dispatcher.start(), 10)
     return webhooks, dispatcher, outbox
+
+
+def _authenticator(settings: BridgeSettings) -> Authenticator:
+    """The start-up keys, then, when configured, OAuth 2.0 access tokens (the issuer asked now)."""
+    keys = StaticKeys(settings.api_keys, settings.admin_keys)
+    oauth = settings.oauth
+    if not oauth.enabled:
+        return Authenticator([keys])
+    resource = settings.resource_url
+    try:
+        tokens = AccessTokens.create(oauth, resource)
+    except MetadataError as exc:
+        raise ConfigError(f"OAuth 2.0 tokens cannot be checked: {exc}") from exc
+    protected = ProtectedResource(
+        resource=resource,
+        authorization_servers=(oauth.issuer,) if oauth.issuer else (),
+        scopes=tokens.scopes.names,
+    )
+    return Authenticator([keys, tokens], protected)
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:

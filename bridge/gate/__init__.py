@@ -3,15 +3,21 @@
 from bridge.gate.credentials import Authenticator, CredentialSource, Headers
 from bridge.gate.gate import NO_BODY, Admission, Gate, parse_json
 from bridge.gate.keys import ApiKeyAuthenticator, StaticKeys
+from bridge.gate.metadata import MetadataError
+from bridge.gate.oauth import AccessTokens
+from bridge.gate.resource import ProtectedResource
 
 __all__ = [
     "NO_BODY",
+    "AccessTokens",
     "Admission",
     "ApiKeyAuthenticator",
     "Authenticator",
     "CredentialSource",
     "Gate",
     "Headers",
+    "MetadataError",
+    "ProtectedResource",
     "StaticKeys",
     "parse_json",
 ]

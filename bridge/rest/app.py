@@ -22,7 +22,7 @@ from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.rest import problems
 from bridge.rest.livespec import LiveSpec
-from bridge.rest.views import docs, explorer, health, mcp, prompts, resources, servers, tools, webhooks
+from bridge.rest.views import docs, explorer, health, mcp, oauth, prompts, resources, servers, tools, webhooks
 from bridge.spec import Spec
 from bridge.webhooks import WebhookSubscriptions
 
@@ -47,6 +47,7 @@ def create_app(
         docs.create_blueprint(LiveSpec(spec, gateway)),
         explorer.create_blueprint(),
         webhooks.create_blueprint(subscriptions),
+        oauth.create_blueprint(gate.authenticator.resource),
     ):
         app.register_blueprint(blueprint)
 
