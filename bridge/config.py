@@ -131,7 +131,8 @@ class OAuthSettings:
     #: an empty admin scope means no token may manage the bridge.
     use_scope: str = "use"
     admin_scope: str = "admin"
-    #: A claim listing what the caller may use (``server.*``, ``server.tool``); None: everything.
+    #: A claim listing what the caller may use (``server.*``, ``server.tool``); a token without it,
+    #: or a bridge without this, is limited by scopes only.
     allow_claim: str | None = None
 
     @property

@@ -11,9 +11,10 @@ is configured, and not this source's otherwise (None: it may be an unknown API k
 
 A token's ``scope`` (or ``scp``) claim grants the bridge's scopes by the operator's names for
 them; an optional claim lists the servers and tools it may use (``demo.*``,
-``time.get_current_time``). A verified JWT is remembered until it expires (bounded), so a caller
-that sends the same token again pays a dictionary lookup, not a signature check. Nothing of a
-token reaches a log line or an error body.
+``time.get_current_time``; a token without that claim is limited by its scopes only). A
+verified JWT is remembered until it expires (bounded), so a caller that sends the same token
+again pays a dictionary lookup, not a signature check. Nothing of a token reaches a log line or
+an error body.
 """
 
 from __future__ import annotations
@@ -181,12 +182,12 @@ class AccessTokens:
         who = claims.get("sub") or claims.get("client_id") or "unknown"
         subject = ("oauth:" + str(who))[:SUBJECT_CHARS]
         scopes = self.scopes.granted(claims)
-        if self._allow_claim is None:
+        raw = claims.get(self._allow_claim) if self._allow_claim is not None else None
+        if raw is None:  # no allowlist in the token: its scopes alone decide
             return Principal(subject, scopes)
-        raw = claims.get(self._allow_claim, [])
         if isinstance(raw, str):
             entries = raw.split()
-        else:  # a missing or malformed claim allows nothing
+        else:  # a malformed claim allows nothing
             entries = [e for e in raw if isinstance(e, str)] if isinstance(raw, list) else []
         servers = {entry.partition(".")[0] for entry in entries}
         return Principal.restricted(subject, scopes, servers, entries)
