@@ -9,6 +9,7 @@
   redirect with plain HTTP;
 - RFC 7591 dynamic client registration at ``/register`` (open, as the MCP SDK's client uses it);
 - RFC 8707: a token request's ``resource`` becomes the token's ``aud`` (else ``--audience``);
+- refresh tokens for the authorization code grant (kept in memory, single use);
 - tokens are JWTs signed with the key the keys file names ``active``, or opaque (the token
   request says ``token_format=opaque``), which ``/introspect`` (RFC 7662) describes.
 
@@ -76,7 +77,8 @@ class Client(ClientMixin):  # type: ignore[misc]
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.metadata.get("grant_types", ["authorization_code", "client_credentials"])
+        default = ["authorization_code", "client_credentials", "refresh_token"]
+        return grant_type in self.metadata.get("grant_types", default)
 
 
 @dataclass
@@ -104,6 +106,28 @@ class Code:
 
 
 @dataclass
+class Refresh:
+    """A refresh token: whose, for what, and the resource it was for."""
+
+    token: str
+    client_id: str
+    scope: str
+    resource: str
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return False
+
+
+@dataclass
 class Opaque:
     token: str
     claims: dict[str, Any]
@@ -128,13 +152,19 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
     app = Flask("authserver")
     codes: dict[str, Code] = {}
     opaque: dict[str, Opaque] = {}
+    refreshes: dict[str, Refresh] = {}
 
     def key_set() -> tuple[KeySet, str]:
         data = json.loads(keys_file.read_text())
         return KeySet.import_key_set({"keys": data["keys"]}), data["active"]
 
     def generate_token(
-        grant_type: str, client: Client, user: Any = None, scope: str | None = None, **_: Any
+        grant_type: str,
+        client: Client,
+        user: Any = None,
+        scope: str | None = None,
+        include_refresh_token: bool = True,
+        **_: Any,
     ) -> dict[str, Any]:
         now = int(time.time())
         resource = request.values.get("resource") or getattr(request, "_resource", None) or audience
@@ -157,7 +187,12 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
             key = keys.get_by_kid(active)
             alg = "RS256" if key.key_type == "RSA" else "ES256"
             token = jwt.encode({"alg": alg, "kid": active, "typ": "at+jwt"}, claims, key)
-        return {"access_token": token, "token_type": "Bearer", "expires_in": LIFETIME, "scope": scope or ""}
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": LIFETIME, "scope": scope or ""}
+        if user and include_refresh_token:
+            refresh = Refresh(secrets.token_urlsafe(32), client.client_id, scope or "", resource)
+            refreshes[refresh.token] = refresh
+            answer["refresh_token"] = refresh.token
+        return answer
 
     class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
@@ -186,6 +221,22 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
     class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
         TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
+    class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+        TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post", "none"]
+        INCLUDE_NEW_REFRESH_TOKEN = True
+
+        def authenticate_refresh_token(self, refresh_token: str) -> Refresh | None:
+            found = refreshes.get(refresh_token)
+            if found is not None and not request.form.get("resource"):
+                request._resource = found.resource  # type: ignore[attr-defined]
+            return found
+
+        def authenticate_user(self, refresh_token: Refresh) -> str:
+            return USER
+
+        def revoke_old_credential(self, refresh_token: Refresh) -> None:
+            refreshes.pop(refresh_token.token, None)
+
     class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
@@ -199,6 +250,11 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
             return {"active": True, "token_type": "Bearer", **token.claims}
 
     class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
+        def extract_client_metadata(self, req: Any) -> dict[str, Any]:
+            metadata: dict[str, Any] = super().extract_client_metadata(req)
+            metadata.setdefault("token_endpoint_auth_method", "client_secret_basic")  # RFC 7591's default, said
+            return metadata
+
         def authenticate_token(self, req: Any) -> bool:
             return True  # open registration, as the MCP SDK's client expects
 
@@ -216,6 +272,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
     server.register_token_generator("default", generate_token)
     server.register_grant(AuthorizationCodeGrant, [CodeChallenge(required=False)])
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(RefreshTokenGrant)
     server.register_endpoint(Introspection)
     server.register_endpoint(Registration)
 
@@ -229,7 +286,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
             "introspection_endpoint": issuer + "/introspect",
             "scopes_supported": SCOPES,
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
