@@ -17,12 +17,15 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, Key, RSAKey
 
 from harness import accepting, free_port, poll, started
+from tests.servers.launch import running_http_server
 from tests.support import ROOT, BridgeProcess, bridge_process
 
 API_KEY = "api-key-of-the-oauth-tests"
 #: The bridge's own client at the authorization server, for introspection.
 BRIDGE_CLIENT = ("bridge", "introspection-secret-of-the-bridge")
 TOOL = "/servers/demo/tools/process_data"
+#: The bridge's own token for its HTTP upstream, which refuses any other.
+UPSTREAM_TOKEN = "upstream-token-of-the-oauth-tests"
 ARGUMENTS = {"input": "[1, 2, 3]", "format": "json"}
 
 
@@ -125,7 +128,8 @@ def _ready(url: str) -> bool:
 
 @pytest.fixture(scope="package")
 def oauth_bridge(auth_server: AuthServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OAuthBridge]:
-    """``mcp-bridge serve`` in front of the demo, taking the test server's tokens and one API key."""
+    """``mcp-bridge serve`` in front of the demo and the rich server over HTTP (which takes only the
+    bridge's own token), taking the test server's tokens and one API key."""
     tmp = tmp_path_factory.mktemp("oauth-bridge")
     secret = tmp / "client-secret"
     secret.write_text(BRIDGE_CLIENT[1] + "\n")
@@ -134,6 +138,20 @@ def oauth_bridge(auth_server: AuthServer, tmp_path_factory: pytest.TempPathFacto
     args = ["--api-key", API_KEY, "--public-url", url, "--oauth-issuer", auth_server.url]
     args += ["--oauth-client-id", BRIDGE_CLIENT[0], "--oauth-client-secret-file", str(secret)]
     args += ["--oauth-allow-claim", "mcp_tools", "--oauth-leeway", "5"]
-    with bridge_process(tmp, None, *args, port=port) as running:
+    with running_http_server("http", token=UPSTREAM_TOKEN) as upstream:
+        config = {
+            "mcpServers": {
+                "demo": {"command": sys.executable, "args": ["-m", "bridge.demo"]},
+                "rich": {"url": upstream, "type": "http", "headers": {"Authorization": f"Bearer {UPSTREAM_TOKEN}"}},
+            }
+        }
+        yield from _bridge(tmp, config, args, port, auth_server)
+
+
+def _bridge(
+    tmp: Path, config: dict[str, Any], args: list[str], port: int, auth_server: AuthServer
+) -> Iterator[OAuthBridge]:
+    url = f"http://127.0.0.1:{port}"
+    with bridge_process(tmp, config, *args, port=port) as running:
         poll(lambda: _ready(url), 60, what="the demo server ready")
         yield OAuthBridge(url, running, auth_server)

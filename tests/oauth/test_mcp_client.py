@@ -81,7 +81,7 @@ async def _connect_and_call(url: str, mode: str, storage: MemoryStorage, browser
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         tools = [t.name for t in (await client.list_tools()).tools]
-        result = await client.call_tool("process_data", ARGUMENTS)
+        result = await client.call_tool("demo.process_data", ARGUMENTS)
         return {"tools": tools, "structured": result.structured_content, "error": result.is_error}
 
 
@@ -93,7 +93,7 @@ def test_the_sdk_client_finds_the_authorization_server_gets_a_token_and_calls_a_
     got = asyncio.run(_connect_and_call(oauth_bridge.url + "/mcp", mode, storage, browser))
     assert got["error"] is False
     assert got["structured"]["value"] == [1, 2, 3]
-    assert "process_data" in got["tools"]
+    assert "demo.process_data" in got["tools"]
     # It went to the test server, as the bridge's metadata said, asking for a token for the bridge.
     assert len(browser.opened) == 1
     authorize = urlsplit(browser.opened[0])

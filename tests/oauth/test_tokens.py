@@ -241,3 +241,18 @@ def _spki() -> object:
     from cryptography.hazmat.primitives import serialization
 
     return serialization.PublicFormat.SubjectPublicKeyInfo
+
+
+def test_the_callers_token_is_not_passed_upstream(oauth_bridge: OAuthBridge) -> None:
+    """The rich server over HTTP takes only the bridge's own token: a caller's would be refused there."""
+    token = oauth_bridge.server.keys.sign(oauth_bridge.claims())
+    answer = _call(oauth_bridge, token, "/servers/rich/tools/add")
+    assert answer.status_code == 400  # the rich server's add wants numbers: it was reached, and it listed its tools
+    added = requests.post(
+        oauth_bridge.url + "/servers/rich/tools/add",
+        json={"a": 40, "b": 2},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["structuredContent"] == {"result": 42}
