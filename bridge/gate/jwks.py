@@ -3,8 +3,8 @@
 Issuers rotate keys by publishing the new one beside the old, then signing with it: a token
 whose ``kid`` is unknown makes the set fetched again, at most once per ``REFRESH_INTERVAL``, so
 a flood of tokens with made-up ``kid``s costs the issuer one request per interval and the
-bridge no more than a dictionary lookup each. Keys are kept per (``kid``, algorithm) as PyJWT
-``PyJWK`` objects, built once; a key whose type does not fit the algorithm is never built.
+bridge no more than a dictionary lookup each. Each key is imported once (joserfc), when first
+used; one that names its own ``alg`` serves that algorithm only.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 import requests
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry, Key
 
 from bridge.gate.metadata import MetadataError, fetch_json
 
@@ -36,7 +37,7 @@ class KeySet:
         self._session = session
         self._clock = clock
         self._jwks: dict[str | None, dict[str, Any]] = {}
-        self._built: dict[tuple[str | None, str], jwt.PyJWK | None] = {}
+        self._built: dict[tuple[str | None, str], Key | None] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
         #: Bumped whenever the set changes, so what was checked against the old set can be forgotten.
@@ -47,7 +48,7 @@ class KeySet:
         with self._lock:
             self._fetch()
 
-    def key(self, kid: str | None, alg: str) -> jwt.PyJWK | None:
+    def key(self, kid: str | None, alg: str) -> Key | None:
         if (kid, alg) in self._built:
             return self._built[(kid, alg)]
         if kid not in self._jwks:
@@ -87,11 +88,14 @@ class KeySet:
             log.info("signing keys from %s: %s", self.url, ", ".join(sorted(str(k) for k in usable)) or "none")
 
 
-def _build(jwk: dict[str, Any], alg: str) -> jwt.PyJWK | None:
-    """``jwk`` as a key for ``alg``, or None when it is not one (its own ``alg`` differs, or its type)."""
+def _build(jwk: dict[str, Any], alg: str) -> Key | None:
+    """``jwk`` as a key for ``alg``, or None when it cannot be (its own ``alg`` differs, or it is not a key).
+
+    Whether its type fits the algorithm is checked where it is used (joserfc refuses an RSA key
+    for ES256, or any public key for HMAC)."""
     if jwk.get("alg", alg) != alg:
         return None
     try:
-        return jwt.PyJWK(jwk, algorithm=alg)
-    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, KeyError, TypeError):
+        return JWKRegistry.import_key(jwk)
+    except (JoseError, ValueError, KeyError, TypeError):
         return None

@@ -1,7 +1,7 @@
 """OAuth 2.0 access tokens as a credential source: the bridge as a resource server.
 
-A bearer token that looks like a JWT (three dot-separated parts whose first is a JOSE header)
-is verified by PyJWT against the issuer's published keys (``bridge.gate.jwks``), or against
+A bearer token that looks like a JWT (three dot-separated parts, the first a JSON object) is
+verified by joserfc against the issuer's published keys (``bridge.gate.jwks``), or against
 the operator's shared secret for HMAC: its algorithm must be one the operator accepts (``none``
 never; HMAC only with a secret, so a token "signed" with a public key as an HMAC secret is
 refused), and it must carry ``exp``, the ``aud`` of this bridge (RFC 8707: a token for another
@@ -19,12 +19,23 @@ an error body.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-import jwt
 import requests
+from joserfc import jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    JoseError,
+    MissingClaimError,
+    UnsupportedAlgorithmError,
+)
+from joserfc.jwk import Key, OctKey
+from joserfc.jws import JWSRegistry
 
 from bridge.config import OAuthSettings
 from bridge.errors import Unauthorized
@@ -41,6 +52,14 @@ MAX_REMEMBERED = 10_000
 #: A subject is cut to this many characters: it names the caller in events and logs.
 SUBJECT_CHARS = 200
 INVALID = "invalid_token"
+#: How a compact JWS begins: the base64url of a JSON object's ``{"``.
+JOSE_START = "ey"
+
+
+class _Headers(Protocol):
+    """What joserfc shows a key resolver of the token it verifies."""
+
+    def headers(self) -> dict[str, Any]: ...
 
 
 class ScopeMap:
@@ -81,15 +100,19 @@ class AccessTokens:
         self.audiences = sorted({form for a in audiences for form in (a.rstrip("/"), a.rstrip("/") + "/")})
         accepted = set(settings.algorithms) - {"none"}
         self.algorithms = frozenset(accepted if settings.hmac_secret else accepted - HMAC_ALGORITHMS)
-        self.leeway = settings.leeway
+        self.leeway = math.ceil(settings.leeway)
         self.scopes = ScopeMap(settings.use_scope, settings.admin_scope)
         self.may_admin = bool(settings.admin_scope)
         self._allow_claim = settings.allow_claim
-        self._hmac_secret = settings.hmac_secret
+        self._hmac_key = OctKey.import_key(settings.hmac_secret) if settings.hmac_secret else None
         self._keys = keys
         self._introspection = introspection
         self._clock = clock
-        self._required = ["exp", "aud", *(["iss"] if self.issuer else [])]
+        self._signatures = JWSRegistry(algorithms=sorted(self.algorithms), strict_check_header=False)
+        checks: dict[str, Any] = {"exp": {"essential": True}, "aud": {"essential": True, "values": self.audiences}}
+        if self.issuer:
+            checks["iss"] = {"essential": True, "value": self.issuer}
+        self._claims = jwt.JWTClaimsRegistry(now=lambda: int(self._clock()), leeway=self.leeway, **checks)
         #: token → (principal, not before, expires, the key set's version it was checked against)
         self._remembered: dict[str, tuple[Principal, float, float, int]] = {}
 
@@ -122,42 +145,37 @@ class AccessTokens:
             if not_before <= now < expires and (self._keys is None or version == self._keys.version):
                 return principal
             del self._remembered[credential]
-        header = _jose_header(credential)
-        if header is not None:
-            return self._verified(credential, header)
+        if credential.count(".") == 2 and credential.startswith(JOSE_START):
+            return self._verified(credential)
         if self._introspection is not None:
             return self._introspected(credential)
         return None
 
-    def _verified(self, token: str, header: dict[str, Any]) -> Principal:
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self.algorithms:
-            raise _invalid(f"tokens signed with {str(alg)[:20]!r} are not accepted")
-        key: jwt.PyJWK | bytes | None
-        if alg in HMAC_ALGORITHMS:
-            key = self._hmac_secret
-        else:
-            kid = header.get("kid")
-            key = self._keys.key(kid, alg) if self._keys is not None and isinstance(kid, str | None) else None
-        if key is None:
-            raise _invalid("the token is signed with a key the issuer does not publish")
+    def _verified(self, token: str) -> Principal:
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                audience=self.audiences,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": self._required},
-            )
-        except jwt.InvalidTokenError as exc:
+            claims = jwt.decode(token, self._key, registry=self._signatures).claims
+            self._claims.validate(claims)
+        except JoseError as exc:
             raise _invalid(_reason(exc)) from None
         principal = self._principal(claims)
         nbf = claims.get("nbf")
         not_before = float(nbf) - self.leeway if isinstance(nbf, int | float) else float("-inf")
         self._remember(token, principal, not_before, float(claims["exp"]) + self.leeway)
         return principal
+
+    def _key(self, token: _Headers) -> Key:
+        """The key the token's header names (joserfc asks, having checked its algorithm is accepted)."""
+        header = token.headers()
+        alg = header["alg"]
+        key: Key | None
+        if alg in HMAC_ALGORITHMS:
+            key = self._hmac_key
+        else:
+            kid = header.get("kid")
+            key = self._keys.key(kid, alg) if self._keys is not None and isinstance(kid, str | None) else None
+        if key is None:
+            raise _invalid("the token is signed with a key the issuer does not publish")
+        return key
 
     def _introspected(self, token: str) -> Principal:
         assert self._introspection is not None
@@ -199,34 +217,29 @@ class AccessTokens:
         remembered[token] = (principal, not_before, expires, self._keys.version if self._keys is not None else 0)
 
 
-def _jose_header(credential: str) -> dict[str, Any] | None:
-    """The token's JOSE header when it is a compact JWS, else None (an API key, an opaque token)."""
-    if credential.count(".") != 2:
-        return None
-    try:
-        return jwt.get_unverified_header(credential)
-    except jwt.DecodeError:
-        return None
-
-
 def _invalid(detail: str) -> Unauthorized:
     return Unauthorized(detail, error=INVALID)
 
 
-def _reason(exc: jwt.InvalidTokenError) -> str:
+def _reason(exc: JoseError) -> str:
     """What was wrong with a token, in words that quote nothing of it."""
-    if isinstance(exc, jwt.ExpiredSignatureError):
+    if isinstance(exc, ExpiredTokenError):
         return "the token has expired"
-    if isinstance(exc, jwt.ImmatureSignatureError):
-        return "the token is not valid yet"
-    if isinstance(exc, jwt.InvalidAudienceError):
-        return "the token is not meant for this bridge (aud)"
-    if isinstance(exc, jwt.InvalidIssuerError):
-        return "the token was issued by another issuer"
-    if isinstance(exc, jwt.InvalidSignatureError):
-        return "the token's signature is not valid"
-    if isinstance(exc, jwt.MissingRequiredClaimError):
+    if isinstance(exc, MissingClaimError):
         return f"the token has no {exc.claim!r} claim"
-    if isinstance(exc, jwt.InvalidAlgorithmError):
-        return "the token's algorithm does not fit its key"
+    if isinstance(exc, ClaimError):
+        return _CLAIMS.get(exc.claim, f"the token's {exc.claim!r} claim is not valid")
+    if isinstance(exc, BadSignatureError):
+        return "the token's signature is not valid"
+    if isinstance(exc, UnsupportedAlgorithmError):
+        return "the token is signed with an algorithm the bridge does not accept"
     return "the token is not a valid JWT"
+
+
+#: What an invalid claim means for a caller.
+_CLAIMS = {
+    "aud": "the token is not meant for this bridge (aud)",
+    "iss": "the token was issued by another issuer",
+    "nbf": "the token is not valid yet",
+    "iat": "the token is not valid yet",
+}

@@ -4,11 +4,14 @@ refused with which challenge."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
-import jwt as pyjwt
 import requests
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from bridge.gate.jwks import REFRESH_INTERVAL
 from harness import poll
@@ -99,7 +102,7 @@ def test_token_without_an_audience_is_invalid(oauth_bridge: OAuthBridge) -> None
 
 def test_token_signed_with_a_key_the_issuer_does_not_publish_is_invalid(oauth_bridge: OAuthBridge) -> None:
     keys = oauth_bridge.server.keys
-    stranger = pyjwt.encode(oauth_bridge.claims(), _private_pem(), algorithm="RS256", headers={"kid": "unknown-kid"})
+    stranger = jwt.encode({"alg": "RS256", "kid": "unknown-kid"}, oauth_bridge.claims(), RSAKey.generate_key(2048))
     _assert_invalid_token(
         oauth_bridge, _call(oauth_bridge, stranger), "the token is signed with a key the issuer does not publish"
     )
@@ -118,24 +121,25 @@ def test_tampered_token_is_invalid(oauth_bridge: OAuthBridge) -> None:
 
 
 def test_unsigned_token_is_invalid(oauth_bridge: OAuthBridge) -> None:
-    token = pyjwt.encode(oauth_bridge.claims(), None, algorithm="none")
-    _assert_invalid_token(oauth_bridge, _call(oauth_bridge, token), "tokens signed with 'none' are not accepted")
+    token = ".".join([_b64(json.dumps({"alg": "none", "typ": "JWT"})), _b64(json.dumps(oauth_bridge.claims())), ""])
+    _assert_invalid_token(
+        oauth_bridge, _call(oauth_bridge, token), "the token is signed with an algorithm the bridge does not accept"
+    )
 
 
 def test_hmac_token_keyed_with_the_public_key_is_invalid(oauth_bridge: OAuthBridge) -> None:
     jwks = requests.get(oauth_bridge.server.url + "/jwks", timeout=10).json()
-    public = pyjwt.PyJWK({k: v for k, v in jwks["keys"][1].items() if k != "alg"}, algorithm="RS256").key
-    pem = public.public_bytes(encoding=_pem(), format=_spki())
+    public = next(k for k in jwks["keys"] if k["kid"] == "rsa-1")
+    pem = RSAKey.import_key(public).as_pem()  # what an attacker has: the published key, as PEM
     segments = [
         _b64(json.dumps({"alg": "HS256", "kid": "rsa-1", "typ": "JWT"})),
         _b64(json.dumps(oauth_bridge.claims())),
     ]
-    import hashlib
-    import hmac
-
     signature = hmac.new(pem, ".".join(segments).encode(), hashlib.sha256).digest()
     token = ".".join([*segments, base64.urlsafe_b64encode(signature).rstrip(b"=").decode()])
-    _assert_invalid_token(oauth_bridge, _call(oauth_bridge, token), "tokens signed with 'HS256' are not accepted")
+    _assert_invalid_token(
+        oauth_bridge, _call(oauth_bridge, token), "the token is signed with an algorithm the bridge does not accept"
+    )
 
 
 def test_token_without_the_use_scope_is_403_insufficient_scope(oauth_bridge: OAuthBridge) -> None:
@@ -181,7 +185,7 @@ def test_keys_rotated_at_the_issuer_are_followed(oauth_bridge: OAuthBridge) -> N
     keys.add("rsa-2")
     try:
         rotated = oauth_bridge.server.token(service, scope="use", resource=oauth_bridge.url)
-        assert pyjwt.get_unverified_header(rotated)["kid"] == "rsa-2"
+        assert json.loads(base64.urlsafe_b64decode(rotated.split(".")[0] + "=="))["kid"] == "rsa-2"
         # The bridge fetches the keys again on a kid it has not seen, at most once per interval
         # (another test's unknown kid may have used this one up): within the interval and a bit.
         poll(lambda: _call(oauth_bridge, rotated).status_code == 200, REFRESH_INTERVAL + 5, what="rsa-2 known")
@@ -219,40 +223,3 @@ def test_the_protected_resource_metadata_names_the_issuer(oauth_bridge: OAuthBri
 
 def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
-
-
-def _private_pem() -> bytes:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _pem() -> object:
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization.Encoding.PEM
-
-
-def _spki() -> object:
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization.PublicFormat.SubjectPublicKeyInfo
-
-
-def test_the_callers_token_is_not_passed_upstream(oauth_bridge: OAuthBridge) -> None:
-    """The rich server over HTTP takes only the bridge's own token: a caller's would be refused there."""
-    token = oauth_bridge.server.keys.sign(oauth_bridge.claims())
-    answer = _call(oauth_bridge, token, "/servers/rich/tools/add")
-    assert answer.status_code == 400  # the rich server's add wants numbers: it was reached, and it listed its tools
-    added = requests.post(
-        oauth_bridge.url + "/servers/rich/tools/add",
-        json={"a": 40, "b": 2},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    assert added.status_code == 200, added.text
-    assert added.json()["structuredContent"] == {"result": 42}
