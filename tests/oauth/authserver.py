@@ -202,7 +202,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
                 code,
                 req.client.client_id,
                 req.payload.redirect_uri,
-                req.payload.scope or "",
+                req.client.get_allowed_scope(req.payload.scope),  # none asked: the client's default (RFC 6749 §3.3)
                 req.payload.data.get("code_challenge"),
                 req.payload.data.get("code_challenge_method"),
                 req.payload.data.get("resource"),
