@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,12 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
-        gate = Gate(_authenticator(settings), RequestValidator(spec), settings.max_body)
+        authenticator, tokens = _authenticator(settings)
+        gate = Gate(authenticator, RequestValidator(spec), settings.max_body)
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
+        if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
+            tokens.loop_thread = pool.run(_loop_thread(), 10)
         registry = ServerRegistry(
             pool,
             store.registrations,
@@ -182,12 +186,12 @@ def _webhooks(
     return webhooks, dispatcher, outbox
 
 
-def _authenticator(settings: BridgeSettings) -> Authenticator:
+def _authenticator(settings: BridgeSettings) -> tuple[Authenticator, AccessTokens | None]:
     """The start-up keys, then, when configured, OAuth 2.0 access tokens (the issuer asked now)."""
     keys = StaticKeys(settings.api_keys, settings.admin_keys)
     oauth = settings.oauth
     if not oauth.enabled:
-        return Authenticator([keys])
+        return Authenticator([keys]), None
     resource = settings.resource_url
     try:
         tokens = AccessTokens.create(oauth, resource)
@@ -198,7 +202,11 @@ def _authenticator(settings: BridgeSettings) -> Authenticator:
         authorization_servers=(oauth.issuer,) if oauth.issuer else (),
         scopes=tokens.scopes.names,
     )
-    return Authenticator([keys, tokens], protected)
+    return Authenticator([keys, tokens], protected), tokens
+
+
+async def _loop_thread() -> int:
+    return threading.get_ident()
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:

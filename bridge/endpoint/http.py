@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from bridge.errors import BridgeError, PayloadTooLarge
+from bridge.gate import MustWait
 
-__all__ = ["ASGIApp", "Headers", "Receive", "Scope", "Send", "read_body", "send_json", "send_problem"]
+__all__ = [
+    "ASGIApp",
+    "Headers",
+    "Receive",
+    "Scope",
+    "Send",
+    "read_body",
+    "send_json",
+    "send_problem",
+    "without_stalling",
+]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -18,6 +30,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM_JSON = b"application/problem+json"
 JSON = b"application/json"
+
+
+T = TypeVar("T")
+
+
+async def without_stalling(call: Callable[[], T]) -> T:
+    """``call()`` (a gate's check) here on the loop; when it would first have to wait on another
+    server (``MustWait``), once more in a worker thread, so the loop serves everyone else meanwhile."""
+    try:
+        return call()
+    except MustWait:
+        return await asyncio.to_thread(call)
 
 
 class Headers:

@@ -1,6 +1,6 @@
 """The request gate: who is calling (a principal), and whether the request is well-formed."""
 
-from bridge.gate.credentials import Authenticator, CredentialSource, Headers
+from bridge.gate.credentials import Authenticator, CredentialSource, Headers, MustWait
 from bridge.gate.gate import NO_BODY, Admission, Gate, parse_json
 from bridge.gate.keys import ApiKeyAuthenticator, StaticKeys
 from bridge.gate.metadata import MetadataError
@@ -17,6 +17,7 @@ __all__ = [
     "Gate",
     "Headers",
     "MetadataError",
+    "MustWait",
     "ProtectedResource",
     "StaticKeys",
     "parse_json",

@@ -8,6 +8,12 @@ principal, or refuses it (``Unauthorized``: expired, revoked, a bad signature), 
 source is asked. A bridge with no enabled source is open: every caller is the anonymous
 principal, which may use but not manage.
 
+A source that must ask another server before it can answer (an issuer's new keys, a token's
+introspection) does not do so on the event loop's thread: it raises ``MustWait`` there, and the
+edge asks again from a worker thread, so one slow authorization server never stalls every
+request the loop serves. Nothing else is asked twice: a source raises it before it changes
+anything.
+
 When the bridge takes OAuth 2.0 tokens it is a protected resource (``bridge.gate.resource``):
 every 401 then names its resource metadata, and a refused token says ``invalid_token``.
 """
@@ -21,12 +27,16 @@ from bridge.errors import Unauthorized
 from bridge.gate.resource import ProtectedResource
 from bridge.model import Principal
 
-__all__ = ["Authenticator", "CredentialSource", "Headers", "presented_credential"]
+__all__ = ["Authenticator", "CredentialSource", "Headers", "MustWait", "presented_credential"]
 
 #: What a refusal for a missing credential says.
 MISSING = "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 #: ... and on a bridge that also takes OAuth 2.0 access tokens.
 MISSING_ACCESS = "send an access token as 'Authorization: Bearer <token>' (or an API key)"
+
+
+class MustWait(Exception):
+    """Answering needs a network round trip, and this is the event loop's thread: ask from another."""
 
 
 class Headers(Protocol):

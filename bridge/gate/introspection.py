@@ -47,14 +47,19 @@ class Introspection:
         self._answers: OrderedDict[bytes, tuple[dict[str, Any], float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> dict[str, Any] | None:
+        """The answer for ``token`` while it is kept, else None (``claims`` would ask)."""
+        cached = self._answers.get(hashlib.sha256(token.encode()).digest())
+        return cached[0] if cached is not None and cached[1] > self._clock() else None
+
     def claims(self, token: str) -> dict[str, Any]:
         """The introspection answer for ``token`` (``active`` false when it is not valid);
         ``MetadataError`` when the server could not say."""
+        found = self.cached(token)
+        if found is not None:
+            return found
         digest = hashlib.sha256(token.encode()).digest()
         now = self._clock()
-        cached = self._answers.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
         answer = fetch_json(
             self._session,
             "POST",

@@ -60,6 +60,12 @@ class KeySet:
         self._built[(kid, alg)] = built
         return built
 
+    def must_fetch(self, kid: str | None) -> bool:
+        """Whether ``key(kid, …)`` would fetch the set now (an unknown ``kid``, and the interval is over)."""
+        if kid in self._jwks:
+            return False
+        return self._fetched_at is None or self._clock() - self._fetched_at >= REFRESH_INTERVAL
+
     def _refresh(self) -> None:
         with self._lock:
             now = self._clock()

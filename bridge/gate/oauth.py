@@ -20,6 +20,7 @@ an error body.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
@@ -39,6 +40,7 @@ from joserfc.jws import JWSRegistry
 
 from bridge.config import OAuthSettings
 from bridge.errors import Unauthorized
+from bridge.gate.credentials import MustWait
 from bridge.gate.introspection import Introspection
 from bridge.gate.jwks import KeySet
 from bridge.gate.metadata import AuthorizationServer, MetadataError
@@ -115,6 +117,8 @@ class AccessTokens:
         self._claims = jwt.JWTClaimsRegistry(now=lambda: int(self._clock()), leeway=self.leeway, **checks)
         #: token → (principal, not before, expires, the key set's version it was checked against)
         self._remembered: dict[str, tuple[Principal, float, float, int]] = {}
+        #: The event loop's thread, where nothing may wait on the network (``MustWait``); set once it runs.
+        self.loop_thread: int | None = None
 
     @classmethod
     def create(cls, settings: OAuthSettings, resource: str, session: requests.Session | None = None) -> AccessTokens:
@@ -172,15 +176,24 @@ class AccessTokens:
             key = self._hmac_key
         else:
             kid = header.get("kid")
-            key = self._keys.key(kid, alg) if self._keys is not None and isinstance(kid, str | None) else None
+            if self._keys is None or not isinstance(kid, str | None):
+                key = None
+            elif self._keys.must_fetch(kid) and threading.get_ident() == self.loop_thread:
+                raise MustWait
+            else:
+                key = self._keys.key(kid, alg)
         if key is None:
             raise _invalid("the token is signed with a key the issuer does not publish")
         return key
 
     def _introspected(self, token: str) -> Principal:
         assert self._introspection is not None
+        claims = self._introspection.cached(token)
         try:
-            claims = self._introspection.claims(token)
+            if claims is None:
+                if threading.get_ident() == self.loop_thread:
+                    raise MustWait
+                claims = self._introspection.claims(token)
         except MetadataError:
             raise _invalid("the token could not be checked: the authorization server did not answer") from None
         if claims.get("active") is not True:

@@ -10,6 +10,8 @@
 - RFC 7591 dynamic client registration at ``/register`` (open, as the MCP SDK's client uses it);
 - RFC 8707: a token request's ``resource`` becomes the token's ``aud`` (else ``--audience``);
 - refresh tokens for the authorization code grant (kept in memory, single use);
+- ``/test/delay`` (GET, POST ``{"seconds"}``) makes introspection answer that much later, and
+  says how many introspections are waiting, for tests of a slow authorization server;
 - tokens are JWTs signed with the key the keys file names ``active``, or opaque (the token
   request says ``token_format=opaque``), which ``/introspect`` (RFC 7662) describes.
 
@@ -153,6 +155,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
     codes: dict[str, Code] = {}
     opaque: dict[str, Opaque] = {}
     refreshes: dict[str, Refresh] = {}
+    slow = {"seconds": 0.0, "waiting": 0}
 
     def key_set() -> tuple[KeySet, str]:
         data = json.loads(keys_file.read_text())
@@ -319,7 +322,17 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
 
     @app.post("/introspect")
     def introspect() -> Any:
+        if slow["seconds"]:
+            slow["waiting"] += 1
+            time.sleep(slow["seconds"])
+            slow["waiting"] -= 1
         return server.create_endpoint_response("introspection")
+
+    @app.route("/test/delay", methods=["GET", "POST"])
+    def delay() -> Any:
+        if request.method == "POST":
+            slow["seconds"] = float(request.get_json()["seconds"])
+        return jsonify(slow)
 
     @app.post("/register")
     def register() -> Any:
