@@ -15,7 +15,7 @@ from joserfc.jwk import RSAKey
 
 from bridge.gate.jwks import REFRESH_INTERVAL
 from harness import poll
-from tests.oauth.conftest import API_KEY, ARGUMENTS, TOOL, AuthServer, OAuthBridge
+from tests.oauth.conftest import API_KEY, ARGUMENTS, BRIDGE_CLIENT, TOOL, UPSTREAM_TOKEN, AuthServer, OAuthBridge
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 
@@ -223,3 +223,12 @@ def test_the_protected_resource_metadata_names_the_issuer(oauth_bridge: OAuthBri
 
 def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def test_no_token_key_or_secret_reaches_the_bridges_log(oauth_bridge: OAuthBridge) -> None:
+    """Every test of this package has sent its tokens to this bridge by now (this module runs after
+    the others, and this test last in it)."""
+    log = oauth_bridge.process.log()
+    assert "signing keys from" in log  # it logs, so the test can fail
+    for secret in (API_KEY, BRIDGE_CLIENT[1], UPSTREAM_TOKEN, "eyJ", "not-a-token-of-anyone"):
+        assert secret not in log
