@@ -123,6 +123,7 @@ class AccessTokens:
     @classmethod
     def create(cls, settings: OAuthSettings, resource: str, session: requests.Session | None = None) -> AccessTokens:
         """Discover the issuer's endpoints and fetch its keys now; ``MetadataError`` if that fails."""
+        _check_algorithms(settings)
         session = session or requests.Session()
         jwks_url, introspection_url = settings.jwks_url, settings.introspection_url
         if settings.issuer and not (jwks_url and (introspection_url or not settings.client_id)):
@@ -228,6 +229,17 @@ class AccessTokens:
         while len(remembered) >= MAX_REMEMBERED:
             del remembered[next(iter(remembered))]
         remembered[token] = (principal, not_before, expires, self._keys.version if self._keys is not None else 0)
+
+
+def _check_algorithms(settings: OAuthSettings) -> None:
+    """``MetadataError`` for an algorithm the operator asked for that would not be used as asked."""
+    for alg in settings.algorithms:
+        if alg == "none":
+            raise MetadataError("unsigned tokens (alg 'none') are never accepted")
+        if alg in HMAC_ALGORITHMS and not settings.hmac_secret:
+            raise MetadataError(f"{alg} tokens need a shared secret (--oauth-hmac-secret-file)")
+        if alg not in JWSRegistry.algorithms:
+            raise MetadataError(f"{alg!r} is not a JWS algorithm (known: {', '.join(sorted(JWSRegistry.algorithms))})")
 
 
 def _invalid(detail: str) -> Unauthorized:

@@ -8,6 +8,7 @@ from bridge.config import BridgeSettings, ConfigError, OAuthSettings
 from bridge.runtime import Bridge
 from harness import free_port
 from tests.oauth.conftest import AuthServer
+from tests.support import in_process_bridge
 
 
 def test_an_issuer_that_does_not_answer_stops_start_up() -> None:
@@ -31,3 +32,42 @@ def test_introspection_without_the_bridges_client_credentials_stops_start_up(aut
     settings = OAuthSettings(introspection_url=auth_server.url + "/introspect")
     with pytest.raises(ConfigError, match="token introspection needs the bridge's client id and secret"):
         Bridge.create(BridgeSettings(oauth=settings), [])
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "reason"),
+    [
+        (("RS256", "none"), "unsigned tokens (alg 'none') are never accepted"),
+        (("HS256",), "HS256 tokens need a shared secret (--oauth-hmac-secret-file)"),
+        (("RS257",), "'RS257' is not a JWS algorithm"),
+    ],
+)
+def test_algorithms_that_would_not_be_used_as_asked_stop_start_up(
+    auth_server: AuthServer, algorithms: tuple[str, ...], reason: str
+) -> None:
+    settings = OAuthSettings(issuer=auth_server.url, algorithms=algorithms)
+    with pytest.raises(ConfigError) as refused:
+        Bridge.create(BridgeSettings(oauth=settings), [])
+    assert str(refused.value).startswith("OAuth 2.0 tokens cannot be checked: " + reason)
+
+
+def test_a_bridge_with_an_issuer_starts_and_publishes_its_metadata(auth_server: AuthServer) -> None:
+    settings = OAuthSettings(issuer=auth_server.url, use_scope="mcp:call", admin_scope="")
+    with in_process_bridge([], oauth=settings, public_url="https://bridge.example/") as bridge:
+        client = bridge.app.test_client()
+        assert client.get("/.well-known/oauth-protected-resource").json == {
+            "resource": "https://bridge.example",
+            "authorization_servers": [auth_server.url],
+            "scopes_supported": ["mcp:call"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "mcp-rest-bridge",
+            "resource_documentation": "https://bridge.example/docs",
+        }
+        refused = client.get("/servers")
+        assert refused.headers["WWW-Authenticate"] == (
+            'Bearer resource_metadata="https://bridge.example/.well-known/oauth-protected-resource"'
+        )
+        managing = client.delete("/servers/x", headers={"Authorization": "Bearer x"})
+        assert managing.status_code == 403  # no token may manage (no admin scope), and no key is an admin key
+        assert managing.json["detail"] == "managing servers is disabled: the operator has configured no admin key"
+        assert "WWW-Authenticate" not in managing.headers
