@@ -5,9 +5,10 @@ verified by joserfc against the issuer's published keys (``bridge.gate.jwks``), 
 the operator's shared secret for HMAC: its algorithm must be one the operator accepts (``none``
 never; HMAC only with a secret, so a token "signed" with a public key as an HMAC secret is
 refused), and it must carry ``exp``, the ``aud`` of this bridge (RFC 8707: a token for another
-resource is refused) and, when an issuer is configured, that ``iss``. Any other bearer is an
-opaque token, asked about at the introspection endpoint (``bridge.gate.introspection``) when one
-is configured, and not this source's otherwise (None: it may be an unknown API key).
+resource is refused) and, when an issuer is configured, that ``iss``. Any other bearer (and a JWT,
+when the bridge holds no keys) is an opaque token, asked about at the introspection endpoint
+(``bridge.gate.introspection``) when one is configured, and not this source's otherwise (None:
+it may be an unknown API key).
 
 A token's ``scope`` (or ``scp``) claim grants the bridge's scopes by the operator's names for
 them; an optional claim lists the servers and tools it may use (``demo.*``,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
@@ -116,7 +118,7 @@ class AccessTokens:
             checks["iss"] = {"essential": True, "value": self.issuer}
         self._claims = jwt.JWTClaimsRegistry(now=lambda: int(self._clock()), leeway=self.leeway, **checks)
         #: token → (principal, not before, expires, the key set's version it was checked against)
-        self._remembered: dict[str, tuple[Principal, float, float, int]] = {}
+        self._remembered: OrderedDict[str, tuple[Principal, float, float, int]] = OrderedDict()
         #: The event loop's thread, where nothing may wait on the network (``MustWait``); set once it runs.
         self.loop_thread: int | None = None
 
@@ -149,8 +151,9 @@ class AccessTokens:
             now = self._clock()
             if not_before <= now < expires and (self._keys is None or version == self._keys.version):
                 return principal
-            del self._remembered[credential]
-        if credential.count(".") == 2 and credential.startswith(JOSE_START):
+            self._remembered.pop(credential, None)
+        verifiable = self._keys is not None or self._hmac_key is not None
+        if verifiable and credential.count(".") == 2 and credential.startswith(JOSE_START):
             return self._verified(credential)
         if self._introspection is not None:
             return self._introspected(credential)
@@ -226,9 +229,13 @@ class AccessTokens:
 
     def _remember(self, token: str, principal: Principal, not_before: float, expires: float) -> None:
         remembered = self._remembered
-        while len(remembered) >= MAX_REMEMBERED:
-            del remembered[next(iter(remembered))]
-        remembered[token] = (principal, not_before, expires, self._keys.version if self._keys is not None else 0)
+        version = self._keys.version if self._keys is not None else 0
+        remembered[token] = (principal, not_before, expires, version)
+        while len(remembered) > MAX_REMEMBERED:
+            try:
+                remembered.popitem(last=False)
+            except KeyError:  # another thread emptied it meanwhile
+                break
 
 
 def _check_algorithms(settings: OAuthSettings) -> None:

@@ -7,7 +7,7 @@ import pytest
 from bridge.config import BridgeSettings, ConfigError, OAuthSettings
 from bridge.runtime import Bridge
 from harness import free_port
-from tests.oauth.conftest import AuthServer
+from tests.oauth.conftest import BRIDGE_CLIENT, AuthServer
 from tests.support import in_process_bridge
 
 
@@ -71,3 +71,17 @@ def test_a_bridge_with_an_issuer_starts_and_publishes_its_metadata(auth_server: 
         assert managing.status_code == 403  # no token may manage (no admin scope), and no key is an admin key
         assert managing.json["detail"] == "managing servers is disabled: the operator has configured no admin key"
         assert "WWW-Authenticate" not in managing.headers
+
+
+def test_a_bridge_with_only_introspection_asks_about_jwts_too(auth_server: AuthServer) -> None:
+    settings = OAuthSettings(
+        introspection_url=auth_server.url + "/introspect", client_id=BRIDGE_CLIENT[0], client_secret=BRIDGE_CLIENT[1]
+    )
+    with in_process_bridge([], oauth=settings, public_url="http://bridge.example") as bridge:
+        client = bridge.app.test_client()
+        service = auth_server.register(client_name="jwt", grant_types=["client_credentials"], scope="use")
+        jwt = auth_server.token(service, scope="use", resource="http://bridge.example")
+        refused = client.get("/servers", headers={"Authorization": f"Bearer {jwt}"})
+        assert refused.json["detail"] == "the token is not active"  # the test server knows only its opaque ones
+        opaque = auth_server.token(service, scope="use", resource="http://bridge.example", token_format="opaque")
+        assert client.get("/servers", headers={"Authorization": f"Bearer {opaque}"}).status_code == 200
