@@ -34,7 +34,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -170,7 +170,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
         **_: Any,
     ) -> dict[str, Any]:
         now = int(time.time())
-        resource = request.values.get("resource") or getattr(request, "_resource", None) or audience
+        resource = request.values.get("resource") or g.get("resource") or audience
         claims = {
             "iss": issuer,
             "sub": USER if user else client.client_id,
@@ -231,7 +231,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
         def authenticate_refresh_token(self, refresh_token: str) -> Refresh | None:
             found = refreshes.get(refresh_token)
             if found is not None and not request.form.get("resource"):
-                request._resource = found.resource  # type: ignore[attr-defined]
+                g.resource = found.resource
             return found
 
         def authenticate_user(self, refresh_token: Refresh) -> str:
@@ -317,7 +317,7 @@ def create_app(issuer: str, keys_file: Path, audience: str, clients: dict[str, C
     def token() -> Any:
         code = codes.get(request.form.get("code", ""))
         if code is not None and code.resource and not request.form.get("resource"):
-            request._resource = code.resource  # type: ignore[attr-defined]
+            g.resource = code.resource
         return server.create_token_response()
 
     @app.post("/introspect")
