@@ -21,9 +21,12 @@ from bridge.config import (
     BridgeSettings,
     ConfigError,
     OAuthSettings,
+    default_registry_path,
     demo_server,
     load_servers,
+    read_secret_file,
 )
+from bridge.keys_command import keys
 from bridge.spec import SpecError
 from bridge.store import StoreError
 from bridge.webhooks import RetrySchedule
@@ -64,7 +67,7 @@ def main() -> None:
     "--registry",
     "registry_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file keeping servers registered over REST (default: the user's data folder).",
+    help="SQLite file keeping servers registered over REST and named API keys (default: the user's data folder).",
 )
 @click.option(
     "--allow-stdio-registration",
@@ -133,6 +136,12 @@ def main() -> None:
     help="Seconds between a webhook delivery's attempts, comma-separated (default: 5 s to 12 h, about a day).",
 )
 @click.option(
+    "--destructive-scope/--no-destructive-scope",
+    default=True,
+    show_default=True,
+    help="Tools marked destructiveHint only for keys with the 'destructive' scope (command-line keys have it).",
+)
+@click.option(
     "--public-url",
     help="The URL callers reach the bridge by: its OAuth resource identifier (default http://HOST:PORT).",
 )
@@ -183,6 +192,12 @@ def main() -> None:
     help="The token scope that grants managing ('' for none).",
 )
 @click.option(
+    "--oauth-destructive-scope",
+    default="destructive",
+    show_default=True,
+    help="The token scope that grants tools annotated destructiveHint ('' for none).",
+)
+@click.option(
     "--oauth-allow-claim", help="Token claim listing the servers and tools it may use (server.*, server.tool)."
 )
 @click.option(
@@ -207,6 +222,7 @@ def serve(
     allowed_origins: tuple[str, ...],
     allow_private_webhooks: bool,
     webhook_retry_delays: str | None,
+    destructive_scope: bool,
     public_url: str | None,
     oauth_issuer: str | None,
     oauth_jwks_url: str | None,
@@ -219,12 +235,16 @@ def serve(
     oauth_hmac_secret_file: Path | None,
     oauth_use_scope: str,
     oauth_admin_scope: str,
+    oauth_destructive_scope: str,
     oauth_allow_claim: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_without_query_strings)
+    if log_level.lower() != "debug":  # a line per upstream request, with its URL (a secret may ride in a query)
+        for client in ("httpx2", "httpx"):
+            logging.getLogger(client).setLevel(logging.WARNING)
     import uvicorn
 
     from bridge.runtime import Bridge
@@ -238,7 +258,7 @@ def serve(
         port=port,
         api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
         admin_keys=tuple(admin_keys) + BridgeSettings.keys_from_env(os.environ, "MCP_BRIDGE_ADMIN_KEYS"),
-        registry_path=str(registry_path or _default_registry()),
+        registry_path=str(registry_path or default_registry_path(os.environ)),
         allow_stdio_registration=allow_stdio_registration,
         max_body=max_body,
         call_timeout=timeout,
@@ -252,6 +272,7 @@ def serve(
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
+        destructive_scope=destructive_scope,
         public_url=public_url,
         oauth=OAuthSettings(
             issuer=oauth_issuer,
@@ -261,10 +282,13 @@ def serve(
             leeway=oauth_leeway,
             introspection_url=oauth_introspection_url,
             client_id=oauth_client_id,
-            client_secret=_secret(oauth_client_secret_file, "MCP_BRIDGE_OAUTH_CLIENT_SECRET"),
-            hmac_secret=_secret_bytes(oauth_hmac_secret_file),
+            client_secret=_secret(
+                oauth_client_secret_file, "--oauth-client-secret-file", "MCP_BRIDGE_OAUTH_CLIENT_SECRET"
+            ),
+            hmac_secret=(_secret(oauth_hmac_secret_file, "--oauth-hmac-secret-file") or "").encode() or None,
             use_scope=oauth_use_scope,
             admin_scope=oauth_admin_scope,
+            destructive_scope=oauth_destructive_scope,
             allow_claim=oauth_allow_claim,
         ),
     )
@@ -309,7 +333,7 @@ def serve(
         click.echo(f"  events       {bound}/mcp/stream (SSE)   {ws}/ws (JSON-RPC)   {bound}/webhooks", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
-        click.echo(f"  auth         {_auth_line(settings)}", err=True)
+        click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
         bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
@@ -321,6 +345,7 @@ def serve(
 
 
 main.add_command(generate)
+main.add_command(keys)
 
 
 @main.command()
@@ -396,32 +421,21 @@ def _retry_delays(text: str | None) -> tuple[float, ...] | None:
         raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
 
 
-def _secret(path: Path | None, variable: str) -> str | None:
-    """A secret from a file (its first line) or else the environment; never echoed."""
+def _secret(path: Path | None, option: str, variable: str | None = None) -> str | None:
+    """A secret from a file (without its trailing newline) or else the environment; never echoed."""
     if path is not None:
-        return path.read_text(encoding="utf-8").strip() or None
-    return os.environ.get(variable) or None
+        try:
+            return read_secret_file(str(path), option) or None
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+    return (os.environ.get(variable) or None) if variable else None
 
 
-def _secret_bytes(path: Path | None) -> bytes | None:
-    return path.read_bytes().strip() or None if path is not None else None
-
-
-def _auth_line(settings: BridgeSettings) -> str:
-    parts = ["API key required" if settings.api_keys else ""]
+def _auth_line(settings: BridgeSettings, keyed: bool) -> str:
     if settings.oauth.enabled:
         issuer = settings.oauth.issuer or settings.oauth.jwks_url or "an introspection endpoint"
-        parts.append(f"OAuth 2.0 tokens from {issuer} for {settings.resource_url}")
-    shown = ", ".join(p for p in parts if p)
-    return shown or "open (no --api-key given)"
-
-
-def _default_registry() -> Path:
-    """``$MCP_BRIDGE_REGISTRY``, else ``registry.db`` in the user's XDG data folder."""
-    if os.environ.get("MCP_BRIDGE_REGISTRY"):
-        return Path(os.environ["MCP_BRIDGE_REGISTRY"])
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "mcp-bridge" / "registry.db"
+        return f"API key or OAuth 2.0 token (from {issuer}, for {settings.resource_url})"
+    return "API key required" if keyed else "open (no key given)"
 
 
 def _without_query_strings(record: logging.LogRecord) -> bool:

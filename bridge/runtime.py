@@ -18,7 +18,17 @@ from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
 from bridge.feed import Feed, FeedSettings
-from bridge.gate import AccessTokens, Authenticator, Gate, MetadataError, ProtectedResource, StaticKeys
+from bridge.gate import (
+    AccessTokens,
+    ApiKeys,
+    Authenticator,
+    CredentialSource,
+    Gate,
+    MetadataError,
+    ProtectedResource,
+    StaticKeys,
+    StoredKeys,
+)
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.rest import create_app
@@ -51,6 +61,7 @@ class Bridge:
     webhooks: WebhookSubscriptions
     dispatcher: WebhookDispatcher
     outbox: WebhookOutbox
+    keys: StoredKeys
 
     @classmethod
     def create(
@@ -62,9 +73,21 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
-        authenticator, tokens = _authenticator(settings)
-        gate = Gate(authenticator, RequestValidator(spec), settings.max_body)
+        tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
+        try:
+            keys = StoredKeys(store.keys, store.writer)
+        except BaseException:
+            store.close()
+            raise
+        if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
+            keys.watch()
+        sources: list[CredentialSource] = [StaticKeys(settings.api_keys, settings.admin_keys), keys]
+        sources += [tokens] if tokens is not None else []
+        authenticator = Authenticator(sources, resource=protected)
+        # Only the config file may send callers' tokens upstream, so this is known at start.
+        authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
+        gate = Gate(authenticator, RequestValidator(spec), settings.max_body)
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
         if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
             tokens.loop_thread = pool.run(_loop_thread(), 10)
@@ -77,12 +100,13 @@ class Bridge:
         )
         bus = InProcessBus()
         feed = Feed(bus, store, _feed_settings(settings))
-        gateway = Gateway(pool, registry, bus)
+        gateway = Gateway(pool, registry, bus, destructive_scope=settings.destructive_scope)
         try:
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
         except BaseException:
             gateway.close()
             feed.close()
+            keys.close()
             store.close()
             raise
         try:
@@ -92,9 +116,10 @@ class Bridge:
             outbox.close()
             gateway.close()
             feed.close()
+            keys.close()
             store.close()
             raise
-        app = create_app(gateway, spec, settings, gate, webhooks)
+        app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
         return cls(
             settings=settings,
             spec=spec,
@@ -107,6 +132,7 @@ class Bridge:
             webhooks=webhooks,
             dispatcher=dispatcher,
             outbox=outbox,
+            keys=keys,
         )
 
     def asgi_app(self) -> Any:
@@ -157,6 +183,7 @@ class Bridge:
         self.outbox.close()
         self.gateway.close()
         self.feed.close()
+        self.keys.close()
         self.store.close()
 
 
@@ -186,12 +213,12 @@ def _webhooks(
     return webhooks, dispatcher, outbox
 
 
-def _authenticator(settings: BridgeSettings) -> tuple[Authenticator, AccessTokens | None]:
-    """The start-up keys, then, when configured, OAuth 2.0 access tokens (the issuer asked now)."""
-    keys = StaticKeys(settings.api_keys, settings.admin_keys)
+def _access_tokens(settings: BridgeSettings) -> tuple[AccessTokens | None, ProtectedResource | None]:
+    """OAuth 2.0 access tokens as a credential source, and the bridge as their protected resource,
+    when configured (the issuer asked now); else neither."""
     oauth = settings.oauth
     if not oauth.enabled:
-        return Authenticator([keys]), None
+        return None, None
     resource = settings.resource_url
     try:
         tokens = AccessTokens.create(oauth, resource)
@@ -202,7 +229,7 @@ def _authenticator(settings: BridgeSettings) -> tuple[Authenticator, AccessToken
         authorization_servers=(oauth.issuer,) if oauth.issuer else (),
         scopes=tokens.scopes.names,
     )
-    return Authenticator([keys, tokens], protected), tokens
+    return tokens, protected
 
 
 async def _loop_thread() -> int:

@@ -76,6 +76,8 @@ class Method:
     returns: str
     out: str = ""
     pointer: bool = False
+    #: An event stream: the method answers an ``*EventStream`` (``call`` is its path and query).
+    streams: bool = False
 
     @property
     def signature(self) -> str:
@@ -186,6 +188,20 @@ class _Builder:
             path = "path"
         call = f"{go_string(op.method)}, {path}, {query}, {body}"
         summary = f": {_lower_first(op.summary)}" if op.summary else ""
+        if op.streams:
+            if query == "nil":
+                query = "url.Values{}"
+                self.uses.add("net/url")
+            text = f"{name} follows GET {op.path}{summary}; its messages come from EventStream.Next as they arrive."
+            return Method(
+                name,
+                tuple(doc_lines(text)),
+                tuple(params),
+                tuple(setup),
+                f"{path}, {query}",
+                "*EventStream",
+                streams=True,
+            )
         doc = tuple(doc_lines(f"{name} calls {op.method} {op.path}{summary}."))
         if op.response_schema is None:
             return Method(name, doc, tuple(params), tuple(setup), call, "error")
@@ -324,6 +340,8 @@ def render_go(api: Api, module: str, problems: Problems) -> Files:
     files: Files = {}
     for name in ("go.mod", "doc.go", "client.go", "errors.go", "json.go", "models.go", "api.go", "tools.go"):
         files[name] = env.get_template(name + ".jinja").render(context)
+    if any(op.streams for op in api.static):
+        files["stream.go"] = env.get_template("stream.go.jinja").render(context)
     if surface:
         files["surface.go"] = env.get_template("surface.go.jinja").render(context)
     return files

@@ -57,6 +57,9 @@ class Operation:
     #: ``Preference-Applied`` value that announces each (``return=structured`` → its schema); from
     #: the response's ``x-preference-applied``. ``response_schema`` is then the whole answer.
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: The success answer is a ``text/event-stream``: clients read it as messages as they arrive,
+    #: reconnecting with ``Last-Event-ID``, instead of one JSON value.
+    streams: bool = False
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -117,6 +120,15 @@ def _ref_name(schema: Any) -> str | None:
         if ref.startswith("#/components/schemas/") and ref.count("/") == 3:
             return str(ref.rsplit("/", 1)[1])
     return None
+
+
+def _streams(document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems) -> bool:
+    """Whether the success answer is an event stream (``text/event-stream`` and no JSON form)."""
+    response = (op.get("responses") or {}).get("200")
+    if response is None:
+        return False
+    content = (_resolve(document, response, f"{where}/responses/200", problems) or {}).get("content") or {}
+    return "text/event-stream" in content and "application/json" not in content
 
 
 def _json_response(
@@ -229,6 +241,7 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                     py_name=py_name,
                     ts_name=camel(py_name),
                     answers=answers,
+                    streams=_streams(document, op, where, problems),
                 )
             )
     info = document.get("info") or {}

@@ -55,6 +55,11 @@ OPERATIONS = {
     "streamEvents": ("get", "/mcp/stream"),
     "createStreamTicket": ("post", "/mcp/stream/tickets"),
     "getProtectedResourceMetadata": ("get", "/.well-known/oauth-protected-resource"),
+    "listKeys": ("get", "/keys"),
+    "createKey": ("post", "/keys"),
+    "getKey": ("get", "/keys/{key}"),
+    "revokeKey": ("delete", "/keys/{key}"),
+    "rotateKey": ("post", "/keys/{key}/rotate"),
 }
 HEALTH = {"healthz", "readyz"}
 #: Open to every caller, with or without credentials: the probes, and what a client needs to get a token.
@@ -63,6 +68,21 @@ OPEN = HEALTH | {"getProtectedResourceMetadata"}
 ADMIN = {"registerServer", "deleteServer"}
 #: Webhook subscriptions need an admin key too (403 without one); they name nothing that can be taken.
 WEBHOOKS = {op_id for op_id in OPERATIONS if "Webhook" in op_id}
+#: So do named API keys (403 without one).
+KEYS = {"listKeys", "createKey", "getKey", "revokeKey", "rotateKey"}
+#: A key limited to some servers and tools is refused (403) anything outside its allowlists.
+ALLOWLISTED = {
+    "getServer",
+    "listServerTools",
+    "callServerTool",
+    "listServerResources",
+    "readServerResource",
+    "listServerPrompts",
+    "getServerPrompt",
+    "callTool",
+    "readResource",
+    "getPrompt",
+}
 PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "502", "503", "504")
 #: Browsers open the event stream: these declare 403 for a page of an origin the bridge refuses.
 STREAMS = {"streamEvents", "createStreamTicket"}
@@ -161,7 +181,7 @@ def test_every_operation_has_a_unique_operation_id_from_the_contract() -> None:
 
 def test_every_operation_has_tags_a_summary_and_a_description() -> None:
     tags = {tag["name"] for tag in document()["tags"]}
-    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "auth", "events", "webhooks"}
+    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "auth", "events", "webhooks", "keys"}
     for op_id, (_, _, op) in operations().items():
         assert op.get("tags"), op_id
         assert set(op["tags"]) <= tags, op_id
@@ -189,7 +209,7 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
         expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS else set())
         expected |= {"403", "409"} if op_id in ADMIN else set()
         expected |= {"403"} if op_id in STREAMS else set()
-        expected |= {"403"} if op_id in WEBHOOKS else set()
+        expected |= {"403"} if op_id in WEBHOOKS | KEYS | ALLOWLISTED else set()
         declared = {status for status in op["responses"] if status.startswith(("4", "5"))}
         assert declared == expected, op_id
         for status in expected:

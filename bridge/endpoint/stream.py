@@ -76,6 +76,10 @@ def sse_frame(item: WireEvent | Notice, payload: bool) -> bytes:
     return b"event: " + item.type.encode() + b"\ndata: " + orjson.dumps(item.document()) + b"\n\n"
 
 
+#: The spec's operation of ``GET /mcp/stream``: its query parameters are checked by it.
+STREAM_OPERATION = "streamEvents"
+
+
 class EventStream:
     """The stream's two routes, as a matcher and an ASGI handler."""
 
@@ -133,6 +137,11 @@ class EventStream:
         await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, extra)
 
     def _open(self, principal: Principal, headers: Headers, query: dict[str, list[str]]) -> Follower:
+        operation = self._access.gate.operation(STREAM_OPERATION)
+        if operation is not None:  # the spec's rules for each value (a repeated one, each time)
+            for name, values in query.items():
+                for value in values:
+                    operation.check({}, {name: value})
         event_filter = EventFilter.parse(query.get("type", ()), query.get("server", ()))
         payload = _flag(query.get("payload", ["false"])[-1], "/query/payload")
         last = headers.get("last-event-id", "").strip() or query.get("lastEventId", [""])[-1].strip() or None

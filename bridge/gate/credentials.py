@@ -21,6 +21,7 @@ every 401 then names its resource metadata, and a refused token says ``invalid_t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from bridge.errors import Unauthorized
@@ -77,8 +78,17 @@ def presented_credential(headers: Headers) -> str | None:
 class Authenticator:
     """Credentials → principal through ``sources`` in order; see the module's notes."""
 
-    def __init__(self, sources: Sequence[CredentialSource] = (), resource: ProtectedResource | None = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[CredentialSource] = (),
+        *,
+        keep_credentials: bool = False,
+        resource: ProtectedResource | None = None,
+    ) -> None:
         self.sources = tuple(sources)
+        #: Principals carry the credential presented, for an upstream that is sent its caller's
+        #: token; off, nothing per request is spent on it.
+        self.keep_credentials = keep_credentials
         #: Set when the bridge takes OAuth 2.0 tokens: what its challenges point to.
         self.resource = resource
 
@@ -104,7 +114,7 @@ class Authenticator:
             for source in self.sources:
                 principal = source.principal_for(presented)
                 if principal is not None:
-                    return principal
+                    return replace(principal, credential=presented) if self.keep_credentials else principal
         except Unauthorized as refused:
             if resource is None:
                 raise

@@ -46,7 +46,7 @@ from bridge.gate.credentials import MustWait
 from bridge.gate.introspection import Introspection
 from bridge.gate.jwks import KeySet
 from bridge.gate.metadata import AuthorizationServer, MetadataError
-from bridge.model import ADMIN, USE, Principal
+from bridge.model import ADMIN, DESTRUCTIVE, USE, Principal
 
 __all__ = ["HMAC_ALGORITHMS", "MAX_REMEMBERED", "AccessTokens", "ScopeMap"]
 
@@ -69,11 +69,14 @@ class _Headers(Protocol):
 class ScopeMap:
     """Token scopes → the bridge's scopes."""
 
-    def __init__(self, use: str, admin: str) -> None:
-        self.names: dict[str, str] = {USE: use} | ({ADMIN: admin} if admin else {})
+    def __init__(self, use: str, admin: str = "", destructive: str = "") -> None:
+        #: The bridge's scopes → the token scope that grants each (an empty name grants nothing).
+        self.names: dict[str, str] = {s: n for s, n in ((USE, use), (ADMIN, admin), (DESTRUCTIVE, destructive)) if n}
         self._grants: dict[str, frozenset[str]] = {use: frozenset({USE})}
-        if admin:
+        if admin:  # as an admin key: it may use what it manages
             self._grants[admin] = frozenset({USE, ADMIN})
+        if destructive:
+            self._grants[destructive] = frozenset({USE, DESTRUCTIVE})
 
     def granted(self, claims: Mapping[str, Any]) -> frozenset[str]:
         raw = claims.get("scope", claims.get("scp", ""))
@@ -105,7 +108,7 @@ class AccessTokens:
         accepted = set(settings.algorithms) - {"none"}
         self.algorithms = frozenset(accepted if settings.hmac_secret else accepted - HMAC_ALGORITHMS)
         self.leeway = math.ceil(settings.leeway)
-        self.scopes = ScopeMap(settings.use_scope, settings.admin_scope)
+        self.scopes = ScopeMap(settings.use_scope, settings.admin_scope, settings.destructive_scope)
         self.may_admin = bool(settings.admin_scope)
         self._allow_claim = settings.allow_claim
         self._hmac_key = OctKey.import_key(settings.hmac_secret) if settings.hmac_secret else None

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus
+from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus, upstream_credentials
 from bridge.errors import AlreadyExists, FieldError, Forbidden, NotFound, RequestInvalid, Unprocessable
 from bridge.gateway.ports import Upstreams
 from bridge.store import RegistrationStore
@@ -133,12 +133,11 @@ class ServerRegistry:
                 raise RequestInvalid(f"{stdio_only} {problem}", [FieldError(f"/body/{stdio_only}", problem)])
         if "url" not in body:
             raise RequestInvalid(f"a {transport} server needs a url", [FieldError("/body/url", "required")])
-        auth = body.get("authentication") or {}
-        headers: dict[str, str] = {}
-        if auth.get("type") == "bearer":
-            headers["Authorization"] = f"Bearer {auth['token']}"
-        elif auth.get("type") == "headers":
-            headers.update(auth["headers"])
+        try:
+            headers, oauth, subject_header, _ = upstream_credentials(body, "body", files=False)
+        except ConfigError as exc:
+            field = "identity" if str(exc).startswith("body.identity") else "authentication"
+            raise RequestInvalid(str(exc), [FieldError(f"/body/{field}", str(exc))]) from exc
         return ServerConfig(
             name=body["name"],
             transport=transport,  # type: ignore[arg-type]
@@ -146,6 +145,8 @@ class ServerRegistry:
             headers=headers,
             call_timeout=timeout,
             protocol=protocol,
+            oauth=oauth,
+            subject_header=subject_header,
         )
 
 

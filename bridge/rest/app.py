@@ -17,12 +17,12 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.config import BridgeSettings
 from bridge.errors import BridgeError
-from bridge.gate import Gate
+from bridge.gate import ApiKeys, Gate
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.rest import problems
 from bridge.rest.livespec import LiveSpec
-from bridge.rest.views import docs, explorer, health, mcp, oauth, prompts, resources, servers, tools, webhooks
+from bridge.rest.views import docs, explorer, health, keys, mcp, oauth, prompts, resources, servers, tools, webhooks
 from bridge.spec import Spec
 from bridge.webhooks import WebhookSubscriptions
 
@@ -32,7 +32,12 @@ access = logging.getLogger("bridge.access")
 
 
 def create_app(
-    gateway: Gateway, spec: Spec, settings: BridgeSettings, gate: Gate, subscriptions: WebhookSubscriptions
+    gateway: Gateway,
+    spec: Spec,
+    settings: BridgeSettings,
+    gate: Gate,
+    subscriptions: WebhookSubscriptions,
+    api_keys: ApiKeys,
 ) -> Flask:
     app = Flask("bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
@@ -44,9 +49,10 @@ def create_app(
         prompts.create_blueprint(gateway),
         health.create_blueprint(gateway),
         mcp.create_blueprint(gateway, JsonRpcDispatcher(gateway)),
-        docs.create_blueprint(LiveSpec(spec, gateway)),
+        docs.create_blueprint(LiveSpec(spec, gateway), gate),
         explorer.create_blueprint(),
         webhooks.create_blueprint(subscriptions),
+        keys.create_blueprint(api_keys),
         oauth.create_blueprint(gate.authenticator.resource),
     ):
         app.register_blueprint(blueprint)

@@ -14,7 +14,17 @@ from typing import Any, TypeVar
 
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamUnavailable
-from bridge.model import JSON, SERVING, Catalog, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
+from bridge.model import (
+    JSON,
+    SERVING,
+    Catalog,
+    Principal,
+    ProgressCallback,
+    Relay,
+    ServerStatus,
+    Unheard,
+    UpstreamListener,
+)
 from bridge.upstream.loop import LoopThread
 
 __all__ = ["Answer", "MemoryServer", "MemoryUpstreams", "ready"]
@@ -35,6 +45,8 @@ class MemoryServer:
     status: ServerStatus = field(default_factory=lambda: ServerStatus("ready", protocol_version="2026-07-28"))
     #: Each request as (method, name or URI, arguments), in order.
     seen: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: Whom each request was made for (None: the bridge itself), in the same order.
+    callers: list[Principal | None] = field(default_factory=list)
 
 
 class MemoryUpstreams:
@@ -114,19 +126,30 @@ class MemoryUpstreams:
         arguments: Mapping[str, Any],
         relay: Relay | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
+        self._server(server).callers.append(caller)
         answer = self._answer(server, "tools/call", tool, arguments, self._server(server).tools)
         result = await _result(answer, dict(arguments))
         if on_progress is not None:  # one step, reported once the work is done
             await on_progress(1, 1, "done")
         return result
 
-    async def read_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
+    async def read_resource(
+        self, server: str, uri: str, relay: Relay | None = None, caller: Principal | None = None
+    ) -> JSON:
+        self._server(server).callers.append(caller)
         return await _result(self._answer(server, "resources/read", uri, None, self._server(server).resources))
 
     async def get_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], relay: Relay | None = None
+        self,
+        server: str,
+        name: str,
+        arguments: Mapping[str, str],
+        relay: Relay | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
+        self._server(server).callers.append(caller)
         answer = self._answer(server, "prompts/get", name, arguments, self._server(server).prompts)
         return await _result(answer, dict(arguments))
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
-from bridge.model import JSON, Catalog, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
+from bridge.model import JSON, Catalog, Principal, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
 from bridge.upstream.loop import LoopThread
 from bridge.upstream.session import UpstreamSession
 
@@ -142,16 +142,24 @@ class UpstreamPool:
         arguments: Mapping[str, Any],
         relay: Relay | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
-        return await self._on_loop(self._session(server).call_tool(tool, arguments, relay, on_progress))
+        return await self._on_loop(self._session(server).call_tool(tool, arguments, relay, on_progress, caller))
 
-    async def read_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
-        return await self._on_loop(self._session(server).read_resource(uri, relay))
+    async def read_resource(
+        self, server: str, uri: str, relay: Relay | None = None, caller: Principal | None = None
+    ) -> JSON:
+        return await self._on_loop(self._session(server).read_resource(uri, relay, caller))
 
     async def get_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], relay: Relay | None = None
+        self,
+        server: str,
+        name: str,
+        arguments: Mapping[str, str],
+        relay: Relay | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
-        return await self._on_loop(self._session(server).get_prompt(name, arguments, relay))
+        return await self._on_loop(self._session(server).get_prompt(name, arguments, relay, caller))
 
     async def subscribe(self, server: str, uri: str, subscribed: bool) -> None:
         await self._on_loop(self._session(server).subscribe(uri, subscribed))

@@ -117,8 +117,14 @@ def test_payload_must_be_a_boolean(live: BridgeProcess) -> None:
     with stream(live, "payload=maybe") as client:
         assert (client.status, client.problem()["errors"]) == (
             400,
-            [{"pointer": "/query/payload", "message": "expected true or false"}],
+            [{"pointer": "/query/payload", "message": '"maybe" is not one of "true" or "false"'}],
         )
+
+
+def test_query_values_follow_the_spec_each_repeated_one_too(live: BridgeProcess) -> None:
+    with stream(live, "type=tool.call&type=") as empty, stream(live, "server=") as server:
+        assert (empty.status, [e["pointer"] for e in empty.problem()["errors"]]) == (400, ["/query/type"])
+        assert (server.status, [e["pointer"] for e in server.problem()["errors"]]) == (400, ["/query/server"])
 
 
 def test_without_a_key_401_and_with_a_wrong_one_401(live: BridgeProcess) -> None:

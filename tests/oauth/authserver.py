@@ -40,7 +40,7 @@ from joserfc.jwk import KeySet
 
 USER = "alice"
 LIFETIME = 3600
-SCOPES = ["use", "admin"]
+SCOPES = ["use", "admin", "destructive"]
 
 
 @dataclass

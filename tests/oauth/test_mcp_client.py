@@ -103,4 +103,4 @@ def test_the_sdk_client_finds_the_authorization_server_gets_a_token_and_calls_a_
     assert query["code_challenge_method"] == ["S256"]
     assert storage.client is not None  # registered itself (RFC 7591)
     assert storage.tokens is not None
-    assert storage.tokens.scope == "admin use"
+    assert storage.tokens.scope == "admin destructive use"

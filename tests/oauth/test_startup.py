@@ -58,7 +58,7 @@ def test_a_bridge_with_an_issuer_starts_and_publishes_its_metadata(auth_server: 
         assert client.get("/.well-known/oauth-protected-resource").json == {
             "resource": "https://bridge.example",
             "authorization_servers": [auth_server.url],
-            "scopes_supported": ["mcp:call"],
+            "scopes_supported": ["destructive", "mcp:call"],
             "bearer_methods_supported": ["header"],
             "resource_name": "mcp-rest-bridge",
             "resource_documentation": "https://bridge.example/docs",

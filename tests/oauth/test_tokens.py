@@ -176,7 +176,9 @@ def test_the_allow_claim_limits_what_a_token_sees(oauth_bridge: OAuthBridge) -> 
     token = oauth_bridge.server.keys.sign(oauth_bridge.claims(mcp_tools=["demo.validate_data"]))
     listed = requests.get(oauth_bridge.url + "/tools", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert [t["qualifiedName"] for t in listed.json()["tools"]] == ["demo.validate_data"]
-    assert _call(oauth_bridge, token).status_code == 404
+    refused = _call(oauth_bridge, token)
+    assert refused.status_code == 403  # as for a restricted key
+    assert refused.json()["detail"] == "this caller may not call tool 'demo.process_data'"
 
 
 def test_keys_rotated_at_the_issuer_are_followed(oauth_bridge: OAuthBridge) -> None:
@@ -214,7 +216,7 @@ def test_the_protected_resource_metadata_names_the_issuer(oauth_bridge: OAuthBri
     assert answer.json() == {
         "resource": oauth_bridge.url,
         "authorization_servers": [oauth_bridge.server.url],
-        "scopes_supported": ["admin", "use"],
+        "scopes_supported": ["admin", "destructive", "use"],
         "bearer_methods_supported": ["header"],
         "resource_name": "mcp-rest-bridge",
         "resource_documentation": oauth_bridge.url + "/docs",

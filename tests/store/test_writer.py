@@ -66,7 +66,8 @@ def test_writes_made_together_are_handed_over_when_the_block_ends_and_flush_is_n
                 store.writer.submit(lambda tx: EventLogStore.append(tx, (_event(1),)))
             store.writer.submit(lambda tx: EventLogStore.append(tx, (_event(2),)), told.append)
             assert store.writer.flush(5)  # a flush inside the block waits only for what was queued
-            assert store.events.after("", 10) == [] and told == []
+            assert store.events.after("", 10) == []
+            assert told == []
         assert store.writer.flush(5)
         assert told == [None]
         assert [i for i, _ in store.events.after("", 10)] == [f"{n:026d}" for n in (1, 2)]

@@ -308,3 +308,38 @@ func TestNoBridgeIsATransportError(t *testing.T) {
 		t.Fatalf("want a *TransportError, got %T: %v", err, err)
 	}
 }
+
+func TestAnEventStreamHearsCallsAsTheyFinish(t *testing.T) {
+	client := bridge(t)
+	stream := client.API.StreamEvents("", "", "", "", "tool.call.finished")
+	defer stream.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // calls until one is heard: the stream hears calls made once it is open
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				client.CallTool("process_data", map[string]interface{}{"input": "go", "format": "text"})
+			}
+		}
+	}()
+	message, err := stream.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var event struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Data struct {
+			Tool string `json:"tool"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(message.Data, &event); err != nil {
+		t.Fatal(err)
+	}
+	if message.Event != "message" || event.Type != "tool.call.finished" || event.Data.Tool != "process_data" || event.ID != message.ID {
+		t.Fatalf("message: %+v event: %+v", message, event)
+	}
+}

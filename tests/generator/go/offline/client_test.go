@@ -392,3 +392,83 @@ func TestRPCAnswersTheResultOrAnRPCError(t *testing.T) {
 		t.Fatalf("want an *RPCError, got %T: %v", err, err)
 	}
 }
+
+func TestAnEventStreamParsesItsMessagesAndResumesAfterTheLastIDWhenTheConnectionDrops(t *testing.T) {
+	var mu sync.Mutex
+	var resumedFrom []string
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resumedFrom = append(resumedFrom, r.Header.Get("Last-Event-ID"))
+		first := len(resumedFrom) == 1
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		if first { // then the connection drops
+			fmt.Fprint(w, ": open\r\nretry: 10\r\n\r\nid: 7\r\nevent: tool.call.finished\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n")
+			fmt.Fprint(w, "data: plain text\r\r")
+			return
+		}
+		fmt.Fprint(w, "id: 8\ndata: {\"b\":2}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer server.Close()
+	stream := mcpbridge.NewClient(server.URL).API.StreamEvents("", "", "", "", "tool.call.finished")
+	defer stream.Close()
+	var got []string
+	for len(got) < 3 {
+		message, err := stream.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, message.Event+" "+message.ID+" "+string(message.Data))
+	}
+	want := []string{`tool.call.finished 7 {"a":` + "\n" + `1}`, `message 7 "plain text"`, `message 8 {"b":2}`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("messages: %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(resumedFrom, []string{"", "7"}) {
+		t.Fatalf("Last-Event-ID sent: %q", resumedFrom)
+	}
+	if stream.LastEventID() != "8" {
+		t.Fatalf("last id: %q", stream.LastEventID())
+	}
+}
+
+func TestAnEventStreamsErrorAnswerIsItsProblemAndCloseEndsAWaitingNext(t *testing.T) {
+	refused := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"type":"https://mcp-rest-bridge.dev/problems/unauthorized","title":"no","status":401,"detail":"no key"}`)
+	}))
+	defer refused.Close()
+	_, err := mcpbridge.NewClient(refused.URL).API.StreamEvents("", "", "", "", "").Next()
+	var problem *mcpbridge.ProblemError
+	if !errors.As(err, &problem) || problem.Status != http.StatusUnauthorized {
+		t.Fatalf("want a 401 problem, got %v", err)
+	}
+	quiet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer quiet.Close()
+	stream := mcpbridge.NewClient(quiet.URL).API.StreamEvents("", "", "", "", "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := stream.Next()
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	stream.Close()
+	select {
+	case err := <-done:
+		var transport *mcpbridge.TransportError
+		if !errors.As(err, &transport) {
+			t.Fatalf("want a TransportError, got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Next did not return after Close")
+	}
+}
