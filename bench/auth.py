@@ -127,7 +127,7 @@ def measure_auth() -> dict[str, tuple[float, float]]:
         settings = OAuthSettings(issuer=ISSUER, jwks_url=url)
         tokens = AccessTokens.create(settings, RESOURCE)
     resource = ProtectedResource(RESOURCE, (ISSUER,), tokens.scopes.names)
-    authenticator = Authenticator([StaticKeys((API_KEY,)), tokens], resource)
+    authenticator = Authenticator([StaticKeys((API_KEY,)), tokens], resource=resource)
 
     def headers(credential: str) -> _Headers:
         return _Headers({"authorization": f"Bearer {credential}"})
