@@ -16,11 +16,15 @@ import click
 from bridge.config import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_BODY,
+    DEFAULT_OAUTH_ALGORITHMS,
+    DEFAULT_OAUTH_LEEWAY,
     BridgeSettings,
     ConfigError,
+    OAuthSettings,
     default_registry_path,
     demo_server,
     load_servers,
+    read_secret_file,
 )
 from bridge.keys_command import keys
 from bridge.spec import SpecError
@@ -155,6 +159,65 @@ def main() -> None:
     help="Tools marked destructiveHint only for keys with the 'destructive' scope (command-line keys have it).",
 )
 @click.option(
+    "--public-url",
+    help="The URL callers reach the bridge by: its OAuth resource identifier (default http://HOST:PORT).",
+)
+@click.option(
+    "--oauth-issuer", help="Take OAuth 2.0 access tokens from this issuer (found by OIDC / RFC 8414 discovery)."
+)
+@click.option("--oauth-jwks-url", help="The issuer's signing keys (JWKS), when not found by discovery.")
+@click.option(
+    "--oauth-audience",
+    "oauth_audiences",
+    multiple=True,
+    help="An 'aud' that means this bridge (repeatable; default: the public URL).",
+)
+@click.option(
+    "--oauth-algorithms",
+    default=",".join(DEFAULT_OAUTH_ALGORITHMS),
+    show_default=True,
+    help="Signature algorithms accepted, comma-separated ('none' never; HS* only with --oauth-hmac-secret-file).",
+)
+@click.option(
+    "--oauth-leeway",
+    default=DEFAULT_OAUTH_LEEWAY,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds of clock skew allowed on exp, nbf and iat.",
+)
+@click.option("--oauth-introspection-url", help="RFC 7662 endpoint for opaque tokens (default: from discovery).")
+@click.option(
+    "--oauth-client-id",
+    envvar="MCP_BRIDGE_OAUTH_CLIENT_ID",
+    help="The bridge's client id at the introspection endpoint.",
+)
+@click.option(
+    "--oauth-client-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding the bridge's client secret for introspection; also MCP_BRIDGE_OAUTH_CLIENT_SECRET.",
+)
+@click.option(
+    "--oauth-hmac-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding a shared secret: only with it are HMAC-signed (HS256/384/512) tokens accepted.",
+)
+@click.option("--oauth-use-scope", default="use", show_default=True, help="The token scope that grants calling tools.")
+@click.option(
+    "--oauth-admin-scope",
+    default="admin",
+    show_default=True,
+    help="The token scope that grants managing ('' for none).",
+)
+@click.option(
+    "--oauth-destructive-scope",
+    default="destructive",
+    show_default=True,
+    help="The token scope that grants tools annotated destructiveHint ('' for none).",
+)
+@click.option(
+    "--oauth-allow-claim", help="Token claim listing the servers and tools it may use (server.*, server.tool)."
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -180,6 +243,20 @@ def serve(
     audit_log: Path | None,
     webhook_retry_delays: str | None,
     destructive_scope: bool,
+    public_url: str | None,
+    oauth_issuer: str | None,
+    oauth_jwks_url: str | None,
+    oauth_audiences: tuple[str, ...],
+    oauth_algorithms: str,
+    oauth_leeway: float,
+    oauth_introspection_url: str | None,
+    oauth_client_id: str | None,
+    oauth_client_secret_file: Path | None,
+    oauth_hmac_secret_file: Path | None,
+    oauth_use_scope: str,
+    oauth_admin_scope: str,
+    oauth_destructive_scope: str,
+    oauth_allow_claim: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -220,6 +297,24 @@ def serve(
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
         destructive_scope=destructive_scope,
+        public_url=public_url,
+        oauth=OAuthSettings(
+            issuer=oauth_issuer,
+            jwks_url=oauth_jwks_url,
+            audiences=oauth_audiences,
+            algorithms=tuple(a.strip() for a in oauth_algorithms.split(",") if a.strip()),
+            leeway=oauth_leeway,
+            introspection_url=oauth_introspection_url,
+            client_id=oauth_client_id,
+            client_secret=_secret(
+                oauth_client_secret_file, "--oauth-client-secret-file", "MCP_BRIDGE_OAUTH_CLIENT_SECRET"
+            ),
+            hmac_secret=(_secret(oauth_hmac_secret_file, "--oauth-hmac-secret-file") or "").encode() or None,
+            use_scope=oauth_use_scope,
+            admin_scope=oauth_admin_scope,
+            destructive_scope=oauth_destructive_scope,
+            allow_claim=oauth_allow_claim,
+        ),
     )
     _stop_on_signals()
     listener = _bind(host, port)
@@ -264,10 +359,7 @@ def serve(
         click.echo(f"  events       {bound}/mcp/stream (SSE)   {ws}/ws (JSON-RPC)   {bound}/webhooks", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
-        click.echo(
-            f"  auth         {'API key required' if bridge.gate.authenticator.enabled else 'open (no key given)'}",
-            err=True,
-        )
+        click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
         bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
@@ -353,6 +445,23 @@ def _retry_delays(text: str | None) -> tuple[float, ...] | None:
         return RetrySchedule.parse(text).delays
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook-retry-delays") from exc
+
+
+def _secret(path: Path | None, option: str, variable: str | None = None) -> str | None:
+    """A secret from a file (without its trailing newline) or else the environment; never echoed."""
+    if path is not None:
+        try:
+            return read_secret_file(str(path), option) or None
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+    return (os.environ.get(variable) or None) if variable else None
+
+
+def _auth_line(settings: BridgeSettings, keyed: bool) -> str:
+    if settings.oauth.enabled:
+        issuer = settings.oauth.issuer or settings.oauth.jwks_url or "an introspection endpoint"
+        return f"API key or OAuth 2.0 token (from {issuer}, for {settings.resource_url})"
+    return "API key required" if keyed else "open (no key given)"
 
 
 def _without_query_strings(record: logging.LogRecord) -> bool:

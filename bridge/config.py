@@ -35,10 +35,13 @@ __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_BODY",
+    "DEFAULT_OAUTH_ALGORITHMS",
+    "DEFAULT_OAUTH_LEEWAY",
     "BridgeSettings",
     "ClientCredentials",
     "ConfigError",
     "Cpus",
+    "OAuthSettings",
     "ServerConfig",
     "Transport",
     "default_registry_path",
@@ -61,6 +64,12 @@ DEFAULT_CALL_TIMEOUT = 60.0
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 #: Connecting includes starting a child process, which for npx/uvx servers can take seconds.
 DEFAULT_CONNECT_TIMEOUT = 30.0
+
+#: Signatures an access token may carry unless the operator says otherwise: public-key ones only,
+#: so a key the bridge holds can never sign a token (HMAC needs ``OAuthSettings.hmac_secret``).
+DEFAULT_OAUTH_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+#: Seconds a token's ``exp``/``nbf``/``iat`` may be off: clocks of issuer and bridge drift a little.
+DEFAULT_OAUTH_LEEWAY = 30.0
 
 SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: ``${VAR}``, ``${VAR:-default}``, ``${env:VAR}`` and ``${file:/path}``.
@@ -143,6 +152,40 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """How the bridge takes OAuth 2.0 access tokens as a resource server (off while no source of
+    keys is given: no issuer, JWKS URL, introspection endpoint or HMAC secret)."""
+
+    #: The authorization server's issuer identifier: tokens' ``iss`` must equal it, and its
+    #: metadata (OIDC discovery or RFC 8414) names the JWKS and introspection endpoints.
+    issuer: str | None = None
+    #: Where the signing keys are, when not found by discovery.
+    jwks_url: str | None = None
+    #: The ``aud`` values that mean this bridge (RFC 8707); empty: the bridge's public URL.
+    audiences: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = DEFAULT_OAUTH_ALGORITHMS
+    leeway: float = DEFAULT_OAUTH_LEEWAY
+    #: RFC 7662 endpoint for opaque tokens, and the bridge's own client credentials there.
+    introspection_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    #: A shared secret for HS256/384/512 tokens; only with it are HMAC signatures accepted.
+    hmac_secret: bytes | None = field(default=None, repr=False)
+    #: The token scopes (``scope``/``scp`` claims) that grant the bridge's ``use``, ``admin`` and
+    #: ``destructive``; an empty one means no token is granted that (``use`` always has a name).
+    use_scope: str = "use"
+    admin_scope: str = "admin"
+    destructive_scope: str = "destructive"
+    #: A claim listing what the caller may use (``server.*``, ``server.tool``); a token without it,
+    #: or a bridge without this, is limited by scopes only.
+    allow_claim: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer or self.jwks_url or self.introspection_url or self.hmac_secret)
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeSettings:
     """How the bridge process serves."""
 
@@ -189,6 +232,14 @@ class BridgeSettings:
     #: Tools annotated ``destructiveHint: true`` are only for keys with the ``destructive`` scope
     #: (keys from the command line and the environment have it; stored keys only when given it).
     destructive_scope: bool = True
+    #: The URL callers reach the bridge by: its OAuth resource identifier, and where its protected
+    #: resource metadata is. None: ``http://{host}:{port}``.
+    public_url: str | None = None
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+
+    @property
+    def resource_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @staticmethod
     def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:

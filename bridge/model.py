@@ -96,7 +96,7 @@ class Principal:
         return self.servers is None and self.tools is None
 
     def has_scopes(self, needed: Collection[str]) -> bool:
-        return all(scope in self.scopes for scope in needed)
+        return self.scopes.issuperset(needed)
 
     def may_use(self, server: str) -> bool:
         return self.servers is None or server in self.servers

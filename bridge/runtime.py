@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,17 @@ from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
 from bridge.feed import Feed, FeedSettings
-from bridge.gate import ApiKeys, Authenticator, Gate, StaticKeys, StoredKeys
+from bridge.gate import (
+    AccessTokens,
+    ApiKeys,
+    Authenticator,
+    CredentialSource,
+    Gate,
+    MetadataError,
+    ProtectedResource,
+    StaticKeys,
+    StoredKeys,
+)
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.rest import create_app
@@ -64,6 +75,7 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
+        tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
         try:
             keys = StoredKeys(store.keys, store.writer)
@@ -72,11 +84,15 @@ class Bridge:
             raise
         if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
             keys.watch()
-        authenticator = Authenticator([StaticKeys(settings.api_keys, settings.admin_keys), keys])
+        sources: list[CredentialSource] = [StaticKeys(settings.api_keys, settings.admin_keys), keys]
+        sources += [tokens] if tokens is not None else []
+        authenticator = Authenticator(sources, resource=protected)
         # Only the config file may send callers' tokens upstream, so this is known at start.
         authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
         gate = Gate(authenticator, RequestValidator(spec), settings.max_body)
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
+        if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
+            tokens.loop_thread = pool.run(_loop_thread(), 10)
         registry = ServerRegistry(
             pool,
             store.registrations,
@@ -214,6 +230,29 @@ def _webhooks(
     outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit)
     pool.run(dispatcher.start(), 10)
     return webhooks, dispatcher, outbox
+
+
+def _access_tokens(settings: BridgeSettings) -> tuple[AccessTokens | None, ProtectedResource | None]:
+    """OAuth 2.0 access tokens as a credential source, and the bridge as their protected resource,
+    when configured (the issuer asked now); else neither."""
+    oauth = settings.oauth
+    if not oauth.enabled:
+        return None, None
+    resource = settings.resource_url
+    try:
+        tokens = AccessTokens.create(oauth, resource)
+    except MetadataError as exc:
+        raise ConfigError(f"OAuth 2.0 tokens cannot be checked: {exc}") from exc
+    protected = ProtectedResource(
+        resource=resource,
+        authorization_servers=(oauth.issuer,) if oauth.issuer else (),
+        scopes=tokens.scopes.names,
+    )
+    return tokens, protected
+
+
+async def _loop_thread() -> int:
+    return threading.get_ident()
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:

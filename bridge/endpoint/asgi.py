@@ -23,7 +23,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
 from bridge.endpoint.calls import ToolCalls
-from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem
+from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
 from bridge.endpoint.origins import Origins, is_preflight
 from bridge.endpoint.stream import EventStream
 from bridge.endpoint.websocket import WebSocketEndpoint
@@ -95,7 +95,7 @@ def create_asgi_app(
             headers = Headers(scope)
             if _is_mcp_client(scope, headers):
                 try:
-                    principal = gate.principal(headers)
+                    principal = await without_stalling(lambda: gate.principal(headers))
                 except BridgeError as error:
                     await send_problem(send, error, MCP_PATH, scope)
                     return

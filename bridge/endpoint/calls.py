@@ -13,12 +13,13 @@ header asks for a lean answer (``bridge.gateway.answers``); without one, it cost
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 from bridge.errors import UNEXPECTED, BridgeError
-from bridge.gate import NO_BODY, Gate
+from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.gateway import Gateway
 from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
 from bridge.model import REQUEST_ID_CHARS
@@ -61,7 +62,10 @@ class ToolCalls:
         status = 200
         try:
             headers = Headers(scope)
-            admission = self._gate.admit(op, headers)
+            try:
+                admission = self._gate.admit(op, headers)
+            except MustWait:  # a credential to ask another server about: from a worker thread, not the loop
+                admission = await asyncio.to_thread(self._gate.admit, op, headers)
             raw = await read_body(receive, self._gate.max_body) if admission.reads_body else None
             body = admission.check(params, {}, raw)
             arguments = {} if body is NO_BODY else body

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from bridge.audit import DENIED, audit
 from bridge.errors import BridgeError, PayloadTooLarge
+from bridge.gate import MustWait
 
 __all__ = [
     "ASGIApp",
@@ -20,6 +22,7 @@ __all__ = [
     "read_body",
     "send_json",
     "send_problem",
+    "without_stalling",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -29,6 +32,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM_JSON = b"application/problem+json"
 JSON = b"application/json"
+
+
+T = TypeVar("T")
+
+
+async def without_stalling(call: Callable[[], T]) -> T:
+    """``call()`` (a gate's check) here on the loop; when it would first have to wait on another
+    server (``MustWait``), once more in a worker thread, so the loop serves everyone else meanwhile."""
+    try:
+        return call()
+    except MustWait:
+        return await asyncio.to_thread(call)
 
 
 class Headers:

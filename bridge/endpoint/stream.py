@@ -37,9 +37,10 @@ import orjson
 from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError, FieldError, RequestInvalid
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
+from bridge.model import Principal
 
 from .access import EventAccess
-from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem
+from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem, without_stalling
 
 __all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "sse_frame"]
 
@@ -108,7 +109,9 @@ class EventStream:
                 status = 201
                 await self._ticket(headers, send)
             else:
-                follower = self._open(headers, query)
+                ticket = query.get("ticket", [None])[-1]
+                principal = await without_stalling(lambda: self._access.principal(headers, ticket))
+                follower = self._open(principal, headers, query)
                 await self._serve(follower, receive, send)
         except BridgeError as error:
             status = error.status
@@ -121,15 +124,13 @@ class EventStream:
             access_log.info("%s %s %s %.1fms", scope["method"], path, status, (time.perf_counter() - started) * 1000)
 
     async def _ticket(self, headers: Headers, send: Send) -> None:
-        principal = self._access.principal(headers)
+        principal = await without_stalling(lambda: self._access.principal(headers))
         ticket = self._access.tickets.issue(principal)
         expires = int(self._access.tickets.ttl)
         extra = [("cache-control", "no-store")]
         await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, extra)
 
-    def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
-        ticket = query.get("ticket", [None])[-1]
-        principal = self._access.principal(headers, ticket)
+    def _open(self, principal: Principal, headers: Headers, query: dict[str, list[str]]) -> Follower:
         operation = self._access.gate.operation(STREAM_OPERATION)
         if operation is not None:  # the spec's rules for each value (a repeated one, each time)
             for name, values in query.items():

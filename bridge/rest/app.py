@@ -26,7 +26,7 @@ from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.model import ADMIN
 from bridge.rest import problems
 from bridge.rest.livespec import LiveSpec
-from bridge.rest.views import docs, explorer, health, keys, mcp, prompts, resources, servers, tools, webhooks
+from bridge.rest.views import docs, explorer, health, keys, mcp, oauth, prompts, resources, servers, tools, webhooks
 from bridge.spec import Spec
 from bridge.webhooks import WebhookSubscriptions
 
@@ -57,6 +57,7 @@ def create_app(
         explorer.create_blueprint(),
         webhooks.create_blueprint(subscriptions),
         keys.create_blueprint(api_keys),
+        oauth.create_blueprint(gate.authenticator.resource),
     ):
         app.register_blueprint(blueprint)
 

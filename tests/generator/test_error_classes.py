@@ -64,6 +64,7 @@ def test_a_class_has_accessors_for_its_own_members_and_inherits_the_rest() -> No
     accessors = {name: [(m.py_name, m.ts_name, m.kind) for m in c.accessors] for name, c in errors.items()}
     assert {name: found for name, found in accessors.items() if found} == {
         "Unauthorized": [("www_authenticate", "wwwAuthenticate", "text")],
+        "Forbidden": [("www_authenticate", "wwwAuthenticate", "text")],
         "Conflict": [("candidates", "candidates", "strings")],
         "ToolError": [("content", "content", "objects"), ("structured_content", "structuredContent", "object")],
         "UpstreamError": [("server", "server", "string"), ("upstream_code", "upstreamCode", "integer")],
