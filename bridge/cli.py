@@ -17,15 +17,21 @@ import click
 from bridge.config import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_MAX_BODY,
+    DEFAULT_OAUTH_ALGORITHMS,
+    DEFAULT_OAUTH_LEEWAY,
     BridgeSettings,
     ConfigError,
     Limit,
     LimitSettings,
+    OAuthSettings,
+    default_registry_path,
     demo_server,
     load_servers,
     parse_limit,
     parse_rate,
+    read_secret_file,
 )
+from bridge.keys_command import keys
 from bridge.spec import SpecError
 from bridge.store import StoreError
 from bridge.webhooks import RetrySchedule
@@ -66,7 +72,7 @@ def main() -> None:
     "--registry",
     "registry_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file keeping servers registered over REST (default: the user's data folder).",
+    help="SQLite file keeping servers registered over REST and named API keys (default: the user's data folder).",
 )
 @click.option(
     "--allow-stdio-registration",
@@ -122,12 +128,29 @@ def main() -> None:
     "--allowed-origin",
     "allowed_origins",
     multiple=True,
-    help="Browser origin that may open /ws and /mcp/stream besides the bridge's own (repeatable).",
+    help="Browser origin whose pages may use the bridge besides its own; turns CORS on for it (repeatable).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Host name a loopback-bound bridge answers to besides loopback ones, as behind a proxy (repeatable).",
 )
 @click.option(
     "--allow-private-webhooks",
     is_flag=True,
     help="Let webhooks be delivered to loopback, private and link-local addresses.",
+)
+@click.option(
+    "--allow-private-upstreams",
+    is_flag=True,
+    help="Let admins register servers at loopback and private addresses (never link-local or cloud metadata).",
+)
+@click.option(
+    "--audit-log",
+    "audit_log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the audit log (admin actions, refused requests) to this file as JSON lines.",
 )
 @click.option(
     "--webhook-retry-delays",
@@ -170,6 +193,71 @@ def main() -> None:
     help="Redis shared with other bridges, which then count limits together; also MCP_BRIDGE_REDIS_URL.",
 )
 @click.option(
+    "--destructive-scope/--no-destructive-scope",
+    default=True,
+    show_default=True,
+    help="Tools marked destructiveHint only for keys with the 'destructive' scope (command-line keys have it).",
+)
+@click.option(
+    "--public-url",
+    help="The URL callers reach the bridge by: its OAuth resource identifier (default http://HOST:PORT).",
+)
+@click.option(
+    "--oauth-issuer", help="Take OAuth 2.0 access tokens from this issuer (found by OIDC / RFC 8414 discovery)."
+)
+@click.option("--oauth-jwks-url", help="The issuer's signing keys (JWKS), when not found by discovery.")
+@click.option(
+    "--oauth-audience",
+    "oauth_audiences",
+    multiple=True,
+    help="An 'aud' that means this bridge (repeatable; default: the public URL).",
+)
+@click.option(
+    "--oauth-algorithms",
+    default=",".join(DEFAULT_OAUTH_ALGORITHMS),
+    show_default=True,
+    help="Signature algorithms accepted, comma-separated ('none' never; HS* only with --oauth-hmac-secret-file).",
+)
+@click.option(
+    "--oauth-leeway",
+    default=DEFAULT_OAUTH_LEEWAY,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds of clock skew allowed on exp, nbf and iat.",
+)
+@click.option("--oauth-introspection-url", help="RFC 7662 endpoint for opaque tokens (default: from discovery).")
+@click.option(
+    "--oauth-client-id",
+    envvar="MCP_BRIDGE_OAUTH_CLIENT_ID",
+    help="The bridge's client id at the introspection endpoint.",
+)
+@click.option(
+    "--oauth-client-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding the bridge's client secret for introspection; also MCP_BRIDGE_OAUTH_CLIENT_SECRET.",
+)
+@click.option(
+    "--oauth-hmac-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding a shared secret: only with it are HMAC-signed (HS256/384/512) tokens accepted.",
+)
+@click.option("--oauth-use-scope", default="use", show_default=True, help="The token scope that grants calling tools.")
+@click.option(
+    "--oauth-admin-scope",
+    default="admin",
+    show_default=True,
+    help="The token scope that grants managing ('' for none).",
+)
+@click.option(
+    "--oauth-destructive-scope",
+    default="destructive",
+    show_default=True,
+    help="The token scope that grants tools annotated destructiveHint ('' for none).",
+)
+@click.option(
+    "--oauth-allow-claim", help="Token claim listing the servers and tools it may use (server.*, server.tool)."
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -189,7 +277,10 @@ def serve(
     event_payloads: bool,
     log_all_calls: bool,
     allowed_origins: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
     allow_private_webhooks: bool,
+    allow_private_upstreams: bool,
+    audit_log: Path | None,
     webhook_retry_delays: str | None,
     rate_limit: str | None,
     rate_burst: int | None,
@@ -197,13 +288,32 @@ def serve(
     server_limits: tuple[str, ...],
     tool_limits: tuple[str, ...],
     redis_url: str | None,
+    destructive_scope: bool,
+    public_url: str | None,
+    oauth_issuer: str | None,
+    oauth_jwks_url: str | None,
+    oauth_audiences: tuple[str, ...],
+    oauth_algorithms: str,
+    oauth_leeway: float,
+    oauth_introspection_url: str | None,
+    oauth_client_id: str | None,
+    oauth_client_secret_file: Path | None,
+    oauth_hmac_secret_file: Path | None,
+    oauth_use_scope: str,
+    oauth_admin_scope: str,
+    oauth_destructive_scope: str,
+    oauth_allow_claim: str | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_without_query_strings)
+    if log_level.lower() != "debug":  # a line per upstream request, with its URL (a secret may ride in a query)
+        for client in ("httpx2", "httpx"):
+            logging.getLogger(client).setLevel(logging.WARNING)
     import uvicorn
 
+    from bridge.endpoint.protocol import GuardedHttpProtocol
     from bridge.runtime import Bridge
 
     try:
@@ -215,7 +325,7 @@ def serve(
         port=port,
         api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
         admin_keys=tuple(admin_keys) + BridgeSettings.keys_from_env(os.environ, "MCP_BRIDGE_ADMIN_KEYS"),
-        registry_path=str(registry_path or _default_registry()),
+        registry_path=str(registry_path or default_registry_path(os.environ)),
         allow_stdio_registration=allow_stdio_registration,
         max_body=max_body,
         call_timeout=timeout,
@@ -225,12 +335,34 @@ def serve(
         event_payloads=event_payloads,
         log_all_calls=log_all_calls,
         allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
         allow_private_webhooks=allow_private_webhooks,
+        allow_private_upstreams=allow_private_upstreams,
+        audit_log=str(audit_log) if audit_log else None,
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
         limits=_limits(rate_limit, rate_burst, max_concurrent_calls, server_limits, tool_limits),
         redis_url=redis_url or None,
+        destructive_scope=destructive_scope,
+        public_url=public_url,
+        oauth=OAuthSettings(
+            issuer=oauth_issuer,
+            jwks_url=oauth_jwks_url,
+            audiences=oauth_audiences,
+            algorithms=tuple(a.strip() for a in oauth_algorithms.split(",") if a.strip()),
+            leeway=oauth_leeway,
+            introspection_url=oauth_introspection_url,
+            client_id=oauth_client_id,
+            client_secret=_secret(
+                oauth_client_secret_file, "--oauth-client-secret-file", "MCP_BRIDGE_OAUTH_CLIENT_SECRET"
+            ),
+            hmac_secret=(_secret(oauth_hmac_secret_file, "--oauth-hmac-secret-file") or "").encode() or None,
+            use_scope=oauth_use_scope,
+            admin_scope=oauth_admin_scope,
+            destructive_scope=oauth_destructive_scope,
+            allow_claim=oauth_allow_claim,
+        ),
     )
     _stop_on_signals()
     listener = _bind(host, port)
@@ -256,6 +388,8 @@ def serve(
             # No X-Forwarded-* trust: a caller on loopback must not be able to pose as another address.
             proxy_headers=False,
             lifespan="on",
+            # httptools with a deadline and limits on each request's head, refusals as problem+json.
+            http=GuardedHttpProtocol,
             timeout_graceful_shutdown=10,
             # /ws: frames past the body limit close the socket with 1009; idle sockets are pinged.
             ws="websockets-sansio",
@@ -273,10 +407,7 @@ def serve(
         click.echo(f"  events       {bound}/mcp/stream (SSE)   {ws}/ws (JSON-RPC)   {bound}/webhooks", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
-        click.echo(
-            f"  auth         {'API key required' if settings.api_keys else 'open (no --api-key given)'}",
-            err=True,
-        )
+        click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
         bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
@@ -288,6 +419,7 @@ def serve(
 
 
 main.add_command(generate)
+main.add_command(keys)
 
 
 @main.command()
@@ -400,6 +532,23 @@ def _default_registry() -> Path:
         return Path(os.environ["MCP_BRIDGE_REGISTRY"])
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return data / "mcp-bridge" / "registry.db"
+
+
+def _secret(path: Path | None, option: str, variable: str | None = None) -> str | None:
+    """A secret from a file (without its trailing newline) or else the environment; never echoed."""
+    if path is not None:
+        try:
+            return read_secret_file(str(path), option) or None
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+    return (os.environ.get(variable) or None) if variable else None
+
+
+def _auth_line(settings: BridgeSettings, keyed: bool) -> str:
+    if settings.oauth.enabled:
+        issuer = settings.oauth.issuer or settings.oauth.jwks_url or "an introspection endpoint"
+        return f"API key or OAuth 2.0 token (from {issuer}, for {settings.resource_url})"
+    return "API key required" if keyed else "open (no key given)"
 
 
 def _without_query_strings(record: logging.LogRecord) -> bool:

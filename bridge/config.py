@@ -8,8 +8,15 @@ works as is::
         "remote": {"url": "https://example/mcp", "type": "streamable-http",
                    "headers": {"Authorization": "Bearer ${TOKEN}"}}}}
 
-``${VAR}`` (or ``${VAR:-default}``) is expanded from the environment given to the loader; nothing
-here reads the environment on import.
+``${VAR}`` (or ``${VAR:-default}``, or ``${env:VAR}``) is expanded from the environment given to
+the loader, and ``${file:/path}`` from a file's text (its trailing newline dropped, as secrets
+mounted by Docker or Kubernetes end), so no secret has to be written into the config itself.
+Nothing here reads the environment on import.
+
+Besides static ``headers``, an HTTP server may have an ``authentication`` object, in the same
+shapes as a registration over REST (bearer token, headers, or OAuth 2.0 client credentials, with
+``tokenFile``/``clientSecretFile`` for secrets kept in files), and an ``identity`` object saying
+what the upstream is told of each caller (``upstream_credentials`` parses both).
 """
 
 from __future__ import annotations
@@ -26,17 +33,23 @@ from typing import Any, Literal
 import limits
 
 __all__ = [
+    "CLIENT_AUTH_METHODS",
     "DEFAULT_CALL_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_BODY",
+    "DEFAULT_OAUTH_ALGORITHMS",
+    "DEFAULT_OAUTH_LEEWAY",
     "BridgeSettings",
+    "ClientCredentials",
     "ConfigError",
     "Cpus",
     "Limit",
     "LimitSettings",
+    "OAuthSettings",
     "Rate",
     "ServerConfig",
     "Transport",
+    "default_registry_path",
     "demo_server",
     "load_servers",
     "normalize_server_name",
@@ -44,6 +57,7 @@ __all__ = [
     "parse_limit",
     "parse_rate",
     "parse_servers",
+    "upstream_credentials",
 ]
 
 Transport = Literal["stdio", "streamable-http", "sse"]
@@ -58,8 +72,19 @@ DEFAULT_MAX_BODY = 10 * 1024 * 1024
 #: Connecting includes starting a child process, which for npx/uvx servers can take seconds.
 DEFAULT_CONNECT_TIMEOUT = 30.0
 
+#: Signatures an access token may carry unless the operator says otherwise: public-key ones only,
+#: so a key the bridge holds can never sign a token (HMAC needs ``OAuthSettings.hmac_secret``).
+DEFAULT_OAUTH_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+#: Seconds a token's ``exp``/``nbf``/``iat`` may be off: clocks of issuer and bridge drift a little.
+DEFAULT_OAUTH_LEEWAY = 30.0
+
 SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: ``${VAR}``, ``${VAR:-default}``, ``${env:VAR}`` and ``${file:/path}``.
+_VAR = re.compile(r"\$\{(?:(env|file):([^}]+)|([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?)\}")
+#: A header name as RFC 9110 has it (a token), for the caller's subject header.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: How the bridge authenticates at a token endpoint: HTTP Basic (RFC 6749's default) or form fields.
+CLIENT_AUTH_METHODS = ("basic", "post")
 _TRANSPORT_ALIASES: Mapping[str, Transport] = {
     "stdio": "stdio",
     "streamable-http": "streamable-http",
@@ -71,7 +96,23 @@ _TRANSPORT_ALIASES: Mapping[str, Transport] = {
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; the message says where and why."""
+    """The configuration cannot be used; the message says where and why (never a secret's value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """OAuth 2.0 client credentials (RFC 6749 §4.4): the bridge gets the upstream's access token itself."""
+
+    token_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    #: Space-separated scopes to ask for; None asks for the client's default.
+    scope: str | None = None
+    #: The ``audience`` form field some authorization servers (Auth0, Okta) want.
+    audience: str | None = None
+    #: The RFC 8707 ``resource`` indicator: the upstream the token is meant for.
+    resource: str | None = None
+    client_auth: Literal["basic", "post"] = "basic"
 
 
 # -- limits ------------------------------------------------------------------------------------
@@ -204,10 +245,10 @@ class ServerConfig:
     transport: Transport
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     cwd: str | None = None
     url: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     #: "auto" probes the newest revision and falls back; "legacy" or a revision pins it.
     protocol: str = "auto"
     #: Seconds per call; None until the bridge fills in its own ``--timeout`` (an explicit value wins).
@@ -217,6 +258,18 @@ class ServerConfig:
     #: The config file's ``"limits"``: for the whole server, and per tool (by the server's own tool name).
     limit: Limit | None = None
     tool_limits: Mapping[str, Limit] = field(default_factory=dict)
+    #: HTTP servers: the bridge's own token for the upstream, fetched and renewed (beside ``headers``).
+    oauth: ClientCredentials | None = None
+    #: HTTP servers: a header carrying the caller's principal subject on the requests made for it.
+    subject_header: str | None = None
+    #: Streamable HTTP servers: the caller's own bearer token goes upstream instead of the bridge's
+    #: (the operator's choice in the config file only, never a registration's).
+    forward_caller_token: bool = False
+
+    @property
+    def identifies_caller(self) -> bool:
+        """Requests made for a caller carry something of it (its subject, or its token)."""
+        return self.subject_header is not None or self.forward_caller_token
 
     @property
     def timeout(self) -> float:
@@ -228,6 +281,40 @@ class ServerConfig:
         if self.transport == "stdio":
             return " ".join([self.command or "", *self.args]).strip()
         return self.url or ""
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """How the bridge takes OAuth 2.0 access tokens as a resource server (off while no source of
+    keys is given: no issuer, JWKS URL, introspection endpoint or HMAC secret)."""
+
+    #: The authorization server's issuer identifier: tokens' ``iss`` must equal it, and its
+    #: metadata (OIDC discovery or RFC 8414) names the JWKS and introspection endpoints.
+    issuer: str | None = None
+    #: Where the signing keys are, when not found by discovery.
+    jwks_url: str | None = None
+    #: The ``aud`` values that mean this bridge (RFC 8707); empty: the bridge's public URL.
+    audiences: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = DEFAULT_OAUTH_ALGORITHMS
+    leeway: float = DEFAULT_OAUTH_LEEWAY
+    #: RFC 7662 endpoint for opaque tokens, and the bridge's own client credentials there.
+    introspection_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    #: A shared secret for HS256/384/512 tokens; only with it are HMAC signatures accepted.
+    hmac_secret: bytes | None = field(default=None, repr=False)
+    #: The token scopes (``scope``/``scp`` claims) that grant the bridge's ``use``, ``admin`` and
+    #: ``destructive``; an empty one means no token is granted that (``use`` always has a name).
+    use_scope: str = "use"
+    admin_scope: str = "admin"
+    destructive_scope: str = "destructive"
+    #: A claim listing what the caller may use (``server.*``, ``server.tool``); a token without it,
+    #: or a bridge without this, is limited by scopes only.
+    allow_claim: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer or self.jwks_url or self.introspection_url or self.hmac_secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +342,18 @@ class BridgeSettings:
     event_payloads: bool = False
     #: Keep every call's events in the log, not only while a stream, socket or webhook follows them.
     log_all_calls: bool = False
-    #: Origins (``https://app.example``) whose browser pages may open the WebSocket and the event
-    #: stream, besides the bridge's own origin.
+    #: Origins (``https://app.example``) whose browser pages may use the bridge (CORS) besides the
+    #: bridge's own origin; none by default, so CORS is off.
     allowed_origins: tuple[str, ...] = ()
+    #: Names besides loopback ones a loopback-bound bridge answers to in ``Host`` (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     #: Webhook URLs may point at loopback, private and link-local addresses (refused by default).
     allow_private_webhooks: bool = False
+    #: Servers registered over REST may be at loopback and private addresses (refused by default;
+    #: link-local and cloud-metadata addresses are refused even so).
+    allow_private_upstreams: bool = False
+    #: A file the audit log (admin actions, refusals) is appended to as JSON lines; None: stderr only.
+    audit_log: str | None = None
     #: A webhook subscription made at start (the integration guide's ``WEBHOOK_URL``), and its
     #: signing secret (``WEBHOOK_SECRET``; when missing, one is made and never logged: rotate it
     #: over REST to be shown one).
@@ -272,6 +366,17 @@ class BridgeSettings:
     #: Redis (``redis://host:port/db``) for what several bridges share: the limits' counters.
     #: None keeps them in this process.
     redis_url: str | None = None
+    #: Tools annotated ``destructiveHint: true`` are only for keys with the ``destructive`` scope
+    #: (keys from the command line and the environment have it; stored keys only when given it).
+    destructive_scope: bool = True
+    #: The URL callers reach the bridge by: its OAuth resource identifier, and where its protected
+    #: resource metadata is. None: ``http://{host}:{port}``.
+    public_url: str | None = None
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
+
+    @property
+    def resource_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @staticmethod
     def keys_from_env(environ: Mapping[str, str], variable: str = "MCP_BRIDGE_API_KEYS") -> tuple[str, ...]:
@@ -288,11 +393,24 @@ def normalize_server_name(name: str) -> str:
     return slug
 
 
+def read_secret_file(path: str, where: str) -> str:
+    """A secret kept in a file: its text without the trailing newline; the error names the file, never its text."""
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: the file {path} is not UTF-8 text") from exc
+
+
 def _expand(value: Any, environ: Mapping[str, str], where: str) -> Any:
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
-            var, default = match.group(1), match.group(2)
+            kind, target, var, default = match.groups()
+            if kind == "file":
+                return read_secret_file(target, where)
+            var = target if kind == "env" else var
             if var in environ:
                 return environ[var]
             if default is not None:
@@ -359,6 +477,9 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
         raise ConfigError(f"{where}.protocol must be a string")
     limit, tool_limits = _server_limits(entry.get("limits"), f"{where}.limits")
     if transport == "stdio":
+        for http_only in ("authentication", "identity"):
+            if http_only in entry:
+                raise ConfigError(f"{where}.{http_only} applies to HTTP servers only (stdio servers take env)")
         command = entry.get("command")
         args = entry.get("args", [])
         if not isinstance(command, str) or not command:
@@ -384,15 +505,113 @@ def _server_from_entry(raw_name: str, entry: Any, environ: Mapping[str, str]) ->
     url = entry.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.url must be an http:// or https:// URL")
+    headers = _str_map(entry.get("headers"), f"{where}.headers")
+    extra, oauth, subject_header, forward = upstream_credentials(entry, where, files=True)
+    if forward and transport != "streamable-http":
+        raise ConfigError(f"{where}.identity.forwardCallerToken needs a streamable-http server")
     return ServerConfig(
         name=name,
         transport=transport,
         url=url,
-        headers=_str_map(entry.get("headers"), f"{where}.headers"),
+        headers={**headers, **extra},
         protocol=protocol,
         call_timeout=None if timeout is None else float(timeout),
         limit=limit,
         tool_limits=tool_limits,
+        oauth=oauth,
+        subject_header=subject_header,
+        forward_caller_token=forward,
+    )
+
+
+def upstream_credentials(
+    entry: Mapping[str, Any], where: str, *, files: bool
+) -> tuple[dict[str, str], ClientCredentials | None, str | None, bool]:
+    """An HTTP server's ``authentication`` and ``identity``: extra headers, client credentials,
+    the subject header, and whether the caller's token is forwarded.
+
+    ``files`` allows ``tokenFile`` and ``clientSecretFile`` (read here, once) and forwarding
+    callers' tokens: both for the operator's config file only. A registration over REST may
+    neither read the bridge host's files nor collect every caller's credentials.
+    """
+    headers: dict[str, str] = {}
+    oauth: ClientCredentials | None = None
+    auth = entry.get("authentication")
+    here = f"{where}.authentication"
+    if auth is not None:
+        if not isinstance(auth, dict):
+            raise ConfigError(f"{here} must be an object")
+        kind = auth.get("type")
+        if kind == "bearer":
+            headers["Authorization"] = "Bearer " + _secret(auth, "token", here, files=files)
+        elif kind == "headers":
+            headers.update(_str_map(auth.get("headers"), f"{here}.headers"))
+        elif kind == "oauth2-client-credentials":
+            oauth = _client_credentials(auth, here, files=files)
+        else:
+            raise ConfigError(f'{here}.type must be "bearer", "headers" or "oauth2-client-credentials"')
+    identity = entry.get("identity")
+    here = f"{where}.identity"
+    if identity is None:
+        return headers, oauth, None, False
+    if not isinstance(identity, dict) or not set(identity) <= {"subjectHeader", "forwardCallerToken"}:
+        raise ConfigError(f"{here} must be an object with subjectHeader and forwardCallerToken only")
+    subject_header = identity.get("subjectHeader")
+    if subject_header is not None and (not isinstance(subject_header, str) or not _HEADER_NAME.match(subject_header)):
+        raise ConfigError(f"{here}.subjectHeader must be a header name")
+    if subject_header is not None and subject_header.lower() == "authorization":
+        raise ConfigError(f"{here}.subjectHeader cannot be Authorization (see forwardCallerToken)")
+    forward = identity.get("forwardCallerToken", False)
+    if not isinstance(forward, bool):
+        raise ConfigError(f"{here}.forwardCallerToken must be true or false")
+    if forward and not files:
+        raise ConfigError(f"{here}.forwardCallerToken can be set in the bridge's config file only")
+    return headers, oauth, subject_header, forward
+
+
+def _secret(raw: Mapping[str, Any], key: str, where: str, *, files: bool) -> str:
+    """A secret given as ``key`` or, where files are allowed, as ``keyFile`` (exactly one)."""
+    file_key = key + "File"
+    if file_key in raw and not files:
+        raise ConfigError(f"{where}.{file_key}: secrets from files can be named in the bridge's config file only")
+    if (key in raw) == (file_key in raw):
+        raise ConfigError(f"{where} needs exactly one of {key} and {file_key}" if files else f"{where} needs {key}")
+    if file_key in raw:
+        path = raw[file_key]
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f"{where}.{file_key} must be a file path")
+        value = read_secret_file(path, f"{where}.{file_key}")
+    else:
+        value = raw[key]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _client_credentials(raw: Mapping[str, Any], where: str, *, files: bool) -> ClientCredentials:
+    token_url = raw.get("tokenUrl")
+    if not isinstance(token_url, str) or not token_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.tokenUrl must be an http:// or https:// URL")
+    client_id = raw.get("clientId")
+    if not isinstance(client_id, str) or not client_id:
+        raise ConfigError(f"{where}.clientId must be a non-empty string")
+    optional: dict[str, str | None] = {}
+    for key in ("scope", "audience", "resource"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{where}.{key} must be a string")
+        optional[key] = value or None
+    client_auth = raw.get("clientAuth", "basic")
+    if client_auth not in CLIENT_AUTH_METHODS:
+        raise ConfigError(f'{where}.clientAuth must be "basic" or "post"')
+    return ClientCredentials(
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=_secret(raw, "clientSecret", where, files=files),
+        scope=optional["scope"],
+        audience=optional["audience"],
+        resource=optional["resource"],
+        client_auth=client_auth,
     )
 
 
@@ -427,3 +646,12 @@ def load_servers(path: Path, environ: Mapping[str, str]) -> list[ServerConfig]:
 def demo_server() -> ServerConfig:
     """The bundled demo server, started as a stdio child with this interpreter."""
     return ServerConfig(name="demo", transport="stdio", command=sys.executable, args=("-m", "bridge.demo"))
+
+
+def default_registry_path(environ: Mapping[str, str]) -> Path:
+    """Where ``serve`` and ``keys`` keep their store: ``$MCP_BRIDGE_REGISTRY``, else ``registry.db``
+    in the user's XDG data folder."""
+    if environ.get("MCP_BRIDGE_REGISTRY"):
+        return Path(environ["MCP_BRIDGE_REGISTRY"])
+    data = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "mcp-bridge" / "registry.db"

@@ -11,15 +11,18 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
 
     BridgeError
     ├── RequestInvalid            400  body, query or path broke the spec or a tool's inputSchema
-    ├── Unauthorized              401  missing or unknown API key
-    ├── Forbidden                 403  the key lacks the scope
+    ├── Unauthorized              401  missing or unknown API key, or an access token that is not valid
+    ├── Forbidden                 403  the key or token lacks the scope
+    │   └── ForeignOrigin         403  a page of another origin, or a Host the bridge does not answer to
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
+    ├── RequestTimeout            408  the request's headers did not arrive in time
     ├── Ambiguous                 409  a bare name matches several servers' tools
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
     ├── TooManyCalls              429  a /ws connection has its limit of calls in flight
     ├── RateLimited               429  a caller, server or tool is past one of the operator's limits
+    ├── HeadersTooLarge           431  the request line and headers are over the limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     └── UpstreamError             502  the upstream answered, but not with something usable
@@ -29,6 +32,7 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -42,10 +46,13 @@ __all__ = [
     "BridgeError",
     "FieldError",
     "Forbidden",
+    "ForeignOrigin",
+    "HeadersTooLarge",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
     "RequestInvalid",
+    "RequestTimeout",
     "ToolFailed",
     "Unauthorized",
     "Unprocessable",
@@ -53,6 +60,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "bearer_challenge",
     "jsonrpc_error",
     "jsonrpc_error_from_problem",
 ]
@@ -77,6 +85,8 @@ class BridgeError(Exception):
     title: ClassVar[str] = "Internal error"
     #: JSON-RPC error code used when the same failure is answered on ``POST /mcp``.
     jsonrpc_code: ClassVar[int] = -32603
+    #: Who was refused, when known (a 403 to an authenticated caller): for the audit log, never rendered.
+    subject: str | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -134,6 +144,22 @@ class NotJsonRpc(RequestInvalid):
     jsonrpc_code = -32600
 
 
+class HeadersTooLarge(BridgeError):
+    """The request line and headers are over the bridge's limits: too many bytes or too many fields."""
+
+    status = 431
+    slug = "headers-too-large"
+    title = "Request headers too large"
+
+
+class RequestTimeout(BridgeError):
+    """The request's line and headers did not arrive in time (a slow or stalled client)."""
+
+    status = 408
+    slug = "request-timeout"
+    title = "The request was not received in time"
+
+
 class TooManyCalls(BridgeError):
     """More calls in flight than a connection may have; sent again once answers arrive, it is taken."""
 
@@ -179,21 +205,78 @@ class RateLimited(BridgeError):
         return {"Retry-After": str(self.retry_after), "RateLimit-Policy": policy, "RateLimit": current}
 
 
+def bearer_challenge(**params: str | None) -> str:
+    """A ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3) with the given parameters, in order.
+
+    Values are quoted strings; a character RFC 6750 does not allow in them (a quote, a
+    backslash, a control character) becomes a space, so a detail cannot break the header.
+    """
+    shown = [f'{name}="{_QUOTABLE.sub(" ", value)}"' for name, value in params.items() if value is not None]
+    return "Bearer " + ", ".join(shown) if shown else "Bearer"
+
+
+_QUOTABLE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
 class Unauthorized(BridgeError):
+    """No credential, or one the bridge does not accept.
+
+    On a bridge that takes OAuth 2.0 access tokens the challenge says where its protected
+    resource metadata is (RFC 9728), so a client can find the authorization server, and for a
+    token that was refused, ``error="invalid_token"`` (RFC 6750); without OAuth it names the realm.
+    """
+
     status = 401
     slug = "unauthorized"
     title = "Missing or invalid API key"
     jsonrpc_code = -32001
 
+    def __init__(self, detail: str, *, error: str | None = None, resource_metadata: str | None = None) -> None:
+        super().__init__(detail)
+        self.error = error
+        self.resource_metadata = resource_metadata
+
+    def pointing_to(self, resource_metadata: str) -> Unauthorized:
+        """The same refusal, its challenge naming the resource metadata at ``resource_metadata``."""
+        return Unauthorized(self.detail, error=self.error, resource_metadata=resource_metadata)
+
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Bearer realm="mcp-rest-bridge"'}
+        if self.error is None and self.resource_metadata is None:
+            return {"WWW-Authenticate": 'Bearer realm="mcp-rest-bridge"'}
+        description = self.detail if self.error is not None else None
+        challenge = bearer_challenge(
+            error=self.error, error_description=description, resource_metadata=self.resource_metadata
+        )
+        return {"WWW-Authenticate": challenge}
 
 
 class Forbidden(BridgeError):
+    """The caller is known but may not do this; with OAuth, a challenge naming the scope it lacks."""
+
     status = 403
     slug = "forbidden"
     title = "The API key lacks the scope for this operation"
     jsonrpc_code = -32001
+
+    def __init__(self, detail: str, *, scope: str | None = None, resource_metadata: str | None = None) -> None:
+        super().__init__(detail)
+        self.scope = scope
+        self.resource_metadata = resource_metadata
+
+    def headers(self) -> dict[str, str]:
+        if self.scope is None:
+            return {}
+        challenge = bearer_challenge(
+            error="insufficient_scope", scope=self.scope, resource_metadata=self.resource_metadata
+        )
+        return {"WWW-Authenticate": challenge}
+
+
+class ForeignOrigin(Forbidden):
+    """A browser page of another origin, or a request for a name the bridge does not answer to (DNS rebinding)."""
+
+    slug = "foreign-origin"
+    title = "Not allowed from this origin or host name"
 
 
 class NotFound(BridgeError):

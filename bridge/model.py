@@ -14,10 +14,12 @@ from typing import Any, Literal, Protocol
 
 __all__ = [
     "ADMIN",
+    "DESTRUCTIVE",
     "INPUT_REQUIRED",
     "JSON",
     "MISSING_CAPABILITY",
     "REQUEST_ID_CHARS",
+    "SCOPES",
     "SERVING",
     "USE",
     "Catalog",
@@ -46,6 +48,12 @@ MISSING_CAPABILITY = -32021
 USE = "use"
 #: The scope that may also register and remove servers.
 ADMIN = "admin"
+#: The scope that may see and call tools annotated ``destructiveHint: true`` (while the operator
+#: has that policy on, as by default). Keys from the command line hold it, as does the anonymous
+#: caller of an open bridge: they could call every tool before the policy existed.
+DESTRUCTIVE = "destructive"
+#: Every scope a key may hold.
+SCOPES = (USE, ADMIN, DESTRUCTIVE)
 #: A caller's own request id (``X-Request-Id``) is kept to this many characters in events.
 REQUEST_ID_CHARS = 200
 
@@ -56,13 +64,16 @@ class Principal:
 
     ``servers`` and ``tools`` are allowlists (None: all). A tool entry is a qualified name
     (``server.tool``) or ``server.*``. A server a principal may not use, and a tool it may not
-    call, are absent for it: not listed, and 404 when named.
+    call, are absent from its listings, and naming one is refused with 403.
     """
 
     subject: str
     scopes: frozenset[str] = frozenset({USE})
     servers: frozenset[str] | None = None
     tools: frozenset[str] | None = None
+    #: The credential the caller presented, kept only while an upstream is configured to receive
+    #: it (``forwardCallerToken``); never shown, never compared.
+    credential: str | None = field(default=None, repr=False, compare=False)
 
     @staticmethod
     def anonymous() -> Principal:
@@ -85,7 +96,7 @@ class Principal:
         return self.servers is None and self.tools is None
 
     def has_scopes(self, needed: Collection[str]) -> bool:
-        return all(scope in self.scopes for scope in needed)
+        return self.scopes.issuperset(needed)
 
     def may_use(self, server: str) -> bool:
         return self.servers is None or server in self.servers
@@ -96,7 +107,8 @@ class Principal:
         return self.tools is None or f"{server}.{tool}" in self.tools or f"{server}.*" in self.tools
 
 
-_ANONYMOUS = Principal("anonymous")  # one object: it is immutable, and asked for on every open request
+# One object: it is immutable, and asked for on every open request.
+_ANONYMOUS = Principal("anonymous", frozenset({USE, DESTRUCTIVE}))
 
 
 @dataclass(frozen=True, slots=True)

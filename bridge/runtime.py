@@ -8,16 +8,28 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.audit import AuditFile
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
 from bridge.feed import Feed, FeedSettings
-from bridge.gate import ApiKeyAuthenticator, Gate
+from bridge.gate import (
+    AccessTokens,
+    ApiKeys,
+    Authenticator,
+    CredentialSource,
+    Gate,
+    MetadataError,
+    ProtectedResource,
+    StaticKeys,
+    StoredKeys,
+)
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
 from bridge.limits import Limits
@@ -51,7 +63,9 @@ class Bridge:
     webhooks: WebhookSubscriptions
     dispatcher: WebhookDispatcher
     outbox: WebhookOutbox
+    keys: StoredKeys
     limits: Limits
+    audit_file: AuditFile | None = None
 
     @classmethod
     def create(
@@ -63,31 +77,43 @@ class Bridge:
         wait: bool = True,
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
+        tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
         # The config file's limits under the command line's; Redis, when given, is reached here.
         limits = Limits.create(settings.limits.including(servers), settings.redis_url)
-        gate = Gate(
-            ApiKeyAuthenticator(settings.api_keys, settings.admin_keys),
-            RequestValidator(spec),
-            settings.max_body,
-            limits.caller,
-        )
         store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
+        try:
+            keys = StoredKeys(store.keys, store.writer)
+        except BaseException:
+            store.close()
+            raise
+        if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
+            keys.watch()
+        sources: list[CredentialSource] = [StaticKeys(settings.api_keys, settings.admin_keys), keys]
+        sources += [tokens] if tokens is not None else []
+        authenticator = Authenticator(sources, resource=protected)
+        # Only the config file may send callers' tokens upstream, so this is known at start.
+        authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
+        gate = Gate(authenticator, RequestValidator(spec), settings.max_body, limits.caller)
         pool = UpstreamPool(connect_timeout=settings.connect_timeout)
+        if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
+            tokens.loop_thread = pool.run(_loop_thread(), 10)
         registry = ServerRegistry(
             pool,
             store.registrations,
             allow_stdio=settings.allow_stdio_registration,
+            allow_private=settings.allow_private_upstreams,
             connect_timeout=settings.connect_timeout,
             call_timeout=settings.call_timeout,
         )
         bus = InProcessBus()
         feed = Feed(bus, store, _feed_settings(settings))
-        gateway = Gateway(pool, registry, bus, limits.upstream)
+        gateway = Gateway(pool, registry, bus, limits.upstream, destructive_scope=settings.destructive_scope)
         try:
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
         except BaseException:
             gateway.close()
             feed.close()
+            keys.close()
             store.close()
             raise
         try:
@@ -97,9 +123,20 @@ class Bridge:
             outbox.close()
             gateway.close()
             feed.close()
+            keys.close()
             store.close()
             raise
-        app = create_app(gateway, spec, settings, gate, webhooks)
+        app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
+        try:
+            audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
+        except OSError as exc:
+            pool.run(dispatcher.close(), 10)
+            outbox.close()
+            gateway.close()
+            feed.close()
+            keys.close()
+            store.close()
+            raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
         return cls(
             settings=settings,
             spec=spec,
@@ -112,7 +149,9 @@ class Bridge:
             webhooks=webhooks,
             dispatcher=dispatcher,
             outbox=outbox,
+            keys=keys,
             limits=limits,
+            audit_file=audit_file,
         )
 
     def asgi_app(self) -> Any:
@@ -120,13 +159,15 @@ class Bridge:
         from bridge.endpoint import create_asgi_app, create_mcp_server
         from bridge.endpoint.access import EventAccess
         from bridge.endpoint.calls import ToolCalls
+        from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
         server = create_mcp_server(self.gateway)
         calls = ToolCalls(self.gateway, self.gate)
-        access = EventAccess(self.gate, self.settings.allowed_origins)
+        origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
+        access = EventAccess(self.gate, origins)
         return create_asgi_app(
             self.app,
             server,
@@ -135,6 +176,7 @@ class Bridge:
             calls=calls,
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
+            origins=origins,
             threads=self.settings.threads,
         )
 
@@ -167,7 +209,10 @@ class Bridge:
             log.debug("limits closed with the loop")
         self.gateway.close()
         self.feed.close()
+        self.keys.close()
         self.store.close()
+        if self.audit_file is not None:
+            self.audit_file.detach()
 
 
 def _webhooks(
@@ -194,6 +239,29 @@ def _webhooks(
     outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit)
     pool.run(dispatcher.start(), 10)
     return webhooks, dispatcher, outbox
+
+
+def _access_tokens(settings: BridgeSettings) -> tuple[AccessTokens | None, ProtectedResource | None]:
+    """OAuth 2.0 access tokens as a credential source, and the bridge as their protected resource,
+    when configured (the issuer asked now); else neither."""
+    oauth = settings.oauth
+    if not oauth.enabled:
+        return None, None
+    resource = settings.resource_url
+    try:
+        tokens = AccessTokens.create(oauth, resource)
+    except MetadataError as exc:
+        raise ConfigError(f"OAuth 2.0 tokens cannot be checked: {exc}") from exc
+    protected = ProtectedResource(
+        resource=resource,
+        authorization_servers=(oauth.issuer,) if oauth.issuer else (),
+        scopes=tokens.scopes.names,
+    )
+    return tokens, protected
+
+
+async def _loop_thread() -> int:
+    return threading.get_ident()
 
 
 async def _running_loop() -> asyncio.AbstractEventLoop:

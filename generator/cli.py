@@ -40,6 +40,11 @@ def _default_spec() -> str:
 @click.option(
     "--check", "check_only", is_flag=True, help="Regenerate in memory; fail with a diff if the output drifted."
 )
+@click.option(
+    "--api-key",
+    envvar="MCP_BRIDGE_API_KEY",
+    help="Key to fetch a --spec URL with: a key limited to some tools gets a client with only those.",
+)
 def generate(
     target: Target | None,
     source: str | None,
@@ -47,6 +52,7 @@ def generate(
     package: str | None,
     module: str | None,
     check_only: bool,
+    api_key: str | None,
 ) -> None:
     if target is None and not check_only:
         raise click.UsageError("name a target (python, typescript, server, go), or pass --check")
@@ -58,7 +64,7 @@ def generate(
     for name in [target] if target else list(TARGETS):
         folder = out or Path("generated") / name
         try:
-            files, problems = generate_files(name, spec, package or DEFAULT_PACKAGES[name])
+            files, problems = generate_files(name, spec, package or DEFAULT_PACKAGES[name], api_key=api_key)
         except GenerationFailed as failed:
             for problem in failed.problems:
                 click.echo(str(problem), err=True)

@@ -24,10 +24,15 @@ __all__ = ["Target", "check", "generate_files", "load_spec", "write"]
 Target = Literal["python", "typescript", "server", "go"]
 
 
-def load_spec(source: str, problems: Problems) -> tuple[dict[str, object], bytes]:
-    """The document and its exact bytes (the digest stamped on the output is of these)."""
+def load_spec(source: str, problems: Problems, api_key: str | None = None) -> tuple[dict[str, object], bytes]:
+    """The document and its exact bytes (the digest stamped on the output is of these).
+
+    A URL is fetched with ``api_key`` when given: a bridge serves a key limited to some tools a
+    document with only those, so the client generated from it has only their methods.
+    """
     if source.startswith(("http://", "https://")):
-        response = requests.get(source, timeout=60)
+        headers = {"X-API-Key": api_key} if api_key else None
+        response = requests.get(source, headers=headers, timeout=60)
         response.raise_for_status()
         raw = response.content
     else:
@@ -47,9 +52,9 @@ def load_spec(source: str, problems: Problems) -> tuple[dict[str, object], bytes
     return document, raw
 
 
-def generate_files(target: Target, source: str, package: str) -> tuple[Files, Problems]:
+def generate_files(target: Target, source: str, package: str, *, api_key: str | None = None) -> tuple[Files, Problems]:
     problems = Problems()
-    document, raw = load_spec(source, problems)
+    document, raw = load_spec(source, problems, api_key)
     if not document:
         problems.raise_if_fatal()
     # Even an invalid document is read on, so that every problem is reported in one run.

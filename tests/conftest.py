@@ -1,10 +1,19 @@
+"""Fixtures shared by the suite, and the search of every log it wrote for the secrets it used (``tests.leaks``)."""
+
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from bridge.runtime import Bridge
+from tests.leaks import find_leaks, used
 from tests.support import in_process_bridge, rich_stdio, time_stdio
+
+#: This process's log records (in-process bridges, clients) go here, searched with the processes' logs.
+SUITE_LOG = "suite-logging.log"
+_searched: list[Path] = []
 
 
 @pytest.fixture(scope="module")
@@ -17,3 +26,31 @@ def bridge() -> Iterator[Bridge]:
 @pytest.fixture
 def client(bridge: Bridge) -> FlaskClient:
     return bridge.app.test_client()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def logs_searched_for_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep this process's log records in the session's folder, which ``pytest_sessionfinish`` searches."""
+    folder = tmp_path_factory.getbasetemp()
+    handler = logging.FileHandler(folder / SUITE_LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    _searched.append(folder)
+    yield
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any log the suite wrote holds a secret it used."""
+    secrets = used()
+    leaks = [leak for folder in _searched for leak in find_leaks(folder.rglob("*.log"), secrets)]
+    if not leaks:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_sep("=", f"{len(leaks)} secret(s) found in the logs the suite wrote", red=True)
+        for leak in leaks[:50]:
+            reporter.write_line(str(leak))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

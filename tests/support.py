@@ -15,6 +15,7 @@ from bridge.config import BridgeSettings, ServerConfig
 from bridge.model import ServerStatus
 from bridge.runtime import Bridge
 from harness import Proc, children, free_port, http_status, started
+from tests.leaks import register_args, register_env, secret
 from tests.servers.launch import RICH_SERVER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,8 @@ def time_stdio(name: str = "time") -> ServerConfig:
 
 @contextmanager
 def in_process_bridge(servers: Sequence[ServerConfig], **settings: Any) -> Iterator[Bridge]:
+    for key in (*settings.get("api_keys", ()), *settings.get("admin_keys", ()), settings.get("webhook_secret") or ""):
+        secret(key)
     bridge = Bridge.create(BridgeSettings(**settings), servers)
     try:
         yield bridge
@@ -66,6 +69,11 @@ def bridge_process(
 ) -> Iterator[BridgeProcess]:
     """``mcp-bridge serve`` as a real process on a free loopback port, healthy when yielded; stopped by its PID."""
     tmp_path.mkdir(parents=True, exist_ok=True)
+    register_args(args)
+    register_env(env or {})
+    for entry in (config or {}).get("mcpServers", {}).values():  # upstreams' credentials, as sent upstream
+        for value in entry.get("headers", {}).values():
+            secret(value.removeprefix("Bearer ").strip())
     port = port or free_port()
     cmd = [*list(command or [sys.executable, "-m", "bridge.cli"]), "serve", "--port", str(port), *args]
     if "--registry" not in args:  # never the user's own registry file

@@ -127,7 +127,7 @@ def test_federation_through_a_gateway_with_outage_and_recovery(tmp_path: Path) -
 
     with (
         bridge_process(tmp_path / "b", b_config, *b_args, port=b_port) as b,
-        bridge_process(tmp_path / "a", None, "--admin-key", "a-admin") as a,
+        bridge_process(tmp_path / "a", None, "--admin-key", "a-admin", "--allow-private-upstreams") as a,
     ):
         registration = {
             "name": "b",

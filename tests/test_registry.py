@@ -11,12 +11,13 @@ import requests
 from flask.testing import FlaskClient
 
 from bridge.runtime import Bridge
+from tests.leaks import secret
 from tests.servers.launch import RICH_SERVER, free_port, running_http_server
 from tests.support import PINNABLE, bridge_process, children_running, cpus_of, in_process_bridge, rich_stdio
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 PLAIN = {"X-API-Key": "plain-key"}
-TOKEN = "upstream-secret-token"
+TOKEN = secret("upstream-secret-token")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,12 @@ def guarded_url() -> Iterator[str]:
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[Bridge]:
-    settings = {"api_keys": ("plain-key",), "admin_keys": ("admin-key",), "registry_path": str(tmp_path / "r.db")}
+    settings = {
+        "api_keys": ("plain-key",),
+        "admin_keys": ("admin-key",),
+        "registry_path": str(tmp_path / "r.db"),
+        "allow_private_upstreams": True,  # the test servers listen on loopback
+    }
     with in_process_bridge([rich_stdio()], **settings) as running:
         yield running
 
@@ -185,7 +191,7 @@ def test_delete_removes_a_registration_but_not_a_config_server(gc: FlaskClient, 
 def test_registrations_survive_a_restart_beside_config_servers(tmp_path: Path, guarded_url: str) -> None:
     registry = tmp_path / "registry.db"
     config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}}}
-    args = ("--admin-key", "admin-key", "--registry", str(registry))
+    args = ("--admin-key", "admin-key", "--registry", str(registry), "--allow-private-upstreams")
     with bridge_process(tmp_path, config, *args) as first:
         created = requests.post(first.url + "/servers", json=_registration(guarded_url), headers=ADMIN, timeout=60)
         assert created.status_code == 201

@@ -54,12 +54,35 @@ OPERATIONS = {
     "readyz": ("get", "/readyz"),
     "streamEvents": ("get", "/mcp/stream"),
     "createStreamTicket": ("post", "/mcp/stream/tickets"),
+    "getProtectedResourceMetadata": ("get", "/.well-known/oauth-protected-resource"),
+    "listKeys": ("get", "/keys"),
+    "createKey": ("post", "/keys"),
+    "getKey": ("get", "/keys/{key}"),
+    "revokeKey": ("delete", "/keys/{key}"),
+    "rotateKey": ("post", "/keys/{key}/rotate"),
 }
 HEALTH = {"healthz", "readyz"}
+#: Open to every caller, with or without credentials: the probes, and what a client needs to get a token.
+OPEN = HEALTH | {"getProtectedResourceMetadata"}
 #: Managing servers needs an admin key: these declare 403 and a 409 for a taken name.
 ADMIN = {"registerServer", "deleteServer"}
 #: Webhook subscriptions need an admin key too (403 without one); they name nothing that can be taken.
 WEBHOOKS = {op_id for op_id in OPERATIONS if "Webhook" in op_id}
+#: So do named API keys (403 without one).
+KEYS = {"listKeys", "createKey", "getKey", "revokeKey", "rotateKey"}
+#: A key limited to some servers and tools is refused (403) anything outside its allowlists.
+ALLOWLISTED = {
+    "getServer",
+    "listServerTools",
+    "callServerTool",
+    "listServerResources",
+    "readServerResource",
+    "listServerPrompts",
+    "getServerPrompt",
+    "callTool",
+    "readResource",
+    "getPrompt",
+}
 PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "429", "502", "503", "504")
 #: Browsers open the event stream: these declare 403 for a page of an origin the bridge refuses.
 STREAMS = {"streamEvents", "createStreamTicket"}
@@ -158,7 +181,7 @@ def test_every_operation_has_a_unique_operation_id_from_the_contract() -> None:
 
 def test_every_operation_has_tags_a_summary_and_a_description() -> None:
     tags = {tag["name"] for tag in document()["tags"]}
-    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "events", "webhooks"}
+    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "auth", "events", "webhooks", "keys"}
     for op_id, (_, _, op) in operations().items():
         assert op.get("tags"), op_id
         assert set(op["tags"]) <= tags, op_id
@@ -174,19 +197,19 @@ def test_keys_are_optional_except_for_managing_servers_and_absent_from_health_pr
     api_key = schemes["apiKeyAuth"]
     assert (api_key["type"], api_key["in"], api_key["name"]) == ("apiKey", "header", "X-API-Key")
     for op_id, (_, _, op) in operations().items():
-        assert ("security" in op and op["security"] == []) == (op_id in HEALTH), op_id
+        assert ("security" in op and op["security"] == []) == (op_id in OPEN), op_id
         if op_id in ADMIN | WEBHOOKS:
             assert op["security"] == [{"bearerAuth": ["admin"]}, {"apiKeyAuth": ["admin"]}], op_id
 
 
 def test_every_non_health_operation_declares_the_problem_json_responses() -> None:
     for op_id, (_, _, op) in operations().items():
-        if op_id in HEALTH:
+        if op_id in OPEN:
             continue
         expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS else set())
         expected |= {"403", "409"} if op_id in ADMIN else set()
         expected |= {"403"} if op_id in STREAMS else set()
-        expected |= {"403"} if op_id in WEBHOOKS else set()
+        expected |= {"403"} if op_id in WEBHOOKS | KEYS | ALLOWLISTED else set()
         declared = {status for status in op["responses"] if status.startswith(("4", "5"))}
         assert declared == expected, op_id
         for status in expected:
@@ -212,6 +235,14 @@ def test_health_operations_declare_no_problem_responses() -> None:
     assert set(readyz) == {"200", "503"}
     for status in ("200", "503"):
         assert readyz[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Readiness"}
+
+
+def test_the_protected_resource_metadata_is_open_and_404_on_a_bridge_without_oauth() -> None:
+    responses = operations()["getProtectedResourceMetadata"][2]["responses"]
+    assert set(responses) == {"200", "404"}
+    document_schema = responses["200"]["content"]["application/json"]["schema"]
+    assert document_schema == {"$ref": "#/components/schemas/ProtectedResourceMetadata"}
+    assert list(resolve(responses["404"])["content"]) == [PROBLEM_JSON]
 
 
 def test_a_notification_to_mcp_is_answered_202_without_a_body() -> None:

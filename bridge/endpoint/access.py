@@ -11,10 +11,9 @@ subprotocols, so besides the gate's ``Authorization``/``X-API-Key`` headers thes
 - on the WebSocket only, the key offered as a subprotocol (``mcp-bridge.key.<key>``) beside
   ``mcp-bridge``, which is the one the bridge selects, so the key is never echoed back.
 
-A request that carries ``Origin`` comes from a browser page: it is let in only from the
-bridge's own origin (the scheme and ``Host`` it was reached by) or an operator's
-``--allowed-origin``, so another site's page cannot ride on a user's ticket or reach a bridge
-on the user's loopback.
+A WebSocket handshake that carries ``Origin`` comes from a browser page: it is let in only as
+every HTTP request is (``bridge.endpoint.origins``), so another site's page cannot ride on a
+user's ticket or reach a bridge on the user's loopback.
 """
 
 from __future__ import annotations
@@ -25,12 +24,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bridge.errors import Forbidden, Unauthorized
+from bridge.errors import Unauthorized
 from bridge.gate import Gate
 from bridge.gate.credentials import presented_credential
 from bridge.model import USE, Principal
 
 from .http import Headers
+from .origins import Origins
 
 __all__ = ["KEY_PROTOCOL", "PROTOCOL", "TICKET_TTL", "EventAccess", "Tickets"]
 
@@ -114,31 +114,14 @@ class Offer:
 class EventAccess:
     """Admits callers of ``/mcp/stream``, its tickets, and ``/ws``."""
 
-    def __init__(self, gate: Gate, allowed_origins: Iterable[str] = (), tickets: Tickets | None = None) -> None:
+    def __init__(self, gate: Gate, origins: Origins | None = None, tickets: Tickets | None = None) -> None:
         self.gate = gate
+        self.origins = origins or Origins()
         self.tickets = tickets or Tickets()
-        self._allowed = frozenset(_normal(o) for o in allowed_origins)
 
     def check_origin(self, headers: Headers, secure: bool = False) -> None:
-        """403 for a browser page of another origin; requests without ``Origin`` are not from one."""
-        origin = headers.get("origin", "")
-        if not origin:
-            return
-        host = headers.get("host", "")
-        own = {f"{'https' if secure else 'http'}://{host}".lower()} if host else set()
-        if _normal(origin) in own or _normal(origin) in self._allowed:
-            return
-        raise Forbidden(f"pages from the origin {origin!r} may not open this stream; the operator can allow it")
-
-    def cors(self, headers: Headers) -> list[tuple[bytes, bytes]]:
-        """The CORS headers that let an allowed page of another origin read the answer (none else).
-
-        Only an operator's ``--allowed-origin`` gets them, named exactly (never ``*``); the bridge's
-        own pages need none."""
-        origin = headers.get("origin", "")
-        if not origin or _normal(origin) not in self._allowed:
-            return []
-        return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"origin")]
+        """403 for a page of another origin, or a name the bridge does not answer to."""
+        self.origins.check(headers, secure)
 
     def principal(self, headers: Headers, ticket: str | None = None, offer: Offer | None = None) -> Principal:
         """Who is calling with scope ``use``: by key header, else ticket, else a key offered as a subprotocol."""
@@ -154,7 +137,3 @@ class EventAccess:
         """Count the request against its caller's rate (``--rate-limit``), if one is set: 429 past it."""
         if self.gate.rate is not None:
             await self.gate.rate.acharge(principal)
-
-
-def _normal(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()

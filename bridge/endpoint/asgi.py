@@ -8,7 +8,8 @@ requests go to the SDK's Streamable HTTP app (both protocol generations, session
 a plain JSON ``POST /mcp``, as any REST client sends it, and the rest of the REST API go to
 the Flask app. The event stream (``GET /mcp/stream``, its tickets) and the WebSocket (``/ws``)
 are served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket``): they
-live as long as their clients and follow the feed. Every path passes the one gate
+live as long as their clients and follow the feed. Before any route, ``Host`` and ``Origin``
+are checked and CORS answered (``bridge.endpoint.origins``). Every path passes the one gate
 (``bridge.gate``); an MCP client's principal rides in the request's ``scope["state"]`` to the
 gateway's handlers.
 """
@@ -19,9 +20,11 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 from mcp.server.lowlevel import Server
+from mcp.server.transport_security import TransportSecuritySettings
 
 from bridge.endpoint.calls import ToolCalls
-from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem
+from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
+from bridge.endpoint.origins import Origins, is_preflight
 from bridge.endpoint.stream import EventStream
 from bridge.endpoint.websocket import WebSocketEndpoint
 from bridge.errors import BridgeError
@@ -53,9 +56,17 @@ def create_asgi_app(
     calls: ToolCalls | None = None,
     stream: EventStream | None = None,
     websocket: WebSocketEndpoint | None = None,
+    origins: Origins | None = None,
     threads: int = WSGI_THREADS,
 ) -> ASGIApp:
-    mcp_app = mcp_server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    origins = origins or Origins(bind_host=host)
+    # Host and Origin are checked below for every route, /mcp included, with the operator's
+    # allowlists and problem+json answers; the SDK's own check knows neither, so it is off.
+    mcp_app = mcp_server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        host=host,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
     rest_app = WSGIMiddleware(flask_app, workers=threads)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,6 +74,18 @@ def create_asgi_app(
             await mcp_app(scope, receive, send)
             return
         if scope["type"] == "http":
+            if origins.needs_check(scope):
+                headers = Headers(scope)
+                try:
+                    origin = origins.check(headers, secure=scope.get("scheme") == "https")
+                except BridgeError as error:
+                    await send_problem(send, error, scope["path"], scope)
+                    return
+                if origin is not None:
+                    if is_preflight(scope, headers):
+                        await origins.preflight(send, origin)
+                        return
+                    send = origins.cors_send(send, origin)
             if calls is not None and (route := calls.match(scope)) is not None:
                 await calls(scope, receive, send, route)
                 return
@@ -72,11 +95,11 @@ def create_asgi_app(
             headers = Headers(scope)
             if _is_mcp_client(scope, headers):
                 try:
-                    principal = gate.principal(headers)
+                    principal = await without_stalling(lambda: gate.principal(headers))
                     if gate.rate is not None:
                         await gate.rate.acharge(principal)
                 except BridgeError as error:
-                    await send_problem(send, error, MCP_PATH)
+                    await send_problem(send, error, MCP_PATH, scope)
                     return
                 scope.setdefault("state", {})[PRINCIPAL] = principal
                 await mcp_app(scope, receive, send)

@@ -13,12 +13,13 @@ header asks for a lean answer (``bridge.gateway.answers``); without one, it cost
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 from bridge.errors import UNEXPECTED, BridgeError
-from bridge.gate import NO_BODY, Gate
+from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.gateway import Gateway
 from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
 from bridge.model import REQUEST_ID_CHARS
@@ -61,7 +62,10 @@ class ToolCalls:
         status = 200
         try:
             headers = Headers(scope)
-            admission = self._gate.admit(op, headers)
+            try:
+                admission = self._gate.admit(op, headers)
+            except MustWait:  # a credential to ask another server about: from a worker thread, not the loop
+                admission = await asyncio.to_thread(self._gate.admit, op, headers)
             if self._gate.rate is not None:
                 await self._gate.rate.acharge(admission.principal)
             raw = await read_body(receive, self._gate.max_body) if admission.reads_body else None
@@ -82,7 +86,7 @@ class ToolCalls:
                 await send_json(send, result)
         except BridgeError as error:
             status = error.status
-            await send_problem(send, error, scope["path"])
+            await send_problem(send, error, scope["path"], scope)
         except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
             log.exception("unhandled error on POST %s", scope["path"])
             status = 500

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from bridge.audit import DENIED, audit
 from bridge.errors import BridgeError, PayloadTooLarge
+from bridge.gate import MustWait
 
-__all__ = ["ASGIApp", "Headers", "Receive", "Scope", "Send", "read_body", "send_json", "send_problem"]
+__all__ = [
+    "ASGIApp",
+    "Headers",
+    "Receive",
+    "Scope",
+    "Send",
+    "audit_refusal",
+    "read_body",
+    "send_json",
+    "send_problem",
+    "without_stalling",
+]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -18,6 +32,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM_JSON = b"application/problem+json"
 JSON = b"application/json"
+
+
+T = TypeVar("T")
+
+
+async def without_stalling(call: Callable[[], T]) -> T:
+    """``call()`` (a gate's check) here on the loop; when it would first have to wait on another
+    server (``MustWait``), once more in a worker thread, so the loop serves everyone else meanwhile."""
+    try:
+        return call()
+    except MustWait:
+        return await asyncio.to_thread(call)
 
 
 class Headers:
@@ -64,8 +90,25 @@ async def send_json(send: Send, value: Any, status: int = 200, headers: Iterable
     await _send(send, status, JSON, orjson.dumps(value), headers)
 
 
-async def send_problem(send: Send, error: BridgeError, instance: str) -> None:
+async def send_problem(send: Send, error: BridgeError, instance: str, scope: Scope | None = None) -> None:
+    """``error`` as problem+json; a refusal (401, 403, 429) is audited with the request's ``scope``."""
+    if error.status in DENIED and scope is not None:
+        audit_refusal(scope, error)
     problem = error.to_problem()
     problem.setdefault("instance", instance)
     body = orjson.dumps(problem)
     await _send(send, error.status, PROBLEM_JSON, body, error.headers().items())
+
+
+def audit_refusal(scope: Scope, error: BridgeError) -> None:
+    request_id = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
+    method = scope.get("method", "WEBSOCKET")
+    audit(
+        "request.denied",
+        error.subject,
+        request_id,
+        target=scope.get("path", ""),
+        outcome="denied",
+        method=method,
+        status=error.status,
+    )

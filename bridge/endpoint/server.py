@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
-from bridge.endpoint.asgi import PRINCIPAL
+from bridge.audit import DENIED, audit
+from bridge.endpoint.asgi import MCP_PATH, PRINCIPAL
 from bridge.errors import BridgeError, Unauthorized, jsonrpc_error
 from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
@@ -28,10 +29,14 @@ __all__ = ["GatewayBackend", "create_mcp_server"]
 T = TypeVar("T")
 
 
-async def _mcp_errors(work: Callable[[], Awaitable[T]]) -> T:
+async def _mcp_errors(work: Callable[[], Awaitable[T]], caller: Caller | None = None) -> T:
     try:
         return await work()
     except BridgeError as exc:
+        if exc.status in DENIED and caller is not None:  # a tool or server the caller may not use
+            principal = caller.state.get(PRINCIPAL)
+            subject = principal.subject if isinstance(principal, Principal) else None
+            audit("request.denied", subject, caller.request_id, target=MCP_PATH, outcome="denied", status=exc.status)
         error = jsonrpc_error(exc)
         raise MCPError(error["code"], error["message"], error["data"]) from exc
 
@@ -55,20 +60,20 @@ class GatewayBackend:
         async def work() -> list[JSON]:
             return self.rpc.listing(kind, _principal(caller))
 
-        return await _mcp_errors(work)
+        return await _mcp_errors(work, caller)
 
     async def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> JSON:
         return await _mcp_errors(
-            lambda: self.rpc.call_tool(name, arguments, _principal(caller), relay, request_id=caller.request_id)
+            lambda: self.rpc.call_tool(name, arguments, _principal(caller), relay, request_id=caller.request_id), caller
         )
 
     async def read_resource(self, uri: str, caller: Caller, relay: Relay | None = None) -> JSON:
-        return await _mcp_errors(lambda: self.rpc.read_resource(uri, _principal(caller), relay))
+        return await _mcp_errors(lambda: self.rpc.read_resource(uri, _principal(caller), relay), caller)
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str], caller: Caller, relay: Relay | None = None
     ) -> JSON:
-        return await _mcp_errors(lambda: self.rpc.get_prompt(name, arguments, _principal(caller), relay))
+        return await _mcp_errors(lambda: self.rpc.get_prompt(name, arguments, _principal(caller), relay), caller)
 
     async def subscribe(self, uri: str, subscribed: bool, caller: Caller) -> None:
         async def work() -> None:

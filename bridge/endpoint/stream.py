@@ -20,8 +20,8 @@ Each stream waits a random part of that longer or shorter: streams woken by the 
 and waiting alike would all write at the same moment, and that burst held up the calls the
 loop was serving (100 streams: 0.78x of the throughput without them; spread, 0.97x).
 
-Pages of another origin that the operator allows (``--allowed-origin``) get CORS headers on the
-stream and on tickets (and an answer to the tickets' preflight), so they can read them.
+Host and Origin were checked before the request got here (``bridge.endpoint.origins``), which
+also gives pages of an origin the operator allows their CORS headers and preflight answers.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ import orjson
 from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError, FieldError, RequestInvalid
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
+from bridge.model import Principal
 
 from .access import EventAccess
-from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem
+from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem, without_stalling
 
 __all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "sse_frame"]
 
@@ -99,11 +100,6 @@ class EventStream:
         status = 200
         try:
             headers = Headers(scope)
-            self._access.check_origin(headers)
-            if scope["method"] == "OPTIONS" and path == TICKETS_PATH and (cors := self._access.cors(headers)):
-                status = 204  # an allowed page's preflight before it sends its key in a header
-                await _preflight(send, cors)
-                return
             if scope["method"] != _METHODS[path]:
                 status = 405
                 await _not_allowed(send, path)
@@ -113,11 +109,14 @@ class EventStream:
                 status = 201
                 await self._ticket(headers, send)
             else:
-                follower = await self._open(headers, query)
-                await self._serve(follower, receive, send, self._access.cors(headers))
+                ticket = query.get("ticket", [None])[-1]
+                principal = await without_stalling(lambda: self._access.principal(headers, ticket))
+                await self._access.charge(principal)
+                follower = self._open(principal, headers, query)
+                await self._serve(follower, receive, send)
         except BridgeError as error:
             status = error.status
-            await send_problem(send, error, path)
+            await send_problem(send, error, path, scope)
         except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
             log.exception("unhandled error on %s", path)
             status = 500
@@ -126,18 +125,14 @@ class EventStream:
             access_log.info("%s %s %s %.1fms", scope["method"], path, status, (time.perf_counter() - started) * 1000)
 
     async def _ticket(self, headers: Headers, send: Send) -> None:
-        principal = self._access.principal(headers)
+        principal = await without_stalling(lambda: self._access.principal(headers))
         await self._access.charge(principal)
         ticket = self._access.tickets.issue(principal)
         expires = int(self._access.tickets.ttl)
         extra = [("cache-control", "no-store")]
-        extra += [(k.decode(), v.decode("latin-1")) for k, v in self._access.cors(headers)]
         await send_json(send, {"ticket": ticket, "expiresIn": expires}, 201, extra)
 
-    async def _open(self, headers: Headers, query: dict[str, list[str]]) -> Follower:
-        ticket = query.get("ticket", [None])[-1]
-        principal = self._access.principal(headers, ticket)
-        await self._access.charge(principal)
+    def _open(self, principal: Principal, headers: Headers, query: dict[str, list[str]]) -> Follower:
         operation = self._access.gate.operation(STREAM_OPERATION)
         if operation is not None:  # the spec's rules for each value (a repeated one, each time)
             for name, values in query.items():
@@ -148,7 +143,7 @@ class EventStream:
         last = headers.get("last-event-id", "").strip() or query.get("lastEventId", [""])[-1].strip() or None
         return Follower(self._feed, principal, event_filter, payload=payload, last_event_id=last)
 
-    async def _serve(self, follower: Follower, receive: Receive, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
+    async def _serve(self, follower: Follower, receive: Receive, send: Send) -> None:
         self.open += 1
         pump: asyncio.Task[None] | None = None
         try:
@@ -160,7 +155,6 @@ class EventStream:
                         (b"content-type", b"text/event-stream; charset=utf-8"),
                         (b"cache-control", b"no-cache"),
                         (b"x-accel-buffering", b"no"),
-                        *cors,
                     ],
                 }
             )
@@ -218,15 +212,3 @@ async def _not_allowed(send: Send, path: str) -> None:
     headers.append((b"allow", _METHODS[path].encode()))
     await send({"type": "http.response.start", "status": 405, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _preflight(send: Send, cors: list[tuple[bytes, bytes]]) -> None:
-    headers = [
-        *cors,
-        (b"access-control-allow-methods", b"POST"),
-        (b"access-control-allow-headers", b"authorization, x-api-key"),
-        (b"access-control-max-age", b"600"),
-        (b"content-length", b"0"),
-    ]
-    await send({"type": "http.response.start", "status": 204, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})

@@ -26,7 +26,7 @@ from bridge.feed import Feed
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
 from .access import PROTOCOL, EventAccess, Offer
-from .http import PROBLEM_JSON, Headers, Receive, Scope, Send
+from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, audit_refusal, without_stalling
 from .socket_session import MAX_IN_FLIGHT, SocketSession
 
 __all__ = ["WS_PATH", "WebSocketEndpoint"]
@@ -63,9 +63,11 @@ class WebSocketEndpoint:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         try:
             self._access.check_origin(headers, secure=scope.get("scheme") == "wss")
-            principal = self._access.principal(headers, query.get("ticket", [None])[-1], offer)
+            ticket = query.get("ticket", [None])[-1]
+            principal = await without_stalling(lambda: self._access.principal(headers, ticket, offer))
             await self._access.charge(principal)
         except BridgeError as error:
+            audit_refusal(scope, error)
             await _refuse(scope, send, error)
             access_log.info("WS %s %s", WS_PATH, error.status)  # path only: the query may hold a ticket
             return

@@ -22,10 +22,13 @@ import orjson
 from bridge.errors import FieldError, Forbidden, PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 from bridge.gate.credentials import Authenticator, Headers
 from bridge.limits import CallerRate
-from bridge.model import ADMIN, Principal
+from bridge.model import ADMIN, USE, Principal
 from bridge.validation import NO_BODY, OperationValidator, RequestValidator, is_json_media_type
 
 __all__ = ["NO_BODY", "Admission", "Gate", "parse_json"]
+
+#: What every secured operation needs at least: API keys always hold it; an access token may not.
+USE_SCOPE = frozenset({USE})
 
 
 def parse_json(raw: bytes, where: str = "/body") -> Any:
@@ -73,23 +76,30 @@ class Gate:
     def operation(self, operation_id: str) -> OperationValidator | None:
         return self.validator.operations.get(operation_id)
 
-    def principal(self, headers: Headers, scopes: frozenset[str] = frozenset()) -> Principal:
+    def principal(self, headers: Headers, scopes: frozenset[str] = USE_SCOPE) -> Principal:
         """Who sent a request needing ``scopes``: 401 without valid credentials, 403 without the scopes."""
         if ADMIN in scopes and not self.authenticator.admin_enabled:
             raise Forbidden("managing servers is disabled: the operator has configured no admin key")
         principal = self.authenticator.authenticate(headers)
         if scopes and not principal.has_scopes(scopes):
-            raise Forbidden(
+            detail = (
                 "this operation needs an admin key"
                 if ADMIN in scopes
                 else f"this operation needs the scopes {', '.join(sorted(scopes))}"
             )
+            resource = self.authenticator.resource
+            if resource is None:
+                refusal = Forbidden(detail)
+            else:
+                refusal = Forbidden(detail, scope=resource.scope_for(scopes), resource_metadata=resource.metadata_url)
+            refusal.subject = principal.subject
+            raise refusal
         return principal
 
     def admit(self, operation: OperationValidator, headers: Headers) -> Admission:
         """Credentials, media type and declared size; the body itself follows through ``Admission.check``."""
         spec = operation.operation
-        principal = self.principal(headers, spec.scopes) if spec.secured else Principal.anonymous()
+        principal = self.principal(headers, spec.scopes or USE_SCOPE) if spec.secured else Principal.anonymous()
         reads_body = False
         if operation.accepts_body and _has_body(headers):
             media_type = headers.get("content-type", "").partition(";")[0].strip().lower()

@@ -1,8 +1,9 @@
 """API keys given to the bridge at start (``--api-key``, ``--admin-key`` and the environment),
 compared in constant time.
 
-A plain key may call tools, read resources and render prompts (scope ``use``); an admin key may
-also register and remove servers (``admin``). Keys never reach a log line or an error body; a
+A plain key may call tools (destructive ones too), read resources and render prompts (scopes
+``use`` and ``destructive``); an admin key may also register and remove servers and manage keys
+(``admin``). Keys never reach a log line or an error body; a
 principal is named by its key's fingerprint, and a refusal says only what was missing.
 """
 
@@ -13,7 +14,7 @@ import hmac
 from collections.abc import Iterable
 
 from bridge.gate.credentials import Authenticator
-from bridge.model import ADMIN, USE, Principal
+from bridge.model import ADMIN, DESTRUCTIVE, USE, Principal
 
 __all__ = ["ApiKeyAuthenticator", "StaticKeys"]
 
@@ -27,8 +28,8 @@ class StaticKeys:
 
     def __init__(self, keys: Iterable[str], admin_keys: Iterable[str] = ()) -> None:
         # Digests of equal length make every comparison take the same time, whatever the input.
-        known = [(_digest(k), frozenset({USE})) for k in keys if k]
-        known += [(_digest(k), frozenset({USE, ADMIN})) for k in admin_keys if k]
+        known = [(_digest(k), frozenset({USE, DESTRUCTIVE})) for k in keys if k]
+        known += [(_digest(k), frozenset({USE, DESTRUCTIVE, ADMIN})) for k in admin_keys if k]
         self._known = tuple(known)
         self.may_admin = any(ADMIN in scopes for _, scopes in self._known)
 

@@ -9,8 +9,12 @@ goes upstream, shapes results into the REST contract's form, and publishes what 
 event bus (``bridge.events``): catalogs, states, resource updates, registrations, and each
 tool call's start, progress and end, built only when someone listens.
 
-A principal with allowlists sees only what they allow: other servers and tools are absent for
-it (not listed, 404 when named), never merely refused.
+A principal sees only what it may use: servers and tools outside its allowlists are not
+listed for it, and naming one is refused with 403 (``Forbidden``). A server outside them is 403
+whatever is asked of it, even one that does not exist, as is any tool named on it; a bare or
+qualified tool name that exists nowhere is 404. With the destructive policy on (the
+default), a tool annotated ``destructiveHint: true`` is for principals holding the
+``destructive`` scope only: hidden from others, and 403 when they name it.
 
 With limits on calls (``bridge.limits``: a caller's calls in flight, a server's or a tool's rate
 and calls in flight), every call that goes upstream (tool calls, resource reads, prompts) takes
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bridge.config import ServerConfig
-from bridge.errors import Ambiguous, BridgeError, NotFound, ToolFailed, UpstreamUnavailable
+from bridge.errors import Ambiguous, BridgeError, Forbidden, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.events import (
     CallEvent,
     CallFailed,
@@ -50,7 +54,17 @@ from bridge.gateway.naming import qualify, resolve
 from bridge.gateway.ports import Upstreams
 from bridge.gateway.registry import ServerRegistry
 from bridge.limits import Lease, UpstreamLimits
-from bridge.model import INPUT_REQUIRED, JSON, SERVING, Catalog, Principal, ProgressCallback, Relay, ServerStatus
+from bridge.model import (
+    DESTRUCTIVE,
+    INPUT_REQUIRED,
+    JSON,
+    SERVING,
+    Catalog,
+    Principal,
+    ProgressCallback,
+    Relay,
+    ServerStatus,
+)
 from bridge.schema import CompiledSchema, SchemaCompileError
 
 __all__ = ["Gateway"]
@@ -99,9 +113,13 @@ class Gateway:
         registry: ServerRegistry,
         bus: EventBus | None = None,
         limits: UpstreamLimits | None = None,
+        *,
+        destructive_scope: bool = True,
     ) -> None:
         self.upstreams = upstreams
         self.registry = registry
+        #: Tools annotated ``destructiveHint: true`` are only for principals with the ``destructive`` scope.
+        self.destructive_scope = destructive_scope
         self.bus: EventBus = bus if bus is not None else InProcessBus()
         self.limits = limits
         self._index = _Index()
@@ -217,10 +235,23 @@ class Gateway:
             )
 
     def _visible_server(self, server: str, principal: Principal | None) -> None:
-        """404 for a server this principal may not use, as for one that does not exist."""
+        """403 for a server this principal may not use (whether or not it exists), 404 for one that does not exist."""
         if principal is not None and not principal.may_use(server):
-            raise NotFound(f"no server named {server!r}")
+            raise Forbidden(f"this caller may not use server {server!r}")
         self.upstreams.config(server)
+
+    def sees_everything(self, principal: Principal) -> bool:
+        """Whether ``principal`` is shown every server and tool (no allowlist, no tool held back)."""
+        return principal.unrestricted and (not self.destructive_scope or DESTRUCTIVE in principal.scopes)
+
+    def _withheld(self, principal: Principal | None, definition: JSON) -> bool:
+        """Whether the destructive policy keeps this tool from ``principal``."""
+        return (
+            principal is not None
+            and self.destructive_scope
+            and DESTRUCTIVE not in principal.scopes
+            and _destructive(definition)
+        )
 
     # -- servers -----------------------------------------------------------------------------
 
@@ -229,6 +260,9 @@ class Gateway:
         config = self.upstreams.config(name)
         status = self.upstreams.status(name)
         catalog = self.upstreams.catalog(name)
+        tools = len(catalog.tools) if principal is None or self.sees_everything(principal) else None
+        if tools is None:
+            tools = len(self.tools(name, principal))
         return {
             "name": name,
             "source": self.registry.source(name),
@@ -238,7 +272,7 @@ class Gateway:
             "serverInfo": status.server_info,
             "capabilities": status.capabilities,
             "counts": {
-                "tools": len(catalog.tools),
+                "tools": tools,
                 "resources": len(catalog.resources),
                 "prompts": len(catalog.prompts),
             },
@@ -251,7 +285,7 @@ class Gateway:
             if principal is not None and not principal.may_use(name):
                 continue
             try:
-                found.append(self.server(name))
+                found.append(self.server(name, principal))
             except NotFound:
                 continue
         return found
@@ -291,18 +325,30 @@ class Gateway:
 
     def tools(self, server: str | None = None, principal: Principal | None = None) -> list[JSON]:
         listed = self._named(server, principal, lambda catalog: catalog.tools)
-        if principal is None or principal.tools is None:
+        if principal is None or self.sees_everything(principal):
             return listed
-        return [t for t in listed if principal.may_call(t["server"], t["name"])]
+        return [t for t in listed if principal.may_call(t["server"], t["name"]) and not self._withheld(principal, t)]
 
     def resolve_tool(self, name: str, principal: Principal | None = None) -> tuple[str, str]:
+        """(server, tool) for a qualified or bare name; 403 when only tools ``principal`` may not call have it."""
         owners = self._index.tools
-        if principal is not None and not principal.unrestricted:
-            owners = {
-                local: frozenset(s for s in servers if principal.may_call(s, local))
-                for local, servers in owners.items()
-            }
-        return resolve(name, owners, self.upstreams.names(), "tool")
+        servers = self.upstreams.names()
+        if principal is None or principal.unrestricted:
+            return resolve(name, owners, servers, "tool")
+        permitted = {
+            local: frozenset(s for s in offering if principal.may_call(s, local)) for local, offering in owners.items()
+        }
+        try:
+            return resolve(name, permitted, servers, "tool")
+        except NotFound:
+            prefix, dot, _ = name.partition(".")
+            if dot and prefix in servers and not principal.may_use(prefix):
+                raise Forbidden(f"this caller may not use server {prefix!r}") from None
+            try:
+                server, tool = resolve(name, owners, servers, "tool")
+            except Ambiguous:  # offered only by servers it may not see: do not name them
+                raise Forbidden(f"this caller may not call tool {name!r}") from None
+            raise Forbidden(f"this caller may not call tool {qualify(server, tool)!r}") from None
 
     async def call_tool(
         self,
@@ -327,8 +373,10 @@ class Gateway:
         try:
             bus = self.bus
             if not bus.wants(CallEvent):
-                return _tool_result(server, tool, await self.upstreams.call_tool(server, tool, arguments, relay))
-            observed = _ObservedCall(bus, server, tool, arguments, principal.subject, request_id)
+                return _tool_result(
+                    server, tool, await self.upstreams.call_tool(server, tool, arguments, relay, None, principal)
+                )
+            observed = _ObservedCall(bus, server, tool, arguments, principal, request_id)
             return await observed.run(self.upstreams, relay)
         finally:
             if lease is not None:
@@ -343,14 +391,19 @@ class Gateway:
     def check_tool_call(
         self, server: str, tool: str, arguments: Mapping[str, Any], where: str, principal: Principal
     ) -> None:
-        """Raise whatever the call would be refused for before it goes upstream (404, 503, 400)."""
+        """Raise whatever the call would be refused for before it goes upstream (403, 404, 503, 400)."""
         if (principal.servers is not None or principal.tools is not None) and not principal.may_call(server, tool):
             self._visible_server(server, principal)
-            raise NotFound(f"server {server!r} has no tool named {tool!r}")
+            raise Forbidden(f"this caller may not call tool {qualify(server, tool)!r}")
         definition = self.upstreams.catalog(server).tools.get(tool)
         if definition is None:
             self._require_ready(server)
             raise NotFound(f"server {server!r} has no tool named {tool!r}")
+        if self.destructive_scope and DESTRUCTIVE not in principal.scopes and _destructive(definition):
+            raise Forbidden(
+                f"tool {qualify(server, tool)!r} is destructive (destructiveHint); calling it needs the"
+                " 'destructive' scope"
+            )
         schema = definition.get("inputSchema")
         if schema is not None:
             validator = self._compiled(("tool", server, tool), schema, schema)
@@ -392,7 +445,7 @@ class Gateway:
         self._visible_server(server, principal)  # 404 for an unknown server before going upstream
         lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, None)
         try:
-            return _resource_result(await self.upstreams.read_resource(server, uri, relay))
+            return _resource_result(await self.upstreams.read_resource(server, uri, relay, principal))
         finally:
             if lease is not None:
                 await lease.release()
@@ -410,9 +463,20 @@ class Gateway:
 
     def resolve_prompt(self, name: str, principal: Principal | None = None) -> tuple[str, str]:
         owners = self._index.prompts
-        if principal is not None and principal.servers is not None:
-            owners = {local: frozenset(s for s in servers if principal.may_use(s)) for local, servers in owners.items()}
-        return resolve(name, owners, self.upstreams.names(), "prompt")
+        servers = self.upstreams.names()
+        if principal is None or principal.servers is None:
+            return resolve(name, owners, servers, "prompt")
+        permitted = {
+            local: frozenset(s for s in offering if principal.may_use(s)) for local, offering in owners.items()
+        }
+        try:
+            return resolve(name, permitted, servers, "prompt")
+        except NotFound:
+            try:
+                server, prompt = resolve(name, owners, servers, "prompt")
+            except Ambiguous:  # offered only by servers it may not see: do not name them
+                raise Forbidden(f"this caller may not use prompt {name!r}") from None
+            raise Forbidden(f"this caller may not use prompt {qualify(server, prompt)!r}") from None
 
     async def get_prompt(
         self,
@@ -435,7 +499,7 @@ class Gateway:
             validator.check(arguments, base=where, what=f"invalid arguments for prompt {qualify(server, name)!r}")
         lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, None)
         try:
-            return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay))
+            return _prompt_result(await self.upstreams.get_prompt(server, name, arguments, relay, principal))
         finally:
             if lease is not None:
                 await lease.release()
@@ -448,7 +512,7 @@ class _ObservedCall:
     before the call returns, so a caller has its answer only once they are kept.
     """
 
-    __slots__ = ("arguments", "bus", "call_id", "request_id", "server", "subject", "tool")
+    __slots__ = ("arguments", "bus", "call_id", "caller", "request_id", "server", "subject", "tool")
 
     def __init__(
         self,
@@ -456,7 +520,7 @@ class _ObservedCall:
         server: str,
         tool: str,
         arguments: Mapping[str, Any],
-        subject: str,
+        caller: Principal,
         request_id: str | None,
     ) -> None:
         self.bus = bus
@@ -464,7 +528,8 @@ class _ObservedCall:
         self.server = server
         self.tool = tool
         self.arguments = arguments
-        self.subject = subject
+        self.caller = caller
+        self.subject = caller.subject
         self.request_id = request_id
 
     async def run(self, upstreams: Upstreams, relay: Relay | None) -> JSON:
@@ -486,7 +551,7 @@ class _ObservedCall:
             result = _tool_result(
                 self.server,
                 self.tool,
-                await upstreams.call_tool(self.server, self.tool, self.arguments, relay, on_progress),
+                await upstreams.call_tool(self.server, self.tool, self.arguments, relay, on_progress, self.caller),
             )
         except ToolFailed as failed:
             await self._finished(started, failed.result, is_error=True)
@@ -548,6 +613,12 @@ class _ObservedCall:
                 await forward(progress, total, message)
 
         return report
+
+
+def _destructive(definition: JSON) -> bool:
+    """Whether a tool says it may destroy (MCP's ``destructiveHint``; only an explicit true counts)."""
+    annotations = definition.get("annotations")
+    return isinstance(annotations, dict) and annotations.get("destructiveHint") is True
 
 
 def _tool_result(server: str, tool: str, raw: JSON) -> JSON:

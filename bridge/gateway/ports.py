@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from bridge.config import ServerConfig
-from bridge.model import JSON, Catalog, ProgressCallback, Relay, ServerStatus, UpstreamListener
+from bridge.model import JSON, Catalog, Principal, ProgressCallback, Relay, ServerStatus, UpstreamListener
 
 __all__ = ["Upstreams"]
 
@@ -30,6 +30,10 @@ class Upstreams(Protocol):
         """Run ``callback(*args)`` soon on the upstream loop, from any thread."""
         ...
 
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """``host``'s addresses as text, looked up without blocking the loop; ``AddressRefused`` if none."""
+        ...
+
     async def add(self, config: ServerConfig) -> None: ...
     async def remove(self, name: str) -> None: ...
     async def wait_connected(self, names: Iterable[str] | None = None, timeout: float | None = None) -> None: ...
@@ -44,10 +48,21 @@ class Upstreams(Protocol):
         arguments: Mapping[str, Any],
         relay: Relay | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: Principal | None = None,
+    ) -> JSON:
+        """Call a tool; ``caller`` is who it is called for (an upstream may be told: see ``identity``)."""
+        ...
+
+    async def read_resource(
+        self, server: str, uri: str, relay: Relay | None = None, caller: Principal | None = None
     ) -> JSON: ...
-    async def read_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON: ...
     async def get_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], relay: Relay | None = None
+        self,
+        server: str,
+        name: str,
+        arguments: Mapping[str, str],
+        relay: Relay | None = None,
+        caller: Principal | None = None,
     ) -> JSON: ...
     async def subscribe(self, server: str, uri: str, subscribed: bool) -> None: ...
     def close(self) -> None: ...

@@ -1,7 +1,10 @@
 """Which servers the gateway fronts: those of the config file, and those registered over REST.
 
 A registration is checked, connected and listed before it is kept; one that cannot be reached
-or does not speak MCP is refused (422) and leaves nothing behind. Kept registrations come back
+or does not speak MCP is refused (422) and leaves nothing behind. An HTTP server's URL must not
+lead the bridge into its own network (SSRF, ``bridge.addresses``): link-local and cloud-metadata
+addresses are refused always, loopback and private ones unless the operator allows them
+(``--allow-private-upstreams``); 400 pointing at ``/body/url``. Kept registrations come back
 on restart. Config-file servers win a name clash and cannot be removed over REST. A server
 without a ``timeout`` of its own gets the bridge's default (``--timeout``) when it starts, from
 the config file and over REST alike, and keeps none in the store, so a later default applies.
@@ -15,8 +18,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus
+from bridge.addresses import AddressRefused, check_addresses, check_host_name
+from bridge.config import DEFAULT_CALL_TIMEOUT, ConfigError, Cpus, ServerConfig, parse_cpus, upstream_credentials
 from bridge.errors import AlreadyExists, FieldError, Forbidden, NotFound, RequestInvalid, Unprocessable
 from bridge.gateway.ports import Upstreams
 from bridge.store import RegistrationStore
@@ -25,6 +30,8 @@ __all__ = ["ServerRegistry", "Source"]
 
 log = logging.getLogger(__name__)
 Source = Literal["config", "registry"]
+#: The flag that lets registrations name loopback and private addresses, named in refusals.
+PRIVATE_OPTION = "serve --allow-private-upstreams"
 _TRANSPORTS = {"streamable-http": "streamable-http", "http": "streamable-http", "sse": "sse", "stdio": "stdio"}
 
 
@@ -39,10 +46,13 @@ class ServerRegistry:
         allow_stdio: bool,
         connect_timeout: float,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        allow_private: bool = False,
     ) -> None:
         self.upstreams = upstreams
         self.store = store
         self.allow_stdio = allow_stdio
+        #: Registrations may name loopback and private addresses (never link-local or metadata ones).
+        self.allow_private = allow_private
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self._sources: dict[str, Source] = {}
@@ -69,6 +79,8 @@ class ServerRegistry:
 
     async def register(self, body: Mapping[str, Any]) -> str:
         config = self._config(body)
+        if config.url is not None:
+            await self._check_url(config.url)
         with self._lock:
             if config.name in self.upstreams.names() or config.name in self._sources:
                 raise AlreadyExists(f"a server named {config.name!r} exists already")
@@ -96,6 +108,24 @@ class ServerRegistry:
         await self._forget(name)
         self.store.delete(name)
         log.info("removed server %s", name)
+
+    async def _check_url(self, url: str) -> None:
+        """400 at ``/body/url`` when ``url`` leads to an address a registration may not name."""
+        try:
+            try:
+                parts = urlsplit(url)
+                host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError as exc:
+                raise AddressRefused(f"not a usable URL: {exc}") from exc
+            if not host:
+                raise AddressRefused("the URL names no host")
+            check_host_name(host)
+            found = await self.upstreams.resolve(host, port)
+            check_addresses(
+                host, found, allow_private=self.allow_private, allow_link_local=False, option=PRIVATE_OPTION
+            )
+        except AddressRefused as exc:
+            raise RequestInvalid(f"the server's URL is refused: {exc}", [FieldError("/body/url", str(exc))]) from exc
 
     async def _forget(self, name: str) -> None:
         with self._lock:
@@ -133,12 +163,11 @@ class ServerRegistry:
                 raise RequestInvalid(f"{stdio_only} {problem}", [FieldError(f"/body/{stdio_only}", problem)])
         if "url" not in body:
             raise RequestInvalid(f"a {transport} server needs a url", [FieldError("/body/url", "required")])
-        auth = body.get("authentication") or {}
-        headers: dict[str, str] = {}
-        if auth.get("type") == "bearer":
-            headers["Authorization"] = f"Bearer {auth['token']}"
-        elif auth.get("type") == "headers":
-            headers.update(auth["headers"])
+        try:
+            headers, oauth, subject_header, _ = upstream_credentials(body, "body", files=False)
+        except ConfigError as exc:
+            field = "identity" if str(exc).startswith("body.identity") else "authentication"
+            raise RequestInvalid(str(exc), [FieldError(f"/body/{field}", str(exc))]) from exc
         return ServerConfig(
             name=body["name"],
             transport=transport,  # type: ignore[arg-type]
@@ -146,6 +175,8 @@ class ServerRegistry:
             headers=headers,
             call_timeout=timeout,
             protocol=protocol,
+            oauth=oauth,
+            subject_header=subject_header,
         )
 
 

@@ -7,6 +7,11 @@ Schemas are carried over whole; only their internal ``$ref``s move, because an O
 resolves ``#/...`` against its own root: a tool's ``$defs`` become components named after the
 tool, and its references are pointed there. The document is rebuilt when a catalog changes and
 served with an ``ETag`` so clients can poll cheaply.
+
+A caller limited to some servers and tools (an allowlisted key, or one without the scope for
+destructive tools) is served a document with only the operations it may call, so a client
+generated with its key has only those methods. Such documents are cached per allowlist beside
+the one everybody else shares, which is served exactly as before.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from typing import Any
 import orjson
 
 from bridge.gateway import Gateway
+from bridge.model import DESTRUCTIVE, Principal
 from bridge.spec import Spec
 
 __all__ = ["LiveSpec", "build_live_document", "operation_id"]
 
 JSON = dict[str, Any]
-_PROBLEMS = ("400", "401", "404", "413", "415", "502", "503", "504")
+_PROBLEMS = ("400", "401", "403", "404", "413", "415", "502", "503", "504")
+#: Documents for restricted callers kept at once; past this many allowlists the cache starts over.
+MAX_VIEWS = 64
 
 
 def _identifier(text: str) -> str:
@@ -92,6 +100,7 @@ def _problems(extra: Iterable[tuple[str, str]] = ()) -> JSON:
 _RESPONSE = {
     "400": "BadRequest",
     "401": "Unauthorized",
+    "403": "Forbidden",
     "404": "NotFound",
     "413": "PayloadTooLarge",
     "415": "UnsupportedMediaType",
@@ -208,23 +217,41 @@ def build_live_document(static: JSON, tools: list[JSON], prompts: list[JSON]) ->
 
 
 class LiveSpec:
-    """The live document, rebuilt only when the gateway's catalogs change."""
+    """The live document, rebuilt only when the gateway's catalogs change; one per allowlist."""
 
     def __init__(self, spec: Spec, gateway: Gateway) -> None:
         self._spec = spec
         self._gateway = gateway
         self._lock = threading.Lock()
         self._cached: tuple[int, bytes, str] | None = None
+        self._views: dict[tuple[object, ...], tuple[int, bytes, str]] = {}
 
-    def render(self) -> tuple[bytes, str]:
-        """The document as JSON bytes and its strong ETag (unquoted)."""
+    def render(self, principal: Principal | None = None) -> tuple[bytes, str]:
+        """The document ``principal`` may see (None: everything), as JSON bytes and its strong ETag (unquoted)."""
         version = self._gateway.catalog_version
+        if principal is not None and not self._gateway.sees_everything(principal):
+            return self._view(principal, version)
         cached = self._cached
         if cached is not None and cached[0] == version:
             return cached[1], cached[2]
         with self._lock:
-            document = build_live_document(self._spec.document, self._gateway.tools(), self._gateway.prompts())
-            body = orjson.dumps(document)
-            etag = hashlib.sha256(body).hexdigest()[:32]
-            self._cached = (version, body, etag)
-        return body, etag
+            self._cached = self._build(version, None)
+            return self._cached[1], self._cached[2]
+
+    def _view(self, principal: Principal, version: int) -> tuple[bytes, str]:
+        view = (principal.servers, principal.tools, DESTRUCTIVE in principal.scopes)
+        cached = self._views.get(view)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        with self._lock:
+            built = self._build(version, principal)
+            if len(self._views) >= MAX_VIEWS:
+                self._views.clear()
+            self._views[view] = built
+        return built[1], built[2]
+
+    def _build(self, version: int, principal: Principal | None) -> tuple[int, bytes, str]:
+        tools = self._gateway.tools(principal=principal)
+        prompts = self._gateway.prompts(principal=principal)
+        body = orjson.dumps(build_live_document(self._spec.document, tools, prompts))
+        return version, body, hashlib.sha256(body).hexdigest()[:32]

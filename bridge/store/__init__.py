@@ -11,6 +11,7 @@ Modules, one job each:
 - ``migrations``: the schema, version by version; ``migrator``: applies pending ones at start
 - ``registrations``: servers registered over REST
 - ``events``: the event log; ``webhooks``: webhook subscriptions, the outbox and delivery log
+- ``keys``: named API keys (hashes, scopes, allowlists, expiry) and their change counter
 - ``writer``: the one writer thread for frequent small writes (group commit)
 - ``store``: opens a database by path or URL and hands out the per-kind stores
 - ``errors``: ``StoreError`` and its subclasses
@@ -18,6 +19,7 @@ Modules, one job each:
 
 from bridge.store.database import Database, Transaction, to_paramstyle
 from bridge.store.errors import SchemaTooNew, StoreError, UnsupportedDatabase
+from bridge.store.keys import KeyRecord, KeyStore
 from bridge.store.migrations import MIGRATIONS, Migration
 from bridge.store.migrator import migrate
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
@@ -27,6 +29,8 @@ from bridge.store.store import Store, open_database
 __all__ = [
     "MIGRATIONS",
     "Database",
+    "KeyRecord",
+    "KeyStore",
     "MemoryRegistrationStore",
     "Migration",
     "RegistrationStore",

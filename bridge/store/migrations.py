@@ -166,4 +166,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             " PRIMARY KEY (delivery_id, attempt))",
         ),
     ),
+    Migration(
+        5,
+        "api_keys: named keys kept as hashes, with scopes, allowlists, expiry; a change counter",
+        (
+            "CREATE TABLE api_keys ("
+            " id TEXT NOT NULL PRIMARY KEY,"  # the key's public part: mcpb_<id>_<secret>
+            " name TEXT NOT NULL,"
+            " secret_hash TEXT NOT NULL,"  # SHA-256 of the whole key, hex; the key itself is never kept
+            " scopes TEXT NOT NULL,"  # JSON list of scope names
+            " servers TEXT,"  # JSON list of server names; NULL: every server
+            " tools TEXT,"  # JSON list of server.tool or server.*; NULL: every tool
+            " expires_at TEXT,"  # RFC 3339 in UTC; NULL: never
+            " revoked_at TEXT,"  # NULL while the key is valid
+            " created_at TEXT NOT NULL,"
+            " rotated_at TEXT,"
+            " last_used_at TEXT)",
+            # Bumped by every change that matters to authentication (not by last_used_at), so a
+            # bridge sees another process's changes (the CLI's) by reading one row.
+            "CREATE TABLE api_key_changes (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL)",
+            "INSERT INTO api_key_changes (id, version) VALUES (1, 0)",
+        ),
+    ),
+    Migration(
+        6,
+        "registrations: credentials beyond headers (OAuth 2.0 client credentials, the subject header)",
+        # JSON object ({"oauth": {...}, "subjectHeader": ...}); NULL: none
+        ("ALTER TABLE registrations ADD COLUMN credentials TEXT",),
+    ),
 )

@@ -1,8 +1,9 @@
 """Servers registered over REST: the ``RegistrationStore`` protocol, in SQL and in memory.
 
-A registration is a whole ``ServerConfig``, secrets included (headers, env): the database is
-the operator's own, and nothing read from it is logged or answered. Each field has a column;
-sequences and mappings are JSON text, so the table reads the same on every engine.
+A registration is a whole ``ServerConfig``, secrets included (headers, env, an OAuth client
+secret): the database is the operator's own, and nothing read from it is logged or answered.
+Each field has a column; sequences and mappings are JSON text, so the table reads the same on
+every engine. ``credentials`` holds what a server has beyond headers (schema version 6).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from bridge.config import Cpus, ServerConfig, Transport
+from bridge.config import ClientCredentials, Cpus, ServerConfig, Transport
 from bridge.store.database import Database, Row, Value, as_number, as_optional_text, as_text, timestamp
 from bridge.store.errors import StoreError
 
@@ -20,16 +21,17 @@ __all__ = ["MemoryRegistrationStore", "RegistrationStore", "SqlRegistrationStore
 
 _TRANSPORTS: Mapping[str, Transport] = {"stdio": "stdio", "streamable-http": "streamable-http", "sse": "sse"}
 _LOAD = (
-    "SELECT name, transport, url, command, args, env, headers, cwd, cpus, call_timeout, protocol"
+    "SELECT name, transport, url, command, args, env, headers, cwd, cpus, call_timeout, protocol, credentials"
     " FROM registrations ORDER BY name"
 )
 _SAVE = (
     "INSERT INTO registrations (name, transport, url, command, args, env, headers, cwd, cpus, call_timeout,"
-    " protocol, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " protocol, credentials, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (name) DO UPDATE SET transport = excluded.transport, url = excluded.url,"
     " command = excluded.command, args = excluded.args, env = excluded.env, headers = excluded.headers,"
     " cwd = excluded.cwd, cpus = excluded.cpus, call_timeout = excluded.call_timeout,"
-    " protocol = excluded.protocol, updated_at = excluded.updated_at"  # created_at stays the first save's
+    " protocol = excluded.protocol, credentials = excluded.credentials,"
+    " updated_at = excluded.updated_at"  # created_at stays the first save's
 )
 _DELETE = "DELETE FROM registrations WHERE name = ?"
 
@@ -107,11 +109,31 @@ def _columns(config: ServerConfig) -> tuple[Value, ...]:
         None if config.cpus is None else json.dumps(config.cpus if config.cpus == "auto" else list(config.cpus)),
         config.call_timeout,
         config.protocol,
+        _credentials_column(config),
     )
 
 
+def _credentials_column(config: ServerConfig) -> str | None:
+    """What a registration has beyond headers, as JSON; None when nothing (so older rows read the same)."""
+    kept: dict[str, Any] = {}
+    if config.oauth is not None:
+        grant = config.oauth
+        kept["oauth"] = {
+            "tokenUrl": grant.token_url,
+            "clientId": grant.client_id,
+            "clientSecret": grant.client_secret,
+            "scope": grant.scope,
+            "audience": grant.audience,
+            "resource": grant.resource,
+            "clientAuth": grant.client_auth,
+        }
+    if config.subject_header is not None:
+        kept["subjectHeader"] = config.subject_header
+    return json.dumps(kept, sort_keys=True) if kept else None
+
+
 def _config(row: Row) -> ServerConfig:
-    name, transport, url, command, args, env, headers, cwd, cpus, call_timeout, protocol = row
+    name, transport, url, command, args, env, headers, cwd, cpus, call_timeout, protocol, credentials = row
     kind = as_text(transport, "registrations.transport")
     if kind not in _TRANSPORTS:
         raise StoreError(f"registration {name!r} has an unknown transport {kind!r}")
@@ -127,7 +149,32 @@ def _config(row: Row) -> ServerConfig:
         cpus=_cpus(cpus),
         call_timeout=None if call_timeout is None else as_number(call_timeout, "registrations.call_timeout"),
         protocol=as_text(protocol, "registrations.protocol"),
+        **_credentials(credentials),
     )
+
+
+def _credentials(value: Value) -> dict[str, Any]:
+    """The ``ServerConfig`` fields the credentials column holds (none for NULL)."""
+    if value is None:
+        return {}
+    kept = _json(value, dict, "credentials")
+    fields: dict[str, Any] = {}
+    try:
+        if (grant := kept.get("oauth")) is not None:
+            fields["oauth"] = ClientCredentials(
+                token_url=str(grant["tokenUrl"]),
+                client_id=str(grant["clientId"]),
+                client_secret=str(grant["clientSecret"]),
+                scope=grant.get("scope"),
+                audience=grant.get("audience"),
+                resource=grant.get("resource"),
+                client_auth="post" if grant.get("clientAuth") == "post" else "basic",
+            )
+    except (KeyError, TypeError, AttributeError) as exc:  # the message never quotes the (secret) content
+        raise StoreError("column registrations.credentials holds an OAuth grant this bridge did not write") from exc
+    if (header := kept.get("subjectHeader")) is not None:
+        fields["subject_header"] = str(header)
+    return fields
 
 
 def _decoded(value: Value, column: str) -> Any:

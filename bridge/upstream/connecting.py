@@ -5,6 +5,9 @@ A stdio server is started as a child process over the bridge's own transport
 (``bridge/upstream/http.py``), a legacy SSE one through the SDK's client. Once connected, the
 negotiated revision is pinned, so a reconnect skips the discover probe and keeps the server's
 capabilities; after a failed attempt it is forgotten, as the server may have changed revision.
+An HTTP server with credentials beyond static headers (an OAuth 2.0 token, the caller's
+identity) gets them from ``bridge/upstream/credentials.py`` on each request; one without pays
+nothing for them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge import __version__
 from bridge.config import ServerConfig
+from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
 from bridge.upstream.http import LeanTransport
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
@@ -46,6 +50,8 @@ class Connector:
         self._on_message = on_message
         self._mode = config.protocol
         self._prior_discover: types.DiscoverResult | None = None
+        #: Kept across reconnects: a token still valid serves the next connection too.
+        self._token = AccessToken(config.oauth) if config.oauth is not None else None
 
     async def connect(self, stack: AsyncExitStack) -> Client:
         """A client whose handshake is done and whose revision is pinned; ``stack`` closes it."""
@@ -67,8 +73,9 @@ class Connector:
             if os.name == "posix":  # the same wire with fewer hops per message
                 return stdio_transport(server, cfg.cpus)
             return server
+        auth = await self._auth(stack)
         if cfg.transport == "sse":
-            return sse_client(cfg.url or "", headers=dict(cfg.headers) or None)
+            return sse_client(cfg.url or "", headers=dict(cfg.headers) or None, auth=auth)
         # A client we pass in is ours to close: the exit stack does it with the connection.
         # The SDK's client settings (create_mcp_http_client) over the lean transport.
         http = await stack.enter_async_context(
@@ -76,9 +83,25 @@ class Connector:
                 headers=dict(cfg.headers) or None,
                 timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
                 transport=LeanTransport(),
+                auth=auth,
             )
         )
         return streamable_http_client(cfg.url or "", http_client=http)
+
+    async def _auth(self, stack: AsyncExitStack) -> UpstreamAuth | None:
+        """The credentials flow for this connection, if the server has more than static headers."""
+        cfg = self._config
+        if self._token is None and not cfg.identifies_caller:
+            return None
+        tokens = None
+        if self._token is not None:  # token requests go on a client of their own, closed with the connection
+            tokens = await stack.enter_async_context(httpx2.AsyncClient(timeout=TOKEN_TIMEOUT))
+        return UpstreamAuth(
+            self._token,
+            tokens,
+            subject_header=cfg.subject_header,
+            forward_caller_token=cfg.forward_caller_token,
+        )
 
     def _client(self, target: Any) -> Client:
         back = self._back

@@ -7,14 +7,27 @@ listener hears it as it would from real sessions. Real servers stay for the inte
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import ipaddress
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from bridge.addresses import AddressRefused
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamUnavailable
-from bridge.model import JSON, SERVING, Catalog, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
+from bridge.model import (
+    JSON,
+    SERVING,
+    Catalog,
+    Principal,
+    ProgressCallback,
+    Relay,
+    ServerStatus,
+    Unheard,
+    UpstreamListener,
+)
 from bridge.upstream.loop import LoopThread
 
 __all__ = ["Answer", "MemoryServer", "MemoryUpstreams", "ready"]
@@ -35,6 +48,8 @@ class MemoryServer:
     status: ServerStatus = field(default_factory=lambda: ServerStatus("ready", protocol_version="2026-07-28"))
     #: Each request as (method, name or URI, arguments), in order.
     seen: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: Whom each request was made for (None: the bridge itself), in the same order.
+    callers: list[Principal | None] = field(default_factory=list)
 
 
 class MemoryUpstreams:
@@ -50,6 +65,8 @@ class MemoryUpstreams:
         self._loop.start()
         #: Resource URIs followed, by server.
         self.followed: dict[str, set[str]] = {}
+        #: What ``resolve`` answers, by host name; an address literal resolves to itself.
+        self.hosts: dict[str, list[str]] = {}
 
     # -- what a test does --------------------------------------------------------------------
 
@@ -74,6 +91,13 @@ class MemoryUpstreams:
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         self._loop.loop.call_soon_threadsafe(callback, *args)
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        with contextlib.suppress(ValueError):
+            return [str(ipaddress.ip_address(host))]
+        if host not in self.hosts:
+            raise AddressRefused(f"cannot resolve {host}: unknown to this test")
+        return self.hosts[host]
 
     async def add(self, config: ServerConfig) -> None:
         if config.name in self._servers:
@@ -114,19 +138,30 @@ class MemoryUpstreams:
         arguments: Mapping[str, Any],
         relay: Relay | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
+        self._server(server).callers.append(caller)
         answer = self._answer(server, "tools/call", tool, arguments, self._server(server).tools)
         result = await _result(answer, dict(arguments))
         if on_progress is not None:  # one step, reported once the work is done
             await on_progress(1, 1, "done")
         return result
 
-    async def read_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
+    async def read_resource(
+        self, server: str, uri: str, relay: Relay | None = None, caller: Principal | None = None
+    ) -> JSON:
+        self._server(server).callers.append(caller)
         return await _result(self._answer(server, "resources/read", uri, None, self._server(server).resources))
 
     async def get_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], relay: Relay | None = None
+        self,
+        server: str,
+        name: str,
+        arguments: Mapping[str, str],
+        relay: Relay | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
+        self._server(server).callers.append(caller)
         answer = self._answer(server, "prompts/get", name, arguments, self._server(server).prompts)
         return await _result(answer, dict(arguments))
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import socket
 import threading
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
+from bridge.addresses import AddressRefused
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
-from bridge.model import JSON, Catalog, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
+from bridge.model import JSON, Catalog, Principal, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
 from bridge.upstream.loop import LoopThread
 from bridge.upstream.session import UpstreamSession
 
@@ -81,6 +83,13 @@ class UpstreamPool:
             return await coro
         return await asyncio.wrap_future(self._loop.submit(coro))
 
+    async def resolve(self, host: str, port: int) -> list[str]:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise AddressRefused(f"cannot resolve {host}: {exc}") from exc
+        return [str(info[4][0]) for info in infos]
+
     # -- membership --------------------------------------------------------------------------
 
     async def add(self, config: ServerConfig) -> None:
@@ -142,16 +151,24 @@ class UpstreamPool:
         arguments: Mapping[str, Any],
         relay: Relay | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
-        return await self._on_loop(self._session(server).call_tool(tool, arguments, relay, on_progress))
+        return await self._on_loop(self._session(server).call_tool(tool, arguments, relay, on_progress, caller))
 
-    async def read_resource(self, server: str, uri: str, relay: Relay | None = None) -> JSON:
-        return await self._on_loop(self._session(server).read_resource(uri, relay))
+    async def read_resource(
+        self, server: str, uri: str, relay: Relay | None = None, caller: Principal | None = None
+    ) -> JSON:
+        return await self._on_loop(self._session(server).read_resource(uri, relay, caller))
 
     async def get_prompt(
-        self, server: str, name: str, arguments: Mapping[str, str], relay: Relay | None = None
+        self,
+        server: str,
+        name: str,
+        arguments: Mapping[str, str],
+        relay: Relay | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
-        return await self._on_loop(self._session(server).get_prompt(name, arguments, relay))
+        return await self._on_loop(self._session(server).get_prompt(name, arguments, relay, caller))
 
     async def subscribe(self, server: str, uri: str, subscribed: bool) -> None:
         await self._on_loop(self._session(server).subscribe(uri, subscribed))

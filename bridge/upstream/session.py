@@ -27,9 +27,10 @@ from pydantic import TypeAdapter
 
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
-from bridge.model import JSON, SERVING, Catalog, ProgressCallback, Relay, ServerStatus, UpstreamListener
+from bridge.model import JSON, SERVING, Catalog, Principal, ProgressCallback, Relay, ServerStatus, UpstreamListener
 from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.connecting import Connector
+from bridge.upstream.credentials import calling_as
 from bridge.upstream.following import FollowedResources
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel, RelayTracker
@@ -53,6 +54,7 @@ class UpstreamSession:
     ) -> None:
         self.config = config
         self._timeout = config.timeout  # read on every call
+        self._identifies = config.identifies_caller  # likewise
         self._link = link = Link(config.name, listener)
         self._relays = RelayTracker()
         self._following = FollowedResources(link, listener)
@@ -97,12 +99,19 @@ class UpstreamSession:
     # -- requests ----------------------------------------------------------------------------
 
     async def request(
-        self, op: Callable[[Client], Awaitable[T]], timeout: float | None = None, relay: Relay | None = None
+        self,
+        op: Callable[[Client], Awaitable[T]],
+        timeout: float | None = None,
+        relay: Relay | None = None,
+        caller: Principal | None = None,
     ) -> T:
         """Run one request on the shared session, translating every failure into the error tree.
 
-        ``relay`` receives what the server sends back for this request while it runs.
+        ``relay`` receives what the server sends back for this request while it runs; ``caller``
+        is whom it is made for, told to a server configured to hear it (``identity``).
         """
+        if caller is not None and self._identifies:
+            op = _made_for(caller, op)
         link = self._link
         client = link.client
         if client is None and not self._supervisor.attempted:
@@ -157,6 +166,7 @@ class UpstreamSession:
         arguments: Mapping[str, Any],
         relay: Relay | None = None,
         on_progress: ProgressCallback | None = None,
+        caller: Principal | None = None,
     ) -> JSON:
         """Call a tool; ``on_progress`` (if any) hears its progress instead of the relay's own callback."""
         progress = on_progress or (relay.progress if relay is not None and relay.wants_progress else None)
@@ -177,9 +187,9 @@ class UpstreamSession:
                 allow_input_required=True,
             )
 
-        return to_json(await self.request(call, relay=relay))
+        return to_json(await self.request(call, relay=relay, caller=caller))
 
-    async def read_resource(self, uri: str, relay: Relay | None = None) -> JSON:
+    async def read_resource(self, uri: str, relay: Relay | None = None, caller: Principal | None = None) -> JSON:
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
 
@@ -191,9 +201,11 @@ class UpstreamSession:
                 uri, input_responses=answers, request_state=state, meta=meta, allow_input_required=True
             )
 
-        return to_json(await self.request(read, relay=relay))
+        return to_json(await self.request(read, relay=relay, caller=caller))
 
-    async def get_prompt(self, name: str, arguments: Mapping[str, str], relay: Relay | None = None) -> JSON:
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str], relay: Relay | None = None, caller: Principal | None = None
+    ) -> JSON:
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
 
@@ -210,7 +222,7 @@ class UpstreamSession:
                 allow_input_required=True,
             )
 
-        return to_json(await self.request(get, relay=relay))
+        return to_json(await self.request(get, relay=relay, caller=caller))
 
     async def subscribe(self, uri: str, subscribed: bool) -> None:
         """Follow (or stop following) a resource upstream, the way the server's revision has it.
@@ -222,3 +234,13 @@ class UpstreamSession:
         following = self._following
         if following.follow(uri, subscribed):
             await self.request(lambda c: following.send(c, uri, subscribed))
+
+
+def _made_for(caller: Principal, op: Callable[[Client], Awaitable[T]]) -> Callable[[Client], Awaitable[T]]:
+    """``op`` with ``caller`` as the one its HTTP requests are made for (``calling_as``)."""
+
+    async def made_for(client: Client) -> T:
+        with calling_as(caller):
+            return await op(client)
+
+    return made_for

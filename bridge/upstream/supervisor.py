@@ -109,6 +109,9 @@ class Supervisor:
         link = self._link
         delay = BACKOFF_INITIAL
         while not self._stopping:
+            # A drop asked for is the last connection's: left set, it would cut every backoff
+            # short (a connection that failed under a call is dropped by both, the call and its error).
+            self._drop.clear()
             link.connecting()
             try:
                 await self._connect_and_serve()

@@ -54,4 +54,4 @@ def test_each_request_is_served_as_the_principal_the_gate_attached(gateway: Gate
     assert [(e.subject, e.tool) for e in heard if isinstance(e, CallStarted)] == [("key:team", "echo")]
     with pytest.raises(MCPError) as hidden:
         gateway.run(backend.call_tool("add", {}, Caller({PRINCIPAL: only_echo})))
-    assert hidden.value.error.message == "no tool named 'add'"
+    assert hidden.value.error.message == "this caller may not call tool 'a.add'"

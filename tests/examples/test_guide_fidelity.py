@@ -40,6 +40,7 @@ CHANGED: dict[str, tuple[str, list[str]]] = {
     ),
     "rest_client.py": ("REST Client Example", []),
     "api_key_auth.py": ("API Key Authentication", ['        url="http://localhost:8000/mcp",']),
+    "oauth_client.py": ("OAuth 2.0 Integration", ['    url="http://localhost:8000/mcp",']),
     "client_with_retry.py": (
         "Client-Side Error Handling",
         [

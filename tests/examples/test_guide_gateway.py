@@ -39,7 +39,9 @@ def bridges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("gateway")
     with (
         ready_bridge(tmp / "my-server", None, "--api-key", SERVER_TOKEN) as my_server,
-        ready_bridge(tmp / "gateway", None, "--api-key", API_KEY, "--admin-key", GATEWAY_TOKEN) as gateway,
+        ready_bridge(
+            tmp / "gateway", None, "--api-key", API_KEY, "--admin-key", GATEWAY_TOKEN, "--allow-private-upstreams"
+        ) as gateway,
     ):
         yield Gateway(gateway, my_server)
 

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from bridge.config import ServerConfig
-from bridge.errors import Ambiguous, NotFound, RequestInvalid, ToolFailed, UpstreamTimeout, UpstreamUnavailable
+from bridge.errors import (
+    Ambiguous,
+    Forbidden,
+    NotFound,
+    RequestInvalid,
+    ToolFailed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from bridge.events import (
     CallEvent,
     CallFailed,
@@ -25,7 +33,7 @@ from bridge.events import (
 )
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
-from bridge.model import USE, Catalog, Principal, ServerStatus
+from bridge.model import DESTRUCTIVE, USE, Catalog, Principal, ServerStatus
 from bridge.store import MemoryRegistrationStore
 from bridge.upstream.memory import MemoryServer, MemoryUpstreams
 
@@ -134,22 +142,69 @@ def test_a_server_that_is_down_answers_503_not_404(gateway: Gateway, upstreams: 
     assert unavailable.value.retry_after == 7
 
 
+def test_each_request_goes_upstream_with_the_principal_it_is_made_for(
+    gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus
+) -> None:
+    alice = Principal("alice")
+    gateway.run(gateway.call_tool("a", "echo", {"text": "x"}, principal=alice))
+    _heard(bus, CallEvent)  # an observed call passes it on too
+    gateway.run(gateway.call_tool("a", "echo", {"text": "y"}, principal=ANYONE))
+    gateway.run(gateway.read_resource("a", "file:///a.txt", principal=alice))
+    assert upstreams.reachable["a"].callers == [alice, ANYONE, alice]
+
+
 def test_a_principal_sees_and_calls_only_what_its_allowlists_name(gateway: Gateway) -> None:
     team = Principal.restricted("team", [USE], servers=["a", "b"], tools=["a.echo", "b.*"])
     assert sorted(t["qualifiedName"] for t in gateway.tools(principal=team)) == ["a.echo", "b.echo", "b.fail", "b.late"]
-    with pytest.raises(NotFound) as hidden:
+    with pytest.raises(Forbidden) as refused:
         gateway.run(gateway.call_tool("a", "add", {"a": 1, "b": 2}, principal=team))
-    assert hidden.value.detail == "server 'a' has no tool named 'add'"
-    with pytest.raises(NotFound):
+    assert refused.value.detail == "this caller may not call tool 'a.add'"
+    with pytest.raises(Forbidden) as by_bare_name:
         gateway.resolve_tool("add", team)
+    assert by_bare_name.value.detail == "this caller may not call tool 'a.add'"
+    with pytest.raises(NotFound):  # within its allowlist ("b.*"), but nowhere
+        gateway.run(gateway.call_tool("b", "nothing", {}, principal=team))
+    with pytest.raises(NotFound):
+        gateway.resolve_tool("nothing", team)
+    only_a_echo = Principal.restricted("echo-only", [USE], servers=["a"], tools=["a.echo"])
+    with pytest.raises(Forbidden) as on_a_hidden_server:
+        gateway.resolve_tool("b.nothing", only_a_echo)
+    assert on_a_hidden_server.value.detail == "this caller may not use server 'b'"
     only_b = Principal.restricted("b-only", [USE], servers=["b"], tools=None)
     assert [s["name"] for s in gateway.servers(only_b)] == ["b"]
     assert gateway.resolve_tool("echo", only_b) == ("b", "echo")  # no longer ambiguous for it
-    with pytest.raises(NotFound) as unknown:
+    with pytest.raises(Forbidden) as other_server:
         gateway.server("a", only_b)
-    assert unknown.value.detail == "no server named 'a'"
-    with pytest.raises(NotFound):
+    assert other_server.value.detail == "this caller may not use server 'a'"
+    with pytest.raises(Forbidden) as no_such_server:  # outside its allowlist: whether it exists is not told
+        gateway.server("nowhere", only_b)
+    assert no_such_server.value.detail == "this caller may not use server 'nowhere'"
+    with pytest.raises(Forbidden):
         gateway.run(gateway.read_resource("a", "file:///a.txt", principal=only_b))
+
+
+def test_a_destructive_tool_is_only_for_principals_with_the_destructive_scope(
+    gateway: Gateway, upstreams: MemoryUpstreams
+) -> None:
+    wipe = {"name": "wipe", "annotations": {"destructiveHint": True}}
+    hinted_false = {"name": "keep", "annotations": {"destructiveHint": False}}
+    upstreams.set_catalog("b", Catalog(tools={"echo": ECHO, "wipe": wipe, "keep": hinted_false}))
+    plain = Principal.restricted("plain", [USE], servers=None, tools=None)
+    trusted = Principal.restricted("trusted", [USE, DESTRUCTIVE], servers=None, tools=None)
+    assert sorted(t["qualifiedName"] for t in gateway.tools("b", plain)) == ["b.echo", "b.keep"]
+    assert sorted(t["qualifiedName"] for t in gateway.tools("b", trusted)) == ["b.echo", "b.keep", "b.wipe"]
+    assert not gateway.sees_everything(plain)
+    assert gateway.sees_everything(trusted)
+    assert gateway.server("b", plain)["counts"]["tools"] == 2
+    with pytest.raises(Forbidden) as refused:
+        gateway.check_tool_call("b", "wipe", {}, "/body", plain)
+    assert refused.value.detail == (
+        "tool 'b.wipe' is destructive (destructiveHint); calling it needs the 'destructive' scope"
+    )
+    gateway.check_tool_call("b", "wipe", {}, "/body", trusted)
+    gateway.destructive_scope = False  # the operator turned the policy off
+    assert len(gateway.tools("b", plain)) == 3
+    gateway.check_tool_call("b", "wipe", {}, "/body", plain)
 
 
 def test_nobody_listening_means_no_call_event_is_built(gateway: Gateway, bus: InProcessBus) -> None:
@@ -217,6 +272,7 @@ def test_registering_and_removing_a_server_is_published(
     gateway: Gateway, upstreams: MemoryUpstreams, bus: InProcessBus
 ) -> None:
     upstreams.reachable["c"] = MemoryServer(Catalog(tools={"ping": {"name": "ping"}}))
+    upstreams.hosts["c"] = ["93.184.215.14"]  # a public address: registrations may name it
     heard = _heard(bus, ServerRegistered, ServerRemoved, CatalogChanged)
     info = gateway.run(gateway.register({"name": "c", "url": "http://c/mcp", "transport": "http"}))
     assert info["counts"] == {"tools": 1, "resources": 0, "prompts": 0}
@@ -234,6 +290,7 @@ def test_registering_and_removing_a_server_is_published(
 
 def test_a_registration_without_a_timeout_gets_the_bridges_own(upstreams: MemoryUpstreams) -> None:
     upstreams.reachable["c"] = MemoryServer()
+    upstreams.hosts["c"] = ["93.184.215.14"]
     store = MemoryRegistrationStore()
     registry = ServerRegistry(upstreams, store, allow_stdio=False, connect_timeout=1, call_timeout=7.5)
     gateway = Gateway(upstreams, registry, InProcessBus())

@@ -2,7 +2,7 @@
 
 It covers what a bridge must carry: rich input schemas, structured output, every content block
 kind, text and binary resources, a template, prompts, and the unhappy paths (a slow tool, a
-failing tool, a tool that kills the server). Run it over any transport::
+failing tool, a tool that kills the server, annotated ``destructiveHint``). Run it over any transport::
 
     python tests/servers/rich_server.py stdio [--legacy] [--name NAME]
     python tests/servers/rich_server.py http --port P    (Streamable HTTP at /mcp)
@@ -138,7 +138,9 @@ def build(name: str) -> MCPServer:
     def fail(message: str) -> str:
         raise ToolError(message)
 
-    @server.tool(description="Kill this server process at once.")
+    @server.tool(
+        description="Kill this server process at once.", annotations=types.ToolAnnotations(destructiveHint=True)
+    )
     def crash() -> str:
         os._exit(3)
 

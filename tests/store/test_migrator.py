@@ -49,6 +49,8 @@ ALL_TABLES = {
     "webhook_subscriptions",
     "webhook_deliveries",
     "webhook_attempts",
+    "api_keys",
+    "api_key_changes",
     "schema_migrations",
 }
 

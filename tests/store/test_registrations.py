@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ServerConfig
+from bridge.config import ClientCredentials, ServerConfig
 from bridge.store import RegistrationStore, Store, StoreError, open_database
 from tests.store.legacy import AUTO, FILES, LEGACY_SSE, REMOTE, query
 
@@ -69,3 +69,21 @@ def test_a_damaged_column_is_reported_by_name_without_its_content(tmp_path: Path
         with pytest.raises(StoreError) as damaged:
             store.registrations.load()
     assert str(damaged.value) == f"{path}: column registrations.headers holds text that is not JSON"
+
+
+def test_a_registrations_client_credentials_and_subject_header_come_back_whole(
+    registrations: RegistrationStore,
+) -> None:
+    grant = ClientCredentials(
+        "https://idp.example/token", "bridge", "client-secret", scope="a b", audience="up", client_auth="post"
+    )
+    guarded = ServerConfig(
+        name="guarded",
+        transport="streamable-http",
+        url="http://127.0.0.1:9/mcp",
+        oauth=grant,
+        subject_header="X-MCP-Bridge-Subject",
+    )
+    registrations.save(guarded)
+    registrations.save(REMOTE)
+    assert registrations.load() == [guarded, REMOTE]

@@ -2,7 +2,7 @@ import pytest
 
 from bridge.errors import Forbidden, Unauthorized
 from bridge.gate import ApiKeyAuthenticator, Gate
-from bridge.model import ADMIN, USE, Principal
+from bridge.model import ADMIN, DESTRUCTIVE, USE, Principal
 from bridge.spec import Spec
 from bridge.validation import RequestValidator
 
@@ -14,7 +14,7 @@ def _gate(keys: list[str], admin_keys: tuple[str, ...] = ()) -> Gate:
 
 
 def test_no_keys_means_every_caller_is_the_anonymous_principal() -> None:
-    assert ApiKeyAuthenticator([]).authenticate({}) == Principal("anonymous", frozenset({USE}))
+    assert ApiKeyAuthenticator([]).authenticate({}) == Principal("anonymous", frozenset({USE, DESTRUCTIVE}))
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ def test_no_keys_means_every_caller_is_the_anonymous_principal() -> None:
 )
 def test_a_configured_key_is_accepted_in_either_header(headers: dict[str, str]) -> None:
     principal = ApiKeyAuthenticator(["k1", "k2"]).authenticate(headers)
-    assert principal.scopes == frozenset({USE})
+    assert principal.scopes == frozenset({USE, DESTRUCTIVE})  # command-line keys may call destructive tools
     assert principal.subject.startswith("key:")
     assert "k1" not in principal.subject
     assert "k2" not in principal.subject
@@ -52,8 +52,9 @@ def test_missing_or_wrong_key_is_refused_without_echoing_it(headers: dict[str, s
 
 def test_admin_scope_needs_an_admin_key() -> None:
     gate = _gate(["plain"], ("root",))
-    assert gate.principal({"x-api-key": "root"}, frozenset({ADMIN})).scopes == frozenset({USE, ADMIN})
-    assert gate.principal({"x-api-key": "root"}).scopes == frozenset({USE, ADMIN})  # an admin key is also a plain key
+    assert gate.principal({"x-api-key": "root"}, frozenset({ADMIN})).scopes == frozenset({USE, DESTRUCTIVE, ADMIN})
+    # an admin key is also a plain key
+    assert gate.principal({"x-api-key": "root"}).scopes == frozenset({USE, DESTRUCTIVE, ADMIN})
     with pytest.raises(Forbidden, match="needs an admin key"):
         gate.principal({"x-api-key": "plain"}, frozenset({ADMIN}))
     with pytest.raises(Unauthorized):
@@ -70,3 +71,14 @@ def test_an_allowlisted_principal_may_call_only_what_it_lists() -> None:
     assert not principal.may_use("c")
     assert not principal.may_call("c", "echo")
     assert Principal.anonymous().unrestricted
+
+
+def test_a_principal_carries_the_credential_only_while_an_upstream_is_to_receive_it() -> None:
+    plain = ApiKeyAuthenticator(["k1"])
+    keeping = ApiKeyAuthenticator(["k1"])
+    keeping.keep_credentials = True
+    assert plain.authenticate({"authorization": "Bearer k1"}).credential is None
+    kept = keeping.authenticate({"x-api-key": "k1"})
+    assert kept.credential == "k1"
+    assert kept == plain.authenticate({"x-api-key": "k1"})  # the same principal, compared
+    assert "k1" not in repr(kept)

@@ -20,6 +20,7 @@ from bridge.errors import (
     Ambiguous,
     BridgeError,
     FieldError,
+    Forbidden,
     RateLimited,
     RequestInvalid,
     ToolFailed,
@@ -35,6 +36,7 @@ CORE = {"type", "title", "status", "detail"}
 OCCURRENCES: dict[type[BridgeError], BridgeError] = {
     RequestInvalid: RequestInvalid("bad", [FieldError("/body/data", "not an array")]),
     Ambiguous: Ambiguous("ambiguous", ["alpha.echo", "beta.echo"]),
+    Forbidden: Forbidden("no scope", scope="use", resource_metadata="http://b/.well-known/oauth-protected-resource"),
     ToolFailed: ToolFailed("failed", {"content": [{"type": "text", "text": "no"}], "structuredContent": {"ok": 0}}),
     UpstreamError: UpstreamError("failed", server="demo", code=-32000),
     UpstreamUnavailable: UpstreamUnavailable("down", server="demo", retry_after=3),

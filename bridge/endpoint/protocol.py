@@ -1,0 +1,131 @@
+"""uvicorn's HTTP/1.1 protocol (httptools) with bounds on a request's head, and its refusals as problems.
+
+As shipped, uvicorn's httptools protocol waits for a request's headers as long as the client
+cares to send them (its keep-alive timer runs only between requests, and not at all on a fresh
+connection), takes any number of headers of any size, and answers a malformed request with a
+``text/plain`` 400. Here:
+
+- the request line and headers must arrive within ``HEAD_TIMEOUT`` seconds of the connection
+  or of the request's first byte, else 408 and the connection is closed (slowloris);
+- they may hold at most ``MAX_HEAD_BYTES`` bytes and ``MAX_HEADERS`` fields, else 431 (counted
+  as the parser reports them, and in raw bytes while a head is still arriving);
+- a request the parser refuses (bad framing, ``Content-Length`` with ``Transfer-Encoding``,
+  control characters in a header) gets 400; each of these is problem+json, then closed.
+
+What the application sees is unchanged; the checks cost a counter per header and a timer per
+request head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from bridge.errors import BridgeError, HeadersTooLarge, RequestInvalid, RequestTimeout
+
+__all__ = ["HEAD_TIMEOUT", "MAX_HEADERS", "MAX_HEAD_BYTES", "GuardedHttpProtocol"]
+
+#: Seconds for a request line and its headers: ample for any client on any link, short enough
+#: that a client trickling bytes cannot hold a connection (nginx allows 60, Node.js 60).
+HEAD_TIMEOUT: Final = 10.0
+#: Bytes of request line and headers: nginx's default (4 buffers of 8 KiB) is enough for every
+#: real client, bearer tokens included.
+MAX_HEAD_BYTES: Final = 32 * 1024
+#: Header fields in one request: real clients send a dozen or two.
+MAX_HEADERS: Final = 100
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """``HttpToolsProtocol`` with a deadline and size limits on each request's head."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _head_fields = 0
+    _head_parsed = 0
+    _reading_head = True
+    _refusal: BridgeError | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self._refuse(HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes"))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_timer is None:  # a request after an idle keep-alive wait: its head has a deadline too
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_fields += 1
+        if self._head_fields > MAX_HEADERS:
+            self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
+            raise ValueError("too many header fields")  # the parser stops; send_400_response answers
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        """Add ``size`` to the parsed head's; past the limit the parser is stopped (one chunk may hold it all)."""
+        self._head_parsed += size
+        if self._head_parsed > MAX_HEAD_BYTES:
+            self._refusal = HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes")
+            raise ValueError("request head too large")
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._stop_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._reading_head = True  # bytes from here on are the next request's head
+        self._head_bytes = self._head_fields = self._head_parsed = 0
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(self._refusal or RequestInvalid("the request is not valid HTTP/1.1"))
+
+    def _start_head(self) -> None:
+        self._reading_head = True
+        self._head_bytes = self._head_fields = self._head_parsed = 0
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._reading_head and not self.transport.is_closing():
+            self._refuse(RequestTimeout(f"the request line and headers did not arrive within {HEAD_TIMEOUT:g} s"))
+
+    def _refuse(self, error: BridgeError) -> None:
+        """``error`` as problem+json, then the connection closed: after a bad head nothing on it can be trusted."""
+        self._stop_head_timer()
+        body = orjson.dumps(error.to_problem())
+        head = [STATUS_LINE[error.status]]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        head += [
+            b"content-type: application/problem+json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
