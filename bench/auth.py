@@ -12,19 +12,29 @@ start; no request below does any I/O. Per request, median over batches:
 - the same JWT again: a caller reusing its token, which the bridge remembers until it expires;
 - for scale, the signature check alone (``cryptography``'s verify on the same tokens), the floor
   no JOSE library can go under, and the machine's load average, which moves all of these.
+
+``--throughput`` also loads real bridges (``POST /servers/rich/tools/echo`` over stdio, c=8):
+one that takes an API key only, and one that takes OAuth 2.0 tokens (from the JWKS above) with
+limits on (a caller rate, calls in flight per caller, and a server rate and concurrency, all set
+above what the load reaches, so every check runs and none refuses), sent one RS256 token as a
+client reuses its token. Rounds interleave the two; the target is ≥ 0.95× of the key-only rps.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
 import statistics
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -33,10 +43,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
+from bench.measure import Cell, load_cell
+from bench.targets import Upstream, running_bridge
 from bridge.config import OAuthSettings
 from bridge.gate import AccessTokens, Authenticator, ProtectedResource, StaticKeys
 
-__all__ = ["measure_auth"]
+__all__ = ["measure_auth", "measure_throughput", "throughput_table"]
 
 #: Requests per timed batch, and batches (the median batch is reported).
 BATCH = 400
@@ -46,6 +58,15 @@ ISSUER = "https://issuer.example"
 API_KEY = "bench-api-key"
 #: The figure the issue sets: JWT validation with a cached key, per request.
 TARGET_US = 50.0
+#: What the throughput bridges are told: limits far above the load, so each check runs and passes.
+LIMITS = [
+    "--rate-limit",
+    "1000000/minute",
+    "--max-concurrent-calls",
+    "64",
+    "--server-limit",
+    "rich=100000/second,concurrent=64",
+]
 
 
 class _Headers:
@@ -152,7 +173,57 @@ def measure_auth() -> dict[str, tuple[float, float]]:
     return results
 
 
+def measure_throughput(seconds: float, rounds: int) -> list[dict[str, Any]]:
+    """Rounds of: a key-only bridge, then one with OAuth tokens and limits on (see the module's notes)."""
+    key = RSAKey.generate_key(2048, {"kid": "rsa", "use": "sig"})
+    (token,) = _tokens(key, "RS256", 1)
+    upstream = Upstream.rich_stdio()
+    cell = Cell(8, seconds, 1.0)
+    runs: list[dict[str, Any]] = []
+    with _jwks_server({"keys": [key.as_dict(private=False)]}) as url, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        oauth = ["--api-key", API_KEY, "--oauth-issuer", ISSUER, "--oauth-jwks-url", url]
+        oauth += ["--oauth-audience", RESOURCE, *LIMITS]
+        keyed_headers, token_headers = [f"X-API-Key: {API_KEY}"], [f"Authorization: Bearer {token}"]
+        for round_ in range(rounds):
+            with running_bridge([upstream], work, options=["--api-key", API_KEY], headers=keyed_headers) as endpoint:
+                keyed = load_cell(endpoint, upstream, cell)
+            with running_bridge([upstream], work, options=oauth, headers=token_headers) as endpoint:
+                limited = load_cell(endpoint, upstream, cell)
+            runs.append({"key": keyed, "oauth_limits": limited})
+            print(
+                f"round {round_ + 1}: key only {keyed['rps']:.0f}/s, OAuth + limits {limited['rps']:.0f}/s"
+                f" ({limited['rps'] / keyed['rps']:.2f}×), bridge CPU {keyed['proxy_cpu_ms']:.3f}"
+                f" → {limited['proxy_cpu_ms']:.3f} ms/call, errors {keyed['errors']}/{limited['errors']}",
+                file=sys.stderr,
+            )
+    return runs
+
+
+def throughput_table(runs: list[dict[str, Any]]) -> str:
+    keyed = statistics.median(r["key"]["rps"] for r in runs)
+    limited = statistics.median(r["oauth_limits"]["rps"] for r in runs)
+    cpu_keyed = statistics.median(r["key"]["proxy_cpu_ms"] for r in runs)
+    cpu_limited = statistics.median(r["oauth_limits"]["proxy_cpu_ms"] for r in runs)
+    ratios = ", ".join(f"{r['oauth_limits']['rps'] / r['key']['rps']:.2f}×" for r in runs)
+    return "\n".join(
+        [
+            "| rich echo, stdio, c=8 | rps | ÷ key only | bridge CPU ms/call |",
+            "| --- | ---: | ---: | ---: |",
+            f"| API key only | {keyed:.0f} | 1.00 | {cpu_keyed:.3f} |",
+            f"| OAuth 2.0 token + limits | {limited:.0f} | {limited / keyed:.2f} | {cpu_limited:.3f} |",
+            "",
+            f"Medians of {len(runs)} interleaved rounds; each round's ratio: {ratios}.",
+        ]
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--throughput", action="store_true", help="also load key-only and OAuth + limits bridges")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
     results = measure_auth()
     print(f"| credential | µs per request, median of {BATCHES} batches of {BATCH} | best batch |")
     print("| --- | ---: | ---: |")
@@ -162,6 +233,8 @@ def main() -> None:
         if "JWT" in name:
             print(f"{name}: {'within' if median <= TARGET_US else 'over'} the {TARGET_US:.0f} µs target")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.throughput:
+        print(throughput_table(measure_throughput(args.seconds, args.rounds)))
 
 
 if __name__ == "__main__":

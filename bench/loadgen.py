@@ -21,7 +21,7 @@ import gc
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -36,10 +36,12 @@ DRAIN_TIMEOUT = 30.0
 RECONNECT_PAUSE = 0.05
 
 
-def request_bytes(port: int, path: str, body: bytes) -> bytes:
+def request_bytes(port: int, path: str, body: bytes, headers: Sequence[str] = ()) -> bytes:
+    """The one request every connection sends, ``headers`` (``Name: value`` lines) added."""
+    extra = "".join(f"{line}\r\n" for line in headers)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{extra}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("ascii") + body
 
@@ -201,9 +203,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--watch", type=int, nargs="*", default=[], help="PIDs whose CPU time to report")
+    parser.add_argument("--header", action="append", default=[], help="a header line 'Name: value' (repeatable)")
     args = parser.parse_args()
     gc.disable()  # the generator makes no cycles; collections would only add pauses to the latencies
-    request = request_bytes(args.port, args.path, args.body.encode())
+    request = request_bytes(args.port, args.path, args.body.encode(), args.header)
     loop_factory, loop_name = _cheapest_loop()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         result = runner.run(run_load(args.port, request, args.concurrency, args.seconds, args.warmup, args.watch))

@@ -69,7 +69,10 @@ def load_cell(endpoint: Endpoint, upstream: Upstream, cell: Cell) -> dict[str, A
     watch = [endpoint.proc.pid, *endpoint.upstream_pids]
     argv = [sys.executable, "-m", "bench.loadgen", "--port", str(endpoint.port), "--path", endpoint.path(upstream)]
     argv += ["--body", json.dumps(dict(upstream.arguments)), "--concurrency", str(cell.concurrency)]
-    argv += ["--seconds", str(cell.seconds), "--warmup", str(cell.warmup), "--watch", *map(str, watch)]
+    argv += ["--seconds", str(cell.seconds), "--warmup", str(cell.warmup)]
+    for line in endpoint.headers:
+        argv += ["--header", line]
+    argv += ["--watch", *map(str, watch)]
     result: dict[str, Any] = _run(argv, cell.warmup + cell.seconds + DRAIN_TIMEOUT + CELL_SLACK)
     n = result["n"]
     result["proxy_cpu_ms"] = _per_request(result["cpu_s"], [endpoint.proc.pid], n)

@@ -145,6 +145,8 @@ class Endpoint:
     upstream_pids: list[int] = field(default_factory=list)
     #: The protocol revision the proxy settled on with its (first) upstream, where it says.
     protocol_version: str | None = None
+    #: Header lines (``Name: value``) every request to it carries: its credentials, say.
+    headers: list[str] = field(default_factory=list)
 
     def path(self, upstream: Upstream) -> str:
         return self.paths[upstream.name]
@@ -184,9 +186,10 @@ def running_bridge(
     start_timeout: float = START_TIMEOUT,
     options: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    headers: Sequence[str] = (),
 ) -> Iterator[Endpoint]:
     """``mcp-bridge serve`` with these upstreams (and further ``options`` and environment ``env``),
-    ready (``/readyz`` 200) when yielded."""
+    ready (``/readyz`` 200) when yielded; ``headers`` (``Name: value``) go with every request to it."""
     port = free_port()
     config = work / f"bridge-{port}.json"
     config.write_text(json.dumps({"mcpServers": {u.name: u.claude_desktop_entry() for u in upstreams}}))
@@ -196,8 +199,9 @@ def running_bridge(
     with started("bridge", argv, cwd=ROOT, log=work / f"bridge-{port}.log", env=environ) as proc:
         ready_s = proc.wait_until(lambda: _ready(port, "/readyz"), start_timeout, "ready (/readyz 200)")
         paths = {u.name: f"/servers/{u.name}/tools/{u.tool}" for u in upstreams}
-        endpoint = _endpoint("bridge", port, proc, paths, ready_s, upstreams)
-        status, answer = http_call(port, "GET", f"/servers/{upstreams[0].name}")
+        endpoint = _endpoint("bridge", port, proc, paths, ready_s, upstreams, headers)
+        sent = dict(line.split(": ", 1) for line in headers)
+        status, answer = http_call(port, "GET", f"/servers/{upstreams[0].name}", headers=sent)
         endpoint.protocol_version = json.loads(answer).get("protocolVersion") if status == 200 else None
         yield endpoint
 
@@ -232,16 +236,25 @@ def running_thin_proxy(upstream: Upstream, work: Path) -> Iterator[Endpoint]:
         yield _endpoint("thin", port, proc, {upstream.name: path}, ready_s, [upstream])
 
 
-def _endpoint(name: str, port: int, proc: Proc, paths: dict[str, str], ready_s: float, ups: list[Upstream]) -> Endpoint:
+def _endpoint(
+    name: str,
+    port: int,
+    proc: Proc,
+    paths: dict[str, str],
+    ready_s: float,
+    ups: list[Upstream],
+    headers: Sequence[str] = (),
+) -> Endpoint:
     """The running proxy, once one call through it to each upstream has answered what it should."""
+    sent = dict(line.split(": ", 1) for line in headers)
     for upstream in ups:
         body = json.dumps(dict(upstream.arguments)).encode()
-        status, answer = http_call(port, "POST", paths[upstream.name], body, timeout=30.0)
+        status, answer = http_call(port, "POST", paths[upstream.name], body, timeout=30.0, headers=sent)
         if status != 200 or upstream.expect.encode() not in answer:
             raise RuntimeError(f"{name}: {upstream.name}.{upstream.tool} answered {status}: {answer[:300]!r}")
     # One host process may serve many upstreams: count its CPU once.
     pids = list(dict.fromkeys(u.pid for u in ups if u.pid is not None)) + proc.children()
-    return Endpoint(name, port, proc, paths, ready_s, pids)
+    return Endpoint(name, port, proc, paths, ready_s, pids, headers=list(headers))
 
 
 def ensure_mcpo() -> str:

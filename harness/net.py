@@ -10,7 +10,7 @@ import http.client
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -36,13 +36,18 @@ def accepting(port: int, timeout: float = 0.2) -> bool:
 
 
 def http_call(
-    port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout: float = 5.0,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int | None, bytes]:
     """Status and body of one request to the loopback interface; ``(None, b"")`` if nothing answered."""
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        connection.request(method, path, body, headers)
+        sent = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body, {**sent, **(headers or {})})
         response = connection.getresponse()
         return response.status, response.read()
     except OSError:
