@@ -48,7 +48,7 @@ from bench.targets import Upstream, running_bridge
 from bridge.config import OAuthSettings
 from bridge.gate import AccessTokens, Authenticator, ProtectedResource, StaticKeys
 
-__all__ = ["measure_auth", "measure_throughput", "throughput_table"]
+__all__ = ["measure", "measure_auth", "measure_throughput", "table", "throughput_table"]
 
 #: Requests per timed batch, and batches (the median batch is reported).
 BATCH = 400
@@ -216,6 +216,20 @@ def throughput_table(runs: list[dict[str, Any]]) -> str:
             f"Medians of {len(runs)} interleaved rounds; each round's ratio: {ratios}.",
         ]
     )
+
+
+def measure(seconds: float, rounds: int) -> dict[str, Any]:
+    """What ``bench/run.py --auth`` runs: the per-request checks (credentials and limits) and the throughput."""
+    from bench.limits import measure_limits
+
+    checks = {**measure_auth(), **measure_limits()}
+    return {"checks": checks, "throughput": measure_throughput(seconds, rounds)}
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [f"| {name} | {median:.1f} | {best:.1f} |" for name, (median, best) in result["checks"].items()]
+    head = ["| check | µs per request (median) | best batch |", "| --- | ---: | ---: |"]
+    return "\n".join([*head, *rows, "", throughput_table(result["throughput"])])
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import events, extra_tables, extras, report, webhooks
+from bench import auth, events, extra_tables, extras, report, webhooks
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -43,6 +43,12 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
     "webhooks": (
         lambda plan: webhooks.measure(plan.seconds, plan.warmup, plan.repeat),
         lambda result: "## Webhooks: one subscription on every call, c=8\n\n" + webhooks.table(result),
+    ),
+    "auth": (
+        lambda plan: auth.measure(plan.seconds, plan.repeat),
+        lambda result: (
+            "## Identity and access: credential and limit checks; OAuth + limits vs a key, c=8\n\n" + auth.table(result)
+        ),
     ),
 }
 
@@ -86,6 +92,9 @@ def _arguments() -> argparse.Namespace:
         "--webhooks",
         action="store_true",
         help="one webhook subscription on every call, c=8; answer-to-delivery latency",
+    )
+    chosen.add_argument(
+        "--auth", action="store_true", help="credential and limit checks; OAuth 2.0 + limits vs an API key, c=8"
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()

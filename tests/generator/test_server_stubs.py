@@ -28,9 +28,11 @@ EXAMPLE_BODIES: dict[str, Any] = {
     "createWebhook": {"url": "http://127.0.0.1:1/hook"},
     "updateWebhook": {"description": "x"},
     "redeliverWebhookEvents": {"eventIds": ["01KBQ8T2M5X0Q4A7RZP3N9D2B6"]},
+    "createKey": {"name": "x"},
 }
 WEBHOOK = "wh_01KBQ8T2M5X0Q4A7RZP3N9D2B6"
 DELIVERY = "msg_01KBQ8T2M5X0Q4A7RZP3N9D2B6"
+KEY = "0123456789ab"
 
 
 def _concrete(path: str) -> str:
@@ -41,6 +43,7 @@ def _concrete(path: str) -> str:
         .replace("{name}", "x")
         .replace("{webhook}", WEBHOOK)
         .replace("{delivery}", DELIVERY)
+        .replace("{key}", KEY)
     )
 
 
