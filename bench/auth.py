@@ -220,7 +220,7 @@ def throughput_table(runs: list[dict[str, Any]]) -> str:
 
 def measure(seconds: float, rounds: int) -> dict[str, Any]:
     """What ``bench/run.py --auth`` runs: the per-request checks (credentials and limits) and the throughput."""
-    from bench.limits import measure_limits
+    from bench.limit_checks import measure_limits
 
     checks = {**measure_auth(), **measure_limits()}
     return {"checks": checks, "throughput": measure_throughput(seconds, rounds)}

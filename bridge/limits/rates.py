@@ -42,7 +42,7 @@ __all__ = ["EXACT_QUOTA", "Meter", "Window", "windows"]
 
 log = logging.getLogger(__name__)
 
-#: Windows of up to this many requests are kept exactly (measured by bench/limits.py: a moving
+#: Windows of up to this many requests are kept exactly (measured by bench/limit_checks.py: a moving
 #: window's check grows from about 3 µs at 100 entries to about 20 µs at 10,000).
 EXACT_QUOTA = 1000
 

@@ -1,6 +1,6 @@
 """What an in-memory limit check costs per request, timed in this process (on demand, not a test).
 
-``python -m bench.limits`` runs the bridge's own limit code (``bridge.limits``) as the edges
+``python -m bench.limit_checks`` runs the bridge's own limit code (``bridge.limits``) as the edges
 and the gateway run it, with no server and no network, and prints the cost per request in
 microseconds (the median batch and the best one: on a machine others share, the best is the
 closer to the code's own cost):
