@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
@@ -78,65 +79,48 @@ class Bridge:
     ) -> Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
         tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
-        # The config file's limits under the command line's; Redis, when given, is reached here.
-        limits = Limits.create(settings.limits.including(servers), settings.redis_url)
-        store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
-        try:
+        with contextlib.ExitStack() as undo:  # a failure below closes, newest first, what was made
+            store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
+            undo.callback(store.close)
             keys = StoredKeys(store.keys, store.writer)
-        except BaseException:
-            store.close()
-            raise
-        if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
-            keys.watch()
-        sources: list[CredentialSource] = [StaticKeys(settings.api_keys, settings.admin_keys), keys]
-        sources += [tokens] if tokens is not None else []
-        authenticator = Authenticator(sources, resource=protected)
-        # Only the config file may send callers' tokens upstream, so this is known at start.
-        authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
-        gate = Gate(authenticator, RequestValidator(spec), settings.max_body, limits.caller)
-        pool = UpstreamPool(connect_timeout=settings.connect_timeout)
-        if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
-            tokens.loop_thread = pool.run(_loop_thread(), 10)
-        registry = ServerRegistry(
-            pool,
-            store.registrations,
-            allow_stdio=settings.allow_stdio_registration,
-            allow_private=settings.allow_private_upstreams,
-            connect_timeout=settings.connect_timeout,
-            call_timeout=settings.call_timeout,
-        )
-        bus = InProcessBus()
-        feed = Feed(bus, store, _feed_settings(settings))
-        gateway = Gateway(pool, registry, bus, limits.upstream, destructive_scope=settings.destructive_scope)
-        try:
+            undo.callback(keys.close)
+            if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
+                keys.watch()
+            pool = UpstreamPool(connect_timeout=settings.connect_timeout)
+            undo.callback(pool.close)
+            # The config file's limits under the command line's; Redis, when given, is reached here.
+            limits = Limits.create(settings.limits.including(servers), settings.redis_url)
+            undo.callback(lambda: pool.run(limits.close(), 10))
+            sources: list[CredentialSource] = [StaticKeys(settings.api_keys, settings.admin_keys), keys]
+            sources += [tokens] if tokens is not None else []
+            authenticator = Authenticator(sources, resource=protected)
+            # Only the config file may send callers' tokens upstream, so this is known at start.
+            authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
+            gate = Gate(authenticator, RequestValidator(spec), settings.max_body, limits.caller)
+            if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
+                tokens.loop_thread = pool.run(_loop_thread(), 10)
+            registry = ServerRegistry(
+                pool,
+                store.registrations,
+                allow_stdio=settings.allow_stdio_registration,
+                allow_private=settings.allow_private_upstreams,
+                connect_timeout=settings.connect_timeout,
+                call_timeout=settings.call_timeout,
+            )
+            bus = InProcessBus()
+            feed = Feed(bus, store, _feed_settings(settings))
+            undo.callback(feed.close)
+            gateway = Gateway(pool, registry, bus, limits.upstream, destructive_scope=settings.destructive_scope)
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
-        except BaseException:
-            gateway.close()
-            feed.close()
-            keys.close()
-            store.close()
-            raise
-        try:
+            undo.callback(outbox.close)
+            undo.callback(lambda: pool.run(dispatcher.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
-        except BaseException:
-            pool.run(dispatcher.close(), 10)
-            outbox.close()
-            gateway.close()
-            feed.close()
-            keys.close()
-            store.close()
-            raise
-        app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
-        try:
-            audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
-        except OSError as exc:
-            pool.run(dispatcher.close(), 10)
-            outbox.close()
-            gateway.close()
-            feed.close()
-            keys.close()
-            store.close()
-            raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
+            app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
+            try:
+                audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
+            except OSError as exc:
+                raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
+            undo.pop_all()  # started: the bridge owns all of it now (``close()``)
         return cls(
             settings=settings,
             spec=spec,
