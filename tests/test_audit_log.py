@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
+from bridge.config import BridgeSettings, ConfigError
+from bridge.runtime import Bridge
+from harness import poll
 from tests.leaks import secret
-from tests.servers.launch import running_http_server
-from tests.support import in_process_bridge, rich_stdio
+from tests.servers.launch import RICH_SERVER, running_http_server
+from tests.support import children_running, in_process_bridge, rich_stdio
 
 ADMIN_KEY = secret("audit-admin-key-5d1e")
 PLAIN_KEY = secret("audit-plain-key-0b7c")
@@ -71,3 +75,14 @@ def test_server_and_webhook_changes_and_refusals_are_recorded_without_secrets(tm
     text = log.read_text(encoding="utf-8")
     for secret_value in (ADMIN_KEY, PLAIN_KEY, UPSTREAM_TOKEN, rotated.json["secret"], "token=abc"):
         assert secret_value not in text
+
+
+def test_an_audit_log_that_cannot_be_opened_stops_start_up_and_leaves_nothing_running(tmp_path: Path) -> None:
+    before = {t.name for t in threading.enumerate()}
+    children = set(children_running(RICH_SERVER))  # the module's HTTP upstream, say
+    (tmp_path / "a-file").write_text("not a folder")
+    settings = BridgeSettings(audit_log=str(tmp_path / "a-file" / "audit.jsonl"), registry_path=None)
+    with pytest.raises(ConfigError, match="cannot open the audit log"):
+        Bridge.create(settings, [rich_stdio()])
+    poll(lambda: set(children_running(RICH_SERVER)) <= children, 10, what="the upstream child stopped")
+    poll(lambda: {t.name for t in threading.enumerate()} <= before, 10, what="start-up's threads stopped")
