@@ -219,9 +219,17 @@ class Calls:
         if self._closed:
             raise CallCutOff(STOPPED)
         if self._running[subject] >= self.limits.per_caller:
-            raise AsyncCallLimit(f"this caller has {self.limits.per_caller} asynchronous calls running, its limit")
+            raise AsyncCallLimit(
+                f"this caller has {self.limits.per_caller} asynchronous calls running, its limit",
+                policy="caller-async-calls",
+                quota=self.limits.per_caller,
+            )
         if self._running_total >= self.limits.total:
-            raise AsyncCallLimit(f"the bridge has {self.limits.total} asynchronous calls running, its limit")
+            raise AsyncCallLimit(
+                f"the bridge has {self.limits.total} asynchronous calls running, its limit",
+                policy="async-calls",
+                quota=self.limits.total,
+            )
         now = _now()
         view = CallView(
             id=secrets.token_urlsafe(16),
