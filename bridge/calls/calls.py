@@ -17,7 +17,7 @@ import asyncio
 import collections
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -326,7 +326,7 @@ class Calls:
                     break
         return found
 
-    async def watch(self, call_id: str, principal: Principal) -> AsyncIterator[CallView]:
+    async def watch(self, call_id: str, principal: Principal) -> AsyncGenerator[CallView, None]:
         """The current view at once, then each later one (intermediate ones may be skipped when they
         come faster than they are read), ending after a terminal view."""
         call = self._own(call_id, principal)
