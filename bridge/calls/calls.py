@@ -487,8 +487,9 @@ class Calls:
             self._completion(call.view, call.callback)
 
     async def _sweep_forever(self) -> None:
+        # A retention shorter than the sweep's period is swept as often as it runs out.
         while True:
-            await asyncio.sleep(self.limits.sweep_every)
+            await asyncio.sleep(min(self.limits.sweep_every, self.limits.retention))
             self.sweep()
 
     def sweep(self) -> int:
