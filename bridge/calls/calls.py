@@ -177,8 +177,7 @@ class Calls:
         """Read the kept calls (those a dead process left running are marked cut off) and start sweeping."""
         now = _now()
         records = await asyncio.to_thread(self._records.load, now.isoformat())
-        for record in records:
-            view = from_record(record)
+        for view in sorted((from_record(r) for r in records), key=lambda v: v.created):  # listings: oldest first
             call = _Call(view, None, {}, None)
             if not view.state.terminal:
                 call.view = _ended(view, now, self._expiry(now), problem=CallCutOff(RESTARTED).to_problem())
