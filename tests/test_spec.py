@@ -187,7 +187,19 @@ def test_every_operation_has_a_unique_operation_id_from_the_contract() -> None:
 
 def test_every_operation_has_tags_a_summary_and_a_description() -> None:
     tags = {tag["name"] for tag in document()["tags"]}
-    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "auth", "events", "webhooks", "keys", "calls"}
+    assert tags == {
+        "mcp",
+        "servers",
+        "tools",
+        "resources",
+        "prompts",
+        "health",
+        "auth",
+        "events",
+        "webhooks",
+        "keys",
+        "calls",
+    }
     for op_id, (_, _, op) in operations().items():
         assert op.get("tags"), op_id
         assert set(op["tags"]) <= tags, op_id
