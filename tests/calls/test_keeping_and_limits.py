@@ -23,6 +23,7 @@ from tests.webhooks.conftest import Receiver, start_receiver
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 CALLBACK_SECRET = "callback-secret-of-the-calls-tests"
+ADMIN = "admin-key-of-the-calls-tests"
 
 
 def _kept_state(database: Path, call_id: str) -> str | None:
@@ -91,6 +92,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]
     secret.write_text(CALLBACK_SECRET + "\n", encoding="utf-8")
     options = ["--call-limit-per-caller", "2", "--call-limit", "3", "--call-max-result", "1000"]
     options += ["--callback-secret-file", str(secret), "--allow-private-webhooks", "--webhook-retry-delays", "0.3"]
+    options += ["--admin-key", ADMIN]
     with calls_bridge(tmp, "modern", *options) as bridge:
         yield bridge
 
@@ -152,6 +154,21 @@ def test_a_completion_callback_is_posted_signed(limited: BridgeProcess, receiver
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.{body}".encode()
     expected = base64.b64encode(hmac.digest(CALLBACK_SECRET.encode(), signed, hashlib.sha256)).decode()
     assert headers["webhook-signature"] == f"v1,{expected}"
+
+
+def test_a_webhook_subscriber_hears_that_a_call_needs_input(limited: BridgeProcess, receiver: Receiver) -> None:
+    admin, alice = Api(limited.url, ADMIN), Api(limited.url, ALICE)
+    made = admin("POST", "/webhooks", {"url": receiver.url("/ok/input"), "types": ["tool.call.input_required"]})
+    assert made.status_code == 201, made.text
+    try:
+        call = alice.start("ask")
+        [delivered] = poll(lambda: receiver.heard("/ok/input") or None, 20, what="the webhook delivery")
+        event = json.loads(delivered["body"])
+        assert (event["type"], event["data"]["callId"]) == ("tool.call.input_required", call["id"])
+        assert [q["id"] for q in event["data"]["questions"]] == ["q1"]
+        assert alice("DELETE", f"/calls/{call['id']}").status_code == 200
+    finally:
+        admin("DELETE", f"/webhooks/{made.json()['id']}")
 
 
 def test_a_callback_url_that_cannot_be_used_is_400_before_the_call_starts(limited: BridgeProcess) -> None:
