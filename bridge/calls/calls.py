@@ -179,6 +179,7 @@ class Calls:
         records = await asyncio.to_thread(self._records.load, now.isoformat())
         for view in sorted((from_record(r) for r in records), key=lambda v: v.created):  # listings: oldest first
             call = _Call(view, None, {}, None)
+            call.kept_state = (view.state, frozenset(view.questions))  # as it is kept: not written again
             if not view.state.terminal:
                 call.view = _ended(view, now, self._expiry(now), problem=CallCutOff(RESTARTED).to_problem())
             self._add(call)
