@@ -33,6 +33,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import JSONRPCMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 #: The scenarios expect log messages and progress to arrive spread out, not in one burst.
@@ -122,6 +123,9 @@ JSON_SCHEMA_2020_12: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: The key a hand-written form's question and answer travel under at 2026-07-28.
+FORM = "form"
+
 #: SEP-1034: a default for every primitive type.
 DEFAULTS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -189,7 +193,17 @@ class MemoryEvents(EventStore):
         return stream_id
 
 
-def _elicited(answer: types.ElicitResult) -> list[types.ContentBlock]:
+async def elicit_form(
+    ctx: Context, message: str, schema: dict[str, Any]
+) -> list[types.ContentBlock] | types.InputRequiredResult:
+    """Ask for a form written by hand (the resolvers take a model), in the era the caller speaks."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        answer = (ctx.input_responses or {}).get(FORM)
+        if not isinstance(answer, types.ElicitResult):
+            params = types.ElicitRequestFormParams(message=message, requested_schema=schema)
+            return types.InputRequiredResult(input_requests={FORM: types.ElicitRequest(params=params)})
+    else:
+        answer = await ctx.session.elicit_form(message, schema, ctx.request_id)
     text = f"Elicitation completed: action={answer.action}, content={json.dumps(answer.content)}"
     return [types.TextContent(type="text", text=text)]
 
@@ -281,14 +295,12 @@ def build() -> MCPServer:
     server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = JSON_SCHEMA_2020_12  # type: ignore[union-attr]
 
     @server.tool(description="Ask for a form whose fields all have defaults.", structured_output=False)
-    async def test_elicitation_sep1034_defaults(ctx: Context) -> list[types.ContentBlock]:
-        answer = await ctx.session.elicit_form("Please review your details", DEFAULTS_SCHEMA, ctx.request_id)
-        return _elicited(answer)
+    async def test_elicitation_sep1034_defaults(ctx: Context) -> list[types.ContentBlock] | types.InputRequiredResult:
+        return await elicit_form(ctx, "Please review your details", DEFAULTS_SCHEMA)
 
     @server.tool(description="Ask for a form with every kind of enum.", structured_output=False)
-    async def test_elicitation_sep1330_enums(ctx: Context) -> list[types.ContentBlock]:
-        answer = await ctx.session.elicit_form("Please pick your options", ENUMS_SCHEMA, ctx.request_id)
-        return _elicited(answer)
+    async def test_elicitation_sep1330_enums(ctx: Context) -> list[types.ContentBlock] | types.InputRequiredResult:
+        return await elicit_form(ctx, "Please pick your options", ENUMS_SCHEMA)
 
     @server.tool(description="Close the response stream mid-call; the answer follows on reconnection.")
     async def test_reconnection(ctx: Context) -> str:
