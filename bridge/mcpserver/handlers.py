@@ -14,7 +14,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 
 from bridge.mcpserver.backend import Backend, Caller, Subscriptions
 from bridge.mcpserver.changes import Follower, Followers
-from bridge.mcpserver.relay import CallerRelay
+from bridge.mcpserver.relay import CallerRelay, answerable
 from bridge.mcpserver.sessions import ClientSessions, Ctx, LogLevels, caller_of, client_session
 from bridge.model import INPUT_REQUIRED, JSON
 
@@ -27,11 +27,14 @@ SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
 Paging = types.PaginatedRequestParams | None
 
 
-def _input_required(result: JSON) -> types.InputRequiredResult | None:
-    """An upstream's input-required round, handed to a 2026-07-28 client to answer and retry."""
+def _input_required(result: JSON, ctx: Ctx) -> types.InputRequiredResult | None:
+    """An upstream's input-required round, handed to a 2026-07-28 client to answer and retry.
+
+    Only the questions the client declared it can answer go to it (``answerable``).
+    """
     if result.get("resultType") != INPUT_REQUIRED:
         return None
-    return types.InputRequiredResult.model_validate(result)
+    return types.InputRequiredResult.model_validate(answerable(result, ctx.session.client_capabilities))
 
 
 def _as_ours(result: JSON) -> JSON:
@@ -70,7 +73,7 @@ class ForwardingHandlers:
     ) -> types.CallToolResult | types.InputRequiredResult:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.call_tool(params.name, params.arguments or {}, caller_of(ctx), relay)
-        return _input_required(result) or types.CallToolResult.model_validate(_as_ours(result))
+        return _input_required(result, ctx) or types.CallToolResult.model_validate(_as_ours(result))
 
     async def list_resources(self, ctx: Ctx, _params: Paging) -> types.ListResourcesResult:
         self.sessions.seen(ctx)
@@ -87,7 +90,7 @@ class ForwardingHandlers:
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         result = await self.backend.read_resource(str(params.uri), caller_of(ctx), CallerRelay(ctx, self.levels))
-        return _input_required(result) or types.ReadResourceResult.model_validate(_as_ours(result))
+        return _input_required(result, ctx) or types.ReadResourceResult.model_validate(_as_ours(result))
 
     async def list_prompts(self, ctx: Ctx, _params: Paging) -> types.ListPromptsResult:
         self.sessions.seen(ctx)
@@ -99,7 +102,7 @@ class ForwardingHandlers:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.get_prompt(params.name, params.arguments or {}, caller_of(ctx), relay)
-        return _input_required(result) or types.GetPromptResult.model_validate(_as_ours(result))
+        return _input_required(result, ctx) or types.GetPromptResult.model_validate(_as_ours(result))
 
     async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.levels.set(ctx, params.level)

@@ -4,6 +4,10 @@ Progress, log messages and questions (sampling, elicitation) that the upstream s
 call runs go out on that request's own stream, so they never reach another client. What the
 caller asked for is read from the request once: its progress token, its log level (per request
 at 2026-07-28, per session before), and on a 2026-07-28 retry its answers and the opaque state.
+
+At 2026-07-28 an upstream's questions come back as an input-required result, asked of the
+gateway, which declares every capability; ``answerable`` keeps only those the caller declared
+it can answer, and refuses the request (-32021, naming what is missing) when none is left.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge.mcpserver.sessions import Ctx, LogLevels
-from bridge.model import JSON, RelayRefused
+from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
-__all__ = ["CallerRelay"]
+__all__ = ["CallerRelay", "answerable"]
 
 #: The server→client requests relayed: each one's request and result types, and the capability it needs.
 _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
@@ -36,6 +40,59 @@ _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
         types.ClientCapabilities(elicitation=types.ElicitationCapability()),
     ),
 }
+
+
+def _declares(method: str, params: JSON, declared: types.ClientCapabilities) -> bool:
+    """Whether a client that declared ``declared`` can be asked ``method`` (unknown methods pass)."""
+    if method == "sampling/createMessage":
+        return declared.sampling is not None
+    if method == "roots/list":
+        return declared.roots is not None
+    if method == "elicitation/create":
+        form = declared.elicitation
+        if params.get("mode") == "url":
+            return form is not None and form.url is not None
+        return form is not None and (form.form is not None or form.url is None)  # a bare {} means forms
+    return True
+
+
+#: What each kind of question needs the client to have declared, as -32021's data names it.
+_NEEDED: dict[str, JSON] = {
+    "sampling/createMessage": {"sampling": {}},
+    "roots/list": {"roots": {}},
+    "elicitation/create": {"elicitation": {}},
+}
+
+
+def answerable(result: JSON, declared: types.ClientCapabilities | None) -> JSON:
+    """An input-required ``result`` with only the questions a client that ``declared`` these can answer.
+
+    Raises:
+        MCPError: -32021 with ``requiredCapabilities`` when it can answer none of them.
+    """
+    asked = result.get("inputRequests")
+    if not isinstance(asked, dict) or not asked:
+        return result
+    declared = declared or types.ClientCapabilities()
+    kept: JSON = {}
+    needed: JSON = {}
+    for key, question in asked.items():
+        method = question.get("method", "") if isinstance(question, dict) else ""
+        params = question.get("params") if isinstance(question, dict) else None
+        if _declares(method, params if isinstance(params, dict) else {}, declared):
+            kept[key] = question
+        else:
+            needed.update(_NEEDED.get(method, {}))
+    if len(kept) == len(asked):
+        return result
+    if not kept:
+        missing = ", ".join(sorted(needed))
+        raise MCPError(
+            MISSING_CAPABILITY,
+            f"the server needs the client capability {missing}, which this client did not declare",
+            {"requiredCapabilities": needed},
+        )
+    return {**result, "inputRequests": kept}
 
 
 class CallerRelay:
