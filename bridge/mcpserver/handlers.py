@@ -12,7 +12,7 @@ import mcp_types as types
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 
-from bridge.mcpserver.backend import Backend, Caller, Subscriptions
+from bridge.mcpserver.backend import Backend, Caller, Completions, Subscriptions
 from bridge.mcpserver.changes import Follower, Followers
 from bridge.mcpserver.relay import CallerRelay, answerable
 from bridge.mcpserver.sessions import ClientSessions, Ctx, LogLevels, caller_of, client_session
@@ -51,12 +51,15 @@ class ForwardingHandlers:
     """One forwarding server's handlers and the state they share.
 
     ``subscribe``, ``unsubscribe`` and ``listen`` follow resources through ``subscriptions``, and
-    are served only with it.
+    are served only with it; ``complete`` likewise only with ``completions``.
     """
 
-    def __init__(self, backend: Backend, subscriptions: Subscriptions | None = None) -> None:
+    def __init__(
+        self, backend: Backend, subscriptions: Subscriptions | None = None, completions: Completions | None = None
+    ) -> None:
         self.backend = backend
         self.subscriptions = subscriptions
+        self.completions = completions
         self.levels = LogLevels()
         self.sessions = ClientSessions()
         self.bus = InMemorySubscriptionBus()
@@ -103,6 +106,15 @@ class ForwardingHandlers:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.get_prompt(params.name, params.arguments or {}, caller_of(ctx), relay)
         return _input_required(result, ctx) or types.GetPromptResult.model_validate(_as_ours(result))
+
+    async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        if self.completions is None:
+            raise RuntimeError("completion/complete is served only for a backend with Completions")
+        ref = params.ref.model_dump(mode="json", by_alias=True, exclude_none=True)
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        context = params.context.arguments if params.context is not None else None
+        result = await self.completions.complete(ref, argument, context, caller_of(ctx))
+        return types.CompleteResult.model_validate(_as_ours(result))
 
     async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.levels.set(ctx, params.level)
