@@ -6,12 +6,14 @@ The rule: every scenario the fixture passes when served directly also passes thr
 gateway, whichever way the gateway reaches the fixture (``GATEWAYS``). A scenario the fixture
 itself fails is reported with its reason, not required of the gateway; today there is none.
 
-One way does not hold the rule whole, and says so in ``NOT_RELAYED``: a fixture reached at
-2025-11-25 asks its questions mid-call, as requests of its own, and a 2026-07-28 client has no
-channel for those; the gateway would have to hold the upstream call open and hand the question
-to the client as an input-required round, which it does not do yet. The scenarios that need a
-question answered (the ``input-required-result-*`` ones, and the stateless scenario's
-capability check) pass when the gateway reaches the fixture at 2026-07-28.
+One way does not hold the rule whole, and says so in ``NOT_RELAYED``: the fixture reached at
+2025-11-25 cannot answer a 2026-07-28 client's input-required scenarios. At that revision it
+asks mid-call, one question at a time, as requests of its own, without the keys the scenarios
+look for (``user_name``, ``capital_question``, ...); a 2026-07-28 client has no channel for
+such a request, and the gateway does not hold the upstream call open to hand the question over
+as an input-required round. Those scenarios (the ``input-required-result-*`` ones that need a
+question answered, and the stateless scenario's capability check) pass when the gateway
+reaches the fixture at 2026-07-28.
 
 The counts go to stdout, per revision, directly and through each way. The suite runs on the
 Node installed beside it in tests/npm, never fetched.
@@ -67,7 +69,7 @@ NOT_RELAYED: dict[str, dict[str, tuple[frozenset[str], str]]] = {
                     "server-stateless",
                 }
             ),
-            "a 2025-11-25 upstream asks mid-call; the gateway does not turn that into an input-required round",
+            "a 2025-11-25 upstream asks mid-call, unkeyed; the gateway does not turn that into an input-required round",
         )
     }
 }
