@@ -5,7 +5,8 @@ and the rich test server (``rich``, without), so names are qualified as in listi
 Completions go to the server owning the prompt or resource template; at 2026-07-28 the
 ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers must match the body (400,
 HeaderMismatch); and an upstream's questions reach a client only when it declared the
-capability to answer them (else 400, MissingRequiredClientCapability, naming what is missing).
+capability to answer them (else 400, MissingRequiredClientCapability, naming what is missing);
+and a call's progress notifications all reach its client before its result does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import mcp_types as types
@@ -26,6 +28,8 @@ from tests.support import ROOT, BridgeProcess, bridge_process
 
 FIXTURE = ROOT / "tests" / "servers" / "conformance_server.py"
 MODERN = "2026-07-28"
+#: Enough calls that a one-in-seven loss cannot pass unnoticed (0.86^40 < 0.3 %).
+PROGRESS_CALLS = 40
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +154,28 @@ def test_only_the_questions_the_client_declared_it_can_answer_reach_it(
     result = _message(_modern_post(bridge, "tools/call", params, capabilities))["result"]
     assert result["resultType"] == "input_required"
     assert sorted(result["inputRequests"]) == asked
+
+
+async def _progress_counts(url: str, calls: int) -> list[int]:
+    counts: list[int] = []
+
+    async def progressed(_progress: float, _total: float | None, _message: str | None) -> None:
+        counts[-1] += 1
+
+    async with Client(url) as client:
+        for _ in range(calls):
+            counts.append(0)
+            await client.call_tool("test_tool_with_progress", {}, progress_callback=progressed)
+    return counts
+
+
+def test_every_progress_notification_reaches_the_client_before_the_result(tmp_path: Path) -> None:
+    """The upstream's result may overtake its last progress notification inside the gateway.
+
+    Seen with a 2025-11-25 upstream and a 2026-07-28 client, where the result ends the request's
+    stream: before the gateway waited for them, about one call in seven lost its last one.
+    """
+    legacy = {"command": sys.executable, "args": [str(FIXTURE), "stdio"], "protocol": "legacy"}
+    with bridge_process(tmp_path, {"mcpServers": {"conf": legacy}}) as running:
+        counts = asyncio.run(_progress_counts(running.url + "/mcp", PROGRESS_CALLS))
+    assert counts == [3] * PROGRESS_CALLS

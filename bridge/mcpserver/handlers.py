@@ -76,6 +76,7 @@ class ForwardingHandlers:
     ) -> types.CallToolResult | types.InputRequiredResult:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.call_tool(params.name, params.arguments or {}, caller_of(ctx), relay)
+        await relay.flushed()
         return _input_required(result, ctx) or types.CallToolResult.model_validate(_as_ours(result))
 
     async def list_resources(self, ctx: Ctx, _params: Paging) -> types.ListResourcesResult:
@@ -92,7 +93,9 @@ class ForwardingHandlers:
     async def read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        result = await self.backend.read_resource(str(params.uri), caller_of(ctx), CallerRelay(ctx, self.levels))
+        relay = CallerRelay(ctx, self.levels)
+        result = await self.backend.read_resource(str(params.uri), caller_of(ctx), relay)
+        await relay.flushed()
         return _input_required(result, ctx) or types.ReadResourceResult.model_validate(_as_ours(result))
 
     async def list_prompts(self, ctx: Ctx, _params: Paging) -> types.ListPromptsResult:
@@ -105,6 +108,7 @@ class ForwardingHandlers:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.get_prompt(params.name, params.arguments or {}, caller_of(ctx), relay)
+        await relay.flushed()
         return _input_required(result, ctx) or types.GetPromptResult.model_validate(_as_ours(result))
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:

@@ -5,6 +5,10 @@ call runs go out on that request's own stream, so they never reach another clien
 caller asked for is read from the request once: its progress token, its log level (per request
 at 2026-07-28, per session before), and on a 2026-07-28 retry its answers and the opaque state.
 
+The SDK client hands each progress notification to its callback in a task of its own, so the
+upstream's answer can overtake the last of them; ``flushed`` waits for those already on their
+way, so that none follows the result on the client's stream (where it would be lost).
+
 At 2026-07-28 an upstream's questions come back as an input-required result, asked of the
 gateway, which declares every capability; ``answerable`` keeps only those the caller declared
 it can answer, and refuses the request (-32021, naming what is missing) when none is left.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
@@ -26,6 +31,9 @@ from bridge.mcpserver.sessions import Ctx, LogLevels
 from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
 __all__ = ["CallerRelay", "answerable"]
+
+#: How long a finished request waits for its last progress notifications to go out.
+FLUSH_TIMEOUT = 5.0
 
 #: The server→client requests relayed: each one's request and result types, and the capability it needs.
 _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
@@ -112,6 +120,8 @@ class CallerRelay:
         # At 2026-07-28 the request opts in itself; before, the session's setLevel (default: all).
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (levels.get(ctx) or "debug")
         self._level = level if isinstance(level, str) else None
+        self._unsent = 0  # progress notifications on their way to the client
+        self._sent: anyio.Event | None = None
 
     @property
     def wants_progress(self) -> bool:
@@ -134,10 +144,24 @@ class CallerRelay:
         return self._state
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        if self._token is not None:
+        if self._token is None:
+            return
+        self._unsent += 1
+        try:
             await self._ctx.session.send_progress_notification(
                 self._token, progress, total, message, related_request_id=str(self._ctx.request_id)
             )
+        finally:
+            self._unsent -= 1
+            if not self._unsent and self._sent is not None:
+                self._sent.set()
+
+    async def flushed(self) -> None:
+        """Return once the progress notifications already on their way have gone out (bounded)."""
+        if self._unsent:
+            self._sent = anyio.Event()
+            with anyio.move_on_after(FLUSH_TIMEOUT):
+                await self._sent.wait()
 
     async def log(self, params: JSON) -> None:
         with warnings.catch_warnings():  # logging is deprecated at 2026-07-28, still served before it
