@@ -5,9 +5,10 @@ call runs go out on that request's own stream, so they never reach another clien
 caller asked for is read from the request once: its progress token, its log level (per request
 at 2026-07-28, per session before), and on a 2026-07-28 retry its answers and the opaque state.
 
-The SDK client hands each progress notification to its callback in a task of its own, so the
-upstream's answer can overtake the last of them; ``flushed`` waits for those already on their
-way, so that none follows the result on the client's stream (where it would be lost).
+The SDK client hands each progress notification and log message to its callback in a task of
+its own, so the upstream's answer can overtake the last of them; ``flushed`` waits for those
+already on their way, so that none follows the result on the client's stream (where it would
+be lost).
 
 At 2026-07-28 an upstream's questions come back as an input-required result, asked of the
 gateway, which declares every capability; ``answerable`` keeps only those the caller declared
@@ -17,6 +18,7 @@ it can answer, and refuses the request (-32021, naming what is missing) when non
 from __future__ import annotations
 
 import warnings
+from collections.abc import Awaitable
 from typing import Any
 
 import anyio
@@ -144,31 +146,37 @@ class CallerRelay:
         return self._state
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        if self._token is None:
-            return
+        if self._token is not None:
+            await self._sending(
+                self._ctx.session.send_progress_notification(
+                    self._token, progress, total, message, related_request_id=str(self._ctx.request_id)
+                )
+            )
+
+    async def log(self, params: JSON) -> None:
+        with warnings.catch_warnings():  # logging is deprecated at 2026-07-28, still served before it
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            sent = self._ctx.session.send_log_message(
+                params["level"], params.get("data"), params.get("logger"), related_request_id=self._ctx.request_id
+            )
+        await self._sending(sent)
+
+    async def _sending(self, notification: Awaitable[None]) -> None:
+        """Send one notification, counted among those ``flushed`` waits for."""
         self._unsent += 1
         try:
-            await self._ctx.session.send_progress_notification(
-                self._token, progress, total, message, related_request_id=str(self._ctx.request_id)
-            )
+            await notification
         finally:
             self._unsent -= 1
             if not self._unsent and self._sent is not None:
                 self._sent.set()
 
     async def flushed(self) -> None:
-        """Return once the progress notifications already on their way have gone out (bounded)."""
+        """Return once the notifications already on their way have gone out (bounded)."""
         if self._unsent:
             self._sent = anyio.Event()
             with anyio.move_on_after(FLUSH_TIMEOUT):
                 await self._sent.wait()
-
-    async def log(self, params: JSON) -> None:
-        with warnings.catch_warnings():  # logging is deprecated at 2026-07-28, still served before it
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await self._ctx.session.send_log_message(
-                params["level"], params.get("data"), params.get("logger"), related_request_id=self._ctx.request_id
-            )
 
     async def ask(self, method: str, params: JSON) -> JSON:
         session: ServerSession = self._ctx.session
