@@ -7,6 +7,8 @@ and the bus listen streams hear from) and has one method per MCP request it serv
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
 import mcp_types as types
 from mcp.server.session import ServerSession
@@ -14,6 +16,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 
 from bridge.mcpserver.backend import Backend, Caller, Completions, Subscriptions
 from bridge.mcpserver.changes import Follower, Followers
+from bridge.mcpserver.holding import HeldCalls
 from bridge.mcpserver.relay import CallerRelay, answerable
 from bridge.mcpserver.sessions import ClientSessions, Ctx, LogLevels, caller_of, client_session
 from bridge.model import INPUT_REQUIRED, JSON
@@ -60,6 +63,7 @@ class ForwardingHandlers:
         self.backend = backend
         self.subscriptions = subscriptions
         self.completions = completions
+        self.held: HeldCalls[CallerRelay] = HeldCalls()
         self.levels = LogLevels()
         self.sessions = ClientSessions()
         self.bus = InMemorySubscriptionBus()
@@ -74,9 +78,8 @@ class ForwardingHandlers:
     async def call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
-        relay = CallerRelay(ctx, self.levels)
-        result = await self.backend.call_tool(params.name, params.arguments or {}, caller_of(ctx), relay)
-        await relay.flushed()
+        name, arguments, caller = params.name, params.arguments or {}, caller_of(ctx)
+        result = await self._forward(ctx, lambda relay: self.backend.call_tool(name, arguments, caller, relay))
         return _input_required(result, ctx) or types.CallToolResult.model_validate(_as_ours(result))
 
     async def list_resources(self, ctx: Ctx, _params: Paging) -> types.ListResourcesResult:
@@ -93,9 +96,8 @@ class ForwardingHandlers:
     async def read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        relay = CallerRelay(ctx, self.levels)
-        result = await self.backend.read_resource(str(params.uri), caller_of(ctx), relay)
-        await relay.flushed()
+        uri, caller = str(params.uri), caller_of(ctx)
+        result = await self._forward(ctx, lambda relay: self.backend.read_resource(uri, caller, relay))
         return _input_required(result, ctx) or types.ReadResourceResult.model_validate(_as_ours(result))
 
     async def list_prompts(self, ctx: Ctx, _params: Paging) -> types.ListPromptsResult:
@@ -106,10 +108,31 @@ class ForwardingHandlers:
     async def get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        relay = CallerRelay(ctx, self.levels)
-        result = await self.backend.get_prompt(params.name, params.arguments or {}, caller_of(ctx), relay)
-        await relay.flushed()
+        name, arguments, caller = params.name, params.arguments or {}, caller_of(ctx)
+        result = await self._forward(ctx, lambda relay: self.backend.get_prompt(name, arguments, caller, relay))
         return _input_required(result, ctx) or types.GetPromptResult.model_validate(_as_ours(result))
+
+    async def _forward(self, ctx: Ctx, work: Callable[[CallerRelay], Awaitable[JSON]]) -> JSON:
+        """``work``'s answer, with a relay back to the client; held open for a 2026-07-28 client.
+
+        Such a client is asked an upstream's mid-call questions in rounds (``holding``): its
+        request runs in a task of its own, and a retry naming a held call resumes that call.
+        """
+        relay = CallerRelay(ctx, self.levels)
+        if not relay.takes_input_required:
+            result = await work(relay)
+        else:
+            caller, state = caller_of(ctx), relay.request_state
+            if state is not None and self.held.names_one(state):
+                held = self.held.resume(state, caller, relay.input_responses)
+                relay = held.relay
+                relay.rebind(ctx)
+            else:
+                held = self.held.start(caller, relay, work(relay))
+                relay.held = held
+            result = await self.held.outcome(held)
+        await relay.flushed()
+        return result
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         if self.completions is None:

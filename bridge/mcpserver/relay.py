@@ -18,7 +18,7 @@ it can answer, and refuses the request (-32021, naming what is missing) when non
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 import anyio
@@ -29,6 +29,7 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from bridge.mcpserver.holding import Held
 from bridge.mcpserver.sessions import Ctx, LogLevels
 from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
@@ -96,13 +97,15 @@ def answerable(result: JSON, declared: types.ClientCapabilities | None) -> JSON:
     if len(kept) == len(asked):
         return result
     if not kept:
-        missing = ", ".join(sorted(needed))
-        raise MCPError(
-            MISSING_CAPABILITY,
-            f"the server needs the client capability {missing}, which this client did not declare",
-            {"requiredCapabilities": needed},
-        )
+        raise _missing(needed)
     return {**result, "inputRequests": kept}
+
+
+def _missing(needed: JSON) -> MCPError:
+    """-32021, naming the capabilities the client did not declare."""
+    missing = ", ".join(sorted(needed))
+    message = f"the server needs the client capability {missing}, which this client did not declare"
+    return MCPError(MISSING_CAPABILITY, message, {"requiredCapabilities": needed})
 
 
 class CallerRelay:
@@ -124,6 +127,18 @@ class CallerRelay:
         self._level = level if isinstance(level, str) else None
         self._unsent = 0  # progress notifications on their way to the client
         self._sent: anyio.Event | None = None
+        #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
+        self.held: Held[CallerRelay] | None = None
+        self._live = True  # False while held: the request it came with has been answered
+
+    def rebind(self, ctx: Ctx) -> None:
+        """Reach the client through ``ctx``, the request that resumed the held call."""
+        self._ctx = ctx
+        meta = ctx.meta or {}
+        self._token = meta.get("progress_token")
+        level = meta.get(types.LOG_LEVEL_META_KEY)
+        self._level = level if isinstance(level, str) else None
+        self._live = True
 
     @property
     def wants_progress(self) -> bool:
@@ -162,7 +177,11 @@ class CallerRelay:
         await self._sending(sent)
 
     async def _sending(self, notification: Awaitable[None]) -> None:
-        """Send one notification, counted among those ``flushed`` waits for."""
+        """Send one notification, counted among those ``flushed`` waits for; none while held."""
+        if not self._live:
+            if isinstance(notification, Coroutine):
+                notification.close()
+            return
         self._unsent += 1
         try:
             await notification
@@ -184,7 +203,12 @@ class CallerRelay:
         if request_type is None or result_type is None or capability is None:
             raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
         if not session.check_client_capability(capability):
+            if self.held is not None:  # a 2026-07-28 client is told, as it would be by the server itself
+                self.held.refuse(_missing(_NEEDED[method]))
             raise RelayRefused(f"the client did not declare the capability {method} needs")
+        if self.held is not None:
+            self._live = False
+            return await self.held.ask(method, params)
         if not session.can_send_request:
             raise RelayRefused(f"{method}: this request has no channel back to its client")
         if method == "sampling/createMessage" and params.get("tools"):

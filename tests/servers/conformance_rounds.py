@@ -22,6 +22,7 @@ import mcp_types as types
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve, Sample, UserMessage
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 __all__ = ["add_rounds"]
@@ -69,12 +70,33 @@ def _ask(requests: dict[str, Any], state: dict[str, Any] | None = None) -> types
     return types.InputRequiredResult(input_requests=requests, request_state=_sign(state) if state else None)
 
 
-def _answers(ctx: Context, *keys: str) -> dict[str, Any] | None:
-    """The retry's answers to ``keys``, each a typed result; ``None`` unless all of them came."""
-    given = ctx.input_responses or {}
-    if not all(key in given for key in keys):
-        return None
-    return {key: given[key] for key in keys}
+async def _asked_now(ctx: Context, request: Any) -> Any:
+    """One question asked the 2025-11-25 way: a request of the server's own, mid-call."""
+    session = ctx.session
+    if isinstance(request, types.ElicitRequest):
+        params = request.params
+        assert isinstance(params, types.ElicitRequestFormParams)
+        return await session.elicit_form(params.message, params.requested_schema, ctx.request_id)
+    if isinstance(request, types.CreateMessageRequest):
+        sampled = request.params
+        return await session.create_message(
+            sampled.messages, max_tokens=sampled.max_tokens, related_request_id=ctx.request_id
+        )
+    return await session.list_roots()
+
+
+async def _gather(
+    ctx: Context, asked: dict[str, Any], state: dict[str, Any] | None = None
+) -> dict[str, Any] | types.InputRequiredResult:
+    """The answers to ``asked``, by key: from the retry at 2026-07-28 (else a round asking for
+    them, under ``state``), or asked one by one mid-call before it."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        given = ctx.input_responses or {}
+        # Where a round has state, its answers count only beside the state it handed out.
+        if all(key in given for key in asked) and (state is None or ctx.request_state is not None):
+            return {key: given[key] for key in asked}
+        return _ask(asked, state)
+    return {key: await _asked_now(ctx, request) for key, request in asked.items()}
 
 
 def _accepted(answer: Any, field: str) -> Any:
@@ -100,88 +122,85 @@ def add_rounds(server: MCPServer) -> None:
     """Register the input-required tools and prompt, and the stateless scenario's test tools, on ``server``."""
 
     @server.tool(description="Ask the client's user for a name, then greet them.", structured_output=False)
-    def test_input_required_result_elicitation(ctx: Context) -> Done:
-        got = _answers(ctx, "user_name")
-        if got is None:
-            return _ask({"user_name": _form("What is your name?", "name")})
+    async def test_input_required_result_elicitation(ctx: Context) -> Done:
+        got = await _gather(ctx, {"user_name": _form("What is your name?", "name")})
+        if isinstance(got, types.InputRequiredResult):
+            return got
         return _text(f"Hello, {_accepted(got['user_name'], 'name')}!")
 
     @server.tool(description="Ask the client's LLM for the capital of France.", structured_output=False)
-    def test_input_required_result_sampling(ctx: Context) -> Done:
-        got = _answers(ctx, "capital_question")
-        if got is None:
-            return _ask({"capital_question": _sampling("What is the capital of France?", 100)})
+    async def test_input_required_result_sampling(ctx: Context) -> Done:
+        got = await _gather(ctx, {"capital_question": _sampling("What is the capital of France?", 100)})
+        if isinstance(got, types.InputRequiredResult):
+            return got
         return _text(f"LLM said: {_said(got['capital_question'])}")
 
     @server.tool(description="Ask the client for its roots.", structured_output=False)
-    def test_input_required_result_list_roots(ctx: Context) -> Done:
-        got = _answers(ctx, "client_roots")
-        if got is None:
-            return _ask({"client_roots": _roots()})
+    async def test_input_required_result_list_roots(ctx: Context) -> Done:
+        got = await _gather(ctx, {"client_roots": _roots()})
+        if isinstance(got, types.InputRequiredResult):
+            return got
         roots = getattr(got["client_roots"], "roots", [])
         return _text("Roots: " + ", ".join(str(root.uri) for root in roots))
 
     @server.tool(description="Ask for a confirmation, keeping state across the round.", structured_output=False)
-    def test_input_required_result_request_state(ctx: Context) -> Done:
-        state = _verify(ctx.request_state)
-        got = _answers(ctx, "confirm")
-        if got is None or state is None:
-            return _ask(
-                {"confirm": _form("Please confirm", "ok", "boolean")}, {"round": 1, "nonce": secrets.token_hex(8)}
-            )
+    async def test_input_required_result_request_state(ctx: Context) -> Done:
+        state = _verify(ctx.request_state) or {"round": 1, "nonce": secrets.token_hex(8)}
+        got = await _gather(ctx, {"confirm": _form("Please confirm", "ok", "boolean")}, state)
+        if isinstance(got, types.InputRequiredResult):
+            return got
         return _text(f"state-ok: round {state['round']} confirmed={_accepted(got['confirm'], 'ok')}")
 
     @server.tool(description="Ask for a name, a greeting and the roots in one round.", structured_output=False)
-    def test_input_required_result_multiple_inputs(ctx: Context) -> Done:
-        state = _verify(ctx.request_state)
-        got = _answers(ctx, "user_name", "greeting", "client_roots")
-        if got is None or state is None:
-            asked = {
-                "user_name": _form("What is your name?", "name"),
-                "greeting": _sampling("Generate a greeting", 50),
-                "client_roots": _roots(),
-            }
-            return _ask(asked, {"round": 1})
+    async def test_input_required_result_multiple_inputs(ctx: Context) -> Done:
+        asked = {
+            "user_name": _form("What is your name?", "name"),
+            "greeting": _sampling("Generate a greeting", 50),
+            "client_roots": _roots(),
+        }
+        got = await _gather(ctx, asked, _verify(ctx.request_state) or {"round": 1})
+        if isinstance(got, types.InputRequiredResult):
+            return got
         roots = len(getattr(got["client_roots"], "roots", []))
         return _text(f"{_said(got['greeting'])} {_accepted(got['user_name'], 'name')} ({roots} roots)")
 
     @server.tool(description="Ask for a name, then a colour, in two rounds.", structured_output=False)
-    def test_input_required_result_multi_round(ctx: Context) -> Done:
-        state = _verify(ctx.request_state)
-        if state is None or (state["round"] == 1 and _answers(ctx, "step1") is None):
-            return _ask({"step1": _form("Step 1: What is your name?", "name")}, {"round": 1})
+    async def test_input_required_result_multi_round(ctx: Context) -> Done:
+        state = _verify(ctx.request_state) or {"round": 1}
         if state["round"] == 1:
-            name = _accepted(ctx.input_responses["step1"], "name")  # type: ignore[index]
-            return _ask({"step2": _form("Step 2: What is your favorite color?", "color")}, {"round": 2, "name": name})
-        got = _answers(ctx, "step2")
-        if got is None:
-            return _ask({"step2": _form("Step 2: What is your favorite color?", "color")}, state)
-        return _text(f"{state['name']} likes {_accepted(got['step2'], 'color')}")
+            first = await _gather(ctx, {"step1": _form("Step 1: What is your name?", "name")}, state)
+            if isinstance(first, types.InputRequiredResult):
+                return first
+            state = {"round": 2, "name": _accepted(first["step1"], "name")}
+        second = await _gather(ctx, {"step2": _form("Step 2: What is your favorite color?", "color")}, state)
+        if isinstance(second, types.InputRequiredResult):
+            return second
+        return _text(f"{state['name']} likes {_accepted(second['step2'], 'color')}")
 
     @server.tool(description="Ask for a confirmation under a signed state.", structured_output=False)
-    def test_input_required_result_tampered_state(ctx: Context) -> Done:
-        state = _verify(ctx.request_state)
-        got = _answers(ctx, "confirm")
-        if got is None or state is None:
-            return _ask({"confirm": _form("Please confirm", "ok", "boolean")}, {"round": 1})
+    async def test_input_required_result_tampered_state(ctx: Context) -> Done:
+        state = _verify(ctx.request_state) or {"round": 1}
+        got = await _gather(ctx, {"confirm": _form("Please confirm", "ok", "boolean")}, state)
+        if isinstance(got, types.InputRequiredResult):
+            return got
         return _text(f"confirmed={_accepted(got['confirm'], 'ok')}")
 
     @server.tool(description="Ask only what the client declared it can answer.", structured_output=False)
-    def test_input_required_result_capabilities(ctx: Context) -> Done:
+    async def test_input_required_result_capabilities(ctx: Context) -> Done:
         declared = ctx.client_capabilities or types.ClientCapabilities()
         wanted = {"question": _sampling("Pick a number", 10)} if declared.sampling is not None else {}
         if declared.elicitation is not None:
             wanted["name"] = _form("What is your name?", "name")
-        got = _answers(ctx, *wanted)
-        if got is None and wanted:
-            return _ask(wanted)
-        return _text(f"answered: {sorted(got or {})}")
+        got = await _gather(ctx, wanted)
+        if isinstance(got, types.InputRequiredResult):
+            return got
+        return _text(f"answered: {sorted(got)}")
 
     @server.prompt(description="A prompt that asks what context to use.")
-    def test_input_required_result_prompt(ctx: Context) -> list[UserMessage] | types.InputRequiredResult:
-        got = _answers(ctx, "user_context")
-        if got is None:
-            return _ask({"user_context": _form("What context should the prompt use?", "context")})
+    async def test_input_required_result_prompt(ctx: Context) -> list[UserMessage] | types.InputRequiredResult:
+        got = await _gather(ctx, {"user_context": _form("What context should the prompt use?", "context")})
+        if isinstance(got, types.InputRequiredResult):
+            return got
         return [UserMessage(f"Use this context: {_accepted(got['user_context'], 'context')}")]
 
     @server.tool(description="Needs sampling, which a client may not have declared.", structured_output=False)
