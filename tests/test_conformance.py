@@ -1,19 +1,19 @@
 """The official MCP conformance suite: our fixture alone, and the bridge's ``/mcp`` with it behind.
 
 Every server scenario the suite lists runs, at each revision in ``SPEC_VERSIONS``: the suite
-lists them at test time, so a new release's scenarios are covered without editing this file.
-The rule: every scenario the fixture passes when served directly also passes through the
+lists them at test time, so a new release's scenarios are covered without editing this file
+(the tasks extension's are listed apart, as extensions: tests/test_tasks_conformance.py runs
+them). The rule: every scenario the fixture passes when served directly also passes through the
 gateway, whichever way the gateway reaches the fixture (``GATEWAYS``). A scenario the fixture
 itself fails is reported with its reason, not required of the gateway; today there is none.
 
 One way does not hold the rule whole, and says so in ``NOT_RELAYED``: the fixture reached at
-2025-11-25 cannot answer a 2026-07-28 client's input-required scenarios. At that revision it
-asks mid-call, one question at a time, as requests of its own, without the keys the scenarios
-look for (``user_name``, ``capital_question``, ...); a 2026-07-28 client has no channel for
-such a request, and the gateway does not hold the upstream call open to hand the question over
-as an input-required round. Those scenarios (the ``input-required-result-*`` ones that need a
-question answered, and the stateless scenario's capability check) pass when the gateway
-reaches the fixture at 2026-07-28.
+2025-11-25 asks its questions mid-call, one at a time, as requests of its own. The gateway
+holds such a call open and hands each question to a 2026-07-28 client as an input-required
+round, under a key of its own making; so the three scenarios that look for the fixture's own
+keys (``user_name``), several questions in one round, or ``roots/list`` (which the gateway
+does not relay from an upstream) cannot pass that way. They pass when the gateway reaches the
+fixture at 2026-07-28.
 
 The counts go to stdout, per revision, directly and through each way. The suite runs on the
 Node installed beside it in tests/npm, never fetched.
@@ -58,18 +58,10 @@ NOT_RELAYED: dict[str, dict[str, tuple[frozenset[str], str]]] = {
                 {
                     "input-required-result-basic-elicitation",
                     "input-required-result-basic-list-roots",
-                    "input-required-result-basic-sampling",
-                    "input-required-result-capability-check",
-                    "input-required-result-multi-round",
                     "input-required-result-multiple-input-requests",
-                    "input-required-result-non-tool-request",
-                    "input-required-result-request-state",
-                    "input-required-result-result-type",
-                    "input-required-result-tampered-state",
-                    "server-stateless",
                 }
             ),
-            "a 2025-11-25 upstream asks mid-call, unkeyed; the gateway does not turn that into an input-required round",
+            "a 2025-11-25 upstream asks one unkeyed question at a time, and roots/list is not relayed",
         )
     }
 }

@@ -101,9 +101,10 @@ class HeldCalls(Generic[R]):
         Raises:
             MCPError: -32602 when ``state`` names no call held for this caller.
         """
-        held, expiry = self._held.pop(state, (None, None))
-        if held is None or expiry is None or held.caller.state != caller.state:
+        held, expiry = self._held.get(state, (None, None))
+        if held is None or expiry is None or held.caller.state != caller.state:  # another's stays held
             raise MCPError(INVALID_PARAMS, "requestState names no call held for this client")
+        del self._held[state]
         expiry.cancel()
         key = held.question[0] if held.question is not None else ""
         answer = (answers or {}).get(key)
