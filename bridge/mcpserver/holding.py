@@ -13,7 +13,8 @@ The token is a random secret starting with ``HELD``, so an upstream's own state 
 verbatim) is never taken for one. A held call is resumed only by a request its edge attached
 the same state to (the same principal); an unknown, foreign or spent token is refused (-32602).
 A call nobody resumes within ``HOLD_SECONDS`` is cancelled upstream; so is one whose client
-gives up on its request, or cannot answer (``refuse``: the request ends with that error).
+gives up on its request, or cannot answer (``refuse``: the request ends with that error), and
+the longest held when ``MAX_HELD`` are.
 
 Every 2026-07-28 request that may ask (``tools/call``, ``resources/read``, ``prompts/get``) pays
 for its task whether or not a question comes: measured at about 12 µs of CPU, under 1 % of
@@ -40,6 +41,8 @@ __all__ = ["HELD", "HOLD_SECONDS", "Held", "HeldCalls"]
 HELD = "mcp-rest-bridge.held."
 #: How long a held call waits for its client to come back with an answer.
 HOLD_SECONDS = 300.0
+#: How many calls are held at once; beyond it the longest held is cancelled (clients that never return).
+MAX_HELD = 1000
 
 #: The held call's way back to its client, handed to each request that resumes it.
 R = TypeVar("R")
@@ -83,9 +86,10 @@ def _settled(held: Held[R]) -> None:
 class HeldCalls(Generic[R]):
     """The calls of one forwarding server held open between their client's rounds, by token."""
 
-    def __init__(self, hold_seconds: float = HOLD_SECONDS) -> None:
+    def __init__(self, hold_seconds: float = HOLD_SECONDS, max_held: int = MAX_HELD) -> None:
         self._held: dict[str, tuple[Held[R], asyncio.TimerHandle]] = {}
         self._hold_seconds = hold_seconds
+        self._max_held = max_held
 
     @staticmethod
     def names_one(state: str | None) -> bool:
@@ -134,10 +138,13 @@ class HeldCalls(Generic[R]):
         key, question = held.question
         token = HELD + secrets.token_urlsafe(32)
         expiry = asyncio.get_running_loop().call_later(self._hold_seconds, self._expire, token)
+        if len(self._held) >= self._max_held:  # insertion order: the first is the longest held
+            self._expire(next(iter(self._held)))
         self._held[token] = (held, expiry)
         return {"resultType": INPUT_REQUIRED, "inputRequests": {key: question}, "requestState": token}
 
     def _expire(self, token: str) -> None:
-        held, _ = self._held.pop(token, (None, None))
-        if held is not None:
+        held, expiry = self._held.pop(token, (None, None))
+        if held is not None and expiry is not None:
+            expiry.cancel()
             held.task.cancel()

@@ -12,7 +12,9 @@ be lost).
 
 At 2026-07-28 an upstream's questions come back as an input-required result, asked of the
 gateway, which declares every capability; ``answerable`` keeps only those the caller declared
-it can answer, and refuses the request (-32021, naming what is missing) when none is left.
+it can answer, and refuses the request (-32021, naming what is missing) when none is left. A
+2025-era upstream asks mid-call instead: a 2026-07-28 client's relay then carries its ``held``
+call (``holding``), and the question goes out as a round of that call.
 """
 
 from __future__ import annotations
