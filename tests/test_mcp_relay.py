@@ -139,21 +139,21 @@ def test_elicitation_and_sampling_are_answered_by_the_calling_client(tmp_path: P
     assert asked == ["Your name?", "The answer?"]
 
 
-def test_a_2026_client_cannot_be_asked_mid_call_so_a_2025_upstreams_question_is_refused(tmp_path: Path) -> None:
-    """A 2025-era upstream asks mid-call; a 2026-07-28 client has no channel for that: an error, no hang."""
+def test_a_2026_client_is_asked_a_2025_upstreams_question_in_an_input_required_round(tmp_path: Path) -> None:
+    """A 2025-era upstream asks mid-call; a 2026-07-28 client is asked in a round, the call held meanwhile."""
+    asked: list[str] = []
 
-    async def elicit(_ctx: ClientRequestContext, _params: types.ElicitRequestParams) -> types.ElicitResult:
-        raise AssertionError("not asked")
+    async def elicit(_ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"answer": "Ada"})
 
-    async def run(url: str) -> dict[str, Any]:
+    async def run(url: str) -> str:
         async with _client(url, "2026-07-28", elicitation_callback=elicit) as client:
-            with pytest.raises(MCPError) as refused:
-                await client.call_tool("ask", {"question": "Name?"})
-            return refused.value.error.model_dump(exclude_none=True)
+            return _text(await client.call_tool("ask", {"question": "Name?"}))
 
     with bridge_process(tmp_path, _config("legacy")) as bridge:
-        error = asyncio.run(run(bridge.url))
-    assert error == _not_askable("elicitation/create: this request has no channel back to its client")
+        assert asyncio.run(run(bridge.url)) == "Name? -> Ada"
+    assert asked == ["Name?"]
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,11 @@ class GatewayBackend:
     ) -> JSON:
         return await _mcp_errors(lambda: self.rpc.get_prompt(name, arguments, _principal(caller), relay), caller)
 
+    async def complete(
+        self, ref: JSON, argument: dict[str, str], context: dict[str, str] | None, caller: Caller
+    ) -> JSON:
+        return await _mcp_errors(lambda: self.rpc.complete(ref, argument, context, _principal(caller)), caller)
+
     async def subscribe(self, uri: str, subscribed: bool, caller: Caller) -> None:
         async def work() -> None:
             await self.gateway.subscribe(uri, subscribed, principal=_principal(caller))
@@ -100,4 +105,5 @@ def create_mcp_server(gateway: Gateway) -> Server[Any]:
         name="mcp-rest-bridge",
         instructions="An MCP gateway: the tools, resources and prompts of every server behind it.",
         subscriptions=backend,
+        completions=backend,
     )

@@ -504,6 +504,47 @@ class Gateway:
             if lease is not None:
                 await lease.release()
 
+    # -- completions -------------------------------------------------------------------------
+
+    def resolve_template(self, uri_template: str, principal: Principal | None = None) -> str:
+        """The server offering the resource template ``uri_template``, among those ``principal`` may use."""
+        owners = sorted(
+            server
+            for server, catalog in self._catalogs(principal).items()
+            if any(t.get("uriTemplate") == uri_template for t in catalog.templates)
+        )
+        if len(owners) == 1:
+            return owners[0]
+        if owners:
+            raise Ambiguous(f"resource template {uri_template!r} is offered by {len(owners)} servers", owners)
+        raise NotFound(f"no server offers resource template {uri_template!r}")
+
+    async def complete(
+        self, ref: JSON, argument: Mapping[str, str], context: Mapping[str, str] | None, *, principal: Principal
+    ) -> JSON:
+        """Complete an argument of a prompt (named as listed here) or a resource template, on its server.
+
+        A server that did not declare completions has none to offer: an empty list, without a
+        request it would refuse.
+        """
+        if ref.get("type") == "ref/prompt":
+            server, prompt = self.resolve_prompt(str(ref.get("name", "")), principal)
+            ref = {"type": "ref/prompt", "name": prompt}
+        else:
+            uri_template = str(ref.get("uri", ""))
+            server = self.resolve_template(uri_template, principal)
+            ref = {"type": "ref/resource", "uri": uri_template}
+        self._require_ready(server)
+        if "completions" not in (self.upstreams.status(server).capabilities or {}):
+            return {"completion": {"values": [], "hasMore": False}}
+        lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, None)
+        try:
+            raw = await self.upstreams.complete(server, ref, argument, context, principal)
+        finally:
+            if lease is not None:
+                await lease.release()
+        return {"completion": raw.get("completion", {"values": []})}
+
 
 class _ObservedCall:
     """A tool call someone listens to: its start, progress and end go on the bus.

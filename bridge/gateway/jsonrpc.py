@@ -42,6 +42,32 @@ _PARAMS: Mapping[str, Mapping[str, Any]] = {
         "required": ["name"],
         "properties": {"name": {"type": "string", "minLength": 1}, "arguments": _STRING_MAP},
     },
+    "completion/complete": {
+        "type": "object",
+        "required": ["ref", "argument"],
+        "properties": {
+            "ref": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["type", "name"],
+                        "properties": {"type": {"const": "ref/prompt"}, "name": {"type": "string", "minLength": 1}},
+                    },
+                    {
+                        "type": "object",
+                        "required": ["type", "uri"],
+                        "properties": {"type": {"const": "ref/resource"}, "uri": {"type": "string", "minLength": 1}},
+                    },
+                ]
+            },
+            "argument": {
+                "type": "object",
+                "required": ["name", "value"],
+                "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+            },
+            "context": {"type": "object", "properties": {"arguments": _STRING_MAP}},
+        },
+    },
 }
 _CHECKS = {method: CompiledSchema(schema) for method, schema in _PARAMS.items()}
 _OWN_KEYS = ("server", "qualifiedName")
@@ -51,7 +77,7 @@ class JsonRpcDispatcher:
     """The gateway as MCP names it: single JSON-RPC requests, and the operations MCP clients reach.
 
     ``handle`` answers a plain request; the MCP endpoint calls the same ``listing``,
-    ``call_tool``, ``read_resource`` and ``get_prompt`` with a relay to its client.
+    ``call_tool``, ``read_resource``, ``get_prompt`` and ``complete``, with a relay to its client.
     """
 
     def __init__(self, gateway: Gateway) -> None:
@@ -65,6 +91,7 @@ class JsonRpcDispatcher:
             "resources/read": self._resources_read,
             "prompts/list": self._prompts_list,
             "prompts/get": self._prompts_get,
+            "completion/complete": self._complete,
         }
 
     async def handle(self, request: Mapping[str, Any], principal: Principal, relay: Relay | None = None) -> JSON | None:
@@ -147,6 +174,12 @@ class JsonRpcDispatcher:
             server, prompt, arguments, principal=principal, where="/params/arguments", relay=relay
         )
 
+    async def complete(
+        self, ref: JSON, argument: Mapping[str, str], context: Mapping[str, str] | None, principal: Principal
+    ) -> JSON:
+        """Complete a prompt's argument (the prompt named as listed here) or a resource template's."""
+        return await self.gateway.complete(ref, argument, context, principal=principal)
+
     # -- plain methods -----------------------------------------------------------------------
 
     async def _ping(self, _params: JSON, _principal: Principal, _request_id: str | None, _relay: Relay | None) -> JSON:
@@ -187,6 +220,15 @@ class JsonRpcDispatcher:
         self, params: JSON, principal: Principal, _request_id: str | None, relay: Relay | None
     ) -> JSON:
         return await self.get_prompt(params["name"], params.get("arguments") or {}, principal, relay)
+
+    async def _complete(
+        self, params: JSON, principal: Principal, _request_id: str | None, _relay: Relay | None
+    ) -> JSON:
+        argument = params["argument"]
+        context = (params.get("context") or {}).get("arguments")
+        return await self.complete(
+            params["ref"], {"name": argument["name"], "value": argument["value"]}, context, principal
+        )
 
 
 class _MethodNotFound(NotFound):

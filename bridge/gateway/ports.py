@@ -64,5 +64,16 @@ class Upstreams(Protocol):
         relay: Relay | None = None,
         caller: Principal | None = None,
     ) -> JSON: ...
+    async def complete(
+        self,
+        server: str,
+        ref: JSON,
+        argument: Mapping[str, str],
+        context: Mapping[str, str] | None = None,
+        caller: Principal | None = None,
+    ) -> JSON:
+        """``completion/complete`` upstream: ``ref`` names the prompt or template as the server does."""
+        ...
+
     async def subscribe(self, server: str, uri: str, subscribed: bool) -> None: ...
     def close(self) -> None: ...

@@ -7,15 +7,17 @@ that request's own stream. It sits below the edges that serve it, ``bridge.endpo
 the gateway in-process) and ``bridge.proxy`` (stdio, a bridge over REST), so neither imports the
 other.
 
-- ``backend``: the ``Backend`` and ``Subscriptions`` seams an edge implements.
+- ``backend``: the ``Backend``, ``Completions`` and ``Subscriptions`` seams an edge implements.
 - ``forwarding``: ``create_forwarding_server``, the factory that wires the rest.
 - ``handlers``: ``ForwardingHandlers``, one method per MCP request, and the state they share.
 - ``relay``: ``CallerRelay``, one request's way back to its client.
+- ``holding``: ``HeldCalls``, calls held open while a 2026-07-28 client answers an upstream's
+  mid-call question in rounds.
 - ``changes``: who follows which resource, and ``ChangeAnnouncer``, which tells them of changes.
 - ``sessions``: the handshake-era client sessions remembered (log level, list_changed).
 """
 
-from bridge.mcpserver.backend import JSON, Backend, Caller, Listing, Subscriptions
+from bridge.mcpserver.backend import JSON, Backend, Caller, Completions, Listing, Subscriptions
 from bridge.mcpserver.forwarding import create_forwarding_server
 
-__all__ = ["JSON", "Backend", "Caller", "Listing", "Subscriptions", "create_forwarding_server"]
+__all__ = ["JSON", "Backend", "Caller", "Completions", "Listing", "Subscriptions", "create_forwarding_server"]

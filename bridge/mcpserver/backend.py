@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 
 from bridge.model import JSON, Relay
 
-__all__ = ["JSON", "Backend", "Caller", "Listing", "Subscriptions"]
+__all__ = ["JSON", "Backend", "Caller", "Completions", "Listing", "Subscriptions"]
 
 #: The catalogs a client can list, by their key in the wire result.
 Listing = Literal["tools", "prompts", "resources", "resourceTemplates"]
@@ -45,6 +45,16 @@ class Backend(Protocol):
     async def get_prompt(
         self, name: str, arguments: dict[str, str], caller: Caller, relay: Relay | None = None
     ) -> JSON: ...
+
+
+class Completions(Protocol):
+    """A backend that completes the arguments of its prompts and resource templates."""
+
+    async def complete(
+        self, ref: JSON, argument: dict[str, str], context: dict[str, str] | None, caller: Caller
+    ) -> JSON:
+        """``completion/complete`` in wire shape: ``{"completion": {"values": [...], ...}}``."""
+        ...
 
 
 class Subscriptions(Protocol):

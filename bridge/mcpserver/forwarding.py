@@ -1,7 +1,8 @@
 """``create_forwarding_server``: an SDK lowlevel ``Server`` wired to a backend's handlers.
 
 The factory only wires: ``ForwardingHandlers`` answers the requests, and with ``Subscriptions``
-a ``ChangeAnnouncer`` tells clients what changed and the server says that it will.
+a ``ChangeAnnouncer`` tells clients what changed and the server says that it will. With
+``Completions`` it answers ``completion/complete`` and declares the capability.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from bridge import __version__
-from bridge.mcpserver.backend import Backend, Subscriptions
+from bridge.mcpserver.backend import Backend, Completions, Subscriptions
 from bridge.mcpserver.changes import ChangeAnnouncer
 from bridge.mcpserver.handlers import ForwardingHandlers
 
@@ -39,10 +40,15 @@ class _AnnouncingServer(Server[Any]):
 
 
 def create_forwarding_server(
-    backend: Backend, *, name: str, instructions: str, subscriptions: Subscriptions | None = None
+    backend: Backend,
+    *,
+    name: str,
+    instructions: str,
+    subscriptions: Subscriptions | None = None,
+    completions: Completions | None = None,
 ) -> Server[Any]:
     """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes."""
-    handlers = ForwardingHandlers(backend, subscriptions)
+    handlers = ForwardingHandlers(backend, subscriptions, completions)
     follows = subscriptions is not None
     if subscriptions is not None:
         ChangeAnnouncer(handlers.bus, handlers.followers, handlers.sessions).listen_to(subscriptions)
@@ -64,4 +70,5 @@ def create_forwarding_server(
             on_subscribe_resource=handlers.subscribe if follows else None,
             on_unsubscribe_resource=handlers.unsubscribe if follows else None,
             on_subscriptions_listen=handlers.listen if follows else None,
+            on_completion=handlers.complete if completions is not None else None,
         )

@@ -7,14 +7,17 @@ and the bus listen streams hear from) and has one method per MCP request it serv
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
 import mcp_types as types
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 
-from bridge.mcpserver.backend import Backend, Caller, Subscriptions
+from bridge.mcpserver.backend import Backend, Caller, Completions, Subscriptions
 from bridge.mcpserver.changes import Follower, Followers
-from bridge.mcpserver.relay import CallerRelay
+from bridge.mcpserver.holding import HeldCalls
+from bridge.mcpserver.relay import CallerRelay, answerable
 from bridge.mcpserver.sessions import ClientSessions, Ctx, LogLevels, caller_of, client_session
 from bridge.model import INPUT_REQUIRED, JSON
 
@@ -27,11 +30,14 @@ SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
 Paging = types.PaginatedRequestParams | None
 
 
-def _input_required(result: JSON) -> types.InputRequiredResult | None:
-    """An upstream's input-required round, handed to a 2026-07-28 client to answer and retry."""
+def _input_required(result: JSON, ctx: Ctx) -> types.InputRequiredResult | None:
+    """An upstream's input-required round, handed to a 2026-07-28 client to answer and retry.
+
+    Only the questions the client declared it can answer go to it (``answerable``).
+    """
     if result.get("resultType") != INPUT_REQUIRED:
         return None
-    return types.InputRequiredResult.model_validate(result)
+    return types.InputRequiredResult.model_validate(answerable(result, ctx.session.client_capabilities))
 
 
 def _as_ours(result: JSON) -> JSON:
@@ -48,12 +54,16 @@ class ForwardingHandlers:
     """One forwarding server's handlers and the state they share.
 
     ``subscribe``, ``unsubscribe`` and ``listen`` follow resources through ``subscriptions``, and
-    are served only with it.
+    are served only with it; ``complete`` likewise only with ``completions``.
     """
 
-    def __init__(self, backend: Backend, subscriptions: Subscriptions | None = None) -> None:
+    def __init__(
+        self, backend: Backend, subscriptions: Subscriptions | None = None, completions: Completions | None = None
+    ) -> None:
         self.backend = backend
         self.subscriptions = subscriptions
+        self.completions = completions
+        self.held: HeldCalls[CallerRelay] = HeldCalls()
         self.levels = LogLevels()
         self.sessions = ClientSessions()
         self.bus = InMemorySubscriptionBus()
@@ -68,9 +78,9 @@ class ForwardingHandlers:
     async def call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
-        relay = CallerRelay(ctx, self.levels)
-        result = await self.backend.call_tool(params.name, params.arguments or {}, caller_of(ctx), relay)
-        return _input_required(result) or types.CallToolResult.model_validate(_as_ours(result))
+        name, arguments, caller = params.name, params.arguments or {}, caller_of(ctx)
+        result = await self._forward(ctx, lambda relay: self.backend.call_tool(name, arguments, caller, relay))
+        return _input_required(result, ctx) or types.CallToolResult.model_validate(_as_ours(result))
 
     async def list_resources(self, ctx: Ctx, _params: Paging) -> types.ListResourcesResult:
         self.sessions.seen(ctx)
@@ -86,8 +96,9 @@ class ForwardingHandlers:
     async def read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        result = await self.backend.read_resource(str(params.uri), caller_of(ctx), CallerRelay(ctx, self.levels))
-        return _input_required(result) or types.ReadResourceResult.model_validate(_as_ours(result))
+        uri, caller = str(params.uri), caller_of(ctx)
+        result = await self._forward(ctx, lambda relay: self.backend.read_resource(uri, caller, relay))
+        return _input_required(result, ctx) or types.ReadResourceResult.model_validate(_as_ours(result))
 
     async def list_prompts(self, ctx: Ctx, _params: Paging) -> types.ListPromptsResult:
         self.sessions.seen(ctx)
@@ -97,9 +108,40 @@ class ForwardingHandlers:
     async def get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult | types.InputRequiredResult:
+        name, arguments, caller = params.name, params.arguments or {}, caller_of(ctx)
+        result = await self._forward(ctx, lambda relay: self.backend.get_prompt(name, arguments, caller, relay))
+        return _input_required(result, ctx) or types.GetPromptResult.model_validate(_as_ours(result))
+
+    async def _forward(self, ctx: Ctx, work: Callable[[CallerRelay], Awaitable[JSON]]) -> JSON:
+        """``work``'s answer, with a relay back to the client; held open for a 2026-07-28 client.
+
+        Such a client is asked an upstream's mid-call questions in rounds (``holding``): its
+        request runs in a task of its own, and a retry naming a held call resumes that call.
+        """
         relay = CallerRelay(ctx, self.levels)
-        result = await self.backend.get_prompt(params.name, params.arguments or {}, caller_of(ctx), relay)
-        return _input_required(result) or types.GetPromptResult.model_validate(_as_ours(result))
+        if not relay.takes_input_required:
+            result = await work(relay)
+        else:
+            caller, state = caller_of(ctx), relay.request_state
+            if state is not None and self.held.names_one(state):
+                held = self.held.resume(state, caller, relay.input_responses)
+                relay = held.relay
+                relay.rebind(ctx)
+            else:
+                held = self.held.start(caller, relay, work(relay))
+                relay.held = held
+            result = await self.held.outcome(held)
+        await relay.flushed()
+        return result
+
+    async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        if self.completions is None:
+            raise RuntimeError("completion/complete is served only for a backend with Completions")
+        ref = params.ref.model_dump(mode="json", by_alias=True, exclude_none=True)
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        context = params.context.arguments if params.context is not None else None
+        result = await self.completions.complete(ref, argument, context, caller_of(ctx))
+        return types.CompleteResult.model_validate(_as_ours(result))
 
     async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.levels.set(ctx, params.level)

@@ -4,13 +4,26 @@ Progress, log messages and questions (sampling, elicitation) that the upstream s
 call runs go out on that request's own stream, so they never reach another client. What the
 caller asked for is read from the request once: its progress token, its log level (per request
 at 2026-07-28, per session before), and on a 2026-07-28 retry its answers and the opaque state.
+
+The SDK client hands each progress notification and log message to its callback in a task of
+its own, so the upstream's answer can overtake the last of them; ``flushed`` waits for those
+already on their way, so that none follows the result on the client's stream (where it would
+be lost).
+
+At 2026-07-28 an upstream's questions come back as an input-required result, asked of the
+gateway, which declares every capability; ``answerable`` keeps only those the caller declared
+it can answer, and refuses the request (-32021, naming what is missing) when none is left. A
+2025-era upstream asks mid-call instead: a 2026-07-28 client's relay then carries its ``held``
+call (``holding``), and the question goes out as a round of that call.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
@@ -18,10 +31,14 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from bridge.mcpserver.holding import Held
 from bridge.mcpserver.sessions import Ctx, LogLevels
-from bridge.model import JSON, RelayRefused
+from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
-__all__ = ["CallerRelay"]
+__all__ = ["CallerRelay", "answerable"]
+
+#: How long a finished request waits for its last progress notifications to go out.
+FLUSH_TIMEOUT = 5.0
 
 #: The server→client requests relayed: each one's request and result types, and the capability it needs.
 _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
@@ -36,6 +53,61 @@ _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
         types.ClientCapabilities(elicitation=types.ElicitationCapability()),
     ),
 }
+
+
+def _declares(method: str, params: JSON, declared: types.ClientCapabilities) -> bool:
+    """Whether a client that declared ``declared`` can be asked ``method`` (unknown methods pass)."""
+    if method == "sampling/createMessage":
+        return declared.sampling is not None
+    if method == "roots/list":
+        return declared.roots is not None
+    if method == "elicitation/create":
+        form = declared.elicitation
+        if params.get("mode") == "url":
+            return form is not None and form.url is not None
+        return form is not None and (form.form is not None or form.url is None)  # a bare {} means forms
+    return True
+
+
+#: What each kind of question needs the client to have declared, as -32021's data names it.
+_NEEDED: dict[str, JSON] = {
+    "sampling/createMessage": {"sampling": {}},
+    "roots/list": {"roots": {}},
+    "elicitation/create": {"elicitation": {}},
+}
+
+
+def answerable(result: JSON, declared: types.ClientCapabilities | None) -> JSON:
+    """An input-required ``result`` with only the questions a client that ``declared`` these can answer.
+
+    Raises:
+        MCPError: -32021 with ``requiredCapabilities`` when it can answer none of them.
+    """
+    asked = result.get("inputRequests")
+    if not isinstance(asked, dict) or not asked:
+        return result
+    declared = declared or types.ClientCapabilities()
+    kept: JSON = {}
+    needed: JSON = {}
+    for key, question in asked.items():
+        method = question.get("method", "") if isinstance(question, dict) else ""
+        params = question.get("params") if isinstance(question, dict) else None
+        if _declares(method, params if isinstance(params, dict) else {}, declared):
+            kept[key] = question
+        else:
+            needed.update(_NEEDED.get(method, {}))
+    if len(kept) == len(asked):
+        return result
+    if not kept:
+        raise _missing(needed)
+    return {**result, "inputRequests": kept}
+
+
+def _missing(needed: JSON) -> MCPError:
+    """-32021, naming the capabilities the client did not declare."""
+    missing = ", ".join(sorted(needed))
+    message = f"the server needs the client capability {missing}, which this client did not declare"
+    return MCPError(MISSING_CAPABILITY, message, {"requiredCapabilities": needed})
 
 
 class CallerRelay:
@@ -55,6 +127,20 @@ class CallerRelay:
         # At 2026-07-28 the request opts in itself; before, the session's setLevel (default: all).
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (levels.get(ctx) or "debug")
         self._level = level if isinstance(level, str) else None
+        self._unsent = 0  # progress notifications on their way to the client
+        self._sent: anyio.Event | None = None
+        #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
+        self.held: Held[CallerRelay] | None = None
+        self._live = True  # False while held: the request it came with has been answered
+
+    def rebind(self, ctx: Ctx) -> None:
+        """Reach the client through ``ctx``, the request that resumed the held call."""
+        self._ctx = ctx
+        meta = ctx.meta or {}
+        self._token = meta.get("progress_token")
+        level = meta.get(types.LOG_LEVEL_META_KEY)
+        self._level = level if isinstance(level, str) else None
+        self._live = True
 
     @property
     def wants_progress(self) -> bool:
@@ -78,16 +164,40 @@ class CallerRelay:
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self._token is not None:
-            await self._ctx.session.send_progress_notification(
-                self._token, progress, total, message, related_request_id=str(self._ctx.request_id)
+            await self._sending(
+                self._ctx.session.send_progress_notification(
+                    self._token, progress, total, message, related_request_id=str(self._ctx.request_id)
+                )
             )
 
     async def log(self, params: JSON) -> None:
         with warnings.catch_warnings():  # logging is deprecated at 2026-07-28, still served before it
             warnings.simplefilter("ignore", MCPDeprecationWarning)
-            await self._ctx.session.send_log_message(
+            sent = self._ctx.session.send_log_message(
                 params["level"], params.get("data"), params.get("logger"), related_request_id=self._ctx.request_id
             )
+        await self._sending(sent)
+
+    async def _sending(self, notification: Awaitable[None]) -> None:
+        """Send one notification, counted among those ``flushed`` waits for; none while held."""
+        if not self._live:
+            if isinstance(notification, Coroutine):
+                notification.close()
+            return
+        self._unsent += 1
+        try:
+            await notification
+        finally:
+            self._unsent -= 1
+            if not self._unsent and self._sent is not None:
+                self._sent.set()
+
+    async def flushed(self) -> None:
+        """Return once the notifications already on their way have gone out (bounded)."""
+        if self._unsent:
+            self._sent = anyio.Event()
+            with anyio.move_on_after(FLUSH_TIMEOUT):
+                await self._sent.wait()
 
     async def ask(self, method: str, params: JSON) -> JSON:
         session: ServerSession = self._ctx.session
@@ -95,7 +205,12 @@ class CallerRelay:
         if request_type is None or result_type is None or capability is None:
             raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
         if not session.check_client_capability(capability):
+            if self.held is not None:  # a 2026-07-28 client is told, as it would be by the server itself
+                self.held.refuse(_missing(_NEEDED[method]))
             raise RelayRefused(f"the client did not declare the capability {method} needs")
+        if self.held is not None:
+            self._live = False
+            return await self.held.ask(method, params)
         if not session.can_send_request:
             raise RelayRefused(f"{method}: this request has no channel back to its client")
         if method == "sampling/createMessage" and params.get("tools"):

@@ -45,6 +45,8 @@ class MemoryServer:
     tools: Mapping[str, Answer] = field(default_factory=dict)
     resources: Mapping[str, Answer] = field(default_factory=dict)
     prompts: Mapping[str, Answer] = field(default_factory=dict)
+    #: Completions by the prompt name or template URI of the ``ref``, called with (argument, context).
+    completions: Mapping[str, Answer] = field(default_factory=dict)
     status: ServerStatus = field(default_factory=lambda: ServerStatus("ready", protocol_version="2026-07-28"))
     #: Each request as (method, name or URI, arguments), in order.
     seen: list[tuple[str, str, Any]] = field(default_factory=list)
@@ -164,6 +166,19 @@ class MemoryUpstreams:
         self._server(server).callers.append(caller)
         answer = self._answer(server, "prompts/get", name, arguments, self._server(server).prompts)
         return await _result(answer, dict(arguments))
+
+    async def complete(
+        self,
+        server: str,
+        ref: JSON,
+        argument: Mapping[str, str],
+        context: Mapping[str, str] | None = None,
+        caller: Principal | None = None,
+    ) -> JSON:
+        self._server(server).callers.append(caller)
+        named = ref.get("name") or ref.get("uri") or ""
+        answer = self._answer(server, "completion/complete", named, dict(argument), self._server(server).completions)
+        return await _result(answer, dict(argument), None if context is None else dict(context))
 
     async def subscribe(self, server: str, uri: str, subscribed: bool) -> None:
         followed = self.followed.setdefault(server, set())

@@ -170,6 +170,16 @@ class UpstreamPool:
     ) -> JSON:
         return await self._on_loop(self._session(server).get_prompt(name, arguments, relay, caller))
 
+    async def complete(
+        self,
+        server: str,
+        ref: JSON,
+        argument: Mapping[str, str],
+        context: Mapping[str, str] | None = None,
+        caller: Principal | None = None,
+    ) -> JSON:
+        return await self._on_loop(self._session(server).complete(ref, argument, context, caller))
+
     async def subscribe(self, server: str, uri: str, subscribed: bool) -> None:
         await self._on_loop(self._session(server).subscribe(uri, subscribed))
 

@@ -13,7 +13,9 @@ Attribution:
   upstream verbatim (the bridge keeps no state between the rounds); for an older caller the
   SDK asks it in the caller's own task: exact either way;
 - on handshake-era sessions a question or a log arrives on the shared session with nothing
-  naming the request that caused it. It goes to the one call in flight that carries a relay;
+  naming the request that caused it. It goes to the one call in flight that carries a relay
+  and is not waiting for the answer to a question of its own (such a call is stopped where it
+  asked; a call held open for a 2026-07-28 client waits there between its client's rounds);
   when several are in flight it cannot be attributed and is refused (a question) or dropped
   (a log), never sent to a caller it may not belong to.
 
@@ -55,6 +57,8 @@ class RelayTracker:
 
     def __init__(self) -> None:
         self._inflight: dict[int, Relay] = {}
+        #: Calls waiting for their caller's answer to a question: they ask nothing more meanwhile.
+        self._asking: set[int] = set()
 
     def carrying(self, relay: Relay | None) -> AbstractContextManager[None]:
         """While a call with ``relay`` (if any) is in flight, messages may be attributed to it.
@@ -78,9 +82,19 @@ class RelayTracker:
         current = _CURRENT.get()
         if current is not None:
             return current
-        if len(self._inflight) == 1:
-            return next(iter(self._inflight.values()))
-        return None
+        if not self._asking:
+            return next(iter(self._inflight.values())) if len(self._inflight) == 1 else None
+        idle = [relay for key, relay in self._inflight.items() if key not in self._asking]
+        return idle[0] if len(idle) == 1 else None
+
+    @contextmanager
+    def asking(self, relay: Relay) -> Iterator[None]:
+        """While ``relay``'s caller is being asked something, it is not who asks the next question."""
+        self._asking.add(id(relay))
+        try:
+            yield
+        finally:
+            self._asking.discard(id(relay))
 
 
 class BackChannel:
@@ -121,7 +135,8 @@ class BackChannel:
             refusal = f"{method}: no caller of this bridge can answer"
             return types.ErrorData(code=MISSING_REQUIRED_CLIENT_CAPABILITY, message=refusal)
         try:
-            return await relay.ask(method, params)
+            with self._relays.asking(relay):
+                return await relay.ask(method, params)
         except RelayRefused as exc:
             return types.ErrorData(code=exc.code, message=str(exc))
 

@@ -44,6 +44,9 @@ T = TypeVar("T")
 #: How long a call made while the first connection is still being set up waits for it.
 CONNECT_GRACE = 5.0
 _INPUT_RESPONSES: TypeAdapter[types.InputResponses] = TypeAdapter(types.InputResponses)
+_REFERENCE: TypeAdapter[types.PromptReference | types.ResourceTemplateReference] = TypeAdapter(
+    types.PromptReference | types.ResourceTemplateReference
+)
 
 
 class UpstreamSession:
@@ -223,6 +226,17 @@ class UpstreamSession:
             )
 
         return to_json(await self.request(get, relay=relay, caller=caller))
+
+    async def complete(
+        self, ref: JSON, argument: Mapping[str, str], context: Mapping[str, str] | None, caller: Principal | None = None
+    ) -> JSON:
+        """Complete one argument of a prompt or resource template (``ref``, in the server's own names)."""
+        reference = _REFERENCE.validate_python(ref)
+
+        async def complete(c: Client) -> Any:
+            return await c.complete(reference, dict(argument), None if context is None else dict(context))
+
+        return to_json(await self.request(complete, caller=caller))
 
     async def subscribe(self, uri: str, subscribed: bool) -> None:
         """Follow (or stop following) a resource upstream, the way the server's revision has it.

@@ -1,10 +1,13 @@
-"""The server the MCP conformance suite's tools, resources and prompts scenarios expect, written
-with the official SDK, so the suite can be run against the bridge's ``/mcp`` with this behind it.
+"""The server the MCP conformance suite's server scenarios expect, written with the official SDK,
+so the suite can be run against the bridge's ``/mcp`` with this behind it.
 
-Each tool, resource and prompt answers what its scenario's description asks for, byte for byte
-where the description gives the text. Sampling and elicitation go through the SDK's resolvers
-(``Resolve``), which speak both eras: a standalone server-to-client request mid-call under the
-2025-11-25 handshake, an ``InputRequiredResult`` round trip under 2026-07-28. Run it as::
+Each tool, resource, prompt and completion answers what its scenario's description asks for,
+byte for byte where the description gives the text; the suite's ``dist/index.js`` holds each
+scenario's requirements. The 2026-07-28 input-required tools are in ``conformance_rounds``.
+Sampling and elicitation go through the SDK's resolvers (``Resolve``), which speak both eras: a
+standalone server-to-client request mid-call under the 2025-11-25 handshake, an
+``InputRequiredResult`` round trip under 2026-07-28. Over HTTP its streams keep their events,
+so a client cut off mid-call resumes with ``Last-Event-ID``. Run it as::
 
     python tests/servers/conformance_server.py stdio
     python tests/servers/conformance_server.py http --port P    (Streamable HTTP at /mcp)
@@ -24,13 +27,20 @@ import zlib
 from typing import Annotated, Any
 
 import mcp_types as types
+from conformance_rounds import add_rounds  # the sibling module: this file runs as a script
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve, Sample, UserMessage
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp_types import JSONRPCMessage
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 #: The scenarios expect log messages and progress to arrive spread out, not in one burst.
 STEP_DELAY = 0.05
+#: How long test_reconnection waits after closing its stream, and the retry the client is told.
+RECONNECT_PAUSE = 0.3
+RETRY_MS = 100
 #: Lowest first, as ``logging/setLevel`` orders them.
 LOG_LEVELS: tuple[types.LoggingLevel, ...] = (
     "debug",
@@ -86,6 +96,116 @@ def ask_for_details(message: str) -> Elicit[UserDetails]:
 def sample_the_prompt(prompt: str) -> Sample:
     text = types.TextContent(type="text", text=prompt)
     return Sample([types.SamplingMessage(role="user", content=text)], max_tokens=100)
+
+
+#: The suite's json-schema-2020-12 scenario checks these keywords survive the tool listing as written.
+JSON_SCHEMA_2020_12: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+#: The key a hand-written form's question and answer travel under at 2026-07-28.
+FORM = "form"
+
+#: SEP-1034: a default for every primitive type.
+DEFAULTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "default": "John Doe"},
+        "age": {"type": "integer", "default": 30},
+        "score": {"type": "number", "default": 95.5},
+        "status": {"type": "string", "enum": ["active", "inactive", "pending"], "default": "active"},
+        "verified": {"type": "boolean", "default": True},
+    },
+}
+
+#: SEP-1330: the five ways to spell an enum.
+ENUMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+        "titledSingle": {
+            "type": "string",
+            "oneOf": [
+                {"const": "value1", "title": "First Option"},
+                {"const": "value2", "title": "Second Option"},
+                {"const": "value3", "title": "Third Option"},
+            ],
+        },
+        "legacyEnum": {
+            "type": "string",
+            "enum": ["opt1", "opt2", "opt3"],
+            "enumNames": ["Option One", "Option Two", "Option Three"],
+        },
+        "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+        "titledMulti": {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {"const": "value1", "title": "First Choice"},
+                    {"const": "value2", "title": "Second Choice"},
+                    {"const": "value3", "title": "Third Choice"},
+                ]
+            },
+        },
+    },
+}
+
+
+class MemoryEvents(EventStore):
+    """What a Streamable HTTP stream sent, kept so a client that reconnects with ``Last-Event-ID`` gets the rest."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[StreamId, EventId, JSONRPCMessage | None]] = []
+
+    async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        event_id = str(len(self._events) + 1)
+        self._events.append((stream_id, event_id, message))
+        return event_id
+
+    async def replay_events_after(self, last_event_id: EventId, send_callback: EventCallback) -> StreamId | None:
+        found = [index for index, (_, event_id, _) in enumerate(self._events) if event_id == last_event_id]
+        if not found:
+            return None
+        stream_id = self._events[found[0]][0]
+        for stream, event_id, message in self._events[found[0] + 1 :]:
+            if stream == stream_id and message is not None:
+                await send_callback(EventMessage(message, event_id))
+        return stream_id
+
+
+async def elicit_form(
+    ctx: Context, message: str, schema: dict[str, Any]
+) -> list[types.ContentBlock] | types.InputRequiredResult:
+    """Ask for a form written by hand (the resolvers take a model), in the era the caller speaks."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        answer = (ctx.input_responses or {}).get(FORM)
+        if not isinstance(answer, types.ElicitResult):
+            params = types.ElicitRequestFormParams(message=message, requested_schema=schema)
+            return types.InputRequiredResult(input_requests={FORM: types.ElicitRequest(params=params)})
+    else:
+        answer = await ctx.session.elicit_form(message, schema, ctx.request_id)
+    text = f"Elicitation completed: action={answer.action}, content={json.dumps(answer.content)}"
+    return [types.TextContent(type="text", text=text)]
 
 
 def build() -> MCPServer:
@@ -167,6 +287,49 @@ def build() -> MCPServer:
         text = f"User response: action={answer.action}, content={json.dumps(content)}"
         return [types.TextContent(type="text", text=text)]
 
+    @server.tool(description="Tool with JSON Schema 2020-12 features", structured_output=False)
+    def json_schema_2020_12_tool() -> list[types.ContentBlock]:
+        return [types.TextContent(type="text", text="JSON Schema 2020-12 tool called")]
+
+    # The SDK derives a tool's schema from its signature; this scenario is about one written by hand.
+    server._tool_manager.get_tool("json_schema_2020_12_tool").parameters = JSON_SCHEMA_2020_12  # type: ignore[union-attr]
+
+    @server.tool(description="Ask for a form whose fields all have defaults.", structured_output=False)
+    async def test_elicitation_sep1034_defaults(ctx: Context) -> list[types.ContentBlock] | types.InputRequiredResult:
+        return await elicit_form(ctx, "Please review your details", DEFAULTS_SCHEMA)
+
+    @server.tool(description="Ask for a form with every kind of enum.", structured_output=False)
+    async def test_elicitation_sep1330_enums(ctx: Context) -> list[types.ContentBlock] | types.InputRequiredResult:
+        return await elicit_form(ctx, "Please pick your options", ENUMS_SCHEMA)
+
+    @server.tool(description="Close the response stream mid-call; the answer follows on reconnection.")
+    async def test_reconnection(ctx: Context) -> str:
+        await ctx.close_sse_stream()
+        await asyncio.sleep(RECONNECT_PAUSE)
+        return "Reconnection test completed"
+
+    @server.tool(description="Mirror region and priority into Mcp-Param headers.", structured_output=False)
+    def test_custom_headers(
+        region: Annotated[
+            str, Field(description="Plain ASCII string value", json_schema_extra={"x-mcp-header": "Region"})
+        ],
+        query: Annotated[str, Field(description="No x-mcp-header annotation - should not be mirrored")],
+        priority: Annotated[
+            int, Field(description="Integer numeric value", json_schema_extra={"x-mcp-header": "Priority"})
+        ] = 0,
+    ) -> list[types.ContentBlock]:
+        return [types.TextContent(type="text", text=f"region={region} priority={priority} query={query}")]
+
+    @server.completion()
+    async def complete(
+        ref: types.PromptReference | types.ResourceTemplateReference,
+        argument: types.CompletionArgument,
+        _context: types.CompletionContext | None,
+    ) -> types.Completion:
+        choices = {"arg1": ["test-one", "test-two", "other"], "arg2": ["value"], "id": ["1", "2", "42"]}
+        values = [value for value in choices.get(argument.name, []) if value.startswith(argument.value)]
+        return types.Completion(values=values, total=len(values), has_more=False)
+
     @server.resource(
         "test://static-text", name="static-text", description="A static text resource.", mime_type="text/plain"
     )
@@ -242,6 +405,7 @@ def build() -> MCPServer:
     lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
     lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    add_rounds(server)
     return server
 
 
@@ -258,7 +422,8 @@ def main() -> None:
         return
     import uvicorn
 
-    uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=args.port, log_level="warning")
+    app = server.streamable_http_app(event_store=MemoryEvents(), retry_interval=RETRY_MS)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
