@@ -1,7 +1,8 @@
 """``create_forwarding_server``: an SDK lowlevel ``Server`` wired to a backend's handlers.
 
-The factory only wires: ``ForwardingHandlers`` answers the requests, and with ``Subscriptions``
-a ``ChangeAnnouncer`` tells clients what changed and the server says that it will.
+The factory only wires: ``ForwardingHandlers`` answers the requests, with ``Subscriptions``
+a ``ChangeAnnouncer`` tells clients what changed and the server says that it will, and with
+``Tasks`` the server offers the tasks extension (``TaskHandlers``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from bridge import __version__
-from bridge.mcpserver.backend import Backend, Subscriptions
+from bridge.mcpserver.backend import Backend, Subscriptions, Tasks
 from bridge.mcpserver.changes import ChangeAnnouncer
 from bridge.mcpserver.handlers import ForwardingHandlers
+from bridge.mcpserver.tasks import TASKS, TaskHandlers, TaskIdParams, TaskUpdateParams
 
 __all__ = ["create_forwarding_server"]
 
@@ -39,22 +41,29 @@ class _AnnouncingServer(Server[Any]):
 
 
 def create_forwarding_server(
-    backend: Backend, *, name: str, instructions: str, subscriptions: Subscriptions | None = None
+    backend: Backend,
+    *,
+    name: str,
+    instructions: str,
+    subscriptions: Subscriptions | None = None,
+    tasks: Tasks | None = None,
 ) -> Server[Any]:
-    """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes."""
+    """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes
+    and run tool calls as ``tasks``."""
     handlers = ForwardingHandlers(backend, subscriptions)
+    task_handlers = None if tasks is None else TaskHandlers(tasks, handlers.call_tool)
     follows = subscriptions is not None
     if subscriptions is not None:
         ChangeAnnouncer(handlers.bus, handlers.followers, handlers.sessions).listen_to(subscriptions)
     server_type: type[Server[Any]] = _AnnouncingServer if follows else Server
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; older clients use it
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return server_type(
+        server = server_type(
             name,
             version=__version__,
             instructions=instructions,
             on_list_tools=handlers.list_tools,
-            on_call_tool=handlers.call_tool,
+            on_call_tool=handlers.call_tool if task_handlers is None else task_handlers.call_tool,
             on_list_resources=handlers.list_resources,
             on_list_resource_templates=handlers.list_templates,
             on_read_resource=handlers.read_resource,
@@ -65,3 +74,9 @@ def create_forwarding_server(
             on_unsubscribe_resource=handlers.unsubscribe if follows else None,
             on_subscriptions_listen=handlers.listen if follows else None,
         )
+    if task_handlers is not None:
+        server.extensions[TASKS] = {}
+        server.add_request_handler("tasks/get", TaskIdParams, task_handlers.get)
+        server.add_request_handler("tasks/update", TaskUpdateParams, task_handlers.update)
+        server.add_request_handler("tasks/cancel", TaskIdParams, task_handlers.cancel)
+    return server

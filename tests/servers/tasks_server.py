@@ -1,0 +1,131 @@
+"""The server the MCP conformance suite's tasks scenarios expect behind the gateway, written with
+the official SDK as ordinary tools: the tasks come from the gateway, not from this server.
+
+Each tool is plain request/response; the questions are elicitations sent mid-call, so this
+server speaks the handshake generation (2025-11-25) to the gateway, where elicitation is a
+server-to-client request and a tool declares its task support in ``execution.taskSupport``
+(2026-07-28 removes that field from tool listings). The scenarios' own client talks 2026-07-28
+to the gateway. Run it as::
+
+    python tests/servers/tasks_server.py --port P    (Streamable HTTP at /mcp)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+import mcp_types as types
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+
+#: Task support per tool, as the scenarios describe them (absent: "forbidden", a sync-only tool).
+TASK_SUPPORT: dict[str, str] = {
+    "slow_compute": "optional",
+    "confirm_delete": "optional",
+    "multi_input": "optional",
+    "failing_job": "required",
+    "protocol_error_job": "optional",
+    "test_tool_with_task": "required",
+}
+#: How long ``failing_job`` and ``protocol_error_job`` run before they fail ("after ~1s").
+FAILING_AFTER = 1.0
+#: How long ``test_tool_with_task`` works once it has its answer (the task outlives the round).
+WORK_AFTER_ANSWER = 0.5
+
+_CONFIRM = {"type": "object", "properties": {"confirm": {"type": "boolean", "description": "Go ahead?"}}}
+_PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "A name"},
+        "confirm": {"type": "boolean", "description": "Go ahead?"},
+    },
+}
+_USER_NAME = {"type": "object", "properties": {"name": {"type": "string", "description": "Your name"}}, "required": ["name"]}
+
+
+async def _elicit(ctx: Context, message: str, schema: dict[str, Any]) -> types.ElicitResult:
+    return await ctx.request_context.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+
+
+def _text(text: str) -> list[types.ContentBlock]:
+    return [types.TextContent(type="text", text=text)]
+
+
+def build() -> MCPServer:
+    server = MCPServer("tasks", version="1.0.0", log_level="WARNING")
+
+    @server.tool(description="Greet someone (sync-only).", structured_output=False)
+    def greet(name: str) -> list[types.ContentBlock]:
+        return _text(f"Hello, {name}!")
+
+    @server.tool(description="Sleep `seconds`, then answer.", structured_output=False)
+    async def slow_compute(seconds: float, label: str = "") -> list[types.ContentBlock]:
+        await asyncio.sleep(seconds)
+        return _text(f"computed {label} after {seconds:g} s")
+
+    @server.tool(description="Ask before deleting a file.", structured_output=False)
+    async def confirm_delete(filename: str, ctx: Context) -> list[types.ContentBlock]:
+        answer = await _elicit(ctx, f"Delete {filename}?", _CONFIRM)
+        confirmed = answer.action == "accept" and bool((answer.content or {}).get("confirm"))
+        return _text(f"deleted {filename}" if confirmed else f"kept {filename}")
+
+    @server.tool(description="Ask two questions at once.", structured_output=False)
+    async def multi_input(ctx: Context) -> list[types.ContentBlock]:
+        first, second = await asyncio.gather(
+            _elicit(ctx, "First person?", _PERSON), _elicit(ctx, "Second person?", _PERSON)
+        )
+        names = [str((answer.content or {}).get("name")) for answer in (first, second)]
+        return _text("got " + " and ".join(names))
+
+    @server.tool(description="Fail as a tool after a while.", structured_output=False)
+    async def failing_job() -> list[types.ContentBlock]:
+        await asyncio.sleep(FAILING_AFTER)
+        raise ToolError("the job failed, as it always does")
+
+    @server.tool(description="Fail with a protocol error after a while.", structured_output=False)
+    async def protocol_error_job() -> list[types.ContentBlock]:
+        await asyncio.sleep(FAILING_AFTER)
+        raise MCPError(types.INTERNAL_ERROR, "the job broke the protocol, as it always does")
+
+    @server.tool(description="Ask for a name, then work on it.", structured_output=False)
+    async def test_tool_with_task(ctx: Context) -> list[types.ContentBlock]:
+        answer = await _elicit(ctx, "What is your user_name?", _USER_NAME)
+        await asyncio.sleep(WORK_AFTER_ANSWER)
+        return _text(f"Hello, {(answer.content or {}).get('name')}!")
+
+    _declare_task_support(server)
+    return server
+
+
+def _declare_task_support(server: MCPServer) -> None:
+    """Add ``execution.taskSupport`` to the listed tools (``MCPServer.tool`` takes no such argument)."""
+    lowlevel = server._lowlevel_server
+    listing = lowlevel.get_request_handler("tools/list")
+    assert listing is not None
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        listed = await listing.handler(ctx, params)
+        for tool in listed.tools:
+            support = TASK_SUPPORT.get(tool.name)
+            if support is not None:
+                tool.execution = types.ToolExecution(task_support=support)  # type: ignore[arg-type]
+        return listed
+
+    lowlevel.add_request_handler("tools/list", types.PaginatedRequestParams, list_tools)
+    lowlevel._request_handlers.pop("server/discover", None)  # the handshake generation only
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    import uvicorn
+
+    uvicorn.run(build().streamable_http_app(), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
