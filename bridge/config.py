@@ -373,6 +373,12 @@ class BridgeSettings:
     #: resource metadata is. None: ``http://{host}:{port}``.
     public_url: str | None = None
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    #: Asynchronous calls (``Prefer: respond-async``): seconds an ended call stays readable, calls
+    #: running per caller and in all, and the bytes of a result kept (a bigger one fails the call).
+    call_retention: float = 24 * 3600.0
+    call_limit_per_caller: int = 100
+    call_limit_total: int = 1000
+    call_max_result: int = 4 * 1024 * 1024
 
     @property
     def resource_url(self) -> str:

@@ -18,13 +18,19 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── RequestTimeout            408  the request's headers did not arrive in time
     ├── Ambiguous                 409  a bare name matches several servers' tools
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
+    ├── NotWaitingForInput        409  answers sent to an async call that asks nothing now
+    ├── CallCancelled             409  an async call its caller cancelled (its stored problem)
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
     ├── TooManyCalls              429  a /ws connection has its limit of calls in flight
+    │   └── AsyncCallLimit        429  a caller, or the bridge, has its limit of async calls running
     ├── RateLimited               429  a caller, server or tool is past one of the operator's limits
     ├── HeadersTooLarge           431  the request line and headers are over the limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
+    │   └── InputRequired         422  the tool asks its caller something: call it asynchronously
+    ├── ResultTooLarge            507  an async call's result is over the cap on stored results
+    ├── CallCutOff                503  an async call was running when its bridge stopped
     └── UpstreamError             502  the upstream answered, but not with something usable
         ├── UpstreamUnavailable   503  the upstream is down or (re)connecting
         └── UpstreamTimeout       504  the upstream did not answer in time
@@ -43,16 +49,22 @@ UNEXPECTED = "the bridge failed unexpectedly; the error is in its log"
 __all__ = [
     "AlreadyExists",
     "Ambiguous",
+    "AsyncCallLimit",
     "BridgeError",
+    "CallCancelled",
+    "CallCutOff",
     "FieldError",
     "Forbidden",
     "ForeignOrigin",
     "HeadersTooLarge",
+    "InputRequired",
     "NotFound",
+    "NotWaitingForInput",
     "PayloadTooLarge",
     "RateLimited",
     "RequestInvalid",
     "RequestTimeout",
+    "ResultTooLarge",
     "ToolFailed",
     "Unauthorized",
     "Unprocessable",
@@ -167,6 +179,23 @@ class TooManyCalls(BridgeError):
     slug = "too-many-calls"
     title = "Too many calls in flight"
     jsonrpc_code = -32003
+
+
+class AsyncCallLimit(TooManyCalls):
+    """A caller (or the bridge as a whole) has as many asynchronous calls running as it may."""
+
+    slug = "async-call-limit"
+    title = "Too many asynchronous calls running"
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retryAfterSeconds": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class RateLimited(BridgeError):
@@ -312,6 +341,48 @@ class Unprocessable(BridgeError):
     slug = "unprocessable"
     title = "The request cannot be carried out"
     jsonrpc_code = -32602
+
+
+class InputRequired(Unprocessable):
+    """The tool asked its caller a question (elicitation, sampling) a synchronous REST call cannot answer."""
+
+    slug = "input-required"
+    title = "The tool needs input from its caller"
+
+
+class NotWaitingForInput(BridgeError):
+    status = 409
+    slug = "not-waiting-for-input"
+    title = "The call is not waiting for input"
+
+
+class CallCancelled(BridgeError):
+    """What a cancelled asynchronous call ended with: its caller cancelled it."""
+
+    status = 409
+    slug = "call-cancelled"
+    title = "The call was cancelled"
+    jsonrpc_code = -32800  # JSON-RPC's "request cancelled"
+
+
+class ResultTooLarge(BridgeError):
+    """An asynchronous call's result is bigger than the bridge keeps (``--call-max-result``).
+
+    507 Insufficient Storage (RFC 4918 §11.5): the call ran, but its result cannot be stored.
+    """
+
+    status = 507
+    slug = "result-too-large"
+    title = "The call's result is too large to keep"
+
+
+class CallCutOff(BridgeError):
+    """An asynchronous call was running when its bridge stopped; how it ended upstream is unknown."""
+
+    status = 503
+    slug = "call-cut-off"
+    title = "The call was cut off when the bridge stopped"
+    jsonrpc_code = -32000
 
 
 class PayloadTooLarge(BridgeError):

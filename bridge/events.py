@@ -22,6 +22,7 @@ counter: 26 characters of Crockford's base 32, like a ULID).
     ├── CallEvent
     │   ├── CallStarted       a tool call passed every check and went upstream
     │   ├── CallProgress      the upstream reported progress on it
+    │   ├── CallInputRequired an asynchronous call asks its caller something (``POST /calls/{id}/input``)
     │   ├── CallFinished      it answered (``is_error``: the tool said it failed)
     │   └── CallFailed        it did not answer usably (the problem a caller saw)
     ├── ServerStateChanged    connecting, ready, degraded, down
@@ -46,6 +47,7 @@ __all__ = [
     "CallEvent",
     "CallFailed",
     "CallFinished",
+    "CallInputRequired",
     "CallProgress",
     "CallStarted",
     "CatalogChanged",
@@ -134,6 +136,15 @@ class CallProgress(CallEvent):
     progress: float
     total: float | None = None
     message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallInputRequired(CallEvent):
+    """An asynchronous call (``call_id`` is its id in ``/calls``) waits for its caller's answers."""
+
+    kind: ClassVar[str] = "tool.call.input_required"
+    #: The pending questions: ``{"id", "method", "params"}`` each, params in wire shape.
+    questions: tuple[Mapping[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.audit import AuditFile
+from bridge.calls import CallLimits, Calls
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
@@ -66,6 +67,7 @@ class Bridge:
     outbox: WebhookOutbox
     keys: StoredKeys
     limits: Limits
+    calls: Calls
     audit_file: AuditFile | None = None
 
     @classmethod
@@ -114,6 +116,9 @@ class Bridge:
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
             undo.callback(outbox.close)
             undo.callback(lambda: pool.run(dispatcher.close(), 10))
+            calls = Calls(gateway, store.calls, store.writer, _call_limits(settings))
+            gateway.run(calls.open(), 30)
+            undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
             app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
             try:
@@ -135,6 +140,7 @@ class Bridge:
             outbox=outbox,
             keys=keys,
             limits=limits,
+            calls=calls,
             audit_file=audit_file,
         )
 
@@ -182,6 +188,10 @@ class Bridge:
                 stop()
 
     def close(self) -> None:
+        try:  # first, while the upstreams are there: running calls are marked cut off and kept
+            self.pool.run(self.calls.close(), 10)
+        except Exception:  # the loop is gone already: the next start marks them cut off
+            log.debug("calls closed with the loop")
         try:
             self.pool.run(self.dispatcher.close(), 10)
         except Exception:  # the loop is gone already: nothing is in flight
@@ -250,6 +260,15 @@ async def _loop_thread() -> int:
 
 async def _running_loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
+
+
+def _call_limits(settings: BridgeSettings) -> CallLimits:
+    return CallLimits(
+        retention=settings.call_retention,
+        per_caller=settings.call_limit_per_caller,
+        total=settings.call_limit_total,
+        max_result=settings.call_max_result,
+    )
 
 
 def _feed_settings(settings: BridgeSettings) -> FeedSettings:

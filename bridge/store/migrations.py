@@ -194,4 +194,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         # JSON object ({"oauth": {...}, "subjectHeader": ...}); NULL: none
         ("ALTER TABLE registrations ADD COLUMN credentials TEXT",),
     ),
+    Migration(
+        7,
+        "calls: asynchronous tool calls, each as its latest view, kept for a retention",
+        (
+            "CREATE TABLE calls ("
+            " id TEXT NOT NULL PRIMARY KEY,"  # unguessable, URL-safe
+            " subject TEXT NOT NULL,"  # whose call it is: callers see only their own
+            " state TEXT NOT NULL,"  # working, input_required, completed, failed, cancelled
+            " version INTEGER NOT NULL,"
+            " expires_at TEXT NOT NULL,"  # RFC 3339 in UTC; swept after it
+            " document TEXT NOT NULL)",  # the view as JSON (times, progress, questions, result, problem)
+            "CREATE INDEX calls_expiry ON calls (expires_at)",
+        ),
+    ),
 )

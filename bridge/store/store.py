@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from bridge.store.calls import CallStore
 from bridge.store.database import Database
 from bridge.store.errors import UnsupportedDatabase
 from bridge.store.events import EventLogStore
@@ -42,6 +43,7 @@ class Store:
         self.events = EventLogStore(database)
         self.webhooks = WebhookStore(database)
         self.keys = KeyStore(database)
+        self.calls = CallStore(database)
         self._cleanup = cleanup
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()

@@ -1,0 +1,27 @@
+"""Asynchronous tool calls: calls kept as resources, read, answered and cancelled by their callers.
+
+Between the edges that serve them (``/calls`` on the REST API, MCP tasks on ``/mcp``) and the
+gateway that runs them. Modules, one job each:
+
+- ``model``: ``CallState``, ``CallView`` and what a view holds (``Question``, ``Progress``)
+- ``calls``: ``Calls``, the call store, and ``CallRelay``, what flows back from a running call
+- ``answers``: checking a caller's answers to a call's questions
+- ``render``: a view as the REST API shows it; ``records``: a view to and from its stored row
+"""
+
+from bridge.calls.calls import CallLimits, CallRelay, Calls, Completion
+from bridge.calls.model import TERMINAL, CallState, CallView, Progress, Question
+from bridge.calls.render import render
+
+__all__ = [
+    "TERMINAL",
+    "CallLimits",
+    "CallRelay",
+    "CallState",
+    "CallView",
+    "Calls",
+    "Completion",
+    "Progress",
+    "Question",
+    "render",
+]

@@ -1,0 +1,521 @@
+"""The call store: tool calls that outlive the request that started them.
+
+``Calls.start`` checks a call exactly as a synchronous one is checked, keeps it, and runs it in
+its own task on the bridge's loop through ``Gateway.call_tool``, so limits, events and everything
+a synchronous call gets still apply. While it runs, its ``CallRelay`` turns what the upstream
+sends back into new views: progress, and questions (``ask`` parks a ``Question`` and waits for
+``answer``). Reads (``get``, ``list``, ``encoded``) are answered from memory; the ``calls`` table
+(written off the loop by the ``StoreWriter``) is what a restart finds, and a call that was running
+then is marked failed, cut off, never left working. Retention drops ended calls after a while.
+
+Everything here runs on the bridge's event loop; the plain methods never block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from bridge.errors import (
+    UNEXPECTED,
+    AsyncCallLimit,
+    BridgeError,
+    CallCancelled,
+    CallCutOff,
+    NotFound,
+    NotWaitingForInput,
+    ResultTooLarge,
+    ToolFailed,
+)
+from bridge.events import CallInputRequired
+from bridge.gateway import Gateway
+from bridge.model import JSON, Principal
+from bridge.store.calls import CallStore
+from bridge.store.writer import StoreWriter
+
+from .answers import check_answers
+from .model import TERMINAL, CallState, CallView, Progress, Question
+from .records import from_record, to_record
+from .render import render
+
+__all__ = ["CallLimits", "Calls", "Completion"]
+
+log = logging.getLogger(__name__)
+
+#: What is told of a call cut off by the bridge stopping (``close``) or dying (found at start-up).
+STOPPED = "the bridge stopped while the call was running; whether it finished upstream is unknown"
+RESTARTED = (
+    "the call was cut off by a restart of the bridge: it was running when the bridge stopped;"
+    " whether it finished upstream is unknown"
+)
+#: Seconds ``cancel`` waits for the upstream call to unwind before answering with the view as it is.
+CANCEL_GRACE = 5.0
+
+#: Told of each call that ended and named a callback URL: (the view, the URL). Returns at once.
+Completion = Callable[[CallView, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CallLimits:
+    """How many calls, kept how long, with how large a result."""
+
+    #: Seconds an ended call stays readable.
+    retention: float = 24 * 3600.0
+    #: Calls running (working or waiting for input) per caller; beyond it, 429.
+    per_caller: int = 100
+    #: Calls running in the whole bridge; beyond it, 429.
+    total: int = 1000
+    #: Bytes of a result (as JSON) that are kept; a bigger result fails the call (507).
+    max_result: int = 4 * 1024 * 1024
+    #: Seconds between two sweeps of expired calls.
+    sweep_every: float = 60.0
+
+
+class _Call:
+    """One call's mutable side: its task, its pending questions, and who waits for its next view."""
+
+    __slots__ = (
+        "arguments",
+        "callback",
+        "changed",
+        "encoded",
+        "ended_by",
+        "error",
+        "kept_state",
+        "pending",
+        "principal",
+        "questions_asked",
+        "request_id",
+        "task",
+        "view",
+    )
+
+    def __init__(
+        self, view: CallView, principal: Principal | None, arguments: Mapping[str, Any], request_id: str | None
+    ) -> None:
+        self.view = view
+        self.principal = principal
+        self.arguments = arguments
+        self.request_id = request_id
+        self.callback: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.pending: dict[str, asyncio.Future[JSON]] = {}
+        self.questions_asked = 0
+        #: Set when the view changes, then replaced; watchers wait on it.
+        self.changed = asyncio.Event()
+        #: (version, the rendered view as JSON bytes), made on the first read of a version.
+        self.encoded: tuple[int, bytes] | None = None
+        #: The error a synchronous call would have raised (``run_or_start`` raises it).
+        self.error: BridgeError | None = None
+        #: Why the task is being cancelled: a caller's DELETE, or the bridge stopping.
+        self.ended_by: BridgeError | None = None
+        #: The state last written to the store (progress alone is not written).
+        self.kept_state: tuple[CallState, frozenset[str]] | None = None
+
+
+class CallRelay:
+    """What flows back from one call's upstream while it runs, into its views (a ``bridge.model.Relay``)."""
+
+    __slots__ = ("_call", "_calls")
+
+    wants_progress = True
+    log_level = None
+    #: The SDK drives 2026-07-28 input-required rounds itself and asks through ``ask``.
+    takes_input_required = False
+    input_responses = None
+    request_state = None
+
+    def __init__(self, calls: Calls, call: _Call) -> None:
+        self._calls = calls
+        self._call = call
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self._calls._change(self._call, progress=Progress(progress, total, message))
+
+    async def log(self, params: JSON) -> None:
+        pass  # an asynchronous call keeps no log
+
+    async def ask(self, method: str, params: JSON) -> JSON:
+        return await self._calls._ask(self._call, method, params)
+
+
+class Calls:
+    """Asynchronous calls: started, read, answered, cancelled and watched by their callers."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        records: CallStore,
+        writer: StoreWriter,
+        limits: CallLimits = CallLimits(),
+        completion: Completion | None = None,
+    ) -> None:
+        self._gateway = gateway
+        self._records = records
+        self._writer = writer
+        self.limits = limits
+        self._completion = completion
+        self._calls: dict[str, _Call] = {}
+        #: Each subject's calls in the order they were made (dicts keep it).
+        self._owned: dict[str, dict[str, _Call]] = {}
+        self._running: collections.Counter[str] = collections.Counter()
+        self._running_total = 0
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Read the kept calls (those a dead process left running are marked cut off) and start sweeping."""
+        now = _now()
+        records = await asyncio.to_thread(self._records.load, now.isoformat())
+        for record in records:
+            view = from_record(record)
+            call = _Call(view, None, {}, None)
+            if not view.state.terminal:
+                call.view = _ended(view, now, self._expiry(now), problem=CallCutOff(RESTARTED).to_problem())
+            self._add(call)
+            self._keep(call)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="calls-sweeper")
+
+    async def close(self) -> None:
+        """Mark every running call cut off (the bridge is stopping), and stop its task."""
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        tasks = []
+        for call in list(self._calls.values()):
+            if call.task is not None and not call.task.done():
+                call.ended_by = CallCutOff(STOPPED)
+                call.task.cancel()
+                tasks.append(call.task)
+        if tasks:
+            await asyncio.wait(tasks, timeout=CANCEL_GRACE)
+
+    # -- starting ------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        principal: Principal,
+        request_id: str | None = None,
+        callback: str | None = None,
+        where: str = "/body",
+    ) -> CallView:
+        """Check the call as a synchronous one is checked, keep it, start it; its first view (working)."""
+        self._gateway.check_tool_call(server, tool, arguments, where, principal)
+        subject = principal.subject
+        if self._closed:
+            raise CallCutOff(STOPPED)
+        if self._running[subject] >= self.limits.per_caller:
+            raise AsyncCallLimit(f"this caller has {self.limits.per_caller} asynchronous calls running, its limit")
+        if self._running_total >= self.limits.total:
+            raise AsyncCallLimit(f"the bridge has {self.limits.total} asynchronous calls running, its limit")
+        now = _now()
+        view = CallView(
+            id=secrets.token_urlsafe(16),
+            subject=subject,
+            server=server,
+            tool=tool,
+            state=CallState.WORKING,
+            created=now,
+            updated=now,
+            progress=None,
+            questions={},
+            result=None,
+            problem=None,
+            expires=self._expiry(now),
+            version=1,
+        )
+        call = _Call(view, principal, arguments, request_id)
+        call.callback = callback
+        self._add(call)
+        self._running[subject] += 1
+        self._running_total += 1
+        self._keep(call)
+        call.task = asyncio.create_task(self._run(call), name=f"call-{view.id}")
+        return view
+
+    async def run_or_start(
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        principal: Principal,
+        wait: float,
+        request_id: str | None = None,
+        callback: str | None = None,
+        where: str = "/body",
+    ) -> tuple[JSON | None, CallView | None]:
+        """The synchronous answer when the call ends within ``wait`` seconds (its error raised as a
+        synchronous call raises it), else its view: (result, None) or (None, view). A call that
+        asks a question meanwhile is answered with its view at once: the caller must answer it."""
+        view = await self.start(
+            server, tool, arguments, principal=principal, request_id=request_id, callback=callback, where=where
+        )
+        call = self._calls[view.id]
+        deadline = asyncio.get_running_loop().time() + wait
+        while call.view.state is CallState.WORKING:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(call.changed.wait(), left)
+            except TimeoutError:
+                break
+        view = call.view
+        if view.state is CallState.COMPLETED:
+            return view.result, None
+        if view.state.terminal and call.error is not None:
+            raise call.error
+        return None, view
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, call_id: str, principal: Principal) -> CallView:
+        """The call's latest view; 404 for an unknown call and for another caller's, alike."""
+        return self._own(call_id, principal).view
+
+    def encoded(self, call_id: str, principal: Principal) -> tuple[CallView, bytes]:
+        """The latest view and its REST rendering as JSON bytes, made once per version."""
+        call = self._own(call_id, principal)
+        view = call.view
+        cached = call.encoded
+        if cached is None or cached[0] != view.version:
+            cached = (view.version, orjson.dumps(render(view)))
+            call.encoded = cached
+        return view, cached[1]
+
+    def list(
+        self, principal: Principal, *, state: CallState | None = None, limit: int = 100, after: str | None = None
+    ) -> list[CallView]:
+        """The caller's own calls, newest first; ``after`` a call id, to page on past it."""
+        owned = self._owned.get(principal.subject)
+        if not owned:
+            return []
+        found: list[CallView] = []
+        skipping = after is not None
+        for call_id in reversed(owned):
+            if skipping:
+                skipping = call_id != after
+                continue
+            view = owned[call_id].view
+            if state is None or view.state is state:
+                found.append(view)
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def watch(self, call_id: str, principal: Principal) -> AsyncIterator[CallView]:
+        """The current view at once, then each later one (intermediate ones may be skipped when they
+        come faster than they are read), ending after a terminal view."""
+        call = self._own(call_id, principal)
+        view = call.view
+        yield view
+        while not view.state.terminal:
+            if call.view.version == view.version:
+                await call.changed.wait()
+            view = call.view
+            yield view
+
+    # -- acting on a call ----------------------------------------------------------------------
+
+    async def cancel(self, call_id: str, principal: Principal) -> CallView:
+        """Cancel the call upstream; a call that has ended is returned as it is."""
+        call = self._own(call_id, principal)
+        task = call.task
+        if call.view.state.terminal or task is None or task.done():
+            return call.view
+        call.ended_by = CallCancelled(
+            f"the call to tool {call.view.server}.{call.view.tool} was cancelled by its caller"
+        )
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        return call.view
+
+    async def answer(
+        self, call_id: str, principal: Principal, answers: Mapping[str, JSON], *, where: str = "/body"
+    ) -> CallView:
+        """Answer some or all of the call's pending questions; it goes on once none is left."""
+        call = self._own(call_id, principal)
+        view = call.view
+        if view.state is not CallState.INPUT_REQUIRED:
+            raise NotWaitingForInput(f"the call is {view.state.value}, not waiting for input")
+        check_answers(view.questions, answers, where)
+        left = {qid: q for qid, q in view.questions.items() if qid not in answers}
+        self._change(call, questions=left, state=CallState.INPUT_REQUIRED if left else CallState.WORKING)
+        for qid, answer in answers.items():
+            future = call.pending.pop(qid, None)
+            if future is not None and not future.done():
+                future.set_result(dict(answer))
+        return call.view
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _own(self, call_id: str, principal: Principal) -> _Call:
+        call = self._calls.get(call_id)
+        if call is None or call.view.subject != principal.subject:
+            raise NotFound(f"no call {call_id!r}")
+        return call
+
+    def _add(self, call: _Call) -> None:
+        self._calls[call.view.id] = call
+        self._owned.setdefault(call.view.subject, {})[call.view.id] = call
+
+    def _expiry(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.limits.retention)
+
+    def _change(self, call: _Call, **changes: Any) -> None:
+        """A new view with ``changes``; watchers are woken, and a new state is kept."""
+        view = call.view
+        if view.state.terminal:
+            return
+        now = _now()
+        call.view = replace(view, **changes, updated=now, expires=self._expiry(now), version=view.version + 1)
+        changed, call.changed = call.changed, asyncio.Event()
+        changed.set()
+        if call.view.state is not view.state or call.view.questions is not view.questions:
+            self._keep(call)
+
+    def _keep(self, call: _Call) -> None:
+        view = call.view
+        kept = (view.state, frozenset(view.questions))
+        if kept == call.kept_state:
+            return
+        call.kept_state = kept
+        self._writer.submit(CallStore.put(to_record(view)))
+
+    async def _ask(self, call: _Call, method: str, params: JSON) -> JSON:
+        call.questions_asked += 1
+        question = Question(f"q{call.questions_asked}", method, params)
+        future: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        call.pending[question.id] = future
+        self._change(call, state=CallState.INPUT_REQUIRED, questions={**call.view.questions, question.id: question})
+        bus = self._gateway.bus
+        if bus.wants(CallInputRequired):
+            view = call.view
+            bus.publish(
+                CallInputRequired(
+                    server=view.server,
+                    tool=view.tool,
+                    call_id=view.id,
+                    subject=view.subject,
+                    request_id=call.request_id,
+                    questions=tuple(
+                        {"id": q.id, "method": q.method, "params": q.params} for q in view.questions.values()
+                    ),
+                )
+            )
+        try:
+            return await future
+        finally:
+            call.pending.pop(question.id, None)
+
+    async def _run(self, call: _Call) -> None:
+        view = call.view
+        principal = call.principal
+        assert principal is not None  # only calls started here run
+        result: JSON | None = None
+        error: BridgeError | None = None
+        try:
+            result = await self._gateway.call_tool(
+                view.server,
+                view.tool,
+                call.arguments,
+                principal=principal,
+                relay=CallRelay(self, call),
+                request_id=call.request_id,
+            )
+            if len(orjson.dumps(result)) > self.limits.max_result:
+                error, result = _too_large(self.limits.max_result), None
+        except ToolFailed as failed:
+            error, result = failed, failed.result
+        except BridgeError as bridge_error:
+            error = bridge_error
+        except asyncio.CancelledError:
+            error = call.ended_by or CallCutOff(STOPPED)
+        except Exception:  # a bug in the bridge: logged with its traceback, kept without internals
+            log.exception("async call %s to %s.%s failed unexpectedly", view.id, view.server, view.tool)
+            error = BridgeError(UNEXPECTED)
+        finally:
+            self._running[view.subject] -= 1
+            if self._running[view.subject] <= 0:
+                del self._running[view.subject]
+            self._running_total -= 1
+        self._end(call, result, error)
+
+    def _end(self, call: _Call, result: JSON | None, error: BridgeError | None) -> None:
+        call.error = error
+        for future in call.pending.values():
+            future.cancel()
+        call.pending.clear()
+        if error is None:
+            state = CallState.COMPLETED
+        elif isinstance(error, CallCancelled):
+            state = CallState.CANCELLED
+        else:
+            state = CallState.FAILED
+        self._change(
+            call,
+            state=state,
+            questions={},
+            result=result,
+            problem=None if error is None else error.to_problem(),
+        )
+        call.principal, call.arguments, call.task = None, {}, None  # nothing an ended call needs
+        if call.callback is not None and self._completion is not None:
+            self._completion(call.view, call.callback)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.sweep_every)
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Drop the ended calls past their expiry, here and in the store; how many were dropped."""
+        now = _now()
+        expired = [c for c in self._calls.values() if c.view.state in TERMINAL and c.view.expires <= now]
+        for call in expired:
+            del self._calls[call.view.id]
+            owned = self._owned.get(call.view.subject)
+            if owned is not None:
+                owned.pop(call.view.id, None)
+                if not owned:
+                    del self._owned[call.view.subject]
+        self._writer.submit(CallStore.sweep(now.isoformat()))
+        return len(expired)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ended(view: CallView, now: datetime, expires: datetime, *, problem: JSON) -> CallView:
+    return replace(
+        view,
+        state=CallState.FAILED,
+        questions={},
+        problem=problem,
+        updated=now,
+        expires=expires,
+        version=view.version + 1,
+    )
+
+
+def _too_large(cap: int) -> ResultTooLarge:
+    return ResultTooLarge(
+        f"the tool's result is over the {cap} bytes this bridge keeps of an asynchronous call's result;"
+        " call the tool synchronously for results this large"
+    )
