@@ -154,7 +154,7 @@ class Bridge:
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
-        server = create_mcp_server(self.gateway)
+        server = create_mcp_server(self.gateway, self.calls)
         calls = ToolCalls(self.gateway, self.gate)
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
         access = EventAccess(self.gate, origins)

@@ -13,9 +13,10 @@ other.
 - ``relay``: ``CallerRelay``, one request's way back to its client.
 - ``changes``: who follows which resource, and ``ChangeAnnouncer``, which tells them of changes.
 - ``sessions``: the handshake-era client sessions remembered (log level, list_changed).
+- ``tasks``: the tasks extension (``tasks/get``, ``tasks/update``, ``tasks/cancel``) for a ``Tasks`` backend.
 """
 
-from bridge.mcpserver.backend import JSON, Backend, Caller, Listing, Subscriptions
+from bridge.mcpserver.backend import JSON, Backend, Caller, Listing, Subscriptions, Tasks, TaskSupport
 from bridge.mcpserver.forwarding import create_forwarding_server
 
-__all__ = ["JSON", "Backend", "Caller", "Listing", "Subscriptions", "create_forwarding_server"]
+__all__ = ["JSON", "Backend", "Caller", "Listing", "Subscriptions", "TaskSupport", "Tasks", "create_forwarding_server"]

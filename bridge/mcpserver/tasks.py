@@ -28,10 +28,11 @@ from typing import Any, Final
 import anyio
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import HEADER_MISMATCH
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
-from bridge.calls import CallState, CallView
+from bridge.calls import TERMINAL, CallState, CallView
 from bridge.errors import jsonrpc_error_from_problem
 from bridge.mcpserver.backend import Tasks, TaskSupport
 from bridge.mcpserver.sessions import Ctx, caller_of
@@ -47,10 +48,7 @@ IMMEDIATE: Final = 0.5
 #: How often a client is asked to poll ``tasks/get``: the latency of noticing a change, against
 #: one cheap read (no upstream request) per poll.
 POLL_INTERVAL_MS: Final = 500
-#: JSON-RPC code for a routing header that disagrees with the body (SEP-2243 ``HeaderMismatch``).
-HEADER_MISMATCH: Final = -32020
-_TERMINAL: Final = frozenset({CallState.COMPLETED, CallState.FAILED, CallState.CANCELLED})
-_REQUIRED_CAPABILITY: Final = {"requiredCapabilities": {"extensions": {TASKS: {}}}}
+_REQUIRED_CAPABILITY: Final[JSON] = {"requiredCapabilities": {"extensions": {TASKS: {}}}}
 
 
 class TaskIdParams(types.RequestParams):
@@ -127,8 +125,11 @@ def _declares_tasks(ctx: Ctx) -> bool:
 
 
 def _missing_extension(what: str) -> MCPError:
-    return MCPError(MISSING_CAPABILITY, f"{what} needs the {TASKS} extension, which this request did not declare",
-                    _REQUIRED_CAPABILITY)
+    return MCPError(
+        MISSING_CAPABILITY,
+        f"{what} needs the {TASKS} extension, which this request did not declare",
+        _REQUIRED_CAPABILITY,
+    )
 
 
 PlainCall = Callable[[Ctx, types.CallToolRequestParams], Awaitable[types.CallToolResult | types.InputRequiredResult]]
@@ -151,13 +152,14 @@ class TaskHandlers:
         required = support == "required"
         if params.request_state is not None:  # a round of a task-required tool's questions, answered
             view = self.tasks.task(params.request_state, caller)
-            view = await self._answer(view, caller, params.input_responses or {})
+            answers = (ctx.params or {}).get("inputResponses")  # in wire shape, as the client sent them
+            view = await self._answer(view, caller, answers if isinstance(answers, dict) else {})
         else:
             view = await self.tasks.start_task(params.name, params.arguments or {}, caller)
-        view = await self._settle(view, caller, stop_for_input=required)
-        if view.state in _TERMINAL and (view.result is not None or view.state is CallState.FAILED):
+        view = await self._settle(view, caller)
+        if view.state in TERMINAL and (view.result is not None or view.state is CallState.FAILED):
             if view.result is not None:
-                return dict(view.result)
+                return types.CallToolResult.model_validate(view.result)
             error = _error(view)
             raise MCPError(error["code"], error["message"], error.get("data"))
         if required and view.state is CallState.INPUT_REQUIRED:
@@ -195,11 +197,11 @@ class TaskHandlers:
             return view
         return await self.tasks.answer_task(view.id, caller, pending)
 
-    async def _settle(self, view: CallView, caller: Any, *, stop_for_input: bool) -> CallView:
-        """The call's view once it ends, asks (when ``stop_for_input``), or ``IMMEDIATE`` seconds pass."""
+    async def _settle(self, view: CallView, caller: Any) -> CallView:
+        """The call's view once it ends or asks something, or when ``IMMEDIATE`` seconds have passed."""
         latest = view
         with anyio.move_on_after(IMMEDIATE):
             async for latest in self.tasks.watch_task(view.id, caller):
-                if latest.state in _TERMINAL or (stop_for_input and latest.state is CallState.INPUT_REQUIRED):
+                if latest.state is not CallState.WORKING:
                     break
         return latest

@@ -24,6 +24,7 @@ hand it to the caller it belongs to, or refuse it.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import mcp_types as types
 from mcp.client.context import ClientRequestContext
-from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
+from mcp_types.jsonrpc import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY
 
 from bridge.model import JSON, Relay, RelayRefused
 from bridge.upstream.translate import to_json
@@ -124,6 +125,13 @@ class BackChannel:
             return await relay.ask(method, params)
         except RelayRefused as exc:
             return types.ErrorData(code=exc.code, message=str(exc))
+        except asyncio.CancelledError:
+            # The question was withdrawn (its call was cancelled or ended) while this task goes on:
+            # the server hears so; the cancellation must not end the task that reads the session.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return types.ErrorData(code=INTERNAL_ERROR, message=f"{method}: the call that asked was cancelled")
 
 
 def _at_least(level: str, floor: str) -> bool:

@@ -1,11 +1,11 @@
 """The server the MCP conformance suite's tasks scenarios expect behind the gateway, written with
 the official SDK as ordinary tools: the tasks come from the gateway, not from this server.
 
-Each tool is plain request/response; the questions are elicitations sent mid-call, so this
-server speaks the handshake generation (2025-11-25) to the gateway, where elicitation is a
-server-to-client request and a tool declares its task support in ``execution.taskSupport``
-(2026-07-28 removes that field from tool listings). The scenarios' own client talks 2026-07-28
-to the gateway. Run it as::
+Each tool is plain request/response and asks its questions by elicitation mid-call. The server
+speaks both generations; a tool's task support is declared in ``execution.taskSupport``, which
+only the 2025-11-25 listing carries (2026-07-28 removed the field), so the gateway is set to
+speak the handshake generation to it (``"protocol": "legacy"``) while the scenarios' own client
+talks 2026-07-28 to the gateway. Run it as::
 
     python tests/servers/tasks_server.py --port P    (Streamable HTTP at /mcp)
 """
@@ -43,7 +43,11 @@ _PERSON = {
         "confirm": {"type": "boolean", "description": "Go ahead?"},
     },
 }
-_USER_NAME = {"type": "object", "properties": {"name": {"type": "string", "description": "Your name"}}, "required": ["name"]}
+_USER_NAME = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "description": "Your name"}},
+    "required": ["name"],
+}
 
 
 async def _elicit(ctx: Context, message: str, schema: dict[str, Any]) -> types.ElicitResult:
@@ -115,7 +119,6 @@ def _declare_task_support(server: MCPServer) -> None:
         return listed
 
     lowlevel.add_request_handler("tools/list", types.PaginatedRequestParams, list_tools)
-    lowlevel._request_handlers.pop("server/discover", None)  # the handshake generation only
 
 
 def main() -> None:
