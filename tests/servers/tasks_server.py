@@ -60,6 +60,8 @@ def _text(text: str) -> list[types.ContentBlock]:
 
 def build() -> MCPServer:
     server = MCPServer("tasks", version="1.0.0", log_level="WARNING")
+    #: The labels of the ``slow_compute`` calls cancelled while they ran, for tests to see.
+    cancelled: list[str] = []
 
     @server.tool(description="Greet someone (sync-only).", structured_output=False)
     def greet(name: str) -> list[types.ContentBlock]:
@@ -67,8 +69,16 @@ def build() -> MCPServer:
 
     @server.tool(description="Sleep `seconds`, then answer.", structured_output=False)
     async def slow_compute(seconds: float, label: str = "") -> list[types.ContentBlock]:
-        await asyncio.sleep(seconds)
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            cancelled.append(label)
+            raise
         return _text(f"computed {label} after {seconds:g} s")
+
+    @server.tool(description="The labels of the slow_compute calls cancelled so far.")
+    def cancelled_labels() -> list[str]:
+        return cancelled
 
     @server.tool(description="Ask before deleting a file.", structured_output=False)
     async def confirm_delete(filename: str, ctx: Context) -> list[types.ContentBlock]:
