@@ -18,7 +18,7 @@ from bridge.mcpserver.relay import CallerRelay
 from bridge.mcpserver.sessions import ClientSessions, Ctx, LogLevels, caller_of, client_session
 from bridge.model import INPUT_REQUIRED, JSON
 
-__all__ = ["SERVER_INFO_META", "ForwardingHandlers"]
+__all__ = ["SERVER_INFO_META", "ForwardingHandlers", "as_ours"]
 
 #: A 2026-07-28 result's ``_meta`` names the server that produced it; through the gateway that is
 #: the gateway, which the SDK stamps itself, so the upstream's own entry is dropped.
@@ -34,7 +34,8 @@ def _input_required(result: JSON) -> types.InputRequiredResult | None:
     return types.InputRequiredResult.model_validate(result)
 
 
-def _as_ours(result: JSON) -> JSON:
+def as_ours(result: JSON) -> JSON:
+    """``result`` without the upstream's own ``serverInfo`` stamp (the gateway stamps its own)."""
     meta = result.get("_meta")
     if isinstance(meta, dict) and SERVER_INFO_META in meta:
         rest = {k: v for k, v in meta.items() if k != SERVER_INFO_META}
@@ -70,7 +71,7 @@ class ForwardingHandlers:
     ) -> types.CallToolResult | types.InputRequiredResult:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.call_tool(params.name, params.arguments or {}, caller_of(ctx), relay)
-        return _input_required(result) or types.CallToolResult.model_validate(_as_ours(result))
+        return _input_required(result) or types.CallToolResult.model_validate(as_ours(result))
 
     async def list_resources(self, ctx: Ctx, _params: Paging) -> types.ListResourcesResult:
         self.sessions.seen(ctx)
@@ -87,7 +88,7 @@ class ForwardingHandlers:
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         result = await self.backend.read_resource(str(params.uri), caller_of(ctx), CallerRelay(ctx, self.levels))
-        return _input_required(result) or types.ReadResourceResult.model_validate(_as_ours(result))
+        return _input_required(result) or types.ReadResourceResult.model_validate(as_ours(result))
 
     async def list_prompts(self, ctx: Ctx, _params: Paging) -> types.ListPromptsResult:
         self.sessions.seen(ctx)
@@ -99,7 +100,7 @@ class ForwardingHandlers:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         relay = CallerRelay(ctx, self.levels)
         result = await self.backend.get_prompt(params.name, params.arguments or {}, caller_of(ctx), relay)
-        return _input_required(result) or types.GetPromptResult.model_validate(_as_ours(result))
+        return _input_required(result) or types.GetPromptResult.model_validate(as_ours(result))
 
     async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.levels.set(ctx, params.level)

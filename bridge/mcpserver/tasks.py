@@ -35,6 +35,7 @@ from pydantic import Field
 from bridge.calls import TERMINAL, CallState, CallView
 from bridge.errors import jsonrpc_error_from_problem
 from bridge.mcpserver.backend import Tasks, TaskSupport
+from bridge.mcpserver.handlers import as_ours
 from bridge.mcpserver.sessions import Ctx, caller_of
 from bridge.model import INPUT_REQUIRED, JSON, MISSING_CAPABILITY
 
@@ -105,7 +106,7 @@ def task_wire(view: CallView, *, detailed: bool) -> JSON:
     task: JSON = {"resultType": "complete", **_envelope(view)}
     status = task["status"]
     if status == CallState.COMPLETED.value and view.result is not None:
-        task["result"] = dict(view.result)
+        task["result"] = as_ours(dict(view.result))
     elif status in (CallState.FAILED.value, CallState.CANCELLED.value) and view.problem is not None:
         task["error"] = _error(view)
     elif status == CallState.INPUT_REQUIRED.value and view.questions:
@@ -159,7 +160,7 @@ class TaskHandlers:
         view = await self._settle(view, caller)
         if view.state in TERMINAL and (view.result is not None or view.state is CallState.FAILED):
             if view.result is not None:
-                return types.CallToolResult.model_validate(view.result)
+                return types.CallToolResult.model_validate(as_ours(dict(view.result)))
             error = _error(view)
             raise MCPError(error["code"], error["message"], error.get("data"))
         if required and view.state is CallState.INPUT_REQUIRED:

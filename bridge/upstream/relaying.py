@@ -102,7 +102,7 @@ class BackChannel:
     async def on_sampling(
         self, context: ClientRequestContext, params: types.CreateMessageRequestParams
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
-        answer = await self._ask("sampling/createMessage", to_json(params))
+        answer = await self.ask("sampling/createMessage", to_json(params))
         if isinstance(answer, types.ErrorData):
             return answer
         if isinstance(answer.get("content"), list):
@@ -112,10 +112,10 @@ class BackChannel:
     async def on_elicitation(
         self, context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
-        answer = await self._ask("elicitation/create", to_json(params))
+        answer = await self.ask("elicitation/create", to_json(params))
         return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(answer)
 
-    async def _ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
+    async def ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
         """The caller's answer, or the error the server is given when there is no caller to ask."""
         relay = self._relays.owner()
         if relay is None:
