@@ -5,7 +5,8 @@ with no task support of their own), so every task here is one the gateway made: 
 call store. The suite's scenarios run against ``/mcp`` as they would against any server; the
 tests after them speak the 2026-07-28 wire with ``requests`` (the SDK's client has no tasks):
 a task is a call over REST for the same key and no other, cancelling one cancels the upstream
-request, and a task's question is answered with ``tasks/update``.
+request, and a task's question is answered with ``tasks/update``. A second upstream
+(``tests/servers/native_tasks_server.py``) makes tasks of its own: the gateway follows those.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.support import ROOT, BridgeProcess, bridge_process
 from tests.test_conformance import _suite, _verdict
 
 FIXTURE = ROOT / "tests" / "servers" / "tasks_server.py"
+NATIVE = ROOT / "tests" / "servers" / "native_tasks_server.py"
 TASKS = "io.modelcontextprotocol/tasks"
 VERSION = "2026-07-28"
 #: Bound on how long the fixture may take to accept connections.
@@ -33,14 +35,23 @@ KEY, OTHER_KEY = "tasks-key-one-for-tests", "tasks-key-two-for-tests"
 _ids = itertools.count(1)
 
 
+def _serve(script: Path, folder: Path) -> Iterator[str]:
+    port = free_port()
+    with started(script.stem, [sys.executable, str(script), "--port", str(port)], log=folder / "server.log") as server:
+        server.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
+        yield f"http://127.0.0.1:{port}/mcp"
+
+
 @pytest.fixture(scope="module")
 def fixture_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The tasks fixture over Streamable HTTP on a free port; its ``/mcp`` URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("tasks-fixture") / "fixture.log"
-    with started("tasks fixture", [sys.executable, str(FIXTURE), "--port", str(port)], log=log) as fixture:
-        fixture.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
-        yield f"http://127.0.0.1:{port}/mcp"
+    yield from _serve(FIXTURE, tmp_path_factory.mktemp("tasks-fixture"))
+
+
+@pytest.fixture(scope="module")
+def native_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The upstream with tasks of its own; its ``/mcp`` URL."""
+    yield from _serve(NATIVE, tmp_path_factory.mktemp("native-fixture"))
 
 
 def _config(fixture_url: str) -> dict[str, Any]:
@@ -62,10 +73,14 @@ def open_gateway(fixture_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def keyed_gateway(fixture_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
-    """A gateway with two keys, so two callers."""
+def keyed_gateway(
+    fixture_url: str, native_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BridgeProcess]:
+    """A gateway with two keys, so two callers, fronting both fixtures (bare tool names stay unambiguous)."""
     folder = tmp_path_factory.mktemp("keyed-gateway")
-    with bridge_process(folder, _config(fixture_url), "--api-key", KEY, "--api-key", OTHER_KEY) as bridge:
+    config = _config(fixture_url)
+    config["mcpServers"]["native"] = {"url": native_url}  # 2026-07-28, where the extension lives
+    with bridge_process(folder, config, "--api-key", KEY, "--api-key", OTHER_KEY) as bridge:
         poll(lambda: _ready(bridge.url, KEY))
         yield bridge
 
@@ -252,3 +267,56 @@ def test_a_client_without_the_extension_calls_as_before_and_is_refused_required_
     assert refused["error"]["data"] == {"requiredCapabilities": {"extensions": {TASKS: {}}}}
     gated = mcp(keyed_gateway, "tasks/get", {"taskId": "anything"}, tasks=False)
     assert gated["error"]["code"] == -32021
+
+
+# -- an upstream with tasks of its own ---------------------------------------------------------------
+
+
+def _native_cancelled(bridge: BridgeProcess) -> list[str]:
+    answer = requests.post(
+        f"{bridge.url}/servers/native/tools/native_cancelled", json={}, headers={"X-API-Key": KEY}, timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+    labels: list[str] = answer.json()["structuredContent"]["result"]
+    return labels
+
+
+def test_an_upstream_task_is_followed_to_its_result(keyed_gateway: BridgeProcess) -> None:
+    task_id = start(keyed_gateway, "native_slow", {"seconds": 0.8, "label": "followed"})["taskId"]
+    done = status(keyed_gateway, task_id, "completed")
+    assert done["result"] == {"content": [{"type": "text", "text": "natively computed followed"}], "isError": False}
+
+
+def test_a_rest_call_to_a_tool_the_upstream_runs_as_a_task_answers_its_result(keyed_gateway: BridgeProcess) -> None:
+    answer = requests.post(
+        f"{keyed_gateway.url}/servers/native/tools/native_slow",
+        json={"seconds": 0.3, "label": "over-rest"},
+        headers={"X-API-Key": KEY},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["content"] == [{"type": "text", "text": "natively computed over-rest"}]
+
+
+def test_an_upstream_tasks_question_is_asked_and_answered_through_the_gateways_task(
+    keyed_gateway: BridgeProcess,
+) -> None:
+    task_id = start(keyed_gateway, "native_confirm", {"filename": "upstream.txt"})["taskId"]
+    asking = status(keyed_gateway, task_id, "input_required")
+    assert [(q["method"], q["params"]["message"]) for q in asking["inputRequests"].values()] == [
+        ("elicitation/create", "Delete upstream.txt?")
+    ]
+    answers = {qid: {"action": "accept", "content": {"confirm": True}} for qid in asking["inputRequests"]}
+    assert result(mcp(keyed_gateway, "tasks/update", {"taskId": task_id, "inputResponses": answers})) == {
+        "resultType": "complete"
+    }
+    done = status(keyed_gateway, task_id, "completed")
+    assert done["result"]["content"] == [{"type": "text", "text": "natively deleted upstream.txt"}]
+
+
+def test_cancelling_the_gateways_task_cancels_the_upstream_task(keyed_gateway: BridgeProcess) -> None:
+    task_id = start(keyed_gateway, "native_slow", {"seconds": 60, "label": "cancel-upstream"})["taskId"]
+    status(keyed_gateway, task_id, "working")
+    assert result(mcp(keyed_gateway, "tasks/cancel", {"taskId": task_id})) == {"resultType": "complete"}
+    status(keyed_gateway, task_id, "cancelled")
+    poll(lambda: "cancel-upstream" in _native_cancelled(keyed_gateway), what="tasks/cancel reaching the upstream")
