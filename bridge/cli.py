@@ -258,6 +258,42 @@ def main() -> None:
     "--oauth-allow-claim", help="Token claim listing the servers and tools it may use (server.*, server.tool)."
 )
 @click.option(
+    "--call-retention",
+    default=24 * 3600.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds an asynchronous call (Prefer: respond-async) stays readable after it ends.",
+)
+@click.option(
+    "--call-limit-per-caller",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Asynchronous calls one caller may have running; beyond it, 429.",
+)
+@click.option(
+    "--call-limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Asynchronous calls the bridge runs at once; beyond it, 429.",
+)
+@click.option(
+    "--call-max-result",
+    default=4 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Bytes of an asynchronous call's result kept; a bigger result fails the call (507).",
+)
+@click.option(
+    "--callback-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help=(
+        "File holding the secret asynchronous calls' callbacks (Callback-Url) are signed with; also"
+        " MCP_BRIDGE_CALLBACK_SECRET. Without one, callbacks are refused."
+    ),
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -303,6 +339,11 @@ def serve(
     oauth_admin_scope: str,
     oauth_destructive_scope: str,
     oauth_allow_claim: str | None,
+    call_retention: float,
+    call_limit_per_caller: int,
+    call_limit: int,
+    call_max_result: int,
+    callback_secret_file: Path | None,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -346,6 +387,11 @@ def serve(
         redis_url=redis_url or None,
         destructive_scope=destructive_scope,
         public_url=public_url,
+        call_retention=call_retention,
+        call_limit_per_caller=call_limit_per_caller,
+        call_limit_total=call_limit,
+        call_max_result=call_max_result,
+        callback_secret=_secret(callback_secret_file, "--callback-secret-file", "MCP_BRIDGE_CALLBACK_SECRET"),
         oauth=OAuthSettings(
             issuer=oauth_issuer,
             jwks_url=oauth_jwks_url,

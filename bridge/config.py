@@ -379,6 +379,9 @@ class BridgeSettings:
     call_limit_per_caller: int = 100
     call_limit_total: int = 1000
     call_max_result: int = 4 * 1024 * 1024
+    #: What asynchronous calls' completion callbacks (``Callback-Url``) are signed with, as webhook
+    #: deliveries are; None: callbacks are refused (nothing to sign them with).
+    callback_secret: str | None = field(default=None, repr=False)
 
     @property
     def resource_url(self) -> str:

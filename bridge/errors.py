@@ -23,8 +23,8 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
     ├── TooManyCalls              429  a /ws connection has its limit of calls in flight
-    │   └── AsyncCallLimit        429  a caller, or the bridge, has its limit of async calls running
     ├── RateLimited               429  a caller, server or tool is past one of the operator's limits
+    │   └── AsyncCallLimit        429  a caller, or the bridge, has its limit of async calls running
     ├── HeadersTooLarge           431  the request line and headers are over the limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
@@ -181,23 +181,6 @@ class TooManyCalls(BridgeError):
     jsonrpc_code = -32003
 
 
-class AsyncCallLimit(TooManyCalls):
-    """A caller (or the bridge as a whole) has as many asynchronous calls running as it may."""
-
-    slug = "async-call-limit"
-    title = "Too many asynchronous calls running"
-
-    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
-        super().__init__(detail)
-        self.retry_after = max(1, retry_after)
-
-    def extensions(self) -> dict[str, Any]:
-        return {"retryAfterSeconds": self.retry_after}
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
-
-
 class RateLimited(BridgeError):
     """Past a limit the operator set: a rate (requests in a window) or a number of calls in flight.
 
@@ -232,6 +215,17 @@ class RateLimited(BridgeError):
             policy = f"{name};q={self.quota};w={self.window}"
             current = f"{name};r=0;t={self.retry_after}"
         return {"Retry-After": str(self.retry_after), "RateLimit-Policy": policy, "RateLimit": current}
+
+
+class AsyncCallLimit(RateLimited):
+    """A caller (policy ``caller-async-calls``) or the bridge (``async-calls``) has as many
+    asynchronous calls running as it may; rendered as every other limit on calls in flight."""
+
+    slug = "async-call-limit"
+    title = "Too many asynchronous calls running"
+
+    def __init__(self, detail: str, *, policy: str, quota: int, retry_after: int = 1) -> None:
+        super().__init__(detail, policy=policy, quota=quota, window=None, retry_after=retry_after)
 
 
 def bearer_challenge(**params: str | None) -> str:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bridge.audit import AuditFile
-from bridge.calls import CallLimits, Calls
+from bridge.calls import CallLimits, Calls, CallView, render
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
 from bridge.events import InProcessBus
@@ -42,6 +44,7 @@ from bridge.store.events import Retention
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 from bridge.webhooks import RetrySchedule, WebhookSubscriptions
+from bridge.webhooks.callbacks import CallbackSender
 from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from bridge.webhooks.outbox import WebhookOutbox
 
@@ -68,6 +71,7 @@ class Bridge:
     keys: StoredKeys
     limits: Limits
     calls: Calls
+    callbacks: CallbackSender | None = None
     audit_file: AuditFile | None = None
 
     @classmethod
@@ -116,7 +120,10 @@ class Bridge:
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
             undo.callback(outbox.close)
             undo.callback(lambda: pool.run(dispatcher.close(), 10))
-            calls = Calls(gateway, store.calls, store.writer, _call_limits(settings))
+            callbacks = _callbacks(settings)
+            if callbacks is not None:
+                undo.callback(lambda: pool.run(callbacks.close(), 10))
+            calls = Calls(gateway, store.calls, store.writer, _call_limits(settings), _completion(callbacks))
             gateway.run(calls.open(), 30)
             undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
@@ -141,6 +148,7 @@ class Bridge:
             keys=keys,
             limits=limits,
             calls=calls,
+            callbacks=callbacks,
             audit_file=audit_file,
         )
 
@@ -148,6 +156,8 @@ class Bridge:
         """The REST API and the MCP endpoint on one ASGI application."""
         from bridge.endpoint import create_asgi_app, create_mcp_server
         from bridge.endpoint.access import EventAccess
+        from bridge.endpoint.async_calls import AsyncCalls
+        from bridge.endpoint.call_resources import CallResources
         from bridge.endpoint.calls import ToolCalls
         from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
@@ -155,7 +165,8 @@ class Bridge:
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
         server = create_mcp_server(self.gateway, self.calls)
-        calls = ToolCalls(self.gateway, self.gate)
+        check_callback = self.callbacks.check if self.callbacks is not None else None
+        calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
         access = EventAccess(self.gate, origins)
         return create_asgi_app(
@@ -164,6 +175,7 @@ class Bridge:
             self.gate,
             host=self.settings.host,
             calls=calls,
+            call_resources=CallResources(self.calls, self.gate),
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
             origins=origins,
@@ -192,6 +204,9 @@ class Bridge:
             self.pool.run(self.calls.close(), 10)
         except Exception:  # the loop is gone already: the next start marks them cut off
             log.debug("calls closed with the loop")
+        if self.callbacks is not None:
+            with contextlib.suppress(Exception):  # the loop is gone already: nothing is in flight
+                self.pool.run(self.callbacks.close(), 10)
         try:
             self.pool.run(self.dispatcher.close(), 10)
         except Exception:  # the loop is gone already: nothing is in flight
@@ -269,6 +284,20 @@ def _call_limits(settings: BridgeSettings) -> CallLimits:
         total=settings.call_limit_total,
         max_result=settings.call_max_result,
     )
+
+
+def _callbacks(settings: BridgeSettings) -> CallbackSender | None:
+    """What delivers asynchronous calls' completion callbacks; None without a secret to sign them."""
+    if not settings.callback_secret:
+        return None
+    schedule = RetrySchedule(settings.webhook_retry_delays) if settings.webhook_retry_delays else None
+    return CallbackSender(settings.callback_secret, allow_private=settings.allow_private_webhooks, schedule=schedule)
+
+
+def _completion(callbacks: CallbackSender | None) -> Callable[[CallView, str], None] | None:
+    if callbacks is None:
+        return None
+    return lambda view, url: callbacks.send(url, orjson.dumps(render(view)))
 
 
 def _feed_settings(settings: BridgeSettings) -> FeedSettings:

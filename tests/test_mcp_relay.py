@@ -32,12 +32,13 @@ UPSTREAMS = ["modern", "legacy"]
 RICH = str(RICH_SERVER)
 NOTE = "note://current"
 CANNOT_ANSWER = (
-    "server 'relay' needs to ask its caller something this caller cannot answer"
-    " (a REST caller never can; an MCP client on /mcp that declares the capability can): "
+    "server 'relay' needs to ask its caller something this caller cannot answer (a REST caller can: call the"
+    " tool with 'Prefer: respond-async' and answer at POST /calls/{id}/input; an MCP client on /mcp that"
+    " declares the capability can): "
 )
 UNPROCESSABLE = {
-    "type": "https://mcp-rest-bridge.dev/problems/unprocessable",
-    "title": "The request cannot be carried out",
+    "type": "https://mcp-rest-bridge.dev/problems/input-required",
+    "title": "The tool needs input from its caller",
     "status": 422,
 }
 #: Shortest window in which a notification that must not come is given the chance to.

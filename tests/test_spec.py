@@ -53,6 +53,11 @@ OPERATIONS = {
     "healthz": ("get", "/healthz"),
     "readyz": ("get", "/readyz"),
     "streamEvents": ("get", "/mcp/stream"),
+    "listCalls": ("get", "/calls"),
+    "getCall": ("get", "/calls/{call}"),
+    "cancelCall": ("delete", "/calls/{call}"),
+    "streamCallEvents": ("get", "/calls/{call}/events"),
+    "answerCall": ("post", "/calls/{call}/input"),
     "createStreamTicket": ("post", "/mcp/stream/tickets"),
     "getProtectedResourceMetadata": ("get", "/.well-known/oauth-protected-resource"),
     "listKeys": ("get", "/keys"),
@@ -88,6 +93,7 @@ PROBLEM_STATUSES = ("400", "401", "404", "413", "415", "422", "429", "502", "503
 STREAMS = {"streamEvents", "createStreamTicket"}
 AMBIGUOUS_NAME_OPERATIONS = {"callTool", "getPrompt", "readResource"}
 TOOL_CALLS = {"callServerTool", "callTool"}
+CALLS = {"listCalls", "getCall", "cancelCall", "streamCallEvents", "answerCall"}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 PROBLEM_JSON = "application/problem+json"
 
@@ -181,7 +187,19 @@ def test_every_operation_has_a_unique_operation_id_from_the_contract() -> None:
 
 def test_every_operation_has_tags_a_summary_and_a_description() -> None:
     tags = {tag["name"] for tag in document()["tags"]}
-    assert tags == {"mcp", "servers", "tools", "resources", "prompts", "health", "auth", "events", "webhooks", "keys"}
+    assert tags == {
+        "mcp",
+        "servers",
+        "tools",
+        "resources",
+        "prompts",
+        "health",
+        "auth",
+        "events",
+        "webhooks",
+        "keys",
+        "calls",
+    }
     for op_id, (_, _, op) in operations().items():
         assert op.get("tags"), op_id
         assert set(op["tags"]) <= tags, op_id
@@ -209,7 +227,9 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
         expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS else set())
         expected |= {"403", "409"} if op_id in ADMIN else set()
         expected |= {"403"} if op_id in STREAMS else set()
-        expected |= {"403"} if op_id in WEBHOOKS | KEYS | ALLOWLISTED else set()
+        expected |= {"403"} if op_id in WEBHOOKS | KEYS | ALLOWLISTED | CALLS else set()
+        expected |= {"507"} if op_id in TOOL_CALLS else set()  # an async call's result over the cap (wait=N)
+        expected |= {"409"} if op_id == "answerCall" else set()  # not waiting for input
         declared = {status for status in op["responses"] if status.startswith(("4", "5"))}
         assert declared == expected, op_id
         for status in expected:
@@ -218,7 +238,7 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
             schema_ref = response["content"][PROBLEM_JSON]["schema"]["$ref"]
             if status == "422" and op_id in TOOL_CALLS:
                 assert schema_ref == "#/components/schemas/ToolErrorProblem", op_id
-            elif status == "409" and op_id not in ADMIN:
+            elif status == "409" and op_id not in ADMIN | CALLS:
                 assert schema_ref == "#/components/schemas/ConflictProblem", op_id
             elif status == "429":
                 assert schema_ref == "#/components/schemas/RateLimitedProblem", op_id
@@ -386,7 +406,7 @@ def test_openapi_core_checks_a_problem_json_response_once_told_it_is_json() -> N
 def test_a_tool_call_declares_the_prefer_header_and_the_three_answer_shapes() -> None:
     for op_id in TOOL_CALLS:
         _, _, op = operations()[op_id]
-        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer"]
+        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer", "Callback-Url"]
         ok = resolve(op["responses"]["200"])
         assert set(ok["headers"]) == {"Preference-Applied"}
         alternatives = ok["content"]["application/json"]["schema"]["anyOf"]

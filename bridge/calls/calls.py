@@ -17,7 +17,7 @@ import asyncio
 import collections
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,8 +177,7 @@ class Calls:
         """Read the kept calls (those a dead process left running are marked cut off) and start sweeping."""
         now = _now()
         records = await asyncio.to_thread(self._records.load, now.isoformat())
-        for record in records:
-            view = from_record(record)
+        for view in sorted((from_record(r) for r in records), key=lambda v: v.created):  # listings: oldest first
             call = _Call(view, None, {}, None)
             if not view.state.terminal:
                 call.view = _ended(view, now, self._expiry(now), problem=CallCutOff(RESTARTED).to_problem())
@@ -219,9 +218,17 @@ class Calls:
         if self._closed:
             raise CallCutOff(STOPPED)
         if self._running[subject] >= self.limits.per_caller:
-            raise AsyncCallLimit(f"this caller has {self.limits.per_caller} asynchronous calls running, its limit")
+            raise AsyncCallLimit(
+                f"this caller has {self.limits.per_caller} asynchronous calls running, its limit",
+                policy="caller-async-calls",
+                quota=self.limits.per_caller,
+            )
         if self._running_total >= self.limits.total:
-            raise AsyncCallLimit(f"the bridge has {self.limits.total} asynchronous calls running, its limit")
+            raise AsyncCallLimit(
+                f"the bridge has {self.limits.total} asynchronous calls running, its limit",
+                policy="async-calls",
+                quota=self.limits.total,
+            )
         now = _now()
         view = CallView(
             id=secrets.token_urlsafe(16),
@@ -318,7 +325,7 @@ class Calls:
                     break
         return found
 
-    async def watch(self, call_id: str, principal: Principal) -> AsyncIterator[CallView]:
+    async def watch(self, call_id: str, principal: Principal) -> AsyncGenerator[CallView, None]:
         """The current view at once, then each later one (intermediate ones may be skipped when they
         come faster than they are read), ending after a terminal view."""
         call = self._own(call_id, principal)
@@ -479,8 +486,9 @@ class Calls:
             self._completion(call.view, call.callback)
 
     async def _sweep_forever(self) -> None:
+        # A retention shorter than the sweep's period is swept as often as it runs out.
         while True:
-            await asyncio.sleep(self.limits.sweep_every)
+            await asyncio.sleep(min(self.limits.sweep_every, self.limits.retention))
             self.sweep()
 
     def sweep(self) -> int:

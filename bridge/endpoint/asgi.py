@@ -6,7 +6,8 @@ the hot path. An MCP client is told apart by what the transport requires of it: 
 stream and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those
 requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams);
 a plain JSON ``POST /mcp``, as any REST client sends it, and the rest of the REST API go to
-the Flask app. The event stream (``GET /mcp/stream``, its tickets) and the WebSocket (``/ws``)
+the Flask app. Asynchronous calls (``/calls``, ``bridge.endpoint.call_resources``) are polled
+hard and answered on the loop too. The event stream (``GET /mcp/stream``, its tickets) and the WebSocket (``/ws``)
 are served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket``): they
 live as long as their clients and follow the feed. Before any route, ``Host`` and ``Origin``
 are checked and CORS answered (``bridge.endpoint.origins``). Every path passes the one gate
@@ -22,6 +23,7 @@ from a2wsgi import WSGIMiddleware
 from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
 
+from bridge.endpoint.call_resources import CallResources
 from bridge.endpoint.calls import ToolCalls
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
 from bridge.endpoint.origins import Origins, is_preflight
@@ -54,6 +56,7 @@ def create_asgi_app(
     *,
     host: str,
     calls: ToolCalls | None = None,
+    call_resources: CallResources | None = None,
     stream: EventStream | None = None,
     websocket: WebSocketEndpoint | None = None,
     origins: Origins | None = None,
@@ -88,6 +91,9 @@ def create_asgi_app(
                     send = origins.cors_send(send, origin)
             if calls is not None and (route := calls.match(scope)) is not None:
                 await calls(scope, receive, send, route)
+                return
+            if call_resources is not None and call_resources.match(scope):
+                await call_resources(scope, receive, send)
                 return
             if stream is not None and stream.match(scope):
                 await stream(scope, receive, send)

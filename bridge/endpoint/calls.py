@@ -8,7 +8,8 @@ cost per call. Here they are answered on that loop directly, through the same ga
 operation's compiled validators; then the tool's own ``inputSchema`` in the gateway), with the
 same answers: a test sends the same requests both ways and compares them. Anything else about the
 request (a query string, another method, a path it does not know) goes to Flask. A ``Prefer``
-header asks for a lean answer (``bridge.gateway.answers``); without one, it costs one lookup.
+header asks for a lean answer (``bridge.gateway.answers``) or an asynchronous one
+(``respond-async``, ``wait=N``: ``bridge.endpoint.async_calls``); without one, it costs one lookup.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Any
 from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.gateway import Gateway
-from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
+from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer, preferred_async
 from bridge.model import REQUEST_ID_CHARS
 from bridge.validation import OperationValidator
 
+from .async_calls import AsyncCalls
 from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
 
 __all__ = ["ToolCalls"]
@@ -36,9 +38,10 @@ log = logging.getLogger(__name__)
 class ToolCalls:
     """The two tool-call routes, as a matcher and an ASGI handler."""
 
-    def __init__(self, gateway: Gateway, gate: Gate) -> None:
+    def __init__(self, gateway: Gateway, gate: Gate, asynchronous: AsyncCalls | None = None) -> None:
         self._gateway = gateway
         self._gate = gate
+        self._async = asynchronous
         self._by_server = gate.validator["callServerTool"]
         self._by_name = gate.validator["callTool"]
 
@@ -76,13 +79,23 @@ class ToolCalls:
                 server, tool = params["server"], params["tool"]
             else:
                 server, tool = self._gateway.resolve_tool(params["name"], principal)
-            request_id = headers.get("x-request-id", "")
-            result = await self._gateway.call_tool(
-                server, tool, arguments, principal=principal, request_id=request_id[:REQUEST_ID_CHARS] or None
-            )
+            request_id = headers.get("x-request-id", "")[:REQUEST_ID_CHARS] or None
             if headers.get("prefer", ""):
-                await _send_preferred(send, scope, result)
+                prefer = _prefer(scope)
+                wanted = preferred_async(prefer) if self._async is not None else None
+                if wanted is not None and self._async is not None:
+                    status = await self._async.answer(
+                        send, scope, server, tool, arguments, principal, request_id, headers, wanted, prefer
+                    )
+                else:
+                    result = await self._gateway.call_tool(
+                        server, tool, arguments, principal=principal, request_id=request_id
+                    )
+                    await send_preferred(send, result, prefer)
             else:
+                result = await self._gateway.call_tool(
+                    server, tool, arguments, principal=principal, request_id=request_id
+                )
                 await send_json(send, result)
         except BridgeError as error:
             status = error.status
@@ -95,8 +108,12 @@ class ToolCalls:
             access.info("POST %s %s %.1fms", scope["path"], status, (time.perf_counter() - started) * 1000)
 
 
-async def _send_preferred(send: Send, scope: Scope, result: dict[str, Any]) -> None:
-    """``result`` as the caller's ``Prefer`` header lines, all of them (RFC 7240 §2), shape it."""
-    prefer = ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"prefer")
+def _prefer(scope: Scope) -> str:
+    """Every ``Prefer`` header line of the request, joined (RFC 7240 §2)."""
+    return ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"prefer")
+
+
+async def send_preferred(send: Send, result: dict[str, Any], prefer: str) -> None:
+    """``result`` as the caller's ``Prefer`` header lines, all of them, shape it."""
     body, applied = lean_answer(result, prefer)
     await send_json(send, body, headers=() if applied is None else ((PREFERENCE_APPLIED, applied),))

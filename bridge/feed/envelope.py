@@ -32,6 +32,7 @@ from bridge.events import (
     CallEvent,
     CallFailed,
     CallFinished,
+    CallInputRequired,
     CallProgress,
     CallStarted,
     CatalogChanged,
@@ -52,6 +53,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         CallProgress,
         CallFinished,
         CallFailed,
+        CallInputRequired,
         ServerStateChanged,
         CatalogChanged,
         ResourceUpdated,
@@ -244,6 +246,8 @@ def _data(event: Event) -> dict[str, Any]:
             data["durationMs"] = round(event.duration * 1000, 3)
             data["outcome"] = "tool_error" if event.is_error else "ok"
             data["isError"] = event.is_error
+        elif isinstance(event, CallInputRequired):
+            data["questions"] = [dict(q) for q in event.questions]
         elif isinstance(event, CallFailed):
             data["durationMs"] = round(event.duration * 1000, 3)
             data["outcome"] = "failed"

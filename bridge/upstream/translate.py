@@ -20,9 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from bridge.errors import (
     BridgeError,
+    InputRequired,
     NotFound,
     RequestInvalid,
-    Unprocessable,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -78,9 +78,10 @@ def to_bridge_error(exc: BaseException, *, server: str, timeout: float) -> Bridg
         if exc.code == METHOD_NOT_FOUND or exc.code == RESOURCE_NOT_FOUND:
             return NotFound(f"server {server!r}: {exc.message}")
         if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY:
-            return Unprocessable(
+            return InputRequired(
                 f"server {server!r} needs to ask its caller something this caller cannot answer (a REST caller"
-                f" never can; an MCP client on /mcp that declares the capability can): {exc.message}"
+                " can: call the tool with 'Prefer: respond-async' and answer at POST /calls/{id}/input; an MCP"
+                f" client on /mcp that declares the capability can): {exc.message}"
             )
         if exc.code == INVALID_PARAMS:
             if _looks_unknown(exc.message):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bridge.gateway.answers import lean_answer, preferred_return
+from bridge.gateway.answers import MAX_WAIT, AsyncPreference, lean_answer, preferred_async, preferred_return
 
 CONTENT = [{"type": "text", "text": '{"sum": 6}'}]
 RESULT: dict[str, Any] = {"content": CONTENT, "structuredContent": {"sum": 6}, "isError": False}
@@ -65,3 +65,23 @@ def test_a_preference_that_cannot_be_honoured_answers_the_whole_result_unannounc
     result: dict[str, Any], prefer: str
 ) -> None:
     assert lean_answer(result, prefer) == (result, None)
+
+
+@pytest.mark.parametrize(
+    ("prefer", "expected"),
+    [
+        ("respond-async", AsyncPreference(None)),
+        ("Respond-Async; x=1", AsyncPreference(None)),
+        ("wait=5", AsyncPreference(5.0)),
+        ('respond-async, wait="10"', AsyncPreference(10.0)),
+        ("wait=1, wait=9, respond-async", AsyncPreference(1.0)),
+        ("wait=99999", AsyncPreference(MAX_WAIT)),
+        ("wait=soon, respond-async", AsyncPreference(None)),
+        ("wait=-1", None),
+        ('handling=lenient; note="respond-async"', None),
+        ("return=structured", None),
+        ("", None),
+    ],
+)
+def test_respond_async_and_wait_are_read_with_the_same_parser(prefer: str, expected: AsyncPreference | None) -> None:
+    assert preferred_async(prefer) == expected

@@ -3,7 +3,7 @@
 ``slow`` reports progress while it works, ``hold`` waits until released or cancelled (counting
 cancellations: ``cancellations``; ``holding`` says how many run), ``ask`` elicits one answer,
 ``ask_twice`` the name and then the age (two rounds), ``ask_both`` both at once, ``sample`` asks the client's
-model, and ``big`` returns as many bytes as asked.
+model, ``fail`` reports an error (``isError``) and ``big`` returns as many bytes as asked.
 
     python tests/servers/calls_server.py stdio [--legacy]
     python tests/servers/calls_server.py http --port N
@@ -103,6 +103,10 @@ def build() -> MCPServer:
     async def sample(prompt: str, reply: Annotated[types.CreateMessageResult, Resolve(_prompt)]) -> str:
         content = reply.content
         return f"model says: {content.text if isinstance(content, types.TextContent) else content}"
+
+    @server.tool(description="Fail, saying `message`.")
+    def fail(message: str) -> str:
+        raise ValueError(message)
 
     @server.tool(description="Return `size` bytes of text.")
     def big(size: Annotated[int, Field(ge=0, le=50_000_000)]) -> str:

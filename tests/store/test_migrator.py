@@ -50,6 +50,7 @@ ALL_TABLES = {
     "webhook_deliveries",
     "webhook_attempts",
     "api_keys",
+    "calls",
     "api_key_changes",
     "schema_migrations",
 }

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from bridge.errors import (
     PROBLEM_BASE,
     Ambiguous,
+    AsyncCallLimit,
     BridgeError,
     FieldError,
     Forbidden,
@@ -42,6 +43,7 @@ OCCURRENCES: dict[type[BridgeError], BridgeError] = {
     UpstreamUnavailable: UpstreamUnavailable("down", server="demo", retry_after=3),
     UpstreamTimeout: UpstreamTimeout("slow", server="demo", code=-32001),
     RateLimited: RateLimited("past the limit", policy="caller", quota=20, window=12, retry_after=7),
+    AsyncCallLimit: AsyncCallLimit("too many running", policy="caller-async-calls", quota=100),
 }
 
 

@@ -1,0 +1,266 @@
+"""``/calls``: asynchronous calls as resources, served on the event loop without Flask.
+
+``GET /calls/{id}`` is what a caller polls, perhaps many times a second for each of many calls;
+it is answered from memory, with the view's JSON made once per version (``Calls.encoded``) and
+an ``ETag`` from the version (``If-None-Match`` → 304). The other routes: ``GET /calls`` (the
+caller's own, newest first, paged), ``DELETE /calls/{id}`` (cancel; 200 once ended, 202 while
+the upstream unwinds), ``POST /calls/{id}/input`` (answers) and ``GET /calls/{id}/events`` (the
+call's views as Server-Sent Events, ``id:`` its version, ``event:`` its state; resumed after
+``Last-Event-ID``). Every route passes the same gate as every other edge, with the spec's
+operation validators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from bridge.calls import Calls, CallState, render
+from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError
+from bridge.gate import NO_BODY, Gate
+from bridge.model import JSON, Principal
+from bridge.validation import OperationValidator
+
+from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, read_body, send_json, send_problem, without_stalling
+from .stream import HEARTBEAT, RETRY_MS
+
+__all__ = ["CallResources", "etag"]
+
+access_log = logging.getLogger("bridge.access")
+log = logging.getLogger(__name__)
+
+PREFIX = "/calls"
+_JSON = b"application/json"
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+class CallResources:
+    """The ``/calls`` routes, as a matcher and an ASGI handler."""
+
+    def __init__(self, calls: Calls, gate: Gate, heartbeat: float = HEARTBEAT) -> None:
+        self._calls = calls
+        self._gate = gate
+        self._heartbeat = heartbeat
+        v = gate.validator
+        self._ops = {
+            "listCalls": v["listCalls"],
+            "getCall": v["getCall"],
+            "cancelCall": v["cancelCall"],
+            "streamCallEvents": v["streamCallEvents"],
+            "answerCall": v["answerCall"],
+        }
+
+    @staticmethod
+    def match(scope: Scope) -> bool:
+        path: str = scope["path"]
+        return path == PREFIX or path.startswith("/calls/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        status = 200
+        try:
+            route = self._route(path, method)
+            if route is None:
+                status = 404 if _allowed(path) is None else 405
+                await _refuse(send, path, status)
+            else:
+                status = await route(scope, receive, send)
+        except BridgeError as error:
+            status = error.status
+            await send_problem(send, error, path, scope)
+        except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
+            log.exception("unhandled error on %s %s", method, path)
+            status = 500
+            await send_problem(send, BridgeError(UNEXPECTED), path)
+        if access_log.isEnabledFor(logging.INFO):  # path and status only: headers may carry secrets
+            access_log.info("%s %s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
+
+    def _route(self, path: str, method: str) -> Callable[[Scope, Receive, Send], Awaitable[int]] | None:
+        allowed = _allowed(path)
+        if allowed is None or method not in allowed:
+            return None
+        route: Callable[[Scope, Receive, Send], Awaitable[int]] = getattr(self, allowed[method])
+        return route
+
+    async def _admit(
+        self, op: OperationValidator, scope: Scope, receive: Receive, path: dict[str, str]
+    ) -> tuple[Principal, Any, dict[str, list[str]], Headers]:
+        headers = Headers(scope)
+        admission = await without_stalling(lambda: self._gate.admit(op, headers))
+        if self._gate.rate is not None:
+            await self._gate.rate.acharge(admission.principal)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        raw = await read_body(receive, self._gate.max_body) if admission.reads_body else None
+        body = admission.check(path, {k: v[-1] for k, v in query.items()}, raw)
+        return admission.principal, body, query, headers
+
+    # -- the routes ----------------------------------------------------------------------------
+
+    async def _get(self, scope: Scope, receive: Receive, send: Send) -> int:
+        call_id = scope["path"][len(PREFIX) + 1 :]
+        principal, _, _, headers = await self._admit(self._ops["getCall"], scope, receive, {"call": call_id})
+        view, body = self._calls.encoded(call_id, principal)
+        tag = etag(view.version)
+        if headers.get("if-none-match", "") == tag:
+            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", tag.encode())]})
+            await send({"type": "http.response.body", "body": b""})
+            return 304
+        await _send_bytes(send, 200, body, ((b"etag", tag.encode()), (b"cache-control", b"no-cache")))
+        return 200
+
+    async def _list(self, scope: Scope, receive: Receive, send: Send) -> int:
+        principal, _, query, _ = await self._admit(self._ops["listCalls"], scope, receive, {})
+        state = query.get("state", [None])[-1]
+        limit = int(query.get("limit", ["100"])[-1])
+        after = query.get("after", [None])[-1]
+        views = self._calls.list(
+            principal, state=None if state is None else CallState(state), limit=limit + 1, after=after
+        )
+        page = views[:limit]
+        following = page[-1].id if len(views) > limit else None
+        await send_json(send, {"calls": [render(v) for v in page], "next": following})
+        return 200
+
+    async def _cancel(self, scope: Scope, receive: Receive, send: Send) -> int:
+        call_id = scope["path"][len(PREFIX) + 1 :]
+        principal, _, _, _ = await self._admit(self._ops["cancelCall"], scope, receive, {"call": call_id})
+        view = await self._calls.cancel(call_id, principal)
+        status = 200 if view.state.terminal else 202
+        await send_json(send, render(view), status)
+        return status
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        call_id = scope["path"][len(PREFIX) + 1 : -len("/input")]
+        principal, body, _, _ = await self._admit(self._ops["answerCall"], scope, receive, {"call": call_id})
+        answers: JSON = {} if body is NO_BODY else body["answers"]
+        view = await self._calls.answer(call_id, principal, answers, where="/body/answers")
+        await send_json(send, render(view))
+        return 200
+
+    async def _events(self, scope: Scope, receive: Receive, send: Send) -> int:
+        call_id = scope["path"][len(PREFIX) + 1 : -len("/events")]
+        principal, _, query, headers = await self._admit(
+            self._ops["streamCallEvents"], scope, receive, {"call": call_id}
+        )
+        last = headers.get("last-event-id", "").strip() or query.get("lastEventId", [""])[-1].strip()
+        after = int(last) if last.isdigit() else 0
+        views = self._calls.watch(call_id, principal)
+        first = await anext(views)  # 404 here, before the stream opens
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"retry: %d\n\n" % RETRY_MS, "more_body": True})
+        pump = asyncio.create_task(_pump(first, views, after, send))
+        try:
+            await _until_done(receive, send, pump, self._heartbeat)
+        finally:
+            pump.cancel()
+            await views.aclose()
+        await send({"type": "http.response.body", "body": b""})  # the call has ended, or its client left
+        return 200
+
+
+#: Each kind of ``/calls`` path: its methods and the handler of each.
+_ROUTES: dict[str, dict[str, str]] = {
+    "collection": {"GET": "_list"},
+    "call": {"GET": "_get", "DELETE": "_cancel"},
+    "events": {"GET": "_events"},
+    "input": {"POST": "_answer"},
+}
+
+
+def _allowed(path: str) -> dict[str, str] | None:
+    """The methods the path answers, by which kind of ``/calls`` path it is; None: no such path."""
+    if path == PREFIX:
+        return _ROUTES["collection"]
+    parts = path.split("/")  # "", "calls", id[, "events" | "input"]
+    if len(parts) == 3 and parts[2]:
+        return _ROUTES["call"]
+    if len(parts) == 4 and parts[2] and parts[3] in ("events", "input"):
+        return _ROUTES[parts[3]]
+    return None
+
+
+def _frame(view_json: bytes, version: int, state: str) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (version, state.encode(), view_json)
+
+
+async def _pump(first: Any, views: Any, after: int, send: Send) -> None:
+    view = first
+    while True:
+        if view.version > after:
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": _frame(orjson.dumps(render(view)), view.version, view.state.value),
+                    "more_body": True,
+                }
+            )
+        if view.state.terminal:
+            return
+        view = await anext(views)
+
+
+async def _until_done(receive: Receive, send: Send, pump: asyncio.Task[None], heartbeat: float) -> None:
+    """Until the call's last view is sent or the client leaves; a heartbeat whenever it was quiet that long."""
+    waiter: asyncio.Task[Any] | None = None
+    try:
+        while not pump.done():
+            if waiter is None:
+                waiter = asyncio.ensure_future(receive())
+            done, _ = await asyncio.wait({pump, waiter}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+            if pump in done:
+                pump.result()
+                return
+            if waiter in done:
+                if waiter.result()["type"] == "http.disconnect":
+                    return
+                waiter = None
+            if not done:
+                await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+    finally:
+        if waiter is not None:
+            waiter.cancel()
+
+
+async def _send_bytes(send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse(send: Send, path: str, status: int) -> None:
+    """404 for a path that is not a call's, 405 (with ``Allow``) for a method the path does not answer."""
+    allowed = _allowed(path)
+    problem = {
+        "type": PROBLEM_BASE + ("not-found" if status == 404 else "method-not-allowed"),
+        "title": "Not found" if status == 404 else "Method Not Allowed",
+        "status": status,
+        "detail": "no such route" if status == 404 else "The method is not allowed for the requested URL.",
+        "instance": path,
+    }
+    body = orjson.dumps(problem)
+    headers = [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode())]
+    if allowed is not None:
+        headers.append((b"allow", ", ".join(sorted(allowed)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

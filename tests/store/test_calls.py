@@ -1,0 +1,39 @@
+"""The ``calls`` table: a call's latest view kept, never overwritten by an older one, swept when expired."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.store import Store
+from bridge.store.calls import CallRecord, CallStore
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.memory() as kept:
+        yield kept
+
+
+def _record(version: int, state: str = "working", expires: str = "2026-12-07T00:00:00+00:00") -> CallRecord:
+    return CallRecord("c1", "key:alice", state, version, expires, f'{{"v": {version}}}')
+
+
+def _write(store: Store, *writes: object) -> None:
+    for write in writes:
+        store.writer.submit(write)  # type: ignore[arg-type]
+    assert store.writer.flush(10)
+
+
+def test_the_newest_version_of_a_call_is_kept(store: Store) -> None:
+    _write(store, CallStore.put(_record(1)), CallStore.put(_record(3, "completed")), CallStore.put(_record(2)))
+    assert store.calls.load("2026-12-06T00:00:00+00:00") == [_record(3, "completed")]
+
+
+def test_expired_calls_are_not_loaded_and_are_swept(store: Store) -> None:
+    _write(store, CallStore.put(_record(1, expires="2026-12-06T00:00:00+00:00")))
+    assert store.calls.load("2026-12-06T00:00:01+00:00") == []
+    assert store.calls.load("2026-12-05T23:59:59+00:00") == [_record(1, expires="2026-12-06T00:00:00+00:00")]
+    _write(store, CallStore.sweep("2026-12-06T00:00:01+00:00"))
+    assert store.calls.load("2026-12-05T00:00:00+00:00") == []
