@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -63,7 +64,7 @@ def create_forwarding_server(
             version=__version__,
             instructions=instructions,
             on_list_tools=handlers.list_tools,
-            on_call_tool=handlers.call_tool if task_handlers is None else task_handlers.call_tool,
+            on_call_tool=handlers.call_tool,
             on_list_resources=handlers.list_resources,
             on_list_resource_templates=handlers.list_templates,
             on_read_resource=handlers.read_resource,
@@ -74,8 +75,9 @@ def create_forwarding_server(
             on_unsubscribe_resource=handlers.unsubscribe if follows else None,
             on_subscriptions_listen=handlers.listen if follows else None,
         )
-    if task_handlers is not None:
+    if task_handlers is not None:  # a CreateTaskResult is not among on_call_tool's result types
         server.extensions[TASKS] = {}
+        server.add_request_handler("tools/call", types.CallToolRequestParams, task_handlers.call_tool)
         server.add_request_handler("tasks/get", TaskIdParams, task_handlers.get)
         server.add_request_handler("tasks/update", TaskUpdateParams, task_handlers.update)
         server.add_request_handler("tasks/cancel", TaskIdParams, task_handlers.cancel)

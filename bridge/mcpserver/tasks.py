@@ -34,7 +34,7 @@ from pydantic import Field
 
 from bridge.calls import TERMINAL, CallState, CallView
 from bridge.errors import jsonrpc_error_from_problem
-from bridge.mcpserver.backend import Tasks, TaskSupport
+from bridge.mcpserver.backend import Caller, Tasks, TaskSupport
 from bridge.mcpserver.handlers import as_ours
 from bridge.mcpserver.sessions import Ctx, caller_of
 from bridge.model import INPUT_REQUIRED, JSON, MISSING_CAPABILITY
@@ -143,7 +143,9 @@ class TaskHandlers:
         self.tasks = tasks
         self.plain = plain
 
-    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> Any:
+    async def call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult | JSON:
         caller = caller_of(ctx)
         support: TaskSupport = self.tasks.task_support(params.name, caller)
         if not _declares_tasks(ctx):
@@ -186,19 +188,19 @@ class TaskHandlers:
     def _admit(ctx: Ctx, task_id: str) -> None:
         """Refuse a client without the extension (-32021), and an ``Mcp-Name`` that is not the task (-32020)."""
         if not _declares_tasks(ctx):
-            raise _missing_extension(f"{ctx.method}")
+            raise _missing_extension(ctx.method)
         headers = getattr(ctx.request, "headers", None)
         if headers is not None and headers.get("mcp-name", "").strip() != task_id:
             raise MCPError(HEADER_MISMATCH, "the Mcp-Name header does not match the request body's 'taskId'")
 
-    async def _answer(self, view: CallView, caller: Any, answers: Mapping[str, Any]) -> CallView:
+    async def _answer(self, view: CallView, caller: Caller, answers: Mapping[str, Any]) -> CallView:
         """Pass on the answers to questions still pending; others (answered, unknown) are ignored."""
         pending = {qid: answer for qid, answer in answers.items() if qid in view.questions}
         if not pending:
             return view
         return await self.tasks.answer_task(view.id, caller, pending)
 
-    async def _settle(self, view: CallView, caller: Any) -> CallView:
+    async def _settle(self, view: CallView, caller: Caller) -> CallView:
         """The call's view once it ends or asks something, or when ``IMMEDIATE`` seconds have passed."""
         latest = view
         with anyio.move_on_after(IMMEDIATE):
