@@ -239,7 +239,9 @@ def test_an_input_required_task_is_answered_through_tasks_update(keyed_gateway: 
                 "message": "Delete notes.txt?",
                 "requestedSchema": {
                     "type": "object",
-                    "properties": {"confirm": {"type": "boolean", "description": "Go ahead?"}},
+                    "title": "Confirmation",
+                    "properties": {"confirm": {"type": "boolean", "title": "Confirm", "description": "Go ahead?"}},
+                    "required": ["confirm"],
                 },
             },
         }

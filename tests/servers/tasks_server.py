@@ -1,9 +1,10 @@
 """The server the MCP conformance suite's tasks scenarios expect behind the gateway, written with
 the official SDK as ordinary tools: the tasks come from the gateway, not from this server.
 
-Each tool is plain request/response and asks its questions by elicitation mid-call. The server
-speaks both generations; a tool's task support is declared in ``execution.taskSupport``, which
-only the 2025-11-25 listing carries (2026-07-28 removed the field), so the gateway is set to
+Each tool is plain request/response and asks its questions through the SDK's resolvers, which
+speak both generations: an elicitation mid-call under the 2025-11-25 handshake, an input-required
+round under 2026-07-28. A tool's task support is declared in ``execution.taskSupport``, which
+only the 2025-11-25 listing carries (2026-07-28 removed the field), so the tests have the gateway
 speak the handshake generation to it (``"protocol": "legacy"``) while the scenarios' own client
 talks 2026-07-28 to the gateway. Run it as::
 
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import mcp_types as types
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, Field
 
 #: Task support per tool, as the scenarios describe them (absent: "forbidden", a sync-only tool).
 TASK_SUPPORT: dict[str, str] = {
@@ -35,23 +37,26 @@ FAILING_AFTER = 1.0
 #: How long ``test_tool_with_task`` works once it has its answer (the task outlives the round).
 WORK_AFTER_ANSWER = 0.5
 
-_CONFIRM = {"type": "object", "properties": {"confirm": {"type": "boolean", "description": "Go ahead?"}}}
-_PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "A name"},
-        "confirm": {"type": "boolean", "description": "Go ahead?"},
-    },
-}
-_USER_NAME = {
-    "type": "object",
-    "properties": {"name": {"type": "string", "description": "Your name"}},
-    "required": ["name"],
-}
+
+class Confirmation(BaseModel):
+    confirm: Annotated[bool, Field(description="Go ahead?")]
 
 
-async def _elicit(ctx: Context, message: str, schema: dict[str, Any]) -> types.ElicitResult:
-    return await ctx.request_context.session.elicit_form(message, schema, related_request_id=ctx.request_id)
+class Person(BaseModel):
+    name: Annotated[str, Field(description="A name")] = ""
+    confirm: Annotated[bool, Field(description="Go ahead?")] = False
+
+
+class UserName(BaseModel):
+    name: Annotated[str, Field(description="Your user_name")]
+
+
+def ask_to_delete(filename: str) -> Elicit[Confirmation]:
+    return Elicit(f"Delete {filename}?", Confirmation)
+
+
+def ask_user_name() -> Elicit[UserName]:
+    return Elicit("What is your user_name?", UserName)
 
 
 def _text(text: str) -> list[types.ContentBlock]:
@@ -81,17 +86,18 @@ def build() -> MCPServer:
         return cancelled
 
     @server.tool(description="Ask before deleting a file.", structured_output=False)
-    async def confirm_delete(filename: str, ctx: Context) -> list[types.ContentBlock]:
-        answer = await _elicit(ctx, f"Delete {filename}?", _CONFIRM)
-        confirmed = answer.action == "accept" and bool((answer.content or {}).get("confirm"))
+    def confirm_delete(
+        filename: str, answer: Annotated[ElicitationResult[Confirmation], Resolve(ask_to_delete)]
+    ) -> list[types.ContentBlock]:
+        confirmed = answer.action == "accept" and answer.data.confirm
         return _text(f"deleted {filename}" if confirmed else f"kept {filename}")
 
     @server.tool(description="Ask two questions at once.", structured_output=False)
     async def multi_input(ctx: Context) -> list[types.ContentBlock]:
-        first, second = await asyncio.gather(
-            _elicit(ctx, "First person?", _PERSON), _elicit(ctx, "Second person?", _PERSON)
-        )
-        names = [str((answer.content or {}).get("name")) for answer in (first, second)]
+        # Both at once, so both are pending together; resolvers would ask one after the other
+        # under the handshake. A 2026-07-28 server cannot ask mid-call: this tool is 2025-era only.
+        first, second = await asyncio.gather(ctx.elicit("First person?", Person), ctx.elicit("Second person?", Person))
+        names = [answer.data.name if answer.action == "accept" else "nobody" for answer in (first, second)]
         return _text("got " + " and ".join(names))
 
     @server.tool(description="Fail as a tool after a while.", structured_output=False)
@@ -105,10 +111,11 @@ def build() -> MCPServer:
         raise MCPError(types.INTERNAL_ERROR, "the job broke the protocol, as it always does")
 
     @server.tool(description="Ask for a name, then work on it.", structured_output=False)
-    async def test_tool_with_task(ctx: Context) -> list[types.ContentBlock]:
-        answer = await _elicit(ctx, "What is your user_name?", _USER_NAME)
+    async def test_tool_with_task(
+        answer: Annotated[ElicitationResult[UserName], Resolve(ask_user_name)],
+    ) -> list[types.ContentBlock]:
         await asyncio.sleep(WORK_AFTER_ANSWER)
-        return _text(f"Hello, {(answer.content or {}).get('name')}!")
+        return _text(f"Hello, {answer.data.name if answer.action == 'accept' else 'nobody'}!")
 
     _declare_task_support(server)
     return server
