@@ -12,7 +12,7 @@ for the request's principal, so the same caller sees it over REST as ``/calls/{i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from mcp.server.lowlevel import Server
@@ -130,11 +130,16 @@ class GatewayBackend:
     def task(self, task_id: str, caller: Caller) -> CallView:
         return _mcp_errors_now(lambda: self._calls().get(task_id, _principal(caller)))
 
-    async def watch_task(self, task_id: str, caller: Caller) -> AsyncIterator[CallView]:
+    async def watch_task(self, task_id: str, caller: Caller) -> AsyncGenerator[CallView, None]:
         principal = _principal(caller)
         _mcp_errors_now(lambda: self._calls().get(task_id, principal))  # refused before the first view
-        async for view in self._calls().watch(task_id, principal):
-            yield view
+        watching = self._calls().watch(task_id, principal)
+        try:
+            async for view in watching:
+                yield view
+        finally:  # a watcher may stop early: the store's generator is closed now, not when collected
+            if isinstance(watching, AsyncGenerator):
+                await watching.aclose()
 
     async def answer_task(self, task_id: str, caller: Caller, answers: Mapping[str, JSON]) -> CallView:
         return await _mcp_errors(

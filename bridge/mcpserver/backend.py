@@ -6,7 +6,7 @@ bridge's REST API (``bridge.proxy.stdio``). Both answer in MCP's wire shape, pla
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -77,6 +77,9 @@ class Tasks(Protocol):
 
     async def start_task(self, name: str, arguments: JSON, caller: Caller) -> CallView: ...
     def task(self, task_id: str, caller: Caller) -> CallView: ...
-    def watch_task(self, task_id: str, caller: Caller) -> AsyncIterator[CallView]: ...
+    def watch_task(self, task_id: str, caller: Caller) -> AsyncGenerator[CallView, None]:
+        """The task's current view, then each later one, ending after a terminal one; close it when done."""
+        ...
+
     async def answer_task(self, task_id: str, caller: Caller, answers: Mapping[str, JSON]) -> CallView: ...
     async def cancel_task(self, task_id: str, caller: Caller) -> CallView: ...

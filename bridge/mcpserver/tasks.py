@@ -22,6 +22,7 @@ methods.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any, Final
 
@@ -204,7 +205,8 @@ class TaskHandlers:
         """The call's view once it ends or asks something, or when ``IMMEDIATE`` seconds have passed."""
         latest = view
         with anyio.move_on_after(IMMEDIATE):
-            async for latest in self.tasks.watch_task(view.id, caller):
-                if latest.state is not CallState.WORKING:
-                    break
+            async with aclosing(self.tasks.watch_task(view.id, caller)) as views:
+                async for latest in views:
+                    if latest.state is not CallState.WORKING:
+                        break
         return latest

@@ -3,10 +3,11 @@ the official SDK as ordinary tools: the tasks come from the gateway, not from th
 
 Each tool is plain request/response and asks its questions through the SDK's resolvers, which
 speak both generations: an elicitation mid-call under the 2025-11-25 handshake, an input-required
-round under 2026-07-28. A tool's task support is declared in ``execution.taskSupport``, which
-only the 2025-11-25 listing carries (2026-07-28 removed the field), so the tests have the gateway
-speak the handshake generation to it (``"protocol": "legacy"``) while the scenarios' own client
-talks 2026-07-28 to the gateway. Run it as::
+round under 2026-07-28 (``multi_input`` asks two at once mid-call, so under the handshake only).
+A tool's task support is declared in ``execution.taskSupport``, which only the 2025-11-25
+listing carries (2026-07-28 removed the field), so the tests have the gateway speak the
+handshake generation to it (``"protocol": "legacy"``) while the scenarios' own client talks
+2026-07-28 to the gateway. Run it as::
 
     python tests/servers/tasks_server.py --port P    (Streamable HTTP at /mcp)
 """
