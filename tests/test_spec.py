@@ -406,7 +406,7 @@ def test_openapi_core_checks_a_problem_json_response_once_told_it_is_json() -> N
 def test_a_tool_call_declares_the_prefer_header_and_the_three_answer_shapes() -> None:
     for op_id in TOOL_CALLS:
         _, _, op = operations()[op_id]
-        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer", "Callback-Url"]
+        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer"]
         ok = resolve(op["responses"]["200"])
         assert set(ok["headers"]) == {"Preference-Applied"}
         alternatives = ok["content"]["application/json"]["schema"]["anyOf"]

@@ -74,7 +74,7 @@ PREFER_CASES: list[tuple[tuple[str, str, dict[str, str], bytes | None], int, str
         "return=content",
     ),
     (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=minimal"}, SUM), 200, None),
-    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "respond-async"}, SUM), 200, None),
+    (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "respond-async"}, SUM), 202, "respond-async"),
     (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": "return=bogus"}, SUM), 200, None),
     (("POST", "/servers/rich/tools/add", {**AUTH, **JSON, "Prefer": ""}, SUM), 200, None),
     (
@@ -96,7 +96,9 @@ PREFER_CASES: list[tuple[tuple[str, str, dict[str, str], bytes | None], int, str
     (("POST", "/servers/rich/tools/nope", {**AUTH, **JSON, "Prefer": "return=content"}, b"{}"), 404, None),
     (("POST", "/servers/rich/tools/add", {**JSON, "Prefer": "return=structured"}, SUM), 401, None),
 ]
-ALL_CASES = CASES + [case for case, _, _ in PREFER_CASES]
+# An asynchronous call is the loop's alone (the call store runs calls on it; Flask's side, reached
+# only with a query string, answers synchronously), so it is not among the cases both answer alike.
+ALL_CASES = CASES + [case for case, _, _ in PREFER_CASES if "respond-async" not in case[2].get("Prefer", "")]
 
 
 @pytest.fixture(scope="module")

@@ -39,12 +39,16 @@ def test_each_bridge_type_gets_a_class_under_its_status_class_parents_first() ->
         ("Conflict", "ProblemError", 409, None),
         ("AlreadyExists", "Conflict", None, "already-exists"),
         ("AmbiguousName", "Conflict", None, "ambiguous-name"),
+        ("CallCancelled", "Conflict", None, "call-cancelled"),
+        ("NotWaitingForInput", "Conflict", None, "not-waiting-for-input"),
         ("PayloadTooLarge", "ProblemError", 413, "payload-too-large"),
         ("UnsupportedMediaType", "ProblemError", 415, "unsupported-media-type"),
         ("UnprocessableContent", "ProblemError", 422, None),
+        ("InputRequired", "UnprocessableContent", None, "input-required"),
         ("ToolError", "UnprocessableContent", None, "tool-error"),
         ("Unprocessable", "UnprocessableContent", None, "unprocessable"),
         ("TooManyRequests", "ProblemError", 429, None),
+        ("AsyncCallLimit", "TooManyRequests", None, "async-call-limit"),
         ("RateLimited", "TooManyRequests", None, "rate-limited"),
         ("TooManyCalls", "TooManyRequests", None, "too-many-calls"),
         ("RequestHeaderFieldsTooLarge", "ProblemError", 431, None),
@@ -52,11 +56,13 @@ def test_each_bridge_type_gets_a_class_under_its_status_class_parents_first() ->
         ("BadGateway", "ProblemError", 502, None),
         ("UpstreamError", "BadGateway", None, "upstream-error"),
         ("ServiceUnavailable", "ProblemError", 503, None),
+        ("CallCutOff", "ServiceUnavailable", None, "call-cut-off"),
         ("UpstreamUnavailable", "ServiceUnavailable", None, "upstream-unavailable"),
         ("GatewayTimeout", "ProblemError", 504, None),
         ("UpstreamTimeout", "GatewayTimeout", None, "upstream-timeout"),
         ("ServerError", "ProblemError", None, None),
         ("Internal", "ServerError", None, "internal"),
+        ("ResultTooLarge", "ServerError", None, "result-too-large"),
     ]
 
 
@@ -70,6 +76,12 @@ def test_a_class_has_accessors_for_its_own_members_and_inherits_the_rest() -> No
         "ToolError": [("content", "content", "objects"), ("structured_content", "structuredContent", "object")],
         "UpstreamError": [("server", "server", "string"), ("upstream_code", "upstreamCode", "integer")],
         "TooManyRequests": [("retry_after", "retryAfter", "seconds")],
+        "AsyncCallLimit": [
+            ("violated_policies", "violatedPolicies", "strings"),
+            ("retry_after_seconds", "retryAfterSeconds", "integer"),
+            ("rate_limit_policy", "rateLimitPolicy", "text"),
+            ("rate_limit", "rateLimit", "text"),
+        ],
         "RateLimited": [
             ("violated_policies", "violatedPolicies", "strings"),
             ("retry_after_seconds", "retryAfterSeconds", "integer"),

@@ -29,6 +29,7 @@ EXAMPLE_BODIES: dict[str, Any] = {
     "updateWebhook": {"description": "x"},
     "redeliverWebhookEvents": {"eventIds": ["01KBQ8T2M5X0Q4A7RZP3N9D2B6"]},
     "createKey": {"name": "x"},
+    "answerCall": {"answers": {"q1": {"action": "cancel"}}},
 }
 WEBHOOK = "wh_01KBQ8T2M5X0Q4A7RZP3N9D2B6"
 DELIVERY = "msg_01KBQ8T2M5X0Q4A7RZP3N9D2B6"
@@ -44,6 +45,7 @@ def _concrete(path: str) -> str:
         .replace("{webhook}", WEBHOOK)
         .replace("{delivery}", DELIVERY)
         .replace("{key}", KEY)
+        .replace("{call}", "c1")
     )
 
 
