@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import auth, events, extra_tables, extras, report, webhooks
+from bench import auth, calls, events, extra_tables, extras, report, webhooks
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -43,6 +43,12 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
     "webhooks": (
         lambda plan: webhooks.measure(plan.seconds, plan.warmup, plan.repeat),
         lambda result: "## Webhooks: one subscription on every call, c=8\n\n" + webhooks.table(result),
+    ),
+    "calls": (
+        lambda plan: calls.measure(plan.seconds, plan.warmup, plan.repeat),
+        lambda result: (
+            "## Asynchronous calls: creating one; 1,000 polled 10×/s beside sync calls at c=8\n\n" + calls.table(result)
+        ),
     ),
     "auth": (
         lambda plan: auth.measure(plan.seconds, plan.repeat),
@@ -95,6 +101,9 @@ def _arguments() -> argparse.Namespace:
     )
     chosen.add_argument(
         "--auth", action="store_true", help="credential and limit checks; OAuth 2.0 + limits vs an API key, c=8"
+    )
+    chosen.add_argument(
+        "--calls", action="store_true", help="async call creation CPU; 1,000 async calls polled 10×/s beside c=8"
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
