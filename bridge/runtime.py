@@ -164,7 +164,7 @@ class Bridge:
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
-        server = create_mcp_server(self.gateway)
+        server = create_mcp_server(self.gateway, self.calls)
         check_callback = self.callbacks.check if self.callbacks is not None else None
         calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)

@@ -5,28 +5,34 @@ client's cancellation cancels the upstream request, and what an upstream sends b
 call runs (progress, logs, sampling and elicitation) reaches the client that made it. Naming
 is that of the plain JSON-RPC endpoint: a single server's own names, or qualified
 ``server.name`` with several. A tool's own failure stays a result with ``isError``.
+
+With the call store, the server offers the tasks extension: a task is a call of that store, made
+for the request's principal, so the same caller sees it over REST as ``/calls/{id}`` too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
 from bridge.audit import DENIED, audit
+from bridge.calls import Calls, CallView
 from bridge.endpoint.asgi import MCP_PATH, PRINCIPAL
 from bridge.errors import BridgeError, Unauthorized, jsonrpc_error
 from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
-from bridge.mcpserver import JSON, Caller, Listing, create_forwarding_server
+from bridge.mcpserver import JSON, Caller, Listing, TaskSupport, create_forwarding_server
 from bridge.model import Principal, Relay
 
 __all__ = ["GatewayBackend", "create_mcp_server"]
 
 T = TypeVar("T")
+
+_TASK_SUPPORT: frozenset[TaskSupport] = frozenset({"forbidden", "optional", "required"})
 
 
 async def _mcp_errors(work: Callable[[], Awaitable[T]], caller: Caller | None = None) -> T:
@@ -49,12 +55,25 @@ def _principal(caller: Caller) -> Principal:
     return principal
 
 
-class GatewayBackend:
-    """The gateway, reached in-process, named as MCP clients see it, for each request's principal."""
+def _mcp_errors_now(work: Callable[[], T]) -> T:
+    """``_mcp_errors`` for work that does not wait."""
+    try:
+        return work()
+    except BridgeError as exc:
+        error = jsonrpc_error(exc)
+        raise MCPError(error["code"], error["message"], error["data"]) from exc
 
-    def __init__(self, gateway: Gateway) -> None:
+
+class GatewayBackend:
+    """The gateway, reached in-process, named as MCP clients see it, for each request's principal.
+
+    With ``calls`` it runs tool calls as tasks too (``bridge.mcpserver.Tasks``).
+    """
+
+    def __init__(self, gateway: Gateway, calls: Calls | None = None) -> None:
         self.gateway = gateway
         self.rpc = JsonRpcDispatcher(gateway)
+        self.calls = calls
 
     async def listing(self, kind: Listing, caller: Caller) -> list[JSON]:
         async def work() -> list[JSON]:
@@ -86,6 +105,55 @@ class GatewayBackend:
 
         await _mcp_errors(work)
 
+    # -- tasks -------------------------------------------------------------------------------------
+
+    def _calls(self) -> Calls:
+        if self.calls is None:
+            raise RuntimeError("tasks are served only with the call store")
+        return self.calls
+
+    def task_support(self, name: str, caller: Caller) -> TaskSupport:
+        try:
+            server, tool = self.gateway.resolve_tool(name, _principal(caller))
+        except BridgeError:  # the call itself will say what is wrong with the name
+            return None
+        definition = self.gateway.upstreams.catalog(server).tools.get(tool) or {}
+        execution = definition.get("execution")
+        support = execution.get("taskSupport") if isinstance(execution, dict) else None
+        return support if support in _TASK_SUPPORT else None
+
+    async def start_task(self, name: str, arguments: JSON, caller: Caller) -> CallView:
+        async def work() -> CallView:
+            principal = _principal(caller)
+            server, tool = self.gateway.resolve_tool(name, principal)
+            return await self._calls().start(
+                server, tool, arguments, principal=principal, request_id=caller.request_id, where="/params/arguments"
+            )
+
+        return await _mcp_errors(work, caller)
+
+    def task(self, task_id: str, caller: Caller) -> CallView:
+        return _mcp_errors_now(lambda: self._calls().get(task_id, _principal(caller)))
+
+    async def watch_task(self, task_id: str, caller: Caller) -> AsyncGenerator[CallView, None]:
+        principal = _principal(caller)
+        _mcp_errors_now(lambda: self._calls().get(task_id, principal))  # refused before the first view
+        watching = self._calls().watch(task_id, principal)
+        try:
+            async for view in watching:
+                yield view
+        finally:  # a watcher may stop early: the store's generator is closed now, not when collected
+            if isinstance(watching, AsyncGenerator):
+                await watching.aclose()
+
+    async def answer_task(self, task_id: str, caller: Caller, answers: Mapping[str, JSON]) -> CallView:
+        return await _mcp_errors(
+            lambda: self._calls().answer(task_id, _principal(caller), answers, where="/params/inputResponses"), caller
+        )
+
+    async def cancel_task(self, task_id: str, caller: Caller) -> CallView:
+        return await _mcp_errors(lambda: self._calls().cancel(task_id, _principal(caller)))
+
     def on_updated(self, listener: Callable[[str], None]) -> None:
         def updated(event: Event) -> None:
             if isinstance(event, ResourceUpdated):
@@ -98,12 +166,14 @@ class GatewayBackend:
         self.gateway.bus.subscribe(lambda _event: self.gateway.call_soon(listener), [CatalogChanged])
 
 
-def create_mcp_server(gateway: Gateway) -> Server[Any]:
-    backend = GatewayBackend(gateway)
+def create_mcp_server(gateway: Gateway, calls: Calls | None = None) -> Server[Any]:
+    """The gateway's MCP server; with ``calls`` it offers the tasks extension, backed by that call store."""
+    backend = GatewayBackend(gateway, calls)
     return create_forwarding_server(
         backend,
         name="mcp-rest-bridge",
         instructions="An MCP gateway: the tools, resources and prompts of every server behind it.",
         subscriptions=backend,
         completions=backend,
+        tasks=backend if calls is not None else None,
     )

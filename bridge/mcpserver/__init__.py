@@ -15,9 +15,20 @@ other.
   mid-call question in rounds.
 - ``changes``: who follows which resource, and ``ChangeAnnouncer``, which tells them of changes.
 - ``sessions``: the handshake-era client sessions remembered (log level, list_changed).
+- ``tasks``: the tasks extension (``tasks/get``, ``tasks/update``, ``tasks/cancel``) for a ``Tasks`` backend.
 """
 
-from bridge.mcpserver.backend import JSON, Backend, Caller, Completions, Listing, Subscriptions
+from bridge.mcpserver.backend import JSON, Backend, Caller, Completions, Listing, Subscriptions, Tasks, TaskSupport
 from bridge.mcpserver.forwarding import create_forwarding_server
 
-__all__ = ["JSON", "Backend", "Caller", "Completions", "Listing", "Subscriptions", "create_forwarding_server"]
+__all__ = [
+    "JSON",
+    "Backend",
+    "Caller",
+    "Completions",
+    "Listing",
+    "Subscriptions",
+    "TaskSupport",
+    "Tasks",
+    "create_forwarding_server",
+]

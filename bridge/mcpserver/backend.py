@@ -6,16 +6,19 @@ bridge's REST API (``bridge.proxy.stdio``). Both answer in MCP's wire shape, pla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from bridge.calls import CallView
 from bridge.model import JSON, Relay
 
-__all__ = ["JSON", "Backend", "Caller", "Completions", "Listing", "Subscriptions"]
+__all__ = ["JSON", "Backend", "Caller", "Completions", "Listing", "Subscriptions", "TaskSupport", "Tasks"]
 
 #: The catalogs a client can list, by their key in the wire result.
 Listing = Literal["tools", "prompts", "resources", "resourceTemplates"]
+#: What a tool's server says of running it as a task (``execution.taskSupport``; None: nothing).
+TaskSupport = Literal["forbidden", "optional", "required"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,24 @@ class Subscriptions(Protocol):
     def on_changed(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever the tools, resources or prompts on offer change."""
         ...
+
+
+class Tasks(Protocol):
+    """A backend that runs tool calls as tasks: each one a call of its call store, seen only by its caller.
+
+    Refusals raise the SDK's ``MCPError``, as ``Backend``'s do; an unknown task and another
+    caller's task are refused alike.
+    """
+
+    def task_support(self, name: str, caller: Caller) -> TaskSupport:
+        """What the server of tool ``name`` declares; None when it declares nothing or the name is unknown."""
+        ...
+
+    async def start_task(self, name: str, arguments: JSON, caller: Caller) -> CallView: ...
+    def task(self, task_id: str, caller: Caller) -> CallView: ...
+    def watch_task(self, task_id: str, caller: Caller) -> AsyncGenerator[CallView, None]:
+        """The task's current view, then each later one, ending after a terminal one; close it when done."""
+        ...
+
+    async def answer_task(self, task_id: str, caller: Caller, answers: Mapping[str, JSON]) -> CallView: ...
+    async def cancel_task(self, task_id: str, caller: Caller) -> CallView: ...

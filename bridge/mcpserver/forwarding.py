@@ -2,7 +2,8 @@
 
 The factory only wires: ``ForwardingHandlers`` answers the requests, and with ``Subscriptions``
 a ``ChangeAnnouncer`` tells clients what changed and the server says that it will. With
-``Completions`` it answers ``completion/complete`` and declares the capability.
+``Completions`` it answers ``completion/complete`` and declares the capability; with ``Tasks``
+the server offers the tasks extension (``TaskHandlers``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from bridge import __version__
-from bridge.mcpserver.backend import Backend, Completions, Subscriptions
+from bridge.mcpserver.backend import Backend, Completions, Subscriptions, Tasks
 from bridge.mcpserver.changes import ChangeAnnouncer
 from bridge.mcpserver.handlers import ForwardingHandlers
+from bridge.mcpserver.tasks import TASKS, TaskHandlers, TaskIdParams, TaskUpdateParams
 
 __all__ = ["create_forwarding_server"]
 
@@ -46,16 +49,19 @@ def create_forwarding_server(
     instructions: str,
     subscriptions: Subscriptions | None = None,
     completions: Completions | None = None,
+    tasks: Tasks | None = None,
 ) -> Server[Any]:
-    """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes."""
+    """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes
+    and run tool calls as ``tasks``."""
     handlers = ForwardingHandlers(backend, subscriptions, completions)
+    task_handlers = None if tasks is None else TaskHandlers(tasks, handlers.call_tool)
     follows = subscriptions is not None
     if subscriptions is not None:
         ChangeAnnouncer(handlers.bus, handlers.followers, handlers.sessions).listen_to(subscriptions)
     server_type: type[Server[Any]] = _AnnouncingServer if follows else Server
     with warnings.catch_warnings():  # logging/setLevel is deprecated at 2026-07-28; older clients use it
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return server_type(
+        server = server_type(
             name,
             version=__version__,
             instructions=instructions,
@@ -72,3 +78,10 @@ def create_forwarding_server(
             on_subscriptions_listen=handlers.listen if follows else None,
             on_completion=handlers.complete if completions is not None else None,
         )
+    if task_handlers is not None:  # a CreateTaskResult is not among on_call_tool's result types
+        server.extensions[TASKS] = {}
+        server.add_request_handler("tools/call", types.CallToolRequestParams, task_handlers.call_tool)
+        server.add_request_handler("tasks/get", TaskIdParams, task_handlers.get)
+        server.add_request_handler("tasks/update", TaskUpdateParams, task_handlers.update)
+        server.add_request_handler("tasks/cancel", TaskIdParams, task_handlers.cancel)
+    return server

@@ -21,7 +21,7 @@ from bridge.mcpserver.relay import CallerRelay, answerable
 from bridge.mcpserver.sessions import ClientSessions, Ctx, LogLevels, caller_of, client_session
 from bridge.model import INPUT_REQUIRED, JSON
 
-__all__ = ["SERVER_INFO_META", "ForwardingHandlers"]
+__all__ = ["SERVER_INFO_META", "ForwardingHandlers", "as_ours"]
 
 #: A 2026-07-28 result's ``_meta`` names the server that produced it; through the gateway that is
 #: the gateway, which the SDK stamps itself, so the upstream's own entry is dropped.
@@ -40,7 +40,8 @@ def _input_required(result: JSON, ctx: Ctx) -> types.InputRequiredResult | None:
     return types.InputRequiredResult.model_validate(answerable(result, ctx.session.client_capabilities))
 
 
-def _as_ours(result: JSON) -> JSON:
+def as_ours(result: JSON) -> JSON:
+    """``result`` without the upstream's own ``serverInfo`` stamp (the gateway stamps its own)."""
     meta = result.get("_meta")
     if isinstance(meta, dict) and SERVER_INFO_META in meta:
         rest = {k: v for k, v in meta.items() if k != SERVER_INFO_META}
@@ -80,7 +81,7 @@ class ForwardingHandlers:
     ) -> types.CallToolResult | types.InputRequiredResult:
         name, arguments, caller = params.name, params.arguments or {}, caller_of(ctx)
         result = await self._forward(ctx, lambda relay: self.backend.call_tool(name, arguments, caller, relay))
-        return _input_required(result, ctx) or types.CallToolResult.model_validate(_as_ours(result))
+        return _input_required(result, ctx) or types.CallToolResult.model_validate(as_ours(result))
 
     async def list_resources(self, ctx: Ctx, _params: Paging) -> types.ListResourcesResult:
         self.sessions.seen(ctx)
@@ -98,7 +99,7 @@ class ForwardingHandlers:
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         uri, caller = str(params.uri), caller_of(ctx)
         result = await self._forward(ctx, lambda relay: self.backend.read_resource(uri, caller, relay))
-        return _input_required(result, ctx) or types.ReadResourceResult.model_validate(_as_ours(result))
+        return _input_required(result, ctx) or types.ReadResourceResult.model_validate(as_ours(result))
 
     async def list_prompts(self, ctx: Ctx, _params: Paging) -> types.ListPromptsResult:
         self.sessions.seen(ctx)
@@ -110,7 +111,7 @@ class ForwardingHandlers:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         name, arguments, caller = params.name, params.arguments or {}, caller_of(ctx)
         result = await self._forward(ctx, lambda relay: self.backend.get_prompt(name, arguments, caller, relay))
-        return _input_required(result, ctx) or types.GetPromptResult.model_validate(_as_ours(result))
+        return _input_required(result, ctx) or types.GetPromptResult.model_validate(as_ours(result))
 
     async def _forward(self, ctx: Ctx, work: Callable[[CallerRelay], Awaitable[JSON]]) -> JSON:
         """``work``'s answer, with a relay back to the client; held open for a 2026-07-28 client.
@@ -141,7 +142,7 @@ class ForwardingHandlers:
         argument = {"name": params.argument.name, "value": params.argument.value}
         context = params.context.arguments if params.context is not None else None
         result = await self.completions.complete(ref, argument, context, caller_of(ctx))
-        return types.CompleteResult.model_validate(_as_ours(result))
+        return types.CompleteResult.model_validate(as_ours(result))
 
     async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         self.levels.set(ctx, params.level)

@@ -32,6 +32,7 @@ from bridge.upstream.http import LeanTransport
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
 from bridge.upstream.stdio import stdio_transport
+from bridge.upstream.tasks import UpstreamTasks
 from bridge.upstream.translate import to_json
 
 __all__ = ["CLIENT_INFO", "Connector"]
@@ -43,11 +44,14 @@ CLIENT_INFO = types.Implementation(name="mcp-rest-bridge", version=__version__)
 class Connector:
     """Opens connections to one server, each a new SDK client, remembering the revision last negotiated."""
 
-    def __init__(self, config: ServerConfig, link: Link, back: BackChannel, on_message: MessageHandlerFnT) -> None:
+    def __init__(
+        self, config: ServerConfig, link: Link, back: BackChannel, on_message: MessageHandlerFnT, tasks: UpstreamTasks
+    ) -> None:
         self._config = config
         self._link = link
         self._back = back
         self._on_message = on_message
+        self._tasks = tasks
         self._mode = config.protocol
         self._prior_discover: types.DiscoverResult | None = None
         #: Kept across reconnects: a token still valid serves the next connection too.
@@ -116,6 +120,8 @@ class Connector:
             # Declared so a server may ask; each question goes to the caller whose call asked it.
             sampling_callback=back.on_sampling,
             elicitation_callback=back.on_elicitation,
+            # A tool call the upstream makes a task of its own is followed to its end (tasks).
+            extensions=[self._tasks],
         )
 
     def _pin(self, client: Client) -> None:

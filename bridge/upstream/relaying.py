@@ -26,6 +26,7 @@ hand it to the caller it belongs to, or refuse it.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import mcp_types as types
 from mcp.client.context import ClientRequestContext
-from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
+from mcp_types.jsonrpc import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY
 
 from bridge.model import JSON, Relay, RelayRefused
 from bridge.upstream.translate import to_json
@@ -115,7 +116,7 @@ class BackChannel:
     async def on_sampling(
         self, context: ClientRequestContext, params: types.CreateMessageRequestParams
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
-        answer = await self._ask("sampling/createMessage", to_json(params))
+        answer = await self.ask("sampling/createMessage", to_json(params))
         if isinstance(answer, types.ErrorData):
             return answer
         if isinstance(answer.get("content"), list):
@@ -125,10 +126,10 @@ class BackChannel:
     async def on_elicitation(
         self, context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
-        answer = await self._ask("elicitation/create", to_json(params))
+        answer = await self.ask("elicitation/create", to_json(params))
         return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(answer)
 
-    async def _ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
+    async def ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
         """The caller's answer, or the error the server is given when there is no caller to ask."""
         relay = self._relays.owner()
         if relay is None:
@@ -139,6 +140,13 @@ class BackChannel:
                 return await relay.ask(method, params)
         except RelayRefused as exc:
             return types.ErrorData(code=exc.code, message=str(exc))
+        except asyncio.CancelledError:
+            # The question was withdrawn (its call was cancelled or ended) while this task goes on:
+            # the server hears so; the cancellation must not end the task that reads the session.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return types.ErrorData(code=INTERNAL_ERROR, message=f"{method}: the call that asked was cancelled")
 
 
 def _at_least(level: str, floor: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import anyio
 import mcp_types as types
 from mcp import Client
+from mcp.client.extension import ClaimContext
 from pydantic import TypeAdapter
 
 from bridge.config import ServerConfig
@@ -35,6 +36,7 @@ from bridge.upstream.following import FollowedResources
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel, RelayTracker
 from bridge.upstream.supervisor import CLOSE_TIMEOUT, Supervisor
+from bridge.upstream.tasks import CreatedTask, UpstreamTasks
 from bridge.upstream.translate import describe, is_connection_loss, to_bridge_error, to_json
 
 __all__ = ["UpstreamSession"]
@@ -62,7 +64,9 @@ class UpstreamSession:
         self._relays = RelayTracker()
         self._following = FollowedResources(link, listener)
         self._keeper = CatalogKeeper(link, self._following, listener, refresh_timeout=connect_timeout)
-        connector = Connector(config, link, BackChannel(config.name, self._relays), self._on_message)
+        back = BackChannel(config.name, self._relays)
+        self._tasks = UpstreamTasks(back)
+        connector = Connector(config, link, back, self._on_message, self._tasks)
         self._supervisor = Supervisor(link, connector, self._keeper, self._following, connect_timeout=connect_timeout)
 
     @property
@@ -180,7 +184,7 @@ class UpstreamSession:
             if rounds is None:  # the SDK drives any input-required rounds, asking through the relay
                 return await c.call_tool(name, dict(arguments), progress_callback=progress, meta=meta)
             answers, state = rounds
-            return await c.session.call_tool(
+            result = await c.session.call_tool(
                 name,
                 dict(arguments),
                 progress_callback=progress,
@@ -188,7 +192,13 @@ class UpstreamSession:
                 input_responses=answers,
                 request_state=state,
                 allow_input_required=True,
+                allow_claimed=True,
             )
+            if isinstance(result, CreatedTask):  # the upstream made a task of it: followed to its end
+                return await self._tasks.follow(
+                    result, ClaimContext(session=c.session, tool_name=name, read_timeout_seconds=None)
+                )
+            return result
 
         return to_json(await self.request(call, relay=relay, caller=caller))
 

@@ -35,6 +35,8 @@ MODULES = [
     "bridge.webhooks.outbox",
     "bridge.webhooks.dispatcher",
     "bridge.webhooks.client",
+    "bridge.mcpserver.tasks",
+    "bridge.upstream.tasks",
 ]
 
 
