@@ -194,4 +194,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         # JSON object ({"oauth": {...}, "subjectHeader": ...}); NULL: none
         ("ALTER TABLE registrations ADD COLUMN credentials TEXT",),
     ),
+    # Issue 16 numbers this 8, after the async calls' 7; renumbered when the two meet.
+    Migration(
+        7,
+        "idempotency_keys: each caller's Idempotency-Key and the first answer given for it",
+        (
+            "CREATE TABLE idempotency_keys ("
+            " subject TEXT NOT NULL,"  # the caller (a principal's subject; "anonymous" on an open bridge)
+            " idempotency_key TEXT NOT NULL,"
+            " fingerprint TEXT NOT NULL,"  # SHA-256 hex of method, path and the canonical JSON body
+            " status INTEGER NOT NULL,"
+            " headers TEXT NOT NULL,"  # JSON list of [name, value] pairs, as answered
+            " body TEXT NOT NULL,"  # the answer's body (JSON text)
+            " created_at DOUBLE PRECISION NOT NULL,"  # seconds since the epoch
+            " expires_at DOUBLE PRECISION NOT NULL,"
+            " PRIMARY KEY (subject, idempotency_key))",
+            "CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)",
+        ),
+    ),
 )
