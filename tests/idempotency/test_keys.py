@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from harness import poll
 from tests.idempotency.conftest import Caller, Ledger, new_key
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
@@ -96,10 +97,11 @@ def test_the_same_key_for_another_tool_is_422(alice: Caller) -> None:
 def test_a_duplicate_while_the_first_runs_is_409_then_gets_the_first_answer(alice: Caller, ledger: Ledger) -> None:
     key, paid = new_key(), amount()
     body = {"amount": paid, "seconds": 3}
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # both sent at once: the one that comes second waits
-        sent = [pool.submit(alice.call, "/servers/ledger/tools/slow_pay", body, key) for _ in range(2)]
-        answers = sorted((future.result(30) for future in sent), key=lambda answer: answer.status_code)
-    answered, duplicate = answers
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(alice.call, "/servers/ledger/tools/slow_pay", body, key)
+        poll(lambda: ledger.runs("slow_pay_started", paid), 10, what="the tool running")
+        duplicate = alice.call("/servers/ledger/tools/slow_pay", body, key)
+        answered = first.result(30)
     assert (answered.status_code, duplicate.status_code) == (200, 409), duplicate.text
     assert duplicate.headers["Retry-After"] == "1"
     assert duplicate.json() == {

@@ -33,8 +33,9 @@ def build(ledger: Path) -> MCPServer:
     def pay(amount: Annotated[int, Field(ge=0)], to: str = "shop") -> dict[str, object]:
         return {"paid": amount, "to": to, "entry": note("pay", amount)}
 
-    @server.tool(description="Record a payment slowly: it holds the call open for `seconds` first.")
+    @server.tool(description="Record a payment slowly: it notes its start, then holds the call open for `seconds`.")
     async def slow_pay(amount: int, seconds: Annotated[float, Field(ge=0, le=60)]) -> dict[str, object]:
+        note("slow_pay_started", amount)
         await asyncio.sleep(seconds)
         return {"paid": amount, "entry": note("slow_pay", amount)}
 
