@@ -51,6 +51,7 @@ ALL_TABLES = {
     "webhook_attempts",
     "api_keys",
     "api_key_changes",
+    "idempotency_keys",
     "schema_migrations",
 }
 
