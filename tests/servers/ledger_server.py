@@ -53,7 +53,7 @@ def build(ledger: Path) -> MCPServer:
 
     @server.tool(
         description="Read the balance: running it again changes nothing.",
-        annotations=types.ToolAnnotations(readOnlyHint=True, idempotentHint=True),
+        annotations=types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
     )
     def balance() -> int:
         note("balance", "-")
