@@ -10,21 +10,16 @@ an asynchronous call's ``202`` and its ``Location`` are kept as a ``200`` would 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import MutableMapping
 from typing import Any
 
-from bridge.gate.idempotency import Answer, Claim, Idempotency, fingerprint, keeps, parse_key
+from bridge.gate.idempotency import COMMIT_WAIT, Answer, Claim, Idempotency, fingerprint, keeps, not_kept, parse_key
 
 from .http import Scope, Send
 
 __all__ = ["KeyedCall"]
 
-log = logging.getLogger(__name__)
-
 _HEADER = b"idempotency-key"
-#: Seconds an answer waits for its commit before it is sent anyway (a stuck disk must not hold callers).
-COMMIT_WAIT = 10.0
 
 
 class KeyedCall:
@@ -101,8 +96,8 @@ class KeyedCall:
             failure = await asyncio.wait_for(asyncio.shield(written), COMMIT_WAIT)
         except TimeoutError:
             failure = TimeoutError(f"not committed within {COMMIT_WAIT:g} s")
-        if failure is not None:  # the caller still gets the answer; a retry may run the tool again
-            log.warning("an idempotent answer could not be kept: %s", failure)
+        if failure is not None:
+            not_kept(failure)
 
 
 def _settle(future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:

@@ -42,6 +42,7 @@ from bridge.store.idempotency import IdempotencyStore, KeptAnswer
 from bridge.store.writer import Done, StoreWriter
 
 __all__ = [
+    "COMMIT_WAIT",
     "DEFAULT_TTL",
     "HEADER",
     "REPLAYED",
@@ -50,6 +51,7 @@ __all__ = [
     "Idempotency",
     "fingerprint",
     "keeps",
+    "not_kept",
     "parse_key",
 ]
 
@@ -64,6 +66,8 @@ DEFAULT_TTL = 24 * 3600.0
 MAX_KEY_LENGTH = 255
 #: Seconds a caller is told to wait before asking again for a key still being answered.
 RETRY_AFTER = 1
+#: Seconds an answer waits for its commit before it is sent anyway: a stuck disk must not hold callers.
+COMMIT_WAIT = 10.0
 #: Expired answers are swept at most this often (seconds), by the writes that keep new ones.
 SWEEP_EVERY = 60.0
 POINTER = "/headers/Idempotency-Key"
@@ -218,9 +222,30 @@ class Claim:
         )
         self._keys._keep(self.subject, self.key, kept, done)
 
+    def keep_and_wait(self, answer: Answer) -> None:
+        """``keep`` from a worker thread, returning once the answer is committed (or could not be)."""
+        written = threading.Event()
+        failures: list[BaseException] = []
+
+        def done(failure: BaseException | None) -> None:  # on the writer's thread
+            if failure is not None:
+                failures.append(failure)
+            written.set()
+
+        self.keep(answer, done)
+        if not written.wait(COMMIT_WAIT):
+            failures.append(TimeoutError(f"not committed within {COMMIT_WAIT:g} s"))
+        if failures:
+            not_kept(failures[0])
+
     def release(self) -> None:
         """Let the key go (again: harmless); a later request with it finds the kept answer, or runs."""
         self._keys._release(self.subject, self.key)
+
+
+def not_kept(failure: BaseException) -> None:
+    """An answer that could not be kept is still sent: the tool ran. A retry may run it again."""
+    log.warning("an answer for an Idempotency-Key could not be kept: %s", failure)
 
 
 def _reused() -> IdempotencyKeyReused:

@@ -9,8 +9,6 @@ returned, and the key is let go after, in every case.
 from __future__ import annotations
 
 import functools
-import logging
-import threading
 from collections.abc import Callable
 
 from flask import Response, request
@@ -22,11 +20,7 @@ from bridge.rest.http import body, principal
 
 __all__ = ["idempotent"]
 
-log = logging.getLogger(__name__)
-
 View = Callable[..., Response]
-#: Seconds an answer waits for its commit before it is returned anyway (a stuck disk must not hold callers).
-COMMIT_WAIT = 10.0
 
 
 def idempotent(keys: Idempotency | None, view: View) -> View:
@@ -60,20 +54,7 @@ def _kept(claim: Claim, view: View, params: dict[str, str]) -> Response:
             raise  # answered as ever, by the app's error handler; nothing kept
         error, response = exc, problems.problem_response(exc)
     if keeps(response.status_code, error):
-        answer = Answer.of(response.status_code, list(response.headers.items()), response.get_data())
-        written = threading.Event()
-        failures: list[BaseException] = []
-
-        def done(failure: BaseException | None) -> None:  # on the writer's thread
-            if failure is not None:
-                failures.append(failure)
-            written.set()
-
-        claim.keep(answer, done)
-        if not written.wait(COMMIT_WAIT):
-            failures.append(TimeoutError(f"not committed within {COMMIT_WAIT:g} s"))
-        if failures:  # the caller still gets the answer; a retry may run the tool again
-            log.warning("an idempotent answer could not be kept: %s", failures[0])
+        claim.keep_and_wait(Answer.of(response.status_code, list(response.headers.items()), response.get_data()))
     return response
 
 
