@@ -115,6 +115,13 @@ def main() -> None:
     help="Seconds an event stays in the log.",
 )
 @click.option(
+    "--idempotency-ttl",
+    default=24 * 3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a tool call's answer is kept and replayed for its Idempotency-Key.",
+)
+@click.option(
     "--event-payloads",
     is_flag=True,
     help="Include calls' params and results in events (for subscribers allowed to see them).",
@@ -310,6 +317,7 @@ def serve(
     spec_path: Path | None,
     event_log_size: int,
     event_log_age: float,
+    idempotency_ttl: float,
     event_payloads: bool,
     log_all_calls: bool,
     allowed_origins: tuple[str, ...],
@@ -373,6 +381,7 @@ def serve(
         threads=threads,
         event_log_count=event_log_size,
         event_log_age=event_log_age,
+        idempotency_ttl=idempotency_ttl,
         event_payloads=event_payloads,
         log_all_calls=log_all_calls,
         allowed_origins=allowed_origins,

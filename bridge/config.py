@@ -338,6 +338,8 @@ class BridgeSettings:
     #: The event log keeps at most this many events, none older than ``event_log_age`` seconds.
     event_log_count: int = 10_000
     event_log_age: float = 24 * 3600.0
+    #: Seconds a tool call's answer is kept for its caller's ``Idempotency-Key`` (a day: any client's retries).
+    idempotency_ttl: float = 24 * 3600.0
     #: Include calls' params and results in events for every subscriber allowed to see them.
     event_payloads: bool = False
     #: Keep every call's events in the log, not only while a stream, socket or webhook follows them.

@@ -17,6 +17,7 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── NotFound                  404  unknown server, tool, prompt, resource or route
     ├── RequestTimeout            408  the request's headers did not arrive in time
     ├── Ambiguous                 409  a bare name matches several servers' tools
+    ├── IdempotencyKeyInFlight    409  a request with this Idempotency-Key is still being answered
     ├── AlreadyExists             409  a server of that name exists, or cannot be changed here
     ├── NotWaitingForInput        409  answers sent to an async call that asks nothing now
     ├── CallCancelled             409  an async call its caller cancelled (its stored problem)
@@ -27,6 +28,7 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     │   └── AsyncCallLimit        429  a caller, or the bridge, has its limit of async calls running
     ├── HeadersTooLarge           431  the request line and headers are over the limits
     ├── ToolFailed                422  the tool ran and reported ``isError: true``
+    ├── IdempotencyKeyReused      422  an Idempotency-Key sent again with another request
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     │   └── InputRequired         422  the tool asks its caller something: call it asynchronously
     ├── ResultTooLarge            507  an async call's result is over the cap on stored results
@@ -57,6 +59,8 @@ __all__ = [
     "Forbidden",
     "ForeignOrigin",
     "HeadersTooLarge",
+    "IdempotencyKeyInFlight",
+    "IdempotencyKeyReused",
     "InputRequired",
     "NotFound",
     "NotWaitingForInput",
@@ -321,6 +325,33 @@ class Ambiguous(BridgeError):
 
     def extensions(self) -> dict[str, Any]:
         return {"candidates": self.candidates}
+
+
+class IdempotencyKeyInFlight(BridgeError):
+    """The first request sent with this Idempotency-Key is still running: try again shortly, and
+    get its answer (draft-ietf-httpapi-idempotency-key-header, 409)."""
+
+    status = 409
+    slug = "idempotency-key-in-flight"
+    title = "A request with this Idempotency-Key is still being answered"
+    jsonrpc_code = -32003  # as rate-limited: the caller is to wait and send it again
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class IdempotencyKeyReused(BridgeError):
+    """An Idempotency-Key already used for another request (another tool, other arguments); the
+    draft's 422. The first request's answer stays kept for its key."""
+
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "The Idempotency-Key was used for another request"
+    jsonrpc_code = -32602
 
 
 class AlreadyExists(BridgeError):

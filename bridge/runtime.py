@@ -29,6 +29,7 @@ from bridge.gate import (
     Authenticator,
     CredentialSource,
     Gate,
+    Idempotency,
     MetadataError,
     ProtectedResource,
     StaticKeys,
@@ -102,7 +103,8 @@ class Bridge:
             authenticator = Authenticator(sources, resource=protected)
             # Only the config file may send callers' tokens upstream, so this is known at start.
             authenticator.keep_credentials = any(server.forward_caller_token for server in servers)
-            gate = Gate(authenticator, RequestValidator(spec), settings.max_body, limits.caller)
+            idempotency = Idempotency(store.idempotency, store.writer, settings.idempotency_ttl)
+            gate = Gate(authenticator, RequestValidator(spec), settings.max_body, limits.caller, idempotency)
             if tokens is not None:  # what needs the network is asked from a worker thread, not the loop's
                 tokens.loop_thread = pool.run(_loop_thread(), 10)
             registry = ServerRegistry(

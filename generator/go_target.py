@@ -186,6 +186,8 @@ class _Builder:
         if op.path_params:  # gofmt spaces a sum in a statement, not among several arguments
             setup.insert(0, f"path := {path}")
             path = "path"
+        if op.idempotency_key and not op.repeatable:  # a retry could run a tool twice: every attempt sends a key
+            setup.insert(0, "ctx = keyedCall(ctx)")
         call = f"{go_string(op.method)}, {path}, {query}, {body}"
         summary = f": {_lower_first(op.summary)}" if op.summary else ""
         if op.streams:
@@ -236,7 +238,8 @@ class _Builder:
             server, tool = op.target or ("", "")
             about = f": {_lower_first(op.summary)}" if op.summary else ""
             doc = tuple(doc_lines(f"{name} calls the tool {tool} of the server {server}{about}."))
-            call = f"ctx, t.c, {go_string(op.path)}, args"
+            keyed = op.idempotency_key and not op.repeatable  # a retry could run it twice: attempts send a key
+            call = f"{'keyedCall(ctx)' if keyed else 'ctx'}, t.c, {go_string(op.path)}, args"
             methods.append(Method(name, doc, (("args", args),), (), call, f"(*ToolOutcome[{output}], error)", output))
         return self._unique(methods, "/paths")
 

@@ -60,6 +60,12 @@ class Operation:
     #: The success answer is a ``text/event-stream``: clients read it as messages as they arrive,
     #: reconnecting with ``Last-Event-ID``, instead of one JSON value.
     streams: bool = False
+    #: The operation takes an ``Idempotency-Key`` header (the bridge's tool calls): a client sends
+    #: one of its own on every attempt of a call it may retry, unless ``repeatable``.
+    idempotency_key: bool = False
+    #: Running it twice does no harm (a tool annotated ``readOnlyHint`` or ``idempotentHint``:
+    #: the live spec's ``x-mcp-idempotent``), so a retry needs no key.
+    repeatable: bool = False
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -185,11 +191,15 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
             seen_ids[op_id] = where
             response_schema, answers = _json_response(document, op, where, problems)
             params: dict[str, Param] = {}
+            keyed = False
             for index, raw_param in enumerate([*item.get("parameters", []), *op.get("parameters", [])]):
                 param = _resolve(document, raw_param, f"{where}/parameters/{index}", problems)
                 location = param.get("in")
                 if location == "header" and answers and str(param.get("name", "")).lower() == "prefer":
                     continue  # how a client asks for the lean answers: ``Operation.answers``
+                if location == "header" and str(param.get("name", "")).lower() == "idempotency-key":
+                    keyed = True  # sent by the client itself: ``Operation.idempotency_key``
+                    continue
                 if location in ("header", "cookie"):
                     problems.warn(f"{where}/parameters/{index}", f"{location} parameters are left to the caller")
                     continue
@@ -242,6 +252,8 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                     ts_name=camel(py_name),
                     answers=answers,
                     streams=_streams(document, op, where, problems),
+                    idempotency_key=keyed,
+                    repeatable=op.get("x-mcp-idempotent") is True,
                 )
             )
     info = document.get("info") or {}

@@ -12,6 +12,7 @@ from openapi_core import OpenAPI
 from openapi_spec_validator import validate
 
 from bridge.config import demo_server
+from bridge.rest.livespec import build_live_document
 from bridge.runtime import Bridge
 from harness import poll
 from tests.support import in_process_bridge, rich_stdio, time_stdio
@@ -145,7 +146,10 @@ def test_every_tool_operation_offers_the_lean_answers_and_says_which_came_back(l
     document = lc.get("/openapi.json").json
     for path in ("/servers/rich/tools/add", "/servers/rich/tools/all_content"):
         operation = document["paths"][path]["post"]
-        assert operation["parameters"] == [{"$ref": "#/components/parameters/prefer"}]
+        assert operation["parameters"] == [
+            {"$ref": "#/components/parameters/prefer"},
+            {"$ref": "#/components/parameters/idempotencyKey"},
+        ]
         ok = operation["responses"]["200"]
         assert ok["headers"] == {"Preference-Applied": {"$ref": "#/components/headers/PreferenceApplied"}}
         whole, structured, content = ok["content"]["application/json"]["schema"]["anyOf"]
@@ -190,3 +194,22 @@ def test_live_spec_follows_a_tool_list_change_without_restart(legacy: bool) -> N
         assert after.headers["ETag"] != before.headers["ETag"]
         called = client.post("/servers/rich/tools/sprout", json={"text": "new leaf"})
         assert called.json["content"][0]["text"] == "new leaf"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "harmless"),
+    [
+        (None, False),
+        ({"destructiveHint": True}, False),
+        ({"idempotentHint": False}, False),
+        ({"idempotentHint": True}, True),
+        ({"readOnlyHint": True}, True),
+    ],
+)
+def test_a_tool_operation_says_whether_calling_it_twice_is_harmless(
+    annotations: dict[str, bool] | None, harmless: bool
+) -> None:
+    # Generated clients send an Idempotency-Key of their own on a retry unless it is (x-mcp-idempotent).
+    tool = {"server": "s", "name": "t", "inputSchema": {"type": "object"}}
+    document = build_live_document({"paths": {}}, [{**tool, "annotations": annotations} if annotations else tool], [])
+    assert document["paths"]["/servers/s/tools/t"]["post"]["x-mcp-idempotent"] is harmless

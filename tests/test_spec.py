@@ -224,7 +224,7 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
     for op_id, (_, _, op) in operations().items():
         if op_id in OPEN:
             continue
-        expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS else set())
+        expected = set(PROBLEM_STATUSES) | ({"409"} if op_id in AMBIGUOUS_NAME_OPERATIONS | TOOL_CALLS else set())
         expected |= {"403", "409"} if op_id in ADMIN else set()
         expected |= {"403"} if op_id in STREAMS else set()
         expected |= {"403"} if op_id in WEBHOOKS | KEYS | ALLOWLISTED | CALLS else set()
@@ -235,10 +235,15 @@ def test_every_non_health_operation_declares_the_problem_json_responses() -> Non
         for status in expected:
             response = resolve(op["responses"][status])
             assert list(response["content"]) == [PROBLEM_JSON], (op_id, status)
-            schema_ref = response["content"][PROBLEM_JSON]["schema"]["$ref"]
-            if status == "422" and op_id in TOOL_CALLS:
-                assert schema_ref == "#/components/schemas/ToolErrorProblem", op_id
-            elif status == "409" and op_id not in ADMIN | CALLS:
+            schema = response["content"][PROBLEM_JSON]["schema"]
+            if status in ("409", "422") and op_id in TOOL_CALLS:  # an idempotency key's problem, or as elsewhere
+                usual = "ToolErrorProblem" if status == "422" else "ConflictProblem"
+                assert schema == {
+                    "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in (usual, "IdempotencyProblem")]
+                }
+                continue
+            schema_ref = schema["$ref"]
+            if status == "409" and op_id not in ADMIN | CALLS:
                 assert schema_ref == "#/components/schemas/ConflictProblem", op_id
             elif status == "429":
                 assert schema_ref == "#/components/schemas/RateLimitedProblem", op_id
@@ -406,7 +411,7 @@ def test_openapi_core_checks_a_problem_json_response_once_told_it_is_json() -> N
 def test_a_tool_call_declares_the_prefer_header_and_the_three_answer_shapes() -> None:
     for op_id in TOOL_CALLS:
         _, _, op = operations()[op_id]
-        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer"]
+        assert [resolve(p)["name"] for p in op.get("parameters", [])] == ["Prefer", "Idempotency-Key"]
         ok = resolve(op["responses"]["200"])
         assert set(ok["headers"]) == {"Preference-Applied"}
         alternatives = ok["content"]["application/json"]["schema"]["anyOf"]

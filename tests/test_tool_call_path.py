@@ -52,6 +52,9 @@ CASES: list[tuple[str, str, dict[str, str], bytes | None]] = [
     ("POST", "/servers/rich/tools/echo/", {**AUTH, **JSON}, b'{"text": "x"}'),
     ("POST", "/servers/rich/tools/echo?x=1", {**AUTH, **JSON}, b'{"text": "query"}'),
     ("GET", "/servers/rich/tools/echo", AUTH, None),
+    ("POST", "/servers/rich/tools/echo", {**AUTH, **JSON, "Idempotency-Key": "two words"}, b'{"text": "x"}'),
+    ("POST", "/servers/rich/tools/echo", {**AUTH, **JSON, "Idempotency-Key": '"parity-kept"'}, b'{"text": "kept"}'),
+    ("POST", "/servers/rich/tools/fail", {**AUTH, **JSON, "Idempotency-Key": "parity-fail"}, b'{"message": "kept"}'),
 ]
 
 
@@ -168,6 +171,9 @@ STATUSES = [
     404,
     200,
     405,
+    400,
+    200,
+    422,
 ]
 
 

@@ -10,6 +10,8 @@ same answers: a test sends the same requests both ways and compares them. Anythi
 request (a query string, another method, a path it does not know) goes to Flask. A ``Prefer``
 header asks for a lean answer (``bridge.gateway.answers``) or an asynchronous one
 (``respond-async``, ``wait=N``: ``bridge.endpoint.async_calls``); without one, it costs one lookup.
+So does an ``Idempotency-Key`` header (``bridge.endpoint.idempotent``): with one, the call's first
+answer is kept and replayed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bridge.validation import OperationValidator
 
 from .async_calls import AsyncCalls
 from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
+from .idempotent import KeyedCall
 
 __all__ = ["ToolCalls"]
 
@@ -63,6 +66,8 @@ class ToolCalls:
         started = time.perf_counter()
         op, params = route
         status = 200
+        keyed: KeyedCall | None = None
+        failure: BaseException | None = None
         try:
             headers = Headers(scope)
             try:
@@ -75,35 +80,48 @@ class ToolCalls:
             body = admission.check(params, {}, raw)
             arguments = {} if body is NO_BODY else body
             principal = admission.principal
-            if "server" in params:
-                server, tool = params["server"], params["tool"]
+            keys = self._gate.idempotency
+            if keys is not None and "idempotency-key" in headers:
+                keyed = await KeyedCall.begin(keys, scope, principal.subject, arguments, send)
+                send = keyed.send  # held back by ``keyed``: kept first when it is to be kept
+            if keyed is not None and keyed.replay is not None:
+                status = await keyed.send_replay()
             else:
-                server, tool = self._gateway.resolve_tool(params["name"], principal)
-            request_id = headers.get("x-request-id", "")[:REQUEST_ID_CHARS] or None
-            if headers.get("prefer", ""):
-                prefer = _prefer(scope)
-                wanted = preferred_async(prefer) if self._async is not None else None
-                if wanted is not None and self._async is not None:
-                    status = await self._async.answer(
-                        send, scope, server, tool, arguments, principal, request_id, headers, wanted, prefer
-                    )
+                if "server" in params:
+                    server, tool = params["server"], params["tool"]
+                else:
+                    server, tool = self._gateway.resolve_tool(params["name"], principal)
+                request_id = headers.get("x-request-id", "")[:REQUEST_ID_CHARS] or None
+                if headers.get("prefer", ""):
+                    prefer = _prefer(scope)
+                    wanted = preferred_async(prefer) if self._async is not None else None
+                    if wanted is not None and self._async is not None:
+                        status = await self._async.answer(
+                            send, scope, server, tool, arguments, principal, request_id, headers, wanted, prefer
+                        )
+                    else:
+                        result = await self._gateway.call_tool(
+                            server, tool, arguments, principal=principal, request_id=request_id
+                        )
+                        await send_preferred(send, result, prefer)
                 else:
                     result = await self._gateway.call_tool(
                         server, tool, arguments, principal=principal, request_id=request_id
                     )
-                    await send_preferred(send, result, prefer)
-            else:
-                result = await self._gateway.call_tool(
-                    server, tool, arguments, principal=principal, request_id=request_id
-                )
-                await send_json(send, result)
+                    await send_json(send, result)
         except BridgeError as error:
-            status = error.status
+            status, failure = error.status, error
             await send_problem(send, error, scope["path"], scope)
-        except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
+        except Exception as error:  # a bug in the bridge: logged with its traceback, answered without internals
             log.exception("unhandled error on POST %s", scope["path"])
-            status = 500
+            status, failure = 500, error
             await send_problem(send, BridgeError(UNEXPECTED), scope["path"])
+        except BaseException:  # cancelled (the caller left): nothing to keep, and the key is free again
+            if keyed is not None:
+                keyed.release()
+            raise
+        if keyed is not None:
+            await keyed.end(failure)
         if access.isEnabledFor(logging.INFO):  # path and status only: query strings and headers may carry secrets
             access.info("POST %s %s %.1fms", scope["path"], status, (time.perf_counter() - started) * 1000)
 

@@ -59,6 +59,10 @@ class Headers:
     def get(self, key: str, default: str) -> str:
         return self._items.get(key.lower(), default)
 
+    def __contains__(self, key: str) -> bool:
+        """Whether the request has the header ``key`` (lowercase), even empty."""
+        return key in self._items
+
 
 async def read_body(receive: Receive, limit: int) -> bytes:
     """The whole request body; 413 as soon as it grows past ``limit``, without buffering the rest."""

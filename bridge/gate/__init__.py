@@ -2,6 +2,7 @@
 
 from bridge.gate.credentials import Authenticator, CredentialSource, Headers, MustWait
 from bridge.gate.gate import NO_BODY, Admission, Gate, parse_json
+from bridge.gate.idempotency import Idempotency
 from bridge.gate.key_admin import ApiKeys
 from bridge.gate.keys import ApiKeyAuthenticator, StaticKeys
 from bridge.gate.metadata import MetadataError
@@ -20,6 +21,7 @@ __all__ = [
     "CredentialSource",
     "Gate",
     "Headers",
+    "Idempotency",
     "MetadataError",
     "MustWait",
     "ProtectedResource",

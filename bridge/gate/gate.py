@@ -10,6 +10,8 @@ their answers identical.
 With ``--rate-limit`` the gate also holds the callers' rate (``rate``): an edge charges each
 request it admitted to its caller, from a worker thread or from the loop as it runs on
 (``bridge.limits``). Without one, ``rate`` is None and no edge does anything more.
+
+The tool-call edges also honour ``Idempotency-Key`` through ``idempotency`` (``bridge.gate.idempotency``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import orjson
 
 from bridge.errors import FieldError, Forbidden, PayloadTooLarge, RequestInvalid, UnsupportedMediaType
 from bridge.gate.credentials import Authenticator, Headers
+from bridge.gate.idempotency import Idempotency
 from bridge.limits import CallerRate
 from bridge.model import ADMIN, USE, Principal
 from bridge.validation import NO_BODY, OperationValidator, RequestValidator, is_json_media_type
@@ -66,12 +69,15 @@ class Gate:
         validator: RequestValidator,
         max_body: int,
         rate: CallerRate | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.validator = validator
         self.max_body = max_body
         #: Each caller's rate, charged by the edges for every request they admit; None: no rate set.
         self.rate = rate
+        #: Callers' Idempotency-Keys on tool calls (``bridge.gate.idempotency``); None: the header is ignored.
+        self.idempotency = idempotency
 
     def operation(self, operation_id: str) -> OperationValidator | None:
         return self.validator.operations.get(operation_id)

@@ -48,7 +48,7 @@ def create_app(
 
     for blueprint in (
         servers.create_blueprint(gateway),
-        tools.create_blueprint(gateway),
+        tools.create_blueprint(gateway, gate.idempotency),
         resources.create_blueprint(gateway),
         prompts.create_blueprint(gateway),
         health.create_blueprint(gateway),

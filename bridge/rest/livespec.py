@@ -2,7 +2,10 @@
 
 Each tool becomes ``POST /servers/{server}/tools/{tool}`` with the tool's ``inputSchema`` as its
 request body and, when it has one, its ``outputSchema`` as the type of ``structuredContent``, in
-the whole result and in the lean ``Prefer: return=structured`` answer.
+the whole result and in the lean ``Prefer: return=structured`` answer. Each takes an
+``Idempotency-Key`` and says, as ``x-mcp-idempotent``, whether calling it twice is harmless
+(annotated ``readOnlyHint`` or ``idempotentHint``), so a generated client knows when a retry
+needs a key of its own.
 Schemas are carried over whole; only their internal ``$ref``s move, because an OpenAPI document
 resolves ``#/...`` against its own root: a tool's ``$defs`` become components named after the
 tool, and its references are pointed there. The document is rebuilt when a catalog changes and
@@ -29,7 +32,7 @@ from bridge.gateway import Gateway
 from bridge.model import DESTRUCTIVE, Principal
 from bridge.spec import Spec
 
-__all__ = ["LiveSpec", "build_live_document", "operation_id"]
+__all__ = ["LiveSpec", "build_live_document", "operation_id", "repeatable"]
 
 JSON = dict[str, Any]
 _PROBLEMS = ("400", "401", "403", "404", "413", "415", "502", "503", "504")
@@ -142,7 +145,7 @@ def _tool_operation(tool: JSON, schemas: JSON) -> tuple[str, JSON]:
         "operationId": op_id,
         "tags": ["tools", f"server:{server}"],
         "summary": tool.get("title") or tool.get("annotations", {}).get("title") or f"Call {server}.{name}",
-        "parameters": [{"$ref": "#/components/parameters/prefer"}],
+        "parameters": [{"$ref": "#/components/parameters/prefer"}, {"$ref": "#/components/parameters/idempotencyKey"}],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{input_name}"}}},
@@ -154,14 +157,21 @@ def _tool_operation(tool: JSON, schemas: JSON) -> tuple[str, JSON]:
                 "content": {"application/json": {"schema": {"anyOf": [whole, structured, content]}}},
                 "x-preference-applied": {"return=structured": structured, "return=content": content},
             },
-            **_problems([("422", "ToolError")]),
+            **_problems([("409", "ToolCallConflict"), ("422", "ToolCallUnprocessable")]),
         },
+        "x-mcp-idempotent": repeatable(tool),
     }
     if tool.get("description"):
         operation["description"] = tool["description"]
     if tool.get("annotations"):
         operation["x-mcp-annotations"] = tool["annotations"]
     return f"/servers/{server}/tools/{name}", operation
+
+
+def repeatable(tool: JSON) -> bool:
+    """Whether a second call of ``tool`` changes nothing more than the first (its annotations say so)."""
+    annotations = tool.get("annotations") or {}
+    return annotations.get("readOnlyHint") is True or annotations.get("idempotentHint") is True
 
 
 def _prompt_operation(prompt: JSON, schemas: JSON) -> tuple[str, JSON]:

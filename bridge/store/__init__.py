@@ -12,6 +12,7 @@ Modules, one job each:
 - ``registrations``: servers registered over REST
 - ``events``: the event log; ``webhooks``: webhook subscriptions, the outbox and delivery log
 - ``keys``: named API keys (hashes, scopes, allowlists, expiry) and their change counter
+- ``idempotency``: the first answer given for each caller's Idempotency-Key, until it expires
 - ``writer``: the one writer thread for frequent small writes (group commit)
 - ``store``: opens a database by path or URL and hands out the per-kind stores
 - ``errors``: ``StoreError`` and its subclasses
@@ -19,6 +20,7 @@ Modules, one job each:
 
 from bridge.store.database import Database, Transaction, to_paramstyle
 from bridge.store.errors import SchemaTooNew, StoreError, UnsupportedDatabase
+from bridge.store.idempotency import IdempotencyStore, KeptAnswer
 from bridge.store.keys import KeyRecord, KeyStore
 from bridge.store.migrations import MIGRATIONS, Migration
 from bridge.store.migrator import migrate
@@ -29,6 +31,8 @@ from bridge.store.store import Store, open_database
 __all__ = [
     "MIGRATIONS",
     "Database",
+    "IdempotencyStore",
+    "KeptAnswer",
     "KeyRecord",
     "KeyStore",
     "MemoryRegistrationStore",

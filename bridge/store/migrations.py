@@ -208,4 +208,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX calls_expiry ON calls (expires_at)",
         ),
     ),
+    Migration(
+        8,
+        "idempotency_keys: each caller's Idempotency-Key and the first answer given for it",
+        (
+            "CREATE TABLE idempotency_keys ("
+            " subject TEXT NOT NULL,"  # the caller (a principal's subject; "anonymous" on an open bridge)
+            " idempotency_key TEXT NOT NULL,"
+            " fingerprint TEXT NOT NULL,"  # SHA-256 hex of method, path and the canonical JSON body
+            " status INTEGER NOT NULL,"
+            " headers TEXT NOT NULL,"  # JSON list of [name, value] pairs, as answered
+            " body TEXT NOT NULL,"  # the answer's body (JSON text)
+            " created_at DOUBLE PRECISION NOT NULL,"  # seconds since the epoch
+            " expires_at DOUBLE PRECISION NOT NULL,"
+            " PRIMARY KEY (subject, idempotency_key))",
+            "CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)",
+        ),
+    ),
 )

@@ -18,6 +18,7 @@ from bridge.store.calls import CallStore
 from bridge.store.database import Database
 from bridge.store.errors import UnsupportedDatabase
 from bridge.store.events import EventLogStore
+from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import KeyStore
 from bridge.store.migrator import migrate
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
@@ -44,6 +45,7 @@ class Store:
         self.webhooks = WebhookStore(database)
         self.keys = KeyStore(database)
         self.calls = CallStore(database)
+        self.idempotency = IdempotencyStore(database)
         self._cleanup = cleanup
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()

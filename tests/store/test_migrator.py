@@ -52,6 +52,7 @@ ALL_TABLES = {
     "api_keys",
     "calls",
     "api_key_changes",
+    "idempotency_keys",
     "schema_migrations",
 }
 

@@ -1,6 +1,7 @@
 """Tools, per server and across servers: list them, call them with a JSON arguments object.
 
-A call answers the whole result, or the part a ``Prefer`` header asks for (``bridge.gateway.answers``).
+A call answers the whole result, or the part a ``Prefer`` header asks for (``bridge.gateway.answers``);
+with an ``Idempotency-Key``, its first answer is kept and replayed (``bridge.rest.idempotent``).
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from bridge.gate import Idempotency
 from bridge.gateway import Gateway
 from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer
 from bridge.model import REQUEST_ID_CHARS
 from bridge.rest.http import body, json_response, principal
+from bridge.rest.idempotent import idempotent
 
 __all__ = ["create_blueprint"]
 
 
-def create_blueprint(gateway: Gateway) -> Blueprint:
+def create_blueprint(gateway: Gateway, idempotency: Idempotency | None = None) -> Blueprint:
     bp = Blueprint("tools", __name__)
 
     def list_server_tools(server: str) -> Response:
@@ -37,9 +40,11 @@ def create_blueprint(gateway: Gateway) -> Blueprint:
         return _answer(gateway.run(gateway.call_tool(server, tool, body(), principal=caller, request_id=_request_id())))
 
     bp.add_url_rule("/servers/<server>/tools", "listServerTools", list_server_tools, methods=["GET"])
-    bp.add_url_rule("/servers/<server>/tools/<tool>", "callServerTool", call_server_tool, methods=["POST"])
+    bp.add_url_rule(
+        "/servers/<server>/tools/<tool>", "callServerTool", idempotent(idempotency, call_server_tool), methods=["POST"]
+    )
     bp.add_url_rule("/tools", "listTools", list_tools, methods=["GET"])
-    bp.add_url_rule("/tools/<name>", "callTool", call_tool, methods=["POST"])
+    bp.add_url_rule("/tools/<name>", "callTool", idempotent(idempotency, call_tool), methods=["POST"])
     return bp
 
 
