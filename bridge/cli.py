@@ -362,7 +362,6 @@ def serve(
             logging.getLogger(client).setLevel(logging.WARNING)
     import uvicorn
 
-    from bridge.endpoint.protocol import GuardedHttpProtocol
     from bridge.runtime import Bridge
 
     try:
@@ -434,8 +433,9 @@ def serve(
         # Connections inherit this: without it a response written as headers then body waits
         # for the client's delayed ACK (~40 ms per request on Linux).
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        app = bridge.asgi_app()
         config = uvicorn.Config(
-            bridge.asgi_app(),
+            app,
             log_level="warning" if log_level == "info" else log_level,
             server_header=False,
             headers=[("server", "mcp-rest-bridge")],
@@ -443,8 +443,9 @@ def serve(
             # No X-Forwarded-* trust: a caller on loopback must not be able to pose as another address.
             proxy_headers=False,
             lifespan="on",
-            # httptools with a deadline and limits on each request's head, refusals as problem+json.
-            http=GuardedHttpProtocol,
+            # httptools with a deadline and limits on each request's head, refusals as problem+json,
+            # and polls of asynchronous calls answered in it.
+            http=bridge.http_protocol(),
             timeout_graceful_shutdown=10,
             # /ws: frames past the body limit close the socket with 1009; idle sockets are pinged.
             ws="websockets-sansio",

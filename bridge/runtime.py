@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -49,6 +49,9 @@ from bridge.webhooks.callbacks import CallbackSender
 from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from bridge.webhooks.outbox import WebhookOutbox
 
+if TYPE_CHECKING:
+    from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
+
 __all__ = ["Bridge"]
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class Bridge:
     calls: Calls
     callbacks: CallbackSender | None = None
     audit_file: AuditFile | None = None
+    #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
+    quick_answer: QuickAnswer | None = None
 
     @classmethod
     def create(
@@ -171,18 +176,29 @@ class Bridge:
         calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
         access = EventAccess(self.gate, origins)
+        call_resources = CallResources(self.calls, self.gate, origins=origins)
+        self.quick_answer = call_resources.quick_answer
         return create_asgi_app(
             self.app,
             server,
             self.gate,
             host=self.settings.host,
             calls=calls,
-            call_resources=CallResources(self.calls, self.gate),
+            call_resources=call_resources,
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
             origins=origins,
             threads=self.settings.threads,
         )
+
+    def http_protocol(self) -> type[GuardedHttpProtocol]:
+        """uvicorn's HTTP protocol for this bridge (after ``asgi_app()``): bounded request heads, and
+        plain polls of calls answered in the protocol."""
+        from bridge.endpoint.protocol import GuardedHttpProtocol
+
+        if self.quick_answer is None:
+            return GuardedHttpProtocol
+        return GuardedHttpProtocol.answering(self.quick_answer)
 
     def serve(self, server: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:
         """Run an HTTP server's coroutine on the upstream sessions' loop until it returns.

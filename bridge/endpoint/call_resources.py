@@ -8,6 +8,12 @@ the upstream unwinds), ``POST /calls/{id}/input`` (answers) and ``GET /calls/{id
 call's views as Server-Sent Events, ``id:`` its version, ``event:`` its state; resumed after
 ``Last-Event-ID``). Every route passes the same gate as every other edge, with the spec's
 operation validators.
+
+The plain poll (``GET /calls/{id}`` with no query, no body, no ``Origin``, on a bridge without
+rate limits) is answered before the ASGI cycle, inside the HTTP protocol
+(``quick_answer``, handed to ``bridge.endpoint.protocol``): the same gate and the same bytes,
+without the cycle's task and messages, which cost a poll most of its time. Anything else about
+the request, a refusal included, is left to the ASGI route, which answers (and audits) it.
 """
 
 from __future__ import annotations
@@ -23,14 +29,18 @@ import orjson
 
 from bridge.calls import Calls, CallState, render
 from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError
-from bridge.gate import NO_BODY, Gate
+from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.model import JSON, Principal
 from bridge.validation import OperationValidator
 
 from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, read_body, send_json, send_problem, without_stalling
+from .origins import Origins
 from .stream import HEARTBEAT, RETRY_MS
 
 __all__ = ["CallResources", "etag"]
+
+#: What a poll answered in the protocol is: its status, its headers, its body.
+Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
 
 access_log = logging.getLogger("bridge.access")
 log = logging.getLogger(__name__)
@@ -46,9 +56,10 @@ def etag(version: int) -> str:
 class CallResources:
     """The ``/calls`` routes, as a matcher and an ASGI handler."""
 
-    def __init__(self, calls: Calls, gate: Gate, heartbeat: float = HEARTBEAT) -> None:
+    def __init__(self, calls: Calls, gate: Gate, heartbeat: float = HEARTBEAT, origins: Origins | None = None) -> None:
         self._calls = calls
         self._gate = gate
+        self._origins = origins
         self._heartbeat = heartbeat
         v = gate.validator
         self._ops = {
@@ -110,14 +121,47 @@ class CallResources:
     async def _get(self, scope: Scope, receive: Receive, send: Send) -> int:
         call_id = scope["path"][len(PREFIX) + 1 :]
         principal, _, _, headers = await self._admit(self._ops["getCall"], scope, receive, {"call": call_id})
+        status, extra, body = self._view(call_id, principal, headers)
+        await _send_bytes(send, status, body, extra)
+        return status
+
+    def _view(self, call_id: str, principal: Principal, headers: Headers) -> Answer:
+        """A poll's answer: the call's view (its JSON made once per version), or 304 when the caller has it."""
         view, body = self._calls.encoded(call_id, principal)
-        tag = etag(view.version)
-        if headers.get("if-none-match", "") == tag:
-            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", tag.encode())]})
-            await send({"type": "http.response.body", "body": b""})
-            return 304
-        await _send_bytes(send, 200, body, ((b"etag", tag.encode()), (b"cache-control", b"no-cache")))
-        return 200
+        tag = etag(view.version).encode()
+        if headers.get("if-none-match", "") == tag.decode():
+            return 304, ((b"etag", tag),), b""
+        return 200, ((b"etag", tag), (b"cache-control", b"no-cache")), body
+
+    def quick_answer(self, url: bytes, raw_headers: list[tuple[bytes, bytes]]) -> Answer | None:
+        """A plain poll's answer, given in the HTTP protocol before any ASGI cycle; None: the route answers it.
+
+        Called by ``GuardedHttpProtocol`` on the loop with the request's target and its headers
+        (names in lower case) for a keep-alive HTTP/1.1 ``GET`` with nothing in flight before it.
+        """
+        if not url.startswith(b"/calls/") or b"?" in url or b"%" in url or self._gate.rate is not None:
+            return None
+        started = time.perf_counter()
+        path = url.decode("latin-1")
+        call_id = path[len(PREFIX) + 1 :]
+        if not call_id or "/" in call_id:
+            return None
+        for name, _ in raw_headers:
+            if name in (b"origin", b"content-length", b"transfer-encoding"):
+                return None
+        scope = {"headers": raw_headers}
+        if self._origins is not None and self._origins.needs_check(scope):
+            return None
+        headers = Headers(scope)
+        try:
+            admission = self._gate.admit(self._ops["getCall"], headers)
+            admission.check({"call": call_id}, {}, None)
+            answer = self._view(call_id, admission.principal, headers)
+        except (BridgeError, MustWait):  # refused, or a credential to ask about: the route answers it
+            return None
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("GET %s %s %.1fms", path, answer[0], (time.perf_counter() - started) * 1000)
+        return answer
 
     async def _list(self, scope: Scope, receive: Receive, send: Send) -> int:
         principal, _, query, _ = await self._admit(self._ops["listCalls"], scope, receive, {})
@@ -243,7 +287,7 @@ async def _until_done(receive: Receive, send: Send, pump: asyncio.Task[None], he
 
 
 async def _send_bytes(send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...]) -> None:
-    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode()), *extra]
+    headers = [*extra] if status == 304 else [(b"content-type", _JSON), (b"content-length", b"%d" % len(body)), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -68,6 +68,25 @@ def test_an_etag_answers_304_until_the_call_changes(alice: Api) -> None:
     assert alice("GET", f"/calls/{call['id']}", If_None_Match='"1"').status_code == 200
 
 
+def test_a_poll_answered_in_the_protocol_is_the_one_the_route_answers(alice: Api, bob: Api) -> None:
+    """A plain poll is answered before the ASGI cycle; one with a same-site ``Origin`` goes through
+    the route (``Origin`` is checked there): both answers are the same, refusals included."""
+    call = alice.start("slow", {"seconds": 0})
+    alice.until(call["id"], "completed")
+    path = f"/calls/{call['id']}"
+    quick, routed = alice("GET", path), alice("GET", path, Origin=alice.url)
+    assert (quick.status_code, quick.content) == (routed.status_code, routed.content) == (200, quick.content)
+    for name in ("Content-Type", "ETag", "Cache-Control"):
+        assert quick.headers[name] == routed.headers[name], name
+    tag = quick.headers["ETag"]
+    assert alice("GET", path, If_None_Match=tag).status_code == 304
+    assert alice("GET", path, If_None_Match=tag, Origin=alice.url).status_code == 304
+    for refused in (bob("GET", path), Api(alice.url, "not-a-key")("GET", path), alice("GET", "/calls/no-such-call")):
+        assert refused.headers["Content-Type"] == "application/problem+json"
+    assert bob("GET", path).status_code == 404
+    assert Api(alice.url, "not-a-key")("GET", path).status_code == 401
+
+
 def test_wait_answers_synchronously_when_the_call_ends_in_time(alice: Api) -> None:
     answer = alice("POST", "/servers/calls/tools/slow", {"seconds": 0.1}, Prefer="wait=10")
     assert answer.status_code == 200, answer.text

@@ -1,0 +1,155 @@
+"""Requests answered inside the HTTP protocol (``GuardedHttpProtocol.answering``), over real sockets.
+
+A real uvicorn server on a loopback port runs a small ASGI app with the protocol answering
+``GET /quick...`` itself; the tests send raw HTTP/1.1 and read what comes back, so ordering on a
+connection (keep-alive, pipelining) is seen as a client sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from bridge.endpoint.protocol import GuardedHttpProtocol
+from harness import free_port
+
+Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+
+
+class Quick:
+    """Answers ``GET /quick/<text>`` with the text; counts what it was offered."""
+
+    def __init__(self) -> None:
+        self.offered: list[bytes] = []
+
+    def __call__(self, url: bytes, headers: list[tuple[bytes, bytes]]) -> Answer | None:
+        self.offered.append(url)
+        if not url.startswith(b"/quick/"):
+            return None
+        if (b"if-none-match", b'"1"') in headers:
+            return 304, ((b"etag", b'"1"'),), b""
+        return 200, ((b"etag", b'"1"'),), b'{"said":"%s"}' % url[len(b"/quick/") :]
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The application: ``/slow`` answers after 0.3 s, anything else at once, naming the path."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.3)
+    body = b'{"app":"%s"}' % scope["path"].encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[int, Quick]]:
+    quick = Quick()
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, http=GuardedHttpProtocol.answering(quick), lifespan="off", log_level="error"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    yield port, quick
+    server.should_exit = True
+    thread.join(10)
+
+
+def _exchange(port: int, raw: bytes, answers: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send ``raw`` on one connection; read ``answers`` responses (Content-Length delimited, or 304)."""
+    return _turns(port, [(raw, answers)])
+
+
+def _turns(port: int, turns: list[tuple[bytes, int]]) -> list[tuple[int, dict[str, str], bytes]]:
+    """On one connection, each turn's bytes sent once the answers to the turn before are read."""
+    found: list[tuple[int, dict[str, str], bytes]] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for raw, answers in turns:
+            sock.sendall(raw)
+            found += _read(sock, answers)
+    return found
+
+
+def _read(sock: socket.socket, answers: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """``answers`` responses read off ``sock`` (Content-Length delimited, or a 304 without a body)."""
+    buffer = b""
+    found: list[tuple[int, dict[str, str], bytes]] = []
+    while len(found) < answers:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {len(found)} answers"
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(buffer) < length:
+            buffer += sock.recv(65536)
+        found.append((status, headers, buffer[:length]))
+        buffer = buffer[length:]
+    return found
+
+
+def _get(path: str, *extra: str) -> bytes:
+    return ("\r\n".join([f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *extra]) + "\r\n\r\n").encode()
+
+
+def test_a_quick_answer_is_a_whole_response_and_the_connection_serves_on(served: tuple[int, Quick]) -> None:
+    port, _ = served
+    answers = _turns(port, [(_get("/quick/one"), 1), (_get("/other"), 1), (_get("/quick/two"), 1)])
+    assert [(status, body) for status, _, body in answers] == [
+        (200, b'{"said":"one"}'),
+        (200, b'{"app":"/other"}'),
+        (200, b'{"said":"two"}'),
+    ]
+    headers = answers[0][1]
+    assert headers["content-type"] == "application/json"
+    assert headers["etag"] == '"1"'
+    assert headers["server"] == "uvicorn"  # the server's default headers, as on every answer
+    assert "date" in headers
+
+
+def test_a_304_has_no_body(served: tuple[int, Quick]) -> None:
+    port, _ = served
+    answers = _exchange(port, _get("/quick/one", 'If-None-Match: "1"') + _get("/quick/two"), 2)
+    status, headers, body = answers[0]
+    assert (status, body) == (304, b"")
+    assert "content-length" not in headers
+    assert (answers[1][0], answers[1][2]) == (200, b'{"said":"two"}')
+
+
+def test_pipelined_gets_are_answered_in_order(served: tuple[int, Quick]) -> None:
+    port, quick = served
+    quick.offered.clear()
+    answers = _exchange(port, _get("/quick/one") + _get("/slow") + _get("/quick/after"), 3)
+    assert [body for _, _, body in answers] == [b'{"said":"one"}', b'{"app":"/slow"}', b'{"app":"/quick/after"}']
+    assert b"/quick/after" not in quick.offered  # queued behind /slow: the application answered it
+
+
+def test_only_keep_alive_http_1_1_gets_are_offered(served: tuple[int, Quick]) -> None:
+    port, quick = served
+    quick.offered.clear()
+    closing = _exchange(port, _get("/quick/closing", "Connection: close"), 1)
+    old = _exchange(port, b"GET /quick/old HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", 1)
+    posted = _exchange(port, b"POST /quick/posted HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 1)
+    assert [a[0][2] for a in (closing, old, posted)] == [
+        b'{"app":"/quick/closing"}',
+        b'{"app":"/quick/old"}',
+        b'{"app":"/quick/posted"}',
+    ]
+    assert quick.offered == []
