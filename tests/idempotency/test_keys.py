@@ -219,3 +219,24 @@ def test_two_key_headers_are_400(alice: Caller) -> None:
     assert answer.status == 400
     assert b"send one Idempotency-Key header, not several" in answer.read()
     connection.close()
+
+
+def test_an_async_call_sent_twice_with_one_key_is_one_call(alice: Caller, ledger: Ledger) -> None:
+    """``Prefer: respond-async`` with a key: the 202 is what is kept, so a retry names the same call."""
+    key, paid = new_key(), amount()
+    asynchronous = {"Prefer": "respond-async"}
+    first = alice.call("/servers/ledger/tools/pay", {"amount": paid}, key, headers=asynchronous)
+    assert first.status_code == 202, first.text
+    again = alice.call("/servers/ledger/tools/pay", {"amount": paid}, key, headers=asynchronous)
+    same_answer(first, again)
+    assert again.headers["Location"] == first.headers["Location"] == f"/calls/{first.json()['id']}"
+    sent = {"Authorization": f"Bearer {alice.api_key}"}
+
+    def ended() -> dict[str, Any] | None:
+        call: dict[str, Any] = requests.get(
+            alice.bridge.url + first.headers["Location"], headers=sent, timeout=10
+        ).json()
+        return call if call["state"] == "completed" else None
+
+    poll(ended, 20, what="the call completed")
+    assert ledger.runs("pay", paid) == 1
