@@ -150,11 +150,18 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 // send sends a request, trying it again as the retry policy allows, and answers the body of the
 // first success, or the last failure.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, body interface{}, accept string) ([]byte, error) {
+	_, data, err := c.exchange(ctx, method, path, query, body, accept, nil)
+	return data, err
+}
+
+// exchange is send for a request with headers of its own (extra), answering the success's status
+// too, for an operation whose answers differ by status.
+func (c *Client) exchange(ctx context.Context, method, path string, query url.Values, body interface{}, accept string, extra http.Header) (int, []byte, error) {
 	var payload []byte
 	if body != nil {
 		encoded, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("mcpbridge: %s %s: writing the body: %w", method, path, err)
+			return 0, nil, fmt.Errorf("mcpbridge: %s %s: writing the body: %w", method, path, err)
 		}
 		payload = encoded
 	}
@@ -163,33 +170,36 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		target += "?" + query.Encode()
 	}
 	if _, err := url.Parse(target); err != nil {
-		return nil, fmt.Errorf("mcpbridge: %s %s: %w", method, path, err)
+		return 0, nil, fmt.Errorf("mcpbridge: %s %s: %w", method, path, err)
 	}
 	key := c.idempotencyKey(ctx)
 	for attempt := 1; ; attempt++ {
 		header, err := c.header(ctx, accept, payload != nil)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
+		}
+		for name, values := range extra {
+			header[name] = values
 		}
 		if key != "" {
 			header.Set("Idempotency-Key", key)
 		}
-		data, err := c.once(ctx, method, target, header, payload)
+		status, data, err := c.once(ctx, method, target, header, payload)
 		if err == nil {
-			return data, nil
+			return status, data, nil
 		}
 		var problem *ProblemError
 		var after time.Duration
 		if errors.As(err, &problem) {
 			if !retried(problem.Status) && !(key != "" && problem.Type == inFlight) {
-				return nil, err
+				return 0, nil, err
 			}
 			after = problem.RetryAfter
 		} else if ctx.Err() != nil {
-			return nil, &TransportError{Method: method, URL: target, Err: ctx.Err()}
+			return 0, nil, &TransportError{Method: method, URL: target, Err: ctx.Err()}
 		}
 		if attempt >= c.attempts || !c.pause(ctx, attempt, after) {
-			return nil, err
+			return 0, nil, err
 		}
 	}
 }
@@ -266,9 +276,9 @@ func (c *Client) header(ctx context.Context, accept string, hasBody bool) (http.
 	return header, nil
 }
 
-// once is one attempt: the answer's body for a status below 400, else a *ProblemError, or a
-// *TransportError when no answer came.
-func (c *Client) once(ctx context.Context, method, target string, header http.Header, payload []byte) ([]byte, error) {
+// once is one attempt: the answer's status and body for a status below 400, else a
+// *ProblemError, or a *TransportError when no answer came.
+func (c *Client) once(ctx context.Context, method, target string, header http.Header, payload []byte) (int, []byte, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -280,22 +290,22 @@ func (c *Client) once(ctx context.Context, method, target string, header http.He
 	}
 	request, err := http.NewRequestWithContext(ctx, method, target, reader)
 	if err != nil {
-		return nil, &TransportError{Method: method, URL: target, Err: err}
+		return 0, nil, &TransportError{Method: method, URL: target, Err: err}
 	}
 	request.Header = header
 	response, err := c.httpClient.Do(request)
 	if err != nil {
-		return nil, &TransportError{Method: method, URL: target, Err: err}
+		return 0, nil, &TransportError{Method: method, URL: target, Err: err}
 	}
 	defer response.Body.Close()
 	data, err := io.ReadAll(response.Body)
 	if err != nil {
-		return nil, &TransportError{Method: method, URL: target, Err: err}
+		return 0, nil, &TransportError{Method: method, URL: target, Err: err}
 	}
 	if response.StatusCode >= 400 {
-		return nil, newProblemError(response.StatusCode, response.Header, data)
+		return 0, nil, newProblemError(response.StatusCode, response.Header, data)
 	}
-	return data, nil
+	return response.StatusCode, data, nil
 }
 
 // pause waits before attempt+1: the backoff, or longer when Retry-After asks. It reports false,

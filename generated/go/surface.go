@@ -4,8 +4,11 @@ package mcpbridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
+	"time"
 )
 
 // ListServers lists the upstream servers behind the bridge, each with its state.
@@ -87,6 +90,92 @@ func (c *Client) CallServerToolContext(ctx context.Context, server, tool string,
 		args = map[string]interface{}{}
 	}
 	return c.API.CallServerToolContext(ctx, server, tool, args)
+}
+
+// CallOption is an option of StartCall.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	server   string
+	wait     time.Duration
+	waits    bool
+	callback string
+}
+
+// OnServer starts the call of server's tool: StartCall's name is then the tool's own name.
+func OnServer(server string) CallOption {
+	return func(o *callOptions) { o.server = server }
+}
+
+// WaitFor asks the bridge to wait up to wait (in whole seconds, rounded up: Prefer: wait=N) for
+// the call to end, and answer its result then instead of the call. Keep it below WithTimeout's.
+func WaitFor(wait time.Duration) CallOption {
+	return func(o *callOptions) { o.wait, o.waits = wait, true }
+}
+
+// CallbackURL asks the bridge to POST the ended call to target, signed as webhook deliveries are
+// (Callback-Url); a bridge with no callback secret refuses the call with a 400 ProblemError.
+func CallbackURL(target string) CallOption {
+	return func(o *callOptions) { o.callback = target }
+}
+
+// StartedCall is what StartCall answers; exactly one field is set. Call is the call the bridge
+// keeps (202), to follow with API.GetCall or API.StreamCallEvents, answer with API.AnswerCall and
+// cancel with API.CancelCall. Result is set only when WaitFor was given and the tool ended within
+// it: its result, as CallTool answers it (200). The bridge keeps no call then, so there is none to
+// return, and a Call made up here (with no ID the bridge knows) would say otherwise.
+type StartedCall struct {
+	Call   *Call
+	Result *ToolResult
+}
+
+// StartCall starts a tool call that answers at once (Prefer: respond-async): by the tool's
+// qualified or unambiguous bare name, or, with OnServer, by its name on that server. It is checked
+// as CallTool is, and refused with the same ProblemErrors. Every attempt carries one
+// Idempotency-Key (WithIdempotencyKey's, or one made up when the client may retry), so a retry
+// starts one call, not two.
+func (c *Client) StartCall(name string, args map[string]interface{}, opts ...CallOption) (*StartedCall, error) {
+	return c.StartCallContext(context.Background(), name, args, opts...)
+}
+
+// StartCallContext is StartCall with a context.
+func (c *Client) StartCallContext(ctx context.Context, name string, args map[string]interface{}, opts ...CallOption) (*StartedCall, error) {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if args == nil {
+		args = map[string]interface{}{}
+	}
+	path := "/tools/" + url.PathEscape(name)
+	if o.server != "" {
+		path = "/servers/" + url.PathEscape(o.server) + "/tools/" + url.PathEscape(name)
+	}
+	extra := http.Header{}
+	extra.Set("Prefer", "respond-async")
+	if o.waits {
+		seconds := (o.wait + time.Second - 1) / time.Second
+		if seconds < 0 {
+			seconds = 0
+		}
+		extra.Set("Prefer", fmt.Sprintf("respond-async, wait=%d", int64(seconds)))
+	}
+	if o.callback != "" {
+		extra.Set("Callback-Url", o.callback)
+	}
+	status, data, err := c.exchange(keyedCall(ctx), "POST", path, nil, args, "application/json", extra)
+	if err != nil {
+		return nil, err
+	}
+	started := &StartedCall{}
+	var out interface{} = &started.Result
+	if status == http.StatusAccepted {
+		out = &started.Call
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil, fmt.Errorf("mcpbridge: POST %s: reading the answer: %w", path, err)
+	}
+	return started, nil
 }
 
 // ListResources lists every server's resources and resource templates.

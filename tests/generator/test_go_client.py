@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -46,23 +45,6 @@ NEWER_THAN_1_19 = re.compile(
     r"|\bbytes\.Clone\b|\bsync\.(OnceFunc|OnceValue)\b|\bhttp\.NewResponseController\b|\btime\.(DateTime|DateOnly)\b"
     r"|\breflect\.TypeFor\b|\bfor \w+ := range \d"
 )
-
-
-@pytest.fixture(scope="module")
-def go_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of every go command: offline, local toolchain, caches in a temporary folder."""
-    home = tmp_path_factory.mktemp("go-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "CGO")) or k == "GOROOT"}
-    return env | {
-        "GOFLAGS": "-mod=mod",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "GOWORK": "off",
-        "GOTELEMETRY": "off",
-        "GOCACHE": str(home / "cache"),
-        "GOPATH": str(home / "path"),
-        "CGO_ENABLED": "0",  # no C compiler needed: the pure-Go resolver
-    }
 
 
 def go(

@@ -62,14 +62,14 @@ export class Http {
     query?: Query,
     body?: unknown,
     accept = "application/json",
-    stream?: { signal: AbortSignal; headers: Record<string, string> },
+    extra?: { signal?: AbortSignal; headers: Record<string, string> },
     keyed: Keyed = false,
   ): Promise<Response> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const headers: Record<string, string> = { Accept: accept, ...this.options.headers, ...stream?.headers };
+    const headers: Record<string, string> = { Accept: accept, ...this.options.headers, ...extra?.headers };
     if (this.options.apiKey) headers.Authorization = `Bearer ${this.options.apiKey}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const key = typeof keyed === "string" ? keyed : keyed && this.retry.attempts > 1 ? crypto.randomUUID() : undefined;
@@ -83,7 +83,7 @@ export class Http {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: stream?.signal ?? AbortSignal.timeout(this.options.timeoutMs ?? 60000),
+          signal: extra?.signal ?? AbortSignal.timeout(this.options.timeoutMs ?? 60000),
         });
       } catch (error) {
         if (last) throw new TransportError(`${method} ${path}: ${String(error)}`);
@@ -469,6 +469,31 @@ export class Prompts {
   constructor(private readonly http: Http) {}
 }
 
+/** How `startCall` starts a call; every field may be left out. */
+export interface StartCallOptions {
+  /** The server whose tool `name` is (`POST /servers/{server}/tools/{name}`); without it `name` is qualified (`server.tool`) or a bare name only one server offers. */
+  server?: string;
+  /**
+   * Wait up to this many seconds (`Prefer: wait=N`, rounded up to whole seconds) for the call to
+   * end, and get its result then instead of the call. Keep it below the client's `timeoutMs`.
+   */
+  waitSeconds?: number;
+  /** Where the bridge POSTs the ended call, signed as webhook deliveries are (`Callback-Url`). */
+  callbackUrl?: string;
+  /** Every attempt's `Idempotency-Key`; without one, one is made up whenever the call may be retried. */
+  idempotencyKey?: string;
+}
+
+/**
+ * What `startCall` answers: `call`, the call the bridge keeps (202), to follow with `api.getCall`,
+ * `api.streamCallEvents`, answer with `api.answerCall` and cancel with `api.cancelCall`; or, only when
+ * `waitSeconds` was given and the tool ended within it, `result`, the tool's result exactly as
+ * `callTool` answers it (200). The bridge keeps no call then, so there is none to return, and a
+ * call made up here (without an id the bridge knows) would say otherwise; one type with both
+ * outcomes keeps that visible where the answer is used (`if (started.call) ... else started.result`).
+ */
+export type StartedCall = { call: models.Call; result?: undefined } | { call?: undefined; result: models.ToolResult };
+
 export interface CallTarget {
   server: string;
   tool: string;
@@ -506,6 +531,23 @@ export class Client {
   callTool(name: string | CallTarget, args: Record<string, unknown> = {}, idempotencyKey?: string): Promise<models.ToolResult> {
     if (typeof name === "string") return this.api.callTool(name, args, idempotencyKey);
     return this.api.callServerTool(name.server, name.tool, name.params ?? args, idempotencyKey);
+  }
+
+  /**
+   * Start a tool call that answers at once (`Prefer: respond-async`): `startCall("slow", {...})`,
+   * or `startCall("slow", {...}, { server: "calls" })` for one server's tool. Checked as `callTool`
+   * is (a refused call rejects with the same typed errors); every attempt carries one
+   * `Idempotency-Key`, so a retry starts one call, not two.
+   */
+  async startCall(name: string, args: Record<string, unknown> = {}, options: StartCallOptions = {}): Promise<StartedCall> {
+    const tool = encodeURIComponent(name);
+    const path = options.server ? `/servers/${encodeURIComponent(options.server)}/tools/${tool}` : `/tools/${tool}`;
+    const headers: Record<string, string> = { Prefer: "respond-async" };
+    if (options.waitSeconds !== undefined) headers.Prefer += `, wait=${Math.ceil(Math.max(0, options.waitSeconds))}`;
+    if (options.callbackUrl !== undefined) headers["Callback-Url"] = options.callbackUrl;
+    const response = await this.http.send("POST", path, {}, args, "application/json", { headers }, options.idempotencyKey ?? true);
+    const body: unknown = await response.json();
+    return response.status === 202 ? { call: body as models.Call } : { result: body as models.ToolResult };
   }
 
   getResource(uri: string, server?: string): Promise<models.ResourceContents> {
