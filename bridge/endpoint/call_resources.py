@@ -35,7 +35,7 @@ from bridge.validation import OperationValidator
 
 from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, read_body, send_json, send_problem, without_stalling
 from .origins import Origins
-from .stream import HEARTBEAT, RETRY_MS
+from .stream import HEARTBEAT, RETRY_MS, open_event_stream
 
 __all__ = ["CallResources", "etag"]
 
@@ -202,17 +202,7 @@ class CallResources:
         after = int(last) if last.isdigit() else 0
         views = self._calls.watch(call_id, principal)
         first = await anext(views)  # 404 here, before the stream opens
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-cache"),
-                    (b"x-accel-buffering", b"no"),
-                ],
-            }
-        )
+        await open_event_stream(send)
         await send({"type": "http.response.body", "body": b"retry: %d\n\n" % RETRY_MS, "more_body": True})
         pump = asyncio.create_task(_pump(first, views, after, send))
         try:

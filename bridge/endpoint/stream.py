@@ -42,7 +42,7 @@ from bridge.model import Principal
 from .access import EventAccess
 from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem, without_stalling
 
-__all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "sse_frame"]
+__all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "open_event_stream", "sse_frame"]
 
 access_log = logging.getLogger("bridge.access")
 log = logging.getLogger(__name__)
@@ -61,10 +61,21 @@ BURST = 256
 GATHER = 0.05
 #: The one method each route answers; any other is 405, as Flask answers on its routes.
 _METHODS = {STREAM_PATH: "GET", TICKETS_PATH: "POST"}
+#: An event stream's head: never cached, never buffered by a proxy in front.
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 _TRUE = ("true", "1", "yes")
 #: The key of an event's SSE frame among its encodings (``WireEvent.memo``).
 _SSE = "sse"
 _FALSE = ("false", "0", "no", "")
+
+
+async def open_event_stream(send: Send) -> None:
+    """Start a ``text/event-stream`` answer (200, ``_SSE_HEADERS``)."""
+    await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
 
 
 def sse_frame(item: WireEvent | Notice, payload: bool) -> bytes:
@@ -147,17 +158,7 @@ class EventStream:
         self.open += 1
         pump: asyncio.Task[None] | None = None
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/event-stream; charset=utf-8"),
-                        (b"cache-control", b"no-cache"),
-                        (b"x-accel-buffering", b"no"),
-                    ],
-                }
-            )
+            await open_event_stream(send)
             await send(
                 {"type": "http.response.body", "body": b"retry: %d\n: stream open\n\n" % RETRY_MS, "more_body": True}
             )

@@ -70,3 +70,12 @@ def test_the_async_client_starts_and_reads_a_call(client_package: Any, served: B
 
     done = asyncio.run(run())
     assert done.result.structuredContent == {"result": "worked 0 s"}
+
+
+def test_a_start_with_one_idempotency_key_is_one_call(client_package: Any, served: BridgeProcess) -> None:
+    with client_package.Client(served.url, api_key=ALICE) as client:
+        first = client.start_call("calls.slow", {"seconds": 0}, idempotency_key="start-once")
+        again = client.start_call("calls.slow", {"seconds": 0}, idempotency_key="start-once")
+        other = client.start_call("calls.slow", {"seconds": 0})
+    assert again.id == first.id
+    assert other.id != first.id

@@ -66,7 +66,9 @@ out.once = [again.call.id === first.call.id, sent.at(-1)["Idempotency-Key"]];
 const refused = {};
 async function expect(name, Kind, start) {
   try { await start(); refused[name] = "no error"; }
-  catch (e) { refused[name] = [e instanceof Kind, e.status, e.errors.length ? e.errors.map((f) => f.pointer) : e.detail]; }
+  catch (e) {
+    refused[name] = [e instanceof Kind, e.status, e.errors.length ? e.errors.map((f) => f.pointer) : e.detail];
+  }
 }
 const callback = { callbackUrl: "https://example.com/done" };
 await expect("callback", InvalidRequest, () => client.startCall("slow", { seconds: 0 }, callback));

@@ -48,10 +48,19 @@ def start_call(
     server: str | None = None,
     tool: str | None = None,
     params: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> Request[models.Call]:
-    request = call_tool(name, arguments, server=server, tool=tool, params=params)
+    """``call_tool``'s request answered at once (``respond-async``), keyed as it is: a retried start is one call."""
+    request = call_tool(name, arguments, server=server, tool=tool, params=params, idempotency_key=idempotency_key)
     return Request(
-        request.method, request.path, _core.model(models.Call), body=request.body, has_body=True, prefer="respond-async"
+        request.method,
+        request.path,
+        _core.model(models.Call),
+        body=request.body,
+        has_body=True,
+        prefer="respond-async",
+        idempotency_key=request.idempotency_key,
+        keyed=request.keyed,
     )
 
 

@@ -427,10 +427,15 @@ class AsyncClient:
         server: str | None = None,
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> models.Call:
         """Start a tool call that answers at once (``Prefer: respond-async``): the call, to follow
-        with ``api.get_call``, answer with ``api.answer_call`` and cancel with ``api.cancel_call``."""
-        return await self.http.run(_surface.start_call(name, arguments, server=server, tool=tool, params=params))
+        with ``api.get_call``, answer with ``api.answer_call`` and cancel with ``api.cancel_call``.
+        Keyed as ``call_tool`` is, so a retried start names the same call."""
+        start = _surface.start_call(
+            name, arguments, server=server, tool=tool, params=params, idempotency_key=idempotency_key
+        )
+        return await self.http.run(start)
 
     async def get_resource(self, uri: str, *, server: str | None = None) -> models.ResourceContents:
         """Read a resource (binary content stays base64 in ``blob``)."""
