@@ -40,10 +40,14 @@ QuickAnswer = Callable[[bytes, list[tuple[bytes, bytes]]], tuple[int, tuple[tupl
 
 
 class _Answered:
-    """Stands in for the ASGI cycle of a request answered in the protocol: its response is complete."""
+    """Stands in for the ASGI cycle of a request answered in the protocol: its response is complete,
+    and what uvicorn does to a cycle when the connection ends (``connection_lost``, ``shutdown``)
+    does nothing to it."""
 
     response_complete = True
     keep_alive = True
+    disconnected = False
+    message_event = asyncio.Event()  # set by connection_lost; nothing ever waits on it
 
 
 _ANSWERED: Any = _Answered()

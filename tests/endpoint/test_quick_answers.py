@@ -8,6 +8,7 @@ connection (keep-alive, pipelining) is seen as a client sees it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -153,3 +154,27 @@ def test_only_keep_alive_http_1_1_gets_are_offered(served: tuple[int, Quick]) ->
         b'{"app":"/quick/posted"}',
     ]
     assert quick.offered == []
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_connection_closed_after_a_quick_answer_ends_cleanly(served: tuple[int, Quick]) -> None:
+    """uvicorn tidies the last request's cycle when a connection ends: the stand-in takes that."""
+    port, _ = served
+    kept = _Kept()
+    logging.getLogger("asyncio").addHandler(kept)
+    try:
+        assert _exchange(port, _get("/quick/last"), 1)[0][2] == b'{"said":"last"}'
+        # the socket is closed by now; the server sees it go, then answers on another connection
+        assert _exchange(port, _get("/other"), 1)[0][2] == b'{"app":"/other"}'
+        time.sleep(0.2)
+    finally:
+        logging.getLogger("asyncio").removeHandler(kept)
+    assert [r.getMessage() for r in kept.records] == []
