@@ -18,6 +18,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from harness import poll
 from tests.servers.launch import RICH_SERVER
 from tests.support import BridgeProcess, bridge_process, in_process_bridge, rich_stdio
 
@@ -168,3 +169,27 @@ def test_a_chunked_body_over_the_limit_is_413_and_the_bridge_keeps_serving(serve
     assert (answer.status_code, answer.headers["Content-Type"]) == (413, "application/problem+json")
     after = requests.post(served.url + "/mcp", headers=SENT, data=rpc("ping"), timeout=30)
     assert after.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
+
+
+def test_a_refusal_on_the_loop_is_audited_as_flask_audits_it(tmp_path: Path) -> None:
+    """401 without a key: one ``request.denied`` record for ``/mcp`` from each path, field for field."""
+    config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}}}
+    served_log, flask_log = tmp_path / "served.jsonl", tmp_path / "flask.jsonl"
+    headers = {**JSON, "X-Request-Id": "rpc-audit-1"}
+    with bridge_process(tmp_path / "served", config, "--api-key", KEY, "--audit-log", str(served_log)) as running:
+        assert requests.post(running.url + "/mcp", headers=headers, data=rpc("ping"), timeout=30).status_code == 401
+        poll(lambda: served_log.exists() and served_log.read_bytes().endswith(b"\n"), 10, what="the audit record")
+    with in_process_bridge([rich_stdio()], api_keys=(KEY,), audit_log=str(flask_log)) as bridge:
+        assert bridge.app.test_client().post("/mcp", headers=headers, data=rpc("ping")).status_code == 401
+
+    def records(path: Path) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in json.loads(line).items() if k not in ("time", "ts")}
+            for line in path.read_text().splitlines()
+        ]
+
+    expected = records(flask_log)
+    assert records(served_log) == expected
+    assert [(r["action"], r["target"], r["status"], r["requestId"]) for r in expected] == [
+        ("request.denied", "/mcp", 401, "rpc-audit-1")
+    ]
