@@ -65,10 +65,15 @@ def _per_request(cpu_s: dict[str, float], pids: list[int], n: int) -> float:
     return sum(cpu_s.get(str(pid), 0.0) for pid in pids) / max(n, 1) * 1000
 
 
-def load_cell(endpoint: Endpoint, upstream: Upstream, cell: Cell) -> dict[str, Any]:
+def load_cell(
+    endpoint: Endpoint, upstream: Upstream, cell: Cell, *, path: str | None = None, body: str | None = None
+) -> dict[str, Any]:
+    """The upstream's REST tool call on ``endpoint``; or ``body`` (JSON text) posted to ``path``."""
     watch = [endpoint.proc.pid, *endpoint.upstream_pids]
-    argv = [sys.executable, "-m", "bench.loadgen", "--port", str(endpoint.port), "--path", endpoint.path(upstream)]
-    argv += ["--body", json.dumps(dict(upstream.arguments)), "--concurrency", str(cell.concurrency)]
+    path = path or endpoint.path(upstream)
+    body = body if body is not None else json.dumps(dict(upstream.arguments))
+    argv = [sys.executable, "-m", "bench.loadgen", "--port", str(endpoint.port), "--path", path]
+    argv += ["--body", body, "--concurrency", str(cell.concurrency)]
     argv += ["--seconds", str(cell.seconds), "--warmup", str(cell.warmup)]
     for line in endpoint.headers:
         argv += ["--header", line]

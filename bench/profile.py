@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.jsonrpc import rpc_body  # noqa: E402
 from bench.targets import Upstream, running_http_upstream  # noqa: E402
 from harness import free_port, http_status, started  # noqa: E402
 
@@ -33,6 +34,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("WSGI adapter (a2wsgi)", ("a2wsgi/",)),
     ("Flask and Werkzeug", ("flask/", "werkzeug/")),
     ("tool-call route (bridge/endpoint/calls.py)", ("endpoint/calls.py",)),
+    ("plain JSON-RPC route and dispatcher (endpoint/jsonrpc.py, gateway/jsonrpc.py)", ("/jsonrpc.py",)),
     ("request gate and validation", ("gate/", "rest/app.py", "validation.py", "schema.py")),
     ("waiting thread hop (LoopThread.run)", ("LoopThread.run (",)),
     ("SDK client (mcp/client, mcp/shared)", ("mcp/client/", "mcp/shared/")),
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="how the bridge reaches echo")
+    parser.add_argument("--jsonrpc", action="store_true", help="load POST /mcp with a plain JSON-RPC tools/call")
     args = parser.parse_args()
 
     port = free_port()
@@ -87,8 +90,9 @@ def main() -> None:
         command += ["--log-level", "warning", "--registry", str(Path(tmp) / "registry.db")]
         bridge = stack.enter_context(started("bridge", command, cwd=args.bridge_root, log=Path(tmp) / "bridge.log"))
         bridge.wait_until(lambda: http_status(port, "GET", "/readyz") == 200, 60, "ready (/readyz 200)")
-        load = [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--path", "/servers/rich/tools/echo"]
-        load += ["--body", '{"text": "hello"}', "--concurrency", str(args.concurrency)]
+        path, body = ("/mcp", rpc_body(upstream)) if args.jsonrpc else ("/servers/rich/tools/echo", '{"text": "hello"}')
+        load = [sys.executable, "-m", "bench.loadgen", "--port", str(port), "--path", path]
+        load += ["--body", body, "--concurrency", str(args.concurrency)]
         load += ["--seconds", str(args.seconds + 2), "--warmup", "0.5", "--watch", str(bridge.pid)]
         loader = subprocess.Popen(load, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         time.sleep(1.0)  # the load generator starts and warms up first: sample the steady state only
@@ -97,7 +101,7 @@ def main() -> None:
         result = json.loads(loader.communicate(timeout=args.seconds + 60)[0])
         total, shares = _shares(raw)
     cpu = 1000 * result["cpu_s"][str(bridge.pid)] / max(result["n"], 1)
-    where = f"{args.bridge_root} ({args.transport})"
+    where = f"{args.bridge_root} ({args.transport}{', plain JSON-RPC' if args.jsonrpc else ''})"
     print(f"bridge at {where}: {result['rps']:.0f} rps at c={args.concurrency}, CPU {cpu:.2f} ms/req")
     print(f"{total} samples; share of samples with a frame of each component on the stack:")
     for label, share in shares:

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import auth, calls, events, extra_tables, extras, report, webhooks
+from bench import auth, calls, events, extra_tables, extras, jsonrpc, report, webhooks
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -48,6 +48,12 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
         lambda plan: calls.measure(plan.seconds, plan.warmup, plan.repeat),
         lambda result: (
             "## Asynchronous calls: creating one; 1,000 polled 10×/s beside sync calls at c=8\n\n" + calls.table(result)
+        ),
+    ),
+    "jsonrpc": (
+        jsonrpc.measure,
+        lambda result: (
+            "## Plain JSON-RPC `tools/call` on `POST /mcp` beside the REST tool call\n\n" + jsonrpc.table(result)
         ),
     ),
     "auth": (
@@ -101,6 +107,9 @@ def _arguments() -> argparse.Namespace:
     )
     chosen.add_argument(
         "--auth", action="store_true", help="credential and limit checks; OAuth 2.0 + limits vs an API key, c=8"
+    )
+    chosen.add_argument(
+        "--jsonrpc", action="store_true", help="plain JSON-RPC tools/call on POST /mcp beside REST, c=1 and 8"
     )
     chosen.add_argument(
         "--calls", action="store_true", help="async call creation CPU; 1,000 async calls polled 10×/s beside c=8"

@@ -166,6 +166,7 @@ class Bridge:
         from bridge.endpoint.async_calls import AsyncCalls
         from bridge.endpoint.call_resources import CallResources
         from bridge.endpoint.calls import ToolCalls
+        from bridge.endpoint.jsonrpc import PlainJsonRpc
         from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
@@ -177,6 +178,7 @@ class Bridge:
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
         access = EventAccess(self.gate, origins)
         call_resources = CallResources(self.calls, self.gate, origins=origins)
+        dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
         return create_asgi_app(
             self.app,
@@ -186,7 +188,8 @@ class Bridge:
             calls=calls,
             call_resources=call_resources,
             stream=EventStream(self.feed, access),
-            websocket=WebSocketEndpoint(JsonRpcDispatcher(self.gateway), self.feed, access),
+            websocket=WebSocketEndpoint(dispatcher, self.feed, access),
+            plain_rpc=PlainJsonRpc(dispatcher, self.gate),
             origins=origins,
             threads=self.settings.threads,
         )

@@ -4,12 +4,13 @@ Tool calls (``bridge.endpoint.calls``) are answered on the event loop without Fl
 the hot path. An MCP client is told apart by what the transport requires of it: it accepts
 ``text/event-stream``, or carries ``Mcp-Session-Id`` / ``MCP-Protocol-Version`` (its GET
 stream and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those
-requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams);
-a plain JSON ``POST /mcp``, as any REST client sends it, and the rest of the REST API go to
-the Flask app. Asynchronous calls (``/calls``, ``bridge.endpoint.call_resources``) are polled
-hard and answered on the loop too. The event stream (``GET /mcp/stream``, its tickets) and the WebSocket (``/ws``)
-are served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket``): they
-live as long as their clients and follow the feed. Before any route, ``Host`` and ``Origin``
+requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams).
+A plain JSON ``POST /mcp``, as any REST client sends it, is answered on the loop too
+(``bridge.endpoint.jsonrpc``); the rest of the REST API goes to the Flask app. Asynchronous
+calls (``/calls``, ``bridge.endpoint.call_resources``) are polled hard and answered on the
+loop too. The event stream (``GET /mcp/stream``, its tickets) and the WebSocket (``/ws``) are
+served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket``): they live
+as long as their clients and follow the feed. Before any route, ``Host`` and ``Origin``
 are checked and CORS answered (``bridge.endpoint.origins``). Every path passes the one gate
 (``bridge.gate``); an MCP client's principal rides in the request's ``scope["state"]`` to the
 gateway's handlers.
@@ -26,6 +27,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from bridge.endpoint.call_resources import CallResources
 from bridge.endpoint.calls import ToolCalls
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
+from bridge.endpoint.jsonrpc import MCP_PATH, PlainJsonRpc
 from bridge.endpoint.origins import Origins, is_preflight
 from bridge.endpoint.stream import EventStream
 from bridge.endpoint.websocket import WebSocketEndpoint
@@ -34,7 +36,6 @@ from bridge.gate import Gate
 
 __all__ = ["create_asgi_app"]
 
-MCP_PATH = "/mcp"
 #: Where an MCP client request carries its principal to the handlers (``scope["state"]``).
 PRINCIPAL = "bridge.principal"
 #: Worker threads for the Flask side; each in-flight REST call holds one while it waits upstream.
@@ -59,6 +60,7 @@ def create_asgi_app(
     call_resources: CallResources | None = None,
     stream: EventStream | None = None,
     websocket: WebSocketEndpoint | None = None,
+    plain_rpc: PlainJsonRpc | None = None,
     origins: Origins | None = None,
     threads: int = WSGI_THREADS,
 ) -> ASGIApp:
@@ -109,6 +111,9 @@ def create_asgi_app(
                     return
                 scope.setdefault("state", {})[PRINCIPAL] = principal
                 await mcp_app(scope, receive, send)
+                return
+            if plain_rpc is not None and plain_rpc.match(scope):
+                await plain_rpc(scope, receive, send, headers)
                 return
         if scope["type"] == "websocket":
             if websocket is not None and websocket.match(scope):

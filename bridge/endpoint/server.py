@@ -20,7 +20,8 @@ from mcp.shared.exceptions import MCPError
 
 from bridge.audit import DENIED, audit
 from bridge.calls import Calls, CallView
-from bridge.endpoint.asgi import MCP_PATH, PRINCIPAL
+from bridge.endpoint.asgi import PRINCIPAL
+from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.errors import BridgeError, Unauthorized, jsonrpc_error
 from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
