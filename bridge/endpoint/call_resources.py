@@ -28,12 +28,22 @@ from urllib.parse import parse_qs
 import orjson
 
 from bridge.calls import Calls, CallState, render
-from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError
+from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.model import JSON, Principal
 from bridge.validation import OperationValidator
 
-from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, read_body, send_json, send_problem, without_stalling
+from .http import (
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_json,
+    send_problem,
+    send_unrouted,
+    without_stalling,
+)
 from .origins import Origins
 from .stream import HEARTBEAT, RETRY_MS, open_event_stream
 
@@ -83,8 +93,9 @@ class CallResources:
         try:
             route = self._route(path, method)
             if route is None:
-                status = 404 if _allowed(path) is None else 405
-                await _refuse(send, path, status)
+                allowed = _allowed(path)
+                status = 404 if allowed is None else 405
+                await send_unrouted(send, path, None if allowed is None else ", ".join(sorted(allowed)))
             else:
                 status = await route(scope, receive, send)
         except BridgeError as error:
@@ -279,23 +290,5 @@ async def _until_done(receive: Receive, send: Send, pump: asyncio.Task[None], he
 
 async def _send_bytes(send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...]) -> None:
     headers = [*extra] if status == 304 else [(b"content-type", _JSON), (b"content-length", b"%d" % len(body)), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _refuse(send: Send, path: str, status: int) -> None:
-    """404 for a path that is not a call's, 405 (with ``Allow``) for a method the path does not answer."""
-    allowed = _allowed(path)
-    problem = {
-        "type": PROBLEM_BASE + ("not-found" if status == 404 else "method-not-allowed"),
-        "title": "Not found" if status == 404 else "Method Not Allowed",
-        "status": status,
-        "detail": "no such route" if status == 404 else "The method is not allowed for the requested URL.",
-        "instance": path,
-    }
-    body = orjson.dumps(problem)
-    headers = [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode())]
-    if allowed is not None:
-        headers.append((b"allow", ", ".join(sorted(allowed)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

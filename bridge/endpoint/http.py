@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import orjson
 
 from bridge.audit import DENIED, audit
-from bridge.errors import BridgeError, PayloadTooLarge
+from bridge.errors import PROBLEM_BASE, BridgeError, PayloadTooLarge
 from bridge.gate import MustWait
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "read_body",
     "send_json",
     "send_problem",
+    "send_unrouted",
     "without_stalling",
 ]
 
@@ -102,6 +103,20 @@ async def send_problem(send: Send, error: BridgeError, instance: str, scope: Sco
     problem.setdefault("instance", instance)
     body = orjson.dumps(problem)
     await _send(send, error.status, PROBLEM_JSON, body, error.headers().items())
+
+
+async def send_unrouted(send: Send, path: str, allow: str | None) -> None:
+    """The problem Flask answers for a request no route takes, from the routes served without it:
+    404 when nothing answers ``path``, 405 naming the methods that do (``allow``) otherwise."""
+    status = 404 if allow is None else 405
+    problem = {
+        "type": PROBLEM_BASE + ("not-found" if allow is None else "method-not-allowed"),
+        "title": "Not found" if allow is None else "Method Not Allowed",
+        "status": status,
+        "detail": "no such route" if allow is None else "The method is not allowed for the requested URL.",
+        "instance": path,
+    }
+    await _send(send, status, PROBLEM_JSON, orjson.dumps(problem), () if allow is None else [("allow", allow)])
 
 
 def audit_refusal(scope: Scope, error: BridgeError) -> None:

@@ -34,13 +34,13 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError, FieldError, RequestInvalid
+from bridge.errors import UNEXPECTED, BridgeError, FieldError, RequestInvalid
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
 from bridge.model import Principal
 
 from .access import EventAccess
-from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, send_json, send_problem, without_stalling
+from .http import Headers, Receive, Scope, Send, send_json, send_problem, send_unrouted, without_stalling
 
 __all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "open_event_stream", "sse_frame"]
 
@@ -113,7 +113,7 @@ class EventStream:
             headers = Headers(scope)
             if scope["method"] != _METHODS[path]:
                 status = 405
-                await _not_allowed(send, path)
+                await send_unrouted(send, path, _METHODS[path])
                 return
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
             if path == TICKETS_PATH:
@@ -198,18 +198,3 @@ def _flag(value: str, pointer: str) -> bool:
     if lowered in _FALSE:
         return False
     raise RequestInvalid(f"{pointer}: expected true or false", [FieldError(pointer, "expected true or false")])
-
-
-async def _not_allowed(send: Send, path: str) -> None:
-    problem = {
-        "type": PROBLEM_BASE + "method-not-allowed",
-        "title": "Method Not Allowed",
-        "status": 405,
-        "detail": "The method is not allowed for the requested URL.",
-        "instance": path,
-    }
-    body = orjson.dumps(problem)
-    headers = [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode())]
-    headers.append((b"allow", _METHODS[path].encode()))
-    await send({"type": "http.response.start", "status": 405, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
