@@ -10,6 +10,10 @@ rate, statuses, its own CPU) and exits. It stops by itself. Polls go over ``--co
 keep-alive connections, each owning a share of the calls and pacing its requests on a fixed
 schedule (a late one is sent at once, never skipped), built as ``bench.loadgen`` is: bare
 ``asyncio.Protocol`` connections on uvloop, a response delimited by its ``Content-Length``.
+
+With ``--depth D`` a connection sends its polls D at a time, in one write (HTTP/1.1 pipelining,
+what an HTTP/2 client's multiplexing amounts to on the wire), and sends the next D when all D
+answers are in and they fall due: each call is still read ``--rate`` times a second.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from bench.loadgen import _cheapest_loop, request_bytes, response_end
 class _Poller(asyncio.Protocol):
     """One connection: GETs of its calls in turn, each request at its slot on the schedule."""
 
-    def __init__(self, port: int, paths: list[str], interval: float, end: float, headers: str) -> None:
+    def __init__(self, port: int, paths: list[str], interval: float, end: float, headers: str, depth: int) -> None:
         self.requests = [f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode() for p in paths]
-        self.interval = interval
+        self.depth = min(depth, len(paths))
+        self.interval = interval * self.depth
+        self.waiting = 0
         self.end = end
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
@@ -48,20 +54,23 @@ class _Poller(asyncio.Protocol):
     def _send(self) -> None:
         assert self.transport is not None
         self.sent_at = time.perf_counter()
-        self.transport.write(self.requests[self.sent % len(self.requests)])
-        self.sent += 1
+        count = len(self.requests)
+        self.transport.write(b"".join(self.requests[(self.sent + i) % count] for i in range(self.depth)))
+        self.sent += self.depth
+        self.waiting = self.depth
         self.next_at += self.interval
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        found = response_end(self.buffer)
-        if found is None:
+        while self.waiting and (found := response_end(self.buffer)) is not None:
+            status, length = found
+            del self.buffer[:length]
+            self.waiting -= 1
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+        if self.waiting:
             return
-        status, length = found
-        del self.buffer[:length]
         now = time.perf_counter()
         self.latencies.append(now - self.sent_at)
-        self.statuses[status] = self.statuses.get(status, 0) + 1
         if now >= self.end:
             assert self.transport is not None
             self.transport.close()
@@ -116,7 +125,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     pollers = []
     for paths in per_connection:
         interval = 1.0 / (args.rate * len(paths))
-        poller = _Poller(args.port, [f"/calls/{i}" for i in paths], interval, end, headers)
+        poller = _Poller(args.port, [f"/calls/{i}" for i in paths], interval, end, headers, args.depth)
         await loop.create_connection(lambda p=poller: p, "127.0.0.1", args.port)  # type: ignore[misc]
         pollers.append(poller)
     await asyncio.wait([p.done for p in pollers], timeout=args.seconds + 30)
@@ -149,6 +158,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--depth", type=int, default=1, help="polls a connection sends in one write")
     args = parser.parse_args()
     factory, _ = _cheapest_loop()
     with asyncio.Runner(loop_factory=factory) as runner:

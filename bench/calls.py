@@ -9,6 +9,9 @@
   while ``bench/call_poller.py`` (a process of its own, bounded) holds 1,000 calls of a slow tool
   on a second upstream and reads each 10 times a second (10,000 ``GET /calls/{id}`` a second
   asked for; the table says how many it made). Target: ≥ 0.9× of the throughput without.
+  Twice: each of the poller's 50 connections sending one poll and waiting for its answer, and
+  sending its polls ``PIPELINED`` at a time in one write (HTTP/1.1 pipelining: what a client that
+  multiplexes its polls over a few connections, as HTTP/2 does, puts on the wire).
 
     .venv/bin/python -m bench.calls [--seconds 5] [--rounds 3] [--calls 1000] [--rate 10]
 
@@ -33,6 +36,8 @@ from bench.measure import Cell, load_cell
 from bench.procs import cpu_seconds
 from bench.targets import RICH, ROOT, Upstream, running_bridge
 
+#: Polls a connection sends together in the pipelined rounds: all of its share of 1,000 calls.
+PIPELINED = 20
 #: Room for a thousand calls of this bench (the defaults are 100 per caller, 1,000 in all).
 OPTIONS = ["--call-limit-per-caller", "100000", "--call-limit", "100000"]
 
@@ -60,7 +65,7 @@ def creation(work: Path, cell: Cell, rounds: int) -> list[dict[str, Any]]:
     return runs
 
 
-def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float) -> list[dict[str, Any]]:
+def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: int = 1) -> list[dict[str, Any]]:
     runs = []
     echo, sleeper = Upstream.rich_stdio(), _sleeper()
     slow = {"seconds": cell.warmup + cell.seconds + 120}  # outlasts the measurement
@@ -71,7 +76,7 @@ def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float) -> list
             argv += ["--path", endpoint.path(sleeper), "--body", json.dumps(slow)]
             # The poller alone for a while (what a poll costs each process), then the calls beside it.
             lasts = cell.seconds + cell.warmup + cell.seconds + 2
-            argv += ["--calls", str(calls), "--rate", str(rate), "--seconds", str(lasts)]
+            argv += ["--calls", str(calls), "--rate", str(rate), "--seconds", str(lasts), "--depth", str(depth)]
             with subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True) as poller:
                 assert poller.stdout is not None
                 if poller.stdout.readline().strip() != "polling":
@@ -108,48 +113,55 @@ def measure(seconds: float, warmup: float, rounds: int, calls: int = 1000, rate:
         cell = Cell(8, seconds, warmup)
         made = creation(work, cell, rounds)
         load = polled(work, cell, rounds, calls, rate)
+        piped = polled(work, cell, rounds, calls, rate, PIPELINED)
     return {
         "settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds, "calls": calls, "rate": rate},
         "creation": made,
         "polled": load,
+        "pipelined": piped,
     }
 
 
 def table(result: dict[str, Any]) -> str:
-    made, load, settings = result["creation"], result["polled"], result["settings"]
+    made, settings = result["creation"], result["settings"]
     sync_cpu = statistics.median(r["sync"]["proxy_cpu_ms"] for r in made)
     async_cpu = statistics.median(r["async"]["proxy_cpu_ms"] for r in made)
     sync_rps = statistics.median(r["sync"]["rps"] for r in made)
     async_rps = statistics.median(r["async"]["rps"] for r in made)
-    alone = statistics.median(r["alone"]["rps"] for r in load)
-    beside = statistics.median(r["polled"]["rps"] for r in load)
-    polls = statistics.median(r["poller"]["polls_per_s"] for r in load)
-    p50 = statistics.median(r["poller"]["p50_ms"] for r in load)
-    cpu_alone = statistics.median(r["alone"]["proxy_cpu_ms"] for r in load)
-    cpu_beside = statistics.median(r["polled"]["proxy_cpu_ms"] for r in load)
-    bridge_poll = statistics.median(r["poller"]["bridge_us_per_poll"] for r in load)
-    poller_poll = statistics.median(r["poller"]["poller_us_per_poll"] for r in load)
-    return "\n".join(
-        [
-            "| echo at c=8 | calls/s | bridge CPU ms/call |",
-            "| --- | ---: | ---: |",
-            f"| synchronous | {sync_rps:.0f} | {sync_cpu:.3f} |",
-            f"| asynchronous (`Prefer: wait=10`) | {async_rps:.0f} | {async_cpu:.3f} |",
-            f"| **an async call beyond the call itself** | | **{async_cpu - sync_cpu:+.3f}** (target ≤ 1 ms) |",
-            "",
-            "| sync echo at c=8 | calls/s | bridge CPU ms/call |",
-            "| --- | ---: | ---: |",
-            f"| alone | {alone:.0f} | {cpu_alone:.3f} |",
-            f"| with {settings['calls']} async calls polled {settings['rate']:g}×/s each"
-            f" ({polls:.0f} polls/s made, p50 {p50:.2f} ms) | {beside:.0f} ({beside / alone:.2f}×, target ≥ 0.9×)"
-            f" | {cpu_beside:.3f} |",
-            "",
-            f"A poll (`GET /calls/{{id}}`, polls alone) costs the bridge {bridge_poll:.0f} µs of CPU and the poller"
-            f" {poller_poll:.0f} µs.",
-            "",
-            f"Medians of {settings['rounds']} rounds of {settings['seconds']:g} s cells; each round a fresh bridge.",
-        ]
-    )
+    lines = [
+        "| echo at c=8 | calls/s | bridge CPU ms/call |",
+        "| --- | ---: | ---: |",
+        f"| synchronous | {sync_rps:.0f} | {sync_cpu:.3f} |",
+        f"| asynchronous (`Prefer: wait=10`) | {async_rps:.0f} | {async_cpu:.3f} |",
+        f"| **an async call beyond the call itself** | | **{async_cpu - sync_cpu:+.3f}** (target ≤ 1 ms) |",
+        "",
+        f"Sync echo at c=8, alone and beside {settings['calls']} async calls each polled {settings['rate']:g}×/s:",
+        "",
+        "| polls sent | alone calls/s | beside calls/s (ratio, target ≥ 0.9×) | polls/s made, p50 |"
+        " bridge CPU ms/call alone → beside | CPU per poll: bridge, poller |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, label in (("polled", "one at a time"), ("pipelined", f"{PIPELINED} at a time")):
+        load = result.get(key)
+        if not load:
+            continue
+        alone = statistics.median(r["alone"]["rps"] for r in load)
+        beside = statistics.median(r["polled"]["rps"] for r in load)
+        ratios = ", ".join(f"{r['polled']['rps'] / r['alone']['rps']:.2f}" for r in load)
+        polls = statistics.median(r["poller"]["polls_per_s"] for r in load)
+        p50 = statistics.median(r["poller"]["p50_ms"] for r in load)
+        cpu_alone = statistics.median(r["alone"]["proxy_cpu_ms"] for r in load)
+        cpu_beside = statistics.median(r["polled"]["proxy_cpu_ms"] for r in load)
+        bridge_poll = statistics.median(r["poller"]["bridge_us_per_poll"] for r in load)
+        poller_poll = statistics.median(r["poller"]["poller_us_per_poll"] for r in load)
+        lines.append(
+            f"| {label} | {alone:.0f} | {beside:.0f} ({beside / alone:.2f}×; rounds {ratios}) |"
+            f" {polls:.0f}, {p50:.2f} ms | {cpu_alone:.3f} → {cpu_beside:.3f} |"
+            f" {bridge_poll:.0f} µs, {poller_poll:.0f} µs |"
+        )
+    rounds = f"Medians of {settings['rounds']} rounds of {settings['seconds']:g} s cells"
+    lines += ["", f"{rounds}; each round a fresh bridge."]
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -19,14 +19,16 @@ A protocol made ``answering(quick)`` first offers each keep-alive HTTP/1.1 ``GET
 in flight before it on its connection to ``quick`` (``CallResources.quick_answer``: a poll of an
 asynchronous call). An answer is written at once, in one write, and no ASGI cycle is made for
 the request; None leaves the request to the application as usual. Polls come by the thousand a
-second, and the cycle (a task, its messages, two writes) was most of what one cost.
+second, and the cycle (a task, its messages, two writes) was most of what one cost. Answers made
+while one read's bytes are parsed are written together when the parsing ends: a client that
+pipelines its polls pays one segment each way for all of them, not one each.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -70,9 +72,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _head_fields = 0
     _head_parsed = 0
     _reading_head = True
+    _in_head = False
     _refusal: BridgeError | None = None
     #: Offered each plain GET before the application (see ``answering``); empty: everything goes to it.
     quick: ClassVar[tuple[QuickAnswer, ...]] = ()
+    #: While bytes received are parsed: the quick answers made so far, written together after.
+    _answers: list[bytes] | None = None
+    #: The server's default headers (Server, Date) as written, and the list they were made from.
+    _defaults = b""
+    _defaults_of: list[tuple[bytes, bytes]] | None = None
 
     @classmethod
     def answering(cls, quick: QuickAnswer) -> type[GuardedHttpProtocol]:
@@ -90,14 +98,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._reading_head:
             self._head_bytes += len(data)
-        super().data_received(data)
+        self._answers = []
+        try:
+            super().data_received(data)
+        finally:
+            self._flush_answers()
+        if self._in_head and self._head_timer is None and not self.transport.is_closing():
+            # A head begun and not yet whole: it has HEAD_TIMEOUT from now. (A head that arrives
+            # whole, as nearly all do, never needs a timer.)
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
         if self._reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
             self._refuse(HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes"))
 
+    def handle_websocket_upgrade(self) -> None:
+        self._flush_answers()  # the handshake's answer comes after those to the requests before it
+        super().handle_websocket_upgrade()
+
+    def _flush_answers(self) -> None:
+        """Write the quick answers made since bytes came in, in one write: a client that pipelines
+        its polls gets them back in one segment, as it sent them."""
+        answers, self._answers = self._answers, None
+        if not answers:
+            return
+        self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
+        if self.cycle is _ANSWERED and not self.transport.is_closing():
+            # The last request read was answered here, and nothing is in flight after it: the
+            # connection waits for the next one as after any response (uvicorn's keep-alive timer).
+            self._unset_keepalive_if_required()
+            waiting = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+            self.timeout_keep_alive_task = waiting
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:  # a request after an idle keep-alive wait: its head has a deadline too
-            self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
+        self._in_head = True
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -119,7 +152,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
-        self._reading_head = False
+        self._reading_head = self._in_head = False
         self._stop_head_timer()
         if (
             self.quick
@@ -137,16 +170,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def _write_answer(self, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> None:
-        """A request's whole answer in one write; the connection then waits for the next, as after any."""
-        head = [STATUS_LINE[status]]
-        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        """A request's whole answer, queued to be written with the others this read brought."""
+        defaults = self.server_state.default_headers  # a new list each second (its Date changes)
+        if defaults is not self._defaults_of:
+            self._defaults_of = defaults
+            self._defaults = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+        parts = [STATUS_LINE[status], self._defaults]
         if status != 304:
-            head += [b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body)]
-        head += [name + b": " + value + b"\r\n" for name, value in headers]
-        head.append(b"\r\n")
+            parts.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        parts += (b"\r\n", body)
         self.cycle = _ANSWERED
-        self.transport.write(b"".join(head) + body)
-        self.on_response_complete()
+        self.server_state.total_requests += 1
+        # Only ever called while data_received parses: written with the others when it ends.
+        cast(list[bytes], self._answers).append(b"".join(parts))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -175,6 +213,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _refuse(self, error: BridgeError) -> None:
         """``error`` as problem+json, then the connection closed: after a bad head nothing on it can be trusted."""
         self._stop_head_timer()
+        self._flush_answers()  # answers to the requests before this one go first
         body = orjson.dumps(error.to_problem())
         head = [STATUS_LINE[error.status]]
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]

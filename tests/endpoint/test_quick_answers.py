@@ -18,10 +18,14 @@ from typing import Any
 import pytest
 import uvicorn
 
+from bridge.endpoint import protocol
 from bridge.endpoint.protocol import GuardedHttpProtocol
 from harness import free_port
 
 Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+
+#: Seconds the test server keeps an idle connection (uvicorn's default is 5).
+KEEP_ALIVE = 1
 
 
 class Quick:
@@ -56,7 +60,13 @@ def served() -> Iterator[tuple[int, Quick]]:
     quick = Quick()
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=GuardedHttpProtocol.answering(quick), lifespan="off", log_level="error"
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=GuardedHttpProtocol.answering(quick),
+        lifespan="off",
+        log_level="error",
+        timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -85,9 +95,9 @@ def _turns(port: int, turns: list[tuple[bytes, int]]) -> list[tuple[int, dict[st
     return found
 
 
-def _read(sock: socket.socket, answers: int) -> list[tuple[int, dict[str, str], bytes]]:
-    """``answers`` responses read off ``sock`` (Content-Length delimited, or a 304 without a body)."""
-    buffer = b""
+def _read(sock: socket.socket, answers: int, buffer: bytes = b"") -> list[tuple[int, dict[str, str], bytes]]:
+    """``answers`` responses read off ``sock`` (Content-Length delimited, or a 304 without a body),
+    after those already in ``buffer``."""
     found: list[tuple[int, dict[str, str], bytes]] = []
     while len(found) < answers:
         while b"\r\n\r\n" not in buffer:
@@ -104,6 +114,13 @@ def _read(sock: socket.socket, answers: int) -> list[tuple[int, dict[str, str], 
         found.append((status, headers, buffer[:length]))
         buffer = buffer[length:]
     return found
+
+
+def _read_from(received: bytes, answers: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """``answers`` responses, all in ``received``."""
+    sock, other = socket.socketpair()
+    with sock, other:
+        return _read(sock, answers, received)
 
 
 def _get(path: str, *extra: str) -> bytes:
@@ -140,6 +157,56 @@ def test_pipelined_gets_are_answered_in_order(served: tuple[int, Quick]) -> None
     answers = _exchange(port, _get("/quick/one") + _get("/slow") + _get("/quick/after"), 3)
     assert [body for _, _, body in answers] == [b'{"said":"one"}', b'{"app":"/slow"}', b'{"app":"/quick/after"}']
     assert b"/quick/after" not in quick.offered  # queued behind /slow: the application answered it
+
+
+def test_polls_sent_together_come_back_together_in_order(served: tuple[int, Quick]) -> None:
+    port, _ = served
+    names = [f"p{i}" for i in range(20)]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"".join(_get(f"/quick/{name}") for name in names))
+        first = sock.recv(65536)  # the answers were written at once: one read has them all
+        assert first.count(b"HTTP/1.1 200") == len(names)
+        assert [body for _, _, body in _read_from(first, len(names))] == [
+            b'{"said":"%s"}' % name.encode() for name in names
+        ]
+
+
+def test_polls_around_an_application_request_keep_their_order(served: tuple[int, Quick]) -> None:
+    port, _ = served
+    raw = _get("/quick/a") + _get("/quick/b") + _get("/slow") + _get("/quick/c") + _get("/quick/d")
+    bodies = [body for _, _, body in _exchange(port, raw, 5)]
+    assert bodies == [
+        b'{"said":"a"}',
+        b'{"said":"b"}',
+        b'{"app":"/slow"}',
+        b'{"app":"/quick/c"}',  # queued behind /slow, then the application's like any pipelined request
+        b'{"app":"/quick/d"}',
+    ]
+
+
+def test_an_idle_connection_after_quick_answers_is_closed_after_the_keep_alive_time(served: tuple[int, Quick]) -> None:
+    port, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=KEEP_ALIVE + 5) as sock:
+        sock.sendall(_get("/quick/one") + _get("/quick/two"))
+        assert len(_read(sock, 2)) == 2
+        started = time.monotonic()
+        assert sock.recv(1) == b""  # closed by the server, not answered
+        assert KEEP_ALIVE - 0.2 < time.monotonic() - started < KEEP_ALIVE + 3
+
+
+def test_a_head_left_unfinished_after_quick_answers_gets_408(
+    served: tuple[int, Quick], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heads that arrive whole need no timer; one that stops half way still has its deadline."""
+    monkeypatch.setattr(protocol, "HEAD_TIMEOUT", 0.3)
+    port, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(_get("/quick/one") + b"GET /quick/two HTTP/1.1\r\nHost: 127")
+        (status, _, _), (late, headers, body) = _read(sock, 2)
+        assert (status, late) == (200, 408)
+        assert headers["content-type"] == "application/problem+json"
+        assert b"request-timeout" in body
+        assert sock.recv(1) == b""
 
 
 def test_only_keep_alive_http_1_1_gets_are_offered(served: tuple[int, Quick]) -> None:
