@@ -2,8 +2,10 @@
 
 Stores and migrations write SQL once, with ``?`` placeholders and only what SQLite and
 PostgreSQL both accept; an engine's ``Database`` runs it in transactions, translating the
-placeholders for its driver here, in ``to_paramstyle``, and nowhere else. SQLite is the engine
-today (``bridge.store.sqlite``); a PostgreSQL one (psycopg) implements the same protocol.
+placeholders for its driver here, in ``to_paramstyle``, and nowhere else. SQLite
+(``bridge.store.sqlite``) and PostgreSQL (``bridge.store.postgres``, psycopg) implement it; a
+``Database`` names its ``dialect`` for the few places that must differ (a migration step's
+engine variants, ``bridge.store.migrations``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bridge.store.errors import StoreError
 
@@ -19,6 +21,7 @@ __all__ = [
     "Cursor",
     "Database",
     "DbApiTransaction",
+    "Dialect",
     "Row",
     "Transaction",
     "Value",
@@ -32,6 +35,8 @@ __all__ = [
 #: What a column holds, as a DB-API driver hands it over and takes it.
 Value = str | int | float | None
 Row = tuple[Value, ...]
+#: The SQL dialect an engine speaks.
+Dialect = Literal["sqlite", "postgresql"]
 
 _FORMAT_STYLES = ("format", "pyformat")
 
@@ -54,6 +59,11 @@ class Database(Protocol):
     @property
     def location(self) -> str:
         """Where the database is, for messages (a file path; never a password)."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect the engine speaks."""
         ...
 
     def transaction(self, *, lock: int | None = None) -> AbstractContextManager[Transaction]:

@@ -11,8 +11,8 @@ from bridge.store.calls import CallRecord, CallStore
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.memory() as kept:
+def store(store_target: str) -> Iterator[Store]:
+    with Store.open(store_target) as kept:
         yield kept
 
 

@@ -10,7 +10,7 @@ import bridge.store
 from bridge.store import Store, UnsupportedDatabase, open_database
 from tests.store.legacy import FILES
 
-ALTERNATIVE = "give a SQLite file path, or a sqlite:/// URL"
+ALTERNATIVE = "give a SQLite file path, a sqlite:/// URL or a postgresql:// URL"
 
 
 def test_a_bare_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,14 +27,6 @@ def test_a_bare_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path, monkeyp
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (
-            "postgresql://bridge:pg-password@db.internal:5432/bridge",
-            f"PostgreSQL databases (postgresql://) are not supported yet; {ALTERNATIVE}",
-        ),
-        (
-            "postgresql+psycopg://bridge:pg-password@db.internal/bridge",
-            f"PostgreSQL databases (postgresql+psycopg://) are not supported yet; {ALTERNATIVE}",
-        ),
         ("mysql://root:pg-password@localhost/bridge", f"mysql:// databases are not supported; {ALTERNATIVE}"),
         ("sqlite://db.internal/registry.db", f"a sqlite URL names a file and no host: {ALTERNATIVE}"),
     ],
