@@ -24,7 +24,7 @@ from bridge.store.database import Database, Transaction, to_paramstyle
 from bridge.store.errors import SchemaTooNew, StoreError, UnsupportedDatabase
 from bridge.store.idempotency import IdempotencyStore, KeptAnswer
 from bridge.store.keys import KeyRecord, KeyStore
-from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.migrations import MIGRATIONS, Migration, PerEngine
 from bridge.store.migrator import migrate
 from bridge.store.postgres import PostgresDatabase
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
@@ -40,6 +40,7 @@ __all__ = [
     "KeyStore",
     "MemoryRegistrationStore",
     "Migration",
+    "PerEngine",
     "PostgresDatabase",
     "RegistrationStore",
     "SchemaTooNew",

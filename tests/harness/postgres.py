@@ -128,10 +128,14 @@ class PostgresCluster:
         return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self) -> str:
-        """A new, empty database's name."""
+        """A new, empty database's name. It sorts text by a language's rules (ICU's en-US), as a
+        database made on an operator's en_US machine does, and not in byte order: the store must
+        not depend on the database's collation."""
         name = f"test_{os.getpid()}_{next(_names)}"
         with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+            admin.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
         return name
 
     def drop_database(self, name: str) -> None:
