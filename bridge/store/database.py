@@ -10,6 +10,7 @@ engine variants, ``bridge.store.migrations``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -113,9 +114,16 @@ def to_paramstyle(sql: str, paramstyle: str) -> str:
 
     A ``?`` inside a quoted literal or identifier is text, not a placeholder. For the ``%s``
     styles every ``%`` is doubled, quoted or not, since such drivers read all of them.
+    Translations are remembered: the store's statements are a few hundred constants, run on
+    every call, and translating one cost more than a PostgreSQL driver spends running it.
     """
     if paramstyle == "qmark":
         return sql
+    return _translated(sql, paramstyle)
+
+
+@functools.lru_cache(maxsize=1024)
+def _translated(sql: str, paramstyle: str) -> str:
     if paramstyle not in (*_FORMAT_STYLES, "numeric"):
         raise RuntimeError(f"no placeholder translation for DB-API paramstyle {paramstyle!r}")
     formatted = paramstyle in _FORMAT_STYLES

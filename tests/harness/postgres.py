@@ -4,8 +4,8 @@
 on 127.0.0.1 and a free port (as the ``postgres`` user when the suite runs as root: PostgreSQL
 refuses root), with a superuser whose password is in every URL handed out, so password
 authentication is what the tests go through. ``stop()`` ends the server by its PID (from
-``postmaster.pid``) and waits for it to be gone. Durability is switched off (``fsync=off``):
-the cluster is thrown away after the session.
+``postmaster.pid``) and waits for it to be gone. Durability is switched off (``fsync=off``)
+unless asked for: the cluster is thrown away after the session.
 
 Other test packages use the fixtures by importing them into their ``conftest.py``::
 
@@ -68,8 +68,9 @@ class PostgresCluster:
     pid: int
 
     @classmethod
-    def start(cls, folder: Path) -> PostgresCluster:
-        """A cluster in ``folder`` (made if missing, given to ``postgres`` under root): data, socket, log."""
+    def start(cls, folder: Path, *, durable: bool = False) -> PostgresCluster:
+        """A cluster in ``folder`` (made if missing, given to ``postgres`` under root): data, socket,
+        log. ``durable`` keeps PostgreSQL's own defaults (fsync, synchronous commits), for a bench."""
         folder.mkdir(parents=True, exist_ok=True)
         data = folder / "data"
         password = secret("pg-" + secrets.token_urlsafe(18))
@@ -101,7 +102,9 @@ class PostgresCluster:
         )
         password_file.unlink()
         port = free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off -c synchronous_commit=off"
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off"
         subprocess.run(
             _as_owner(
                 [
