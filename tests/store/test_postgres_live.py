@@ -14,7 +14,10 @@ from typing import Any
 
 import psycopg
 import requests
+from click.testing import CliRunner, Result
 
+from bridge.cli import main
+from bridge.store import Store
 from harness import poll
 from tests.calls.conftest import ALICE, Api, calls_upstream
 from tests.harness.postgres import PostgresCluster
@@ -87,3 +90,18 @@ def test_a_bridge_on_postgresql_keeps_registrations_keys_webhooks_calls_and_even
     for log in (first_log, second_log):
         assert shown in log  # the banner names the database ...
         assert postgres_cluster.password not in log  # ... never its password
+
+
+def test_the_keys_command_keeps_keys_in_postgresql(postgres_cluster: PostgresCluster, postgres_url: str) -> None:
+    def keys(*args: str) -> Result:
+        return CliRunner().invoke(main, ["keys", *args, "--store", postgres_url], catch_exceptions=False)
+
+    made = keys("create", "ci", "--scope", "use")
+    assert made.exit_code == 0, made.output
+    key_id = made.stdout.strip().split("_")[1]
+    assert keys("revoke", key_id).exit_code == 0
+    listed = keys("list")
+    assert listed.stdout.startswith(f"{key_id}  ci  revoked")
+    assert postgres_cluster.password not in made.output + listed.output
+    with Store.open(postgres_url) as store:
+        assert [k.id for k in store.keys.every()] == [key_id]
