@@ -9,7 +9,8 @@ Modules, one job each:
 
 - ``database``: the ``Database``/``Transaction`` protocols and placeholder translation
 - ``sqlite``: the SQLite engine, the one module that imports ``sqlite3``
-- ``postgres``: the PostgreSQL engine, the one module that imports ``psycopg``
+- ``postgres``: the PostgreSQL engine, the one module that imports ``psycopg`` (imported only
+  when a ``postgresql://`` URL is opened)
 - ``migrations``: the schema, version by version; ``migrator``: applies pending ones at start
 - ``registrations``: servers registered over REST
 - ``events``: the event log; ``webhooks``: webhook subscriptions, the outbox and delivery log
@@ -26,7 +27,6 @@ from bridge.store.idempotency import IdempotencyStore, KeptAnswer
 from bridge.store.keys import KeyRecord, KeyStore
 from bridge.store.migrations import MIGRATIONS, Migration, PerEngine
 from bridge.store.migrator import migrate
-from bridge.store.postgres import PostgresDatabase
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
 from bridge.store.sqlite import SqliteDatabase
 from bridge.store.store import Store, open_database
@@ -41,7 +41,6 @@ __all__ = [
     "MemoryRegistrationStore",
     "Migration",
     "PerEngine",
-    "PostgresDatabase",
     "RegistrationStore",
     "SchemaTooNew",
     "SqlRegistrationStore",

@@ -21,7 +21,6 @@ from bridge.store.events import EventLogStore
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import KeyStore
 from bridge.store.migrator import migrate
-from bridge.store.postgres import PostgresDatabase
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
 from bridge.store.sqlite import SqliteDatabase
 from bridge.store.webhooks import WebhookStore
@@ -118,5 +117,9 @@ def open_database(target: str | os.PathLike[str]) -> Database:
             raise UnsupportedDatabase(f"a sqlite URL names a file and no host: {_WHAT_WORKS}")
         return SqliteDatabase(Path(rest[1:]))
     if engine in ("postgresql", "postgres"):
+        # Imported here: psycopg and its pool take more to import (0.1–0.6 s) than a SQLite
+        # bridge, or a ``keys`` command, takes to start.
+        from bridge.store.postgres import PostgresDatabase
+
         return PostgresDatabase(f"{engine}://{rest}")
     raise UnsupportedDatabase(f"{scheme}:// databases are not supported; {_WHAT_WORKS}")

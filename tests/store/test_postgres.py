@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bridge.store import MIGRATIONS, PostgresDatabase, SchemaTooNew, Store, StoreError, open_database
+from bridge.store import MIGRATIONS, SchemaTooNew, Store, StoreError, open_database
 from bridge.store.migrator import SCHEMA_LOCK
+from bridge.store.postgres import PostgresDatabase
 from tests.harness.postgres import PostgresCluster
 from tests.store.legacy import FILES, REMOTE
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,19 @@ def test_a_memory_store_keeps_registrations_in_memory_and_leaves_no_file_behind(
 def test_every_name_the_package_exports_exists() -> None:
     missing = [name for name in bridge.store.__all__ if not hasattr(bridge.store, name)]
     assert (missing, sorted(bridge.store.__all__)) == ([], sorted(set(bridge.store.__all__)))
+
+
+def test_a_sqlite_store_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    probe = (
+        "import sys; from bridge.store import Store; Store.open(sys.argv[1]).close();"
+        " print(sorted(m for m in sys.modules if m.startswith('psycopg')))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "store.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert found.stdout.strip() == "[]"
