@@ -16,6 +16,7 @@ disk. Rounds alternate the three; the CPU the PostgreSQL server spent is counted
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -56,7 +57,8 @@ def measure(seconds: float, warmup: float, rounds: int) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-store-") as folder:
         work = Path(folder)
-        cluster = PostgresCluster.start(Path(tempfile.mkdtemp(prefix="bench-pg-")), durable=True)
+        cluster_folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        cluster = PostgresCluster.start(cluster_folder, durable=True)
         try:
             port = free_port()
             argv = [sys.executable, "-m", "bench.webhook_receiver", "--port", str(port)]
@@ -91,6 +93,7 @@ def measure(seconds: float, warmup: float, rounds: int) -> dict[str, Any]:
                     )
         finally:
             cluster.stop()
+            shutil.rmtree(cluster_folder, ignore_errors=True)
     return {"settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds}, "runs": runs}
 
 
