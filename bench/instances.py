@@ -93,7 +93,8 @@ def table(result: dict[str, Any]) -> str:
     """The markdown table from ``measure``'s result alone."""
     runs, settings = result["runs"], result["settings"]
     rows = [
-        "| instances (rich echo, stdio) | c | rps | ÷ one direct, same round | p50 ms | CPU ms/call, all processes | errors |",
+        "| instances (rich echo, stdio) | c | rps | ÷ one direct, same round | p50 ms"
+        " | CPU ms/call, all processes | errors |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in settings["concurrency"]:
