@@ -155,3 +155,33 @@ def test_a_call_longer_than_the_grace_is_answered_503_and_the_bridge_exits_0_soo
         " whether a call it made finished upstream is unknown",
         "instance": "/servers/rich/tools/slow",
     }
+
+
+def test_an_mcp_clients_open_notification_stream_does_not_hold_the_shutdown_for_its_grace(tmp_path: Path) -> None:
+    headers = {"X-API-Key": KEY, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    with bridge(tmp_path, grace=30) as live:
+        answer = requests.post(f"{live.url}/mcp", json=init, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        session = {**headers, "Mcp-Session-Id": answer.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+        notified = requests.post(
+            f"{live.url}/mcp",
+            json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+            headers=session,
+            timeout=10,
+        )
+        assert notified.status_code == 202
+        with requests.get(
+            f"{live.url}/mcp", headers={**session, "Accept": "text/event-stream"}, stream=True, timeout=30
+        ) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            live.process.popen.send_signal(signal.SIGTERM)
+            status, took = stopped(live, 30 + EXIT_BOUND)
+        assert status == 0, live.log()
+        assert took < EXIT_BOUND  # not the 30 s grace: nothing was in flight
