@@ -13,8 +13,8 @@ served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket`
 as long as their clients and follow the feed. Before any route, ``Host`` and ``Origin``
 are checked and CORS answered (``bridge.endpoint.origins``). Every path passes the one gate
 (``bridge.gate``); an MCP client's principal rides in the request's ``scope["state"]`` to the
-gateway's handlers. When the server stops (``bridge.endpoint.draining``), a request cancelled at
-the end of the shutdown grace is answered 503 here.
+gateway's handlers. When the server stops (``bridge.endpoint.draining``), a request it cancels
+is ended here: 503 when its answer had not begun.
 """
 
 from __future__ import annotations
@@ -135,8 +135,8 @@ def create_asgi_app(
     async def draining(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await app(scope, receive, send)
-        except asyncio.CancelledError:
-            if not drain.cut_off or scope["type"] != "http" or not await drain.answer_cut_off(scope, send):
+        except asyncio.CancelledError:  # by the drain (a held stream, or past the grace): ended here, not logged
+            if not drain.stopping.is_set() or scope["type"] != "http" or not await drain.end(scope, send):
                 raise
 
     return draining

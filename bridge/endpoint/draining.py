@@ -12,7 +12,8 @@ the whole timeout. ``DrainingServer`` stops in this order instead:
    the SDK) are ended; their clients reconnect elsewhere and resume from their last event id;
 3. calls in flight finish, for up to ``grace`` seconds;
 4. then ``Drain.cut_off`` is set and what still runs is cancelled: a request whose answer has not
-   begun is answered 503 ``call-cut-off`` (``answer_cut_off``), never a bare 500;
+   begun is answered 503 ``call-cut-off``, never a bare 500, and one whose answer had begun gets
+   its body ended (``Drain.end``);
 5. uvicorn's own shutdown closes what is left and ends the application's lifespan.
 
 Marking asynchronous calls cut off, handing back webhook deliveries and stopping upstream
@@ -49,7 +50,7 @@ class Drain:
         self.grace = grace
         #: Set when the server stops accepting: streams and sockets end themselves.
         self.stopping = asyncio.Event()
-        #: True once the grace is spent: a cancelled request is answered 503 (``answer_cut_off``).
+        #: True once the grace is spent and what still runs is cancelled (``end`` answers it).
         self.cut_off = False
         #: Tasks serving streams nobody here can end cleanly (the SDK's ``GET /mcp``): cancelled at once.
         self.streams: set[asyncio.Task[Any]] = set()
@@ -66,16 +67,24 @@ class Drain:
         for task in list(self.streams):
             task.cancel("the bridge is stopping")
 
-    async def answer_cut_off(self, scope: Scope, send: Send) -> bool:
-        """Answer a request cancelled at the end of the grace with a 503 problem; False when its
-        answer had begun already (then nothing honest can be added to it)."""
-        error = CallCutOff(
-            f"the bridge is stopping and the request did not finish within its {self.grace:g} s shutdown grace;"
-            " whether a call it made finished upstream is unknown"
-        )
+    async def end(self, scope: Scope, send: Send) -> bool:
+        """End a request the drain cancelled: a 503 problem when its answer had not begun, else its
+        body ended cleanly (a stream's last chunk); False when nothing more can be sent on it."""
+        if self.cut_off:
+            detail = (
+                f"the bridge is stopping and the request did not finish within its {self.grace:g} s shutdown grace;"
+                " whether a call it made finished upstream is unknown"
+            )
+        else:
+            detail = "the bridge is stopping"
         try:
-            await send_problem(send, error, scope.get("path", ""))
+            await send_problem(send, CallCutOff(detail), scope.get("path", ""))
+            return True
         except RuntimeError:  # uvicorn refuses a second response head: the answer had begun
+            pass
+        try:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except RuntimeError:  # complete already, or shorter than its Content-Length: only closing is left
             return False
         return True
 

@@ -8,6 +8,7 @@ requests to the instances left.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
 from harness import poll, running_nginx
 from tests.events.sse import Message, SseClient
@@ -81,6 +83,17 @@ def test_an_event_stream_through_nginx_arrives_unbuffered(deployment: Deployment
         lines = response.iter_lines()
         # The stream's opening lines arrive while it stays open: nginx passes it unbuffered.
         assert [next(lines), next(lines)] == [b"retry: 3000", b": stream open"]
+
+
+def test_a_websocket_through_nginx_is_upgraded_and_answers_calls(deployment: Deployment) -> None:
+    url = deployment.url.replace("http://", "ws://") + "/ws"
+    with connect(url, additional_headers={"X-API-Key": KEY}, open_timeout=10) as ws:
+        for request_id in (1, 2):
+            params = {"name": "rich.echo", "arguments": {"text": f"over nginx {request_id}"}}
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}))
+            answer = json.loads(ws.recv(timeout=10))
+            assert answer["id"] == request_id
+            assert answer["result"]["content"] == [{"type": "text", "text": f"over nginx {request_id}"}]
 
 
 def test_the_callers_request_id_reaches_the_bridge_and_nginx_makes_one_when_it_sent_none(

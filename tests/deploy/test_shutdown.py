@@ -185,3 +185,4 @@ def test_an_mcp_clients_open_notification_stream_does_not_hold_the_shutdown_for_
             status, took = stopped(live, 30 + EXIT_BOUND)
         assert status == 0, live.log()
         assert took < EXIT_BOUND  # not the 30 s grace: nothing was in flight
+        assert "Traceback" not in live.log()
