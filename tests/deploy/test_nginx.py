@@ -177,8 +177,8 @@ class Sent:
     content_type: str
 
 
-def test_kill_9_of_one_instance_under_load_fails_only_the_requests_in_flight_on_it(deployment: Deployment) -> None:
-    """Runs last in this module: it kills an instance."""
+def under_load(url: str) -> tuple[list[Sent], threading.Event, list[threading.Thread]]:
+    """``LOAD_THREADS`` threads sending 0.3 s calls through ``url`` until the event is set."""
     sent: list[Sent] = []
     stop = threading.Event()
 
@@ -186,7 +186,7 @@ def test_kill_9_of_one_instance_under_load_fails_only_the_requests_in_flight_on_
         with requests.Session() as session:
             while not stop.is_set():
                 began = time.monotonic()
-                response = call(deployment.url, "slow", {"seconds": 0.3}, session)
+                response = call(url, "slow", {"seconds": 0.3}, session)
                 ended = time.monotonic()
                 sent.append(
                     Sent(began, ended, response.status_code, response.content, response.headers["content-type"])
@@ -195,6 +195,34 @@ def test_kill_9_of_one_instance_under_load_fails_only_the_requests_in_flight_on_
     threads = [threading.Thread(target=load) for _ in range(LOAD_THREADS)]
     for thread in threads:
         thread.start()
+    return sent, stop, threads
+
+
+def stop_load(stop: threading.Event, threads: list[threading.Thread]) -> None:
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+
+
+def test_sigterm_to_one_instance_under_load_loses_no_request(deployment: Deployment) -> None:
+    """A rolling restart's step: the instance drains, nginx sends the rest to the others. Runs
+    before the kill test: both take an instance out."""
+    sent, stop, threads = under_load(deployment.url)
+    try:
+        poll(lambda: len(sent) >= 30, 30, what="calls under way through nginx")
+        leaving = deployment.instances[0].process
+        leaving.popen.send_signal(signal.SIGTERM)
+        assert leaving.popen.wait(30) == 0, leaving.log_text()
+        before = len(sent)
+        poll(lambda: len(sent) >= before + 40, 30, what="calls after the instance left")
+    finally:
+        stop_load(stop, threads)
+    assert [s for s in sent if s.status != 200] == []
+
+
+def test_kill_9_of_one_instance_under_load_fails_only_the_requests_in_flight_on_it(deployment: Deployment) -> None:
+    """Runs last in this module: it kills an instance."""
+    sent, stop, threads = under_load(deployment.url)
     try:
         poll(lambda: len(sent) >= 30, 30, what="calls under way through nginx")
         victim = deployment.instances[1].process
@@ -205,9 +233,7 @@ def test_kill_9_of_one_instance_under_load_fails_only_the_requests_in_flight_on_
         before = len(sent)
         poll(lambda: len(sent) >= before + 40, 30, what="calls after the kill")
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
+        stop_load(stop, threads)
 
     failed = [s for s in sent if s.status != 200]
     assert failed, "POSTs in flight on the killed instance must fail, not be sent again elsewhere"
