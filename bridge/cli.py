@@ -479,7 +479,7 @@ def serve(
         click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {settings.registry_path}", err=True)
         sys.stderr.flush()
-        bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
+        bridge.serve(server.serve(sockets=[listener]), stop=server.stop)
     except KeyboardInterrupt:
         pass
     finally:

@@ -10,7 +10,7 @@ the whole timeout. ``DrainingServer`` stops in this order instead:
 2. ``Drain.stopping`` is set: event streams end their body, sockets close (1001, going away)
    once their calls are answered, and MCP clients' notification streams (``GET /mcp``, held by
    the SDK) are ended; their clients reconnect elsewhere and resume from their last event id;
-3. calls in flight finish, for up to ``grace`` seconds;
+3. calls in flight finish, for up to ``grace`` seconds (a second signal ends the wait: ``stop``);
 4. then ``Drain.cut_off`` is set and what still runs is cancelled: a request whose answer has not
    begun is answered 503 ``call-cut-off``, never a bare 500, and one whose answer had begun gets
    its body ended (``Drain.end``);
@@ -95,9 +95,19 @@ class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
         super().__init__(config)
         self.drain = drain
+        self._hurry = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def stop(self) -> None:
+        """Called from another thread (a signal's): the first call starts the drain; another one,
+        once it runs (Ctrl-C twice), spends what is left of the grace at once."""
+        if self.should_exit and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._hurry.set)
+        self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         started = time.monotonic()
+        self._loop = asyncio.get_running_loop()
         for server in self.servers:
             server.close()
         for sock in sockets or []:
@@ -106,7 +116,7 @@ class DrainingServer(uvicorn.Server):
             if isinstance(connection, HttpToolsProtocol):  # sockets close themselves once their calls are answered
                 connection.shutdown()
         self.drain.begin()
-        await self._settle(started + self.drain.grace)
+        await self._settle(started + self.drain.grace, hurried=True)
         if self._running():
             self.drain.cut_off = True
             log.warning(
@@ -123,7 +133,15 @@ class DrainingServer(uvicorn.Server):
     def _running(self) -> list[asyncio.Task[None]]:
         return [task for task in self.server_state.tasks if not task.done()]
 
-    async def _settle(self, deadline: float) -> None:
-        """Return once no request or socket runs (those begun meanwhile included), or at ``deadline``."""
-        while (running := self._running()) and (left := deadline - time.monotonic()) > 0:
-            await asyncio.wait(running, timeout=left)
+    async def _settle(self, deadline: float, *, hurried: bool = False) -> None:
+        """Return once no request or socket runs (those begun meanwhile included), or at ``deadline``;
+        ``hurried``: also once another signal came (``stop``)."""
+        also = [asyncio.ensure_future(self._hurry.wait())] if hurried else []
+        try:
+            while (running := self._running()) and (left := deadline - time.monotonic()) > 0:
+                if any(f.done() for f in also):
+                    return
+                await asyncio.wait([*running, *also], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in also:
+                waiting.cancel()

@@ -186,3 +186,17 @@ def test_an_mcp_clients_open_notification_stream_does_not_hold_the_shutdown_for_
         assert status == 0, live.log()
         assert took < EXIT_BOUND  # not the 30 s grace: nothing was in flight
         assert "Traceback" not in live.log()
+
+
+def test_a_second_sigterm_cuts_the_grace_short(tmp_path: Path) -> None:
+    with bridge(tmp_path, grace=60) as live, ThreadPoolExecutor(1) as pool, events(live) as stream:
+        rest = pool.submit(slow_call, live, 60.0)
+        started_calls(stream, 1)
+        live.process.popen.send_signal(signal.SIGTERM)
+        poll(lambda: not accepting(port_of(live)), 5, what="the drain begun")
+        live.process.popen.send_signal(signal.SIGTERM)
+        response = rest.result(timeout=EXIT_BOUND)
+        status, _ = stopped(live, EXIT_BOUND)
+    assert status == 0
+    assert response.status_code == 503
+    assert response.json()["type"] == PROBLEMS + "call-cut-off"
