@@ -52,6 +52,8 @@ class Drain:
         self.stopping = asyncio.Event()
         #: True once the grace is spent and what still runs is cancelled (``end`` answers it).
         self.cut_off = False
+        #: True when a second signal cut the grace short.
+        self.hurried = False
         #: Tasks serving streams nobody here can end cleanly (the SDK's ``GET /mcp``): cancelled at once.
         self.streams: set[asyncio.Task[Any]] = set()
 
@@ -71,8 +73,11 @@ class Drain:
         """End a request the drain cancelled: a 503 problem when its answer had not begun, else its
         body ended cleanly (a stream's last chunk); False when nothing more can be sent on it."""
         if self.cut_off:
+            within = (
+                "before it was told again to stop" if self.hurried else f"within its {self.grace:g} s shutdown grace"
+            )
             detail = (
-                f"the bridge is stopping and the request did not finish within its {self.grace:g} s shutdown grace;"
+                f"the bridge is stopping and the request did not finish {within};"
                 " whether a call it made finished upstream is unknown"
             )
         else:
@@ -119,6 +124,7 @@ class DrainingServer(uvicorn.Server):
         await self._settle(started + self.drain.grace, hurried=True)
         if self._running():
             self.drain.cut_off = True
+            self.drain.hurried = self._hurry.is_set()
             log.warning(
                 "cutting off %d request(s) still running after the %g s shutdown grace",
                 len(self._running()),

@@ -200,3 +200,7 @@ def test_a_second_sigterm_cuts_the_grace_short(tmp_path: Path) -> None:
     assert status == 0
     assert response.status_code == 503
     assert response.json()["type"] == PROBLEMS + "call-cut-off"
+    assert response.json()["detail"] == (
+        "the bridge is stopping and the request did not finish before it was told again to stop;"
+        " whether a call it made finished upstream is unknown"
+    )
