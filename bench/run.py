@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import auth, calls, events, extra_tables, extras, jsonrpc, report, webhooks
+from bench import auth, calls, events, extra_tables, extras, instances, jsonrpc, report, webhooks
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -54,6 +54,13 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
         jsonrpc.measure,
         lambda result: (
             "## Plain JSON-RPC `tools/call` on `POST /mcp` beside the REST tool call\n\n" + jsonrpc.table(result)
+        ),
+    ),
+    "instances": (
+        lambda plan: instances.measure(plan.seconds, plan.warmup, plan.repeat, (8, 32)),
+        lambda result: (
+            "## Instances: one bridge direct, one behind nginx, two on one store behind nginx\n\n"
+            + instances.table(result)
         ),
     ),
     "auth": (
@@ -113,6 +120,11 @@ def _arguments() -> argparse.Namespace:
     )
     chosen.add_argument(
         "--calls", action="store_true", help="async call creation CPU; 1,000 async calls polled 10×/s beside c=8"
+    )
+    chosen.add_argument(
+        "--instances",
+        action="store_true",
+        help="one bridge direct, behind nginx, and two on one store behind nginx (deploy/'s config), c=8 and 32",
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()

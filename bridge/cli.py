@@ -19,6 +19,7 @@ from bridge.config import (
     DEFAULT_MAX_BODY,
     DEFAULT_OAUTH_ALGORITHMS,
     DEFAULT_OAUTH_LEEWAY,
+    DEFAULT_SHUTDOWN_GRACE,
     BridgeSettings,
     ConfigError,
     Limit,
@@ -305,6 +306,13 @@ def main() -> None:
     ),
 )
 @click.option(
+    "--shutdown-grace",
+    default=DEFAULT_SHUTDOWN_GRACE,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds calls in flight may take to finish after SIGTERM or SIGINT (new connections are refused); then 503.",
+)
+@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
 def serve(
@@ -356,6 +364,7 @@ def serve(
     call_limit: int,
     call_max_result: int,
     callback_secret_file: Path | None,
+    shutdown_grace: float,
     log_level: str,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
@@ -366,6 +375,7 @@ def serve(
             logging.getLogger(client).setLevel(logging.WARNING)
     import uvicorn
 
+    from bridge.endpoint.draining import CUT_OFF_SETTLE, DrainingServer
     from bridge.runtime import Bridge
 
     try:
@@ -404,6 +414,7 @@ def serve(
         call_limit_total=call_limit,
         call_max_result=call_max_result,
         callback_secret=_secret(callback_secret_file, "--callback-secret-file", "MCP_BRIDGE_CALLBACK_SECRET"),
+        shutdown_grace=shutdown_grace,
         oauth=OAuthSettings(
             issuer=oauth_issuer,
             jwks_url=oauth_jwks_url,
@@ -450,14 +461,16 @@ def serve(
             # httptools with a deadline and limits on each request's head, refusals as problem+json,
             # and polls of asynchronous calls answered in it.
             http=bridge.http_protocol(),
-            timeout_graceful_shutdown=10,
+            # What is left once the drain is done (``bridge.endpoint.draining``) gets this long to close.
+            timeout_graceful_shutdown=CUT_OFF_SETTLE,
             # /ws: frames past the body limit close the socket with 1009; idle sockets are pinged.
             ws="websockets-sansio",
             ws_max_size=settings.max_body,
             ws_ping_interval=WS_PING_INTERVAL,
             ws_ping_timeout=WS_PING_INTERVAL,
         )
-        server = uvicorn.Server(config)
+        assert bridge.drain is not None  # made by asgi_app()
+        server = DrainingServer(config, bridge.drain)
         bound = f"http://{host}:{listener.getsockname()[1]}"
         names = ", ".join(s.name for s in servers) or "none"
         click.echo(f"mcp-bridge: serving {len(servers)} MCP server(s) ({names}) at {bound}", err=True)
@@ -470,7 +483,7 @@ def serve(
         click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {bridge.store.database.location}", err=True)  # never a password
         sys.stderr.flush()
-        bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
+        bridge.serve(server.serve(sockets=[listener]), stop=server.stop)
     except KeyboardInterrupt:
         pass
     finally:

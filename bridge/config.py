@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_OAUTH_ALGORITHMS",
     "DEFAULT_OAUTH_LEEWAY",
+    "DEFAULT_SHUTDOWN_GRACE",
     "BridgeSettings",
     "ClientCredentials",
     "ConfigError",
@@ -77,6 +78,9 @@ DEFAULT_CONNECT_TIMEOUT = 30.0
 DEFAULT_OAUTH_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 #: Seconds a token's ``exp``/``nbf``/``iat`` may be off: clocks of issuer and bridge drift a little.
 DEFAULT_OAUTH_LEEWAY = 30.0
+#: Seconds calls in flight may take to finish once the bridge is told to stop: under the 30 s
+#: systemd and Kubernetes give a service to stop before killing it, with time left to stop children.
+DEFAULT_SHUTDOWN_GRACE = 20.0
 
 SERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: ``${VAR}``, ``${VAR:-default}``, ``${env:VAR}`` and ``${file:/path}``.
@@ -384,6 +388,8 @@ class BridgeSettings:
     #: What asynchronous calls' completion callbacks (``Callback-Url``) are signed with, as webhook
     #: deliveries are; None: callbacks are refused (nothing to sign them with).
     callback_secret: str | None = field(default=None, repr=False)
+    #: Seconds calls in flight may take to finish after SIGTERM or SIGINT; past them, 503.
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
     @property
     def resource_url(self) -> str:

@@ -32,7 +32,7 @@ from the OS are translated into this tree where they enter (``bridge.upstream``)
     ├── Unprocessable             422  understood, but cannot be done (a server that is not reachable)
     │   └── InputRequired         422  the tool asks its caller something: call it asynchronously
     ├── ResultTooLarge            507  an async call's result is over the cap on stored results
-    ├── CallCutOff                503  an async call was running when its bridge stopped
+    ├── CallCutOff                503  a call was running when its bridge stopped (past the shutdown grace)
     └── UpstreamError             502  the upstream answered, but not with something usable
         ├── UpstreamUnavailable   503  the upstream is down or (re)connecting
         └── UpstreamTimeout       504  the upstream did not answer in time
@@ -402,7 +402,8 @@ class ResultTooLarge(BridgeError):
 
 
 class CallCutOff(BridgeError):
-    """An asynchronous call was running when its bridge stopped; how it ended upstream is unknown."""
+    """A call was running when its bridge stopped (an asynchronous one, or a request still running at
+    the end of the shutdown grace); how it ended upstream is unknown."""
 
     status = 503
     slug = "call-cut-off"

@@ -50,6 +50,7 @@ from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from bridge.webhooks.outbox import WebhookOutbox
 
 if TYPE_CHECKING:
+    from bridge.endpoint.draining import Drain
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
 
 __all__ = ["Bridge"]
@@ -79,6 +80,8 @@ class Bridge:
     audit_file: AuditFile | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
+    #: How the HTTP server stops (``bridge.endpoint.draining``); set by ``asgi_app()``.
+    drain: Drain | None = None
 
     @classmethod
     def create(
@@ -166,6 +169,7 @@ class Bridge:
         from bridge.endpoint.async_calls import AsyncCalls
         from bridge.endpoint.call_resources import CallResources
         from bridge.endpoint.calls import ToolCalls
+        from bridge.endpoint.draining import Drain
         from bridge.endpoint.jsonrpc import PlainJsonRpc
         from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
@@ -180,6 +184,7 @@ class Bridge:
         call_resources = CallResources(self.calls, self.gate, origins=origins)
         dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
+        self.drain = drain = Drain(self.settings.shutdown_grace)
         return create_asgi_app(
             self.app,
             server,
@@ -187,11 +192,12 @@ class Bridge:
             host=self.settings.host,
             calls=calls,
             call_resources=call_resources,
-            stream=EventStream(self.feed, access),
-            websocket=WebSocketEndpoint(dispatcher, self.feed, access),
+            stream=EventStream(self.feed, access, stopping=drain.stopping),
+            websocket=WebSocketEndpoint(dispatcher, self.feed, access, stopping=drain.stopping),
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
             origins=origins,
             threads=self.settings.threads,
+            drain=drain,
         )
 
     def http_protocol(self) -> type[GuardedHttpProtocol]:
@@ -232,6 +238,7 @@ class Bridge:
             self.pool.run(self.dispatcher.close(), 10)
         except Exception:  # the loop is gone already: nothing is in flight
             log.debug("webhook dispatcher stopped with the loop")
+        self._hand_back_deliveries()
         self.outbox.close()
         try:
             self.pool.run(self.limits.close(), 10)
@@ -243,6 +250,20 @@ class Bridge:
         self.store.close()
         if self.audit_file is not None:
             self.audit_file.detach()
+
+    def _hand_back_deliveries(self) -> None:
+        """Shutdown hook: the webhook deliveries this instance leased go back to the store at once,
+        for another instance to make, instead of waiting out their lease (issue 18 §1).
+
+        Calls the dispatcher's ``hand_back()`` once it has one (the lease work adds it).
+        """
+        hand_back = getattr(self.dispatcher, "hand_back", None)
+        if hand_back is None:
+            return
+        try:
+            self.pool.run(hand_back(), 10)
+        except Exception:  # the loop is gone already: the leases run out and another instance takes them
+            log.warning("leased webhook deliveries not handed back; they are retried when their lease ends")
 
 
 def _webhooks(

@@ -8,6 +8,7 @@ round) and is not shipped in the wheel.
   check passes; stopped by PID (SIGTERM, then SIGKILL), with the descendants that outlive it.
 - ``harness.waiting``: ``poll`` and ``apoll``, a condition asked until it holds, with a bound.
 - ``harness.net``: free loopback ports, and the probes a readiness check asks.
+- ``harness.nginx``: nginx with the shipped ``deploy/`` config in front of bridge instances.
 
 Both of its errors are ``RuntimeError``, so a bench run that reports failures and carries on
 catches them like its own::
@@ -18,6 +19,7 @@ catches them like its own::
 """
 
 from harness.net import LOOPBACK, accepting, free_port, http_call, http_status, serving
+from harness.nginx import deployed_config, running_nginx
 from harness.procs import STOP_GRACE, NotReady, Proc, children, descendants, pid_alive, started, stat_fields
 from harness.waiting import INTERVAL, WAIT, TimedOut, apoll, poll
 
@@ -32,12 +34,14 @@ __all__ = [
     "accepting",
     "apoll",
     "children",
+    "deployed_config",
     "descendants",
     "free_port",
     "http_call",
     "http_status",
     "pid_alive",
     "poll",
+    "running_nginx",
     "serving",
     "started",
     "stat_fields",

@@ -13,11 +13,13 @@ served on the loop too (``bridge.endpoint.stream``, ``bridge.endpoint.websocket`
 as long as their clients and follow the feed. Before any route, ``Host`` and ``Origin``
 are checked and CORS answered (``bridge.endpoint.origins``). Every path passes the one gate
 (``bridge.gate``); an MCP client's principal rides in the request's ``scope["state"]`` to the
-gateway's handlers.
+gateway's handlers. When the server stops (``bridge.endpoint.draining``), a request it cancels
+is ended here: 503 when its answer had not begun.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -26,6 +28,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from bridge.endpoint.call_resources import CallResources
 from bridge.endpoint.calls import ToolCalls
+from bridge.endpoint.draining import Drain
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
 from bridge.endpoint.jsonrpc import MCP_PATH, PlainJsonRpc
 from bridge.endpoint.origins import Origins, is_preflight
@@ -63,6 +66,7 @@ def create_asgi_app(
     plain_rpc: PlainJsonRpc | None = None,
     origins: Origins | None = None,
     threads: int = WSGI_THREADS,
+    drain: Drain | None = None,
 ) -> ASGIApp:
     origins = origins or Origins(bind_host=host)
     # Host and Origin are checked below for every route, /mcp included, with the operator's
@@ -110,6 +114,8 @@ def create_asgi_app(
                     await send_problem(send, error, MCP_PATH, scope)
                     return
                 scope.setdefault("state", {})[PRINCIPAL] = principal
+                if drain is not None and scope["method"] == "GET":  # the SDK's notification stream
+                    drain.hold_stream()
                 await mcp_app(scope, receive, send)
                 return
             if plain_rpc is not None and plain_rpc.match(scope):
@@ -123,4 +129,14 @@ def create_asgi_app(
             return
         await rest_app(scope, receive, send)  # type: ignore[arg-type]
 
-    return app
+    if drain is None:
+        return app
+
+    async def draining(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        except asyncio.CancelledError:  # by the drain (a held stream, or past the grace): ended here, not logged
+            if not drain.stopping.is_set() or scope["type"] != "http" or not await drain.end(scope, send):
+                raise
+
+    return draining

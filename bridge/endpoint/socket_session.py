@@ -270,6 +270,11 @@ class SocketSession:
     def in_flight(self) -> int:
         return len(self._calls)
 
+    async def settle(self) -> None:
+        """Return once no call on the socket is in flight (those sent meanwhile included)."""
+        while self._calls:
+            await asyncio.wait(tuple(self._calls.values()))
+
 
 def _key(request_id: str | int) -> tuple[str, str | int]:
     """Ids 1 and "1" are different requests."""

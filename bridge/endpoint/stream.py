@@ -6,7 +6,9 @@ about the stream itself carry ``event: stream.lagged`` or ``event: stream.gap`` 
 (listen with ``addEventListener``); after a gap or a lag what was missed follows from the log.
 The stream opens with ``retry:`` and sends a comment line every ``HEARTBEAT`` seconds, so
 proxies keep an idle stream open and a vanished client is noticed when the write fails, if the
-disconnect was not heard first.
+disconnect was not heard first. When the bridge stops (``stopping``), the stream's body ends with
+a ``: bridge stopping`` comment: the client reconnects, to another instance behind a balancer,
+and resumes from its last event id.
 
 Query: ``type`` (repeatable or comma-separated: names, groups such as ``tool.call``, ``*``, the
 guide's ``tool_executed``), ``server``, ``payload=true`` for calls' params and results (own
@@ -94,10 +96,13 @@ STREAM_OPERATION = "streamEvents"
 class EventStream:
     """The stream's two routes, as a matcher and an ASGI handler."""
 
-    def __init__(self, feed: Feed, access: EventAccess, heartbeat: float = HEARTBEAT) -> None:
+    def __init__(
+        self, feed: Feed, access: EventAccess, heartbeat: float = HEARTBEAT, stopping: asyncio.Event | None = None
+    ) -> None:
         self._feed = feed
         self._access = access
         self._heartbeat = heartbeat
+        self._stopping = stopping or asyncio.Event()
         #: Streams open now (the tests' and operators' view of cleanup).
         self.open = 0
 
@@ -171,16 +176,30 @@ class EventStream:
                 pump.cancel()
 
     async def _until_gone(self, receive: Receive, send: Send, pump: asyncio.Task[None]) -> None:
-        """Wait for the client to leave, writing a heartbeat whenever the stream was quiet that long."""
-        while not pump.done():
-            try:
-                async with asyncio.timeout(self._heartbeat):
-                    message = await receive()
-            except TimeoutError:
+        """Wait for the client to leave, writing a heartbeat whenever the stream was quiet that long;
+        when the bridge stops first, end the body (a clean end, after what the pump has written)."""
+        gone = asyncio.ensure_future(_disconnected(receive))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    (gone, stopping, pump), timeout=self._heartbeat, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stopping in done and not gone.done():
+                    pump.cancel()
+                    await asyncio.wait((pump,))  # its write, if one was under way, ends before the last
+                    await send({"type": "http.response.body", "body": b": bridge stopping\n\n", "more_body": False})
+                if done:
+                    return
                 await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
-                continue
-            if message["type"] == "http.disconnect":
-                return
+        finally:
+            gone.cancel()
+            stopping.cancel()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _pump(follower: Follower, send: Send) -> None:

@@ -12,10 +12,14 @@ After that each text frame is one JSON-RPC message (``socket_session``); a frame
 JSON gets a parse error with id null and the socket stays open; a binary frame gets an error
 too. Frames larger than the bridge's body limit are closed with 1009 by the protocol layer
 (``serve`` sets uvicorn's ``ws_max_size``), which also pings idle sockets to keep them alive.
+When the bridge stops (``stopping``), each socket is closed with 1001 (going away) once the calls
+in flight on it are answered.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from urllib.parse import parse_qs
 
@@ -35,6 +39,8 @@ access_log = logging.getLogger("bridge.access")
 log = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
+#: The close code of a socket whose server is stopping (RFC 6455 §7.4.1).
+GOING_AWAY = 1001
 _HTTP_RESPONSE = "websocket.http.response"
 
 
@@ -42,8 +48,14 @@ class WebSocketEndpoint:
     """The ``/ws`` route, as a matcher and an ASGI handler."""
 
     def __init__(
-        self, dispatcher: JsonRpcDispatcher, feed: Feed, access: EventAccess, max_in_flight: int = MAX_IN_FLIGHT
+        self,
+        dispatcher: JsonRpcDispatcher,
+        feed: Feed,
+        access: EventAccess,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        stopping: asyncio.Event | None = None,
     ) -> None:
+        self._stopping = stopping or asyncio.Event()
         self._dispatcher = dispatcher
         self._feed = feed
         self._access = access
@@ -84,6 +96,7 @@ class WebSocketEndpoint:
             send_text, self._dispatcher, self._feed, principal, self.max_in_flight, self._access.gate.rate
         )
         self.open += 1
+        closer = asyncio.create_task(self._close_when_stopping(session, send))
         try:
             while True:
                 message = await receive()
@@ -99,7 +112,14 @@ class WebSocketEndpoint:
                     await session.receive(text)
         finally:
             self.open -= 1
+            closer.cancel()
             session.close()
+
+    async def _close_when_stopping(self, session: SocketSession, send: Send) -> None:
+        await self._stopping.wait()
+        await session.settle()
+        with contextlib.suppress(Exception):  # the client left meanwhile: the disconnect ends the session
+            await send({"type": "websocket.close", "code": GOING_AWAY, "reason": "the bridge is stopping"})
 
 
 async def _refuse(scope: Scope, send: Send, error: BridgeError) -> None:

@@ -89,6 +89,8 @@ class SseClient:
                     break
                 size = int(size_line.split(b";")[0], 16)
                 if size == 0:
+                    if b"\n" in self._text:  # the last chunk's lines first
+                        break
                     raise EOFError("the stream ended")
                 if len(rest) < size + 2:
                     break
