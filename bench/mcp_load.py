@@ -31,6 +31,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,11 @@ def run_load(
     mode: str = "auto",
     processes: int = 1,
     watch: list[int] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """One cell: the workers started and ready, a warm-up, the measured window, their results."""
+    """One cell: the workers started and ready, a warm-up, the measured window, their results.
+
+    ``on_start`` is called as the window opens (after the warm-up): a profiler samples from then."""
     argv = [sys.executable, "-m", "bench.mcp_load", "--worker", "--url", url, "--tool", tool]
     argv += ["--arguments", json.dumps(arguments), "--expect", expect, "--mode", mode]
     root = Path(__file__).resolve().parent.parent
@@ -142,6 +146,8 @@ def run_load(
             worker.stdin.flush()
         time.sleep(max(0.0, start - time.monotonic()))
         t0, cpu0 = time.monotonic(), {pid: cpu_seconds(pid) for pid in pids}
+        if on_start is not None:
+            on_start()
         time.sleep(max(0.0, end - time.monotonic()))
         t1, cpu1 = time.monotonic(), {pid: cpu_seconds(pid) for pid in pids}
         done = [json.loads(_read_line(w, end + DRAIN_TIMEOUT + 10)) for w in workers]
