@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import select
 import subprocess
@@ -156,6 +157,10 @@ def run_load(
             if worker.poll() is None:
                 worker.kill()
             worker.wait()
+            for pipe in (worker.stdin, worker.stdout, worker.stderr):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):  # a worker that died leaves a broken pipe
+                        pipe.close()
     latencies = [latency for result in done for latency in result["latencies"]]
     result: dict[str, Any] = dict(summarize(latencies, t1 - t0))
     n = result["n"]
