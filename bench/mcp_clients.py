@@ -1,7 +1,8 @@
 """MCP clients through the gateway: the official SDK client against the upstream, the gateway, FastMCP, two gateways.
 
 ``python -m bench.mcp_clients [--targets direct gateway-http ...] [--concurrency 1 8 32]
-[--handshake newest 2025] [--seconds 5] [--repeat 3]`` (or ``bench/run.py --mcp-clients``).
+[--handshake newest 2025] [--seconds 5] [--repeat 3] [--baseline DIR]`` (or ``bench/run.py
+--mcp-clients``).
 Every cell is the same load generator (``bench/mcp_load.py``: ``mcp.Client`` over Streamable
 HTTP, ``c`` calls in flight) calling the rich test server's ``echo``; only what serves the URL
 differs:
@@ -16,10 +17,14 @@ differs:
 The handshake pins the client's ``mode`` and the gateways' upstream ``protocol`` together
 (``targets.HANDSHAKES``): ``newest`` is 2026-07-28, stateless; ``2025`` is the ``initialize``
 handshake with a session (2025-11-25). FastMCP's proxy mirrors its client's revision upstream.
+
 Each round starts every proxy afresh and runs its cells; the order of targets turns by one each
 round so drift on a shared machine spreads over all. The HTTP upstream is started once and
 shared. Client processes per cell: ``--processes`` (by default one below c=32, two at 32: one
 Python client process is the limit there), the same for every target of that ``c``.
+``--baseline DIR`` names another source tree (a checkout of main, say): each target that runs a
+gateway runs once more per round from that tree (``gateway-http@baseline`` …), so before and
+after share the machine's drift, and the tables show both.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from bench.report import fmt, markdown
 from bench.stats import median_of
 from bench.targets import (
     HANDSHAKES,
+    ROOT,
     Endpoint,
     Upstream,
     ensure_fastmcp,
@@ -56,6 +62,8 @@ from harness import descendants
 __all__ = ["TARGETS", "fastmcp_table", "federation_table", "gateway_table", "measure", "processes_for"]
 
 TARGETS = ("direct", "gateway-stdio", "gateway-http", "fastmcp", "federation")
+#: The targets that run the bridge: with ``--baseline``, each runs from both trees.
+GATEWAYS = ("gateway-stdio", "gateway-http", "federation")
 METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "errors")
 #: The concurrency from which a cell splits its calls over two client processes.
 SPLIT_AT = 32
@@ -67,23 +75,26 @@ def processes_for(concurrency: int, forced: int | None = None) -> int:
 
 @contextlib.contextmanager
 def _serving(
-    target: str, handshake: str, stdio: Upstream, http: Upstream, work: Path
+    target: str, handshake: str, stdio: Upstream, http: Upstream, work: Path, baseline: Path | None
 ) -> Iterator[tuple[str, list[int], list[int]]]:
-    """The target started afresh: its MCP URL, its proxy PIDs, and the upstream PIDs behind it."""
+    """The target started afresh: its MCP URL, its proxy PIDs, and the upstream PIDs behind it.
+    A target ``NAME@baseline`` runs its gateways from the ``baseline`` tree."""
+    target, _, tree = target.partition("@")
+    root = baseline if tree and baseline is not None else ROOT
     if target == "direct":
         assert http.url is not None
         assert http.pid is not None
         yield http.url, [], [http.pid]
         return
     if target == "federation":
-        with running_bridge([http], work) as b:
+        with running_bridge([http], work, root=root) as b:
             behind = Upstream("rich", "echo", {"text": "hello"}, url=f"http://127.0.0.1:{b.port}/mcp", pid=b.proc.pid)
-            with running_bridge([behind.with_handshake(handshake)], work) as a:
+            with running_bridge([behind.with_handshake(handshake)], work, root=root) as a:
                 yield f"http://127.0.0.1:{a.port}/mcp", [a.proc.pid, b.proc.pid], b.upstream_pids
         return
     proxy: contextlib.AbstractContextManager[Endpoint]
     upstream = http if target == "gateway-http" else stdio
-    proxy = running_fastmcp(upstream, work) if target == "fastmcp" else running_bridge([upstream], work)
+    proxy = running_fastmcp(upstream, work) if target == "fastmcp" else running_bridge([upstream], work, root=root)
     with proxy as endpoint:
         url = f"http://127.0.0.1:{endpoint.port}/mcp"
         if target == "fastmcp":  # FastMCP starts its stdio server on the first call: make one
@@ -126,8 +137,13 @@ def _cell(
     return result
 
 
-def measure(plan: Plan, targets: tuple[str, ...] = TARGETS, processes: int | None = None) -> dict[str, Any]:
-    """Every target's cells per handshake, ``plan.repeat`` rounds; ``processes`` overrides ``processes_for``."""
+def measure(
+    plan: Plan, targets: tuple[str, ...] = TARGETS, processes: int | None = None, baseline: Path | None = None
+) -> dict[str, Any]:
+    """Every target's cells per handshake, ``plan.repeat`` rounds; ``processes`` overrides ``processes_for``;
+    ``baseline``: another tree whose gateways run beside this one's."""
+    if baseline is not None:
+        targets = tuple(t for name in targets for t in (name, f"{name}@baseline") if t == name or name in GATEWAYS)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     failures: dict[str, str] = {}
     fastmcp = None
@@ -148,13 +164,14 @@ def measure(plan: Plan, targets: tuple[str, ...] = TARGETS, processes: int | Non
                     if where in failures:
                         continue
                     try:
-                        with _serving(target, handshake, stdio, http, plan.work) as (url, proxies, upstreams):
+                        serving = _serving(target, handshake, stdio, http, plan.work, baseline)
+                        with serving as (url, proxies, upstreams):
                             for c in plan.concurrency:
                                 clients = processes_for(c, processes)
                                 result = _cell(url, proxies, upstreams, http, c, plan, clients)
                                 runs[f"{where}/{c}"].append(result)
                                 progress(
-                                    f"  {handshake:6} {target:13} c={c:<3} round {round_ + 1}/{plan.repeat}:"
+                                    f"  {handshake:6} {target:22} c={c:<3} round {round_ + 1}/{plan.repeat}:"
                                     f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
                                     f"  proxy CPU {result['proxy_cpu_ms']:.3f} ms/call"
                                     f"  ({result['protocol_version']}, {result['processes']} client proc)"
@@ -173,6 +190,7 @@ def measure(plan: Plan, targets: tuple[str, ...] = TARGETS, processes: int | Non
         "protocols": protocols,
         "processes": processes,
         "fastmcp": fastmcp,
+        "trees": {"this": str(ROOT), **({"baseline": str(baseline)} if baseline is not None else {})},
     }
 
 
@@ -181,30 +199,35 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 def _compare(result: dict[str, Any], target: str, against: str, label: str) -> list[list[str]]:
-    """Rows of ``target`` beside ``against``, per handshake and concurrency, where both ran."""
+    """Rows of ``target`` beside ``against``, per handshake and concurrency, where both ran; with a
+    baseline tree, its gateways' rows too (beside its own gateway where ``against`` is one)."""
     medians: dict[str, dict[str, Any]] = result["medians"]
     rows = []
-    for key, mine in medians.items():
-        handshake, name, c = key.split("/")
-        theirs = medians.get(f"{handshake}/{against}/{c}")
-        if name != target or theirs is None:
-            continue
-        rows.append(
-            [
-                handshake,
-                label,
-                c,
-                fmt(theirs["rps"], 0),
-                fmt(mine["rps"], 0),
-                _ratio(mine["rps"], theirs["rps"]),
-                f"{fmt(mine['p50_ms'], 2)} / {fmt(mine['p99_ms'], 1)}",
-                fmt(mine["proxy_cpu_ms"], 3),
-                fmt(theirs["proxy_cpu_ms"], 3) if against != "direct" else "—",
-                fmt(mine["upstream_cpu_ms"], 3),
-                fmt(mine["client_cpu_ms"], 3),
-                f"{theirs['errors']:.0f}/{mine['errors']:.0f}",
-            ]
-        )
+    for tree in ("", "@baseline"):
+        theirs_name = against + tree if against in GATEWAYS else against
+        for key, mine in medians.items():
+            handshake, name, c = key.split("/")
+            theirs = medians.get(f"{handshake}/{theirs_name}/{c}")
+            if name != target + tree or theirs is None:
+                continue
+            proxied = against != "direct"
+            rows.append(
+                [
+                    handshake,
+                    label + (" (baseline tree)" if tree else ""),
+                    c,
+                    fmt(theirs["rps"], 0),
+                    fmt(mine["rps"], 0),
+                    _ratio(mine["rps"], theirs["rps"]),
+                    f"{fmt(mine['p50_ms'], 2)} / {fmt(mine['p99_ms'], 1)}",
+                    fmt(mine["proxy_cpu_ms"], 3),
+                    fmt(theirs["proxy_cpu_ms"], 3) if proxied else "—",
+                    _ratio(mine["proxy_cpu_ms"], theirs["proxy_cpu_ms"]) if proxied else "—",
+                    fmt(mine["upstream_cpu_ms"], 3),
+                    fmt(mine["client_cpu_ms"], 3),
+                    f"{theirs['errors']:.0f}/{mine['errors']:.0f}",
+                ]
+            )
     return rows
 
 
@@ -228,7 +251,8 @@ def _join(pairs: list[tuple[int, int]]) -> str:
 
 
 HEADERS = ["handshake", "target", "c", "baseline rps", "rps", "÷ baseline", "p50 / p99 ms", "proxy CPU ms/call"]
-HEADERS += ["baseline proxy CPU ms/call", "upstream CPU ms/call", "client CPU ms/call", "errors base/target"]
+HEADERS += ["baseline proxy CPU ms/call", "CPU ÷ baseline", "upstream CPU ms/call", "client CPU ms/call"]
+HEADERS += ["errors base/target"]
 
 
 def gateway_table(result: dict[str, Any]) -> str:
@@ -244,14 +268,9 @@ def gateway_table(result: dict[str, Any]) -> str:
 
 def fastmcp_table(result: dict[str, Any]) -> str:
     rows = _compare(result, "gateway-stdio", "fastmcp", "gateway → stdio")
-    cpu = []
-    for row in rows:
-        with contextlib.suppress(ValueError, ZeroDivisionError):
-            cpu.append(f"{row[0]} c={row[2]}: {float(row[7]) / float(row[8]):.2f}")
     notes = [
         f"- baseline: {result.get('fastmcp') or 'FastMCP'}'s proxy (`create_proxy`, Streamable HTTP) in front of"
         " the same stdio server; target ≥ 1.8× its throughput at c=8 and 32, ≤ 1/3 of its CPU per call",
-        f"- gateway CPU ÷ FastMCP CPU per call: {'; '.join(cpu) or '—'}",
         *_notes(result),
     ]
     return "\n".join(["## MCP clients: the gateway against FastMCP's proxy", "", *_table(rows), *notes])
@@ -284,6 +303,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--processes", type=int, help="client processes for every cell (default: 2 from c=32)")
+    parser.add_argument("--baseline", type=Path, help="another source tree whose gateways run in the same rounds")
     parser.add_argument("--output", type=Path, help="write the raw results here as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mcp-bench-") as work:
@@ -300,7 +320,7 @@ def main() -> None:
         targets = tuple(t for t in TARGETS if t in args.targets)
         if "direct" not in targets and {"gateway-stdio", "gateway-http"} & set(targets):
             progress("note: without --targets direct the gateway table has no baseline")
-        result = measure(plan, targets, args.processes)
+        result = measure(plan, targets, args.processes, args.baseline)
     if args.output:
         args.output.write_text(json.dumps(result, indent=1, default=str))
     print(tables(result))

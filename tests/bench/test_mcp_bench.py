@@ -96,3 +96,11 @@ def test_profile_under_sdk_clients() -> None:
     assert "SDK client 2026-07-28" in done.stdout
     shares = dict(line.strip().split("%  ", 1)[::-1] for line in done.stdout.splitlines() if "%  " in line)
     assert float(shares["SDK server (mcp/server)"]) > 0
+
+
+@pytest.mark.timeout(240)
+def test_a_baseline_tree_runs_its_gateway_in_the_same_rounds(tmp_path: Path) -> None:
+    result = measure(_plan(tmp_path, ("newest",)), ("direct", "gateway-http"), baseline=ROOT)
+    _check(result, "gateway-http@baseline", ("newest",))
+    _check(result, "gateway-http", ("newest",))
+    assert "gateway → http (baseline tree)" in gateway_table(result)
