@@ -4,8 +4,8 @@ Installs mcpo into its own venv if needed, starts every process itself, measures
 by its PID, prints markdown tables (the main comparison once per handshake, then the extra
 scenarios), and writes everything to ``bench/results/latest.json`` (and the tables to
 ``latest.md``). Every cell runs a fixed time and stops by itself; the defaults finish in about
-nineteen minutes on two cores. ``--quick`` (1 run of 2 s cells, the newest-handshake main table
-only) is the fast check. See bench/README.md.
+thirty minutes on two cores (eleven of them the MCP-client cells). ``--quick`` (1 run of 2 s
+cells, the newest-handshake main table only) is the fast check. See bench/README.md.
 """
 
 from __future__ import annotations
