@@ -182,13 +182,12 @@ def measure(
                         progress(f"  {where}: FAILED: {exc}")
     medians = {k: {m: median_of(v, m) for m in METRICS} for k, v in runs.items()}
     protocols = {k: sorted({r["protocol_version"] for r in v}) for k, v in runs.items()}
-    processes = {k: v[0]["processes"] for k, v in runs.items()}
     return {
         "medians": medians,
         "runs": dict(runs),
         "failures": failures,
         "protocols": protocols,
-        "processes": processes,
+        "processes": {k: v[0]["processes"] for k, v in runs.items()},
         "fastmcp": fastmcp,
         "trees": {"this": str(ROOT), **({"baseline": str(baseline)} if baseline is not None else {})},
     }
