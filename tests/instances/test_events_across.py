@@ -1,0 +1,97 @@
+"""Events fan out across instances: a stream on one bridge sees the calls made through the other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import poll
+from tests.events.sse import Message, SseClient
+from tests.instances.conftest import ALICE, Api, stream
+from tests.support import BridgeProcess
+
+
+def heard(client: SseClient, api: Api) -> None:
+    """Until ``client`` hears a call made through ``api``'s bridge (the other bridges know it listens),
+    then what came of those calls read off."""
+
+    def one_heard() -> bool:
+        api.says("holding")
+        try:
+            client.next(timeout=0.5)
+        except TimeoutError:
+            return False
+        return True
+
+    poll(one_heard, 15, what="a call on one bridge heard on the other's stream")
+    drained(client)
+
+
+def drained(client: SseClient) -> None:
+    """Read off what ``client`` has, until it has been quiet for half a second."""
+    while True:
+        try:
+            client.next(timeout=0.5)
+        except TimeoutError:
+            return
+
+
+def calls_seen(messages: list[Message]) -> list[tuple[str, str]]:
+    return [(m.data["type"], m.data["data"]["callId"]) for m in messages]
+
+
+def test_a_stream_on_b_sees_the_calls_made_on_a_in_order(pair: tuple[BridgeProcess, BridgeProcess]) -> None:
+    a, b = pair
+    on_a = Api(a.url, ALICE)
+    with stream(b) as client:
+        heard(client, on_a)
+        for _ in range(5):
+            on_a.says("holding")
+        events = client.take(10)
+    ids = [m.id for m in events]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 10
+    kinds = [m.data["type"] for m in events]
+    assert kinds == ["tool.call.started", "tool.call.finished"] * 5
+    started, finished = calls_seen(events[0::2]), calls_seen(events[1::2])
+    assert [c for _, c in started] == [c for _, c in finished]  # each call's two events, one call after another
+
+
+def test_streams_on_both_instances_see_the_same_events_in_the_same_order(
+    pair: tuple[BridgeProcess, BridgeProcess],
+) -> None:
+    a, b = pair
+    on_a, on_b = Api(a.url, ALICE), Api(b.url, ALICE)
+    with stream(a) as one, stream(b) as two:
+        heard(one, on_b)
+        heard(two, on_a)
+        drained(one)  # the calls ``two`` heard, which ``one`` heard too
+        for _ in range(4):
+            on_a.says("holding")
+            on_b.says("holding")
+        seen_on_a, seen_on_b = one.take(16), two.take(16)
+    ids = [m.id for m in seen_on_a]
+    assert ids == [m.id for m in seen_on_b]
+    assert ids == sorted(ids)
+    assert [m.data for m in seen_on_a] == [m.data for m in seen_on_b]
+
+
+def test_resuming_on_b_with_an_id_made_on_a_gives_what_followed_it(
+    pair: tuple[BridgeProcess, BridgeProcess],
+) -> None:
+    a, b = pair
+    on_a = Api(a.url, ALICE)
+    with stream(a) as client:
+        heard(client, on_a)
+        for _ in range(3):
+            on_a.says("holding")
+        made_on_a = client.take(6)
+    last = made_on_a[1].id  # the first call's finish: what follows it is the other two calls
+    assert last is not None
+    with stream(b, **{"Last-Event-ID": last}) as resumed:
+        replayed = resumed.take(4)
+    assert [m.id for m in replayed] == [m.id for m in made_on_a[2:]]
+    assert [m.data for m in replayed] == [_without_payload(m.data) for m in made_on_a[2:]]
+
+
+def _without_payload(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in ("params", "result")}
