@@ -75,6 +75,10 @@ class CallPeers(Protocol):
         """A new view of a call this instance runs (on the loop; returns at once)."""
         ...
 
+    async def started(self, view: CallView) -> None:
+        """The first view of a call this instance runs, told before its caller is answered."""
+        ...
+
     async def running_elsewhere(self, call_ids: Collection[str]) -> set[str]:
         """Those of ``call_ids`` that a live instance other than this one runs."""
         ...
@@ -292,8 +296,8 @@ class Calls:
         self._running[subject] += 1
         self._running_total += 1
         self._keep(call)
-        if self.peers is not None:
-            self.peers.changed(view)
+        if self.peers is not None:  # before the caller has its id: any instance it asks knows the call
+            await self.peers.started(view)
         call.task = asyncio.create_task(self._run(call), name=f"call-{view.id}")
         return view
 

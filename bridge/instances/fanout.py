@@ -104,13 +104,11 @@ class RedisFanout:
         self._reader = self._instance.connect(read_timeout=READ_BLOCK_MS / 1000 + 5)
         newest = await self._client.xrevrange(STREAM, count=1)
         start = newest[0][0] if newest else b"0-0"
-        pubsub = self._client.pubsub()
-        await pubsub.subscribe(INTEREST)
         await self._gather()
         self._tasks = [
             asyncio.create_task(self._send_forever(), name="fanout-send"),
             asyncio.create_task(self._read_forever(start), name="fanout-read"),
-            asyncio.create_task(self._listen_forever(pubsub), name="fanout-listen"),
+            asyncio.create_task(self._instance.listen(INTEREST, self._heard), name="fanout-listen"),
             asyncio.create_task(self._interest_forever(), name="fanout-interest"),
         ]
         self._feed.fan_out(self)
@@ -202,13 +200,9 @@ class RedisFanout:
         self._wanted, self._told = wanted, False
         self._stirred.set()
 
-    async def _listen_forever(self, pubsub: redis.asyncio.client.PubSub) -> None:
-        try:
-            async for message in pubsub.listen():
-                if message["type"] == "message" and message["data"] != self._me:
-                    self._stirred.set()
-        finally:
-            await pubsub.reset()  # (its aclose is untyped)
+    def _heard(self, instance: bytes) -> None:
+        if instance != self._me:
+            self._stirred.set()
 
     async def _interest_forever(self) -> None:
         while True:

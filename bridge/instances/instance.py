@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 
 import redis.asyncio
 from redis.exceptions import RedisError
@@ -39,6 +40,8 @@ class Instance:
     def __init__(self, client: redis.asyncio.Redis, url: str) -> None:
         self.client = client
         self.url = url
+        #: For subscriptions, which wait on their connection as long as nothing is said: no timeout.
+        self.listener = self.connect(read_timeout=None)
         #: Host, process and a random part: readable in Redis, unique across restarts.
         self.id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._beating: asyncio.Task[None] | None = None
@@ -49,7 +52,25 @@ class Instance:
 
     def connect(self, *, read_timeout: float | None = None) -> redis.asyncio.Redis:
         """Another client to the same Redis (a blocking read holds its connection)."""
-        return redis.asyncio.Redis.from_url(self.url, socket_timeout=read_timeout, socket_connect_timeout=TIMEOUT)
+        return redis.asyncio.Redis.from_url(
+            self.url, socket_timeout=read_timeout, socket_connect_timeout=TIMEOUT, socket_keepalive=True
+        )
+
+    async def listen(self, channel: str, heard: Callable[[bytes], None]) -> None:
+        """Hand what is said on ``channel`` to ``heard``, for good (subscribed again after a failure)."""
+        while True:
+            pubsub = self.listener.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        heard(message["data"])
+            except RedisError as exc:
+                log.warning("listening on %s failed (again in %g s): %s", channel, BEAT, exc)
+            finally:
+                with contextlib.suppress(RedisError):
+                    await pubsub.reset()  # (its aclose is untyped)
+            await asyncio.sleep(BEAT)
 
     @staticmethod
     def key(instance: str) -> str:
@@ -82,3 +103,4 @@ class Instance:
         with contextlib.suppress(RedisError):
             await self.client.delete(self.key(self.id))  # gone now, not in LAPSE seconds
         await self.client.aclose()
+        await self.listener.aclose()

@@ -70,11 +70,11 @@ class RedisCallPeers:
         self._serving: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        pubsub = self._client.pubsub()
-        await pubsub.subscribe(Instance.key(self._instance.id))  # heard before any call starts here
         self._tasks = [
             asyncio.create_task(self._flush_forever(), name="peers-flush"),
-            asyncio.create_task(self._serve_forever(pubsub), name="peers-serve"),
+            asyncio.create_task(
+                self._instance.listen(Instance.key(self._instance.id), self._heard), name="peers-serve"
+            ),
         ]
 
     async def close(self) -> None:
@@ -90,6 +90,14 @@ class RedisCallPeers:
     def changed(self, view: CallView) -> None:
         self._dirty[view.id] = view  # a later view replaces one not yet sent
         self._wake.set()
+
+    async def started(self, view: CallView) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                _put(pipe, self._instance.id, view)
+                await pipe.execute()
+        except RedisError as exc:  # the call runs all the same; only this instance can reach it
+            log.warning("call %s not shared with the other instances: %s", view.id, exc)
 
     async def _flush_forever(self) -> None:
         while True:
@@ -108,15 +116,10 @@ class RedisCallPeers:
                     _put(pipe, self._instance.id, view)
                 await pipe.execute()
 
-    async def _serve_forever(self, pubsub: redis.asyncio.client.PubSub) -> None:
-        try:
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    task = asyncio.create_task(self._serve(message["data"]))
-                    self._serving.add(task)
-                    task.add_done_callback(self._serving.discard)
-        finally:
-            await pubsub.reset()  # (its aclose is untyped)
+    def _heard(self, data: bytes) -> None:
+        task = asyncio.create_task(self._serve(data))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
 
     async def _serve(self, data: bytes) -> None:
         """Act on another instance's request about a call running here, and reply."""
@@ -161,7 +164,7 @@ class RedisCallPeers:
         return view if view.state.terminal else await self._cut_off(view)  # no instance says it runs it
 
     async def watch(self, view: CallView) -> AsyncIterator[CallView]:
-        pubsub = self._client.pubsub()
+        pubsub = self._instance.listener.pubsub()
         await pubsub.subscribe(CALL + view.id)
         try:
             latest = await self.find(view.id)  # what changed before the subscription
@@ -188,7 +191,7 @@ class RedisCallPeers:
         raw = await self._client.get(CALL + view.id)
         owner = _decode(raw)[0] if raw is not None else None
         reply_to = REPLY + secrets.token_urlsafe(12)
-        pubsub = self._client.pubsub()
+        pubsub = self._instance.listener.pubsub()
         await pubsub.subscribe(reply_to)
         try:
             request.update(call=view.id, subject=view.subject, reply=reply_to)
