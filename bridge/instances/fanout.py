@@ -1,9 +1,11 @@
 """Events across instances: one Redis stream that every instance writes to and reads all of.
 
 Each instance appends the events it makes to the stream ``mcp-bridge:events`` (``XADD``, kept
-to about ``MAXLEN`` entries; the event log in the shared store is what replay reads), batched
-by one sender task so a call never waits on Redis. One reader task per instance follows the
-stream (``XREAD BLOCK``) and takes the other instances' events.
+to about ``MAXLEN`` entries; the event log in the shared store is what replay reads) from one
+sender task, so a call never waits on Redis: what came in ``GATHER`` seconds goes as one entry
+(the events' JSON, a line each), since a command's cost in the client is the same for one
+event or many. One reader task per instance follows the stream (``XREAD BLOCK``) and takes the
+other instances' events.
 
 **Order.** Events are ordered by id everywhere: an id starts with the millisecond it was made,
 and the event log replays in id order too, so what a follower was sent live and what it reads
@@ -51,6 +53,9 @@ INTEREST = PREFIX + "interest"
 MAXLEN = 10_000
 #: Seconds an event waits for the others' events made before it (see the module's notes).
 SETTLE = 0.05
+#: Seconds the sender waits after an event for more to send with it (well within ``SETTLE``):
+#: one entry of two events per call cost the bridge a third more CPU per call, batches far less.
+GATHER = 0.01
 #: Seconds between two renewals of this instance's interest.
 REFRESH = 2.0
 #: Entries read per ``XREAD``, and milliseconds it blocks for.
@@ -138,13 +143,12 @@ class RedisFanout:
     async def _send_forever(self) -> None:
         while True:
             await self._wake.wait()
+            await asyncio.sleep(GATHER)
             self._wake.clear()
             batch, self._outgoing = self._outgoing, []
+            lines = b"\n".join(wire.json(True) for wire in batch)  # JSON text holds no raw newline
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for wire in batch:
-                        pipe.xadd(STREAM, {b"i": self._me, b"e": wire.json(True)}, maxlen=MAXLEN, approximate=True)
-                    await pipe.execute()
+                await self._client.xadd(STREAM, {b"i": self._me, b"e": lines}, maxlen=MAXLEN, approximate=True)
             except RedisError as exc:  # the others miss these live; they are in the log
                 log.warning("%d events not shared with the other instances: %s", len(batch), exc)
 
@@ -163,7 +167,8 @@ class RedisFanout:
                 for entry_id, fields in entries:
                     last = entry_id
                     if fields.get(b"i") != self._me:
-                        self._hold(WireEvent.from_json(fields[b"e"]))
+                        for line in fields[b"e"].split(b"\n"):
+                            self._hold(WireEvent.from_json(line))
 
     def _hold(self, wire: WireEvent) -> None:
         if wire.id <= self._released:
