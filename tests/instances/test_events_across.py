@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pytest
 
 from harness import poll
 from tests.events.sse import Message, SseClient
@@ -95,3 +98,24 @@ def test_resuming_on_b_with_an_id_made_on_a_gives_what_followed_it(
 
 def _without_payload(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in ("params", "result")}
+
+
+def test_calls_made_at_once_on_both_instances_come_in_one_order_on_both(
+    pair: tuple[BridgeProcess, BridgeProcess],
+) -> None:
+    a, b = pair
+    on_a, on_b = Api(a.url, ALICE), Api(b.url, ALICE)
+    with stream(a) as one, stream(b) as two:
+        heard(one, on_b)
+        heard(two, on_a)
+        drained(one)
+        with ThreadPoolExecutor(4) as pool:  # two callers on each instance, their calls interleaved in time
+            list(pool.map(lambda api: [api.says("holding") for _ in range(5)], [on_a, on_b, on_a, on_b]))
+        seen_on_a, seen_on_b = one.take(40), two.take(40)
+        for client in (one, two):
+            with pytest.raises(TimeoutError):
+                client.next(timeout=0.5)  # nothing more: no event twice
+    ids = [m.id for m in seen_on_a]
+    assert ids == [m.id for m in seen_on_b]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 40
