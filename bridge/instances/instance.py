@@ -69,7 +69,7 @@ class Instance:
                 log.warning("listening on %s failed (again in %g s): %s", channel, BEAT, exc)
             finally:
                 with contextlib.suppress(RedisError):
-                    await pubsub.reset()  # (its aclose is untyped)
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
             await asyncio.sleep(BEAT)
 
     @staticmethod

@@ -178,7 +178,7 @@ class RedisCallPeers:
                 # Quiet for a while: is its owner still there? (``find`` cuts the call off if not.)
                 latest = await self.find(view.id) if message is None else _decode(message["data"])[1]
         finally:
-            await pubsub.reset()  # (its aclose is untyped)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
 
     async def cancel(self, view: CallView) -> CallView:
         return await self._ask(view, {"op": "cancel"})
@@ -205,7 +205,7 @@ class RedisCallPeers:
                     while message is None:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=ASK_TIMEOUT)
         finally:
-            await pubsub.reset()  # (its aclose is untyped)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         if message is None:
             if owner is None or not await self._instance.alive(owner):
                 await self._cut_off(view)
