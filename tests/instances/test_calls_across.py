@@ -107,3 +107,18 @@ def test_a_call_whose_instance_died_is_cut_off_and_cancelling_it_answers_503(
     ended = on_b.get(call["id"])
     assert ended["state"] == "failed"
     assert ended["problem"]["type"] == PROBLEMS + "call-cut-off"
+
+
+def test_an_instance_starting_leaves_a_call_running_on_another_alone(
+    pair: tuple[BridgeProcess, BridgeProcess], shared: Path, redis_url: str
+) -> None:
+    a, _ = pair
+    on_a = Api(a.url)
+    call = on_a.start("hold", {"seconds": 60})
+    with instance(shared, redis_url) as newcomer:  # reads every kept call as it starts
+        on_newcomer = Api(newcomer.url)
+        assert on_newcomer.get(call["id"])["state"] == "working"
+        assert on_a.get(call["id"])["state"] == "working"
+        cancelled = on_newcomer("DELETE", f"/calls/{call['id']}")
+    assert cancelled.status_code == 200, cancelled.text
+    assert on_a.get(call["id"])["state"] == "cancelled"
