@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from redis.exceptions import RedisError
+
 from bridge.calls import Calls
+from bridge.config import ConfigError
 from bridge.feed import Feed
 from bridge.store import Store
 
@@ -26,8 +29,14 @@ class Joined:
 
     @classmethod
     async def start(cls, url: str, feed: Feed, calls: Calls, store: Store) -> Joined:
+        if not url.startswith(("redis://", "rediss://")):
+            raise ConfigError("the Redis URL must start with redis:// or rediss://")
         instance = Instance.from_url(url)
-        await instance.start()
+        try:
+            await instance.start()
+        except RedisError as exc:  # said as the limits say it: the bridge does not start
+            await instance.close()
+            raise ConfigError(f"Redis does not answer at the --redis-url given ({type(exc).__name__})") from exc
         fanout = RedisFanout(feed, instance, asyncio.get_running_loop())
         await fanout.start()
         peers = RedisCallPeers(calls, instance, store.calls, store.writer)
