@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect
 
 from harness import poll
 from tests.events.sse import Message, SseClient
@@ -119,3 +121,29 @@ def test_calls_made_at_once_on_both_instances_come_in_one_order_on_both(
     assert ids == [m.id for m in seen_on_b]
     assert ids == sorted(ids)
     assert len(set(ids)) == 40
+
+
+def test_a_websocket_subscriber_on_b_gets_the_calls_made_on_a_with_their_payload_when_its_own(
+    pair: tuple[BridgeProcess, BridgeProcess],
+) -> None:
+    a, b = pair
+    on_a = Api(a.url, ALICE)
+    url = b.url.replace("http://", "ws://") + "/ws"
+    with connect(url, additional_headers={"X-API-Key": ALICE}, open_timeout=10) as ws:
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "events/subscribe", "params": _finished}))
+        assert json.loads(ws.recv(timeout=10))["id"] == 1
+
+        def pushed() -> dict[str, Any] | None:
+            on_a.says("holding")  # until a's feed hears calls for b's subscriber
+            try:
+                return dict(json.loads(ws.recv(timeout=0.5))["params"])
+            except TimeoutError:
+                return None
+
+        event = poll(pushed, 15, what="a call on a pushed on b's socket")
+    assert (event["type"], event["server"], event["tool"]) == ("tool.call.finished", "calls", "holding")
+    assert event["params"] == {}  # its own call's arguments, made on a, shown on b
+    assert event["result"]["structuredContent"] == {"result": 0}
+
+
+_finished = {"types": ["tool.call.finished"], "payload": True}
