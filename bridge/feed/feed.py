@@ -14,6 +14,11 @@ A call nobody follows costs nothing: the feed hears call events from the bus onl
 follower or sink wants them, and for ``linger`` seconds after the last one left, so a stream
 that reconnects finds what it missed in the log. Servers' lifecycle events (states, catalogs,
 registrations) are rare and always kept. ``log_calls="always"`` keeps every call's events.
+
+With other instances (``fan_out``, ``bridge.instances``) this instance's events go to the
+fanout instead of the tail, and the tail takes everyone's from it (``deliver``), in one order;
+what the other instances' followers want is one more following (``hear_remote``), and what
+this one's want is told to them. The log and the sinks still take only this instance's events.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import AsyncIterator, Collection, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -161,6 +162,8 @@ class RedisCallPeers:
         if record is None:
             return None
         view = from_record(record)
+        if view.expires <= datetime.now(UTC):  # past its retention, as if swept already
+            return None
         return view if view.state.terminal else await self._cut_off(view)  # no instance says it runs it
 
     async def watch(self, view: CallView) -> AsyncIterator[CallView]:
