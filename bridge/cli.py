@@ -202,7 +202,7 @@ def main() -> None:
 @click.option(
     "--redis-url",
     envvar="MCP_BRIDGE_REDIS_URL",
-    help="Redis shared with other bridges, which then count limits together; also MCP_BRIDGE_REDIS_URL.",
+    help="Redis shared with other bridges: limits counted together, events and calls shared (MCP_BRIDGE_REDIS_URL).",
 )
 @click.option(
     "--destructive-scope/--no-destructive-scope",

@@ -369,7 +369,7 @@ class BridgeSettings:
     webhook_retry_delays: tuple[float, ...] | None = None
     #: Rate and concurrency limits per caller, server and tool (none by default).
     limits: LimitSettings = LimitSettings()
-    #: Redis (``redis://host:port/db``) for what several bridges share: the limits' counters.
+    #: Redis (``redis://host:port/db``) for what several bridges share: the limits' counters, events, calls.
     #: None keeps them in this process.
     redis_url: str | None = None
     #: Tools annotated ``destructiveHint: true`` are only for keys with the ``destructive`` scope

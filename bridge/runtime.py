@@ -37,6 +37,7 @@ from bridge.gate import (
 )
 from bridge.gateway import Gateway
 from bridge.gateway.registry import ServerRegistry
+from bridge.instances import Joined
 from bridge.limits import Limits
 from bridge.rest import create_app
 from bridge.spec import Spec
@@ -77,6 +78,8 @@ class Bridge:
     limits: Limits
     calls: Calls
     callbacks: CallbackSender | None = None
+    #: The other instances on the same Redis (``--redis-url``); None when alone.
+    joined: Joined | None = None
     audit_file: AuditFile | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
@@ -134,6 +137,10 @@ class Bridge:
             if callbacks is not None:
                 undo.callback(lambda: pool.run(callbacks.close(), 10))
             calls = Calls(gateway, store.calls, store.writer, _call_limits(settings), _completion(callbacks))
+            joined = None
+            if settings.redis_url:  # events and calls shared with the other instances on it
+                joined = gateway.run(Joined.start(settings.redis_url, feed, calls, store), 30)
+                undo.callback(lambda: pool.run(joined.close(), 10) if joined is not None else None)
             gateway.run(calls.open(), 30)
             undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
@@ -159,6 +166,7 @@ class Bridge:
             limits=limits,
             calls=calls,
             callbacks=callbacks,
+            joined=joined,
             audit_file=audit_file,
         )
 
@@ -231,6 +239,11 @@ class Bridge:
             self.pool.run(self.calls.close(), 10)
         except Exception:  # the loop is gone already: the next start marks them cut off
             log.debug("calls closed with the loop")
+        if self.joined is not None:
+            try:  # after the calls: how they ended reaches the other instances
+                self.pool.run(self.joined.close(), 10)
+            except Exception:  # the loop is gone already: the others see this one's heartbeat lapse
+                log.debug("left the other instances with the loop")
         if self.callbacks is not None:
             with contextlib.suppress(Exception):  # the loop is gone already: nothing is in flight
                 self.pool.run(self.callbacks.close(), 10)

@@ -9,13 +9,15 @@ gateway that runs them. Modules, one job each:
 - ``render``: a view as the REST API shows it; ``records``: a view to and from its stored row
 """
 
-from bridge.calls.calls import CallLimits, CallRelay, Calls, Completion
+from bridge.calls.calls import CallLimits, CallPeers, CallRelay, Calls, Completion, cut_off
 from bridge.calls.model import TERMINAL, CallState, CallView, Progress, Question
+from bridge.calls.records import from_record, to_record
 from bridge.calls.render import render
 
 __all__ = [
     "TERMINAL",
     "CallLimits",
+    "CallPeers",
     "CallRelay",
     "CallState",
     "CallView",
@@ -23,5 +25,8 @@ __all__ = [
     "Completion",
     "Progress",
     "Question",
+    "cut_off",
+    "from_record",
     "render",
+    "to_record",
 ]

@@ -8,6 +8,11 @@ sends back into new views: progress, and questions (``ask`` parks a ``Question``
 (written off the loop by the ``StoreWriter``) is what a restart finds, and a call that was running
 then is marked failed, cut off, never left working. Retention drops ended calls after a while.
 
+Several instances on one store and one Redis (``peers``, a ``CallPeers``): each runs the calls
+started on it and tells the others every new view; a call another instance runs is read,
+followed, answered and cancelled through the peers (the async ``find``, ``aencoded``, ``watch``,
+``cancel``, ``answer``), and a restarting instance leaves the calls of the live ones alone.
+
 Everything here runs on the bridge's event loop; the plain methods never block.
 """
 
@@ -17,10 +22,10 @@ import asyncio
 import collections
 import logging
 import secrets
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -46,7 +51,7 @@ from .model import TERMINAL, CallState, CallView, Progress, Question
 from .records import from_record, to_record
 from .render import render
 
-__all__ = ["CallLimits", "Calls", "Completion"]
+__all__ = ["CallLimits", "CallPeers", "Calls", "Completion", "cut_off"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,38 @@ CANCEL_GRACE = 5.0
 
 #: Told of each call that ended and named a callback URL: (the view, the URL). Returns at once.
 Completion = Callable[[CallView, str], None]
+
+
+class CallPeers(Protocol):
+    """The other instances' calls, as this one reaches them (``bridge.instances.peers``)."""
+
+    def changed(self, view: CallView) -> None:
+        """A new view of a call this instance runs (on the loop; returns at once)."""
+        ...
+
+    async def started(self, view: CallView) -> None:
+        """The first view of a call this instance runs, told before its caller is answered."""
+        ...
+
+    async def running_elsewhere(self, call_ids: Collection[str]) -> set[str]:
+        """Those of ``call_ids`` that a live instance other than this one runs."""
+        ...
+
+    async def find(self, call_id: str) -> CallView | None:
+        """The latest view of a call another instance runs or ran; None if none knows it."""
+        ...
+
+    def watch(self, view: CallView) -> AsyncIterator[CallView]:
+        """The views after ``view`` of another instance's call, ending with a terminal one."""
+        ...
+
+    async def cancel(self, view: CallView) -> CallView:
+        """Have the instance running the call cancel it."""
+        ...
+
+    async def answer(self, view: CallView, answers: Mapping[str, JSON]) -> CallView:
+        """Hand answers (checked already) to the instance running the call."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +207,8 @@ class Calls:
         self._running_total = 0
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
+        #: The other instances (set before ``open``); None on an instance of its own.
+        self.peers: CallPeers | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -177,7 +216,12 @@ class Calls:
         """Read the kept calls (those a dead process left running are marked cut off) and start sweeping."""
         now = _now()
         records = await asyncio.to_thread(self._records.load, now.isoformat())
+        elsewhere: set[str] = set()
+        if self.peers is not None:  # the calls live instances run are theirs, not cut off
+            elsewhere = await self.peers.running_elsewhere([r.id for r in records if r.state not in _ENDED])
         for view in sorted((from_record(r) for r in records), key=lambda v: v.created):  # listings: oldest first
+            if view.id in elsewhere:
+                continue
             call = _Call(view, None, {}, None)
             call.kept_state = (view.state, frozenset(view.questions))  # as it is kept: not written again
             if not view.state.terminal:
@@ -252,6 +296,8 @@ class Calls:
         self._running[subject] += 1
         self._running_total += 1
         self._keep(call)
+        if self.peers is not None:  # before the caller has its id: any instance it asks knows the call
+            await self.peers.started(view)
         call.task = asyncio.create_task(self._run(call), name=f"call-{view.id}")
         return view
 
@@ -306,6 +352,23 @@ class Calls:
             call.encoded = cached
         return view, cached[1]
 
+    async def find(self, call_id: str, principal: Principal) -> CallView:
+        """The call's latest view, wherever it runs; 404 for an unknown call and for another caller's, alike."""
+        call = self._calls.get(call_id)
+        if call is not None or self.peers is None:
+            return self._own(call_id, principal).view
+        view = await self.peers.find(call_id)
+        if view is None or view.subject != principal.subject:
+            raise NotFound(f"no call {call_id!r}")
+        return view
+
+    async def aencoded(self, call_id: str, principal: Principal) -> tuple[CallView, bytes]:
+        """``encoded``, for a call that may run on another instance."""
+        if call_id in self._calls or self.peers is None:
+            return self.encoded(call_id, principal)
+        view = await self.find(call_id, principal)
+        return view, orjson.dumps(render(view))
+
     def list(
         self, principal: Principal, *, state: CallState | None = None, limit: int = 100, after: str | None = None
     ) -> list[CallView]:
@@ -329,6 +392,13 @@ class Calls:
     async def watch(self, call_id: str, principal: Principal) -> AsyncGenerator[CallView, None]:
         """The current view at once, then each later one (intermediate ones may be skipped when they
         come faster than they are read), ending after a terminal view."""
+        if call_id not in self._calls and self.peers is not None:
+            view = await self.find(call_id, principal)
+            yield view
+            if not view.state.terminal:
+                async for later in self.peers.watch(view):
+                    yield later
+            return
         call = self._own(call_id, principal)
         view = call.view
         yield view
@@ -342,6 +412,9 @@ class Calls:
 
     async def cancel(self, call_id: str, principal: Principal) -> CallView:
         """Cancel the call upstream; a call that has ended is returned as it is."""
+        if call_id not in self._calls and self.peers is not None:
+            view = await self.find(call_id, principal)
+            return view if view.state.terminal else await self.peers.cancel(view)
         call = self._own(call_id, principal)
         task = call.task
         if call.view.state.terminal or task is None or task.done():
@@ -357,11 +430,14 @@ class Calls:
         self, call_id: str, principal: Principal, answers: Mapping[str, JSON], *, where: str = "/body"
     ) -> CallView:
         """Answer some or all of the call's pending questions; it goes on once none is left."""
-        call = self._own(call_id, principal)
-        view = call.view
+        remote = call_id not in self._calls and self.peers is not None
+        view = await self.find(call_id, principal) if remote else self._own(call_id, principal).view
         if view.state is not CallState.INPUT_REQUIRED:
             raise NotWaitingForInput(f"the call is {view.state.value}, not waiting for input")
         check_answers(view.questions, answers, where)
+        if self.peers is not None and remote:
+            return await self.peers.answer(view, answers)
+        call = self._own(call_id, principal)
         left = {qid: q for qid, q in view.questions.items() if qid not in answers}
         self._change(call, questions=left, state=CallState.INPUT_REQUIRED if left else CallState.WORKING)
         for qid, answer in answers.items():
@@ -394,6 +470,8 @@ class Calls:
         call.view = replace(view, **changes, updated=now, expires=self._expiry(now), version=view.version + 1)
         changed, call.changed = call.changed, asyncio.Event()
         changed.set()
+        if self.peers is not None:
+            self.peers.changed(call.view)
         if call.view.state is not view.state or call.view.questions is not view.questions:
             self._keep(call)
 
@@ -505,6 +583,15 @@ class Calls:
                     del self._owned[call.view.subject]
         self._writer.submit(CallStore.sweep(now.isoformat()))
         return len(expired)
+
+
+_ENDED = frozenset(state.value for state in TERMINAL)
+
+
+def cut_off(view: CallView, detail: str, retention: float) -> CallView:
+    """``view`` ended as a call cut off (``CallCutOff``, with ``detail``), now."""
+    now = _now()
+    return _ended(view, now, now + timedelta(seconds=retention), problem=CallCutOff(detail).to_problem())
 
 
 def _now() -> datetime:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from bridge.calls import Calls, CallState, render
+from bridge.calls import Calls, CallState, CallView, render
 from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.model import JSON, Principal
@@ -132,13 +132,18 @@ class CallResources:
     async def _get(self, scope: Scope, receive: Receive, send: Send) -> int:
         call_id = scope["path"][len(PREFIX) + 1 :]
         principal, _, _, headers = await self._admit(self._ops["getCall"], scope, receive, {"call": call_id})
-        status, extra, body = self._view(call_id, principal, headers)
+        view, body = await self._calls.aencoded(call_id, principal)  # perhaps another instance's call
+        status, extra, body = self._answer_with(view, body, headers)
         await _send_bytes(send, status, body, extra)
         return status
 
     def _view(self, call_id: str, principal: Principal, headers: Headers) -> Answer:
         """A poll's answer: the call's view (its JSON made once per version), or 304 when the caller has it."""
         view, body = self._calls.encoded(call_id, principal)
+        return self._answer_with(view, body, headers)
+
+    @staticmethod
+    def _answer_with(view: CallView, body: bytes, headers: Headers) -> Answer:
         tag = etag(view.version).encode()
         if headers.get("if-none-match", "") == tag.decode():
             return 304, ((b"etag", tag),), b""

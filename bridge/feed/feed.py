@@ -14,6 +14,11 @@ A call nobody follows costs nothing: the feed hears call events from the bus onl
 follower or sink wants them, and for ``linger`` seconds after the last one left, so a stream
 that reconnects finds what it missed in the log. Servers' lifecycle events (states, catalogs,
 registrations) are rare and always kept. ``log_calls="always"`` keeps every call's events.
+
+With other instances (``fan_out``, ``bridge.instances``) this instance's events go to the
+fanout instead of the tail, and the tail takes everyone's from it (``deliver``), in one order;
+what the other instances' followers want is one more following (``hear_remote``), and what
+this one's want is told to them. The log and the sinks still take only this instance's events.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from bridge.events import CallEvent, Event, EventBus, Receipt, Subscription
 from bridge.feed.envelope import EVENT_TYPES, PAYLOAD_CHARS, WireEvent, rfc3339, to_wire
@@ -32,7 +37,7 @@ from bridge.feed.tail import Tail
 from bridge.store import Store
 from bridge.store.events import EventLogStore, LoggedEvent, Retention
 
-__all__ = ["Feed", "FeedSettings", "Following", "Sink"]
+__all__ = ["Fanout", "Feed", "FeedSettings", "Following", "Sink"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,19 @@ log = logging.getLogger(__name__)
 Sink = Callable[[WireEvent], Receipt | None]
 _LIFECYCLE: frozenset[type[Event]] = frozenset(c for c in EVENT_TYPES.values() if not issubclass(c, CallEvent))
 _CALLS: frozenset[type[Event]] = frozenset(c for c in EVENT_TYPES.values() if issubclass(c, CallEvent))
+
+
+class Fanout(Protocol):
+    """Events shared with other bridge instances (``bridge.instances``): this one's go out, and
+    everyone's come back, in one order, through ``Feed.deliver``."""
+
+    def publish(self, wire: WireEvent) -> None:
+        """An event this instance made (from any thread; returns at once)."""
+        ...
+
+    def interest(self, kinds: frozenset[str], payload: bool) -> None:
+        """What this instance's followers and sinks want now (event type names), for the others to send."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,12 @@ class Feed:
         self._lock = threading.Lock()
         self._followings: list[Following] = []
         self._offers: tuple[Callable[[WireEvent], None], ...] = ()
+        #: The tails' offers: ``_offers`` itself, unless a fanout orders events first.
+        self._tail_offers: tuple[Callable[[WireEvent], None], ...] = ()
+        self._fanout: Fanout | None = None
+        #: What other instances' followers want (``hear_remote``), as one following.
+        self._remote: Following | None = None
+        self._announced: tuple[frozenset[str], bool] | None = None
         self._sinks: tuple[Sink, ...] = ()
         self._tails: dict[asyncio.AbstractEventLoop, Tail] = {}
         self._subscription: Subscription | None = None
@@ -123,8 +147,40 @@ class Feed:
             tail = self._tails.get(loop)
             if tail is None:
                 tail = self._tails[loop] = Tail(loop)
-                self._offers = (*self._offers, tail.offer)  # live followers read the tail
+                self._tail_offers = (*self._tail_offers, tail.offer)  # live followers read the tail
+                if self._fanout is None:
+                    self._offers = self._tail_offers
         return tail
+
+    def fan_out(self, fanout: Fanout) -> None:
+        """Share events with other instances through ``fanout``: this instance's events go to it,
+        and the tails take what it ``deliver``s (everyone's, in its order)."""
+        with self._lock:
+            self._fanout = fanout
+            self._offers = (fanout.publish,)
+            self._announced = None
+        self._resubscribe()
+
+    def deliver(self, wire: WireEvent) -> None:
+        """Hand an event (this instance's or another's, from the fanout) to every live follower."""
+        for offer in self._tail_offers:
+            offer(wire)
+
+    def hear_remote(self, kinds: Iterable[type[Event]], payload: bool) -> None:
+        """Hear what other instances' followers want (the fanout tells), as a following of their own."""
+        kinds = frozenset(kinds)
+        following = Following(self, kinds, payload) if kinds else None
+        with self._lock:
+            old = self._remote
+            if old is not None and following is not None and (old.kinds, old.payload) == (kinds, payload):
+                return
+            self._remote = following  # before it counts: never told back to the others as this one's own
+            if following is not None:
+                self._followings.append(following)
+        if old is not None:
+            old.close()  # as a follower leaving: the log lingers on calls for a stream that comes back
+        else:
+            self._resubscribe()
 
     def add_sink(self, sink: Sink) -> None:
         with self._lock:
@@ -150,12 +206,29 @@ class Feed:
                 kinds |= _CALLS
             self._payload = self.settings.payloads or any(f.payload for f in self._followings)
             heard = frozenset(kinds)
+            announce = self._announcement()
             if heard == self._heard and self._subscription is not None:
+                if announce is not None and self._fanout is not None:
+                    self._fanout.interest(*announce)
                 return
             old, self._heard = self._subscription, heard
             self._subscription = self._bus.subscribe(self._hear, heard)
         if old is not None:
             old.close()
+        if announce is not None and self._fanout is not None:
+            self._fanout.interest(*announce)
+
+    def _announcement(self) -> tuple[frozenset[str], bool] | None:
+        """What this instance's own followings want, when it differs from what was last told (under the lock)."""
+        if self._fanout is None:
+            return None
+        local = [f for f in self._followings if f is not self._remote]
+        names = frozenset(c.kind for f in local for c in f.kinds)
+        now = (names, any(f.payload for f in local))
+        if now == self._announced:
+            return None
+        self._announced = now
+        return now
 
     def close(self) -> None:
         with self._lock:

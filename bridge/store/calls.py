@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.store.database import Database, Transaction, as_number, as_text
+from bridge.store.database import Database, Row, Transaction, as_number, as_text
 from bridge.store.writer import Write
 
 __all__ = ["CallRecord", "CallStore"]
@@ -22,6 +22,7 @@ _UPSERT = (
 )
 _LOAD = "SELECT id, subject, state, version, expires_at, document FROM calls WHERE expires_at > ? ORDER BY id"
 _SWEEP = "DELETE FROM calls WHERE expires_at <= ?"
+_GET = "SELECT id, subject, state, version, expires_at, document FROM calls WHERE id = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +49,13 @@ class CallStore:
         """Every call not yet expired at ``now``."""
         with self._database.transaction() as tx:
             rows = tx.query(_LOAD, (now,))
-        return [
-            CallRecord(
-                id=as_text(r[0], "calls.id"),
-                subject=as_text(r[1], "calls.subject"),
-                state=as_text(r[2], "calls.state"),
-                version=int(as_number(r[3], "calls.version")),
-                expires_at=as_text(r[4], "calls.expires_at"),
-                document=as_text(r[5], "calls.document"),
-            )
-            for r in rows
-        ]
+        return [_record(r) for r in rows]
+
+    def get(self, call_id: str) -> CallRecord | None:
+        """One call as kept (another instance's, say), expired or not; None if there is no such row."""
+        with self._database.transaction() as tx:
+            rows = tx.query(_GET, (call_id,))
+        return _record(rows[0]) if rows else None
 
     @staticmethod
     def put(record: CallRecord) -> Write:
@@ -80,3 +77,14 @@ class CallStore:
             tx.execute(_SWEEP, (now,))
 
         return write
+
+
+def _record(row: Row) -> CallRecord:
+    return CallRecord(
+        id=as_text(row[0], "calls.id"),
+        subject=as_text(row[1], "calls.subject"),
+        state=as_text(row[2], "calls.state"),
+        version=int(as_number(row[3], "calls.version")),
+        expires_at=as_text(row[4], "calls.expires_at"),
+        document=as_text(row[5], "calls.document"),
+    )

@@ -15,6 +15,7 @@ PACKAGES = [
     "bridge.proxy",
     "bridge.mcpserver",
     "bridge.webhooks",
+    "bridge.instances",
     "bridge.demo",
     "harness",
 ]

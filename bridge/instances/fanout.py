@@ -1,0 +1,252 @@
+"""Events across instances: one Redis stream that every instance writes to and reads all of.
+
+Each instance appends the events it makes to the stream ``mcp-bridge:events`` (``XADD``, kept
+to about ``MAXLEN`` entries; the event log in the shared store is what replay reads) from one
+sender task, so a call never waits on Redis: what came in ``GATHER`` seconds goes as one entry
+(the events' JSON, a line each), since a command's cost in the client is the same for one
+event or many. One reader task per instance follows the stream (``XREAD BLOCK``) and takes the
+other instances' events.
+
+**Order.** Events are ordered by id everywhere: an id starts with the millisecond it was made,
+and the event log replays in id order too, so what a follower was sent live and what it reads
+back after ``Last-Event-ID`` agree. An instance's own events and those read from the stream
+wait together for ``SETTLE`` seconds after they were made, then go to the feed's tails in id
+order; so on every instance followers see the same events in the same order, as long as an
+event reaches the others within ``SETTLE`` (clocks kept in step by NTP, Redis nearby). An event
+later than that is still handed on, but a follower already past its id does not show it live
+(it is in the log, and a follower resuming from before it gets it); each is logged.
+
+**Interest.** An instance hears call events only while someone follows them (``bridge.feed``).
+Each instance keeps what its followers want in the hash ``mcp-bridge:interest`` (renewed every
+``REFRESH`` seconds, dropped after ``3 × REFRESH`` unrenewed) and says on the channel of that
+name when it changed; every instance follows the others' wants as one following of its feed.
+Webhooks are unaffected: each instance's outbox takes only its own events, as it does alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Awaitable
+from typing import cast
+
+import orjson
+import redis.asyncio
+from redis.exceptions import RedisError
+
+from bridge.feed import EVENT_TYPES, Feed, WireEvent
+
+from .instance import PREFIX, Instance
+
+__all__ = ["MAXLEN", "SETTLE", "RedisFanout", "made_at"]
+
+log = logging.getLogger(__name__)
+
+STREAM = PREFIX + "events"
+INTEREST = PREFIX + "interest"
+#: Entries the stream keeps, about (``MAXLEN ~``): a reader further behind than this resumes
+#: from the log, as a slow follower does.
+MAXLEN = 10_000
+#: Seconds an event waits for the others' events made before it (see the module's notes). At
+#: 50 ms, on two cores loaded by twice as many processes, about one event in 40 from the other
+#: instance came later than that; a stream already waits up to 50 ms to write events together.
+SETTLE = 0.2
+#: Seconds the sender waits after an event for more to send with it (well within ``SETTLE``):
+#: one entry of two events per call cost the bridge a third more CPU per call, batches far less.
+GATHER = 0.01
+#: Seconds between two renewals of this instance's interest.
+REFRESH = 2.0
+#: Entries read per ``XREAD``, and milliseconds it blocks for.
+READ_COUNT = 500
+READ_BLOCK_MS = 1000
+
+_CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+
+
+def made_at(event_id: str) -> int:
+    """The millisecond (since the epoch) an event id says it was made in."""
+    value = 0
+    for char in event_id[:10]:
+        value = value * 32 + _CROCKFORD[char]
+    return value
+
+
+def _int(answer: Awaitable[int] | int) -> Awaitable[int]:
+    """A hash command's answer as the asyncio client gives it (its types allow both clients')."""
+    return cast(Awaitable[int], answer)
+
+
+class RedisFanout:
+    """Shares the feed's events with the other instances (see the module's notes); a ``bridge.feed.Fanout``."""
+
+    def __init__(self, feed: Feed, instance: Instance, loop: asyncio.AbstractEventLoop, settle: float = SETTLE) -> None:
+        self._feed = feed
+        self._instance = instance
+        self._me = instance.id.encode()
+        self._client = instance.client
+        self._reader: redis.asyncio.Redis | None = None
+        self._loop = loop
+        self._thread: int | None = None
+        self._settle = settle
+        self._outgoing: list[WireEvent] = []
+        self._wake = asyncio.Event()
+        self._held: list[tuple[str, WireEvent]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        #: The newest id handed to the tails.
+        self._released = ""
+        self._wanted: tuple[frozenset[str], bool] = (frozenset(), False)
+        self._told = True
+        self._stirred = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        #: Events that came later than ``settle`` behind a newer one (see the module's notes).
+        self.late = 0
+
+    async def start(self) -> None:
+        """Follow the stream from its end, and the others' interest; then take this instance's events."""
+        self._thread = threading.get_ident()
+        self._reader = self._instance.connect(read_timeout=READ_BLOCK_MS / 1000 + 5)
+        newest = await self._client.xrevrange(STREAM, count=1)
+        start = newest[0][0] if newest else b"0-0"
+        await self._gather()
+        self._tasks = [
+            asyncio.create_task(self._send_forever(), name="fanout-send"),
+            asyncio.create_task(self._read_forever(start), name="fanout-read"),
+            asyncio.create_task(self._instance.listen(INTEREST, self._heard), name="fanout-listen"),
+            asyncio.create_task(self._interest_forever(), name="fanout-interest"),
+        ]
+        self._feed.fan_out(self)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, RedisError):
+                await task
+        with contextlib.suppress(RedisError):
+            await _int(self._client.hdel(INTEREST, self._instance.id))
+            await self._client.publish(INTEREST, self._me)
+        if self._reader is not None:
+            await self._reader.aclose()
+
+    # -- this instance's events ------------------------------------------------------------------
+
+    def publish(self, wire: WireEvent) -> None:
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self.publish, wire)
+            return
+        self._outgoing.append(wire)
+        self._wake.set()
+        self._hold(wire)
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(GATHER)
+            self._wake.clear()
+            batch, self._outgoing = self._outgoing, []
+            lines = b"\n".join(wire.json(True) for wire in batch)  # JSON text holds no raw newline
+            try:
+                await self._client.xadd(STREAM, {b"i": self._me, b"e": lines}, maxlen=MAXLEN, approximate=True)
+            except RedisError as exc:  # the others miss these live; they are in the log
+                log.warning("%d events not shared with the other instances: %s", len(batch), exc)
+
+    # -- everyone's events, in order -------------------------------------------------------------
+
+    async def _read_forever(self, last: bytes) -> None:
+        assert self._reader is not None
+        while True:
+            try:
+                found = await self._reader.xread({STREAM: last}, count=READ_COUNT, block=READ_BLOCK_MS)
+            except RedisError as exc:
+                log.warning("reading the other instances' events failed: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
+            for _stream, entries in found:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    if fields.get(b"i") != self._me:
+                        for line in fields[b"e"].split(b"\n"):
+                            self._hold(WireEvent.from_json(line))
+
+    def _hold(self, wire: WireEvent) -> None:
+        if wire.id <= self._released:
+            self.late += 1
+            log.warning(
+                "event %s came more than %.0f ms late; live followers past it skip it", wire.id, self._settle * 1000
+            )
+            self._feed.deliver(wire)
+            return
+        heapq.heappush(self._held, (wire.id, wire))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is None and self._held:
+            due = made_at(self._held[0][0]) / 1000 + self._settle
+            self._timer = self._loop.call_later(max(due - time.time(), 0.0), self._release)
+
+    def _release(self) -> None:
+        self._timer = None
+        cutoff = (time.time() - self._settle) * 1000
+        held = self._held
+        while held and made_at(held[0][0]) <= cutoff:
+            event_id, wire = heapq.heappop(held)
+            self._released = event_id
+            self._feed.deliver(wire)
+        self._schedule()
+
+    # -- interest ----------------------------------------------------------------------------------
+
+    def interest(self, kinds: frozenset[str], payload: bool) -> None:
+        self._loop.call_soon_threadsafe(self._want, (kinds, payload))
+
+    def _want(self, wanted: tuple[frozenset[str], bool]) -> None:
+        self._wanted, self._told = wanted, False
+        self._stirred.set()
+
+    def _heard(self, instance: bytes) -> None:
+        if instance != self._me:
+            self._stirred.set()
+
+    async def _interest_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stirred.wait(), REFRESH)
+            self._stirred.clear()
+            try:
+                await self._announce()
+                await self._gather()
+            except RedisError as exc:
+                log.warning("sharing followers' interest through Redis failed: %s", exc)
+
+    async def _announce(self) -> None:
+        kinds, payload = self._wanted
+        told = self._told
+        self._told = True
+        document = {"kinds": sorted(kinds), "payload": payload, "until": time.time() + 3 * REFRESH}
+        await _int(self._client.hset(INTEREST, self._instance.id, orjson.dumps(document).decode()))
+        if not told:
+            await self._client.publish(INTEREST, self._me)
+
+    async def _gather(self) -> None:
+        """Follow what the other live instances' followers want."""
+        now = time.time()
+        kinds: set[str] = set()
+        payload = False
+        stale = []
+        found = await cast(Awaitable[dict[bytes, bytes]], self._client.hgetall(INTEREST))
+        for instance, raw in found.items():
+            if instance == self._me:
+                continue
+            document = orjson.loads(raw)
+            if document["until"] < now:
+                stale.append(instance)
+                continue
+            kinds.update(document["kinds"])
+            payload = payload or document["payload"]
+        if stale:
+            await _int(self._client.hdel(INTEREST, *(s.decode() for s in stale)))
+        self._feed.hear_remote((EVENT_TYPES[k] for k in kinds if k in EVENT_TYPES), payload)
