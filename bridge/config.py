@@ -384,6 +384,10 @@ class BridgeSettings:
     #: What asynchronous calls' completion callbacks (``Callback-Url``) are signed with, as webhook
     #: deliveries are; None: callbacks are refused (nothing to sign them with).
     callback_secret: str | None = field(default=None, repr=False)
+    #: Request ids, trace context and metrics (``GET /metrics`` for admins); off only to measure their cost.
+    telemetry: bool = True
+    #: ``HOST:PORT`` serving ``/metrics`` without auth, for a private network's Prometheus; None: not served.
+    metrics_address: str | None = None
 
     @property
     def resource_url(self) -> str:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from prometheus_client import start_http_server
 
 from bridge.audit import AuditFile
 from bridge.calls import CallLimits, Calls, CallView, render
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
-from bridge.events import InProcessBus
+from bridge.events import Event, InProcessBus, ServerStateChanged
 from bridge.feed import Feed, FeedSettings
 from bridge.gate import (
     AccessTokens,
@@ -42,6 +43,7 @@ from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
 from bridge.store.events import Retention
+from bridge.telemetry import Metrics, MetricsSources, Tracing, create_registry
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 from bridge.webhooks import RetrySchedule, WebhookSubscriptions
@@ -50,6 +52,10 @@ from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from bridge.webhooks.outbox import WebhookOutbox
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client import CollectorRegistry
+
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
 
 __all__ = ["Bridge"]
@@ -79,6 +85,11 @@ class Bridge:
     audit_file: AuditFile | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
+    #: What ``GET /metrics`` reports (``settings.telemetry``), and the server on ``--metrics-address``.
+    metrics: Metrics | None = None
+    registry: CollectorRegistry | None = None
+    metrics_server: MetricsServer | None = None
+    tracing: Tracing | None = None
 
     @classmethod
     def create(
@@ -88,7 +99,9 @@ class Bridge:
         *,
         spec_path: Path | None = None,
         wait: bool = True,
+        tracing: Tracing | None = None,
     ) -> Bridge:
+        """``tracing``: spans exported (``Tracing.from_env``), one per request and per upstream call."""
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
         tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
         with contextlib.ExitStack() as undo:  # a failure below closes, newest first, what was made
@@ -124,6 +137,10 @@ class Bridge:
             feed = Feed(bus, store, _feed_settings(settings))
             undo.callback(feed.close)
             gateway = Gateway(pool, registry, bus, limits.upstream, destructive_scope=settings.destructive_scope)
+            metrics, metrics_registry = (
+                _metrics(settings, gateway, pool, bus, store) if settings.telemetry else (None, None)
+            )
+            gateway.tracer = tracing.tracer if tracing is not None else None
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
             undo.callback(outbox.close)
             undo.callback(lambda: pool.run(dispatcher.close(), 10))
@@ -139,6 +156,10 @@ class Bridge:
                 audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
             except OSError as exc:
                 raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
+            metrics_server = None
+            if metrics_registry is not None and settings.metrics_address:
+                metrics_server = MetricsServer.start(settings.metrics_address, metrics_registry)
+                undo.callback(metrics_server.close)
             undo.pop_all()  # started: the bridge owns all of it now (``close()``)
         return cls(
             settings=settings,
@@ -157,6 +178,10 @@ class Bridge:
             calls=calls,
             callbacks=callbacks,
             audit_file=audit_file,
+            metrics=metrics,
+            registry=metrics_registry,
+            metrics_server=metrics_server,
+            tracing=tracing,
         )
 
     def asgi_app(self) -> Any:
@@ -167,6 +192,8 @@ class Bridge:
         from bridge.endpoint.call_resources import CallResources
         from bridge.endpoint.calls import ToolCalls
         from bridge.endpoint.jsonrpc import PlainJsonRpc
+        from bridge.endpoint.metrics import MetricsEndpoint
+        from bridge.endpoint.observe import Observer
         from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
@@ -180,7 +207,7 @@ class Bridge:
         call_resources = CallResources(self.calls, self.gate, origins=origins)
         dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
-        return create_asgi_app(
+        app = create_asgi_app(
             self.app,
             server,
             self.gate,
@@ -192,7 +219,11 @@ class Bridge:
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
             origins=origins,
             threads=self.settings.threads,
+            metrics=MetricsEndpoint(self.registry, self.gate) if self.registry is not None else None,
         )
+        if not self.settings.telemetry and self.tracing is None:
+            return app
+        return Observer(app, self.metrics, self.tracing.tracer if self.tracing is not None else None)
 
     def http_protocol(self) -> type[GuardedHttpProtocol]:
         """uvicorn's HTTP protocol for this bridge (after ``asgi_app()``): bounded request heads, and
@@ -243,6 +274,55 @@ class Bridge:
         self.store.close()
         if self.audit_file is not None:
             self.audit_file.detach()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+        if self.tracing is not None:
+            self.tracing.close()
+
+
+@dataclass
+class MetricsServer:
+    """``/metrics`` on its own address, without auth (prometheus-client's server, on its own thread)."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @classmethod
+    def start(cls, address: str, registry: CollectorRegistry) -> MetricsServer:
+        host, _, port = address.rpartition(":")
+        try:
+            server, thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1", registry)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot serve metrics on {address!r}: {exc}") from exc
+        return cls(server, thread)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def _metrics(
+    settings: BridgeSettings, gateway: Gateway, pool: UpstreamPool, bus: InProcessBus, store: Store
+) -> tuple[Metrics, CollectorRegistry]:
+    """Metrics counted by the gateway, the upstream pool and the HTTP edge; the rest read when scraped."""
+    metrics = Metrics()
+    gateway.metrics = pool.metrics = metrics
+
+    def state_changed(event: Event) -> None:
+        if isinstance(event, ServerStateChanged):
+            metrics.state_changed(event.server, event.state)
+
+    bus.subscribe(state_changed, [ServerStateChanged])
+    sources = MetricsSources(
+        states=lambda: {name: pool.status(name).state for name in pool.names()},
+        deliveries=store.webhooks.counts_by_status,
+    )
+    return metrics, create_registry(metrics, sources)
 
 
 def _webhooks(
