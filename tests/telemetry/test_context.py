@@ -24,7 +24,8 @@ def test_a_short_safe_request_id_is_kept(given: str) -> None:
 def test_an_unsafe_or_long_request_id_is_replaced_by_a_new_one(given: str) -> None:
     context = RequestContext.begin(given, None)
     assert context.request_id != given
-    assert len(context.request_id) == 32 and int(context.request_id, 16) >= 0
+    assert len(context.request_id) == 32
+    assert int(context.request_id, 16) >= 0
     assert context.named  # the caller asked: its problems carry the id it must use now
 
 
@@ -38,7 +39,8 @@ def test_a_valid_traceparent_is_continued_with_a_span_of_the_request_s_own() -> 
     context = RequestContext.begin(None, f"00-{CALLER_TRACE}-{CALLER_PARENT}-01")
     version, trace_id, parent, flags = context.traceparent.split("-")
     assert (version, trace_id, flags) == ("00", CALLER_TRACE, "01")
-    assert parent != CALLER_PARENT and len(parent) == 16
+    assert parent != CALLER_PARENT
+    assert len(parent) == 16
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,8 @@ def test_an_invalid_traceparent_starts_a_new_trace(header: str) -> None:
 
 def test_a_later_traceparent_version_is_read_for_its_first_four_fields() -> None:
     context = RequestContext.begin(None, f"01-{CALLER_TRACE}-{CALLER_PARENT}-00-more")
-    assert context.trace_id == CALLER_TRACE and not context.sampled
+    assert context.trace_id == CALLER_TRACE
+    assert not context.sampled
 
 
 def test_the_upstream_meta_names_the_request_and_its_trace() -> None:

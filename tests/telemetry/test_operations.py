@@ -91,7 +91,8 @@ def test_an_unsafe_request_id_is_replaced_and_the_replacement_is_in_the_problem(
     response = requests.get(f"{bridge.url}/servers", headers={"X-Request-Id": "x" * 200}, timeout=10)
     assert response.status_code == 401
     made = response.headers["X-Request-Id"]
-    assert made != "x" * 200 and len(made) == 32
+    assert made != "x" * 200
+    assert len(made) == 32
     assert response.json() == {
         "type": "https://mcp-rest-bridge.dev/problems/unauthorized",
         "title": "Missing or invalid API key",
@@ -171,7 +172,8 @@ def test_a_call_without_trace_context_starts_a_trace_and_names_its_made_up_id(br
     response = requests.post(f"{bridge.url}/tools/meta", json={}, headers=AUTH, timeout=30)
     meta = _upstream_meta(response)
     assert meta["mcp-rest-bridge/requestId"] == response.headers["X-Request-Id"]
-    assert meta["traceparent"].startswith("00-") and meta["traceparent"].endswith("-00")
+    assert meta["traceparent"].startswith("00-")
+    assert meta["traceparent"].endswith("-00")
 
 
 def test_a_call_through_flask_carries_the_request_id_upstream(bridge: BridgeProcess) -> None:
