@@ -1,0 +1,132 @@
+"""OpenTelemetry spans of a tool call, caught in-process by the SDK's in-memory exporter.
+
+The bridge runs in this process (``Bridge.create`` with ``Tracing``) behind a real uvicorn server
+on a loopback port, in front of the real ``meta`` stdio server, which answers with the ``_meta``
+it was sent. One call with a caller's ``traceparent`` must give one trace: the request's server
+span continuing the caller's, the gateway's span for the call inside it, and the MCP SDK's own
+client span inside that, whose id the upstream sees as its parent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from bridge.config import BridgeSettings, ServerConfig
+from bridge.runtime import Bridge
+from bridge.telemetry import Tracing
+from harness import free_port, poll
+
+META_SERVER = Path(__file__).resolve().parents[1] / "servers" / "meta_server.py"
+KEY = "key-for-tracing-tests"
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER_SPAN = "b7ad6b7169203331"
+
+
+@pytest.fixture(scope="module")
+def traced() -> Iterator[tuple[str, InMemorySpanExporter]]:
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):  # set once per process
+        trace.set_tracer_provider(TracerProvider())
+    exporter = InMemorySpanExporter()
+    tracing = Tracing.with_processor(SimpleSpanProcessor(exporter))
+    meta = ServerConfig(name="meta", transport="stdio", command=sys.executable, args=(str(META_SERVER),))
+    bridge = Bridge.create(BridgeSettings(api_keys=(KEY,)), [meta], tracing=tracing)
+    try:
+        port = free_port()
+        config = uvicorn.Config(
+            bridge.asgi_app(),
+            host="127.0.0.1",
+            port=port,
+            lifespan="on",
+            log_level="error",
+            http=bridge.http_protocol(),
+        )
+        server = uvicorn.Server(config)
+        running = bridge.pool.run_forever(server.serve())
+        poll(lambda: server.started, 15, what="the bridge serving")
+        yield f"http://127.0.0.1:{port}", exporter
+        server.should_exit = True
+        running.result(15)
+    finally:
+        bridge.close()
+        exporter.shutdown()
+
+
+def _one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, [s.name for s in spans]
+    return found[0]
+
+
+def test_a_tool_call_is_one_trace_from_the_caller_to_the_upstream(traced: tuple[str, InMemorySpanExporter]) -> None:
+    url, exporter = traced
+    exporter.clear()
+    response = requests.post(
+        f"{url}/servers/meta/tools/meta",
+        json={},
+        headers={
+            "Authorization": f"Bearer {KEY}",
+            "X-Request-Id": "traced-call",
+            "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    upstream_meta = json.loads(response.json()["content"][0]["text"])
+
+    spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
+    request = _one(spans, "POST")
+    call = _one(spans, "tools/call meta.meta")
+    sent = _one(spans, "MCP send tools/call meta")  # the MCP SDK's own client span
+
+    assert request.kind == SpanKind.SERVER
+    assert request.context.trace_id == int(CALLER_TRACE, 16)
+    assert request.parent is not None
+    assert request.parent.span_id == int(CALLER_SPAN, 16)
+    assert request.attributes is not None
+    assert request.attributes["http.request.id"] == "traced-call"
+    assert request.attributes["http.response.status_code"] == 200
+    assert call.parent is not None
+    assert call.parent.span_id == request.context.span_id
+    assert sent.kind == SpanKind.CLIENT
+    assert sent.parent is not None
+    assert sent.parent.span_id == call.context.span_id
+    assert {s.context.trace_id for s in (request, call, sent)} == {int(CALLER_TRACE, 16)}
+    # The upstream hears of the SDK's span as its parent, in the same trace, and of the request's id.
+    assert upstream_meta["traceparent"] == f"00-{CALLER_TRACE}-{sent.context.span_id:016x}-01"
+    assert upstream_meta["mcp-rest-bridge/requestId"] == "traced-call"
+
+
+def test_a_request_without_trace_context_starts_its_own_trace(traced: tuple[str, InMemorySpanExporter]) -> None:
+    url, exporter = traced
+    exporter.clear()
+    response = requests.get(f"{url}/servers", headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    assert response.status_code == 200
+    spans = poll(lambda: list(exporter.get_finished_spans()), 10, what="the request's span")
+    request = _one(spans, "GET")
+    assert request.parent is None
+    assert request.attributes is not None
+    assert request.attributes["http.request.id"] == response.headers["X-Request-Id"]
+
+
+def test_a_failed_call_s_span_says_so(traced: tuple[str, InMemorySpanExporter]) -> None:
+    url, exporter = traced
+    exporter.clear()
+    response = requests.post(
+        f"{url}/servers/meta/tools/nope", json={}, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    )
+    assert response.status_code == 404
+    spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
+    assert _one(spans, "POST").attributes["http.response.status_code"] == 404  # type: ignore[index]
+    assert _one(spans, "tools/call meta.nope").status.status_code == StatusCode.ERROR
