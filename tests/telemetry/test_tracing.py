@@ -27,6 +27,7 @@ from bridge.config import BridgeSettings, ServerConfig
 from bridge.runtime import Bridge
 from bridge.telemetry import Tracing
 from harness import free_port, poll
+from tests.unit.test_import_boundaries import BRIDGE, _loaded_after_importing
 
 META_SERVER = Path(__file__).resolve().parents[1] / "servers" / "meta_server.py"
 KEY = "key-for-tracing-tests"
@@ -130,3 +131,18 @@ def test_a_failed_call_s_span_says_so(traced: tuple[str, InMemorySpanExporter]) 
     spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
     assert _one(spans, "POST").attributes["http.response.status_code"] == 404  # type: ignore[index]
     assert _one(spans, "tools/call meta.nope").status.status_code == StatusCode.ERROR
+
+
+def test_without_an_otlp_endpoint_nothing_is_traced() -> None:
+    assert Tracing.from_env({}) is None
+    assert Tracing.from_env({"OTEL_SERVICE_NAME": "bridge"}) is None
+    assert (
+        Tracing.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"}) is None
+    )
+
+
+def test_the_bridge_loads_no_tracing_sdk_or_exporter_until_traces_are_configured() -> None:
+    loaded = _loaded_after_importing(*BRIDGE)
+    assert set(BRIDGE) <= loaded
+    # (redis-py loads parts of the metrics SDK for its own observability when the SDK is installed)
+    assert sorted(n for n in loaded if n.startswith(("opentelemetry.sdk.trace", "opentelemetry.exporter"))) == []

@@ -16,6 +16,7 @@ PACKAGES = [
     "bridge.mcpserver",
     "bridge.webhooks",
     "bridge.demo",
+    "bridge.telemetry",
     "harness",
 ]
 MODULES = [
@@ -37,6 +38,8 @@ MODULES = [
     "bridge.webhooks.client",
     "bridge.mcpserver.tasks",
     "bridge.upstream.tasks",
+    "bridge.endpoint.observe",
+    "bridge.endpoint.metrics",
 ]
 
 
