@@ -26,6 +26,7 @@ __all__ = ["Observer"]
 _REQUEST_ID: Final = REQUEST_ID_HEADER.encode()
 _TRACEPARENT: Final = TRACEPARENT.encode()
 _STARTS: Final = frozenset({"http.response.start", "websocket.accept"})
+_OBSERVED: Final = frozenset({"http", "websocket"})
 
 
 class Observer:
@@ -37,7 +38,7 @@ class Observer:
         self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in _OBSERVED:
             await self._app(scope, receive, send)
             return
         given = traceparent = None
@@ -60,29 +61,24 @@ class Observer:
             await send(message)
 
         token = current.set(context)
+        metrics = self._metrics
         try:
             if self._tracer is not None:
-                await self._traced(scope, receive, answering, context, traceparent, lambda: status)
-            elif self._metrics is not None:
-                await self._measured(scope, receive, answering, context, lambda: status)
-            else:
+                await self._traced(scope, receive, answering, context, traceparent)
+            elif metrics is None:
                 await self._app(scope, receive, answering)
+            elif scope["type"] == "websocket" or (scope["path"] == STREAM_PATH and scope["method"] == "GET"):
+                await self._held(scope, receive, answering, metrics)
+            else:
+                started = time.perf_counter()
+                try:
+                    await self._app(scope, receive, answering)
+                finally:
+                    metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
+                    if status == 429:
+                        metrics.rate_limited += 1
         finally:
             current.reset(token)
-
-    async def _measured(self, scope: Scope, receive: Receive, send: Send, context: RequestContext, status: Any) -> None:
-        metrics = self._metrics
-        assert metrics is not None
-        if scope["type"] == "websocket" or (scope["path"] == STREAM_PATH and scope["method"] == "GET"):
-            await self._held(scope, receive, send, metrics)
-            return
-        started = time.perf_counter()
-        try:
-            await self._app(scope, receive, send)
-        finally:
-            metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
-            if status() == 429:
-                metrics.rate_limited += 1
 
     async def _held(self, scope: Scope, receive: Receive, send: Send, metrics: Metrics) -> None:
         """A connection that lasts as long as its client: counted while open, not timed."""
@@ -100,35 +96,33 @@ class Observer:
                 metrics.streams -= 1
 
     async def _traced(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        context: RequestContext,
-        traceparent: str | None,
-        status: Any,
+        self, scope: Scope, receive: Receive, send: Send, context: RequestContext, traceparent: str | None
     ) -> None:
+        """The request in a server span continuing the caller's ``traceparent``, timed and counted as without."""
         assert self._tracer is not None
         method = scope.get("method", "GET")
         parent = extract({TRACEPARENT: traceparent}) if traceparent else None
+        attributes = {"http.request.method": method, "url.path": scope["path"], "http.request.id": context.request_id}
         with self._tracer.start_as_current_span(
-            method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "http.request.id": context.request_id,
-            },
+            method, context=parent, kind=SpanKind.SERVER, attributes=attributes
         ) as span:
             own = span.get_span_context()
             context.trace_id, context.span_id = format(own.trace_id, "032x"), format(own.span_id, "016x")
             context.sampled = own.trace_flags.sampled
+            started = time.perf_counter()
+            status = 0
+
+            async def noting(message: Any) -> None:
+                nonlocal status
+                if message["type"] in _STARTS:
+                    status = message.get("status", 101)
+                await send(message)
+
             try:
-                if self._metrics is not None:
-                    await self._measured(scope, receive, send, context, status)
-                else:
-                    await self._app(scope, receive, send)
+                await self._app(scope, receive, noting)
             finally:
-                if status():
-                    span.set_attribute("http.response.status_code", status())
+                if status:
+                    span.set_attribute("http.response.status_code", status)
+                if self._metrics is not None:
+                    self._metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
+                    self._metrics.rate_limited += status == 429

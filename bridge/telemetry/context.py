@@ -11,8 +11,8 @@ with this request's own span id as the parent.
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -39,6 +39,9 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._:+/=@-]{1,128}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 _ZERO_TRACE: Final = "0" * 32
 _ZERO_SPAN: Final = "0" * 16
+#: Ids must be unique, not secret (W3C Trace Context asks for random, not unguessable, ids): the
+#: fast generator, seeded from the OS once, rather than a system call per request.
+_random_bits = random.Random().getrandbits  # noqa: S311 (unique, not secret: see above)
 
 
 class RequestContext:
@@ -61,13 +64,15 @@ class RequestContext:
     def begin(cls, request_id: str | None, traceparent: str | None) -> RequestContext:
         """A request's context from its headers' values (``None`` when absent)."""
         named = request_id is not None
+        drawn = f"{_random_bits(192):048x}"  # one draw: a new trace id (and request id), and this request's span id
+        new_trace, span_id = drawn[:32], drawn[32:]
         if request_id is None or _SAFE_ID.fullmatch(request_id) is None:
-            request_id = secrets.token_hex(16)
+            request_id = new_trace
         parent = _parse_traceparent(traceparent) if traceparent else None
         if parent is None:
-            return cls(request_id, secrets.token_hex(16), secrets.token_hex(8), sampled=False, named=named)
+            return cls(request_id, new_trace, span_id, sampled=False, named=named)
         trace_id, sampled = parent
-        return cls(request_id, trace_id, secrets.token_hex(8), sampled, named=named)
+        return cls(request_id, trace_id, span_id, sampled, named=named)
 
     @property
     def traceparent(self) -> str:
