@@ -63,9 +63,10 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
         ),
     ),
     "telemetry": (
-        lambda plan: {"runs": telemetry.measure(plan.seconds, max(plan.repeat, 2))},
+        lambda plan: {"edge": telemetry.observer_cost(), "runs": telemetry.measure(plan.seconds, max(plan.repeat, 2))},
         lambda result: (
-            "## Operations: request ids and metrics on vs --no-telemetry, c=8\n\n" + telemetry.table(result["runs"])
+            "## Operations: request ids and metrics on vs --no-telemetry, c=8\n\n"
+            + telemetry.table(result["runs"], result["edge"])
         ),
     ),
 }
