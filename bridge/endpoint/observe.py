@@ -29,6 +29,23 @@ _STARTS: Final = frozenset({"http.response.start", "websocket.accept"})
 _OBSERVED: Final = frozenset({"http", "websocket"})
 
 
+class _Answer:
+    """The request's ``send``: adds ``X-Request-Id`` to the answer's head and notes its status."""
+
+    __slots__ = ("_request_id", "_send", "status")
+
+    def __init__(self, send: Send, request_id: bytes) -> None:
+        self._send = send
+        self._request_id = request_id
+        self.status = 0
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] in _STARTS:
+            self.status = message.get("status", 101)
+            message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, self._request_id)]
+        await self._send(message)
+
+
 class Observer:
     """The ASGI middleware in front of every route."""
 
@@ -51,34 +68,31 @@ class Observer:
         request_id = context.request_id.encode()
         if given != context.request_id:  # made anew: the routes behind read the id the caller gets back
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != _REQUEST_ID] + [(_REQUEST_ID, request_id)]
-        status = 0
-
-        async def answering(message: Any) -> None:
-            nonlocal status
-            if message["type"] in _STARTS:
-                status = message.get("status", 101)
-                message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, request_id)]
-            await send(message)
-
+        answer = _Answer(send, request_id)
         token = current.set(context)
-        metrics = self._metrics
         try:
             if self._tracer is not None:
-                await self._traced(scope, receive, answering, context, traceparent)
-            elif metrics is None:
-                await self._app(scope, receive, answering)
-            elif scope["type"] == "websocket" or (scope["path"] == STREAM_PATH and scope["method"] == "GET"):
-                await self._held(scope, receive, answering, metrics)
+                await self._traced(scope, receive, answer, context, traceparent)
+            elif self._metrics is None:
+                await self._app(scope, receive, answer)
             else:
-                started = time.perf_counter()
-                try:
-                    await self._app(scope, receive, answering)
-                finally:
-                    metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
-                    if status == 429:
-                        metrics.rate_limited += 1
+                await self._measured(scope, receive, answer, context, self._metrics)
         finally:
             current.reset(token)
+
+    async def _measured(
+        self, scope: Scope, receive: Receive, answer: _Answer, context: RequestContext, metrics: Metrics
+    ) -> None:
+        if scope["type"] == "websocket" or (scope["path"] == STREAM_PATH and scope["method"] == "GET"):
+            await self._held(scope, receive, answer, metrics)
+            return
+        started = time.perf_counter()
+        try:
+            await self._app(scope, receive, answer)
+        finally:
+            metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
+            if answer.status == 429:
+                metrics.rate_limited += 1
 
     async def _held(self, scope: Scope, receive: Receive, send: Send, metrics: Metrics) -> None:
         """A connection that lasts as long as its client: counted while open, not timed."""
@@ -96,9 +110,9 @@ class Observer:
                 metrics.streams -= 1
 
     async def _traced(
-        self, scope: Scope, receive: Receive, send: Send, context: RequestContext, traceparent: str | None
+        self, scope: Scope, receive: Receive, answer: _Answer, context: RequestContext, traceparent: str | None
     ) -> None:
-        """The request in a server span continuing the caller's ``traceparent``, timed and counted as without."""
+        """The request in a server span continuing the caller's ``traceparent``; measured as without."""
         assert self._tracer is not None
         method = scope.get("method", "GET")
         parent = extract({TRACEPARENT: traceparent}) if traceparent else None
@@ -109,20 +123,11 @@ class Observer:
             own = span.get_span_context()
             context.trace_id, context.span_id = format(own.trace_id, "032x"), format(own.span_id, "016x")
             context.sampled = own.trace_flags.sampled
-            started = time.perf_counter()
-            status = 0
-
-            async def noting(message: Any) -> None:
-                nonlocal status
-                if message["type"] in _STARTS:
-                    status = message.get("status", 101)
-                await send(message)
-
             try:
-                await self._app(scope, receive, noting)
+                if self._metrics is None:
+                    await self._app(scope, receive, answer)
+                else:
+                    await self._measured(scope, receive, answer, context, self._metrics)
             finally:
-                if status:
-                    span.set_attribute("http.response.status_code", status)
-                if self._metrics is not None:
-                    self._metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
-                    self._metrics.rate_limited += status == 429
+                if answer.status:
+                    span.set_attribute("http.response.status_code", answer.status)

@@ -34,7 +34,7 @@ REQUEST_ID_META: Final = "mcp-rest-bridge/requestId"
 #: The longest caller's id kept (the audit log's bound too): longer ones are replaced, not cut.
 MAX_REQUEST_ID: Final = 128
 #: What a caller's id may hold: enough for UUIDs, ULIDs and base64, nothing to forge a log line or header with.
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:+/=@-]{1,128}")
+_SAFE_ID = re.compile(rf"[A-Za-z0-9._:+/=@-]{{1,{MAX_REQUEST_ID}}}")
 #: ``version-traceid-parentid-flags``; version ``ff`` is invalid, and later versions may append fields.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 _ZERO_TRACE: Final = "0" * 32

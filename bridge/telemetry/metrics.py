@@ -113,8 +113,6 @@ class MetricsSources:
     states: Callable[[], Mapping[str, str]]
     #: Webhook deliveries by status (``pending`` is the outbox depth); None without a store to ask.
     deliveries: Callable[[], Mapping[str, int]] | None = None
-    #: WebSockets open now; None to count them at the edge.
-    sockets: Callable[[], int] | None = None
 
 
 class MetricsCollector(Collector):
@@ -147,8 +145,7 @@ class MetricsCollector(Collector):
             PREFIX + "rate_limited", "Requests refused for a rate or concurrency limit (429)", m.rate_limited
         )
         yield GaugeMetricFamily(PREFIX + "event_streams_open", "Event streams (SSE) open", m.streams)
-        sockets = self._sources.sockets() if self._sources.sockets is not None else m.sockets
-        yield GaugeMetricFamily(PREFIX + "websockets_open", "WebSockets open", sockets)
+        yield GaugeMetricFamily(PREFIX + "websockets_open", "WebSockets open", m.sockets)
         if self._sources.deliveries is not None:
             deliveries = GaugeMetricFamily(
                 PREFIX + "webhook_deliveries",

@@ -348,3 +348,19 @@ def test_each_request_of_a_2025_session_carries_its_own_request_id_upstream(brid
         assert response.status_code == 200, response.text
         meta = json.loads(_sse_or_json(response)["result"]["content"][0]["text"])
         assert meta["mcp-rest-bridge/requestId"] == f"session-call-{n}"
+
+
+def test_open_websockets_are_counted_and_their_handshake_returns_the_request_id(
+    served: tuple[BridgeProcess, int],
+) -> None:
+    from websockets.sync.client import connect
+
+    bridge, metrics_port = served
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    gauge = ("mcp_bridge_websockets_open", ())
+    address = bridge.url.replace("http://", "ws://") + "/ws"
+    with connect(address, additional_headers={**AUTH, "X-Request-Id": "socket-1"}) as socket:
+        assert socket.response is not None
+        assert socket.response.headers["X-Request-Id"] == "socket-1"
+        poll(lambda: _scrape(url)[gauge] == 1, 10, what="the socket counted open")
+    poll(lambda: _scrape(url)[gauge] == 0, 10, what="the socket counted closed")
