@@ -200,23 +200,30 @@ def test_plain_json_rpc_on_mcp_carries_the_request_id_upstream(bridge: BridgePro
 # -- log lines --------------------------------------------------------------------------------------
 
 
+def _logged(bridge: BridgeProcess, request_id: str) -> dict[str, Any] | None:
+    for line in bridge.log().splitlines():
+        if line.startswith("{") and f'"{request_id}"' in line:
+            entry: dict[str, Any] = json.loads(line)
+            return entry
+    return None
+
+
 def test_log_lines_are_json_and_name_their_request(bridge: BridgeProcess) -> None:
     requests.post(
         f"{bridge.url}/servers/meta/tools/meta", json={}, headers={**AUTH, "X-Request-Id": "logged-1"}, timeout=30
     )
-
-    def logged() -> dict[str, Any] | None:
-        for line in bridge.log().splitlines():
-            if line.startswith("{") and '"logged-1"' in line:
-                entry: dict[str, Any] = json.loads(line)
-                return entry
-        return None
-
-    entry = poll(logged, 10, what="a log line naming request logged-1")
+    entry = poll(lambda: _logged(bridge, "logged-1"), 10, what="a log line naming request logged-1")
     assert entry["logger"] == "bridge.access"
     assert entry["level"] == "INFO"
     assert entry["message"].startswith("POST /servers/meta/tools/meta 200 ")
     assert set(entry) == {"time", "level", "logger", "requestId", "message"}
+
+
+def test_a_flask_request_s_log_line_names_its_request(bridge: BridgeProcess) -> None:
+    # Flask answers in a worker thread: the request's id must reach it there.
+    requests.get(f"{bridge.url}/servers/meta/tools", headers={**AUTH, "X-Request-Id": "logged-flask"}, timeout=30)
+    entry = poll(lambda: _logged(bridge, "logged-flask"), 10, what="a log line naming request logged-flask")
+    assert entry["message"].startswith("GET /servers/meta/tools 200 ")
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -364,3 +371,15 @@ def test_open_websockets_are_counted_and_their_handshake_returns_the_request_id(
         assert socket.response.headers["X-Request-Id"] == "socket-1"
         poll(lambda: _scrape(url)[gauge] == 1, 10, what="the socket counted open")
     poll(lambda: _scrape(url)[gauge] == 0, 10, what="the socket counted closed")
+
+
+def test_an_upstream_that_comes_back_is_counted_as_a_reconnect(served: tuple[BridgeProcess, int]) -> None:
+    bridge, metrics_port = served
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    reconnects = ("mcp_bridge_upstream_reconnects_total", (("server", "rich"),))
+    ready = ("mcp_bridge_upstream_state", (("server", "rich"), ("state", "ready")))
+    before = _scrape(url)[reconnects]
+    crashed = requests.post(f"{bridge.url}/servers/rich/tools/crash", json={}, headers=AUTH, timeout=30)
+    assert crashed.status_code in (502, 503)
+    poll(lambda: _scrape(url)[reconnects] == before + 1, 30, what="the reconnect counted")
+    assert _scrape(url)[ready] == 1
