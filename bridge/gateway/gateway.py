@@ -401,7 +401,7 @@ class Gateway:
             if self.tracer is None:
                 return await self._call_tool(server, tool, arguments, principal, where, relay, request_id)
             with self.tracer.start_as_current_span(
-                f"tools/call {qualify(server, tool)}",
+                f"execute_tool {qualify(server, tool)}",
                 attributes={
                     "mcp.server.name": server,
                     "gen_ai.tool.name": tool,

@@ -88,7 +88,7 @@ def test_a_tool_call_is_one_trace_from_the_caller_to_the_upstream(traced: tuple[
 
     spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
     request = _one(spans, "POST")
-    call = _one(spans, "tools/call meta.meta")
+    call = _one(spans, "execute_tool meta.meta")
     sent = _one(spans, "MCP send tools/call meta")  # the MCP SDK's own client span
 
     assert request.kind == SpanKind.SERVER
@@ -130,7 +130,7 @@ def test_a_failed_call_s_span_says_so(traced: tuple[str, InMemorySpanExporter]) 
     assert response.status_code == 404
     spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
     assert _one(spans, "POST").attributes["http.response.status_code"] == 404  # type: ignore[index]
-    assert _one(spans, "tools/call meta.nope").status.status_code == StatusCode.ERROR
+    assert _one(spans, "execute_tool meta.nope").status.status_code == StatusCode.ERROR
 
 
 def test_without_an_otlp_endpoint_nothing_is_traced() -> None:
@@ -146,3 +146,44 @@ def test_the_bridge_loads_no_tracing_sdk_or_exporter_until_traces_are_configured
     assert set(BRIDGE) <= loaded
     # (redis-py loads parts of the metrics SDK for its own observability when the SDK is installed)
     assert sorted(n for n in loaded if n.startswith(("opentelemetry.sdk.trace", "opentelemetry.exporter"))) == []
+
+
+def test_an_mcp_client_s_call_joins_the_sdk_s_server_span_to_the_request_s_trace(
+    traced: tuple[str, InMemorySpanExporter],
+) -> None:
+    url, exporter = traced
+    exporter.clear()
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "meta",
+            "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+    }
+    headers = {
+        "Authorization": f"Bearer {KEY}",
+        "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "meta",
+    }
+    response = requests.post(f"{url}/mcp", json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
+    request = _one(spans, "POST")
+    served = _one(spans, "tools/call meta")  # the MCP SDK's server span for the client's message
+    call = _one(spans, "execute_tool meta.meta")
+    sent = _one(spans, "MCP send tools/call meta")
+    assert {s.context.trace_id for s in (request, served, call, sent)} == {int(CALLER_TRACE, 16)}
+    assert served.kind == SpanKind.SERVER
+    assert call.parent is not None
+    assert sent.parent is not None
+    assert sent.parent.span_id == call.context.span_id
