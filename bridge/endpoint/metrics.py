@@ -7,6 +7,7 @@ private network only.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 from prometheus_client import CollectorRegistry
@@ -42,7 +43,8 @@ class MetricsEndpoint:
         except BridgeError as error:
             await send_problem(send, error, METRICS_PATH, scope)
             return
-        body = exposition(self._registry)
+        # Off the loop: a scrape asks the store (the outbox's depth), which may be a database server away.
+        body = await asyncio.to_thread(exposition, self._registry)
         start = {
             "type": "http.response.start",
             "status": 200,
