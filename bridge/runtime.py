@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from prometheus_client import start_http_server
 
 from bridge.audit import AuditFile
 from bridge.calls import CallLimits, Calls, CallView, render
@@ -43,7 +42,7 @@ from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
 from bridge.store.events import Retention
-from bridge.telemetry import Metrics, MetricsSources, Tracing, create_registry
+from bridge.telemetry import Metrics, MetricsServer, MetricsSources, Tracing, create_registry
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 from bridge.webhooks import RetrySchedule, WebhookSubscriptions
@@ -52,8 +51,6 @@ from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from bridge.webhooks.outbox import WebhookOutbox
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
-
     from prometheus_client import CollectorRegistry
 
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
@@ -137,9 +134,7 @@ class Bridge:
             feed = Feed(bus, store, _feed_settings(settings))
             undo.callback(feed.close)
             gateway = Gateway(pool, registry, bus, limits.upstream, destructive_scope=settings.destructive_scope)
-            metrics, metrics_registry = (
-                _metrics(settings, gateway, pool, bus, store) if settings.telemetry else (None, None)
-            )
+            metrics, metrics_registry = _metrics(gateway, pool, bus, store) if settings.telemetry else (None, None)
             gateway.tracer = tracing.tracer if tracing is not None else None
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
             undo.callback(outbox.close)
@@ -280,34 +275,8 @@ class Bridge:
             self.tracing.close()
 
 
-@dataclass
-class MetricsServer:
-    """``/metrics`` on its own address, without auth (prometheus-client's server, on its own thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-
-    @classmethod
-    def start(cls, address: str, registry: CollectorRegistry) -> MetricsServer:
-        host, _, port = address.rpartition(":")
-        try:
-            server, thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1", registry)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot serve metrics on {address!r}: {exc}") from exc
-        return cls(server, thread)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_port)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 def _metrics(
-    settings: BridgeSettings, gateway: Gateway, pool: UpstreamPool, bus: InProcessBus, store: Store
+    gateway: Gateway, pool: UpstreamPool, bus: InProcessBus, store: Store
 ) -> tuple[Metrics, CollectorRegistry]:
     """Metrics counted by the gateway, the upstream pool and the HTTP edge; the rest read when scraped."""
     metrics = Metrics()

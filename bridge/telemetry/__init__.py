@@ -15,7 +15,7 @@ from bridge.telemetry.context import (
     with_request_id,
 )
 from bridge.telemetry.logs import LOG_FORMATS, JsonFormatter, LogFormat, RequestIdFilter, configure_logging
-from bridge.telemetry.metrics import CONTENT_TYPE, Metrics, MetricsSources, create_registry, exposition
+from bridge.telemetry.metrics import CONTENT_TYPE, Metrics, MetricsServer, MetricsSources, create_registry, exposition
 from bridge.telemetry.tracing import Tracing
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "JsonFormatter",
     "LogFormat",
     "Metrics",
+    "MetricsServer",
     "MetricsSources",
     "RequestContext",
     "RequestIdFilter",

@@ -15,14 +15,20 @@ is ``status="pending"``); event streams and WebSockets open; requests refused fo
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from prometheus_client.registry import Collector
+
+from bridge.config import ConfigError
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 __all__ = [
     "CONTENT_TYPE",
@@ -30,6 +36,7 @@ __all__ = [
     "Histogram",
     "Metrics",
     "MetricsCollector",
+    "MetricsServer",
     "MetricsSources",
     "create_registry",
     "exposition",
@@ -183,3 +190,26 @@ def create_registry(metrics: Metrics, sources: MetricsSources) -> CollectorRegis
 def exposition(registry: CollectorRegistry) -> bytes:
     """The registry's series in Prometheus text format."""
     return generate_latest(registry)
+
+
+@dataclass
+class MetricsServer:
+    """``/metrics`` on an address of its own, without auth: prometheus-client's server, on its own thread."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @classmethod
+    def start(cls, address: str, registry: CollectorRegistry) -> MetricsServer:
+        """Serving ``registry`` on ``address`` (``HOST:PORT``, ``[::1]:PORT``); ConfigError when it cannot."""
+        host, _, port = address.rpartition(":")
+        try:
+            server, thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1", registry)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot serve metrics on {address!r}: {exc}") from exc
+        return cls(server, thread)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
