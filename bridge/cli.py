@@ -461,6 +461,7 @@ def serve(
         config = uvicorn.Config(
             app,
             log_level="warning" if log_level == "info" else log_level,
+            log_config=None,  # uvicorn's lines go through the root handler: one format, each with its request id
             server_header=False,
             headers=[("server", "mcp-rest-bridge")],
             access_log=False,  # the bridge logs each request itself, without query strings

@@ -219,6 +219,15 @@ def test_log_lines_are_json_and_name_their_request(bridge: BridgeProcess) -> Non
     assert set(entry) == {"time", "level", "logger", "requestId", "message"}
 
 
+def test_every_log_line_is_json(bridge: BridgeProcess) -> None:
+    requests.get(f"{bridge.url}/servers", headers=AUTH, timeout=10)
+    # What is not a log line: the banner ``serve`` prints once, as it starts.
+    lines = [line for line in bridge.log().splitlines() if line and not line.startswith(("mcp-bridge: ", "  "))]
+    assert lines
+    assert [line for line in lines if not line.startswith("{")] == []
+    assert all("requestId" in json.loads(line) for line in lines)
+
+
 def test_a_flask_request_s_log_line_names_its_request(bridge: BridgeProcess) -> None:
     # Flask answers in a worker thread: the request's id must reach it there.
     requests.get(f"{bridge.url}/servers/meta/tools", headers={**AUTH, "X-Request-Id": "logged-flask"}, timeout=30)
