@@ -487,6 +487,9 @@ def serve(
         ws = "ws" + bound.removeprefix("http")
         click.echo(f"  events       {bound}/mcp/stream (SSE)   {ws}/ws (JSON-RPC)   {bound}/webhooks", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
+        if settings.telemetry:
+            apart = f"   http://{metrics_address}/metrics (no auth)" if metrics_address else ""
+            click.echo(f"  metrics      {bound}/metrics (admin key){apart}", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
         click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {settings.registry_path}", err=True)
