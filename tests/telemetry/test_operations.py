@@ -39,7 +39,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BridgePro
     }
     metrics_port = free_port()
     args = ("--api-key", KEY, "--admin-key", ADMIN, "--log-format", "json", "--tool-limit", "rich.echo=1/minute")
-    args += ("--metrics-address", f"127.0.0.1:{metrics_port}")
+    args += (
+        "--metrics-address",
+        f"127.0.0.1:{metrics_port}",
+        "--allow-private-webhooks",
+        "--webhook-retry-delays",
+        "0.2",
+    )
     with bridge_process(tmp_path_factory.mktemp("telemetry"), config, *args) as running:
         yield running, metrics_port
 
@@ -392,3 +398,20 @@ def test_an_upstream_that_comes_back_is_counted_as_a_reconnect(served: tuple[Bri
     assert crashed.status_code in (502, 503)
     poll(lambda: _scrape(url)[reconnects] == before + 1, 30, what="the reconnect counted")
     assert _scrape(url)[ready] == 1
+
+
+def test_webhook_deliveries_are_reported_by_status(served: tuple[BridgeProcess, int]) -> None:
+    bridge, metrics_port = served
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    nobody = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: each delivery fails
+    made = requests.post(
+        f"{bridge.url}/webhooks", json={"url": nobody, "types": ["tool.call.finished"]}, headers=admin, timeout=10
+    )
+    assert made.status_code == 201, made.text
+    try:
+        requests.post(f"{bridge.url}/servers/meta/tools/meta", json={}, headers=AUTH, timeout=30).raise_for_status()
+        failed = ("mcp_bridge_webhook_deliveries", (("status", "failed"),))
+        poll(lambda: _scrape(url).get(failed, 0) >= 1, 30, what="the failed delivery reported")
+    finally:
+        requests.delete(f"{bridge.url}/webhooks/{made.json()['id']}", headers=admin, timeout=10)
