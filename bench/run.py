@@ -23,7 +23,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import auth, calls, events, extra_tables, extras, instances, jsonrpc, mcp_clients, report, webhooks
+from bench import (
+    auth,
+    calls,
+    events,
+    extra_tables,
+    extras,
+    instances,
+    jsonrpc,
+    mcp_clients,
+    report,
+    telemetry,
+    webhooks,
+)
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -68,6 +80,13 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
         lambda plan: auth.measure(plan.seconds, plan.repeat),
         lambda result: (
             "## Identity and access: credential and limit checks; OAuth + limits vs a key, c=8\n\n" + auth.table(result)
+        ),
+    ),
+    "telemetry": (
+        lambda plan: {"edge": telemetry.observer_cost(), "runs": telemetry.measure(plan.seconds, max(plan.repeat, 2))},
+        lambda result: (
+            "## Operations: request ids and metrics on vs --no-telemetry, c=8\n\n"
+            + telemetry.table(result["runs"], result["edge"])
         ),
     ),
 }
@@ -131,6 +150,9 @@ def _arguments() -> argparse.Namespace:
         "--instances",
         action="store_true",
         help="one bridge direct, behind nginx, and two on one store behind nginx (deploy/'s config), c=8 and 32",
+    )
+    chosen.add_argument(
+        "--telemetry", action="store_true", help="tool calls with request ids and metrics on vs off, c=8"
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()

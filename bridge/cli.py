@@ -35,6 +35,7 @@ from bridge.config import (
 from bridge.keys_command import keys
 from bridge.spec import SpecError
 from bridge.store import StoreError
+from bridge.telemetry import LOG_FORMATS, LogFormat, Tracing, configure_logging
 from bridge.webhooks import RetrySchedule
 from generator.cli import generate
 
@@ -315,6 +316,24 @@ def main() -> None:
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(LOG_FORMATS),
+    help="Log lines as text or as JSON objects (one a line); each names its request's id.",
+)
+@click.option(
+    "--telemetry/--no-telemetry",
+    default=True,
+    show_default=True,
+    help="Request ids (X-Request-Id, traceparent, sent upstream in _meta) and metrics (GET /metrics, admin scope).",
+)
+@click.option(
+    "--metrics-address",
+    metavar="HOST:PORT",
+    help="Also serve /metrics here without auth, for Prometheus on a private network (127.0.0.1:9464).",
+)
 def serve(
     config_path: Path | None,
     host: str,
@@ -366,9 +385,12 @@ def serve(
     callback_secret_file: Path | None,
     shutdown_grace: float,
     log_level: str,
+    log_format: LogFormat,
+    telemetry: bool,
+    metrics_address: str | None,
 ) -> None:
     """Serve the REST API in front of the configured MCP servers (the demo server by default)."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     logging.getLogger("uvicorn.error").addFilter(_without_query_strings)
     if log_level.lower() != "debug":  # a line per upstream request, with its URL (a secret may ride in a query)
         for client in ("httpx2", "httpx"):
@@ -415,6 +437,8 @@ def serve(
         call_max_result=call_max_result,
         callback_secret=_secret(callback_secret_file, "--callback-secret-file", "MCP_BRIDGE_CALLBACK_SECRET"),
         shutdown_grace=shutdown_grace,
+        telemetry=telemetry,
+        metrics_address=metrics_address,
         oauth=OAuthSettings(
             issuer=oauth_issuer,
             jwks_url=oauth_jwks_url,
@@ -436,7 +460,7 @@ def serve(
     _stop_on_signals()
     listener = _bind(host, port)
     try:
-        bridge = Bridge.create(settings, servers, spec_path=spec_path)
+        bridge = Bridge.create(settings, servers, spec_path=spec_path, tracing=Tracing.from_env(os.environ))
     except (SpecError, StoreError, ConfigError) as exc:
         listener.close()
         raise click.ClickException(f"refusing to start: {exc}") from exc
@@ -452,6 +476,7 @@ def serve(
         config = uvicorn.Config(
             app,
             log_level="warning" if log_level == "info" else log_level,
+            log_config=None,  # uvicorn's lines go through the root handler: one format, each with its request id
             server_header=False,
             headers=[("server", "mcp-rest-bridge")],
             access_log=False,  # the bridge logs each request itself, without query strings
@@ -479,6 +504,9 @@ def serve(
         ws = "ws" + bound.removeprefix("http")
         click.echo(f"  events       {bound}/mcp/stream (SSE)   {ws}/ws (JSON-RPC)   {bound}/webhooks", err=True)
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
+        if settings.telemetry:
+            apart = f"   http://{metrics_address}/metrics (no auth)" if metrics_address else ""
+            click.echo(f"  metrics      {bound}/metrics (admin key){apart}", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
         click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
         click.echo(f"  registry     {bridge.store.database.location}", err=True)  # never a password

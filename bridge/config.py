@@ -390,6 +390,10 @@ class BridgeSettings:
     callback_secret: str | None = field(default=None, repr=False)
     #: Seconds calls in flight may take to finish after SIGTERM or SIGINT; past them, 503.
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+    #: Request ids, trace context and metrics (``GET /metrics`` for admins); off only to measure their cost.
+    telemetry: bool = True
+    #: ``HOST:PORT`` serving ``/metrics`` without auth, for a private network's Prometheus; None: not served.
+    metrics_address: str | None = None
 
     @property
     def resource_url(self) -> str:

@@ -21,7 +21,7 @@ from bridge.audit import AuditFile
 from bridge.calls import CallLimits, Calls, CallView, render
 from bridge.config import BridgeSettings, ConfigError, ServerConfig
 from bridge.errors import BridgeError
-from bridge.events import InProcessBus
+from bridge.events import Event, InProcessBus, ServerStateChanged
 from bridge.feed import Feed, FeedSettings
 from bridge.gate import (
     AccessTokens,
@@ -43,6 +43,7 @@ from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
 from bridge.store.events import Retention
+from bridge.telemetry import Metrics, MetricsServer, MetricsSources, Tracing, create_registry
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 from bridge.webhooks import RetrySchedule, WebhookSubscriptions
@@ -51,6 +52,8 @@ from bridge.webhooks.dispatcher import DispatchSettings, WebhookDispatcher
 from bridge.webhooks.outbox import WebhookOutbox
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from bridge.endpoint.draining import Drain
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
 
@@ -85,6 +88,11 @@ class Bridge:
     quick_answer: QuickAnswer | None = None
     #: How the HTTP server stops (``bridge.endpoint.draining``); set by ``asgi_app()``.
     drain: Drain | None = None
+    #: What ``GET /metrics`` reports (``settings.telemetry``), and the server on ``--metrics-address``.
+    metrics: Metrics | None = None
+    registry: CollectorRegistry | None = None
+    metrics_server: MetricsServer | None = None
+    tracing: Tracing | None = None
 
     @classmethod
     def create(
@@ -94,7 +102,9 @@ class Bridge:
         *,
         spec_path: Path | None = None,
         wait: bool = True,
+        tracing: Tracing | None = None,
     ) -> Bridge:
+        """``tracing``: spans exported (``Tracing.from_env``), one per request and per upstream call."""
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
         tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
         with contextlib.ExitStack() as undo:  # a failure below closes, newest first, what was made
@@ -130,6 +140,8 @@ class Bridge:
             feed = Feed(bus, store, _feed_settings(settings))
             undo.callback(feed.close)
             gateway = Gateway(pool, registry, bus, limits.upstream, destructive_scope=settings.destructive_scope)
+            metrics, metrics_registry = _metrics(gateway, pool, bus, store) if settings.telemetry else (None, None)
+            gateway.tracer = tracing.tracer if tracing is not None else None
             webhooks, dispatcher, outbox = _webhooks(settings, store, feed, pool)
             undo.callback(outbox.close)
             undo.callback(lambda: pool.run(dispatcher.close(), 10))
@@ -149,6 +161,10 @@ class Bridge:
                 audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
             except OSError as exc:
                 raise ConfigError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
+            metrics_server = None
+            if metrics_registry is not None and settings.metrics_address:
+                metrics_server = MetricsServer.start(settings.metrics_address, metrics_registry)
+                undo.callback(metrics_server.close)
             undo.pop_all()  # started: the bridge owns all of it now (``close()``)
         return cls(
             settings=settings,
@@ -168,6 +184,10 @@ class Bridge:
             callbacks=callbacks,
             joined=joined,
             audit_file=audit_file,
+            metrics=metrics,
+            registry=metrics_registry,
+            metrics_server=metrics_server,
+            tracing=tracing,
         )
 
     def asgi_app(self) -> Any:
@@ -179,6 +199,8 @@ class Bridge:
         from bridge.endpoint.calls import ToolCalls
         from bridge.endpoint.draining import Drain
         from bridge.endpoint.jsonrpc import PlainJsonRpc
+        from bridge.endpoint.metrics import MetricsEndpoint
+        from bridge.endpoint.observe import Observer
         from bridge.endpoint.origins import Origins
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
@@ -193,7 +215,7 @@ class Bridge:
         dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
         self.drain = drain = Drain(self.settings.shutdown_grace)
-        return create_asgi_app(
+        app = create_asgi_app(
             self.app,
             server,
             self.gate,
@@ -206,7 +228,11 @@ class Bridge:
             origins=origins,
             threads=self.settings.threads,
             drain=drain,
+            metrics=MetricsEndpoint(self.registry, self.gate) if self.registry is not None else None,
         )
+        if not self.settings.telemetry and self.tracing is None:
+            return app
+        return Observer(app, self.metrics, self.tracing.tracer if self.tracing is not None else None)
 
     def http_protocol(self) -> type[GuardedHttpProtocol]:
         """uvicorn's HTTP protocol for this bridge (after ``asgi_app()``): bounded request heads, and
@@ -263,6 +289,10 @@ class Bridge:
         self.store.close()
         if self.audit_file is not None:
             self.audit_file.detach()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+        if self.tracing is not None:
+            self.tracing.close()
 
     def _hand_back_deliveries(self) -> None:
         """Shutdown hook: the webhook deliveries this instance leased go back to the store at once,
@@ -277,6 +307,25 @@ class Bridge:
             self.pool.run(hand_back(), 10)
         except Exception:  # the loop is gone already: the leases run out and another instance takes them
             log.warning("leased webhook deliveries not handed back; they are retried when their lease ends")
+
+
+def _metrics(
+    gateway: Gateway, pool: UpstreamPool, bus: InProcessBus, store: Store
+) -> tuple[Metrics, CollectorRegistry]:
+    """Metrics counted by the gateway, the upstream pool and the HTTP edge; the rest read when scraped."""
+    metrics = Metrics()
+    gateway.metrics = pool.metrics = metrics
+
+    def state_changed(event: Event) -> None:
+        if isinstance(event, ServerStateChanged):
+            metrics.state_changed(event.server, event.state)
+
+    bus.subscribe(state_changed, [ServerStateChanged])
+    sources = MetricsSources(
+        states=lambda: {name: pool.status(name).state for name in pool.names()},
+        deliveries=store.webhooks.counts_by_status,
+    )
+    return metrics, create_registry(metrics, sources)
 
 
 def _webhooks(

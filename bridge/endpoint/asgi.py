@@ -31,6 +31,7 @@ from bridge.endpoint.calls import ToolCalls
 from bridge.endpoint.draining import Drain
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
 from bridge.endpoint.jsonrpc import MCP_PATH, PlainJsonRpc
+from bridge.endpoint.metrics import MetricsEndpoint
 from bridge.endpoint.origins import Origins, is_preflight
 from bridge.endpoint.stream import EventStream
 from bridge.endpoint.websocket import WebSocketEndpoint
@@ -67,6 +68,7 @@ def create_asgi_app(
     origins: Origins | None = None,
     threads: int = WSGI_THREADS,
     drain: Drain | None = None,
+    metrics: MetricsEndpoint | None = None,
 ) -> ASGIApp:
     origins = origins or Origins(bind_host=host)
     # Host and Origin are checked below for every route, /mcp included, with the operator's
@@ -103,6 +105,9 @@ def create_asgi_app(
                 return
             if stream is not None and stream.match(scope):
                 await stream(scope, receive, send)
+                return
+            if metrics is not None and metrics.match(scope):
+                await metrics(scope, send)
                 return
             headers = Headers(scope)
             if _is_mcp_client(scope, headers):

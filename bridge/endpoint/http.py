@@ -11,6 +11,7 @@ import orjson
 from bridge.audit import DENIED, audit
 from bridge.errors import PROBLEM_BASE, BridgeError, PayloadTooLarge
 from bridge.gate import MustWait
+from bridge.telemetry import with_request_id
 
 __all__ = [
     "ASGIApp",
@@ -99,7 +100,7 @@ async def send_problem(send: Send, error: BridgeError, instance: str, scope: Sco
     """``error`` as problem+json; a refusal (401, 403, 429) is audited with the request's ``scope``."""
     if error.status in DENIED and scope is not None:
         audit_refusal(scope, error)
-    problem = error.to_problem()
+    problem = with_request_id(error.to_problem())
     problem.setdefault("instance", instance)
     body = orjson.dumps(problem)
     await _send(send, error.status, PROBLEM_JSON, body, error.headers().items())
@@ -116,6 +117,7 @@ async def send_unrouted(send: Send, path: str, allow: str | None) -> None:
         "detail": "no such route" if allow is None else "The method is not allowed for the requested URL.",
         "instance": path,
     }
+    with_request_id(problem)
     await _send(send, status, PROBLEM_JSON, orjson.dumps(problem), () if allow is None else [("allow", allow)])
 
 

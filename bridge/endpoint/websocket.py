@@ -28,6 +28,7 @@ import orjson
 from bridge.errors import BridgeError
 from bridge.feed import Feed
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.telemetry import with_request_id
 
 from .access import PROTOCOL, EventAccess, Offer
 from .http import PROBLEM_JSON, Headers, Receive, Scope, Send, audit_refusal, without_stalling
@@ -126,7 +127,7 @@ async def _refuse(scope: Scope, send: Send, error: BridgeError) -> None:
     if _HTTP_RESPONSE not in (scope.get("extensions") or {}):
         await send({"type": "websocket.close", "code": 1008})
         return
-    problem = error.to_problem()
+    problem = with_request_id(error.to_problem())
     problem.setdefault("instance", WS_PATH)
     body = orjson.dumps(problem)
     headers = [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode())]

@@ -34,6 +34,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from opentelemetry.trace import Tracer
+
 from bridge.config import ServerConfig
 from bridge.errors import Ambiguous, BridgeError, Forbidden, NotFound, ToolFailed, UpstreamUnavailable
 from bridge.events import (
@@ -66,6 +68,8 @@ from bridge.model import (
     ServerStatus,
 )
 from bridge.schema import CompiledSchema, SchemaCompileError
+from bridge.telemetry import Metrics
+from bridge.telemetry.metrics import UNKNOWN
 
 __all__ = ["Gateway"]
 
@@ -74,6 +78,8 @@ T = TypeVar("T")
 
 #: A tool error's detail quotes at most this much of its text content.
 DETAIL_CHARS = 500
+#: The status a call is counted with when its caller went away before the answer (nginx's 499).
+CLIENT_GONE = 499
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
 #: Call ids: this process's prefix and a counter, unique without a random draw per call.
 _CALL_PREFIX = f"{os.getpid():x}-{int(time.time()):x}-"
@@ -122,6 +128,10 @@ class Gateway:
         self.destructive_scope = destructive_scope
         self.bus: EventBus = bus if bus is not None else InProcessBus()
         self.limits = limits
+        #: Tool calls counted by server, tool and status, and in flight (``GET /metrics``); None: not counted.
+        self.metrics: Metrics | None = None
+        #: A span per tool call when traces are exported; None: no tracing cost at all.
+        self.tracer: Tracer | None = None
         self._index = _Index()
         self._validators: dict[tuple[str, str, str], tuple[Any, CompiledSchema | None]] = {}
         self._lock = threading.Lock()
@@ -368,6 +378,66 @@ class Gateway:
         ``request_id`` (the caller's name for its request) goes into the call's events.
         A tool's own failure raises ``ToolFailed`` carrying its result.
         """
+        if self.metrics is None and self.tracer is None:
+            return await self._call_tool(server, tool, arguments, principal, where, relay, request_id)
+        return await self._observed_call(server, tool, arguments, principal, where, relay, request_id)
+
+    async def _observed_call(
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        principal: Principal,
+        where: str,
+        relay: Relay | None,
+        request_id: str | None,
+    ) -> JSON:
+        """``_call_tool`` counted (calls by status, in flight) and, when traces are exported, in a span."""
+        metrics = self.metrics
+        status = 200
+        if metrics is not None:
+            metrics.in_flight += 1
+        try:
+            if self.tracer is None:
+                return await self._call_tool(server, tool, arguments, principal, where, relay, request_id)
+            with self.tracer.start_as_current_span(
+                f"execute_tool {qualify(server, tool)}",
+                attributes={
+                    "mcp.server.name": server,
+                    "gen_ai.tool.name": tool,
+                    "gen_ai.operation.name": "execute_tool",
+                },
+            ):
+                return await self._call_tool(server, tool, arguments, principal, where, relay, request_id)
+        except BridgeError as error:
+            status = error.status
+            raise
+        except Exception:
+            status = 500
+            raise
+        except BaseException:  # cancelled: the caller left (nginx's "client closed request")
+            status = CLIENT_GONE
+            raise
+        finally:
+            if metrics is not None:
+                metrics.in_flight -= 1
+                if status in (403, 404) and not self._offers(server, tool):  # names a caller made up: not a series each
+                    server, tool = UNKNOWN, UNKNOWN
+                metrics.call_ended(server, tool, status)
+
+    def _offers(self, server: str, tool: str) -> bool:
+        return server in self.upstreams.names() and tool in self.upstreams.catalog(server).tools
+
+    async def _call_tool(
+        self,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        principal: Principal,
+        where: str,
+        relay: Relay | None,
+        request_id: str | None,
+    ) -> JSON:
         self.check_tool_call(server, tool, arguments, where, principal)
         lease = None if (limits := self.limits) is None else await self._acquire(limits, principal, server, tool)
         try:

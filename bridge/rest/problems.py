@@ -10,6 +10,7 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError
+from bridge.telemetry import with_request_id
 
 __all__ = ["PROBLEM_JSON", "from_http_exception", "from_unexpected", "problem_response"]
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def _render(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
     body.setdefault("instance", request.path)
+    with_request_id(body)
     response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for key, value in (headers or {}).items():
         response.headers[key] = value

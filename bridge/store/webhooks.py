@@ -82,6 +82,7 @@ _DEL_PAGE = (
     " finished_at FROM webhook_deliveries WHERE subscription_id = ?"
 )
 _DEL_BODY = "SELECT body FROM webhook_deliveries WHERE id = ?"
+_DEL_COUNTS = "SELECT status, count(*) FROM webhook_deliveries GROUP BY status"
 _DEL_DUE = (
     "SELECT id, subscription_id, event_id, event_type, event_time, status, "
     "attempts, next_attempt_at, last_status, last_error, created_at, finished_at,"
@@ -379,6 +380,11 @@ class WebhookStore:
         """Drop deliveries (and their attempts) finished before ``finished_before``; how many."""
         tx.execute(_PRUNE_ATTEMPTS, (finished_before,))
         return tx.execute(_PRUNE, (finished_before,))
+
+    def counts_by_status(self) -> dict[str, int]:
+        """Deliveries kept, by status (``pending`` is the outbox's depth), for ``GET /metrics``."""
+        with self._database.transaction() as tx:
+            return {str(row[0]): int(str(row[1])) for row in tx.query(_DEL_COUNTS)}
 
 
 def _names(names: tuple[str, ...] | None) -> str | None:

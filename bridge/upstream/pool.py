@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import socket
 import threading
+import time
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from bridge.addresses import AddressRefused
 from bridge.config import ServerConfig
 from bridge.errors import NotFound, UpstreamTimeout
 from bridge.model import JSON, Catalog, Principal, ProgressCallback, Relay, ServerStatus, Unheard, UpstreamListener
+from bridge.telemetry import Metrics, current
 from bridge.upstream.loop import LoopThread
 from bridge.upstream.session import UpstreamSession
 
@@ -42,6 +44,8 @@ class UpstreamPool:
         self._sessions: dict[str, UpstreamSession] = {}
         self._lock = threading.Lock()
         self._closed = False
+        #: Where upstream times are counted, when the bridge keeps metrics.
+        self.metrics: Metrics | None = None
         self._loop.start()
 
     def attach(self, listener: UpstreamListener) -> None:
@@ -153,7 +157,18 @@ class UpstreamPool:
         on_progress: ProgressCallback | None = None,
         caller: Principal | None = None,
     ) -> JSON:
-        return await self._on_loop(self._session(server).call_tool(tool, arguments, relay, on_progress, caller))
+        call = self._on_loop(self._session(server).call_tool(tool, arguments, relay, on_progress, caller))
+        metrics = self.metrics
+        if metrics is None:
+            return await call
+        started = time.perf_counter()
+        try:
+            return await call
+        finally:
+            waited = time.perf_counter() - started
+            metrics.upstream_time(server, waited)
+            if (context := current.get()) is not None:
+                context.upstream_seconds += waited
 
     async def read_resource(
         self, server: str, uri: str, relay: Relay | None = None, caller: Principal | None = None

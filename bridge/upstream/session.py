@@ -29,6 +29,7 @@ from pydantic import TypeAdapter
 from bridge.config import ServerConfig
 from bridge.errors import UpstreamUnavailable
 from bridge.model import JSON, SERVING, Catalog, Principal, ProgressCallback, Relay, ServerStatus, UpstreamListener
+from bridge.telemetry import current
 from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.connecting import Connector
 from bridge.upstream.credentials import calling_as
@@ -151,10 +152,13 @@ class UpstreamSession:
             raise to_bridge_error(exc, server=self.name, timeout=deadline) from exc
 
     def _meta(self, relay: Relay | None) -> dict[str, Any] | None:
-        """At 2026-07-28 log messages flow only for a request that opts in, at its level."""
+        """The caller's request id and trace context (``traceparent``; the MCP SDK's own client span
+        takes its place when traces are exported); at 2026-07-28 the log level a request opts in at."""
+        context = current.get()
+        meta = None if context is None else context.meta()
         if relay is None or relay.log_level is None or not self._link.modern:
-            return None
-        return {types.LOG_LEVEL_META_KEY: relay.log_level}
+            return meta
+        return {**(meta or {}), types.LOG_LEVEL_META_KEY: relay.log_level}
 
     def _rounds(self, relay: Relay | None) -> tuple[types.InputResponses | None, str | None] | None:
         """This round's answers and state, when input-required rounds pass through to the caller.

@@ -17,6 +17,7 @@ PACKAGES = [
     "bridge.webhooks",
     "bridge.instances",
     "bridge.demo",
+    "bridge.telemetry",
     "harness",
 ]
 MODULES = [
@@ -38,6 +39,8 @@ MODULES = [
     "bridge.webhooks.client",
     "bridge.mcpserver.tasks",
     "bridge.upstream.tasks",
+    "bridge.endpoint.observe",
+    "bridge.endpoint.metrics",
 ]
 
 

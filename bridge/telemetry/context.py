@@ -1,0 +1,117 @@
+"""Which request this is, wherever the bridge is working on it: its id and its W3C trace context.
+
+The HTTP edge (``bridge.endpoint.observe``) makes one ``RequestContext`` per request: the caller's
+``X-Request-Id`` when it is short and of safe characters, else a new one; the caller's
+``traceparent`` (W3C Trace Context) when it is well formed, else a new trace. It rides in a
+contextvar, which asyncio tasks and a2wsgi's worker threads (Flask) inherit, so log lines
+(``bridge.telemetry.logs``), problem bodies and the upstream request's ``_meta`` name the request
+without any layer passing it along. The upstream sees the trace continued: the caller's trace id
+with this request's own span id as the parent.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from contextvars import ContextVar
+from typing import Any, Final
+
+__all__ = [
+    "MAX_REQUEST_ID",
+    "REQUEST_ID_HEADER",
+    "REQUEST_ID_META",
+    "TRACEPARENT",
+    "RequestContext",
+    "current",
+    "current_request_id",
+    "with_request_id",
+]
+
+REQUEST_ID_HEADER: Final = "x-request-id"
+TRACEPARENT: Final = "traceparent"
+#: The upstream request's ``_meta`` key for the request id (prefixed, as MCP asks of names that are not its own).
+REQUEST_ID_META: Final = "mcp-rest-bridge/requestId"
+#: The longest caller's id kept (the audit log's bound too): longer ones are replaced, not cut.
+MAX_REQUEST_ID: Final = 128
+#: What a caller's id may hold: enough for UUIDs, ULIDs and base64, nothing to forge a log line or header with.
+_SAFE_ID = re.compile(rf"[A-Za-z0-9._:+/=@-]{{1,{MAX_REQUEST_ID}}}")
+#: ``version-traceid-parentid-flags``; version ``ff`` is invalid, and later versions may append fields.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_ZERO_TRACE: Final = "0" * 32
+_ZERO_SPAN: Final = "0" * 16
+#: Ids must be unique, not secret (W3C Trace Context asks for random, not unguessable, ids): the
+#: fast generator, seeded from the OS once, rather than a system call per request.
+_random_bits = random.Random().getrandbits  # noqa: S311 (unique, not secret: see above)
+
+
+class RequestContext:
+    """One request's id and trace context, and what the metrics need to know of it."""
+
+    __slots__ = ("named", "request_id", "sampled", "span_id", "trace_id", "upstream_seconds")
+
+    def __init__(self, request_id: str, trace_id: str, span_id: str, sampled: bool, *, named: bool = False) -> None:
+        self.request_id = request_id
+        #: The caller sent an ``X-Request-Id`` (kept, or replaced when unsafe): its problems name the id in the body.
+        self.named = named
+        self.trace_id = trace_id
+        #: This request's own span: the parent the upstream request names.
+        self.span_id = span_id
+        self.sampled = sampled
+        #: Time spent waiting on upstreams for this request (the bridge's own time is the rest).
+        self.upstream_seconds = 0.0
+
+    @classmethod
+    def begin(cls, request_id: str | None, traceparent: str | None) -> RequestContext:
+        """A request's context from its headers' values (``None`` when absent)."""
+        named = request_id is not None
+        drawn = f"{_random_bits(192):048x}"  # one draw: a new trace id (and request id), and this request's span id
+        new_trace, span_id = drawn[:32], drawn[32:]
+        if request_id is None or _SAFE_ID.fullmatch(request_id) is None:
+            request_id = new_trace
+        parent = _parse_traceparent(traceparent) if traceparent else None
+        if parent is None:
+            return cls(request_id, new_trace, span_id, sampled=False, named=named)
+        trace_id, sampled = parent
+        return cls(request_id, trace_id, span_id, sampled, named=named)
+
+    @property
+    def traceparent(self) -> str:
+        """The ``traceparent`` an upstream request carries: this trace, with this request as parent."""
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+
+    def meta(self) -> dict[str, str]:
+        """What an upstream request's ``_meta`` carries of this request."""
+        return {TRACEPARENT: self.traceparent, REQUEST_ID_META: self.request_id}
+
+
+def _parse_traceparent(value: str) -> tuple[str, bool] | None:
+    """(trace id, sampled) from a ``traceparent`` header, or None when it is not a valid one."""
+    match = _TRACEPARENT.fullmatch(value.strip())
+    if match is None:
+        return None
+    version, trace_id, span_id, flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest) or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return None
+    return trace_id, bool(int(flags, 16) & 1)
+
+
+#: The request being served in this task or thread; None outside one (start-up, background work).
+current: ContextVar[RequestContext | None] = ContextVar("bridge_request", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served here, if any."""
+    context = current.get()
+    return None if context is None else context.request_id
+
+
+def with_request_id(problem: dict[str, Any]) -> dict[str, Any]:
+    """``problem`` with the ``requestId`` member when the caller named its request (``X-Request-Id``).
+
+    Otherwise the id is in the answer's header only: a body that differed on every request would
+    defeat callers and tests that compare problems whole.
+    """
+    context = current.get()
+    if context is not None and context.named:
+        problem["requestId"] = context.request_id
+    return problem

@@ -1,0 +1,100 @@
+"""Request ids and trace context as the HTTP edge takes them from a request's headers."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+import pytest
+
+from bridge.telemetry import REQUEST_ID_META, JsonFormatter, RequestContext, RequestIdFilter, current, with_request_id
+
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER_PARENT = "b7ad6b7169203331"
+
+
+@pytest.mark.parametrize(
+    "given", ["abc-123", "01HZX3V1Q9", "f47ac10b-58cc-4372-a567-0e02b2c3d479", "a" * 128, "b64+/="]
+)
+def test_a_short_safe_request_id_is_kept(given: str) -> None:
+    assert RequestContext.begin(given, None).request_id == given
+
+
+@pytest.mark.parametrize("given", ["", "a" * 129, "two words", "line\nbreak", 'quote"', "ünïcode", "semi;colon"])
+def test_an_unsafe_or_long_request_id_is_replaced_by_a_new_one(given: str) -> None:
+    context = RequestContext.begin(given, None)
+    assert context.request_id != given
+    assert len(context.request_id) == 32
+    assert int(context.request_id, 16) >= 0
+    assert context.named  # the caller asked: its problems carry the id it must use now
+
+
+def test_without_a_request_id_one_is_made_and_each_request_gets_its_own() -> None:
+    first, second = RequestContext.begin(None, None), RequestContext.begin(None, None)
+    assert first.request_id != second.request_id
+    assert not first.named
+
+
+def test_a_valid_traceparent_is_continued_with_a_span_of_the_request_s_own() -> None:
+    context = RequestContext.begin(None, f"00-{CALLER_TRACE}-{CALLER_PARENT}-01")
+    version, trace_id, parent, flags = context.traceparent.split("-")
+    assert (version, trace_id, flags) == ("00", CALLER_TRACE, "01")
+    assert parent != CALLER_PARENT
+    assert len(parent) == 16
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "garbage",
+        f"00-{'0' * 32}-{CALLER_PARENT}-01",  # all-zero trace id
+        f"00-{CALLER_TRACE}-{'0' * 16}-01",  # all-zero parent id
+        f"ff-{CALLER_TRACE}-{CALLER_PARENT}-01",  # version ff is invalid
+        f"00-{CALLER_TRACE.upper()}-{CALLER_PARENT}-01",  # upper case hex is not allowed
+        f"00-{CALLER_TRACE}-{CALLER_PARENT}-01-extra",  # version 00 has exactly four fields
+    ],
+)
+def test_an_invalid_traceparent_starts_a_new_trace(header: str) -> None:
+    context = RequestContext.begin(None, header)
+    assert context.trace_id != CALLER_TRACE
+    assert context.traceparent.endswith("-00")  # not sampled: nobody asked for it
+
+
+def test_a_later_traceparent_version_is_read_for_its_first_four_fields() -> None:
+    context = RequestContext.begin(None, f"01-{CALLER_TRACE}-{CALLER_PARENT}-00-more")
+    assert context.trace_id == CALLER_TRACE
+    assert not context.sampled
+
+
+def test_the_upstream_meta_names_the_request_and_its_trace() -> None:
+    context = RequestContext.begin("req-1", f"00-{CALLER_TRACE}-{CALLER_PARENT}-01")
+    assert context.meta() == {"traceparent": context.traceparent, REQUEST_ID_META: "req-1"}
+
+
+def test_a_problem_names_the_request_only_when_the_caller_named_it() -> None:
+    token = current.set(RequestContext.begin("req-2", None))
+    try:
+        assert with_request_id({"status": 400}) == {"status": 400, "requestId": "req-2"}
+    finally:
+        current.reset(token)
+    token = current.set(RequestContext.begin(None, None))
+    try:
+        assert with_request_id({"status": 400}) == {"status": 400}
+    finally:
+        current.reset(token)
+    assert with_request_id({"status": 400}) == {"status": 400}  # outside any request
+
+
+def test_a_json_log_line_carries_the_request_id_of_the_request_it_was_made_for() -> None:
+    record = logging.LogRecord("bridge.test", logging.INFO, __file__, 1, "called %s", ("echo",), None)
+    token = current.set(RequestContext.begin("req-3", None))
+    try:
+        RequestIdFilter().filter(record)
+    finally:
+        current.reset(token)
+    line = orjson.loads(JsonFormatter().format(record))
+    assert line["requestId"] == "req-3"
+    assert (line["level"], line["logger"], line["message"]) == ("INFO", "bridge.test", "called echo")
+    outside = logging.LogRecord("bridge.test", logging.INFO, __file__, 1, "idle", (), None)
+    RequestIdFilter().filter(outside)
+    assert orjson.loads(JsonFormatter().format(outside))["requestId"] == "-"
