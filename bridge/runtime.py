@@ -41,6 +41,7 @@ from bridge.limits import Limits
 from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
+from bridge.store.changes import ChangeWatcher
 from bridge.store.events import Retention
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
@@ -77,6 +78,8 @@ class Bridge:
     calls: Calls
     callbacks: CallbackSender | None = None
     audit_file: AuditFile | None = None
+    #: What keeps this instance current with the others on its store (None: a store of its own).
+    changes: ChangeWatcher | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
 
@@ -94,10 +97,9 @@ class Bridge:
         with contextlib.ExitStack() as undo:  # a failure below closes, newest first, what was made
             store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
             undo.callback(store.close)
+            # Other processes (instances, mcp-bridge keys …) may change what that file holds.
+            changes = ChangeWatcher(store.database) if settings.registry_path else None
             keys = StoredKeys(store.keys, store.writer)
-            undo.callback(keys.close)
-            if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
-                keys.watch()
             pool = UpstreamPool(connect_timeout=settings.connect_timeout)
             undo.callback(pool.close)
             # The config file's limits under the command line's; Redis, when given, is reached here.
@@ -135,6 +137,9 @@ class Bridge:
             undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
             app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
+            if changes is not None:
+                _follow_changes(changes, keys, gateway, webhooks, settings)
+                undo.callback(changes.close)
             try:
                 audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
             except OSError as exc:
@@ -157,6 +162,7 @@ class Bridge:
             calls=calls,
             callbacks=callbacks,
             audit_file=audit_file,
+            changes=changes,
         )
 
     def asgi_app(self) -> Any:
@@ -221,6 +227,8 @@ class Bridge:
                 stop()
 
     def close(self) -> None:
+        if self.changes is not None:
+            self.changes.close()
         try:  # first, while the upstreams are there: running calls are marked cut off and kept
             self.pool.run(self.calls.close(), 10)
         except Exception:  # the loop is gone already: the next start marks them cut off
@@ -228,6 +236,10 @@ class Bridge:
         if self.callbacks is not None:
             with contextlib.suppress(Exception):  # the loop is gone already: nothing is in flight
                 self.pool.run(self.callbacks.close(), 10)
+        try:  # another instance on the store takes up at once what this one leaves pending
+            self.pool.run(self.dispatcher.hand_back(), 15)
+        except Exception:  # the loop is gone already: the leases lapse instead
+            log.debug("webhook deliveries not handed back: the loop is gone")
         try:
             self.pool.run(self.dispatcher.close(), 10)
         except Exception:  # the loop is gone already: nothing is in flight
@@ -239,7 +251,6 @@ class Bridge:
             log.debug("limits closed with the loop")
         self.gateway.close()
         self.feed.close()
-        self.keys.close()
         self.store.close()
         if self.audit_file is not None:
             self.audit_file.detach()
@@ -264,11 +275,27 @@ def _webhooks(
         store.webhooks,
         store.writer,
         loop,
-        DispatchSettings(schedule=schedule, allow_private=settings.allow_private_webhooks),
+        DispatchSettings(
+            schedule=schedule, allow_private=settings.allow_private_webhooks, lease=settings.delivery_lease
+        ),
     )
-    outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit)
+    outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit, dispatcher.lease)
     pool.run(dispatcher.start(), 10)
     return webhooks, dispatcher, outbox
+
+
+def _follow_changes(
+    changes: ChangeWatcher,
+    keys: StoredKeys,
+    gateway: Gateway,
+    webhooks: WebhookSubscriptions,
+    settings: BridgeSettings,
+) -> None:
+    """Reload what another instance on the store changed: keys, registered servers, webhooks."""
+    changes.on("keys", keys.refresh)
+    changes.on("registrations", lambda: gateway.run(gateway.follow_store(), settings.connect_timeout + 10))
+    changes.on("webhooks", webhooks.reload)
+    changes.start()
 
 
 def _access_tokens(settings: BridgeSettings) -> tuple[AccessTokens | None, ProtectedResource | None]:
