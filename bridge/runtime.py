@@ -138,7 +138,7 @@ class Bridge:
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
             app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
             if changes is not None:
-                _follow_changes(changes, keys, gateway, webhooks, settings)
+                _follow_changes(changes, keys, gateway, webhooks, dispatcher, settings)
                 undo.callback(changes.close)
             try:
                 audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
@@ -289,12 +289,15 @@ def _follow_changes(
     keys: StoredKeys,
     gateway: Gateway,
     webhooks: WebhookSubscriptions,
+    dispatcher: WebhookDispatcher,
     settings: BridgeSettings,
 ) -> None:
-    """Reload what another instance on the store changed: keys, registered servers, webhooks."""
+    """Reload what another instance on the store changed (keys, registered servers, webhooks), and
+    sweep the outbox when deliveries were made free to take."""
     changes.on("keys", keys.refresh)
     changes.on("registrations", lambda: gateway.run(gateway.follow_store(), settings.connect_timeout + 10))
     changes.on("webhooks", webhooks.reload)
+    changes.on("deliveries", dispatcher.poke)
     changes.start()
 
 

@@ -2,7 +2,8 @@
 
 Several bridge processes may share one database. Whatever each holds in memory from it (the API
 keys, the registered servers, the webhook subscriptions) must follow a change made through any
-of them, or through the ``mcp-bridge keys`` command, within a second. Each such change bumps
+of them, or through the ``mcp-bridge keys`` command, within a second; and webhook deliveries
+made free for any instance to take (handed back at a shutdown, redelivered) are taken at once. Each such change bumps
 its kind's counter in the same transaction (``bump``; keys keep theirs in ``api_key_changes``),
 and a ``ChangeWatcher`` thread reads every counter a few times a second and calls the reloads of
 the kinds whose counter moved. A read of a few one-row counters costs far less than a reload,
@@ -24,7 +25,7 @@ __all__ = ["POLL_INTERVAL", "ChangeWatcher", "Topic", "bump", "versions"]
 log = logging.getLogger(__name__)
 
 #: What changes are counted for: each kind of record other processes hold in memory.
-Topic = Literal["keys", "registrations", "webhooks"]
+Topic = Literal["keys", "registrations", "webhooks", "deliveries"]
 #: Seconds between two reads of the counters: a change holds everywhere within about this, plus
 #: the reload, well inside a second; the read is a few rows of two tiny tables.
 POLL_INTERVAL = 0.2
@@ -35,7 +36,7 @@ _VERSIONS = (
 )
 
 
-def bump(tx: Transaction, topic: Literal["registrations", "webhooks"]) -> None:
+def bump(tx: Transaction, topic: Literal["registrations", "webhooks", "deliveries"]) -> None:
     """Count a change to ``topic``'s records, in the transaction that makes it."""
     tx.execute(_BUMP, (topic,))
 

@@ -227,13 +227,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         9,
-        "store_changes: a change counter per kind of record other instances reload (registrations, webhooks)",
+        "store_changes: a change counter per kind of record other instances follow",
         (
             # Bumped in the transaction of every change to that kind, so every instance over the
             # database sees another's change by reading these rows (keys have api_key_changes).
             "CREATE TABLE store_changes (topic TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL)",
             "INSERT INTO store_changes (topic, version) VALUES ('registrations', 0)",
             "INSERT INTO store_changes (topic, version) VALUES ('webhooks', 0)",
+            # Deliveries made pending for anyone to take (handed back, redelivered): sweep now.
+            "INSERT INTO store_changes (topic, version) VALUES ('deliveries', 0)",
         ),
     ),
 )

@@ -302,7 +302,10 @@ class WebhookStore:
     def release(self, owner: str) -> int:
         """Let go of every lease ``owner`` holds on a pending delivery (it stops); how many."""
         with self._database.transaction() as tx:
-            return tx.execute(_DEL_RELEASE, (owner,))
+            released = tx.execute(_DEL_RELEASE, (owner,))
+            if released:
+                bump(tx, "deliveries")
+            return released
 
     @staticmethod
     def record_attempt(
@@ -416,7 +419,10 @@ class WebhookStore:
         forget = _ATTEMPTS_OF_REDELIVERED + "subscription_id = ?" + chosen + ")"
         with self._database.transaction() as tx:
             tx.execute(forget, (subscription_id, *params))
-            return tx.execute(_REDELIVER + chosen, (now, subscription_id, *params))
+            made = tx.execute(_REDELIVER + chosen, (now, subscription_id, *params))
+            if made:
+                bump(tx, "deliveries")
+            return made
 
     @staticmethod
     def prune(tx: Transaction, finished_before: float) -> int:
