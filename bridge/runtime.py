@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -278,6 +279,9 @@ def _webhooks(
         DispatchSettings(
             schedule=schedule, allow_private=settings.allow_private_webhooks, lease=settings.delivery_lease
         ),
+        # Instances on one store are told apart by where they serve; one restarted there takes
+        # back at once the deliveries it held when it stopped.
+        owner=f"{socket.gethostname()}:{settings.port}",
     )
     outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit, dispatcher.lease)
     pool.run(dispatcher.start(), 10)

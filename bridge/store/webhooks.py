@@ -87,21 +87,27 @@ _DEL_PAGE = (
     " finished_at FROM webhook_deliveries WHERE subscription_id = ?"
 )
 _DEL_BODY = "SELECT body FROM webhook_deliveries WHERE id = ?"
-#: Both read "the lease is free, lapsed, or the claimer's own already".
+#: Both read "the lease is free or lapsed". A claimer's own leases are not claimed again: what
+#: it holds is in its hands already (in flight, waiting for a retry, finished but not yet written).
 _DEL_CLAIMABLE = (
     "SELECT id, subscription_id, event_id, event_type, event_time, status, "
     "attempts, next_attempt_at, last_status, last_error, created_at, finished_at,"
     " body FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
-    " AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)"
+    " AND (lease_owner IS NULL OR lease_until < ?)"
+    # A disabled subscription's deliveries wait in the outbox, taken by nobody, until it is enabled.
+    " AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE enabled = 1)"
     " ORDER BY next_attempt_at, id LIMIT ?"
 )
 _DEL_CLAIM = (
     "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = 'pending'"
-    " AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)"
+    " AND (lease_owner IS NULL OR lease_until < ?)"
 )
 _DEL_RENEW = "UPDATE webhook_deliveries SET lease_until = ? WHERE lease_owner = ? AND status = 'pending'"
 _DEL_RELEASE = (
     "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND status = 'pending'"
+)
+_DEL_RELEASE_ONE = (
+    "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?"
 )
 _DEL_PENDING_OF = (
     "SELECT id, subscription_id, event_id, event_type, event_time, status, "
@@ -279,8 +285,8 @@ class WebhookStore:
             )
 
     def claim(self, owner: str, *, now: float, due_by: float, until: float, limit: int) -> list[DeliveryRecord]:
-        """Lease to ``owner`` until ``until`` the pending deliveries due by ``due_by`` whose lease
-        is free, lapsed by ``now``, or ``owner``'s already; those it got, soonest first, bodies included.
+        """Lease to ``owner`` until ``until`` the pending deliveries of enabled subscriptions due by
+        ``due_by`` whose lease is free or lapsed by ``now``; those it got, soonest first, bodies included.
 
         Each row is taken by a conditional UPDATE in one transaction: of two instances claiming
         at once, the second finds the lease taken (SQLite runs one writer at a time; PostgreSQL
@@ -288,11 +294,17 @@ class WebhookStore:
         """
         claimed: list[DeliveryRecord] = []
         with self._database.transaction() as tx:
-            for row in tx.query(_DEL_CLAIMABLE, (due_by, now, owner, limit)):
+            for row in tx.query(_DEL_CLAIMABLE, (due_by, now, limit)):
                 delivery = _delivery(row[:-1], row[-1])
-                if tx.execute(_DEL_CLAIM, (owner, until, delivery.id, now, owner)):
+                if tx.execute(_DEL_CLAIM, (owner, until, delivery.id, now)):
                     claimed.append(delivery)
         return claimed
+
+    @staticmethod
+    def let_go(tx: Transaction, delivery_id: str, owner: str) -> None:
+        """Let go of ``owner``'s lease on one delivery it will not attempt (its subscription is
+        disabled or gone): whoever sweeps after the subscription is enabled again takes it."""
+        tx.execute(_DEL_RELEASE_ONE, (delivery_id, owner))
 
     @staticmethod
     def renew(tx: Transaction, owner: str, until: float) -> int:

@@ -90,6 +90,8 @@ class WebhookDispatcher:
         loop: asyncio.AbstractEventLoop,
         settings: DispatchSettings | None = None,
         client: WebhookClient | None = None,
+        *,
+        owner: str | None = None,
     ) -> None:
         self._subscriptions = subscriptions
         self._store = store
@@ -97,8 +99,9 @@ class WebhookDispatcher:
         self._loop = loop
         self.settings = settings or DispatchSettings()
         self._client = client or WebhookClient()
-        #: This instance, as the holder of delivery leases.
-        self.owner = "instance-" + new_event_id()
+        #: This instance, as the holder of delivery leases: the same name after a restart takes back
+        #: at once what the instance held when it died (``start``); by default, a name of its own.
+        self.owner = owner or "instance-" + new_event_id()
         self._lanes: dict[str, _Lane] = {}
         #: Deliveries in hand: queued or in flight (None), or waiting for a retry (its timer).
         self._held: dict[str, asyncio.TimerHandle | None] = {}
@@ -134,6 +137,7 @@ class WebhookDispatcher:
     # -- on the loop ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await asyncio.to_thread(self._store.release, self.owner)  # a predecessor's, held when it died
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="webhook-sweeper")
         self._renewer = asyncio.create_task(self._renew_forever(), name="webhook-lease-renewer")
 
@@ -254,7 +258,8 @@ class WebhookDispatcher:
                 handle.cancel()  # waiting for a retry, but made due now (a redelivery)
             subscriber = self._subscriptions.subscriber(delivery.subscription_id)
             if subscriber is None or not subscriber.record.enabled:
-                continue  # waits in the outbox until its subscription is enabled again
+                self._drop(delivery.id)  # waits in the outbox until its subscription is enabled again
+                continue
             fresh.append(delivery)
         if fresh:
             for delivery in fresh:
@@ -275,7 +280,7 @@ class WebhookDispatcher:
                 await self._attempt(delivery)
             except Exception:
                 log.exception("webhook delivery %s failed unexpectedly", delivery.id)
-                self._held.pop(delivery.id, None)
+                self._drop(delivery.id)  # a later sweep (here or elsewhere) tries it again
             finally:
                 self._attempting.discard(delivery.id)
                 if not self._attempting:
@@ -284,7 +289,7 @@ class WebhookDispatcher:
     async def _attempt(self, delivery: DeliveryRecord) -> None:
         subscriber = self._subscriptions.subscriber(delivery.subscription_id)
         if subscriber is None or not subscriber.record.enabled:
-            self._held.pop(delivery.id, None)  # deleted, or disabled: it waits in the outbox
+            self._drop(delivery.id)  # deleted, or disabled: it waits in the outbox
             return
         body = delivery.body
         if body is None:
@@ -335,6 +340,11 @@ class WebhookDispatcher:
             self._held[delivery.id] = self._loop.call_later(next_at - time.time(), self._retry, again)
         else:
             self._held.pop(delivery.id, None)
+
+    def _drop(self, delivery_id: str) -> None:
+        """Put down a delivery this instance will not attempt, and let go of its lease."""
+        self._held.pop(delivery_id, None)
+        self._record(lambda tx: WebhookStore.let_go(tx, delivery_id, self.owner))
 
     def _record(self, write: Write) -> None:
         """Hand ``write`` to the store's writer with the others of this turn of the loop: one

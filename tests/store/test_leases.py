@@ -39,9 +39,18 @@ def test_a_delivery_written_leased_is_claimed_by_no_other_until_its_lease_lapses
     a, b = outbox
     _write(a, lambda tx: WebhookStore.add_deliveries(tx, [_delivery(1)], ("A", 140.0)))
     assert _claim(b, "B", 139.0) == []
-    assert _claim(a, "A", 139.0) == ["msg_001"]  # its own, again (a sweep of the instance holding it)
-    assert _claim(b, "B", 200.0) == ["msg_001"]  # A's lease (renewed by that claim to 169) lapsed
-    assert _claim(a, "A", 201.0) == []
+    assert _claim(a, "A", 139.0) == []  # nor by its holder: it has it in hand already
+    assert _claim(b, "B", 141.0) == ["msg_001"]  # A's lease lapsed: A died
+    assert _claim(a, "A", 142.0) == []
+
+
+def test_a_disabled_subscriptions_deliveries_are_claimed_by_nobody(outbox: tuple[WebhookStore, WebhookStore]) -> None:
+    a, b = outbox
+    _write(a, lambda tx: WebhookStore.add_deliveries(tx, [_delivery(1)]))
+    _write(a, lambda tx: WebhookStore.disable(tx, SUBSCRIPTION.id, "HTTP 410"))
+    assert _claim(b, "B", 150.0) == []
+    assert a.update(SUBSCRIPTION)  # enabled again
+    assert _claim(b, "B", 150.0) == ["msg_001"]
 
 
 def test_renewal_keeps_a_lease_past_its_first_term(outbox: tuple[WebhookStore, WebhookStore]) -> None:
@@ -79,6 +88,9 @@ def test_a_retried_delivery_keeps_its_lease_and_a_finished_one_lets_it_go(
         a, lambda tx: WebhookStore.record_attempt(tx, "msg_002", delivered, status="delivered", next_attempt_at=None)
     )
     assert _claim(b, "B", 170.0) == []  # the retry is still A's
+    with a._database.transaction() as tx:
+        WebhookStore.let_go(tx, "msg_001", "A")  # A puts it down (its subscription was disabled)
+    assert _claim(b, "B", 170.0) == ["msg_001"]
     with a._database.transaction() as tx:
         (lease,) = tx.query("SELECT lease_owner FROM webhook_deliveries WHERE id = 'msg_002'")
     assert lease == (None,)

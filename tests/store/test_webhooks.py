@@ -60,8 +60,8 @@ def _write(store: WebhookStore, write: object) -> None:
 
 
 def _due(store: WebhookStore, by: float) -> list[DeliveryRecord]:
-    """What one instance claims as due by ``by`` (it may claim its own again)."""
-    return store.claim("instance-a", now=by, due_by=by, until=by + 30, limit=10)
+    """What an instance claims as due by ``by``, on a lease lapsed at once: each look sees the outbox afresh."""
+    return store.claim("instance-a", now=by, due_by=by, until=0.0, limit=10)
 
 
 def test_a_subscription_is_kept_whole_and_changed_and_deleted_with_its_deliveries(store: WebhookStore) -> None:
