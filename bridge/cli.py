@@ -71,9 +71,13 @@ def main() -> None:
 )
 @click.option(
     "--registry",
+    "--store",
     "registry_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file keeping servers registered over REST and named API keys (default: the user's data folder).",
+    metavar="PATH|URL",
+    help=(
+        "Where servers registered over REST, named API keys and the rest are kept: a SQLite file, or a"
+        " postgresql://user:password@host:port/database URL (default: a file in the user's data folder)."
+    ),
 )
 @click.option(
     "--allow-stdio-registration",
@@ -319,7 +323,7 @@ def serve(
     port: int,
     api_keys: tuple[str, ...],
     admin_keys: tuple[str, ...],
-    registry_path: Path | None,
+    registry_path: str | None,
     allow_stdio_registration: bool,
     timeout: float,
     max_body: int,
@@ -384,7 +388,7 @@ def serve(
         port=port,
         api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
         admin_keys=tuple(admin_keys) + BridgeSettings.keys_from_env(os.environ, "MCP_BRIDGE_ADMIN_KEYS"),
-        registry_path=str(registry_path or default_registry_path(os.environ)),
+        registry_path=registry_path or default_registry_path(os.environ),
         allow_stdio_registration=allow_stdio_registration,
         max_body=max_body,
         call_timeout=timeout,
@@ -476,7 +480,7 @@ def serve(
         click.echo(f"  OpenAPI      {bound}/openapi.json", err=True)
         click.echo(f"  Explorer     {bound}/docs", err=True)
         click.echo(f"  auth         {_auth_line(settings, bridge.gate.authenticator.enabled)}", err=True)
-        click.echo(f"  registry     {settings.registry_path}", err=True)
+        click.echo(f"  registry     {bridge.store.database.location}", err=True)  # never a password
         sys.stderr.flush()
         bridge.serve(server.serve(sockets=[listener]), stop=lambda: setattr(server, "should_exit", True))
     except KeyboardInterrupt:

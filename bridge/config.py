@@ -665,10 +665,11 @@ def demo_server() -> ServerConfig:
     return ServerConfig(name="demo", transport="stdio", command=sys.executable, args=("-m", "bridge.demo"))
 
 
-def default_registry_path(environ: Mapping[str, str]) -> Path:
-    """Where ``serve`` and ``keys`` keep their store: ``$MCP_BRIDGE_REGISTRY``, else ``registry.db``
-    in the user's XDG data folder."""
+def default_registry_path(environ: Mapping[str, str]) -> str:
+    """Where ``serve`` and ``keys`` keep their store: ``$MCP_BRIDGE_REGISTRY`` (a path or a
+    database URL, kept as text: a ``Path`` would fold ``postgresql://`` into one slash), else
+    ``registry.db`` in the user's XDG data folder."""
     if environ.get("MCP_BRIDGE_REGISTRY"):
-        return Path(environ["MCP_BRIDGE_REGISTRY"])
+        return environ["MCP_BRIDGE_REGISTRY"]
     data = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "mcp-bridge" / "registry.db"
+    return str(data / "mcp-bridge" / "registry.db")

@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -37,9 +36,13 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def _registry_option(command: F) -> F:
     return click.option(
         "--registry",
+        "--store",
         "registry_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The bridge's store file (default: as 'serve': $MCP_BRIDGE_REGISTRY or the user's data folder).",
+        metavar="PATH|URL",
+        help=(
+            "The bridge's store, a file or a postgresql:// URL"
+            " (default: as 'serve': $MCP_BRIDGE_REGISTRY or the user's data folder)."
+        ),
     )(command)
 
 
@@ -48,7 +51,7 @@ def _json_option(command: F) -> F:
 
 
 @contextmanager
-def _api_keys(registry_path: Path | None) -> Iterator[ApiKeys]:
+def _api_keys(registry_path: str | None) -> Iterator[ApiKeys]:
     """The keys of the store file, with bridge errors as one line each and the store closed after."""
     try:
         store = Store.open(registry_path or default_registry_path(os.environ))
@@ -94,7 +97,7 @@ def create(
     tools: tuple[str, ...],
     expires_in: str | None,
     expires_at: str | None,
-    registry_path: Path | None,
+    registry_path: str | None,
     as_json: bool,
 ) -> None:
     """Make a key named NAME and print it, this once."""
@@ -119,7 +122,7 @@ def create(
 @keys.command(name="list")
 @_registry_option
 @_json_option
-def list_keys(registry_path: Path | None, as_json: bool) -> None:
+def list_keys(registry_path: str | None, as_json: bool) -> None:
     """List the keys (never the keys themselves)."""
     with _api_keys(registry_path) as api:
         found = api.list()
@@ -138,7 +141,7 @@ def list_keys(registry_path: Path | None, as_json: bool) -> None:
 @keys.command()
 @click.argument("key_id", metavar="ID")
 @_registry_option
-def revoke(key_id: str, registry_path: Path | None) -> None:
+def revoke(key_id: str, registry_path: str | None) -> None:
     """Revoke the key ID for good."""
     with _api_keys(registry_path) as api:
         api.revoke(key_id)
@@ -149,7 +152,7 @@ def revoke(key_id: str, registry_path: Path | None) -> None:
 @click.argument("key_id", metavar="ID")
 @_registry_option
 @_json_option
-def rotate(key_id: str, registry_path: Path | None, as_json: bool) -> None:
+def rotate(key_id: str, registry_path: str | None, as_json: bool) -> None:
     """Give the key ID a new secret (same scopes and allowlists) and print it; the old one stops working."""
     with _api_keys(registry_path) as api:
         rotated = api.rotate(key_id)

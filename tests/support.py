@@ -76,7 +76,7 @@ def bridge_process(
             secret(value.removeprefix("Bearer ").strip())
     port = port or free_port()
     cmd = [*list(command or [sys.executable, "-m", "bridge.cli"]), "serve", "--port", str(port), *args]
-    if "--registry" not in args:  # never the user's own registry file
+    if "--registry" not in args and "--store" not in args:  # never the user's own registry file
         cmd += ["--registry", str(tmp_path / f"registry-{port}.db")]
     if config is not None:
         config_path = tmp_path / f"servers-{port}.json"

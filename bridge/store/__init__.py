@@ -2,12 +2,15 @@
 
 ``Store.open(path_or_url)`` opens the database, applies pending migrations and hands out the
 stores; ``Store.memory()`` keeps everything in memory, for tests. Stores and migrations speak
-portable SQL through the ``Database`` seam; SQLite is its engine today.
+portable SQL through the ``Database`` seam; SQLite is the default engine, PostgreSQL the one
+several bridges share.
 
 Modules, one job each:
 
 - ``database``: the ``Database``/``Transaction`` protocols and placeholder translation
 - ``sqlite``: the SQLite engine, the one module that imports ``sqlite3``
+- ``postgres``: the PostgreSQL engine, the one module that imports ``psycopg`` (imported only
+  when a ``postgresql://`` URL is opened)
 - ``migrations``: the schema, version by version; ``migrator``: applies pending ones at start
 - ``registrations``: servers registered over REST
 - ``events``: the event log; ``webhooks``: webhook subscriptions, the outbox and delivery log
@@ -22,7 +25,7 @@ from bridge.store.database import Database, Transaction, to_paramstyle
 from bridge.store.errors import SchemaTooNew, StoreError, UnsupportedDatabase
 from bridge.store.idempotency import IdempotencyStore, KeptAnswer
 from bridge.store.keys import KeyRecord, KeyStore
-from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.migrations import MIGRATIONS, Migration, PerEngine
 from bridge.store.migrator import migrate
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
 from bridge.store.sqlite import SqliteDatabase
@@ -37,6 +40,7 @@ __all__ = [
     "KeyStore",
     "MemoryRegistrationStore",
     "Migration",
+    "PerEngine",
     "RegistrationStore",
     "SchemaTooNew",
     "SqlRegistrationStore",

@@ -2,16 +2,19 @@
 
 Stores and migrations write SQL once, with ``?`` placeholders and only what SQLite and
 PostgreSQL both accept; an engine's ``Database`` runs it in transactions, translating the
-placeholders for its driver here, in ``to_paramstyle``, and nowhere else. SQLite is the engine
-today (``bridge.store.sqlite``); a PostgreSQL one (psycopg) implements the same protocol.
+placeholders for its driver here, in ``to_paramstyle``, and nowhere else. SQLite
+(``bridge.store.sqlite``) and PostgreSQL (``bridge.store.postgres``, psycopg) implement it; a
+``Database`` names its ``dialect`` for the few places that must differ (a migration step's
+engine variants, ``bridge.store.migrations``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bridge.store.errors import StoreError
 
@@ -19,6 +22,7 @@ __all__ = [
     "Cursor",
     "Database",
     "DbApiTransaction",
+    "Dialect",
     "Row",
     "Transaction",
     "Value",
@@ -32,6 +36,8 @@ __all__ = [
 #: What a column holds, as a DB-API driver hands it over and takes it.
 Value = str | int | float | None
 Row = tuple[Value, ...]
+#: The SQL dialect an engine speaks.
+Dialect = Literal["sqlite", "postgresql"]
 
 _FORMAT_STYLES = ("format", "pyformat")
 
@@ -54,6 +60,11 @@ class Database(Protocol):
     @property
     def location(self) -> str:
         """Where the database is, for messages (a file path; never a password)."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect the engine speaks."""
         ...
 
     def transaction(self, *, lock: int | None = None) -> AbstractContextManager[Transaction]:
@@ -103,9 +114,16 @@ def to_paramstyle(sql: str, paramstyle: str) -> str:
 
     A ``?`` inside a quoted literal or identifier is text, not a placeholder. For the ``%s``
     styles every ``%`` is doubled, quoted or not, since such drivers read all of them.
+    Translations are remembered: the store's statements are a few hundred constants, run on
+    every call, and translating one cost more than a PostgreSQL driver spends running it.
     """
     if paramstyle == "qmark":
         return sql
+    return _translated(sql, paramstyle)
+
+
+@functools.lru_cache(maxsize=1024)
+def _translated(sql: str, paramstyle: str) -> str:
     if paramstyle not in (*_FORMAT_STYLES, "numeric"):
         raise RuntimeError(f"no placeholder translation for DB-API paramstyle {paramstyle!r}")
     formatted = paramstyle in _FORMAT_STYLES

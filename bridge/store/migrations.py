@@ -4,6 +4,16 @@ Append only. A migration that has shipped is never edited, for databases out the
 it; so its steps write the encoding of their day themselves rather than through today's store
 code. A step is portable SQL, or a Python function handed the transaction for what portable SQL
 cannot do (such as reading the JSON a row holds). ``bridge.store.migrator`` applies them.
+
+Where the engines must differ, a step is ``PerEngine``: the SQL each dialect runs, or None for
+nothing there. Only such steps may be added to a shipped migration, and only for an engine no
+database of which has run it: PostgreSQL databases began with migrations 1 to 8 as they are here,
+so those carry PostgreSQL-only steps (SQLite files that ran them are untouched, and new ones run
+the same as before). The ones there: text that is sorted or compared (names, ids, RFC 3339 times)
+is declared ``COLLATE "C"`` on PostgreSQL, byte order, as SQLite's ``BINARY`` compares. A database
+made with a language's collation (en_US, ICU) would otherwise sort ``Zz`` after ``aa`` and
+compare times by a language's rules; byte order is also the cheap one for the indexes.
+A new migration's text column that is sorted or compared gets such a step too.
 """
 
 from __future__ import annotations
@@ -13,12 +23,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.store.database import Transaction, Value, timestamp
+from bridge.store.database import Dialect, Transaction, Value, timestamp
 from bridge.store.errors import StoreError
 
-__all__ = ["MIGRATIONS", "Migration", "Step"]
+__all__ = ["MIGRATIONS", "Migration", "PerEngine", "Step"]
 
-Step = str | Callable[[Transaction], None]
+
+@dataclass(frozen=True, slots=True)
+class PerEngine:
+    """A step that differs by engine: the SQL each dialect runs; None runs nothing there."""
+
+    sqlite: str | None
+    postgresql: str | None
+
+    def sql(self, dialect: Dialect) -> str | None:
+        return self.sqlite if dialect == "sqlite" else self.postgresql
+
+
+Step = str | PerEngine | Callable[[Transaction], None]
+
+
+def _byte_order(table: str, *columns: str) -> PerEngine:
+    """PostgreSQL only: ``columns`` of ``table`` compare and sort as bytes (``COLLATE "C"``)."""
+    changes = ", ".join(f'ALTER COLUMN {column} TYPE TEXT COLLATE "C"' for column in columns)
+    return PerEngine(sqlite=None, postgresql=f"ALTER TABLE {table} {changes}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +58,8 @@ class Migration:
     steps: tuple[Step, ...]
 
     def statements(self) -> list[str]:
-        """The SQL among the steps (the Python ones run SQL of their own)."""
+        """The portable SQL among the steps (the Python ones run SQL of their own; ``PerEngine``
+        ones are each engine's own)."""
         return [step for step in self.steps if isinstance(step, str)]
 
 
@@ -101,6 +130,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             " protocol TEXT NOT NULL,"
             " created_at TEXT NOT NULL,"
             " updated_at TEXT NOT NULL)",
+            _byte_order("registrations", "name"),
             _copy_server_blobs,
             "DROP TABLE servers",
         ),
@@ -115,6 +145,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             " server TEXT,"
             " at TEXT NOT NULL,"  # RFC 3339 in UTC
             " body TEXT NOT NULL)",  # the event as JSON text
+            _byte_order("events", "id", "at"),
             "CREATE INDEX events_at ON events (at)",
         ),
     ),
@@ -137,6 +168,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             " previous_until DOUBLE PRECISION,"  # seconds since the epoch
             " created_at TEXT NOT NULL,"
             " updated_at TEXT NOT NULL)",
+            _byte_order("webhook_subscriptions", "id", "created_at"),
             "CREATE TABLE webhook_deliveries ("
             " id TEXT NOT NULL PRIMARY KEY,"  # the webhook-id header: the same on every attempt
             " subscription_id TEXT NOT NULL,"
@@ -153,6 +185,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             " lease_until DOUBLE PRECISION,"
             " created_at DOUBLE PRECISION NOT NULL,"
             " finished_at DOUBLE PRECISION)",
+            _byte_order("webhook_deliveries", "id", "event_time"),
             "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
             "CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (subscription_id, id)",
             "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)",
@@ -182,6 +215,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             " created_at TEXT NOT NULL,"
             " rotated_at TEXT,"
             " last_used_at TEXT)",
+            _byte_order("api_keys", "id", "created_at"),
             # Bumped by every change that matters to authentication (not by last_used_at), so a
             # bridge sees another process's changes (the CLI's) by reading one row.
             "CREATE TABLE api_key_changes (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL)",
@@ -205,6 +239,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             " version INTEGER NOT NULL,"
             " expires_at TEXT NOT NULL,"  # RFC 3339 in UTC; swept after it
             " document TEXT NOT NULL)",  # the view as JSON (times, progress, questions, result, problem)
+            _byte_order("calls", "id", "expires_at"),
             "CREATE INDEX calls_expiry ON calls (expires_at)",
         ),
     ),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from bridge.store.database import Database, Row, Transaction, timestamp
 from bridge.store.errors import SchemaTooNew, StoreError
-from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.migrations import MIGRATIONS, Migration, PerEngine
 
 __all__ = ["SCHEMA_LOCK", "migrate"]
 
@@ -54,6 +54,9 @@ def _apply(migration: Migration, tx: Transaction, database: Database) -> None:
         for step in migration.steps:
             if isinstance(step, str):
                 tx.execute(step)
+            elif isinstance(step, PerEngine):
+                if (sql := step.sql(database.dialect)) is not None:
+                    tx.execute(sql)
             else:
                 step(tx)
     except StoreError as exc:

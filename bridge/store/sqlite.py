@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bridge.store.database import DbApiTransaction, Transaction
+from bridge.store.database import DbApiTransaction, Dialect, Transaction
 from bridge.store.errors import StoreError
 
 __all__ = ["BUSY_TIMEOUT", "FILE_MODE", "SqliteDatabase"]
@@ -71,6 +71,10 @@ class SqliteDatabase:
                 time.sleep(0.01)
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._path}: {exc}") from exc
+
+    @property
+    def dialect(self) -> Dialect:
+        return "sqlite"
 
     @property
     def location(self) -> str:

@@ -11,8 +11,8 @@ from bridge.store.calls import CallRecord, CallStore
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.memory() as kept:
+def store(store_target: str) -> Iterator[Store]:
+    with Store.open(store_target) as kept:
         yield kept
 
 
@@ -37,3 +37,9 @@ def test_expired_calls_are_not_loaded_and_are_swept(store: Store) -> None:
     assert store.calls.load("2026-12-05T23:59:59+00:00") == [_record(1, expires="2026-12-06T00:00:00+00:00")]
     _write(store, CallStore.sweep("2026-12-06T00:00:01+00:00"))
     assert store.calls.load("2026-12-05T00:00:00+00:00") == []
+
+
+def test_calls_load_in_the_byte_order_of_their_ids_on_every_engine(store: Store) -> None:
+    ids = ["aa", "Zz", "a-b", "B9", "_x"]  # a language's collation (the test databases') puts aa before Zz
+    _write(store, *(CallStore.put(CallRecord(i, "s", "working", 1, "2026-12-07T00:00:00+00:00", "{}")) for i in ids))
+    assert [r.id for r in store.calls.load("2026-12-06T00:00:00+00:00")] == sorted(ids)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "store.db") as opened:
+def store(store_target: str) -> Iterator[Store]:
+    with Store.open(store_target) as opened:
         yield opened
 
 
@@ -107,10 +106,10 @@ def test_a_key_kept_again_after_it_expired_replaces_the_old_answer(store: Store)
     assert found == KeptAnswer("second", 201, (), "{}", clock.now + 10)
 
 
-def test_answers_survive_the_store_being_closed_and_opened(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "store.db") as first:
+def test_answers_survive_the_store_being_closed_and_opened(store_target: str) -> None:
+    with Store.open(store_target) as first:
         keep(Idempotency(first.idempotency, first.writer), "alice", "k1", ANSWER)
-    with Store.open(tmp_path / "store.db") as again:
+    with Store.open(store_target) as again:
         claim = Idempotency(again.idempotency, again.writer).claim("alice", "k1", "p")
         assert claim.earlier() == Answer(200, (("content-type", "application/json"),), b'{"ok": 1}')
 

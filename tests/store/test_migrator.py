@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store import MIGRATIONS, Migration, SchemaTooNew, Store, StoreError, migrate, open_database
+from bridge.store import MIGRATIONS, Migration, PerEngine, SchemaTooNew, Store, StoreError, migrate, open_database
 from tests.store.legacy import (
     AUTO,
     AUTO_BLOB,
@@ -192,3 +192,27 @@ def test_migrations_out_of_sequence_are_a_programming_error(tmp_path: Path) -> N
     skipping = [Migration(1, "one", ()), Migration(3, "three", ())]
     with pytest.raises(RuntimeError, match=r"without gaps; they are \[1, 3\]"):
         migrate(open_database(tmp_path / "registry.db"), skipping)
+
+
+def test_a_per_engine_step_runs_its_own_engines_sql_and_none_means_nothing(store_target: str) -> None:
+    mark = "INSERT INTO notes (engine) VALUES ('{}')"
+    migrations = [
+        Migration(
+            1,
+            "notes",
+            (
+                "CREATE TABLE notes (engine TEXT NOT NULL)",
+                PerEngine(sqlite=mark.format("sqlite"), postgresql=mark.format("postgresql")),
+                PerEngine(sqlite=None, postgresql=mark.format("postgresql only")),
+            ),
+        )
+    ]
+    database = open_database(store_target)
+    try:
+        assert migrate(database, migrations) == [1]
+        with database.transaction() as tx:
+            kept = tx.query("SELECT engine FROM notes ORDER BY engine")
+    finally:
+        database.close()
+    expected = {"sqlite": [("sqlite",)], "postgresql": [("postgresql",), ("postgresql only",)]}
+    assert kept == expected[database.dialect]

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from bridge.store import MIGRATIONS, Database, Store, Transaction, open_database
-from bridge.store.database import Row, Value
+from bridge.store.database import Dialect, Row, Value
 from tests.store.legacy import AUTO_BLOB, FILES, FILES_BLOB, LEGACY_SSE_BLOB, old_row, query, write_old_registry
 
 STORE = Path(__file__).resolve().parents[2] / "bridge" / "store"
-#: The one module that may speak SQLite's dialect (BEGIN IMMEDIATE): it is the SQLite engine.
-ENGINE_MODULES = {"sqlite.py"}
+#: The modules that may speak their engine's dialect (BEGIN IMMEDIATE, pg_advisory_xact_lock with
+#: psycopg's placeholder): they are the engines.
+ENGINE_MODULES = {"sqlite.py", "postgres.py"}
 SQLITE_ONLY = {
     "INSERT OR … (use INSERT … ON CONFLICT)": r"\bINSERT\s+OR\s+\w+",
     "REPLACE INTO (use INSERT … ON CONFLICT)": r"\bREPLACE\s+INTO\b",
@@ -87,6 +88,10 @@ class _RecordingDatabase:
     @property
     def location(self) -> str:
         return self._inner.location
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._inner.dialect
 
     @contextmanager
     def transaction(self, *, lock: int | None = None) -> Iterator[Transaction]:

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from bridge.config import ClientCredentials, ServerConfig
-from bridge.store import RegistrationStore, Store, StoreError, open_database
-from tests.store.legacy import AUTO, FILES, LEGACY_SSE, REMOTE, query
+from bridge.store import RegistrationStore, Store, StoreError
+from tests.store.conftest import ENGINES, target
+from tests.store.legacy import AUTO, FILES, LEGACY_SSE, REMOTE
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=[*ENGINES, "memory"])
 def registrations(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistrationStore]:
-    with Store.open(tmp_path / "registry.db") if request.param == "sqlite" else Store.memory() as store:
+    kept = Store.memory() if request.param == "memory" else Store.open(target(request.param, request, tmp_path))
+    with kept as store:
         yield store.registrations
 
 
@@ -39,36 +41,37 @@ def test_delete_forgets_one_registration_and_ignores_an_unknown_name(registratio
     assert registrations.load() == [REMOTE]
 
 
-def test_registrations_outlive_the_store_that_kept_them(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "registry.db") as first:
+def test_registrations_outlive_the_store_that_kept_them(store_target: str) -> None:
+    with Store.open(store_target) as first:
         first.registrations.save(FILES)
         first.registrations.save(REMOTE)
-    with Store.open(tmp_path / "registry.db") as second:
+    with Store.open(store_target) as second:
         assert second.registrations.load() == [FILES, REMOTE]
 
 
-def test_a_registration_keeps_its_first_save_time_when_saved_again(tmp_path: Path) -> None:
-    path = tmp_path / "registry.db"
-    with Store.open(path) as store:
+def test_a_registration_keeps_its_first_save_time_when_saved_again(store_target: str) -> None:
+    times = "SELECT created_at, updated_at FROM registrations"
+    with Store.open(store_target) as store:
         store.registrations.save(FILES)
-        ((created, updated),) = query(path, "SELECT created_at, updated_at FROM registrations")
+        with store.database.transaction() as tx:
+            ((created, updated),) = tx.query(times)
         store.registrations.save(FILES)
-        ((created_again, updated_again),) = query(path, "SELECT created_at, updated_at FROM registrations")
+        with store.database.transaction() as tx:
+            ((created_again, updated_again),) = tx.query(times)
     assert (created_again, created) == (created, updated)
     assert str(updated_again) >= str(updated)
 
 
-def test_a_damaged_column_is_reported_by_name_without_its_content(tmp_path: Path) -> None:
-    path = tmp_path / "registry.db"
-    with Store.open(path) as store:
+def test_a_damaged_column_is_reported_by_name_without_its_content(store_target: str) -> None:
+    with Store.open(store_target) as store:
         store.registrations.save(REMOTE)
-        with open_database(path).transaction() as tx:
+        with store.database.transaction() as tx:
             tx.execute(
                 "UPDATE registrations SET headers = ? WHERE name = ?", ('{"Authorization": "Bearer cut', "remote")
             )
         with pytest.raises(StoreError) as damaged:
             store.registrations.load()
-    assert str(damaged.value) == f"{path}: column registrations.headers holds text that is not JSON"
+    assert str(damaged.value) == f"{store.database.location}: column registrations.headers holds text that is not JSON"
 
 
 def test_a_registrations_client_credentials_and_subject_header_come_back_whole(

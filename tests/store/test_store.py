@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import bridge.store
 from bridge.store import Store, UnsupportedDatabase, open_database
 from tests.store.legacy import FILES
 
-ALTERNATIVE = "give a SQLite file path, or a sqlite:/// URL"
+ALTERNATIVE = "give a SQLite file path, a sqlite:/// URL or a postgresql:// URL"
 
 
 def test_a_bare_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,14 +30,6 @@ def test_a_bare_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path, monkeyp
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (
-            "postgresql://bridge:pg-password@db.internal:5432/bridge",
-            f"PostgreSQL databases (postgresql://) are not supported yet; {ALTERNATIVE}",
-        ),
-        (
-            "postgresql+psycopg://bridge:pg-password@db.internal/bridge",
-            f"PostgreSQL databases (postgresql+psycopg://) are not supported yet; {ALTERNATIVE}",
-        ),
         ("mysql://root:pg-password@localhost/bridge", f"mysql:// databases are not supported; {ALTERNATIVE}"),
         ("sqlite://db.internal/registry.db", f"a sqlite URL names a file and no host: {ALTERNATIVE}"),
     ],
@@ -57,3 +52,19 @@ def test_a_memory_store_keeps_registrations_in_memory_and_leaves_no_file_behind(
 def test_every_name_the_package_exports_exists() -> None:
     missing = [name for name in bridge.store.__all__ if not hasattr(bridge.store, name)]
     assert (missing, sorted(bridge.store.__all__)) == ([], sorted(set(bridge.store.__all__)))
+
+
+def test_a_sqlite_store_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    probe = (
+        "import sys; from bridge.store import Store; Store.open(sys.argv[1]).close();"
+        " print(sorted(m for m in sys.modules if m.startswith('psycopg')))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "store.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert found.stdout.strip() == "[]"

@@ -48,8 +48,8 @@ def _delivery(n: int, at: str = "2026-12-06T00:00:00.000Z") -> DeliveryRecord:
 
 
 @pytest.fixture
-def store() -> Iterator[WebhookStore]:
-    with Store.memory() as kept:
+def store(store_target: str) -> Iterator[WebhookStore]:
+    with Store.open(store_target) as kept:
         kept.webhooks.insert(SUBSCRIPTION)
         yield kept.webhooks
 

@@ -4,7 +4,6 @@ failing only itself."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from bridge.store import Store
 from bridge.store.database import Transaction
@@ -16,8 +15,8 @@ def _event(n: int) -> LoggedEvent:
     return LoggedEvent(f"{n:026d}", "server.removed", "a", "2026-12-05T00:00:00.000Z", "{}")
 
 
-def test_writes_queued_together_commit_together_and_a_bad_one_fails_alone(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "store.db") as store:
+def test_writes_queued_together_commit_together_and_a_bad_one_fails_alone(store_target: str) -> None:
+    with Store.open(store_target) as store:
         outcomes: dict[int, BaseException | None] = {}
         all_told = threading.Event()
         gate = threading.Event()
@@ -48,17 +47,17 @@ def test_writes_queued_together_commit_together_and_a_bad_one_fails_alone(tmp_pa
         assert [i for i, _ in store.events.after("", 100)] == [f"{n:026d}" for n in range(20) if n != 7]
 
 
-def test_closing_the_store_writes_what_was_queued_first(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "store.db") as store:
+def test_closing_the_store_writes_what_was_queued_first(store_target: str) -> None:
+    with Store.open(store_target) as store:
         for n in range(100):
             event = _event(n)
             store.writer.submit(lambda tx, e=event: EventLogStore.append(tx, (e,)))
-    with Store.open(tmp_path / "store.db") as store:
+    with Store.open(store_target) as store:
         assert len(store.events.after("", 1000)) == 100
 
 
-def test_writes_made_together_are_handed_over_when_the_block_ends_and_flush_is_never_held(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "store.db") as store:
+def test_writes_made_together_are_handed_over_when_the_block_ends_and_flush_is_never_held(store_target: str) -> None:
+    with Store.open(store_target) as store:
         store.writer.flush(5)
         told: list[BaseException | None] = []
         with store.writer.together():
