@@ -1,4 +1,4 @@
-"""Delivery leases on one outbox shared by instances: what one writes or claims no other claims
+"""Delivery leases on one outbox shared by instances, on each engine: what one writes or claims no other claims
 until its lease lapses; renewal keeps it; a finished delivery's lease is let go, a pending one's
 kept; release hands pending ones back (and tells other instances to sweep)."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,9 @@ from tests.store.test_webhooks import SUBSCRIPTION, _delivery
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[tuple[WebhookStore, WebhookStore]]:
-    """The outbox as two instances see it, each over its own connection to one file."""
-    with Store.open(tmp_path / "registry.db") as a, Store.open(tmp_path / "registry.db") as b:
+def outbox(store_target: str) -> Iterator[tuple[WebhookStore, WebhookStore]]:
+    """The outbox as two instances see it, each over its own connections to one store."""
+    with Store.open(store_target) as a, Store.open(store_target) as b:
         a.webhooks.insert(SUBSCRIPTION)
         yield a.webhooks, b.webhooks
 
@@ -62,8 +61,8 @@ def test_renewal_keeps_a_lease_past_its_first_term(outbox: tuple[WebhookStore, W
     assert _claim(b, "B", 301.0) == ["msg_001", "msg_002"]
 
 
-def test_of_many_instances_claiming_at_once_each_delivery_goes_to_exactly_one(tmp_path: Path) -> None:
-    stores = [Store.open(tmp_path / "registry.db") for _ in range(4)]
+def test_of_many_instances_claiming_at_once_each_delivery_goes_to_exactly_one(store_target: str) -> None:
+    stores = [Store.open(store_target) for _ in range(4)]
     try:
         stores[0].webhooks.insert(SUBSCRIPTION)
         _write(stores[0].webhooks, lambda tx: WebhookStore.add_deliveries(tx, [_delivery(n) for n in range(1, 41)]))
