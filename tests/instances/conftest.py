@@ -1,12 +1,13 @@
-"""Two real ``mcp-bridge serve`` processes on one store file, as several instances behind a
-load balancer run, and helpers to call either of them."""
+"""Two real ``mcp-bridge serve`` processes on one store, as several instances behind a load
+balancer run, and helpers to call either of them. Every test runs on a SQLite file and on a
+PostgreSQL database (a private cluster, ``tests.harness.postgres``)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from harness import poll
+from tests.harness.postgres import PostgresCluster, postgres_cluster  # noqa: F401  (fixtures)
 from tests.servers.launch import RICH_SERVER
 from tests.support import BridgeProcess, bridge_process
 from tests.webhooks.conftest import Receiver, start_receiver
@@ -27,6 +29,9 @@ ARGS = (
     "--admin-key", ADMIN, "--api-key", USER, "--allow-private-upstreams", "--allow-private-webhooks",
     "--webhook-retry-delays", "0.5,0.5,0.5,0.5,0.5",
 )  # fmt: skip
+ENGINES = ("sqlite", "postgresql")
+#: Makes a new store for a test's own instances (``store_of``), its files in the folder given.
+StoreOf = Callable[[Path], AbstractContextManager[str]]
 #: How soon a change made through one instance must hold on the other (the issue's bound).
 LIVE_WITHIN = 1.0
 
@@ -52,27 +57,48 @@ class Instance:
 class Pair:
     a: Instance
     b: Instance
-    registry: Path
+    #: The store both serve: a SQLite file or a PostgreSQL URL.
+    registry: str
 
 
 @contextmanager
-def instances(folder: Path, *extra: str, count: int = 2) -> Iterator[list[Instance]]:
-    """``count`` bridges started one after the other on one store file in ``folder``."""
-    registry = folder / "registry.db"
+def instances(store: str, folder: Path, *extra: str, count: int = 2) -> Iterator[list[Instance]]:
+    """``count`` bridges started one after the other on one store, their files in ``folder``."""
     with ExitStack() as stack:
         yield [
-            Instance(
-                stack.enter_context(bridge_process(folder / f"i{n}", RICH, *ARGS, *extra, "--registry", str(registry)))
-            )
+            Instance(stack.enter_context(bridge_process(folder / f"i{n}", RICH, *ARGS, *extra, "--registry", store)))
             for n in range(count)
         ]
 
 
+@contextmanager
+def a_store(engine: str, folder: Path, cluster: Callable[[], PostgresCluster]) -> Iterator[str]:
+    """A new store on ``engine``: a file in ``folder``, or a database in the session's cluster."""
+    if engine == "sqlite":
+        yield str(folder / "registry.db")
+        return
+    with cluster().database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine of the store the instances share: each test runs on both."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def store_of(request: pytest.FixtureRequest, engine: str) -> StoreOf:
+    """Makes a new store, on the module's engine, for a test's own instances."""
+    return lambda folder: a_store(engine, folder, lambda: request.getfixturevalue("postgres_cluster"))
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, store_of: StoreOf) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp("instances")
-    with instances(folder, "--delivery-lease", "2") as (a, b):
-        yield Pair(a, b, folder / "registry.db")
+    with store_of(folder) as store, instances(store, folder, "--delivery-lease", "2") as (a, b):
+        yield Pair(a, b, store)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from harness import TimedOut, poll
-from tests.instances.conftest import Instance, Pair, instances
+from tests.instances.conftest import Instance, Pair, StoreOf, instances
 from tests.webhooks.conftest import Receiver
 
 CALLS = 16
@@ -84,9 +84,9 @@ def _pending_after_a_refusal(a: Instance, b: Instance, receiver: Receiver) -> tu
 
 
 def test_a_killed_instances_pending_delivery_is_made_by_the_other_once_its_lease_lapses(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, store_of: StoreOf
 ) -> None:
-    with instances(tmp_path, "--delivery-lease", "2") as (a, b):
+    with store_of(tmp_path) as store, instances(store, tmp_path, "--delivery-lease", "2") as (a, b):
         webhook, path = _pending_after_a_refusal(a, b, receiver)
         a.bridge.process.popen.kill()  # kill -9: no hand-back, the lease must lapse
         a.bridge.process.popen.wait(10)
@@ -99,9 +99,9 @@ def test_a_killed_instances_pending_delivery_is_made_by_the_other_once_its_lease
 
 
 def test_a_stopped_instance_hands_its_pending_delivery_back_and_the_other_makes_it_at_once(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, store_of: StoreOf
 ) -> None:
-    with instances(tmp_path, "--delivery-lease", "60") as (a, b):
+    with store_of(tmp_path) as store, instances(store, tmp_path, "--delivery-lease", "60") as (a, b):
         webhook, path = _pending_after_a_refusal(a, b, receiver)
         a.bridge.process.stop(signal.SIGTERM)
         stopped = time.time()
