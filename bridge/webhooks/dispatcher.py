@@ -117,8 +117,11 @@ class WebhookDispatcher:
 
     # -- from anywhere -------------------------------------------------------------------------
 
-    def lease(self) -> tuple[str, float]:
-        """A new lease for deliveries this instance writes: its owner, and until when it lasts."""
+    def lease(self) -> tuple[str, float] | None:
+        """A new lease for deliveries this instance writes (its owner, and until when it lasts);
+        None once it handed its deliveries back: any instance may take those it writes after."""
+        if self._handed_back:
+            return None
         return self.owner, time.time() + self.settings.lease
 
     def submit(self, deliveries: Sequence[DeliveryRecord]) -> None:

@@ -32,8 +32,8 @@ __all__ = ["WebhookOutbox"]
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Sequence[DeliveryRecord]], None]
-#: A lease for deliveries about to be written: the instance that holds it, and until when.
-Lease = Callable[[], tuple[str, float]]
+#: A lease for deliveries about to be written: the instance that holds it, and until when; None: no lease.
+Lease = Callable[[], tuple[str, float] | None]
 
 
 class WebhookOutbox:

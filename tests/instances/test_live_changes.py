@@ -1,16 +1,19 @@
 """A change made through one instance (or the ``mcp-bridge keys`` command) holds on the other
-within a second: servers registered and removed, with their events; keys made, rotated, revoked."""
+within a second: servers registered and removed, with their events, and restarted when their
+registration changed; keys made, rotated, revoked."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
+from bridge.store import Store
 from tests.events.sse import Message, SseClient
 from tests.instances.conftest import ADMIN, LIVE_WITHIN, Instance, Pair, seconds_until
 from tests.servers.launch import running_http_server
@@ -88,3 +91,25 @@ def test_a_key_the_cli_revokes_is_refused_by_both_instances_within_a_second(pair
         lambda: _status(pair.a, made["key"]) == 401 and _status(pair.b, made["key"]) == 401, what="both to refuse"
     )
     assert took <= LIVE_WITHIN, f"the instances refused the revoked key after {took:.2f} s"
+
+
+def test_a_registration_changed_in_the_store_is_restarted_on_both_instances(pair: Pair) -> None:
+    with running_http_server("http", name="one") as first:
+        made = pair.a("POST", "/servers", {"name": "moving", "transport": "streamable-http", "url": first})
+        assert made.status_code == 201, made.text
+        seconds_until(lambda: pair.b.call("hi", server="moving").status_code == 200, what="moving served on B")
+        with running_http_server("http", name="two") as second:
+            with Store.open(pair.registry) as store:  # as another instance (or a newer version) keeps it
+                (kept,) = [c for c in store.registrations.load() if c.name == "moving"]
+                store.registrations.save(replace(kept, url=second))
+            for instance in (pair.a, pair.b):
+                took = seconds_until(lambda instance=instance: _serving(instance, "moving") == "two", what="two")  # type: ignore[misc]
+                assert took <= 2 * LIVE_WITHIN, f"{instance.url} restarted the server after {took:.2f} s"
+                assert instance.call("hi", server="moving").status_code == 200
+            assert pair.a("DELETE", "/servers/moving").status_code == 204
+
+
+def _serving(instance: Instance, name: str) -> str | None:
+    """The name the server registered as ``name`` gave in its handshake, once it is ready."""
+    found = instance("GET", f"/servers/{name}").json()
+    return found["serverInfo"]["name"] if found.get("status") == "ready" and found.get("serverInfo") else None
