@@ -98,6 +98,8 @@ _DEL_CLAIMABLE = (
     " AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE enabled = 1)"
     " ORDER BY next_attempt_at, id LIMIT ?"
 )
+#: PostgreSQL: rows another instance's claim has locked are passed over, not waited for.
+_DEL_CLAIMABLE_SKIPPING = _DEL_CLAIMABLE + " FOR UPDATE SKIP LOCKED"
 _DEL_CLAIM = (
     "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = 'pending'"
     " AND (lease_owner IS NULL OR lease_until < ?)"
@@ -291,10 +293,13 @@ class WebhookStore:
         Each row is taken by a conditional UPDATE in one transaction: of two instances claiming
         at once, the second finds the lease taken (SQLite runs one writer at a time; PostgreSQL
         checks the condition again on the row the first one committed), so it gets none of them.
+        On PostgreSQL the read also locks the rows it returns (``FOR UPDATE SKIP LOCKED``), so
+        instances sweeping together split the due rows between them instead of queueing.
         """
         claimed: list[DeliveryRecord] = []
+        select = _DEL_CLAIMABLE_SKIPPING if self._database.dialect == "postgresql" else _DEL_CLAIMABLE
         with self._database.transaction() as tx:
-            for row in tx.query(_DEL_CLAIMABLE, (due_by, now, limit)):
+            for row in tx.query(select, (due_by, now, limit)):
                 delivery = _delivery(row[:-1], row[-1])
                 if tx.execute(_DEL_CLAIM, (owner, until, delivery.id, now)):
                     claimed.append(delivery)

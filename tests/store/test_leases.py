@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 
 from bridge.store import Store
@@ -106,3 +107,16 @@ def test_release_hands_pending_deliveries_back_at_once_and_bumps_the_deliveries_
     assert a.release("A") == 0
     assert versions(a._database)["deliveries"] == before + 1  # nothing handed back: nobody to wake
     assert _claim(b, "B", 150.0) == ["msg_001"]
+
+
+def test_on_postgresql_a_claim_passes_over_rows_another_claim_has_locked(postgres_url: str) -> None:
+    with Store.open(postgres_url) as store:
+        store.webhooks.insert(SUBSCRIPTION)
+        _write(store.webhooks, lambda tx: WebhookStore.add_deliveries(tx, [_delivery(1), _delivery(2)]))
+        with psycopg.connect(postgres_url) as other:  # another instance, mid-claim
+            other.execute("SELECT id FROM webhook_deliveries WHERE id = 'msg_001' FOR UPDATE")
+            with ThreadPoolExecutor(1) as pool:  # waiting on the lock instead would not end in time
+                claimed = pool.submit(_claim, store.webhooks, "B", 500.0).result(timeout=10)
+            other.rollback()
+        assert claimed == ["msg_002"]
+        assert _claim(store.webhooks, "B", 501.0) == ["msg_001"]
