@@ -127,7 +127,7 @@ class WebhookDispatcher:
     def submit(self, deliveries: Sequence[DeliveryRecord]) -> None:
         """Deliver these (committed) deliveries, leased to this instance; on the loop's thread."""
         if self._handed_back:
-            return  # their lease lapses, and another instance (or this one, started again) takes them
+            return  # written without a lease (``lease``): another instance's sweep takes them
         for delivery in deliveries:
             if delivery.id not in self._held:
                 self._enqueue(delivery)
