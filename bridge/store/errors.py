@@ -3,7 +3,8 @@
 A store error stops start-up with one line that names the database and the reason; during a
 request it is an unexpected failure of the bridge (answered 500, details in the log only), so the
 tree stands apart from ``bridge.errors``. Driver errors (``sqlite3.Error``, and ``OSError`` while
-the file is made) are translated into it where they enter, in the driver's module, ``from exc``.
+the file is made; ``psycopg.Error``) are translated into it where they enter, in the engine's
+module, ``from exc``.
 
 ::
 

@@ -94,10 +94,10 @@ class PostgresDatabase:
                 if lock is not None:
                     cursor.execute(_ADVISORY_LOCK, (lock,))
                 yield DbApiTransaction(cursor, psycopg.paramstyle)
+        except psycopg_pool.PoolTimeout as exc:  # a psycopg.Error too: this first, for its own message
+            raise StoreError(f"{self._location}: no free connection within {self._connect_timeout:g} s") from exc
         except psycopg.Error as exc:
             raise self._translated(exc) from exc
-        except psycopg_pool.PoolTimeout as exc:
-            raise StoreError(f"{self._location}: no free connection within {self._connect_timeout:g} s") from exc
 
     def dedicated(self) -> psycopg.Connection[tuple[object, ...]]:
         """A new connection of the caller's own, in autocommit, outside the pool (for ``LISTEN``):

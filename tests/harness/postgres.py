@@ -58,6 +58,14 @@ def _as_owner(command: Sequence[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
 
 
+def _run(what: str, command: list[str]) -> None:
+    """Run ``command``; if it fails, say ``what`` failed and what it wrote."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip()[-2000:]
+        raise RuntimeError(f"{what} failed with {done.returncode}: {said}")
+
+
 @dataclass
 class PostgresCluster:
     """A running cluster: ``url(database)`` reaches it as its superuser, password included."""
@@ -81,7 +89,8 @@ class PostgresCluster:
             for path in (folder, password_file):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
         bin_ = pg_bin()
-        subprocess.run(
+        _run(
+            "initdb",
             _as_owner(
                 [
                     str(bin_ / "initdb"),
@@ -97,15 +106,14 @@ class PostgresCluster:
                     "--no-sync",
                 ]
             ),
-            check=True,
-            capture_output=True,
         )
         password_file.unlink()
         port = free_port()
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off"
-        subprocess.run(
+        _run(
+            "pg_ctl start",
             _as_owner(
                 [
                     str(bin_ / "pg_ctl"),
@@ -121,8 +129,6 @@ class PostgresCluster:
                     "start",
                 ]
             ),
-            check=True,
-            capture_output=True,
         )
         pid = int((data / "postmaster.pid").read_text(encoding="utf-8").split("\n", 1)[0])
         return cls(folder=folder, port=port, password=password, pid=pid)
@@ -173,7 +179,11 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     # Not under pytest's basetemp: the postgres user must reach the folder, and pytest makes
     # its folders readable by their owner only.
     folder = Path(tempfile.mkdtemp(prefix="mcp-bridge-pg-"))
-    cluster = PostgresCluster.start(folder)
+    try:
+        cluster = PostgresCluster.start(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     try:
         yield cluster
     finally:

@@ -39,6 +39,11 @@ def _insert(database: PostgresDatabase, *rows: tuple[int | str, str], then: Exce
             raise then
 
 
+def _borrow(database: PostgresDatabase) -> None:
+    with database.transaction():
+        pass
+
+
 @pytest.fixture
 def database(postgres_url: str) -> Iterator[PostgresDatabase]:
     opened = PostgresDatabase(postgres_url)
@@ -271,3 +276,15 @@ def test_a_closed_database_takes_no_transactions(database: PostgresDatabase) -> 
     database.close()
     with pytest.raises(RuntimeError, match="is closed"), database.transaction():
         pass
+
+
+def test_a_transaction_that_finds_no_free_connection_in_time_is_a_store_error(postgres_url: str) -> None:
+    database = PostgresDatabase(postgres_url, pool_size=1, connect_timeout=1)
+    try:
+        with database.transaction(), pytest.raises(StoreError) as waited:  # the pool's one connection is held
+            _borrow(database)
+        assert str(waited.value) == f"{database.location}: no free connection within 1 s"
+        with database.transaction() as tx:  # and it serves again once given back
+            assert tx.query("SELECT 1") == [(1,)]
+    finally:
+        database.close()
