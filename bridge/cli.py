@@ -16,6 +16,7 @@ import click
 
 from bridge.config import (
     DEFAULT_CALL_TIMEOUT,
+    DEFAULT_DELIVERY_LEASE,
     DEFAULT_MAX_BODY,
     DEFAULT_OAUTH_ALGORITHMS,
     DEFAULT_OAUTH_LEEWAY,
@@ -169,6 +170,15 @@ def main() -> None:
     "--webhook-retry-delays",
     metavar="SECONDS,...",
     help="Seconds between a webhook delivery's attempts, comma-separated (default: 5 s to 12 h, about a day).",
+)
+@click.option(
+    "--delivery-lease",
+    type=click.FloatRange(min=0.5),
+    default=DEFAULT_DELIVERY_LEASE,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds a webhook delivery stays leased to the instance attempting it unless renewed: how soon "
+    "another instance on the same store takes over the deliveries of one that died.",
 )
 @click.option(
     "--rate-limit",
@@ -357,6 +367,7 @@ def serve(
     allow_private_upstreams: bool,
     audit_log: Path | None,
     webhook_retry_delays: str | None,
+    delivery_lease: float,
     rate_limit: str | None,
     rate_burst: int | None,
     max_concurrent_calls: int | None,
@@ -427,6 +438,7 @@ def serve(
         webhook_url=os.environ.get("WEBHOOK_URL") or None,
         webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
         webhook_retry_delays=_retry_delays(webhook_retry_delays),
+        delivery_lease=delivery_lease,
         limits=_limits(rate_limit, rate_burst, max_concurrent_calls, server_limits, tool_limits),
         redis_url=redis_url or None,
         destructive_scope=destructive_scope,

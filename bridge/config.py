@@ -72,6 +72,9 @@ DEFAULT_CALL_TIMEOUT = 60.0
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 #: Connecting includes starting a child process, which for npx/uvx servers can take seconds.
 DEFAULT_CONNECT_TIMEOUT = 30.0
+#: A dead instance's webhook deliveries are taken over within about this many seconds, while
+#: renewing its leases (every third of it) costs a live one an UPDATE every ten seconds.
+DEFAULT_DELIVERY_LEASE = 30.0
 
 #: Signatures an access token may carry unless the operator says otherwise: public-key ones only,
 #: so a key the bridge holds can never sign a token (HMAC needs ``OAuthSettings.hmac_secret``).
@@ -367,6 +370,9 @@ class BridgeSettings:
     webhook_secret: str | None = None
     #: Seconds between a webhook delivery's attempts (None: the default schedule, about a day).
     webhook_retry_delays: tuple[float, ...] | None = None
+    #: Seconds a webhook delivery stays leased to the instance attempting it unless renewed: how
+    #: soon another instance sharing the store takes over the deliveries of one that died.
+    delivery_lease: float = DEFAULT_DELIVERY_LEASE
     #: Rate and concurrency limits per caller, server and tool (none by default).
     limits: LimitSettings = LimitSettings()
     #: Redis (``redis://host:port/db``) for what several bridges share: the limits' counters, events, calls.

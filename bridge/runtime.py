@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from bridge.limits import Limits
 from bridge.rest import create_app
 from bridge.spec import Spec
 from bridge.store import Store
+from bridge.store.changes import ChangeWatcher
 from bridge.store.events import Retention
 from bridge.telemetry import Metrics, MetricsServer, MetricsSources, Tracing, create_registry
 from bridge.upstream import UpstreamPool
@@ -84,6 +86,8 @@ class Bridge:
     #: The other instances on the same Redis (``--redis-url``); None when alone.
     joined: Joined | None = None
     audit_file: AuditFile | None = None
+    #: What keeps this instance current with the others on its store (None: a store of its own).
+    changes: ChangeWatcher | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
     #: How the HTTP server stops (``bridge.endpoint.draining``); set by ``asgi_app()``.
@@ -110,10 +114,9 @@ class Bridge:
         with contextlib.ExitStack() as undo:  # a failure below closes, newest first, what was made
             store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
             undo.callback(store.close)
+            # Other processes (instances, mcp-bridge keys …) may change what that file holds.
+            changes = ChangeWatcher(store.database) if settings.registry_path else None
             keys = StoredKeys(store.keys, store.writer)
-            undo.callback(keys.close)
-            if settings.registry_path:  # another process (mcp-bridge keys …) may change the keys in that file
-                keys.watch()
             pool = UpstreamPool(connect_timeout=settings.connect_timeout)
             undo.callback(pool.close)
             # The config file's limits under the command line's; Redis, when given, is reached here.
@@ -157,6 +160,9 @@ class Bridge:
             undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
             app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
+            if changes is not None:
+                _follow_changes(changes, keys, gateway, webhooks, dispatcher, settings)
+                undo.callback(changes.close)
             try:
                 audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
             except OSError as exc:
@@ -188,6 +194,7 @@ class Bridge:
             registry=metrics_registry,
             metrics_server=metrics_server,
             tracing=tracing,
+            changes=changes,
         )
 
     def asgi_app(self) -> Any:
@@ -261,6 +268,8 @@ class Bridge:
                 stop()
 
     def close(self) -> None:
+        if self.changes is not None:
+            self.changes.close()
         try:  # first, while the upstreams are there: running calls are marked cut off and kept
             self.pool.run(self.calls.close(), 10)
         except Exception:  # the loop is gone already: the next start marks them cut off
@@ -273,11 +282,14 @@ class Bridge:
         if self.callbacks is not None:
             with contextlib.suppress(Exception):  # the loop is gone already: nothing is in flight
                 self.pool.run(self.callbacks.close(), 10)
+        try:  # another instance on the store takes up at once what this one leaves pending
+            self.pool.run(self.dispatcher.hand_back(), 15)
+        except Exception:  # the loop is gone already: the leases lapse instead
+            log.debug("webhook deliveries not handed back: the loop is gone")
         try:
             self.pool.run(self.dispatcher.close(), 10)
         except Exception:  # the loop is gone already: nothing is in flight
             log.debug("webhook dispatcher stopped with the loop")
-        self._hand_back_deliveries()
         self.outbox.close()
         try:
             self.pool.run(self.limits.close(), 10)
@@ -285,7 +297,6 @@ class Bridge:
             log.debug("limits closed with the loop")
         self.gateway.close()
         self.feed.close()
-        self.keys.close()
         self.store.close()
         if self.audit_file is not None:
             self.audit_file.detach()
@@ -293,20 +304,6 @@ class Bridge:
             self.metrics_server.close()
         if self.tracing is not None:
             self.tracing.close()
-
-    def _hand_back_deliveries(self) -> None:
-        """Shutdown hook: the webhook deliveries this instance leased go back to the store at once,
-        for another instance to make, instead of waiting out their lease (issue 18 §1).
-
-        Calls the dispatcher's ``hand_back()`` once it has one (the lease work adds it).
-        """
-        hand_back = getattr(self.dispatcher, "hand_back", None)
-        if hand_back is None:
-            return
-        try:
-            self.pool.run(hand_back(), 10)
-        except Exception:  # the loop is gone already: the leases run out and another instance takes them
-            log.warning("leased webhook deliveries not handed back; they are retried when their lease ends")
 
 
 def _metrics(
@@ -347,11 +344,33 @@ def _webhooks(
         store.webhooks,
         store.writer,
         loop,
-        DispatchSettings(schedule=schedule, allow_private=settings.allow_private_webhooks),
+        DispatchSettings(
+            schedule=schedule, allow_private=settings.allow_private_webhooks, lease=settings.delivery_lease
+        ),
+        # Instances on one store are told apart by where they serve; one restarted there takes
+        # back at once the deliveries it held when it stopped.
+        owner=f"{socket.gethostname()}:{settings.port}",
     )
-    outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit)
+    outbox = WebhookOutbox(webhooks, feed, store.writer, loop, dispatcher.submit, dispatcher.lease)
     pool.run(dispatcher.start(), 10)
     return webhooks, dispatcher, outbox
+
+
+def _follow_changes(
+    changes: ChangeWatcher,
+    keys: StoredKeys,
+    gateway: Gateway,
+    webhooks: WebhookSubscriptions,
+    dispatcher: WebhookDispatcher,
+    settings: BridgeSettings,
+) -> None:
+    """Reload what another instance on the store changed (keys, registered servers, webhooks), and
+    sweep the outbox when deliveries were made free to take."""
+    changes.on("keys", keys.refresh)
+    changes.on("registrations", lambda: gateway.run(gateway.follow_store(), settings.connect_timeout + 10))
+    changes.on("webhooks", webhooks.reload)
+    changes.on("deliveries", dispatcher.poke)
+    changes.start()
 
 
 def _access_tokens(settings: BridgeSettings) -> tuple[AccessTokens | None, ProtectedResource | None]:

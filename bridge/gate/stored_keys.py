@@ -5,10 +5,10 @@ the id finds the kept record, and the SHA-256 of the whole key is compared with 
 constant time. A valid key stands for ``key:<id>`` with the record's scopes and allowlists; a
 revoked or expired one is refused (401), and says so only to whoever holds the key itself.
 
-Every key is held in memory: a request never reads the database. A thread reads the store's
-change counter about once a second and loads the keys again when it moved, so a key made,
-revoked or rotated by another process (``mcp-bridge keys …``) takes effect within a second or
-so; changes made through this process's admin API take effect at once (``reload``). When a key
+Every key is held in memory: a request never reads the database. The store's change watcher
+(``bridge.store.changes``) calls ``refresh`` when the keys' change counter moved, so a key made,
+revoked or rotated by another process (another instance, ``mcp-bridge keys …``) takes effect
+within a second; changes made through this process's admin API take effect at once (``reload``). When a key
 was last used is written through the store's writer thread, at most once a minute per key.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 import threading
 import time
@@ -30,14 +29,11 @@ from bridge.store.database import timestamp
 from bridge.store.keys import KeyRecord, KeyStore
 from bridge.store.writer import StoreWriter
 
-__all__ = ["KEY_PREFIX", "RELOAD_INTERVAL", "TOUCH_INTERVAL", "StoredKeys", "key_hash", "new_key"]
+__all__ = ["KEY_PREFIX", "TOUCH_INTERVAL", "StoredKeys", "key_hash", "new_key"]
 
-log = logging.getLogger(__name__)
 
 #: What every stored key begins with, so it is told apart from other credentials at a glance.
 KEY_PREFIX = "mcpb_"
-#: Seconds between looks at the store's change counter: how soon another process's change holds.
-RELOAD_INTERVAL = 1.0
 #: A key's last use is written at most this often (seconds): a write per request would cost more
 #: than the request, and a minute is as precise as "last used" needs to be.
 TOUCH_INTERVAL = 60.0
@@ -87,8 +83,6 @@ class StoredKeys:
         self._version: int | None = None
         self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.enabled = False
         self.may_admin = False
         self.reload()
@@ -138,23 +132,3 @@ class StoredKeys:
             return False
         self.reload()
         return True
-
-    def watch(self, interval: float = RELOAD_INTERVAL) -> None:
-        """Look for other processes' changes every ``interval`` seconds, on a thread, until ``close()``."""
-        if self._thread is not None:
-            raise RuntimeError("the stored keys are watched already")
-        self._thread = threading.Thread(target=self._watch, args=(interval,), name="key-watch", daemon=True)
-        self._thread.start()
-
-    def _watch(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                if self.refresh():
-                    log.info("API keys reloaded: another process changed them")
-            except Exception as exc:  # the store is busy or gone for now: keep the keys held, try again
-                log.warning("cannot look for API key changes: %s", exc)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(RELOAD_INTERVAL * 5)

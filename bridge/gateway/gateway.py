@@ -318,6 +318,16 @@ class Gateway:
         if self.bus.wants(ServerRemoved):
             self.bus.publish(ServerRemoved(server=name))
 
+    async def follow_store(self) -> None:
+        """Serve what the store's registrations are now (another instance changed them), with the events."""
+        added, removed = await self.registry.follow_store()
+        if removed and self.bus.wants(ServerRemoved):
+            for name in removed:
+                self.bus.publish(ServerRemoved(server=name))
+        if added and self.bus.wants(ServerRegistered):
+            for config in added:
+                self.bus.publish(ServerRegistered(server=config.name, transport=config.transport))
+
     # -- tools -------------------------------------------------------------------------------
 
     def _named(

@@ -8,6 +8,11 @@ addresses are refused always, loopback and private ones unless the operator allo
 on restart. Config-file servers win a name clash and cannot be removed over REST. A server
 without a ``timeout`` of its own gets the bridge's default (``--timeout``) when it starts, from
 the config file and over REST alike, and keeps none in the store, so a later default applies.
+
+Several instances may share the store: ``follow_store`` makes this one serve what the store
+holds now (another instance registered, removed or changed a server), connecting the new,
+dropping the removed and restarting the changed. A name this instance is registering or removing
+right now is left to that operation.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class ServerRegistry:
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self._sources: dict[str, Source] = {}
+        #: Names this instance is registering or removing now: ``follow_store`` leaves them be.
+        self._busy: set[str] = set()
         self._lock = threading.Lock()
 
     def source(self, name: str) -> Source:
@@ -85,18 +92,22 @@ class ServerRegistry:
             if config.name in self.upstreams.names() or config.name in self._sources:
                 raise AlreadyExists(f"a server named {config.name!r} exists already")
             self._sources[config.name] = "registry"  # the name is taken from here on
+            self._busy.add(config.name)
         try:
-            await self.upstreams.add(self._started(config))
-            await self.upstreams.wait_connected([config.name], self.connect_timeout)
-        except BaseException:
-            await self._forget(config.name)
-            raise
-        status = self.upstreams.status(config.name)
-        if status.state != "ready":
-            await self._forget(config.name)
-            reason = status.last_error or "no MCP handshake"
-            raise Unprocessable(f"server {config.name!r} could not be reached as an MCP server: {reason}")
-        self.store.save(config)
+            try:
+                await self.upstreams.add(self._started(config))
+                await self.upstreams.wait_connected([config.name], self.connect_timeout)
+            except BaseException:
+                await self._forget(config.name)
+                raise
+            status = self.upstreams.status(config.name)
+            if status.state != "ready":
+                await self._forget(config.name)
+                reason = status.last_error or "no MCP handshake"
+                raise Unprocessable(f"server {config.name!r} could not be reached as an MCP server: {reason}")
+            self.store.save(config)
+        finally:
+            self._busy.discard(config.name)
         log.info("registered server %s (%s)", config.name, config.transport)
         return config.name
 
@@ -105,9 +116,56 @@ class ServerRegistry:
             raise NotFound(f"no server named {name!r}")
         if self.source(name) == "config":
             raise AlreadyExists(f"server {name!r} comes from the configuration file; remove it there")
-        await self._forget(name)
-        self.store.delete(name)
+        self._busy.add(name)
+        try:
+            await self._forget(name)
+            self.store.delete(name)
+        finally:
+            self._busy.discard(name)
         log.info("removed server %s", name)
+
+    async def follow_store(self) -> tuple[list[ServerConfig], list[str]]:
+        """Serve the registrations the store holds now; the servers added and the names removed.
+
+        What to do is decided from one read of the store and the names claimed (or let go) before
+        the first wait, so a registration made here meanwhile sees them taken.
+        """
+        kept = {config.name: config for config in self.store.load()}
+        added: list[ServerConfig] = []
+        removed: list[str] = []
+        changed: list[ServerConfig] = []
+        with self._lock:
+            for name, config in kept.items():
+                if name in self._busy or self._sources.get(name) == "config":
+                    continue
+                if name not in self._sources:
+                    self._sources[name] = "registry"
+                    added.append(config)
+                elif self._running(name) not in (None, self._started(config)):
+                    changed.append(config)
+            for name, source in list(self._sources.items()):
+                if source == "registry" and name not in kept and name not in self._busy:
+                    del self._sources[name]
+                    removed.append(name)
+        for name in removed:
+            with contextlib.suppress(NotFound):
+                await self.upstreams.remove(name)
+            log.info("removed server %s: another instance removed it", name)
+        for config in changed:
+            with contextlib.suppress(NotFound):
+                await self.upstreams.remove(config.name)
+            await self.upstreams.add(self._started(config))
+            log.info("restarted server %s: another instance changed it", config.name)
+        for config in added:
+            await self.upstreams.add(self._started(config))
+            log.info("serving server %s (%s): another instance registered it", config.name, config.transport)
+        return added, removed
+
+    def _running(self, name: str) -> ServerConfig | None:
+        try:
+            return self.upstreams.config(name)
+        except NotFound:
+            return None
 
     async def _check_url(self, url: str) -> None:
         """400 at ``/body/url`` when ``url`` leads to an address a registration may not name."""

@@ -17,10 +17,12 @@ Modules, one job each:
 - ``keys``: named API keys (hashes, scopes, allowlists, expiry) and their change counter
 - ``idempotency``: the first answer given for each caller's Idempotency-Key, until it expires
 - ``writer``: the one writer thread for frequent small writes (group commit)
+- ``changes``: change counters, and the watcher that reloads what another instance changed
 - ``store``: opens a database by path or URL and hands out the per-kind stores
 - ``errors``: ``StoreError`` and its subclasses
 """
 
+from bridge.store.changes import ChangeWatcher
 from bridge.store.database import Database, Transaction, to_paramstyle
 from bridge.store.errors import SchemaTooNew, StoreError, UnsupportedDatabase
 from bridge.store.idempotency import IdempotencyStore, KeptAnswer
@@ -33,6 +35,7 @@ from bridge.store.store import Store, open_database
 
 __all__ = [
     "MIGRATIONS",
+    "ChangeWatcher",
     "Database",
     "IdempotencyStore",
     "KeptAnswer",

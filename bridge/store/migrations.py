@@ -260,4 +260,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)",
         ),
     ),
+    Migration(
+        9,
+        "store_changes: a change counter per kind of record other instances follow",
+        (
+            # Bumped in the transaction of every change to that kind, so every instance over the
+            # database sees another's change by reading these rows (keys have api_key_changes).
+            "CREATE TABLE store_changes (topic TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL)",
+            _byte_order("store_changes", "topic"),
+            # On PostgreSQL a counter's bump also wakes every instance's watcher (LISTEN), in
+            # whichever process it is made (the keys command too); SQLite's watchers poll.
+            PerEngine(
+                sqlite=None,
+                postgresql="CREATE FUNCTION mcp_bridge_changed() RETURNS trigger LANGUAGE plpgsql AS"
+                " 'BEGIN PERFORM pg_notify(''mcp_bridge_changes'', TG_TABLE_NAME); RETURN NULL; END'",
+            ),
+            PerEngine(
+                sqlite=None,
+                postgresql="CREATE TRIGGER store_changes_notify AFTER UPDATE ON store_changes"
+                " FOR EACH STATEMENT EXECUTE FUNCTION mcp_bridge_changed()",
+            ),
+            PerEngine(
+                sqlite=None,
+                postgresql="CREATE TRIGGER api_key_changes_notify AFTER UPDATE ON api_key_changes"
+                " FOR EACH STATEMENT EXECUTE FUNCTION mcp_bridge_changed()",
+            ),
+            "INSERT INTO store_changes (topic, version) VALUES ('registrations', 0)",
+            "INSERT INTO store_changes (topic, version) VALUES ('webhooks', 0)",
+            # Deliveries made pending for anyone to take (handed back, redelivered): sweep now.
+            "INSERT INTO store_changes (topic, version) VALUES ('deliveries', 0)",
+        ),
+    ),
 )

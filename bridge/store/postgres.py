@@ -10,7 +10,8 @@ Messages carry PostgreSQL's primary message only: its detail line may quote a ro
 ("Key (id)=(…) already exists"), and the rows hold upstream secrets.
 
 ``dedicated()`` opens a connection of its own, outside the pool and in autocommit, for work that
-holds a connection for long, such as ``LISTEN``.
+holds a connection for long, such as ``LISTEN`` (``listen()``: how instances sharing the database
+hear of each other's changes, ``bridge.store.changes``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.sql
 import psycopg_pool
 
 from bridge.store.database import DbApiTransaction, Dialect, Transaction
 from bridge.store.errors import StoreError
 
-__all__ = ["CONNECT_TIMEOUT", "POOL_SIZE", "PostgresDatabase", "location_of"]
+__all__ = ["CONNECT_TIMEOUT", "POOL_SIZE", "Listening", "PostgresDatabase", "location_of"]
 
 #: Seconds to wait for the server when connecting, and for a free pooled connection.
 CONNECT_TIMEOUT = 10.0
@@ -107,6 +109,16 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise self._translated(exc) from exc
 
+    def listen(self, channel: str) -> Listening:
+        """A dedicated connection that has run ``LISTEN channel``: ``wait`` for a notice on it."""
+        connection = self.dedicated()
+        try:
+            connection.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+        except psycopg.Error as exc:
+            connection.close()
+            raise self._translated(exc) from exc
+        return Listening(connection, self)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -119,3 +131,25 @@ class PostgresDatabase:
         if primary is None:  # no answer from the server: the client's own message (refused, timed out, …)
             primary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return StoreError(f"{self._location}: {primary}")
+
+
+class Listening:
+    """Notices on one ``LISTEN``ed channel, over a connection of its own (``PostgresDatabase.listen``)."""
+
+    def __init__(self, connection: psycopg.Connection[tuple[object, ...]], database: PostgresDatabase) -> None:
+        self._connection = connection
+        self._database = database
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a notice came within ``timeout`` seconds (all that came are taken)."""
+        try:
+            heard = any(True for _ in self._connection.notifies(timeout=timeout, stop_after=1))
+            while any(True for _ in self._connection.notifies(timeout=0, stop_after=1)):
+                pass  # several changes at once: one reload serves them all
+        except psycopg.Error as exc:
+            raise self._database._translated(exc) from exc
+        return heard
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._connection.close()

@@ -3,7 +3,8 @@
 A registration is a whole ``ServerConfig``, secrets included (headers, env, an OAuth client
 secret): the database is the operator's own, and nothing read from it is logged or answered.
 Each field has a column; sequences and mappings are JSON text, so the table reads the same on
-every engine. ``credentials`` holds what a server has beyond headers (schema version 6).
+every engine. ``credentials`` holds what a server has beyond headers (schema version 6). Every
+save and delete bumps the ``registrations`` change counter, so other instances follow it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bridge.config import ClientCredentials, Cpus, ServerConfig, Transport
+from bridge.store.changes import bump
 from bridge.store.database import Database, Row, Value, as_number, as_optional_text, as_text, timestamp
 from bridge.store.errors import StoreError
 
@@ -70,10 +72,12 @@ class SqlRegistrationStore:
         now = timestamp()
         with self._database.transaction() as tx:
             tx.execute(_SAVE, (*_columns(config), now, now))
+            bump(tx, "registrations")
 
     def delete(self, name: str) -> None:
         with self._database.transaction() as tx:
-            tx.execute(_DELETE, (name,))
+            if tx.execute(_DELETE, (name,)):
+                bump(tx, "registrations")
 
 
 class MemoryRegistrationStore:

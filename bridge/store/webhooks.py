@@ -9,8 +9,12 @@ gets a row of its own. Rows of finished deliveries are pruned after a retention 
 
 Deliveries are written on the hot path, so their writes are static methods taking the
 ``StoreWriter``'s transaction; subscriptions change rarely and use transactions of their own.
-The lease columns (who attempts a delivery now, until when) let several instances share one
-outbox later; one instance sets them as it claims what it attempts.
+Several instances may share one outbox; each delivery is attempted by one of them, the holder
+of its lease (``lease_owner``, until ``lease_until``). The instance that writes a delivery holds
+its lease from the start; it renews its leases while it lives (``renew``), keeping them through
+retries, and lets them go when a delivery is finished or it shuts down (``release``). Any
+instance ``claim``s pending deliveries whose lease is free or lapsed (their holder died): each
+claimed by exactly one, for the conditional UPDATE of a row changes it for one transaction only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bridge.store.changes import bump
 from bridge.store.database import Database, Row, Transaction, Value, as_number, as_optional_text, as_text, timestamp
 from bridge.store.errors import StoreError
 
@@ -69,7 +74,7 @@ _DELIVERIES_OF_SUB_DELETE = "DELETE FROM webhook_deliveries WHERE subscription_i
 
 _DEL_INSERT = (
     "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, event_time, body, status, attempts,"
-    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+    " next_attempt_at, created_at, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"
 )
 _DEL_GET = (
     "SELECT id, subscription_id, event_id, event_type, event_time, status, "
@@ -83,11 +88,29 @@ _DEL_PAGE = (
 )
 _DEL_BODY = "SELECT body FROM webhook_deliveries WHERE id = ?"
 _DEL_COUNTS = "SELECT status, count(*) FROM webhook_deliveries GROUP BY status"
-_DEL_DUE = (
+#: Both read "the lease is free or lapsed". A claimer's own leases are not claimed again: what
+#: it holds is in its hands already (in flight, waiting for a retry, finished but not yet written).
+_DEL_CLAIMABLE = (
     "SELECT id, subscription_id, event_id, event_type, event_time, status, "
     "attempts, next_attempt_at, last_status, last_error, created_at, finished_at,"
     " body FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+    " AND (lease_owner IS NULL OR lease_until < ?)"
+    # A disabled subscription's deliveries wait in the outbox, taken by nobody, until it is enabled.
+    " AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE enabled = 1)"
     " ORDER BY next_attempt_at, id LIMIT ?"
+)
+#: PostgreSQL: rows another instance's claim has locked are passed over, not waited for.
+_DEL_CLAIMABLE_SKIPPING = _DEL_CLAIMABLE + " FOR UPDATE SKIP LOCKED"
+_DEL_CLAIM = (
+    "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = 'pending'"
+    " AND (lease_owner IS NULL OR lease_until < ?)"
+)
+_DEL_RENEW = "UPDATE webhook_deliveries SET lease_until = ? WHERE lease_owner = ? AND status = 'pending'"
+_DEL_RELEASE = (
+    "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND status = 'pending'"
+)
+_DEL_RELEASE_ONE = (
+    "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?"
 )
 _DEL_PENDING_OF = (
     "SELECT id, subscription_id, event_id, event_type, event_time, status, "
@@ -95,11 +118,12 @@ _DEL_PENDING_OF = (
     " body FROM webhook_deliveries WHERE status = 'pending' AND subscription_id = ?"
     " ORDER BY id LIMIT ?"
 )
-_DEL_LEASE = "UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = 'pending'"
 _DEL_ATTEMPTED = (
     "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?,"
-    " finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?"
+    " finished_at = ? WHERE id = ?"
 )
+#: A finished delivery's lease is let go; a pending one's stays with the instance that retries it.
+_DEL_FINISHED = "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ?"
 _ATTEMPT_INSERT = (
     "INSERT INTO webhook_attempts (delivery_id, attempt, at, status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (delivery_id, attempt) DO NOTHING"
@@ -197,10 +221,12 @@ class WebhookStore:
     def insert(self, record: WebhookRecord) -> None:
         with self._database.transaction() as tx:
             tx.execute(_SUB_INSERT, _subscription_columns(record))
+            bump(tx, "webhooks")
 
     def update(self, record: WebhookRecord) -> bool:
         """Keep ``record`` over the subscription of its id; False if there is none."""
         with self._database.transaction() as tx:
+            bump(tx, "webhooks")
             return (
                 tx.execute(
                     _SUB_UPDATE,
@@ -227,16 +253,22 @@ class WebhookStore:
         with self._database.transaction() as tx:
             tx.execute(_ATTEMPTS_OF_SUB_DELETE, (subscription_id,))
             tx.execute(_DELIVERIES_OF_SUB_DELETE, (subscription_id,))
+            bump(tx, "webhooks")
             return tx.execute(_SUB_DELETE, (subscription_id,)) > 0
 
     @staticmethod
     def disable(tx: Transaction, subscription_id: str, reason: str) -> None:
         tx.execute(_SUB_DISABLE, (reason, timestamp(), subscription_id))
+        bump(tx, "webhooks")
 
     # -- the outbox ----------------------------------------------------------------------------
 
     @staticmethod
-    def add_deliveries(tx: Transaction, deliveries: Sequence[DeliveryRecord]) -> None:
+    def add_deliveries(
+        tx: Transaction, deliveries: Sequence[DeliveryRecord], lease: tuple[str, float] | None = None
+    ) -> None:
+        """Keep new deliveries, leased to ``lease`` (owner, until) when given."""
+        owner, until = lease if lease is not None else (None, None)
         for d in deliveries:
             body = (d.body or b"").decode()
             tx.execute(
@@ -250,13 +282,48 @@ class WebhookStore:
                     body,
                     d.next_attempt_at,
                     d.created_at,
+                    owner,
+                    until,
                 ),
             )
 
+    def claim(self, owner: str, *, now: float, due_by: float, until: float, limit: int) -> list[DeliveryRecord]:
+        """Lease to ``owner`` until ``until`` the pending deliveries of enabled subscriptions due by
+        ``due_by`` whose lease is free or lapsed by ``now``; those it got, soonest first, bodies included.
+
+        Each row is taken by a conditional UPDATE in one transaction: of two instances claiming
+        at once, the second finds the lease taken (SQLite runs one writer at a time; PostgreSQL
+        checks the condition again on the row the first one committed), so it gets none of them.
+        On PostgreSQL the read also locks the rows it returns (``FOR UPDATE SKIP LOCKED``), so
+        instances sweeping together split the due rows between them instead of queueing.
+        """
+        claimed: list[DeliveryRecord] = []
+        select = _DEL_CLAIMABLE_SKIPPING if self._database.dialect == "postgresql" else _DEL_CLAIMABLE
+        with self._database.transaction() as tx:
+            for row in tx.query(select, (due_by, now, limit)):
+                delivery = _delivery(row[:-1], row[-1])
+                if tx.execute(_DEL_CLAIM, (owner, until, delivery.id, now)):
+                    claimed.append(delivery)
+        return claimed
+
     @staticmethod
-    def lease(tx: Transaction, delivery_ids: Sequence[str], owner: str, until: float) -> None:
-        for delivery_id in delivery_ids:
-            tx.execute(_DEL_LEASE, (owner, until, delivery_id))
+    def let_go(tx: Transaction, delivery_id: str, owner: str) -> None:
+        """Let go of ``owner``'s lease on one delivery it will not attempt (its subscription is
+        disabled or gone): whoever sweeps after the subscription is enabled again takes it."""
+        tx.execute(_DEL_RELEASE_ONE, (delivery_id, owner))
+
+    @staticmethod
+    def renew(tx: Transaction, owner: str, until: float) -> int:
+        """Extend to ``until`` every lease ``owner`` holds on a pending delivery; how many."""
+        return tx.execute(_DEL_RENEW, (until, owner))
+
+    def release(self, owner: str) -> int:
+        """Let go of every lease ``owner`` holds on a pending delivery (it stops); how many."""
+        with self._database.transaction() as tx:
+            released = tx.execute(_DEL_RELEASE, (owner,))
+            if released:
+                bump(tx, "deliveries")
+            return released
 
     @staticmethod
     def record_attempt(
@@ -277,11 +344,8 @@ class WebhookStore:
             _DEL_ATTEMPTED,
             (status, attempt.attempt, next_attempt_at, attempt.status, attempt.error, finished, delivery_id),
         )
-
-    def due(self, now: float, limit: int) -> list[DeliveryRecord]:
-        """Pending deliveries due by ``now``, soonest first, bodies included."""
-        with self._database.transaction() as tx:
-            return [_delivery(row[:-1], row[-1]) for row in tx.query(_DEL_DUE, (now, limit))]
+        if status != "pending":
+            tx.execute(_DEL_FINISHED, (delivery_id,))
 
     def pending_of(self, subscription_id: str, limit: int) -> list[DeliveryRecord]:
         with self._database.transaction() as tx:
@@ -373,7 +437,10 @@ class WebhookStore:
         forget = _ATTEMPTS_OF_REDELIVERED + "subscription_id = ?" + chosen + ")"
         with self._database.transaction() as tx:
             tx.execute(forget, (subscription_id, *params))
-            return tx.execute(_REDELIVER + chosen, (now, subscription_id, *params))
+            made = tx.execute(_REDELIVER + chosen, (now, subscription_id, *params))
+            if made:
+                bump(tx, "deliveries")
+            return made
 
     @staticmethod
     def prune(tx: Transaction, finished_before: float) -> int:

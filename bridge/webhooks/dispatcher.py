@@ -16,6 +16,12 @@ committed (the common case, no read), and a sweep reads the outbox for what fall
 the next sweep and is not in hand (each waits on a timer for its time): retries after a
 restart or a crash, redeliveries, deliveries of a re-enabled subscription. Retries in this
 process wait on timers too. The sweep also prunes finished deliveries past their retention.
+
+Several instances may share the outbox: each delivery is leased to one (``bridge.store.webhooks``).
+The outbox writes this instance's deliveries leased to it; the sweep claims only deliveries
+whose lease is free or lapsed; every third of a lease this instance renews all of its leases,
+those waiting for a retry included, so they lapse only when it stops renewing them: it died,
+and another instance's sweep takes them over. ``hand_back()`` lets them go at a graceful stop.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from bridge.config import DEFAULT_DELIVERY_LEASE
 from bridge.events import new_event_id
 from bridge.store.database import Transaction
 from bridge.store.webhooks import DeliveryRecord, DeliveryStatus, WebhookAttempt, WebhookStore
@@ -56,6 +63,9 @@ class DispatchSettings:
     sweep_batch: int = 1000
     #: Seconds a finished delivery stays in the delivery log.
     retention: float = 7 * 24 * 3600.0
+    #: Seconds a delivery's lease lasts unless renewed: how long the deliveries of an instance that
+    #: died wait before another takes them over.
+    lease: float = DEFAULT_DELIVERY_LEASE
 
 
 class _Lane:
@@ -80,6 +90,8 @@ class WebhookDispatcher:
         loop: asyncio.AbstractEventLoop,
         settings: DispatchSettings | None = None,
         client: WebhookClient | None = None,
+        *,
+        owner: str | None = None,
     ) -> None:
         self._subscriptions = subscriptions
         self._store = store
@@ -87,19 +99,35 @@ class WebhookDispatcher:
         self._loop = loop
         self.settings = settings or DispatchSettings()
         self._client = client or WebhookClient()
-        self._owner = "instance-" + new_event_id()
+        #: This instance, as the holder of delivery leases: the same name after a restart takes back
+        #: at once what the instance held when it died (``start``); by default, a name of its own.
+        self.owner = owner or "instance-" + new_event_id()
         self._lanes: dict[str, _Lane] = {}
         #: Deliveries in hand: queued or in flight (None), or waiting for a retry (its timer).
         self._held: dict[str, asyncio.TimerHandle | None] = {}
+        #: Deliveries being attempted now; ``_quiet`` is set when that falls to none.
+        self._attempting: set[str] = set()
+        self._quiet = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
+        self._handed_back = False
         self._wake = asyncio.Event()
         self._records: list[Write] = []
         subscriptions.add_listener(self.poke)
 
     # -- from anywhere -------------------------------------------------------------------------
 
+    def lease(self) -> tuple[str, float] | None:
+        """A new lease for deliveries this instance writes (its owner, and until when it lasts);
+        None once it handed its deliveries back: any instance may take those it writes after."""
+        if self._handed_back:
+            return None
+        return self.owner, time.time() + self.settings.lease
+
     def submit(self, deliveries: Sequence[DeliveryRecord]) -> None:
-        """Deliver these (committed) deliveries; on the loop's thread."""
+        """Deliver these (committed) deliveries, leased to this instance; on the loop's thread."""
+        if self._handed_back:
+            return  # written without a lease (``lease``): another instance's sweep takes them
         for delivery in deliveries:
             if delivery.id not in self._held:
                 self._enqueue(delivery)
@@ -112,12 +140,45 @@ class WebhookDispatcher:
     # -- on the loop ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await asyncio.to_thread(self._store.release, self.owner)  # a predecessor's, held when it died
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="webhook-sweeper")
+        self._renewer = asyncio.create_task(self._renew_forever(), name="webhook-lease-renewer")
+
+    async def hand_back(self, timeout: float = 10.0) -> int:
+        """Stop taking deliveries and let go of this instance's leases, for a graceful shutdown;
+        how many pending deliveries it let go.
+
+        Attempts in flight may finish (up to ``timeout`` seconds) and are recorded first; what is
+        queued or waiting for a retry is not attempted here, and another instance's next sweep
+        takes it at once rather than after the lease would have lapsed. ``close()`` still follows.
+        """
+        self._handed_back = True
+        for task in (self._sweeper, self._renewer):
+            if task is not None:
+                task.cancel()
+        for handle in self._held.values():
+            if handle is not None:
+                handle.cancel()
+        for lane in self._lanes.values():
+            while not lane.queue.empty():
+                lane.queue.get_nowait()
+        if self._attempting:
+            self._quiet.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), timeout)
+        self._flush_records()
+        error = await self._write_waited(lambda _tx: None, timeout)  # the attempts' records, committed
+        if error is not None:
+            log.warning("webhook deliveries keep their leases until they lapse: the store did not answer (%s)", error)
+            return 0
+        count = await asyncio.to_thread(self._store.release, self.owner)
+        self._held.clear()
+        log.info("handed back %d pending webhook deliveries", count)
+        return count
 
     async def close(self) -> None:
         tasks = [t for lane in self._lanes.values() for t in lane.tasks]
-        if self._sweeper is not None:
-            tasks.append(self._sweeper)
+        tasks += [t for t in (self._sweeper, self._renewer) if t is not None]
         for task in tasks:
             task.cancel()
         for handle in self._held.values():
@@ -125,6 +186,20 @@ class WebhookDispatcher:
                 handle.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._client.close()
+
+    async def _write_waited(self, write: Write, timeout: float) -> BaseException | None:
+        """Hand ``write`` to the writer and wait until it is committed; the error if it failed or took too long."""
+        done: asyncio.Future[BaseException | None] = self._loop.create_future()
+
+        def kept(error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                self._loop.call_soon_threadsafe(_settle, done, error)
+
+        self._writer.submit(write, kept)
+        try:
+            return await asyncio.wait_for(done, timeout)
+        except TimeoutError as exc:
+            return exc
 
     def _enqueue(self, delivery: DeliveryRecord) -> None:
         self._held[delivery.id] = None
@@ -142,8 +217,22 @@ class WebhookDispatcher:
                 log.exception("webhook outbox sweep failed")
             sweeps += 1
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.sweep)
+                # Often enough that a lapsed lease (its instance died) is taken over soon after.
+                await asyncio.wait_for(self._wake.wait(), min(self.settings.sweep, self.settings.lease / 2))
             self._wake.clear()
+
+    async def _renew_forever(self) -> None:
+        """Extend this instance's leases every third of a lease, while it holds any."""
+        while True:
+            await asyncio.sleep(self.settings.lease / 3)
+            if self._held:
+                self._writer.submit(self._renewal(time.time() + self.settings.lease))
+
+    def _renewal(self, until: float) -> Write:
+        def renew(tx: Transaction) -> None:
+            WebhookStore.renew(tx, self.owner, until)
+
+        return renew
 
     async def _sweep(self, *, prune: bool) -> None:
         """Take in hand what is due before the next sweep: at once what is due now, on a timer the rest."""
@@ -151,7 +240,18 @@ class WebhookDispatcher:
             for task in self._lanes.pop(gone).tasks:  # a deleted subscription's workers
                 task.cancel()
         now = time.time()
-        due = await asyncio.to_thread(self._store.due, now + self.settings.sweep, self.settings.sweep_batch)
+        due = await asyncio.to_thread(
+            lambda: self._store.claim(
+                self.owner,
+                now=now,
+                due_by=now + self.settings.sweep,
+                until=now + self.settings.lease,
+                limit=self.settings.sweep_batch,
+            )
+        )
+        if self._handed_back:  # it stopped while claiming: let these go at once too
+            await asyncio.to_thread(self._store.release, self.owner)
+            return
         fresh: list[DeliveryRecord] = []
         for delivery in due:
             if delivery.id in self._held:
@@ -161,12 +261,10 @@ class WebhookDispatcher:
                 handle.cancel()  # waiting for a retry, but made due now (a redelivery)
             subscriber = self._subscriptions.subscriber(delivery.subscription_id)
             if subscriber is None or not subscriber.record.enabled:
-                continue  # waits in the outbox until its subscription is enabled again
+                self._drop(delivery.id)  # waits in the outbox until its subscription is enabled again
+                continue
             fresh.append(delivery)
         if fresh:
-            until = now + self.settings.schedule.delays[0] if self.settings.schedule.delays else now
-            ids = [d.id for d in fresh]
-            self._writer.submit(lambda tx: WebhookStore.lease(tx, ids, self._owner, until))
             for delivery in fresh:
                 wait = (delivery.next_attempt_at or now) - time.time()
                 if wait > 0:
@@ -180,16 +278,21 @@ class WebhookDispatcher:
     async def _work(self, queue: asyncio.Queue[DeliveryRecord]) -> None:
         while True:
             delivery = await queue.get()
+            self._attempting.add(delivery.id)
             try:
                 await self._attempt(delivery)
             except Exception:
                 log.exception("webhook delivery %s failed unexpectedly", delivery.id)
-                self._held.pop(delivery.id, None)
+                self._drop(delivery.id)  # a later sweep (here or elsewhere) tries it again
+            finally:
+                self._attempting.discard(delivery.id)
+                if not self._attempting:
+                    self._quiet.set()
 
     async def _attempt(self, delivery: DeliveryRecord) -> None:
         subscriber = self._subscriptions.subscriber(delivery.subscription_id)
         if subscriber is None or not subscriber.record.enabled:
-            self._held.pop(delivery.id, None)  # deleted, or disabled: it waits in the outbox
+            self._drop(delivery.id)  # deleted, or disabled: it waits in the outbox
             return
         body = delivery.body
         if body is None:
@@ -235,11 +338,16 @@ class WebhookDispatcher:
         self._record(
             lambda tx: WebhookStore.record_attempt(tx, delivery.id, attempt, status=outcome, next_attempt_at=next_at)
         )
-        if outcome == "pending" and next_at is not None:
+        if outcome == "pending" and next_at is not None and not self._handed_back:
             again = replace(delivery, attempts=number, body=body, next_attempt_at=next_at)
             self._held[delivery.id] = self._loop.call_later(next_at - time.time(), self._retry, again)
         else:
             self._held.pop(delivery.id, None)
+
+    def _drop(self, delivery_id: str) -> None:
+        """Put down a delivery this instance will not attempt, and let go of its lease."""
+        self._held.pop(delivery_id, None)
+        self._record(lambda tx: WebhookStore.let_go(tx, delivery_id, self.owner))
 
     def _record(self, write: Write) -> None:
         """Hand ``write`` to the store's writer with the others of this turn of the loop: one
@@ -267,6 +375,11 @@ class WebhookDispatcher:
         except OSError as exc:
             raise TargetRefused(f"cannot resolve {target.host}: {exc}") from exc
         return check_addresses(target.host, (str(i[4][0]) for i in infos), self.settings.allow_private)
+
+
+def _settle(future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:
+    if not future.done():
+        future.set_result(error)
 
 
 def _retry_after(value: str | None, now: float) -> float | None:

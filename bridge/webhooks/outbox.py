@@ -4,7 +4,8 @@ The rows are written through the store's writer thread (group commit), and the s
 feed a receipt, a future of the bridge's loop completed once the commit is done; the gateway
 awaits it before answering the call, so a caller that has its answer knows the event is kept,
 and a ``kill -9`` right after loses nothing. Only after the commit are the deliveries handed to
-the dispatcher, which therefore never attempts a delivery that is not yet in the outbox.
+the dispatcher, which therefore never attempts a delivery that is not yet in the outbox. They
+are written leased to this instance's dispatcher, so no other instance attempts them as well.
 
 An event no enabled subscription wants costs a loop over the (cached) subscriptions and no more;
 the outbox makes the feed hear exactly the kinds its subscriptions want, with calls' params and
@@ -31,6 +32,8 @@ __all__ = ["WebhookOutbox"]
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Sequence[DeliveryRecord]], None]
+#: A lease for deliveries about to be written: the instance that holds it, and until when; None: no lease.
+Lease = Callable[[], tuple[str, float] | None]
 
 
 class WebhookOutbox:
@@ -43,12 +46,14 @@ class WebhookOutbox:
         writer: StoreWriter,
         loop: asyncio.AbstractEventLoop,
         dispatch: Dispatch,
+        lease: Lease,
     ) -> None:
         self._subscriptions = subscriptions
         self._feed = feed
         self._writer = writer
         self._loop = loop
         self._dispatch = dispatch
+        self._lease = lease
         self._lock = threading.Lock()
         self._active: tuple[Subscriber, ...] = ()
         self._following: Following | None = None
@@ -108,7 +113,8 @@ class WebhookOutbox:
         def kept(error: BaseException | None) -> None:
             self._loop.call_soon_threadsafe(self._kept, deliveries, future, error)
 
-        self._writer.submit(lambda tx: WebhookStore.add_deliveries(tx, deliveries), kept)
+        lease = self._lease()
+        self._writer.submit(lambda tx: WebhookStore.add_deliveries(tx, deliveries, lease), kept)
         return future
 
     def _kept(

@@ -148,10 +148,6 @@ def test_a_registration_through_nginx_is_answered_and_kept_in_the_shared_store(d
     assert "extra" in names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 §1: other instances hear of a registration once the store's changes are shared (branch `shared`)",
-)
 def test_a_registration_through_nginx_is_live_on_every_instance_within_a_second(deployment: Deployment) -> None:
     body = {"name": "live", "transport": "stdio", "command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}
     response = requests.post(

@@ -16,6 +16,7 @@ from bridge.errors import FieldError, NotFound, RequestInvalid, Unauthorized, Un
 from bridge.gate import KEY_PREFIX, ApiKeys, Authenticator, StaticKeys, StoredKeys
 from bridge.model import DESTRUCTIVE, USE, Principal
 from bridge.store import Store
+from bridge.store.changes import ChangeWatcher
 from harness import poll
 
 
@@ -26,10 +27,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def source(store: Store) -> Iterator[StoredKeys]:
-    keys = StoredKeys(store.keys, store.writer)
-    yield keys
-    keys.close()
+def source(store: Store) -> StoredKeys:
+    return StoredKeys(store.keys, store.writer)
 
 
 def _admin(store: Store, source: StoredKeys) -> ApiKeys:
@@ -111,20 +110,25 @@ def test_rotating_gives_a_new_key_and_the_old_one_stops_working(store: Store, so
 def test_another_process_changes_are_seen_within_a_second_or_so(
     store: Store, source: StoredKeys, tmp_path: Path
 ) -> None:
-    source.watch(interval=0.05)
-    with Store.open(tmp_path / "registry.db") as other:  # another process's connection to the same file
-        made = ApiKeys(other.keys).create({"name": "from-the-cli"})
-        poll(lambda: source.principal_for(made["key"]) is not None, 10, what="the new key to be picked up")
-        ApiKeys(other.keys).revoke(made["id"])
+    watcher = ChangeWatcher(store.database, interval=0.05)
+    watcher.on("keys", source.refresh)
+    watcher.start()
+    try:
+        with Store.open(tmp_path / "registry.db") as other:  # another process's connection to the same file
+            made = ApiKeys(other.keys).create({"name": "from-the-cli"})
+            poll(lambda: source.principal_for(made["key"]) is not None, 10, what="the new key to be picked up")
+            ApiKeys(other.keys).revoke(made["id"])
 
-    def refused() -> bool:
-        try:
-            source.principal_for(made["key"])
-        except Unauthorized:
-            return True
-        return False
+        def refused() -> bool:
+            try:
+                source.principal_for(made["key"])
+            except Unauthorized:
+                return True
+            return False
 
-    poll(refused, 10, what="the revocation to be picked up")
+        poll(refused, 10, what="the revocation to be picked up")
+    finally:
+        watcher.close()
 
 
 def test_the_first_stored_key_closes_an_open_bridge_and_an_admin_key_enables_admin(

@@ -53,6 +53,7 @@ ALL_TABLES = {
     "calls",
     "api_key_changes",
     "idempotency_keys",
+    "store_changes",
     "schema_migrations",
 }
 

@@ -190,6 +190,7 @@ def test_text_that_is_sorted_or_compared_is_in_byte_order_whatever_the_database_
         "events.at",
         "events.id",
         "registrations.name",
+        "store_changes.topic",
         "webhook_deliveries.event_time",
         "webhook_deliveries.id",
         "webhook_subscriptions.created_at",

@@ -59,6 +59,11 @@ def _write(store: WebhookStore, write: object) -> None:
         write(tx)  # type: ignore[operator]
 
 
+def _due(store: WebhookStore, by: float) -> list[DeliveryRecord]:
+    """What an instance claims as due by ``by``, on a lease lapsed at once: each look sees the outbox afresh."""
+    return store.claim("instance-a", now=by, due_by=by, until=0.0, limit=10)
+
+
 def test_a_subscription_is_kept_whole_and_changed_and_deleted_with_its_deliveries(store: WebhookStore) -> None:
     assert store.subscriptions() == [SUBSCRIPTION]
     rotated = replace(SUBSCRIPTION, secret="whsec_bmV3", previous_secret=SUBSCRIPTION.secret, previous_until=5.0)
@@ -75,8 +80,8 @@ def test_a_subscription_is_kept_whole_and_changed_and_deleted_with_its_deliverie
 
 def test_deliveries_come_due_in_order_and_attempts_move_them_on(store: WebhookStore) -> None:
     _write(store, lambda tx: WebhookStore.add_deliveries(tx, [_delivery(1), _delivery(2), _delivery(3)]))
-    assert [d.id for d in store.due(102.0, 10)] == ["msg_001", "msg_002"]
-    assert store.due(101.0, 10)[0].body == b'{"id": "EV001"}'
+    assert [d.id for d in _due(store, 102.0)] == ["msg_001", "msg_002"]
+    assert _due(store, 101.0)[0].body == b'{"id": "EV001"}'
     failed = WebhookAttempt(1, 150.0, 500, "HTTP 500", 3.0)
     _write(store, lambda tx: WebhookStore.record_attempt(tx, "msg_001", failed, status="pending", next_attempt_at=200))
     delivered = WebhookAttempt(1, 150.0, 204, None, 2.0)
@@ -84,7 +89,7 @@ def test_deliveries_come_due_in_order_and_attempts_move_them_on(store: WebhookSt
         store,
         lambda tx: WebhookStore.record_attempt(tx, "msg_002", delivered, status="delivered", next_attempt_at=None),
     )
-    assert [d.id for d in store.due(199.0, 10)] == ["msg_003"]
+    assert [d.id for d in _due(store, 199.0)] == ["msg_003"]
     one = store.delivery("wh_1", "msg_001")
     assert one is not None
     assert (one.status, one.attempts, one.next_attempt_at, one.last_status, one.last_error) == (

@@ -56,7 +56,10 @@ def test_events_queued_while_the_receiver_is_down_survive_kill_9_and_all_arrive_
     argv = [sys.executable, str(GUIDE_RECEIVER)]
     with started("guide receiver", argv, env=receiver_env, log=tmp_path / "receiver.log") as receiver:
         receiver.wait_until(lambda: accepting(port), 30, "accepting")
-        with bridge_process(tmp_path / "second", RICH, *args, env=env) as second:
+        # Started again where it served (as a service would be), it takes back at once the
+        # deliveries it held leased when it was killed.
+        port = int(first.url.rsplit(":", 1)[1])
+        with bridge_process(tmp_path / "second", RICH, *args, env=env, port=port) as second:
             api = Api(second)
             (webhook,) = api("GET", "/webhooks").json()["webhooks"]  # the one WEBHOOK_URL made, not a second
             assert (webhook["source"], webhook["url"]) == ("environment", env["WEBHOOK_URL"])

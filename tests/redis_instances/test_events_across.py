@@ -11,7 +11,7 @@ from websockets.sync.client import connect
 
 from harness import poll
 from tests.events.sse import Message, SseClient
-from tests.instances.conftest import ALICE, Api, stream
+from tests.redis_instances.conftest import ALICE, Api, stream
 from tests.support import BridgeProcess
 
 

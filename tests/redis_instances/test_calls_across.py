@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import poll
-from tests.instances.conftest import Api, instance
+from tests.redis_instances.conftest import Api, instance
 from tests.support import BridgeProcess
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
