@@ -161,18 +161,20 @@ class Bridge:
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
-        from bridge.endpoint import create_asgi_app, create_mcp_server
+        from bridge.endpoint import create_asgi_app
         from bridge.endpoint.access import EventAccess
         from bridge.endpoint.async_calls import AsyncCalls
         from bridge.endpoint.call_resources import CallResources
         from bridge.endpoint.calls import ToolCalls
         from bridge.endpoint.jsonrpc import PlainJsonRpc
+        from bridge.endpoint.lean import LeanMcp
         from bridge.endpoint.origins import Origins
+        from bridge.endpoint.server import create_gateway_server
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
-        server = create_mcp_server(self.gateway, self.calls)
+        mcp = create_gateway_server(self.gateway, self.calls)
         check_callback = self.callbacks.check if self.callbacks is not None else None
         calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
@@ -182,7 +184,7 @@ class Bridge:
         self.quick_answer = call_resources.quick_answer
         return create_asgi_app(
             self.app,
-            server,
+            mcp.server,
             self.gate,
             host=self.settings.host,
             calls=calls,
@@ -190,6 +192,7 @@ class Bridge:
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(dispatcher, self.feed, access),
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
+            lean=LeanMcp(mcp, tasks=self.calls is not None) if self.settings.mcp_lean_path else None,
             origins=origins,
             threads=self.settings.threads,
         )
