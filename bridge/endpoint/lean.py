@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -44,8 +45,10 @@ from mcp.shared.inbound import (
 from mcp_types import methods
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel
 
 from bridge.endpoint.asgi import PRINCIPAL
+from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer
 from bridge.mcpserver import Caller
@@ -58,7 +61,7 @@ from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 
 __all__ = ["LeanMcp"]
 
-log = logging.getLogger(__name__)
+access = logging.getLogger("bridge.access")
 
 #: Bodies larger than this, or without ``Content-Length``, go to the SDK unread (its own limit answers).
 MAX_LEAN_BODY: Final = 256 * 1024
@@ -128,10 +131,10 @@ class _Exchange:
         await self._start()
         await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-    async def finish(self, answer: JSON | None) -> None:
-        """Send ``answer`` (None: end the stream with nothing more, a cancelled request)."""
+    async def finish(self, answer: JSON | None) -> int:
+        """Send ``answer`` (None: end the stream with nothing more, a cancelled request); the status sent."""
         if self.ended:
-            return
+            return 200
         self.ended = True
         if self._modern and not self.started and answer is not None:
             error = answer.get("error")
@@ -140,9 +143,10 @@ class _Exchange:
             head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             await self._send({"type": "http.response.start", "status": status, "headers": head})
             await self._send({"type": "http.response.body", "body": body})
-            return
+            return status
         await self._start()
         await self._send({"type": "http.response.body", "body": b"" if answer is None else _sse(answer)})
+        return 200
 
 
 class _LeanRelay:
@@ -334,6 +338,7 @@ class LeanMcp:
         session_id: str,
         declared: JSON,
     ) -> None:
+        started = time.perf_counter()
         me = asyncio.current_task()
         assert me is not None
         meta: JSON = params.get("_meta") or {}
@@ -375,18 +380,29 @@ class LeanMcp:
             if pinging is not None:
                 pinging.stop()
             self._running.pop(key, None)
-        await exchange.finish(answer)
+        status = await exchange.finish(answer)
+        if access.isEnabledFor(logging.INFO):  # path, method and status only: headers may carry secrets
+            access.info("POST %s %s %s %.1fms", MCP_PATH, method, status, (time.perf_counter() - started) * 1000)
 
     def _wire(self, method: str, result: JSON, modern: bool, declared: JSON) -> JSON:
-        """``result`` as the SDK's server sends it: the upstream's stamp off, shaped for the version, ours on."""
-        result = as_ours(result)
-        if not modern:
-            return methods.serialize_server_result(method, HANDSHAKE_PROTOCOL_VERSIONS[-1], result)
-        if result.get("resultType") == INPUT_REQUIRED:
-            result = answerable(result, types.ClientCapabilities.model_validate(declared))
-        elif "resultType" not in result:
-            result = {**result, "resultType": "complete"}
-        return self._stamped(methods.serialize_server_result(method, MODERN_PROTOCOL_VERSIONS[0], result))
+        """``result`` as the SDK's server sends it: typed as its handler types it, dumped, shaped for the
+        version (``_serialize`` of the SDK's runner), and at 2026-07-28 stamped with the gateway's ``serverInfo``."""
+        typed: BaseModel
+        if method == "tools/list":
+            typed = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in result["tools"]])
+        elif modern and result.get("resultType") == INPUT_REQUIRED:
+            typed = types.InputRequiredResult.model_validate(
+                answerable(result, types.ClientCapabilities.model_validate(declared))
+            )
+        else:
+            typed = types.CallToolResult.model_validate(as_ours(result))
+        dumped = typed.model_dump(by_alias=True, mode="json", exclude_none=True)
+        version = MODERN_PROTOCOL_VERSIONS[0] if modern else HANDSHAKE_PROTOCOL_VERSIONS[-1]
+        wire: JSON = methods.serialize_server_result(method, version, dumped)
+        if modern:
+            wire.setdefault("resultType", "complete")
+            return self._stamped(wire)
+        return wire
 
     def _stamped(self, result: JSON) -> JSON:
         meta = result.get("_meta")
