@@ -34,6 +34,7 @@ CONFIG = {
     "mcpServers": {
         "rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio", "--name", "rich"]},
         "relay": {"command": sys.executable, "args": ["-m", "tests.servers.relay_server"], "cwd": str(ROOT)},
+        "old": {"command": sys.executable, "args": ["-m", "tests.servers.relay_server", "--legacy"], "cwd": str(ROOT)},
     }
 }
 
@@ -141,6 +142,8 @@ LEGACY: list[tuple[str, dict[str, Any], bool, int, str]] = [
     ("progress and logs", _call("relay.steps", {"count": 3}, _meta={"progressToken": "p-1"}), True, 200, "3"),
     ("a question it cannot answer", _call("relay.ask", {"question": "why?"}), True, 200, "did not declare"),
     ("a task", _call("rich.echo", {"text": "t"}, task={"ttl": 60000}), False, 200, '"text":"t"'),
+    ("a 2025 upstream's progress", _call("old.steps", {"count": 2}, _meta={"progressToken": 3}), True, 200, "to 2"),
+    ("a 2025 upstream's question", _call("old.ask", {"question": "why?"}), True, 200, "did not declare"),
 ]
 
 
@@ -179,6 +182,16 @@ MODERN_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], bool, int, st
         "counted to 2",
     ),
     ("a question it cannot answer", "tools/call", _call("relay.ask", {"question": "?"}), {}, True, 400, "-32021"),
+    ("a 2025 upstream's question", "tools/call", _call("old.ask", {"question": "?"}), {}, True, 400, "-32021"),
+    (
+        "a 2025 upstream's progress",
+        "tools/call",
+        _call("old.steps", {"count": 2}, _meta={"progressToken": 4}),
+        {"level": "info"},
+        True,
+        200,
+        "counted to 2",
+    ),
     (
         "a client that can answer",
         "tools/call",
