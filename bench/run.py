@@ -4,8 +4,8 @@ Installs mcpo into its own venv if needed, starts every process itself, measures
 by its PID, prints markdown tables (the main comparison once per handshake, then the extra
 scenarios), and writes everything to ``bench/results/latest.json`` (and the tables to
 ``latest.md``). Every cell runs a fixed time and stops by itself; the defaults finish in about
-nineteen minutes on two cores. ``--quick`` (1 run of 2 s cells, the newest-handshake main table
-only) is the fast check. See bench/README.md.
+thirty minutes on two cores (eleven of them the MCP-client cells). ``--quick`` (1 run of 2 s
+cells, the newest-handshake main table only) is the fast check. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import auth, calls, events, extra_tables, extras, jsonrpc, report, webhooks
+from bench import auth, calls, events, extra_tables, extras, jsonrpc, mcp_clients, report, webhooks
 from bench.gate import measure_gate
 from bench.matrix import progress, run_matrix
 from bench.measure import Plan
@@ -56,6 +56,7 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
             "## Plain JSON-RPC `tools/call` on `POST /mcp` beside the REST tool call\n\n" + jsonrpc.table(result)
         ),
     ),
+    "mcp_clients": (mcp_clients.measure, mcp_clients.tables),
     "auth": (
         lambda plan: auth.measure(plan.seconds, plan.repeat),
         lambda result: (
@@ -110,6 +111,11 @@ def _arguments() -> argparse.Namespace:
     )
     chosen.add_argument(
         "--jsonrpc", action="store_true", help="plain JSON-RPC tools/call on POST /mcp beside REST, c=1 and 8"
+    )
+    chosen.add_argument(
+        "--mcp-clients",
+        action="store_true",
+        help="the official SDK client: direct, through the gateway (stdio, http), FastMCP's proxy, federation",
     )
     chosen.add_argument(
         "--calls", action="store_true", help="async call creation CPU; 1,000 async calls polled 10×/s beside c=8"

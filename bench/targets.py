@@ -31,9 +31,11 @@ __all__ = [
     "TOOLS_SERVER",
     "Endpoint",
     "Upstream",
+    "ensure_fastmcp",
     "ensure_mcpo",
     "pin_cpu",
     "running_bridge",
+    "running_fastmcp",
     "running_http_upstream",
     "running_mcpo",
     "running_tools_host",
@@ -46,6 +48,8 @@ TOOLS_SERVER = BENCH / "tools_server.py"
 EVERYTHING = ROOT / "tests/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 MCPO_VENV = BENCH / ".venv-mcpo"
 MCPO_REQUIREMENTS = BENCH / "mcpo-requirements.txt"
+FASTMCP_VENV = BENCH / ".venv-fastmcp"
+FASTMCP_REQUIREMENTS = BENCH / "fastmcp-requirements.txt"
 #: Starting includes the proxy's own imports and connecting its upstreams (Python startup on a
 #: busy 2-core machine can take seconds each).
 START_TIMEOUT = 90.0
@@ -259,17 +263,50 @@ def _endpoint(
     return Endpoint(name, port, proc, paths, ready_s, pids, headers=list(headers))
 
 
+def _ensure_venv(venv: Path, requirements: Path, what: str, marker: str) -> None:
+    """``requirements`` installed into ``venv`` of its own, unless that set is already there."""
+    stamp = venv / ".requirements"
+    wanted = requirements.read_text()
+    if not (stamp.exists() and stamp.read_text() == wanted and (venv / marker).exists()):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        done = subprocess.run([*pip, "-r", str(requirements)], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"installing {what} failed:\n{done.stderr[-2000:]}")
+        stamp.write_text(wanted)
+
+
+def ensure_fastmcp() -> str:
+    """Install FastMCP into its own venv unless the pinned set is already there; its version."""
+    _ensure_venv(FASTMCP_VENV, FASTMCP_REQUIREMENTS, "FastMCP", "bin/fastmcp")
+    probe = "import fastmcp, mcp.types; print(fastmcp.__version__, mcp.types.LATEST_PROTOCOL_VERSION)"
+    done = subprocess.run(
+        [str(FASTMCP_VENV / "bin" / "python"), "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing FastMCP failed:\n{done.stderr[-2000:]}")
+    version, protocol = done.stdout.split()
+    return f"FastMCP {version} (its SDK's newest revision {protocol})"
+
+
+@contextlib.contextmanager
+def running_fastmcp(upstream: Upstream, work: Path) -> Iterator[Endpoint]:
+    """FastMCP's proxy (``bench/fastmcp_proxy.py``) in front of one stdio upstream, accepting when yielded.
+
+    Its ``upstream_pids`` are filled in by whoever first calls through it: FastMCP starts the
+    server on the first request."""
+    port = free_port()
+    argv = [str(FASTMCP_VENV / "bin" / "python"), str(BENCH / "fastmcp_proxy.py"), "--port", str(port)]
+    with started(
+        "fastmcp", [*argv, "--", *upstream.spawn_command()], cwd=ROOT, log=work / f"fastmcp-{port}.log"
+    ) as proc:
+        ready_s = proc.wait_until(lambda: accepting(port), START_TIMEOUT, "accepting connections")
+        yield Endpoint("fastmcp", port, proc, {upstream.name: "/mcp"}, ready_s)
+
+
 def ensure_mcpo() -> str:
     """Install mcpo into its own venv unless the pinned set is already there; its version."""
-    stamp = MCPO_VENV / ".requirements"
-    wanted = MCPO_REQUIREMENTS.read_text()
-    if not (stamp.exists() and stamp.read_text() == wanted and (MCPO_VENV / "bin" / "mcpo").exists()):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(MCPO_VENV)], check=True)
-        pip = [str(MCPO_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        done = subprocess.run([*pip, "-r", str(MCPO_REQUIREMENTS)], capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            raise RuntimeError(f"installing mcpo failed:\n{done.stderr[-2000:]}")
-        stamp.write_text(wanted)
+    _ensure_venv(MCPO_VENV, MCPO_REQUIREMENTS, "mcpo", "bin/mcpo")
     check = subprocess.run([str(MCPO_VENV / "bin" / "mcpo"), "--help"], capture_output=True, text=True, timeout=120)
     if check.returncode != 0:
         raise RuntimeError(f"mcpo --help failed:\n{check.stderr[-2000:]}")

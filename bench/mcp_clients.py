@@ -1,0 +1,330 @@
+"""MCP clients through the gateway: the official SDK client against the upstream, the gateway, FastMCP, two gateways.
+
+``python -m bench.mcp_clients [--targets direct gateway-http ...] [--concurrency 1 8 32]
+[--handshake newest 2025] [--seconds 5] [--repeat 3] [--baseline DIR]`` (or ``bench/run.py
+--mcp-clients``).
+Every cell is the same load generator (``bench/mcp_load.py``: ``mcp.Client`` over Streamable
+HTTP, ``c`` calls in flight) calling the rich test server's ``echo``; only what serves the URL
+differs:
+
+- ``direct``: the upstream itself (``tests/servers/rich_server.py http``), the baseline;
+- ``gateway-stdio``: ``mcp-bridge serve`` at ``/mcp`` with the rich server over stdio;
+- ``gateway-http``: the same, the rich server over Streamable HTTP (the one ``direct`` calls);
+- ``fastmcp``: FastMCP's proxy (latest release, own venv) in front of the rich server over stdio;
+- ``federation``: gateway A, whose one upstream is gateway B's ``/mcp``, B in front of the rich
+  server over Streamable HTTP (compared with ``gateway-http``).
+
+The handshake pins the client's ``mode`` and the gateways' upstream ``protocol`` together
+(``targets.HANDSHAKES``): ``newest`` is 2026-07-28, stateless; ``2025`` is the ``initialize``
+handshake with a session (2025-11-25). FastMCP's proxy mirrors its client's revision upstream.
+
+Each round starts every proxy afresh and runs its cells; the order of targets turns by one each
+round so drift on a shared machine spreads over all. The HTTP upstream is started once and
+shared. Client processes per cell: ``--processes`` (by default one below c=32, two at 32: one
+Python client process is the limit there), the same for every target of that ``c``.
+``--baseline DIR`` names another source tree (a checkout of main, say): each target that runs a
+gateway runs once more per round from that tree (``gateway-http@baseline`` …), so before and
+after share the machine's drift, and the tables show both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.matrix import FAILURES, progress
+from bench.mcp_load import run_load
+from bench.measure import Plan
+from bench.report import fmt, markdown
+from bench.stats import median_of
+from bench.targets import (
+    HANDSHAKES,
+    ROOT,
+    Endpoint,
+    Upstream,
+    ensure_fastmcp,
+    running_bridge,
+    running_fastmcp,
+    running_http_upstream,
+)
+from harness import descendants
+
+__all__ = ["TARGETS", "fastmcp_table", "federation_table", "gateway_table", "measure", "processes_for"]
+
+TARGETS = ("direct", "gateway-stdio", "gateway-http", "fastmcp", "federation")
+#: The targets that run the bridge: with ``--baseline``, each runs from both trees.
+GATEWAYS = ("gateway-stdio", "gateway-http", "federation")
+METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "errors")
+#: The concurrency from which a cell splits its calls over two client processes.
+SPLIT_AT = 32
+
+
+def processes_for(concurrency: int, forced: int | None = None) -> int:
+    return forced if forced is not None else (2 if concurrency >= SPLIT_AT else 1)
+
+
+@contextlib.contextmanager
+def _serving(
+    target: str, handshake: str, stdio: Upstream, http: Upstream, work: Path, baseline: Path | None
+) -> Iterator[tuple[str, list[int], list[int]]]:
+    """The target started afresh: its MCP URL, its proxy PIDs, and the upstream PIDs behind it.
+    A target ``NAME@baseline`` runs its gateways from the ``baseline`` tree."""
+    target, _, tree = target.partition("@")
+    root = baseline if tree and baseline is not None else ROOT
+    if target == "direct":
+        assert http.url is not None
+        assert http.pid is not None
+        yield http.url, [], [http.pid]
+        return
+    if target == "federation":
+        with running_bridge([http], work, root=root) as b:
+            behind = Upstream("rich", "echo", {"text": "hello"}, url=f"http://127.0.0.1:{b.port}/mcp", pid=b.proc.pid)
+            with running_bridge([behind.with_handshake(handshake)], work, root=root) as a:
+                yield f"http://127.0.0.1:{a.port}/mcp", [a.proc.pid, b.proc.pid], b.upstream_pids
+        return
+    proxy: contextlib.AbstractContextManager[Endpoint]
+    upstream = http if target == "gateway-http" else stdio
+    proxy = running_fastmcp(upstream, work) if target == "fastmcp" else running_bridge([upstream], work, root=root)
+    with proxy as endpoint:
+        url = f"http://127.0.0.1:{endpoint.port}/mcp"
+        if target == "fastmcp":  # FastMCP starts its stdio server on the first call: make one
+            asyncio.run(_one_call(url, stdio))
+            endpoint.upstream_pids = descendants(endpoint.proc.pid)
+        yield url, [endpoint.proc.pid], endpoint.upstream_pids
+
+
+async def _one_call(url: str, upstream: Upstream) -> None:
+    from mcp import Client
+
+    async with Client(url, cache=None, mode=upstream.protocol or "auto") as client:
+        result = await client.call_tool(upstream.tool, dict(upstream.arguments))
+        if result.is_error or upstream.expect not in str(result.content):
+            raise RuntimeError(f"{url}: {upstream.tool} answered {str(result.content)[:300]}")
+
+
+def _cell(
+    url: str, proxies: list[int], upstreams: list[int], upstream: Upstream, c: int, plan: Plan, processes: int
+) -> dict[str, Any]:
+    mode = upstream.protocol or "auto"
+    result = run_load(
+        url,
+        upstream.tool,
+        dict(upstream.arguments),
+        c,
+        plan.seconds,
+        plan.warmup,
+        expect=upstream.expect,
+        mode=mode,
+        processes=processes,
+        watch=[*proxies, *upstreams],
+    )
+    n = max(result["n"], 1)
+    cpu = result["cpu_s"]
+    result["proxy_cpu_ms"] = sum(cpu[str(p)] for p in proxies) / n * 1000
+    result["upstream_cpu_ms"] = sum(cpu[str(p)] for p in upstreams) / n * 1000
+    if len(proxies) == 2:  # federation: A's and B's own shares
+        result["proxy_cpu_ms_each"] = [cpu[str(p)] / n * 1000 for p in proxies]
+    return result
+
+
+def measure(
+    plan: Plan, targets: tuple[str, ...] = TARGETS, processes: int | None = None, baseline: Path | None = None
+) -> dict[str, Any]:
+    """Every target's cells per handshake, ``plan.repeat`` rounds; ``processes`` overrides ``processes_for``;
+    ``baseline``: another tree whose gateways run beside this one's."""
+    if baseline is not None:
+        targets = tuple(t for name in targets for t in (name, f"{name}@baseline") if t == name or name in GATEWAYS)
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    failures: dict[str, str] = {}
+    fastmcp = None
+    if "fastmcp" in targets:
+        try:
+            fastmcp = ensure_fastmcp()
+        except (RuntimeError, OSError, ValueError) as exc:
+            failures["fastmcp"] = f"FastMCP unavailable: {exc}"
+            targets = tuple(t for t in targets if t != "fastmcp")
+    with running_http_upstream(plan.work) as http_upstream:
+        for round_ in range(plan.repeat):
+            turn = round_ % len(targets)
+            for handshake in plan.handshakes:
+                stdio = Upstream.rich_stdio().with_handshake(handshake)
+                http = http_upstream.with_handshake(handshake)
+                for target in targets[turn:] + targets[:turn]:
+                    where = f"{handshake}/{target}"
+                    if where in failures:
+                        continue
+                    try:
+                        serving = _serving(target, handshake, stdio, http, plan.work, baseline)
+                        with serving as (url, proxies, upstreams):
+                            for c in plan.concurrency:
+                                clients = processes_for(c, processes)
+                                result = _cell(url, proxies, upstreams, http, c, plan, clients)
+                                runs[f"{where}/{c}"].append(result)
+                                progress(
+                                    f"  {handshake:6} {target:22} c={c:<3} round {round_ + 1}/{plan.repeat}:"
+                                    f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
+                                    f"  proxy CPU {result['proxy_cpu_ms']:.3f} ms/call"
+                                    f"  ({result['protocol_version']}, {result['processes']} client proc)"
+                                    f"  errors {result['errors']}"
+                                )
+                    except FAILURES as exc:
+                        failures[where] = str(exc)
+                        progress(f"  {where}: FAILED: {exc}")
+    medians = {k: {m: median_of(v, m) for m in METRICS} for k, v in runs.items()}
+    protocols = {k: sorted({r["protocol_version"] for r in v}) for k, v in runs.items()}
+    processes = {k: v[0]["processes"] for k, v in runs.items()}
+    return {
+        "medians": medians,
+        "runs": dict(runs),
+        "failures": failures,
+        "protocols": protocols,
+        "processes": processes,
+        "fastmcp": fastmcp,
+        "trees": {"this": str(ROOT), **({"baseline": str(baseline)} if baseline is not None else {})},
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return fmt(a / b) if a is not None and b else "—"
+
+
+def _compare(result: dict[str, Any], target: str, against: str, label: str) -> list[list[str]]:
+    """Rows of ``target`` beside ``against``, per handshake and concurrency, where both ran; with a
+    baseline tree, its gateways' rows too (beside its own gateway where ``against`` is one)."""
+    medians: dict[str, dict[str, Any]] = result["medians"]
+    rows = []
+    for tree in ("", "@baseline"):
+        theirs_name = against + tree if against in GATEWAYS else against
+        for key, mine in medians.items():
+            handshake, name, c = key.split("/")
+            theirs = medians.get(f"{handshake}/{theirs_name}/{c}")
+            if name != target + tree or theirs is None:
+                continue
+            proxied = against != "direct"
+            rows.append(
+                [
+                    handshake,
+                    label + (" (baseline tree)" if tree else ""),
+                    c,
+                    fmt(theirs["rps"], 0),
+                    fmt(mine["rps"], 0),
+                    _ratio(mine["rps"], theirs["rps"]),
+                    f"{fmt(mine['p50_ms'], 2)} / {fmt(mine['p99_ms'], 1)}",
+                    fmt(mine["proxy_cpu_ms"], 3),
+                    fmt(theirs["proxy_cpu_ms"], 3) if proxied else "—",
+                    _ratio(mine["proxy_cpu_ms"], theirs["proxy_cpu_ms"]) if proxied else "—",
+                    fmt(mine["upstream_cpu_ms"], 3),
+                    fmt(mine["client_cpu_ms"], 3),
+                    f"{theirs['errors']:.0f}/{mine['errors']:.0f}",
+                ]
+            )
+    return rows
+
+
+def _notes(result: dict[str, Any]) -> list[str]:
+    notes = [f"- revisions negotiated by the client: {_revisions(result)}"]
+    by_c = sorted({(int(k.rsplit("/", 1)[1]), p) for k, p in result["processes"].items()})
+    notes.append("- client processes per cell (the same for every target at one c): " + _join(by_c))
+    notes += [f"- {where} FAILED: {why}" for where, why in result["failures"].items()]
+    return notes
+
+
+def _revisions(result: dict[str, Any]) -> str:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for key, versions in result["protocols"].items():
+        seen[key.split("/")[0]].update(versions)
+    return "; ".join(f"{h}: {', '.join(sorted(v))}" for h, v in seen.items())
+
+
+def _join(pairs: list[tuple[int, int]]) -> str:
+    return ", ".join(f"c={c}: {p}" for c, p in pairs)
+
+
+HEADERS = ["handshake", "target", "c", "baseline rps", "rps", "÷ baseline", "p50 / p99 ms", "proxy CPU ms/call"]
+HEADERS += ["baseline proxy CPU ms/call", "CPU ÷ baseline", "upstream CPU ms/call", "client CPU ms/call"]
+HEADERS += ["errors base/target"]
+
+
+def gateway_table(result: dict[str, Any]) -> str:
+    rows = _compare(result, "gateway-stdio", "direct", "gateway → stdio")
+    rows += _compare(result, "gateway-http", "direct", "gateway → http")
+    notes = [
+        "- baseline: the same client calling the rich server directly over Streamable HTTP (`direct`);"
+        " target ≥ 0.8× at every c, gateway CPU ≤ 0.4 ms per call",
+        *_notes(result),
+    ]
+    return "\n".join(["## MCP clients: the official SDK client through the gateway's /mcp", "", *_table(rows), *notes])
+
+
+def fastmcp_table(result: dict[str, Any]) -> str:
+    rows = _compare(result, "gateway-stdio", "fastmcp", "gateway → stdio")
+    notes = [
+        f"- baseline: {result.get('fastmcp') or 'FastMCP'}'s proxy (`create_proxy`, Streamable HTTP) in front of"
+        " the same stdio server; target ≥ 1.8× its throughput at c=8 and 32, ≤ 1/3 of its CPU per call",
+        *_notes(result),
+    ]
+    return "\n".join(["## MCP clients: the gateway against FastMCP's proxy", "", *_table(rows), *notes])
+
+
+def federation_table(result: dict[str, Any]) -> str:
+    rows = _compare(result, "federation", "gateway-http", "A → B → http")
+    notes = [
+        "- baseline: one gateway in front of the rich server over Streamable HTTP (`gateway-http`);"
+        " proxy CPU of the federation row is A's and B's together; target ≥ 0.8×",
+        *_notes(result),
+    ]
+    return "\n".join(["## MCP clients: two gateways in federation", "", *_table(rows), *notes])
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    return [markdown(HEADERS, rows), ""] if rows else ["(no cells ran)", ""]
+
+
+def tables(result: dict[str, Any]) -> str:
+    return "\n\n".join([gateway_table(result), fastmcp_table(result), federation_table(result)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--handshake", nargs="+", choices=list(HANDSHAKES), default=list(HANDSHAKES))
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--processes", type=int, help="client processes for every cell (default: 2 from c=32)")
+    parser.add_argument("--baseline", type=Path, help="another source tree whose gateways run in the same rounds")
+    parser.add_argument("--output", type=Path, help="write the raw results here as JSON")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mcp-bench-") as work:
+        plan = Plan(
+            work=Path(work),
+            seconds=args.seconds,
+            warmup=args.warmup,
+            repeat=args.repeat,
+            concurrency=tuple(args.concurrency),
+            transports=(),
+            handshakes=tuple(args.handshake),
+            mcpo_log_level="WARNING",
+        )
+        targets = tuple(t for t in TARGETS if t in args.targets)
+        if "direct" not in targets and {"gateway-stdio", "gateway-http"} & set(targets):
+            progress("note: without --targets direct the gateway table has no baseline")
+        result = measure(plan, targets, args.processes, args.baseline)
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=1, default=str))
+    print(tables(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The MCP-client bench cells run: each once, briefly, so the harness cannot rot unnoticed.
+
+Real processes over 127.0.0.1, as in ``make bench``: the rich server over Streamable HTTP, the
+bridge, FastMCP's proxy from its own venv, the official SDK client as load. A cell that fails
+(a proxy that does not start, a client that cannot call, an error answer) fails its test; the
+figures themselves are not judged here, only that each cell measured something real.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.mcp_clients import fastmcp_table, federation_table, gateway_table, measure
+from bench.mcp_load import split
+from bench.measure import Plan
+from bench.targets import ROOT, ensure_fastmcp
+
+REVISIONS = {"newest": "2026-07-28", "2025": "2025-11-25"}
+
+
+def _plan(work: Path, handshakes: tuple[str, ...]) -> Plan:
+    return Plan(
+        work=work,
+        seconds=1.0,
+        warmup=0.3,
+        repeat=1,
+        concurrency=(2,),
+        transports=(),
+        handshakes=handshakes,
+        mcpo_log_level="WARNING",
+    )
+
+
+def _check(result: dict, target: str, handshakes: tuple[str, ...]) -> None:
+    assert result["failures"] == {}
+    for handshake in handshakes:
+        key = f"{handshake}/{target}/2"
+        [run] = result["runs"][key]
+        assert run["n"] > 0
+        assert run["errors"] == 0
+        assert run["protocol_version"] == REVISIONS[handshake]
+        assert run["upstream_cpu_ms"] > 0
+        assert run["client_cpu_ms"] > 0
+        if target != "direct":
+            assert run["proxy_cpu_ms"] > 0
+
+
+def test_split_spreads_calls_over_client_processes() -> None:
+    assert split(32, 2) == [16, 16]
+    assert split(7, 3) == [3, 2, 2]
+    assert split(1, 4) == [1]
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    ("baseline", "target"), [("direct", "gateway-stdio"), ("direct", "gateway-http"), ("gateway-http", "federation")]
+)
+def test_gateway_cells_beside_their_baseline(tmp_path: Path, baseline: str, target: str) -> None:
+    handshakes = ("newest", "2025")
+    result = measure(_plan(tmp_path, handshakes), (baseline, target))
+    _check(result, baseline, handshakes)
+    _check(result, target, handshakes)
+    table = federation_table(result) if target == "federation" else gateway_table(result)
+    assert table.count("| newest") == 1
+    assert table.count("| 2025") == 1
+
+
+def test_client_processes_share_the_calls(tmp_path: Path) -> None:
+    result = measure(_plan(tmp_path, ("newest",)), ("direct",), processes=2)
+    _check(result, "direct", ("newest",))
+    assert result["runs"]["newest/direct/2"][0]["processes"] == 2
+
+
+@pytest.mark.timeout(900)  # the first run installs FastMCP into bench/.venv-fastmcp
+def test_fastmcp_cell_beside_the_gateway(tmp_path: Path) -> None:
+    try:
+        version = ensure_fastmcp()
+    except RuntimeError as exc:  # no package index here: the install itself, not the bench, failed
+        pytest.skip(f"FastMCP could not be installed: {exc}")
+    assert version.startswith("FastMCP ")
+    result = measure(_plan(tmp_path, ("newest",)), ("gateway-stdio", "fastmcp"))
+    _check(result, "fastmcp", ("newest",))
+    _check(result, "gateway-stdio", ("newest",))
+    assert "| newest" in fastmcp_table(result)
+
+
+@pytest.mark.timeout(240)
+def test_profile_under_sdk_clients() -> None:
+    argv = [sys.executable, "bench/profile.py", "--mcp", "newest", "--transport", "http", "--seconds", "1"]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "SDK client 2026-07-28" in done.stdout
+    shares = dict(line.strip().split("%  ", 1)[::-1] for line in done.stdout.splitlines() if "%  " in line)
+    assert float(shares["SDK server (mcp/server)"]) > 0
+
+
+@pytest.mark.timeout(240)
+def test_a_baseline_tree_runs_its_gateway_in_the_same_rounds(tmp_path: Path) -> None:
+    result = measure(_plan(tmp_path, ("newest",)), ("direct", "gateway-http"), baseline=ROOT)
+    _check(result, "gateway-http@baseline", ("newest",))
+    _check(result, "gateway-http", ("newest",))
+    assert "gateway → http (baseline tree)" in gateway_table(result)
