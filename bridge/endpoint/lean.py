@@ -37,6 +37,7 @@ from mcp.server.runner import modern_error_data
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
+    X_MCP_HEADER_KEY,
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
@@ -67,6 +68,8 @@ access = logging.getLogger("bridge.access")
 MAX_LEAN_BODY: Final = 256 * 1024
 #: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
 PING_SECONDS: Final = 15.0
+#: How many tools' input schemas ``LeanMcp`` remembers whether they annotate headers.
+MAX_SCHEMAS: Final = 4096
 #: What a client declares that makes it answerable: its calls keep the SDK's channels.
 _ASKABLE: Final = ("sampling", "elicitation")
 _QUESTIONS: Final = frozenset({"sampling/createMessage", "elicitation/create"})
@@ -228,6 +231,9 @@ class LeanMcp:
         self._levels = gateway_server.handlers.levels
         self._tasks = tasks
         self.sessions = SessionLedger(self._server)
+        self._stamp = self._server.server_info_stamp
+        #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
+        self._schemas: dict[int, tuple[Any, bool]] = {}
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str], asyncio.Task[Any]] = {}
 
@@ -313,8 +319,21 @@ class LeanMcp:
             return False
         if modern and arguments:
             schema = self._input_schema(name, caller)
-            return schema is None or validate_mcp_param_headers(schema, arguments, {}) is None
+            if schema is None or not self._annotated(schema):
+                return True
+            return validate_mcp_param_headers(schema, arguments, {}) is None
         return True
+
+    def _annotated(self, schema: Any) -> bool:
+        """Whether ``schema`` has ``x-mcp-header`` annotations anywhere; remembered per schema object."""
+        known = self._schemas.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        if len(self._schemas) >= MAX_SCHEMAS:  # catalogs change: forget the old ones
+            self._schemas.clear()
+        found = _has_key(schema, X_MCP_HEADER_KEY)
+        self._schemas[id(schema)] = (schema, found)
+        return found
 
     def _input_schema(self, name: str, caller: Caller) -> Any:
         """The ``inputSchema`` this caller was offered for tool ``name``, or None."""
@@ -407,10 +426,19 @@ class LeanMcp:
     def _stamped(self, result: JSON) -> JSON:
         meta = result.get("_meta")
         if meta is None:
-            return {**result, "_meta": {SERVER_INFO_META: self._server.server_info_stamp}}
+            return {**result, "_meta": {SERVER_INFO_META: self._stamp}}
         if isinstance(meta, dict) and meta.get(SERVER_INFO_META) is None:
-            return {**result, "_meta": {**meta, SERVER_INFO_META: self._server.server_info_stamp}}
+            return {**result, "_meta": {**meta, SERVER_INFO_META: self._stamp}}
         return result
+
+
+def _has_key(value: Any, key: str) -> bool:
+    """Whether ``key`` is a key of any object within ``value`` (a JSON document)."""
+    if isinstance(value, dict):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
 
 
 def _error(exc: Exception) -> JSON:
