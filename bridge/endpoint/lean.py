@@ -235,7 +235,7 @@ class LeanMcp:
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
-        self._running: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
         length = headers.get("content-length", "")
@@ -267,7 +267,7 @@ class LeanMcp:
             return False
         params = message.get("params")
         request_id = params.get("requestId") if isinstance(params, dict) else None
-        task = self._running.get((session_id, str(request_id)))
+        task = self._running.get((session_id, request_id)) if isinstance(request_id, str | int) else None
         if task is None:
             return False
         task.cancel()
@@ -310,6 +310,12 @@ class LeanMcp:
         if method == "tools/call" and not self._plain_call(params, scope, modern):
             return None
         return rid, method, params, modern, session_id, declared
+
+    def _still_open(self, session_id: str) -> None:
+        """A 2025-era session whose request ended here: its idle timeout counts from now."""
+        transport = self.sessions.transport(session_id)
+        if transport is not None:
+            self.sessions.hold(transport)
 
     def _plain_call(self, params: JSON, scope: Scope, modern: bool) -> bool:
         """Whether a ``tools/call`` is neither a task the tool requires nor one with parameter headers to check."""
@@ -370,7 +376,7 @@ class LeanMcp:
         gone = asyncio.ensure_future(_disconnect(receive))
         gone.add_done_callback(lambda done: done.cancelled() or me.cancel())
         pinging = _Pinger(exchange) if modern else None
-        key = (session_id, str(rid))
+        key = (session_id, rid)
         if not modern:
             self._running[key] = me
         answer: JSON | None
@@ -398,7 +404,9 @@ class LeanMcp:
             gone.cancel()
             if pinging is not None:
                 pinging.stop()
-            self._running.pop(key, None)
+            if not modern:
+                self._running.pop(key, None)
+                self._still_open(session_id)
         status = await exchange.finish(answer)
         if access.isEnabledFor(logging.INFO):  # path, method and status only: headers may carry secrets
             access.info("POST %s %s %s %.1fms", MCP_PATH, method, status, (time.perf_counter() - started) * 1000)
