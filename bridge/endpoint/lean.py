@@ -1,8 +1,8 @@
 """The lean path for MCP clients on ``/mcp``: their common requests answered on the loop, without the SDK's server.
 
-An MCP client's ``tools/call`` through the SDK's Streamable HTTP app cost the gateway 1.3–1.8 ms
-of CPU (a profile: the SDK's transport, its memory streams and task groups, starlette, pydantic
-round trips of every message; the gateway call itself a fraction). Here the request is parsed
+An MCP client's ``tools/call`` through the SDK's Streamable HTTP app cost the gateway 1.1–1.5 ms
+of CPU (issue 17; a profile: the SDK's transport, its memory streams and task groups, Starlette,
+pydantic round trips of every message; the gateway call itself a fraction). Here the request is parsed
 once, its MCP headers checked, and the gateway called through the same backend as the SDK's
 handlers (``GatewayBackend``: the same errors, the same audit), with the principal the gate put
 in ``scope["state"]``; the answer is written as the SDK writes it:
