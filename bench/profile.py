@@ -41,9 +41,10 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tool-call route (bridge/endpoint/calls.py)", ("endpoint/calls.py",)),
     ("plain JSON-RPC route and dispatcher (endpoint/jsonrpc.py, gateway/jsonrpc.py)", ("/jsonrpc.py",)),
     (
-        "MCP endpoint for MCP clients (bridge/endpoint/server.py, protocol.py)",
-        ("endpoint/server.py", "endpoint/protocol.py"),
+        "MCP endpoint for MCP clients (bridge/endpoint/server.py, lean.py, protocol.py)",
+        ("endpoint/server.py", "endpoint/lean.py", "endpoint/protocol.py"),
     ),
+    ("  of it, the lean path (bridge/endpoint/lean.py)", ("endpoint/lean.py",)),
     ("bridge/mcpserver (the SDK server's handlers, sessions, relay)", ("bridge/mcpserver/",)),
     ("SDK server (mcp/server)", ("mcp/server/",)),
     ("  of it, Streamable HTTP transport and session manager", ("mcp/server/streamable_http",)),

@@ -102,6 +102,9 @@ def main() -> None:
 )
 @click.option("--threads", default=32, show_default=True, type=click.IntRange(min=1), help="Worker threads.")
 @click.option(
+    "--mcp-sdk-only", is_flag=True, hidden=True, help="Serve every /mcp MCP client request by the SDK (tests)."
+)
+@click.option(
     "--spec",
     "spec_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -355,6 +358,7 @@ def serve(
     timeout: float,
     max_body: int,
     threads: int,
+    mcp_sdk_only: bool,
     spec_path: Path | None,
     event_log_size: int,
     event_log_age: float,
@@ -425,6 +429,7 @@ def serve(
         max_body=max_body,
         call_timeout=timeout,
         threads=threads,
+        mcp_lean_path=not mcp_sdk_only,
         event_log_count=event_log_size,
         event_log_age=event_log_age,
         idempotency_ttl=idempotency_ttl,

@@ -342,6 +342,8 @@ class BridgeSettings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     #: Worker threads for REST calls: each in-flight call holds one while it waits upstream.
     threads: int = 32
+    #: Serve MCP clients' common requests on ``/mcp`` on the loop (``bridge.endpoint.lean``); off: all by the SDK.
+    mcp_lean_path: bool = True
     #: The event log keeps at most this many events, none older than ``event_log_age`` seconds.
     event_log_count: int = 10_000
     event_log_age: float = 24 * 3600.0

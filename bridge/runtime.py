@@ -199,21 +199,23 @@ class Bridge:
 
     def asgi_app(self) -> Any:
         """The REST API and the MCP endpoint on one ASGI application."""
-        from bridge.endpoint import create_asgi_app, create_mcp_server
+        from bridge.endpoint import create_asgi_app
         from bridge.endpoint.access import EventAccess
         from bridge.endpoint.async_calls import AsyncCalls
         from bridge.endpoint.call_resources import CallResources
         from bridge.endpoint.calls import ToolCalls
         from bridge.endpoint.draining import Drain
         from bridge.endpoint.jsonrpc import PlainJsonRpc
+        from bridge.endpoint.lean import LeanMcp
         from bridge.endpoint.metrics import MetricsEndpoint
         from bridge.endpoint.observe import Observer
         from bridge.endpoint.origins import Origins
+        from bridge.endpoint.server import create_gateway_server
         from bridge.endpoint.stream import EventStream
         from bridge.endpoint.websocket import WebSocketEndpoint
         from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
-        server = create_mcp_server(self.gateway, self.calls)
+        mcp = create_gateway_server(self.gateway, self.calls)
         check_callback = self.callbacks.check if self.callbacks is not None else None
         calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
@@ -224,7 +226,7 @@ class Bridge:
         self.drain = drain = Drain(self.settings.shutdown_grace)
         app = create_asgi_app(
             self.app,
-            server,
+            mcp.server,
             self.gate,
             host=self.settings.host,
             calls=calls,
@@ -232,6 +234,7 @@ class Bridge:
             stream=EventStream(self.feed, access, stopping=drain.stopping),
             websocket=WebSocketEndpoint(dispatcher, self.feed, access, stopping=drain.stopping),
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
+            lean=LeanMcp(mcp, tasks=self.calls is not None) if self.settings.mcp_lean_path else None,
             origins=origins,
             threads=self.settings.threads,
             drain=drain,

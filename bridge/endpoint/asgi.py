@@ -4,7 +4,9 @@ Tool calls (``bridge.endpoint.calls``) are answered on the event loop without Fl
 the hot path. An MCP client is told apart by what the transport requires of it: it accepts
 ``text/event-stream``, or carries ``Mcp-Session-Id`` / ``MCP-Protocol-Version`` (its GET
 stream and DELETE do too; without them GET or DELETE on ``/mcp`` is Flask's 405). Those
-requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams).
+requests go to the SDK's Streamable HTTP app (both protocol generations, sessions, streams),
+but for their common requests (``tools/call``), answered on the loop by the lean path
+(``bridge.endpoint.lean``) when one is given.
 A plain JSON ``POST /mcp``, as any REST client sends it, is answered on the loop too
 (``bridge.endpoint.jsonrpc``); the rest of the REST API goes to the Flask app. Asynchronous
 calls (``/calls``, ``bridge.endpoint.call_resources``) are polled hard and answered on the
@@ -20,7 +22,7 @@ is ended here: 503 when its answer had not begun.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from a2wsgi import WSGIMiddleware
 from mcp.server.lowlevel import Server
@@ -37,6 +39,9 @@ from bridge.endpoint.stream import EventStream
 from bridge.endpoint.websocket import WebSocketEndpoint
 from bridge.errors import BridgeError
 from bridge.gate import Gate
+
+if TYPE_CHECKING:
+    from bridge.endpoint.lean import LeanMcp
 
 __all__ = ["create_asgi_app"]
 
@@ -65,6 +70,7 @@ def create_asgi_app(
     stream: EventStream | None = None,
     websocket: WebSocketEndpoint | None = None,
     plain_rpc: PlainJsonRpc | None = None,
+    lean: LeanMcp | None = None,
     origins: Origins | None = None,
     threads: int = WSGI_THREADS,
     drain: Drain | None = None,
@@ -121,7 +127,10 @@ def create_asgi_app(
                 scope.setdefault("state", {})[PRINCIPAL] = principal
                 if drain is not None and scope["method"] == "GET":  # the SDK's notification stream
                     drain.hold_stream()
-                await mcp_app(scope, receive, send)
+                if lean is not None:  # the common requests on the loop; the SDK's app for the rest
+                    await lean(scope, receive, send, headers, mcp_app)
+                else:
+                    await mcp_app(scope, receive, send)
                 return
             if plain_rpc is not None and plain_rpc.match(scope):
                 await plain_rpc(scope, receive, send, headers)

@@ -13,6 +13,7 @@ for the request's principal, so the same caller sees it over REST as ``/calls/{i
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mcp.server.lowlevel import Server
@@ -27,9 +28,10 @@ from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.mcpserver import JSON, Caller, Listing, TaskSupport, create_forwarding_server
+from bridge.mcpserver.handlers import ForwardingHandlers
 from bridge.model import Principal, Relay
 
-__all__ = ["GatewayBackend", "create_mcp_server"]
+__all__ = ["GatewayBackend", "GatewayServer", "create_gateway_server", "create_mcp_server"]
 
 T = TypeVar("T")
 
@@ -167,14 +169,31 @@ class GatewayBackend:
         self.gateway.bus.subscribe(lambda _event: self.gateway.call_soon(listener), [CatalogChanged])
 
 
-def create_mcp_server(gateway: Gateway, calls: Calls | None = None) -> Server[Any]:
+@dataclass(frozen=True, slots=True)
+class GatewayServer:
+    """The gateway's MCP server, with the backend and handlers it forwards to (the lean path shares them)."""
+
+    server: Server[Any]
+    backend: GatewayBackend
+    handlers: ForwardingHandlers
+
+
+def create_gateway_server(gateway: Gateway, calls: Calls | None = None) -> GatewayServer:
     """The gateway's MCP server; with ``calls`` it offers the tasks extension, backed by that call store."""
     backend = GatewayBackend(gateway, calls)
-    return create_forwarding_server(
+    handlers = ForwardingHandlers(backend, backend, backend)
+    server = create_forwarding_server(
         backend,
         name="mcp-rest-bridge",
         instructions="An MCP gateway: the tools, resources and prompts of every server behind it.",
         subscriptions=backend,
         completions=backend,
         tasks=backend if calls is not None else None,
+        handlers=handlers,
     )
+    return GatewayServer(server, backend, handlers)
+
+
+def create_mcp_server(gateway: Gateway, calls: Calls | None = None) -> Server[Any]:
+    """The gateway's MCP server alone (``create_gateway_server``)."""
+    return create_gateway_server(gateway, calls).server

@@ -50,10 +50,12 @@ def create_forwarding_server(
     subscriptions: Subscriptions | None = None,
     completions: Completions | None = None,
     tasks: Tasks | None = None,
+    handlers: ForwardingHandlers | None = None,
 ) -> Server[Any]:
     """A server forwarding every request to ``backend``; clients may follow ``subscriptions``' changes
-    and run tool calls as ``tasks``."""
-    handlers = ForwardingHandlers(backend, subscriptions, completions)
+    and run tool calls as ``tasks``. ``handlers``, when given, are the ones to wire (an edge that
+    serves some requests itself shares their state: the log level each session chose)."""
+    handlers = handlers or ForwardingHandlers(backend, subscriptions, completions)
     task_handlers = None if tasks is None else TaskHandlers(tasks, handlers.call_tool)
     follows = subscriptions is not None
     if subscriptions is not None:

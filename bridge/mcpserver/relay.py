@@ -35,7 +35,7 @@ from bridge.mcpserver.holding import Held
 from bridge.mcpserver.sessions import Ctx, LogLevels
 from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
-__all__ = ["CallerRelay", "answerable"]
+__all__ = ["CallerRelay", "answerable", "unanswerable"]
 
 #: How long a finished request waits for its last progress notifications to go out.
 FLUSH_TIMEOUT = 5.0
@@ -101,6 +101,11 @@ def answerable(result: JSON, declared: types.ClientCapabilities | None) -> JSON:
     if not kept:
         raise _missing(needed)
     return {**result, "inputRequests": kept}
+
+
+def unanswerable(method: str) -> MCPError:
+    """-32021 for a question ``method`` the client did not declare it can answer."""
+    return _missing(_NEEDED[method])
 
 
 def _missing(needed: JSON) -> MCPError:

@@ -63,6 +63,10 @@ class PerSession(Generic[V]):
     def get(self, ctx: Ctx) -> V | None:
         return self._values.get(client_session(ctx))
 
+    def of(self, key: str | None) -> V | None:
+        """The value of the client session ``key`` (its ``Mcp-Session-Id``), for an edge that has no ``ctx``."""
+        return self._values.get(key)
+
     def items(self) -> list[tuple[str | None, V]]:
         return list(self._values.items())
 

@@ -1,0 +1,478 @@
+"""The lean path for MCP clients on ``/mcp``: their common requests answered on the loop, without the SDK's server.
+
+An MCP client's ``tools/call`` through the SDK's Streamable HTTP app cost the gateway 1.1–1.5 ms
+of CPU (issue 17; a profile: the SDK's transport, its memory streams and task groups, Starlette,
+pydantic round trips of every message; the gateway call itself a fraction). Here the request is parsed
+once, its MCP headers checked, and the gateway called through the same backend as the SDK's
+handlers (``GatewayBackend``: the same errors, the same audit), with the principal the gate put
+in ``scope["state"]``; the answer is written as the SDK writes it:
+
+- a 2025-era client (a session the SDK opened, ``bridge.endpoint.mcp_sessions``): an SSE stream
+  carrying the progress and log notifications the upstream sends, then the response;
+- a 2026-07-28 client: JSON, or SSE from its first notification (or after ``PING_SECONDS`` of
+  silence, then pinged), the result stamped with the gateway's ``serverInfo``.
+
+Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` of both
+generations and 2026-07-28 ``tools/list``, well formed, with a small ``Content-Length`` body,
+from a client that declared neither sampling nor elicitation (its questions need the SDK's
+channels and rounds), not a task, not a retry with answers. An upstream's question to such a
+client is refused as the SDK refuses it (2026-07-28: the request ends with -32021). Anything
+else, and every request whose headers, session or body are off, goes to the SDK with its body
+replayed, so it answers as it always has: ``initialize``, GET streams, DELETE, notifications,
+subscriptions, tasks, errors. Cancellation: the client going away, or a 2025-era client's
+``notifications/cancelled`` naming a request served here, cancels the upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import mcp_types as types
+import orjson
+from mcp.server.runner import modern_error_data
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    X_MCP_HEADER_KEY,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+    validate_mcp_param_headers,
+)
+from mcp_types import methods
+from mcp_types.jsonrpc import METHOD_NOT_FOUND
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel
+
+from bridge.endpoint.asgi import PRINCIPAL
+from bridge.endpoint.jsonrpc import MCP_PATH
+from bridge.endpoint.mcp_sessions import SessionLedger, replayed
+from bridge.endpoint.server import GatewayServer
+from bridge.mcpserver import Caller
+from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
+from bridge.mcpserver.relay import answerable, unanswerable
+from bridge.mcpserver.tasks import TASKS
+from bridge.model import INPUT_REQUIRED, JSON, RelayRefused
+
+from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
+
+__all__ = ["LeanMcp"]
+
+access = logging.getLogger("bridge.access")
+
+#: Bodies larger than this, or without ``Content-Length``, go to the SDK unread (its own limit answers).
+MAX_LEAN_BODY: Final = 256 * 1024
+#: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
+PING_SECONDS: Final = 15.0
+#: How many tools' input schemas ``LeanMcp`` remembers whether they annotate headers.
+MAX_SCHEMAS: Final = 4096
+#: What a client declares that makes it answerable: its calls keep the SDK's channels.
+_ASKABLE: Final = ("sampling", "elicitation")
+_QUESTIONS: Final = frozenset({"sampling/createMessage", "elicitation/create"})
+
+_SSE_HEAD: Final = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def _accepts_both(accept: str) -> bool:
+    """Whether ``Accept`` takes JSON and SSE (wildcards included), as the SDK requires of a POST."""
+    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if "*/*" in kinds:
+        return True
+    return bool(kinds & {"application/json", "application/*"}) and bool(kinds & {"text/event-stream", "text/*"})
+
+
+def _sse(message: JSON) -> bytes:
+    return b"event: message\r\ndata: " + orjson.dumps(message) + b"\r\n\r\n"
+
+
+def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
+    """``(id, method, params)`` of a request the lean path takes; None for anything else."""
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return None
+    rid, method, params = message.get("id"), message.get("method"), message.get("params", {})
+    if isinstance(rid, bool) or not isinstance(rid, str | int) or not isinstance(params, dict):
+        return None
+    if not isinstance(params.get("_meta", {}), dict):
+        return None
+    if method == "tools/call":
+        taken = isinstance(params.get("name"), str) and isinstance(params.get("arguments", {}), dict)
+        return (
+            (rid, method, params) if taken and not {"task", "inputResponses", "requestState"} & params.keys() else None
+        )
+    if method == "tools/list" and modern and "cursor" not in params:
+        return rid, method, params
+    return None
+
+
+class _Exchange:
+    """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first)."""
+
+    def __init__(self, send: Send, modern: bool, session_id: str) -> None:
+        self._send = send
+        self._modern = modern
+        self._head = _SSE_HEAD if modern else [*_SSE_HEAD, (b"mcp-session-id", session_id.encode("latin-1"))]
+        self.started = False
+        self.ended = False
+
+    async def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            await self._send({"type": "http.response.start", "status": 200, "headers": self._head})
+
+    async def event(self, chunk: bytes) -> None:
+        if self.ended:
+            return
+        await self._start()
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def finish(self, answer: JSON | None) -> int:
+        """Send ``answer`` (None: end the stream with nothing more, a cancelled request); the status sent."""
+        if self.ended:
+            return 200
+        self.ended = True
+        if self._modern and not self.started and answer is not None:
+            error = answer.get("error")
+            status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200) if isinstance(error, dict) else 200
+            body = orjson.dumps(answer)
+            head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await self._send({"type": "http.response.start", "status": status, "headers": head})
+            await self._send({"type": "http.response.body", "body": body})
+            return status
+        await self._start()
+        await self._send({"type": "http.response.body", "body": b"" if answer is None else _sse(answer)})
+        return 200
+
+
+class _LeanRelay:
+    """The caller's side of a call served here (``bridge.model.Relay``), as ``CallerRelay`` is on the SDK's path."""
+
+    def __init__(self, exchange: _Exchange, token: Any, level: str | None, modern: bool, stop: Callable[[], object]):
+        self._exchange = exchange
+        self._token = token
+        self._level = level
+        self._modern = modern
+        self._stop = stop
+        self._unsent = 0
+        self._sent: asyncio.Event | None = None
+        #: Set when a question ended the request (2026-07-28: -32021, as a held call is refused).
+        self.refusal: MCPError | None = None
+
+    @property
+    def wants_progress(self) -> bool:
+        return self._token is not None
+
+    @property
+    def log_level(self) -> str | None:
+        return self._level
+
+    @property
+    def takes_input_required(self) -> bool:
+        return self._modern
+
+    @property
+    def input_responses(self) -> JSON | None:
+        return None
+
+    @property
+    def request_state(self) -> str | None:
+        return None
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        if self._token is not None:
+            params: JSON = {"progressToken": self._token, "progress": progress}
+            if total is not None:
+                params["total"] = total
+            if message is not None:
+                params["message"] = message
+            await self._notify("notifications/progress", params)
+
+    async def log(self, params: JSON) -> None:
+        sent = {k: params.get(k) for k in ("level", "logger", "data") if params.get(k) is not None}
+        await self._notify("notifications/message", sent)
+
+    async def _notify(self, method: str, params: JSON) -> None:
+        self._unsent += 1
+        try:
+            await self._exchange.event(_sse({"jsonrpc": "2.0", "method": method, "params": params}))
+        finally:
+            self._unsent -= 1
+            if not self._unsent and self._sent is not None:
+                self._sent.set()
+
+    async def flushed(self) -> None:
+        if self._unsent:
+            self._sent = asyncio.Event()
+            await asyncio.wait_for(self._sent.wait(), 5.0)
+
+    async def ask(self, method: str, params: JSON) -> JSON:
+        if method not in _QUESTIONS:
+            raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
+        if self._modern:  # the request ends with -32021, as the SDK's held call is refused
+            self.refusal = unanswerable(method)
+            self._stop()
+        raise RelayRefused(f"the client did not declare the capability {method} needs")
+
+
+class LeanMcp:
+    """``/mcp`` for an MCP client's common requests; the SDK's app (``sdk``) for everything else."""
+
+    def __init__(self, gateway_server: GatewayServer, *, tasks: bool) -> None:
+        self._server = gateway_server.server
+        self._backend = gateway_server.backend
+        self._levels = gateway_server.handlers.levels
+        self._tasks = tasks
+        self.sessions = SessionLedger(self._server)
+        self._stamp = self._server.server_info_stamp
+        #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
+        self._schemas: dict[int, tuple[Any, bool]] = {}
+        #: Requests served here, by session and request id, for ``notifications/cancelled``.
+        self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
+        length = headers.get("content-length", "")
+        if scope["method"] != "POST" or not length.isdigit() or int(length) > MAX_LEAN_BODY:
+            await sdk(scope, receive, send)
+            return
+        body = await read_body(receive, MAX_LEAN_BODY)
+        version = headers.get("mcp-protocol-version", "")
+        modern = version in MODERN_PROTOCOL_VERSIONS
+        session_id = headers.get("mcp-session-id", "")
+        if not modern and not session_id:
+            await self.sessions.opening(scope, body, receive, send, sdk)
+            return
+        try:
+            message = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            message = None
+        if not modern and await self._cancelled(message, session_id, send):
+            return
+        taken = self._taken(message, modern, version, session_id, headers, scope)
+        if taken is not None:
+            await self._serve(scope, receive, send, *taken)
+            return
+        await sdk(scope, replayed(body, receive), send)
+
+    async def _cancelled(self, message: Any, session_id: str, send: Send) -> bool:
+        """A 2025-era ``notifications/cancelled`` naming a request served here: that call cancelled, 202."""
+        if not isinstance(message, dict) or message.get("method") != "notifications/cancelled" or "id" in message:
+            return False
+        params = message.get("params")
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        task = self._running.get((session_id, request_id)) if isinstance(request_id, str | int) else None
+        if task is None:
+            return False
+        task.cancel()
+        head = [(b"content-type", b"application/json"), (b"content-length", b"0")]
+        head.append((b"mcp-session-id", session_id.encode("latin-1")))
+        await send({"type": "http.response.start", "status": 202, "headers": head})
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
+    def _taken(
+        self, message: Any, modern: bool, version: str, session_id: str, headers: Headers, scope: Scope
+    ) -> tuple[str | int, str, JSON, bool, str, JSON] | None:
+        """What the lean path serves of this request: ``(id, method, params, modern, session, declared)``."""
+        request = _request(message, modern)
+        if request is None or not _accepts_both(headers.get("accept", "")):
+            return None
+        rid, method, params = request
+        if modern:
+            raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            if find_duplicated_routing_header(raw) is not None or any(k.startswith("mcp-param-") for k, _ in raw):
+                return None
+            if isinstance(classify_inbound_request(message, headers=dict(raw)), InboundLadderRejection):
+                return None
+            declared = params["_meta"][types.CLIENT_CAPABILITIES_META_KEY]
+            if not isinstance(declared, dict) or TASKS in (declared.get("extensions") or {}):
+                return None
+        else:
+            if version and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+                return None
+            if not headers.get("content-type", "").lower().startswith("application/json"):
+                return None
+            transport = self.sessions.transport(session_id)
+            found = self.sessions.declared(session_id)
+            if transport is None or found is None:
+                return None
+            self.sessions.hold(transport)
+            declared = found
+        if any(declared.get(kind) is not None for kind in _ASKABLE):
+            return None
+        if method == "tools/call" and not self._plain_call(params, scope, modern):
+            return None
+        return rid, method, params, modern, session_id, declared
+
+    def _still_open(self, session_id: str) -> None:
+        """A 2025-era session whose request ended here: its idle timeout counts from now."""
+        transport = self.sessions.transport(session_id)
+        if transport is not None:
+            self.sessions.hold(transport)
+
+    def _plain_call(self, params: JSON, scope: Scope, modern: bool) -> bool:
+        """Whether a ``tools/call`` is neither a task the tool requires nor one with parameter headers to check."""
+        caller = Caller(scope.get("state", {}))
+        name, arguments = params["name"], params.get("arguments") or {}
+        if self._tasks and self._backend.task_support(name, caller) == "required":
+            return False
+        if modern and arguments:
+            schema = self._input_schema(name, caller)
+            if schema is None or not self._annotated(schema):
+                return True
+            return validate_mcp_param_headers(schema, arguments, {}) is None
+        return True
+
+    def _annotated(self, schema: Any) -> bool:
+        """Whether ``schema`` has ``x-mcp-header`` annotations anywhere; remembered per schema object."""
+        known = self._schemas.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        if len(self._schemas) >= MAX_SCHEMAS:  # catalogs change: forget the old ones
+            self._schemas.clear()
+        found = _has_key(schema, X_MCP_HEADER_KEY)
+        self._schemas[id(schema)] = (schema, found)
+        return found
+
+    def _input_schema(self, name: str, caller: Caller) -> Any:
+        """The ``inputSchema`` this caller was offered for tool ``name``, or None."""
+        principal = caller.state.get(PRINCIPAL)
+        gateway = self._backend.gateway
+        try:
+            server, tool = gateway.resolve_tool(name, principal)
+        except Exception:  # the call itself says what is wrong with the name
+            return None
+        return (gateway.upstreams.catalog(server).tools.get(tool) or {}).get("inputSchema")
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        rid: str | int,
+        method: str,
+        params: JSON,
+        modern: bool,
+        session_id: str,
+        declared: JSON,
+    ) -> None:
+        started = time.perf_counter()
+        me = asyncio.current_task()
+        assert me is not None
+        meta: JSON = params.get("_meta") or {}
+        level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
+        exchange = _Exchange(send, modern, session_id)
+        relay = _LeanRelay(
+            exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel
+        )
+        caller = Caller(scope.get("state", {}), str(rid))
+        gone = asyncio.ensure_future(_disconnect(receive))
+        gone.add_done_callback(lambda done: done.cancelled() or me.cancel())
+        pinging = _Pinger(exchange) if modern else None
+        key = (session_id, rid)
+        if not modern:
+            self._running[key] = me
+        answer: JSON | None
+        try:
+            if method == "tools/list":
+                result: JSON = {"tools": await self._backend.listing("tools", caller)}
+            else:
+                arguments = params.get("arguments") or {}
+                result = await self._backend.call_tool(params["name"], arguments, caller, relay)
+                await relay.flushed()
+            answer = {"jsonrpc": "2.0", "id": rid, "result": self._wire(method, result, modern, declared)}
+        except asyncio.CancelledError:
+            if relay.refusal is None:
+                if not gone.done():  # cancelled by notifications/cancelled: the stream ends unanswered
+                    me.uncancel()
+                    answer = None
+                else:
+                    raise
+            else:
+                me.uncancel()
+                answer = {"jsonrpc": "2.0", "id": rid, "error": _error(relay.refusal)}
+        except Exception as exc:  # MCPError is the client's answer; anything else a bug, logged
+            answer = {"jsonrpc": "2.0", "id": rid, "error": _error(exc)}
+        finally:
+            gone.cancel()
+            if pinging is not None:
+                pinging.stop()
+            if not modern:
+                self._running.pop(key, None)
+                self._still_open(session_id)
+        status = await exchange.finish(answer)
+        if access.isEnabledFor(logging.INFO):  # path, method and status only: headers may carry secrets
+            access.info("POST %s %s %s %.1fms", MCP_PATH, method, status, (time.perf_counter() - started) * 1000)
+
+    def _wire(self, method: str, result: JSON, modern: bool, declared: JSON) -> JSON:
+        """``result`` as the SDK's server sends it: typed as its handler types it, dumped, shaped for the
+        version (``_serialize`` of the SDK's runner), and at 2026-07-28 stamped with the gateway's ``serverInfo``."""
+        typed: BaseModel
+        if method == "tools/list":
+            typed = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in result["tools"]])
+        elif modern and result.get("resultType") == INPUT_REQUIRED:
+            typed = types.InputRequiredResult.model_validate(
+                answerable(result, types.ClientCapabilities.model_validate(declared))
+            )
+        else:
+            typed = types.CallToolResult.model_validate(as_ours(result))
+        dumped = typed.model_dump(by_alias=True, mode="json", exclude_none=True)
+        version = MODERN_PROTOCOL_VERSIONS[0] if modern else HANDSHAKE_PROTOCOL_VERSIONS[-1]
+        wire: JSON = methods.serialize_server_result(method, version, dumped)
+        if modern:
+            wire.setdefault("resultType", "complete")
+            return self._stamped(wire)
+        return wire
+
+    def _stamped(self, result: JSON) -> JSON:
+        meta = result.get("_meta")
+        if meta is None:
+            return {**result, "_meta": {SERVER_INFO_META: self._stamp}}
+        if isinstance(meta, dict) and meta.get(SERVER_INFO_META) is None:
+            return {**result, "_meta": {**meta, SERVER_INFO_META: self._stamp}}
+        return result
+
+
+def _has_key(value: Any, key: str) -> bool:
+    """Whether ``key`` is a key of any object within ``value`` (a JSON document)."""
+    if isinstance(value, dict):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
+
+
+def _error(exc: Exception) -> JSON:
+    error = modern_error_data(exc)
+    dumped: JSON = error.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return when the client goes away (the request's body has been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class _Pinger:
+    """A silent 2026-07-28 call's stream: committed to SSE after ``PING_SECONDS``, then pinged as often."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self._exchange = exchange
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(PING_SECONDS, self._ping)
+        self._sending: asyncio.Task[None] | None = None
+
+    def _ping(self) -> None:
+        self._sending = self._loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
+        self._timer = self._loop.call_later(PING_SECONDS, self._ping)
+
+    def stop(self) -> None:
+        self._timer.cancel()

@@ -1,0 +1,303 @@
+"""An MCP client's requests answered by the lean ``/mcp`` path come out as the SDK's server answers them.
+
+Two real bridges front the same upstreams (the rich server and the relay server, over stdio):
+one as served, where a client's ``tools/call`` (and a 2026-07-28 ``tools/list``) is answered on
+the loop (``bridge.endpoint.lean``), and one started with ``--mcp-sdk-only``, where the SDK's
+Streamable HTTP app answers everything. Each request goes to both as raw HTTP, at both protocol
+generations (a 2025-era one in a session each bridge opened), and status, media type and the
+messages on the answer (notifications as a multiset: they come from tasks of their own, then
+the response) must agree; each case's own status and outcome are held too, so both paths being
+wrong alike cannot pass. The served bridge's access log shows which requests the lean path
+took, so a lean path that took nothing fails too. Cancellation, by a 2025-era client's
+``notifications/cancelled`` and by a client going away, reaches the upstream call.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from harness import poll
+from tests.servers.launch import RICH_SERVER
+from tests.support import ROOT, BridgeProcess, bridge_process
+
+MODERN = "2026-07-28"
+HANDSHAKE = "2025-11-25"
+BOTH = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+CONFIG = {
+    "mcpServers": {
+        "rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio", "--name", "rich"]},
+        "relay": {"command": sys.executable, "args": ["-m", "tests.servers.relay_server"], "cwd": str(ROOT)},
+        "old": {"command": sys.executable, "args": ["-m", "tests.servers.relay_server", "--legacy"], "cwd": str(ROOT)},
+    }
+}
+
+
+class Peer:
+    """One bridge as a raw HTTP MCP client sees it: a 2025-era session of its own, and 2026-07-28 requests."""
+
+    def __init__(self, bridge: BridgeProcess) -> None:
+        self.bridge = bridge
+        self.url = bridge.url + "/mcp"
+        opened = requests.post(self.url, headers=BOTH, json=_initialize(), timeout=30)
+        assert opened.status_code == 200, opened.text
+        self.session = opened.headers["mcp-session-id"]
+        done = requests.post(
+            self.url,
+            headers=self.legacy_headers(),
+            json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+            timeout=30,
+        )
+        assert done.status_code == 202
+
+    def legacy_headers(self) -> dict[str, str]:
+        return {**BOTH, "Mcp-Session-Id": self.session, "MCP-Protocol-Version": HANDSHAKE}
+
+    def lean_lines(self) -> list[str]:
+        return [line for line in self.bridge.log().splitlines() if "POST /mcp tools/" in line]
+
+
+def _initialize(capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+    params = {
+        "protocolVersion": HANDSHAKE,
+        "capabilities": capabilities or {},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    return {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params}
+
+
+def _modern(
+    method: str,
+    params: dict[str, Any],
+    *,
+    rid: Any = 1,
+    capabilities: dict[str, Any] | None = None,
+    level: str | None = None,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    meta: dict[str, Any] = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities or {},
+    }
+    if level is not None:
+        meta["io.modelcontextprotocol/logLevel"] = level
+    meta.update(params.pop("_meta", {}))
+    headers = {**BOTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if "name" in params:
+        headers["Mcp-Name"] = params["name"]
+    return headers, {"jsonrpc": "2.0", "id": rid, "method": method, "params": {**params, "_meta": meta}}
+
+
+def _messages(response: requests.Response) -> list[Any]:
+    """The JSON-RPC messages on an answer: the SSE events' data in order, or the one JSON body."""
+    kind = response.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        return [response.json()] if response.content else []
+    if not kind.startswith("text/event-stream"):
+        return [response.text]
+    found = []
+    for event in response.text.replace("\r\n", "\n").split("\n\n"):
+        data = [line[len("data: ") :] for line in event.split("\n") if line.startswith("data: ")]
+        if data:
+            found.append(json.loads("\n".join(data)))
+    return found
+
+
+def _outcome(response: requests.Response) -> tuple[int, str, list[str], Any]:
+    """What must agree: status, media type, the notifications (as a multiset), and the last message."""
+    messages = _messages(response)
+    notes = sorted(json.dumps(m, sort_keys=True) for m in messages[:-1])
+    return response.status_code, response.headers.get("content-type", "").split(";")[0], notes, messages[-1:]
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Peer, Peer]]:
+    tmp = tmp_path_factory.mktemp("lean")
+    with (
+        bridge_process(tmp / "lean", CONFIG, "--log-level", "info") as lean,
+        bridge_process(tmp / "sdk", CONFIG, "--log-level", "info", "--mcp-sdk-only") as sdk,
+    ):
+        poll(lambda: requests.get(lean.url + "/readyz", timeout=5).status_code == 200, 60)
+        poll(lambda: requests.get(sdk.url + "/readyz", timeout=5).status_code == 200, 60)
+        yield Peer(lean), Peer(sdk)
+
+
+def _call(name: str, arguments: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"name": name, **({"arguments": arguments} if arguments is not None else {}), **extra}
+
+
+# (name, params, whether the lean path takes it, the status, what the last message holds)
+LEGACY: list[tuple[str, dict[str, Any], bool, int, str]] = [
+    ("echo", _call("rich.echo", {"text": "hello"}), True, 200, '"text":"hello"'),
+    ("no arguments", _call("rich.all_content"), True, 200, '"type":"image"'),
+    ("tool error", _call("rich.fail", {"message": "it broke"}), True, 200, '"isError":true'),
+    ("bad arguments", _call("rich.add", {"a": "one"}), True, 200, '"error"'),
+    ("unknown tool", _call("nope"), True, 200, '"error"'),
+    ("unknown server", _call("absent.echo"), True, 200, '"error"'),
+    ("progress and logs", _call("relay.steps", {"count": 3}, _meta={"progressToken": "p-1"}), True, 200, "3"),
+    ("a question it cannot answer", _call("relay.ask", {"question": "why?"}), True, 200, "did not declare"),
+    ("a task", _call("rich.echo", {"text": "t"}, task={"ttl": 60000}), False, 200, '"text":"t"'),
+    ("a 2025 upstream's progress", _call("old.steps", {"count": 2}, _meta={"progressToken": 3}), True, 200, "to 2"),
+    ("a 2025 upstream's question", _call("old.ask", {"question": "why?"}), True, 200, "did not declare"),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "lean", "status", "holds"), LEGACY, ids=[c[0] for c in LEGACY])
+def test_a_2025_session_s_calls_answer_as_the_sdk_does(
+    peers: tuple[Peer, Peer], name: str, params: dict[str, Any], lean: bool, status: int, holds: str
+) -> None:
+    before = len(peers[0].lean_lines())
+    outcomes = []
+    for peer in peers:
+        body = {"jsonrpc": "2.0", "id": f"id-{name}", "method": "tools/call", "params": params}
+        outcomes.append(_outcome(requests.post(peer.url, headers=peer.legacy_headers(), json=body, timeout=60)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == status
+    assert outcomes[0][1] == "text/event-stream"
+    assert holds in json.dumps(outcomes[0][3], separators=(",", ":"))
+    assert len(peers[0].lean_lines()) == before + lean
+    assert not peers[1].lean_lines()
+    if name == "progress and logs":  # the notifications came on the call's own stream, both kinds
+        assert sum('"notifications/progress"' in n for n in outcomes[0][2]) == 3
+        assert sum('"notifications/message"' in n for n in outcomes[0][2]) >= 3
+
+
+MODERN_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], bool, int, str]] = [
+    ("echo", "tools/call", _call("rich.echo", {"text": "hi"}), {}, True, 200, '"resultType":"complete"'),
+    ("list", "tools/list", {}, {}, True, 200, '"rich.echo"'),
+    ("tool error", "tools/call", _call("rich.fail", {"message": "no"}), {}, True, 200, '"isError":true'),
+    ("unknown tool", "tools/call", _call("nope"), {}, True, 400, '"error"'),
+    (
+        "progress and logs",
+        "tools/call",
+        _call("relay.steps", {"count": 2}, _meta={"progressToken": 7}),
+        {"level": "debug"},
+        True,
+        200,
+        "counted to 2",
+    ),
+    ("a question it cannot answer", "tools/call", _call("relay.ask", {"question": "?"}), {}, True, 400, "-32021"),
+    ("a 2025 upstream's question", "tools/call", _call("old.ask", {"question": "?"}), {}, True, 400, "-32021"),
+    (
+        "a 2025 upstream's progress",
+        "tools/call",
+        _call("old.steps", {"count": 2}, _meta={"progressToken": 4}),
+        {"level": "info"},
+        True,
+        200,
+        "counted to 2",
+    ),
+    (
+        "a client that can answer",
+        "tools/call",
+        _call("rich.echo", {"text": "e"}),
+        {"capabilities": {"elicitation": {}}},
+        False,
+        200,
+        '"text":"e"',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "params", "extra", "lean", "status", "holds"), MODERN_CASES, ids=[c[0] for c in MODERN_CASES]
+)
+def test_2026_requests_answer_as_the_sdk_does(
+    peers: tuple[Peer, Peer],
+    name: str,
+    method: str,
+    params: dict[str, Any],
+    extra: dict[str, Any],
+    lean: bool,
+    status: int,
+    holds: str,
+) -> None:
+    before = len(peers[0].lean_lines())
+    outcomes = []
+    for peer in peers:
+        headers, body = _modern(method, json.loads(json.dumps(params)), **extra)
+        outcomes.append(_outcome(requests.post(peer.url, headers=headers, json=body, timeout=60)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == status
+    assert holds in json.dumps(outcomes[0][3], separators=(",", ":"))
+    assert len(peers[0].lean_lines()) == before + lean
+    if name == "progress and logs":  # notifications turn the answer into SSE, on both paths
+        assert outcomes[0][1] == "text/event-stream"
+        assert sum('"notifications/progress"' in n for n in outcomes[0][2]) == 2
+
+
+# Requests the lean path leaves to the SDK: answered as it always answered them.
+def _refused(peer: Peer) -> list[tuple[dict[str, str], Any]]:
+    echo = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": _call("rich.echo", {"text": "x"})}
+    headers, modern = _modern("tools/call", _call("rich.echo", {"text": "x"}))
+    return [
+        ({**peer.legacy_headers(), "Mcp-Session-Id": "f" * 32}, echo),  # an unknown session: 404
+        ({**peer.legacy_headers(), "Accept": "application/json"}, echo),  # 406
+        ({**peer.legacy_headers(), "Content-Type": "text/plain"}, echo),  # 415
+        (peer.legacy_headers(), {"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"arguments": {}}}),
+        (peer.legacy_headers(), {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}),
+        (peer.legacy_headers(), b'{"jsonrpc": "2.0", "method": '),
+        ({**headers, "Mcp-Name": "rich.add"}, modern),  # the header disagrees with the body
+        ({**headers, "MCP-Protocol-Version": "2099-01-01"}, modern),
+        (headers, {**modern, "params": {"name": "rich.echo"}}),  # no envelope
+        ({**headers, "Accept": "text/event-stream"}, modern),
+    ]
+
+
+def test_what_the_lean_path_leaves_to_the_sdk_is_answered_as_before(peers: tuple[Peer, Peer]) -> None:
+    before = len(peers[0].lean_lines())
+    cases = zip(_refused(peers[0]), _refused(peers[1]), strict=True)
+    for (lean_headers, body), (sdk_headers, _body) in cases:
+        answers = []
+        for peer, headers in ((peers[0], lean_headers), (peers[1], sdk_headers)):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            response = requests.post(peer.url, headers=headers, data=data, timeout=30)
+            answers.append((response.status_code, _messages(response) if response.content else []))
+        assert answers[0][0] == answers[1][0], (body, answers)
+        assert [m.get("error", {}).get("code") for m in answers[0][1] if isinstance(m, dict)] == [
+            m.get("error", {}).get("code") for m in answers[1][1] if isinstance(m, dict)
+        ], (body, answers)
+        assert answers[0][0] != 200 or answers[0][1], (body, answers)
+    assert len(peers[0].lean_lines()) == before
+
+
+def _hold_counts(peer: Peer) -> tuple[int, int]:
+    def count(tool: str) -> int:
+        body = {"jsonrpc": "2.0", "id": tool, "method": "tools/call", "params": _call(f"relay.{tool}", {})}
+        answer = _messages(requests.post(peer.url, headers=peer.legacy_headers(), json=body, timeout=30))[-1]
+        return int(answer["result"]["content"][0]["text"])
+
+    return count("holding"), count("cancellations")
+
+
+def test_notifications_cancelled_cancels_a_lean_call_upstream(peers: tuple[Peer, Peer]) -> None:
+    peer = peers[0]
+    _, cancelled = _hold_counts(peer)
+    body = {"jsonrpc": "2.0", "id": "long-1", "method": "tools/call", "params": _call("relay.hold", {"seconds": 30})}
+    answers: list[requests.Response] = []
+    call = threading.Thread(
+        target=lambda: answers.append(requests.post(peer.url, headers=peer.legacy_headers(), json=body, timeout=60))
+    )
+    call.start()
+    poll(lambda: _hold_counts(peer)[0] == 1, 20)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "long-1"}}
+    assert requests.post(peer.url, headers=peer.legacy_headers(), json=cancel, timeout=10).status_code == 202
+    poll(lambda: _hold_counts(peer) == (0, cancelled + 1), 20)
+    call.join(30)
+    assert answers
+    assert answers[0].status_code == 200
+    assert not _messages(answers[0])  # the stream ended unanswered
+
+
+def test_a_client_going_away_cancels_its_lean_call_upstream(peers: tuple[Peer, Peer]) -> None:
+    peer = peers[0]
+    _, cancelled = _hold_counts(peer)
+    headers, body = _modern("tools/call", _call("relay.hold", {"seconds": 30}))
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(peer.url, headers=headers, json=body, timeout=(5, 2))
+    poll(lambda: _hold_counts(peer) == (0, cancelled + 1), 20)
