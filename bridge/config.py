@@ -386,6 +386,9 @@ class BridgeSettings:
     #: What asynchronous calls' completion callbacks (``Callback-Url``) are signed with, as webhook
     #: deliveries are; None: callbacks are refused (nothing to sign them with).
     callback_secret: str | None = field(default=None, repr=False)
+    #: What handshake-era MCP session ids are sealed with, the same on every instance behind one
+    #: balancer so that any of them revives a session another opened; None: a key of this process's own.
+    session_secret: str | None = field(default=None, repr=False)
 
     @property
     def resource_url(self) -> str:

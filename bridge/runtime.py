@@ -51,6 +51,7 @@ from bridge.webhooks.outbox import WebhookOutbox
 
 if TYPE_CHECKING:
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
+    from bridge.endpoint.session_seal import SessionSeal
 
 __all__ = ["Bridge"]
 
@@ -192,10 +193,19 @@ class Bridge:
             stream=EventStream(self.feed, access),
             websocket=WebSocketEndpoint(dispatcher, self.feed, access),
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
-            lean=LeanMcp(mcp, tasks=self.calls is not None) if self.settings.mcp_lean_path else None,
+            lean=LeanMcp(mcp, tasks=self.calls is not None, seal=self._session_seal())
+            if self.settings.mcp_lean_path
+            else None,
             origins=origins,
             threads=self.settings.threads,
         )
+
+    def _session_seal(self) -> SessionSeal:
+        """What 2025-era session ids are sealed with: the operator's shared secret, or a key of this process's."""
+        from bridge.endpoint.session_seal import SessionSeal
+
+        secret = self.settings.session_secret
+        return SessionSeal(secret.encode() if secret else None)
 
     def http_protocol(self) -> type[GuardedHttpProtocol]:
         """uvicorn's HTTP protocol for this bridge (after ``asgi_app()``): bounded request heads, and

@@ -48,6 +48,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer
+from bridge.endpoint.session_seal import SessionSeal
 from bridge.mcpserver import Caller
 from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
 from bridge.mcpserver.relay import answerable, unanswerable
@@ -218,16 +219,19 @@ class _LeanRelay:
 class LeanMcp:
     """``/mcp`` for an MCP client's common requests; the SDK's app (``sdk``) for everything else."""
 
-    def __init__(self, gateway_server: GatewayServer, *, tasks: bool) -> None:
+    def __init__(self, gateway_server: GatewayServer, *, tasks: bool, seal: SessionSeal | None = None) -> None:
         self._server = gateway_server.server
         self._backend = gateway_server.backend
         self._levels = gateway_server.handlers.levels
         self._tasks = tasks
-        self.sessions = SessionLedger(self._server)
+        self.sessions = SessionLedger(self._server, seal)
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str], asyncio.Task[Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
+        session_id = headers.get("mcp-session-id", "")
+        if session_id and not self.sessions.known(session_id):  # opened on another instance, or gone
+            await self.sessions.revive(session_id, scope["state"][PRINCIPAL].subject)
         length = headers.get("content-length", "")
         if scope["method"] != "POST" or not length.isdigit() or int(length) > MAX_LEAN_BODY:
             await sdk(scope, receive, send)
@@ -235,9 +239,8 @@ class LeanMcp:
         body = await read_body(receive, MAX_LEAN_BODY)
         version = headers.get("mcp-protocol-version", "")
         modern = version in MODERN_PROTOCOL_VERSIONS
-        session_id = headers.get("mcp-session-id", "")
         if not modern and not session_id:
-            await self.sessions.opening(scope, body, receive, send, sdk)
+            await self.sessions.opening(scope, body, receive, send, sdk, scope["state"][PRINCIPAL].subject)
             return
         try:
             message = orjson.loads(body)
