@@ -49,8 +49,6 @@ class SessionSeal:
                 raise ValueError(f"the session secret must be at least {MIN_SECRET_BYTES} bytes")
             raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
         self._key = OctKey.import_key(raw)
-        #: Whether ids opened here were sealed elsewhere too (a shared key): sessions outlive their instance.
-        self.shared = secret is not None
 
     def seal(self, state: JSON) -> str:
         """An id holding ``state``; each call a new one (the nonce is random), in visible ASCII."""
