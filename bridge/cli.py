@@ -33,6 +33,7 @@ from bridge.config import (
     parse_rate,
     read_secret_file,
 )
+from bridge.endpoint.session_seal import MIN_SECRET_BYTES
 from bridge.keys_command import keys
 from bridge.spec import SpecError
 from bridge.store import StoreError
@@ -312,6 +313,15 @@ def main() -> None:
     help="Bytes of an asynchronous call's result kept; a bigger result fails the call (507).",
 )
 @click.option(
+    "--session-secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help=(
+        "File holding a secret (32 bytes or more) that 2025-era MCP session ids are sealed with; give"
+        " every instance behind one balancer the same, and a session opened on one is served by all."
+        " Also MCP_BRIDGE_SESSION_SECRET. Without one, sessions are this process's own."
+    ),
+)
+@click.option(
     "--callback-secret-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help=(
@@ -399,6 +409,7 @@ def serve(
     call_max_result: int,
     callback_secret_file: Path | None,
     shutdown_grace: float,
+    session_secret_file: Path | None,
     log_level: str,
     log_format: LogFormat,
     telemetry: bool,
@@ -456,6 +467,7 @@ def serve(
         shutdown_grace=shutdown_grace,
         telemetry=telemetry,
         metrics_address=metrics_address,
+        session_secret=_session_secret(session_secret_file),
         oauth=OAuthSettings(
             issuer=oauth_issuer,
             jwks_url=oauth_jwks_url,
@@ -660,6 +672,14 @@ def _secret(path: Path | None, option: str, variable: str | None = None) -> str 
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from exc
     return (os.environ.get(variable) or None) if variable else None
+
+
+def _session_secret(path: Path | None) -> str | None:
+    secret = _secret(path, "--session-secret-file", "MCP_BRIDGE_SESSION_SECRET")
+    if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+        too_short = f"the secret must be at least {MIN_SECRET_BYTES} bytes"
+        raise click.BadParameter(too_short, param_hint="--session-secret-file")
+    return secret
 
 
 def _auth_line(settings: BridgeSettings, keyed: bool) -> str:

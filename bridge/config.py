@@ -402,6 +402,9 @@ class BridgeSettings:
     telemetry: bool = True
     #: ``HOST:PORT`` serving ``/metrics`` without auth, for a private network's Prometheus; None: not served.
     metrics_address: str | None = None
+    #: What handshake-era MCP session ids are sealed with, the same on every instance behind one
+    #: balancer so that any of them revives a session another opened; None: a key of this process's own.
+    session_secret: str | None = field(default=None, repr=False)
 
     @property
     def resource_url(self) -> str:

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from bridge.endpoint.draining import Drain
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
+    from bridge.endpoint.session_seal import SessionSeal
 
 __all__ = ["Bridge"]
 
@@ -234,7 +235,9 @@ class Bridge:
             stream=EventStream(self.feed, access, stopping=drain.stopping),
             websocket=WebSocketEndpoint(dispatcher, self.feed, access, stopping=drain.stopping),
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
-            lean=LeanMcp(mcp, tasks=self.calls is not None) if self.settings.mcp_lean_path else None,
+            lean=LeanMcp(mcp, tasks=self.calls is not None, seal=self._session_seal())
+            if self.settings.mcp_lean_path
+            else None,
             origins=origins,
             threads=self.settings.threads,
             drain=drain,
@@ -243,6 +246,13 @@ class Bridge:
         if not self.settings.telemetry and self.tracing is None:
             return app
         return Observer(app, self.metrics, self.tracing.tracer if self.tracing is not None else None)
+
+    def _session_seal(self) -> SessionSeal:
+        """What 2025-era session ids are sealed with: the operator's shared secret, or a key of this process's."""
+        from bridge.endpoint.session_seal import SessionSeal
+
+        secret = self.settings.session_secret
+        return SessionSeal(secret.encode() if secret else None)
 
     def http_protocol(self) -> type[GuardedHttpProtocol]:
         """uvicorn's HTTP protocol for this bridge (after ``asgi_app()``): bounded request heads, and

@@ -52,6 +52,7 @@ from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer
+from bridge.endpoint.session_seal import SessionSeal
 from bridge.mcpserver import Caller
 from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
 from bridge.mcpserver.relay import answerable, unanswerable
@@ -225,12 +226,12 @@ class _LeanRelay:
 class LeanMcp:
     """``/mcp`` for an MCP client's common requests; the SDK's app (``sdk``) for everything else."""
 
-    def __init__(self, gateway_server: GatewayServer, *, tasks: bool) -> None:
+    def __init__(self, gateway_server: GatewayServer, *, tasks: bool, seal: SessionSeal | None = None) -> None:
         self._server = gateway_server.server
         self._backend = gateway_server.backend
         self._levels = gateway_server.handlers.levels
         self._tasks = tasks
-        self.sessions = SessionLedger(self._server)
+        self.sessions = SessionLedger(self._server, seal)
         self._stamp = self._server.server_info_stamp
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}
@@ -238,6 +239,9 @@ class LeanMcp:
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
+        session_id = headers.get("mcp-session-id", "")
+        if session_id and not self.sessions.known(session_id):  # opened on another instance, or gone
+            await self.sessions.revive(session_id, scope["state"][PRINCIPAL].subject)
         length = headers.get("content-length", "")
         if scope["method"] != "POST" or not length.isdigit() or int(length) > MAX_LEAN_BODY:
             await sdk(scope, receive, send)
@@ -245,9 +249,8 @@ class LeanMcp:
         body = await read_body(receive, MAX_LEAN_BODY)
         version = headers.get("mcp-protocol-version", "")
         modern = version in MODERN_PROTOCOL_VERSIONS
-        session_id = headers.get("mcp-session-id", "")
         if not modern and not session_id:
-            await self.sessions.opening(scope, body, receive, send, sdk)
+            await self.sessions.opening(scope, body, receive, send, sdk, scope["state"][PRINCIPAL].subject)
             return
         try:
             message = orjson.loads(body)

@@ -10,25 +10,53 @@ while the client uses it (each lean request holds off the SDK's idle timeout as 
 requests do). The opening request is seen on its way to the SDK: its body once more, and the
 session id in its answer's headers. The SDK has no public lookup of a session by id, so
 ``transport`` reads its manager's table; a test fails if that changes.
+
+Behind a load balancer a session's requests reach instances that never saw its ``initialize``.
+So the id the SDK gives a new session is a sealed one (``bridge.endpoint.session_seal``) holding
+the ``initialize`` params and the opener's subject, and an instance that does not know an id it
+is sent opens it and ``revive``s the session: a transport under that id in the SDK's table and a
+server task whose connection starts where the handshake left it (the version negotiated, the
+client's capabilities and identity recorded, initialized). Only the subject that opened a
+session may revive it; anything else is answered by the SDK as an unknown session (404). A
+session a client ended (``DELETE``) on an instance is never revived there; the other instances
+learn of it only if the client's next request reaches them: they end it when it idles out. What
+a client sets later on one instance (its log level) stays there.
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import math
 from collections import OrderedDict
 from typing import Any
 
 import anyio
 import orjson
+from anyio.abc import TaskStatus
+from mcp.server.connection import Connection
 from mcp.server.lowlevel import Server
+from mcp.server.runner import serve_connection
 from mcp.server.streamable_http import StreamableHTTPServerTransport
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+from mcp_types import InitializeRequestParams
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+from pydantic import ValidationError
 
 from bridge.mcpserver.sessions import MAX_SESSIONS
 from bridge.model import JSON
 
 from .http import ASGIApp, Receive, Scope, Send
+from .session_seal import SessionSeal
 
 __all__ = ["SessionLedger", "replayed"]
+
+log = logging.getLogger(__name__)
+
+#: The sealed id the session an ``initialize`` opens is to get, while the SDK admits it.
+_OPENING: contextvars.ContextVar[str | None] = contextvars.ContextVar("opening", default=None)
+#: What of ``initialize``'s params a session id carries.
+_SEALED_PARAMS = ("protocolVersion", "capabilities", "clientInfo")
 
 
 def replayed(body: bytes, receive: Receive) -> Receive:
@@ -48,23 +76,32 @@ def replayed(body: bytes, receive: Receive) -> Receive:
 class SessionLedger:
     """What each open handshake-era session's client declared, and its SDK transport."""
 
-    def __init__(self, server: Server[Any]) -> None:
+    def __init__(self, server: Server[Any], seal: SessionSeal | None = None) -> None:
         self._server = server
+        self._seal = seal or SessionSeal()
         self._declared: OrderedDict[str, JSON] = OrderedDict()
+        #: Sessions their clients ended here (``DELETE``), newest last: not revived again.
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._hooked = False
 
-    async def opening(self, scope: Scope, body: bytes, receive: Receive, send: Send, sdk: ASGIApp) -> None:
+    async def opening(
+        self, scope: Scope, body: bytes, receive: Receive, send: Send, sdk: ASGIApp, subject: str
+    ) -> None:
         """Hand a request without a session to the SDK, noting the capabilities an ``initialize`` declares
-        under the session id its answer carries."""
+        under the session id its answer carries: a sealed id holding them, for ``subject``."""
         try:
             message = orjson.loads(body)
         except orjson.JSONDecodeError:
             message = None
         params = message.get("params") if isinstance(message, dict) and message.get("method") == "initialize" else None
         capabilities = params.get("capabilities") if isinstance(params, dict) else None
-        if not isinstance(capabilities, dict):
+        if not isinstance(params, dict) or not isinstance(capabilities, dict):
             await sdk(scope, replayed(body, receive), send)
             return
         declared: JSON = capabilities
+        self._hook_admission()
+        sealed = {"s": subject, "p": {k: params[k] for k in _SEALED_PARAMS if k in params}}
+        _OPENING.set(self._seal.seal(sealed))
 
         async def noting(message: Any) -> None:
             if message["type"] == "http.response.start" and message["status"] == 200:
@@ -79,6 +116,104 @@ class SessionLedger:
         self._declared[session_id] = declared
         while len(self._declared) > MAX_SESSIONS:
             self._declared.popitem(last=False)
+
+    def _hook_admission(self) -> None:
+        """Make the SDK's manager give a session opened by ``opening`` the sealed id it set (once)."""
+        if self._hooked:
+            return
+        self._hooked = True
+        manager = self._server.session_manager
+        admit = manager._admit_session
+
+        def admitting(requestor: Any) -> StreamableHTTPServerTransport | None:
+            transport = admit(requestor)
+            wanted = _OPENING.get()
+            if transport is None or wanted is None or transport.mcp_session_id is None:
+                return transport
+            _OPENING.set(None)
+            made = transport.mcp_session_id
+            transport.mcp_session_id = wanted
+            manager._server_instances[wanted] = manager._server_instances.pop(made)
+            if made in manager._session_owners:
+                manager._session_owners[wanted] = manager._session_owners.pop(made)
+            return transport
+
+        manager._admit_session = admitting  # type: ignore[method-assign]
+        discard = manager._discard_session
+
+        async def discarding(session_id: str, transport: StreamableHTTPServerTransport) -> None:
+            if transport.is_terminated:  # its client ended it (an idle or crashed session is not)
+                self._ended[session_id] = None
+                while len(self._ended) > MAX_SESSIONS:
+                    self._ended.popitem(last=False)
+            await discard(session_id, transport)
+
+        manager._discard_session = discarding  # type: ignore[method-assign]
+
+    def known(self, session_id: str) -> bool:
+        """Whether the SDK has an open session ``session_id`` here."""
+        return session_id in self._server.session_manager._server_instances
+
+    async def revive(self, session_id: str, subject: str) -> bool:
+        """Open the session ``session_id`` seals here, as it was after its handshake, if ``subject``
+        opened it and there is room; whether it is open here now."""
+        manager = self._server.session_manager
+        if session_id in manager._server_instances:
+            return True
+        if session_id in self._ended:
+            return False
+        self._hook_admission()
+        state = self._seal.open(session_id)
+        if state is None or state.get("s") != subject:
+            return False
+        try:
+            params = InitializeRequestParams.model_validate(state.get("p"), by_name=False)
+        except ValidationError:
+            return False
+        if manager.max_sessions is not None and len(manager._server_instances) >= manager.max_sessions:
+            return False
+        requested = params.protocol_version
+        version = requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
+        transport = StreamableHTTPServerTransport(
+            mcp_session_id=session_id,
+            is_json_response_enabled=manager.json_response,
+            event_store=manager.event_store,
+            security_settings=manager.security_settings,
+            retry_interval=manager.retry_interval,
+            idle_timeout=manager.session_idle_timeout,
+        )
+        manager._server_instances[session_id] = transport  # no await since the check above: no race
+
+        async def serve(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            async with transport.connect() as (read, write):
+                task_status.started()
+                try:
+                    idle = transport.idle_scope or anyio.CancelScope()
+                    with idle:
+                        dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(
+                            read, write, inline_methods=frozenset({"initialize"})
+                        )
+                        connection = Connection.for_loop(
+                            dispatcher, session_id=session_id, protocol_version_hint=version
+                        )
+                        connection.client_params = params
+                        connection.initialized.set()
+                        await serve_connection(
+                            self._server, dispatcher, connection=connection, lifespan_state=manager._lifespan_state
+                        )
+                except Exception:
+                    log.exception("a revived session crashed")
+                finally:
+                    await manager._discard_session(session_id, transport)
+
+        try:
+            assert manager._task_group is not None
+            await manager._task_group.start(serve)
+        except BaseException:
+            manager._server_instances.pop(session_id, None)
+            raise
+        self._note(session_id, params.capabilities.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return True
 
     def declared(self, session_id: str) -> JSON | None:
         """What the client of ``session_id`` declared at ``initialize``; None for a session not seen opening."""
