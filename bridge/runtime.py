@@ -221,7 +221,7 @@ class Bridge:
         calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
         access = EventAccess(self.gate, origins)
-        call_resources = CallResources(self.calls, self.gate, origins=origins)
+        call_resources = CallResources(self.calls, self.gate, origins=origins, request_ids=self.settings.telemetry)
         dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
         self.drain = drain = Drain(self.settings.shutdown_grace)

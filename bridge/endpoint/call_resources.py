@@ -31,6 +31,7 @@ from bridge.calls import Calls, CallState, CallView, render
 from bridge.errors import UNEXPECTED, BridgeError
 from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.model import JSON, Principal
+from bridge.telemetry.context import request_id_of
 from bridge.validation import OperationValidator
 
 from .http import (
@@ -66,8 +67,18 @@ def etag(version: int) -> str:
 class CallResources:
     """The ``/calls`` routes, as a matcher and an ASGI handler."""
 
-    def __init__(self, calls: Calls, gate: Gate, heartbeat: float = HEARTBEAT, origins: Origins | None = None) -> None:
+    def __init__(
+        self,
+        calls: Calls,
+        gate: Gate,
+        heartbeat: float = HEARTBEAT,
+        origins: Origins | None = None,
+        *,
+        request_ids: bool = False,
+    ) -> None:
         self._calls = calls
+        #: Whether quick answers carry ``X-Request-Id`` (the bridge's telemetry is on).
+        self._request_ids = request_ids
         self._gate = gate
         self._origins = origins
         self._heartbeat = heartbeat
@@ -162,9 +173,12 @@ class CallResources:
         call_id = path[len(PREFIX) + 1 :]
         if not call_id or "/" in call_id:
             return None
-        for name, _ in raw_headers:
+        named: bytes | None = None
+        for name, value in raw_headers:
             if name in (b"origin", b"content-length", b"transfer-encoding"):
                 return None
+            if name == b"x-request-id":
+                named = value
         scope = {"headers": raw_headers}
         if self._origins is not None and self._origins.needs_check(scope):
             return None
@@ -176,6 +190,9 @@ class CallResources:
             answer = self._view(call_id, admission.principal, headers)
         except (BridgeError, MustWait):  # refused, or a credential to ask about: the route answers it
             return None
+        if self._request_ids:  # as the edge's observer answers every other request
+            status, extra, body = answer
+            answer = status, (*extra, (b"x-request-id", request_id_of(named))), body
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("GET %s %s %.1fms", path, answer[0], (time.perf_counter() - started) * 1000)
         return answer

@@ -24,6 +24,7 @@ __all__ = [
     "RequestContext",
     "current",
     "current_request_id",
+    "request_id_of",
     "with_request_id",
 ]
 
@@ -82,6 +83,15 @@ class RequestContext:
     def meta(self) -> dict[str, str]:
         """What an upstream request's ``_meta`` carries of this request."""
         return {TRACEPARENT: self.traceparent, REQUEST_ID_META: self.request_id}
+
+
+def request_id_of(given: bytes | None) -> bytes:
+    """The ``X-Request-Id`` an answer carries for a request that sent ``given`` (None: none): its own
+    when safe, else a new one. For answers made before any context is (the polls the HTTP protocol
+    answers): no trace is begun for them."""
+    if given is not None and _SAFE_ID.fullmatch(given.decode("latin-1")) is not None:
+        return given
+    return b"%032x" % _random_bits(128)
 
 
 def _parse_traceparent(value: str) -> tuple[str, bool] | None:

@@ -135,6 +135,21 @@ def test_every_edge_returns_the_request_id(
     assert response.headers["X-Request-Id"] == headers["X-Request-Id"], (response.status_code, response.text)
 
 
+def test_a_poll_answered_in_the_http_protocol_returns_the_request_id(bridge: BridgeProcess) -> None:
+    started = requests.post(
+        f"{bridge.url}/servers/meta/tools/meta", json={}, headers={**AUTH, "Prefer": "respond-async"}, timeout=30
+    )
+    assert started.status_code == 202, started.text
+    with requests.Session() as session:  # keep-alive HTTP/1.1 GETs: the polls answered before any ASGI cycle
+        named = session.get(f"{bridge.url}{started.headers['Location']}", headers={**AUTH, "X-Request-Id": "poll-1"})
+        made = [session.get(f"{bridge.url}{started.headers['Location']}", headers=AUTH) for _ in range(2)]
+    assert named.status_code == 200
+    assert named.headers["X-Request-Id"] == "poll-1"
+    assert [m.status_code for m in made] == [200, 200]
+    assert len({m.headers["X-Request-Id"] for m in made}) == 2
+    assert all(len(m.headers["X-Request-Id"]) == 32 for m in made)
+
+
 def test_the_event_stream_returns_the_request_id(bridge: BridgeProcess) -> None:
     with requests.get(
         f"{bridge.url}/mcp/stream", headers={**AUTH, "X-Request-Id": "stream-1"}, stream=True, timeout=10
