@@ -50,6 +50,16 @@ def _logs(folder: Path) -> Iterator[Path]:
             yield path
 
 
+#: Tests that install an OpenTelemetry tracer provider. The provider is set once per process, and
+#: the MCP SDK's tracers keep the first one they see, so every test after these would be traced
+#: (spans made, ``traceparent`` in messages' ``_meta``): they run last.
+_TRACING_LAST = "tests/telemetry/test_tracing.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.startswith(_TRACING_LAST))  # stable: the rest keep their order
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when any log the suite wrote holds a secret it used."""
     secrets = used()

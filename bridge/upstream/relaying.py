@@ -131,6 +131,7 @@ class BackChannel:
 
     async def ask(self, method: str, params: JSON) -> JSON | types.ErrorData:
         """The caller's answer, or the error the server is given when there is no caller to ask."""
+        params = _without_hop_context(params)
         relay = self._relays.owner()
         if relay is None:
             refusal = f"{method}: no caller of this bridge can answer"
@@ -147,6 +148,23 @@ class BackChannel:
             if task is not None and task.cancelling():
                 raise
             return types.ErrorData(code=INTERNAL_ERROR, message=f"{method}: the call that asked was cancelled")
+
+
+#: W3C trace context an upstream's SDK puts in its question's ``_meta``: the bridge-to-upstream
+#: hop's (continued from the call's ``_meta``), not the caller's, so not passed on.
+_HOP_CONTEXT = ("traceparent", "tracestate", "baggage")
+
+
+def _without_hop_context(params: JSON) -> JSON:
+    """A question's params without the upstream hop's trace context (and ``_meta`` gone if that was all)."""
+    meta = params.get("_meta")
+    if not isinstance(meta, dict) or not any(key in meta for key in _HOP_CONTEXT):
+        return params
+    kept = {key: value for key, value in meta.items() if key not in _HOP_CONTEXT}
+    trimmed = {key: value for key, value in params.items() if key != "_meta"}
+    if kept:
+        trimmed["_meta"] = kept
+    return trimmed
 
 
 def _at_least(level: str, floor: str) -> bool:

@@ -95,7 +95,7 @@ def test_profile_under_sdk_clients() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "SDK client 2026-07-28" in done.stdout
     shares = dict(line.strip().split("%  ", 1)[::-1] for line in done.stdout.splitlines() if "%  " in line)
-    assert float(shares["SDK server (mcp/server)"]) > 0
+    assert float(shares["  of it, the lean path (bridge/endpoint/lean.py)"]) > 0  # where tools/call is served
 
 
 @pytest.mark.timeout(240)
