@@ -40,7 +40,7 @@ pytest: $(STAMP) $(NPM_STAMP)
 
 test: lint typecheck generated-check pytest
 
-# Bridge vs direct SDK session vs mcpo, one table plus extras (~16 min; BENCH_ARGS=--quick for ~2 min).
+# Bridge vs direct SDK session vs mcpo, one table plus extras (over half an hour, see README; BENCH_ARGS=--quick for ~2 min).
 # It installs mcpo into bench/.venv-mcpo itself; see bench/README.md.
 .PHONY: bench
 bench: $(STAMP) $(NPM_STAMP)
