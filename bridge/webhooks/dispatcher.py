@@ -173,7 +173,8 @@ class WebhookDispatcher:
             return 0
         count = await asyncio.to_thread(self._store.release, self.owner)
         self._held.clear()
-        log.info("handed back %d pending webhook deliveries", count)
+        if count:  # most stops hold none: nothing to say
+            log.info("handed back %d pending webhook deliveries", count)
         return count
 
     async def close(self) -> None:
