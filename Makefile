@@ -35,8 +35,11 @@ typecheck: $(STAMP)
 generated-check: $(STAMP)
 	$(BIN)/mcp-bridge generate --check
 
+# Two workers, one per core of the machines we run on; each test file goes whole to one worker
+# (--dist loadfile), so a module's fixtures (servers, bridges, clusters) are made once.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 pytest: $(STAMP) $(NPM_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck generated-check pytest
 

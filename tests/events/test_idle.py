@@ -144,21 +144,25 @@ def test_a_thousand_idle_streams_and_sockets_are_served_then_cleaned_up_when_the
         feed = bridge.bridge.feed
         streams = open_streams(bridge.port, MANY)
         sockets = open_sockets(bridge.port, MANY)
-        poll(lambda: feed.followers == 2 * MANY, 10, what=f"{2 * MANY} followers")
-        assert (bridge.stream.open, bridge.websocket.open) == (MANY, MANY)
-        with SseClient(bridge.url, "/mcp/stream?type=tool.call.finished", {"X-API-Key": USER}) as watcher:
-            assert watcher.status == 200
-            assert (
-                bridge.bridge.gateway.run(
-                    bridge.bridge.gateway.call_tool("events", "echo", {"text": "busy"}, principal=_user(bridge))
-                )["isError"]
-                is False
-            )
-            assert watcher.next().data["tool"] == "echo"  # events flow with 2,000 idle subscribers
-        vanish(streams)
-        vanish(sockets)
-        poll(lambda: feed.followers == 0, 15, what="every follower gone")
-        poll(lambda: (bridge.stream.open, bridge.websocket.open) == (0, 0), 15, what="every stream and socket gone")
+        try:
+            poll(lambda: feed.followers == 2 * MANY, 30, what=f"{2 * MANY} followers")
+            assert (bridge.stream.open, bridge.websocket.open) == (MANY, MANY)
+            with SseClient(bridge.url, "/mcp/stream?type=tool.call.finished", {"X-API-Key": USER}) as watcher:
+                assert watcher.status == 200
+                assert (
+                    bridge.bridge.gateway.run(
+                        bridge.bridge.gateway.call_tool("events", "echo", {"text": "busy"}, principal=_user(bridge))
+                    )["isError"]
+                    is False
+                )
+                assert watcher.next().data["tool"] == "echo"  # events flow with 2,000 idle subscribers
+            vanish(streams)
+            vanish(sockets)
+            poll(lambda: feed.followers == 0, 15, what="every follower gone")
+            poll(lambda: (bridge.stream.open, bridge.websocket.open) == (0, 0), 15, what="every stream and socket gone")
+        finally:  # a failure above must not leave 2,000 sockets to the next test
+            for sock in streams + sockets:
+                sock.close()
 
 
 def _user(bridge: Served) -> Any:
