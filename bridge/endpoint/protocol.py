@@ -21,7 +21,10 @@ asynchronous call). An answer is written at once, in one write, and no ASGI cycl
 the request; None leaves the request to the application as usual. Polls come by the thousand a
 second, and the cycle (a task, its messages, two writes) was most of what one cost. Answers made
 while one read's bytes are parsed are written together when the parsing ends: a client that
-pipelines its polls pays one segment each way for all of them, not one each.
+pipelines its polls pays one segment each way for all of them, not one each. What the parser
+hands over per request is kept to what ``quick`` needs: the ASGI scope is built only for a
+request that goes on to the application, and one idle timer per connection, not one per answer,
+closes a connection left idle after quick answers.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from bridge.errors import BridgeError, HeadersTooLarge, RequestInvalid, RequestT
 
 __all__ = ["HEAD_TIMEOUT", "MAX_HEADERS", "MAX_HEAD_BYTES", "GuardedHttpProtocol", "QuickAnswer"]
 
-#: Given a GET's target and headers, its whole answer (status, headers, body), or None.
-QuickAnswer = Callable[[bytes, list[tuple[bytes, bytes]]], tuple[int, tuple[tuple[bytes, bytes], ...], bytes] | None]
+#: Given a GET's target and headers, its whole answer, or None: its status, its header fields as
+#: written (``name: value\r\n`` each, ``Content-Type`` and ``Content-Length`` among them when it
+#: has a body; the server's own ``Server`` and ``Date`` go before them), and its body.
+QuickAnswer = Callable[[bytes, list[tuple[bytes, bytes]]], tuple[int, bytes, bytes] | None]
 
 
 class _Answered:
@@ -81,6 +86,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     #: The server's default headers (Server, Date) as written, and the list they were made from.
     _defaults = b""
     _defaults_of: list[tuple[bytes, bytes]] | None = None
+    #: Loop time the connection last fell idle after quick answers, and the timer that closes it
+    #: once it has been idle ``timeout_keep_alive`` seconds (see ``_idle_too_long``).
+    _idle_since = 0.0
+    _idle_timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def answering(cls, quick: QuickAnswer) -> type[GuardedHttpProtocol]:
@@ -93,6 +102,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -120,17 +132,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         answers, self._answers = self._answers, None
         if not answers:
             return
-        self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
+        self.transport.write(b"".join(answers))
         if self.cycle is _ANSWERED and not self.transport.is_closing():
             # The last request read was answered here, and nothing is in flight after it: the
-            # connection waits for the next one as after any response (uvicorn's keep-alive timer).
-            self._unset_keepalive_if_required()
-            waiting = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
-            self.timeout_keep_alive_task = waiting
+            # connection waits for the next one as after any response, closed when idle too long.
+            # One timer serves every answer: it reads when the connection fell idle when it fires.
+            self._idle_since = self.loop.time()
+            if self._idle_timer is None:
+                self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_too_long)
+
+    def _idle_too_long(self) -> None:
+        """uvicorn's keep-alive timeout, for a connection whose last request was answered here."""
+        self._idle_timer = None
+        if self.cycle is not _ANSWERED or self._in_head or self.transport.is_closing():
+            return  # a request in hand since: its own timers apply (the head's, uvicorn's keep-alive)
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self._idle_timer = self.loop.call_later(left, self._idle_too_long)
+        else:
+            self.timeout_keep_alive_handler()
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # uvicorn's scope waits for the head (``_scope``): a request answered here never needs one.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._in_head = True
+
+    def _scope(self) -> None:
+        """The request's ASGI scope, as uvicorn makes it when a message begins, with the head read so far."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -167,24 +201,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if answer is not None:
                 self._write_answer(*answer)
                 return
+        self._scope()
         super().on_headers_complete()
 
-    def _write_answer(self, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> None:
+    def _write_answer(self, status: int, fields: bytes, body: bytes) -> None:
         """A request's whole answer, queued to be written with the others this read brought."""
         defaults = self.server_state.default_headers  # a new list each second (its Date changes)
         if defaults is not self._defaults_of:
             self._defaults_of = defaults
             self._defaults = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
-        parts = [STATUS_LINE[status], self._defaults]
-        if status != 304:
-            parts.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
-        for name, value in headers:
-            parts += (name, b": ", value, b"\r\n")
-        parts += (b"\r\n", body)
         self.cycle = _ANSWERED
         self.server_state.total_requests += 1
-        # Only ever called while data_received parses: written with the others when it ends.
-        cast(list[bytes], self._answers).append(b"".join(parts))
+        # Only ever called while data_received parses: written with the others, in one join, when it ends.
+        cast(list[bytes], self._answers).extend((STATUS_LINE[status], self._defaults, fields, b"\r\n", body))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

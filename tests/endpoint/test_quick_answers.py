@@ -22,7 +22,7 @@ from bridge.endpoint import protocol
 from bridge.endpoint.protocol import GuardedHttpProtocol
 from harness import free_port
 
-Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+Answer = tuple[int, bytes, bytes]
 
 #: Seconds the test server keeps an idle connection (uvicorn's default is 5).
 KEEP_ALIVE = 1
@@ -39,8 +39,9 @@ class Quick:
         if not url.startswith(b"/quick/"):
             return None
         if (b"if-none-match", b'"1"') in headers:
-            return 304, ((b"etag", b'"1"'),), b""
-        return 200, ((b"etag", b'"1"'),), b'{"said":"%s"}' % url[len(b"/quick/") :]
+            return 304, b'etag: "1"\r\n', b""
+        body = b'{"said":"%s"}' % url[len(b"/quick/") :]
+        return 200, b'content-type: application/json\r\ncontent-length: %d\r\netag: "1"\r\n' % len(body), body
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
