@@ -89,6 +89,7 @@ class CallResources:
         #: One object, so that ``Calls.formed`` knows the form it kept (a bound method is made anew on each access).
         self._poll_answer = self._form_poll_answer
         v = gate.validator
+        self._poll = v["getCall"]
         self._ops = {
             "listCalls": v["listCalls"],
             "getCall": v["getCall"],
@@ -187,20 +188,21 @@ class CallResources:
         if self._origins is not None and self._origins.needs_check({"headers": raw_headers}):
             return None
         try:
-            principal = self._gate.caller(self._ops["getCall"], _RawHeaders(raw_headers))
+            principal = self._gate.caller(self._poll, _RawHeaders(raw_headers))
             # No body, no query, and an id the store holds matches the path's pattern (ids are
             # minted as such): the operation's checks could refuse nothing here, so they are not run.
             tag_of, fields, not_modified, body = self._calls.formed(call_id, principal, self._poll_answer)
         except (BridgeError, MustWait):  # refused, or a credential to ask about: the route answers it
             return None
-        answer = (304, not_modified, b"") if tag == tag_of else (200, fields, body)
+        status = 200
+        if tag == tag_of:
+            status, fields, body = 304, not_modified, b""
         if self._request_ids:  # as the edge's observer answers every other request
-            status, fields, body = answer
-            answer = status, fields + b"x-request-id: " + request_id_of(named) + b"\r\n", body
+            fields += b"x-request-id: " + request_id_of(named) + b"\r\n"
         if logged:
             took = (time.perf_counter() - started) * 1000
-            access_log.info("GET %s %s %.1fms", url.decode("latin-1"), answer[0], took)
-        return answer
+            access_log.info("GET %s %s %.1fms", url.decode("latin-1"), status, took)
+        return status, fields, body
 
     @staticmethod
     def _form_poll_answer(view: CallView, body: bytes) -> tuple[bytes, bytes, bytes, bytes]:

@@ -166,28 +166,34 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.url, self.headers, self.expect_100_continue = url, headers, expect
         self.scope["headers"] = headers
 
+    # The parser's callbacks run for every request (polls by the thousand a second): the counts
+    # are kept inline, each limit checked where it grows.
+
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
+        self._head_parsed += len(url)
+        if self._head_parsed > MAX_HEAD_BYTES:
+            self._too_large()
+        self.url += url  # as uvicorn's: the target may come in pieces
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_fields += 1
         if self._head_fields > MAX_HEADERS:
             self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
             raise ValueError("too many header fields")  # the parser stops; send_400_response answers
-        self._count(len(name) + len(value) + 4)
+        self._head_parsed += len(name) + len(value) + 4
+        if self._head_parsed > MAX_HEAD_BYTES:
+            self._too_large()
         super().on_header(name, value)
 
-    def _count(self, size: int) -> None:
-        """Add ``size`` to the parsed head's; past the limit the parser is stopped (one chunk may hold it all)."""
-        self._head_parsed += size
-        if self._head_parsed > MAX_HEAD_BYTES:
-            self._refusal = HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes")
-            raise ValueError("request head too large")
+    def _too_large(self) -> None:
+        """The parsed head is past the limit: the parser is stopped (one chunk may hold it all)."""
+        self._refusal = HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes")
+        raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
         self._reading_head = self._in_head = False
-        self._stop_head_timer()
+        if self._head_timer is not None:
+            self._stop_head_timer()
         if (
             self.quick
             and (self.cycle is None or self.cycle.response_complete)
@@ -199,24 +205,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         ):
             answer = self.quick[0](self.url, self.headers)
             if answer is not None:
-                self._write_answer(*answer)
+                self._write_answer(answer)
                 return
         self._scope()
         super().on_headers_complete()
 
-    def _write_answer(self, status: int, fields: bytes, body: bytes) -> None:
+    def _write_answer(self, answer: tuple[int, bytes, bytes]) -> None:
         """A request's whole answer, queued to be written with the others this read brought."""
-        defaults = self.server_state.default_headers  # a new list each second (its Date changes)
+        state = self.server_state
+        defaults = state.default_headers  # a new list each second (its Date changes)
         if defaults is not self._defaults_of:
             self._defaults_of = defaults
             self._defaults = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+        status, fields, body = answer
         self.cycle = _ANSWERED
-        self.server_state.total_requests += 1
+        state.total_requests += 1
         # Only ever called while data_received parses: written with the others, in one join, when it ends.
         cast(list[bytes], self._answers).extend((STATUS_LINE[status], self._defaults, fields, b"\r\n", body))
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if self.cycle is not _ANSWERED:  # uvicorn's does nothing more to a complete response
+            super().on_message_complete()
         self._reading_head = True  # bytes from here on are the next request's head
         self._head_bytes = self._head_fields = self._head_parsed = 0
 
