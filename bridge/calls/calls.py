@@ -361,7 +361,9 @@ class Calls:
         """``form(view, json)`` of the call's latest view (``encoded``), made once per version: what
         an edge answers a poll with, so that a poll of an unchanged call makes nothing anew. One
         ``form`` per call is kept (give the same object each time)."""
-        call = self._own(call_id, principal)
+        call = self._calls.get(call_id)  # ``_own``, inline: this is every poll's one look-up
+        if call is None or call.view.subject != principal.subject:
+            raise NotFound(f"no call {call_id!r}")
         kept = call.formed
         version = call.view.version
         if kept is not None and kept[0] == version and kept[1] is form:

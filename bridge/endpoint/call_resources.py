@@ -59,6 +59,8 @@ access_log = logging.getLogger("bridge.access")
 log = logging.getLogger(__name__)
 
 PREFIX = "/calls"
+#: Where a call's id begins in its path (``/calls/{id}``).
+_ID_AT = len(PREFIX) + 1
 _JSON = b"application/json"
 #: Headers that send a poll to the route: ``Origin`` is checked there, a body is read there.
 _ROUTED = frozenset({b"origin", b"content-length", b"transfer-encoding"})
@@ -172,7 +174,7 @@ class CallResources:
         """
         if not url.startswith(b"/calls/") or b"?" in url or b"%" in url or self._gate.rate is not None:
             return None
-        call_id = url[len(PREFIX) + 1 :].decode("latin-1")
+        call_id = url[_ID_AT:].decode("latin-1")
         if not call_id or "/" in call_id:
             return None
         logged = access_log.isEnabledFor(logging.INFO)

@@ -195,6 +195,20 @@ def test_an_idle_connection_after_quick_answers_is_closed_after_the_keep_alive_t
         assert KEEP_ALIVE - 0.2 < time.monotonic() - started < KEEP_ALIVE + 3
 
 
+def test_a_connection_polled_more_often_than_the_keep_alive_time_stays_open(served: tuple[int, Quick]) -> None:
+    """One idle timer serves every answer: it closes a connection idle that long, not one busy that long."""
+    port, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=KEEP_ALIVE + 5) as sock:
+        began = time.monotonic()
+        answered = 0
+        while time.monotonic() - began < KEEP_ALIVE * 2.5:
+            sock.sendall(_get(f"/quick/n{answered}"))
+            assert _read(sock, 1)[0][2] == b'{"said":"n%d"}' % answered
+            answered += 1
+            time.sleep(KEEP_ALIVE * 0.3)  # the client's own pace: well inside the keep-alive time
+        assert answered >= 8
+
+
 def test_a_head_left_unfinished_after_quick_answers_gets_408(
     served: tuple[int, Quick], monkeypatch: pytest.MonkeyPatch
 ) -> None:
