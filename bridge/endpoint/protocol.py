@@ -183,7 +183,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_parsed += len(name) + len(value) + 4
         if self._head_parsed > MAX_HEAD_BYTES:
             self._too_large()
-        super().on_header(name, value)
+        # What uvicorn's does, without a second call per header: names in lower case, values
+        # without the trailing blanks llhttp keeps (RFC 9110 §5.5), ``Expect: 100-continue`` noted.
+        name = name.lower()
+        value = value.rstrip(b" \t")
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def _too_large(self) -> None:
         """The parsed head is past the limit: the parser is stopped (one chunk may hold it all)."""

@@ -51,6 +51,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/slow":
         await asyncio.sleep(0.3)
     body = b'{"app":"%s"}' % scope["path"].encode()
+    if scope["path"] == "/echo":  # the body read, and the headers as the application saw them
+        received = await receive()
+        seen = b",".join(b"%s=%s" % pair for pair in scope["headers"] if pair[0].startswith(b"x-"))
+        body = b'{"body":"%s","headers":"%s"}' % (received["body"], seen)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -222,6 +226,19 @@ def test_a_head_left_unfinished_after_quick_answers_gets_408(
         assert headers["content-type"] == "application/problem+json"
         assert b"request-timeout" in body
         assert sock.recv(1) == b""
+
+
+def test_the_application_sees_headers_as_uvicorn_gives_them_and_gets_its_100_continue(
+    served: tuple[int, Quick],
+) -> None:
+    port, _ = served
+    head = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Name: Value \t\r\nExpect: 100-continue\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + b"Content-Length: 5\r\n\r\n")
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"  # asked for before the body is sent
+        sock.sendall(b"hello")
+        [(status, _, body)] = _read(sock, 1)
+    assert (status, body) == (200, b'{"body":"hello","headers":"x-name=Value"}')
 
 
 def test_only_keep_alive_http_1_1_gets_are_offered(served: tuple[int, Quick]) -> None:
