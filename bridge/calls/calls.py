@@ -25,7 +25,7 @@ import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -54,6 +54,8 @@ from .render import render
 __all__ = ["CallLimits", "CallPeers", "Calls", "Completion", "cut_off"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: What is told of a call cut off by the bridge stopping (``close``) or dying (found at start-up).
 STOPPED = "the bridge stopped while the call was running; whether it finished upstream is unknown"
@@ -126,6 +128,7 @@ class _Call:
         "encoded",
         "ended_by",
         "error",
+        "formed",
         "kept_state",
         "pending",
         "principal",
@@ -150,6 +153,8 @@ class _Call:
         self.changed = asyncio.Event()
         #: (version, the rendered view as JSON bytes), made on the first read of a version.
         self.encoded: tuple[int, bytes] | None = None
+        #: (version, form, what ``form`` made of that version): ``Calls.formed``.
+        self.formed: tuple[int, Callable[[CallView, bytes], Any], Any] | None = None
         #: The error a synchronous call would have raised (``run_or_start`` raises it).
         self.error: BridgeError | None = None
         #: Why the task is being cancelled: a caller's DELETE, or the bridge stopping.
@@ -351,6 +356,23 @@ class Calls:
             cached = (view.version, orjson.dumps(render(view)))
             call.encoded = cached
         return view, cached[1]
+
+    def formed(self, call_id: str, principal: Principal, form: Callable[[CallView, bytes], T]) -> T:
+        """``form(view, json)`` of the call's latest view (``encoded``), made once per version: what
+        an edge answers a poll with, so that a poll of an unchanged call makes nothing anew. One
+        ``form`` per call is kept (give the same object each time)."""
+        call = self._calls.get(call_id)  # ``_own``, inline: this is every poll's one look-up
+        if call is None or call.view.subject != principal.subject:
+            raise NotFound(f"no call {call_id!r}")
+        kept = call.formed
+        version = call.view.version
+        if kept is not None and kept[0] == version and kept[1] is form:
+            made: T = kept[2]
+            return made
+        view, body = self.encoded(call_id, principal)
+        made = form(view, body)
+        call.formed = (version, form, made)
+        return made
 
     async def find(self, call_id: str, principal: Principal) -> CallView:
         """The call's latest view, wherever it runs; 404 for an unknown call and for another caller's, alike."""

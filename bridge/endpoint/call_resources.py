@@ -50,14 +50,20 @@ from .stream import HEARTBEAT, RETRY_MS, open_event_stream
 
 __all__ = ["CallResources", "etag"]
 
-#: What a poll answered in the protocol is: its status, its headers, its body.
+#: What a poll answered by the route is: its status, its headers, its body.
 Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+#: What a poll answered in the protocol is: its status, its header fields as written, its body.
+QuickAnswer = tuple[int, bytes, bytes]
 
 access_log = logging.getLogger("bridge.access")
 log = logging.getLogger(__name__)
 
 PREFIX = "/calls"
+#: Where a call's id begins in its path (``/calls/{id}``).
+_ID_AT = len(PREFIX) + 1
 _JSON = b"application/json"
+#: Headers that send a poll to the route: ``Origin`` is checked there, a body is read there.
+_ROUTED = frozenset({b"origin", b"content-length", b"transfer-encoding"})
 
 
 def etag(version: int) -> str:
@@ -82,7 +88,10 @@ class CallResources:
         self._gate = gate
         self._origins = origins
         self._heartbeat = heartbeat
+        #: One object, so that ``Calls.formed`` knows the form it kept (a bound method is made anew on each access).
+        self._poll_answer = self._form_poll_answer
         v = gate.validator
+        self._poll = v["getCall"]
         self._ops = {
             "listCalls": v["listCalls"],
             "getCall": v["getCall"],
@@ -148,11 +157,6 @@ class CallResources:
         await _send_bytes(send, status, body, extra)
         return status
 
-    def _view(self, call_id: str, principal: Principal, headers: Headers) -> Answer:
-        """A poll's answer: the call's view (its JSON made once per version), or 304 when the caller has it."""
-        view, body = self._calls.encoded(call_id, principal)
-        return self._answer_with(view, body, headers)
-
     @staticmethod
     def _answer_with(view: CallView, body: bytes, headers: Headers) -> Answer:
         tag = etag(view.version).encode()
@@ -160,42 +164,55 @@ class CallResources:
             return 304, ((b"etag", tag),), b""
         return 200, ((b"etag", tag), (b"cache-control", b"no-cache")), body
 
-    def quick_answer(self, url: bytes, raw_headers: list[tuple[bytes, bytes]]) -> Answer | None:
+    def quick_answer(self, url: bytes, raw_headers: list[tuple[bytes, bytes]]) -> QuickAnswer | None:
         """A plain poll's answer, given in the HTTP protocol before any ASGI cycle; None: the route answers it.
 
         Called by ``GuardedHttpProtocol`` on the loop with the request's target and its headers
         (names in lower case) for a keep-alive HTTP/1.1 ``GET`` with nothing in flight before it.
+        The answer is the route's, byte for byte; what it is made of is made once per version of
+        the call (``_poll_answer``), so a poll of an unchanged call only adds its request id.
         """
         if not url.startswith(b"/calls/") or b"?" in url or b"%" in url or self._gate.rate is not None:
             return None
-        started = time.perf_counter()
-        path = url.decode("latin-1")
-        call_id = path[len(PREFIX) + 1 :]
+        call_id = url[_ID_AT:].decode("latin-1")
         if not call_id or "/" in call_id:
             return None
-        named: bytes | None = None
-        for name, value in raw_headers:
-            if name in (b"origin", b"content-length", b"transfer-encoding"):
+        logged = access_log.isEnabledFor(logging.INFO)
+        started = time.perf_counter() if logged else 0.0
+        named = tag = None
+        for name, value in raw_headers:  # the last of a repeated header counts, as in ``Headers``
+            if name in _ROUTED:
                 return None
             if name == b"x-request-id":
                 named = value
-        scope = {"headers": raw_headers}
-        if self._origins is not None and self._origins.needs_check(scope):
+            elif name == b"if-none-match":
+                tag = value
+        if self._origins is not None and self._origins.needs_check({"headers": raw_headers}):
             return None
-        headers = Headers(scope)
         try:
-            admission = self._gate.admit(self._ops["getCall"], headers)
+            principal = self._gate.caller(self._poll, _RawHeaders(raw_headers))
             # No body, no query, and an id the store holds matches the path's pattern (ids are
             # minted as such): the operation's checks could refuse nothing here, so they are not run.
-            answer = self._view(call_id, admission.principal, headers)
+            tag_of, fields, not_modified, body = self._calls.formed(call_id, principal, self._poll_answer)
         except (BridgeError, MustWait):  # refused, or a credential to ask about: the route answers it
             return None
+        status = 200
+        if tag == tag_of:
+            status, fields, body = 304, not_modified, b""
         if self._request_ids:  # as the edge's observer answers every other request
-            status, extra, body = answer
-            answer = status, (*extra, (b"x-request-id", request_id_of(named))), body
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info("GET %s %s %.1fms", path, answer[0], (time.perf_counter() - started) * 1000)
-        return answer
+            fields += b"x-request-id: " + request_id_of(named) + b"\r\n"
+        if logged:
+            took = (time.perf_counter() - started) * 1000
+            access_log.info("GET %s %s %.1fms", url.decode("latin-1"), status, took)
+        return status, fields, body
+
+    @staticmethod
+    def _form_poll_answer(view: CallView, body: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+        """What every poll of this version of the call is answered with, as ``_answer_with`` answers
+        it: its ETag, the 200's header fields as written, the 304's, and the body."""
+        tag = etag(view.version).encode()
+        fields = b"content-type: application/json\r\ncontent-length: %d\r\netag: %s\r\ncache-control: no-cache\r\n"
+        return tag, fields % (len(body), tag), b"etag: %s\r\n" % tag, body
 
     async def _list(self, scope: Scope, receive: Receive, send: Send) -> int:
         principal, _, query, _ = await self._admit(self._ops["listCalls"], scope, receive, {})
@@ -245,6 +262,22 @@ class CallResources:
             await views.aclose()
         await send({"type": "http.response.body", "body": b""})  # the call has ended, or its client left
         return 200
+
+
+class _RawHeaders:
+    """A request's headers as the parser gave them, for the gate (``Headers``' lookups) without a dict made."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    def get(self, key: str, default: str) -> str:
+        wanted = key.lower().encode("latin-1")
+        for name, value in reversed(self._raw):  # the last of a repeated header, as ``Headers`` keeps it
+            if name == wanted:
+                return value.decode("latin-1")
+        return default
 
 
 #: Each kind of ``/calls`` path: its methods and the handler of each.

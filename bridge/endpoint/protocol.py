@@ -21,7 +21,10 @@ asynchronous call). An answer is written at once, in one write, and no ASGI cycl
 the request; None leaves the request to the application as usual. Polls come by the thousand a
 second, and the cycle (a task, its messages, two writes) was most of what one cost. Answers made
 while one read's bytes are parsed are written together when the parsing ends: a client that
-pipelines its polls pays one segment each way for all of them, not one each.
+pipelines its polls pays one segment each way for all of them, not one each. What the parser
+hands over per request is kept to what ``quick`` needs: the ASGI scope is built only for a
+request that goes on to the application, and one idle timer per connection, not one per answer,
+closes a connection left idle after quick answers.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from bridge.errors import BridgeError, HeadersTooLarge, RequestInvalid, RequestT
 
 __all__ = ["HEAD_TIMEOUT", "MAX_HEADERS", "MAX_HEAD_BYTES", "GuardedHttpProtocol", "QuickAnswer"]
 
-#: Given a GET's target and headers, its whole answer (status, headers, body), or None.
-QuickAnswer = Callable[[bytes, list[tuple[bytes, bytes]]], tuple[int, tuple[tuple[bytes, bytes], ...], bytes] | None]
+#: Given a GET's target and headers, its whole answer, or None: its status, its header fields as
+#: written (``name: value\r\n`` each, ``Content-Type`` and ``Content-Length`` among them when it
+#: has a body; the server's own ``Server`` and ``Date`` go before them), and its body.
+QuickAnswer = Callable[[bytes, list[tuple[bytes, bytes]]], tuple[int, bytes, bytes] | None]
 
 
 class _Answered:
@@ -81,6 +86,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     #: The server's default headers (Server, Date) as written, and the list they were made from.
     _defaults = b""
     _defaults_of: list[tuple[bytes, bytes]] | None = None
+    #: Loop time the connection last fell idle after quick answers, and the timer that closes it
+    #: once it has been idle ``timeout_keep_alive`` seconds (see ``_idle_too_long``).
+    _idle_since = 0.0
+    _idle_timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def answering(cls, quick: QuickAnswer) -> type[GuardedHttpProtocol]:
@@ -93,6 +102,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -120,40 +132,74 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         answers, self._answers = self._answers, None
         if not answers:
             return
-        self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
+        self.transport.write(b"".join(answers))
         if self.cycle is _ANSWERED and not self.transport.is_closing():
             # The last request read was answered here, and nothing is in flight after it: the
-            # connection waits for the next one as after any response (uvicorn's keep-alive timer).
-            self._unset_keepalive_if_required()
-            waiting = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
-            self.timeout_keep_alive_task = waiting
+            # connection waits for the next one as after any response, closed when idle too long.
+            # One timer serves every answer: it reads when the connection fell idle when it fires.
+            self._idle_since = self.loop.time()
+            if self._idle_timer is None:
+                self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_too_long)
+
+    def _idle_too_long(self) -> None:
+        """uvicorn's keep-alive timeout, for a connection whose last request was answered here."""
+        self._idle_timer = None
+        if self.cycle is not _ANSWERED or self._in_head or self.transport.is_closing():
+            return  # a request in hand since: its own timers apply (the head's, uvicorn's keep-alive)
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self._idle_timer = self.loop.call_later(left, self._idle_too_long)
+        else:
+            self.timeout_keep_alive_handler()
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # uvicorn's scope waits for the head (``_scope``): a request answered here never needs one.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._in_head = True
 
+    def _scope(self) -> None:
+        """The request's ASGI scope, as uvicorn makes it when a message begins, with the head read so far."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
+
+    # The parser's callbacks run for every request (polls by the thousand a second): the counts
+    # are kept inline, each limit checked where it grows.
+
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
+        self._head_parsed += len(url)
+        if self._head_parsed > MAX_HEAD_BYTES:
+            self._too_large()
+        self.url += url  # as uvicorn's: the target may come in pieces
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_fields += 1
         if self._head_fields > MAX_HEADERS:
             self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
             raise ValueError("too many header fields")  # the parser stops; send_400_response answers
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
-
-    def _count(self, size: int) -> None:
-        """Add ``size`` to the parsed head's; past the limit the parser is stopped (one chunk may hold it all)."""
-        self._head_parsed += size
+        self._head_parsed += len(name) + len(value) + 4
         if self._head_parsed > MAX_HEAD_BYTES:
-            self._refusal = HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes")
-            raise ValueError("request head too large")
+            self._too_large()
+        # What uvicorn's does, without a second call per header: names in lower case, values
+        # without the trailing blanks llhttp keeps (RFC 9110 §5.5), ``Expect: 100-continue`` noted.
+        name = name.lower()
+        value = value.rstrip(b" \t")
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
+
+    def _too_large(self) -> None:
+        """The parsed head is past the limit: the parser is stopped (one chunk may hold it all)."""
+        self._refusal = HeadersTooLarge(f"the request line and headers are over {MAX_HEAD_BYTES} bytes")
+        raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
         self._reading_head = self._in_head = False
-        self._stop_head_timer()
+        if self._head_timer is not None:
+            self._stop_head_timer()
         if (
             self.quick
             and (self.cycle is None or self.cycle.response_complete)
@@ -165,29 +211,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         ):
             answer = self.quick[0](self.url, self.headers)
             if answer is not None:
-                self._write_answer(*answer)
+                self._write_answer(answer)
                 return
+        self._scope()
         super().on_headers_complete()
 
-    def _write_answer(self, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> None:
+    def _write_answer(self, answer: tuple[int, bytes, bytes]) -> None:
         """A request's whole answer, queued to be written with the others this read brought."""
-        defaults = self.server_state.default_headers  # a new list each second (its Date changes)
+        state = self.server_state
+        defaults = state.default_headers  # a new list each second (its Date changes)
         if defaults is not self._defaults_of:
             self._defaults_of = defaults
             self._defaults = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
-        parts = [STATUS_LINE[status], self._defaults]
-        if status != 304:
-            parts.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
-        for name, value in headers:
-            parts += (name, b": ", value, b"\r\n")
-        parts += (b"\r\n", body)
+        status, fields, body = answer
         self.cycle = _ANSWERED
-        self.server_state.total_requests += 1
-        # Only ever called while data_received parses: written with the others when it ends.
-        cast(list[bytes], self._answers).append(b"".join(parts))
+        state.total_requests += 1
+        # Only ever called while data_received parses: written with the others, in one join, when it ends.
+        cast(list[bytes], self._answers).extend((STATUS_LINE[status], self._defaults, fields, b"\r\n", body))
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if self.cycle is not _ANSWERED:  # uvicorn's does nothing more to a complete response
+            super().on_message_complete()
         self._reading_head = True  # bytes from here on are the next request's head
         self._head_bytes = self._head_fields = self._head_parsed = 0
 

@@ -102,10 +102,14 @@ class Gate:
             raise refusal
         return principal
 
+    def caller(self, operation: OperationValidator, headers: Headers) -> Principal:
+        """Who sends a request of ``operation``, and whether it may (``admit``'s first step): 401, 403."""
+        spec = operation.operation
+        return self.principal(headers, spec.scopes or USE_SCOPE) if spec.secured else Principal.anonymous()
+
     def admit(self, operation: OperationValidator, headers: Headers) -> Admission:
         """Credentials, media type and declared size; the body itself follows through ``Admission.check``."""
-        spec = operation.operation
-        principal = self.principal(headers, spec.scopes or USE_SCOPE) if spec.secured else Principal.anonymous()
+        principal = self.caller(operation, headers)
         reads_body = False
         if operation.accepts_body and _has_body(headers):
             media_type = headers.get("content-type", "").partition(";")[0].strip().lower()

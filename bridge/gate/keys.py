@@ -32,6 +32,8 @@ class StaticKeys:
         known += [(_digest(k), frozenset({USE, DESTRUCTIVE, ADMIN})) for k in admin_keys if k]
         self._known = tuple(known)
         self.may_admin = any(ADMIN in scopes for _, scopes in self._known)
+        #: Each known key's principal, made on its first use (it never changes): asked on every request.
+        self._principals: dict[bytes, Principal] = {}
 
     @property
     def enabled(self) -> bool:
@@ -45,7 +47,10 @@ class StaticKeys:
                 scopes = scopes | granted
         if not scopes:
             return None
-        return Principal(subject="key:" + digest.hex()[:12], scopes=scopes)
+        principal = self._principals.get(digest)  # a known key's digest: looked up after the comparisons
+        if principal is None:
+            principal = self._principals[digest] = Principal(subject="key:" + digest.hex()[:12], scopes=scopes)
+        return principal
 
 
 class ApiKeyAuthenticator(Authenticator):

@@ -83,3 +83,25 @@ def test_another_callers_call_is_not_found_and_checks_come_before_anything_is_ke
     assert bridge.calls.list(BOB) == []
     with pytest.raises(NotWaitingForInput):
         bridge.pool.run(bridge.calls.answer(view.id, ALICE, {"q1": {"action": "cancel"}}), 30)
+
+
+def test_a_form_of_a_call_is_made_once_per_version_and_anew_when_it_changes(bridge: Bridge) -> None:
+    """What a poll is answered with (``Calls.formed``): an unchanged call makes nothing anew."""
+    made: list[int] = []
+
+    def form(view: CallView, body: bytes) -> tuple[int, bytes]:
+        made.append(view.version)
+        return view.version, body
+
+    async def run() -> tuple[list[tuple[int, bytes]], CallView]:
+        view = await bridge.calls.start("calls", "slow", {"seconds": 0.2}, principal=ALICE)
+        first = [bridge.calls.formed(view.id, ALICE, form) for _ in range(3)]
+        ended = [v async for v in bridge.calls.watch(view.id, ALICE)][-1]
+        return [*first, bridge.calls.formed(view.id, ALICE, form), bridge.calls.formed(view.id, ALICE, form)], ended
+
+    formed, ended = bridge.pool.run(run(), 30)
+    assert made == [1, ended.version]
+    assert formed[0] is formed[1] is formed[2]
+    assert formed[3] == (ended.version, bridge.calls.encoded(ended.id, ALICE)[1])
+    with pytest.raises(NotFound):
+        bridge.calls.formed(ended.id, BOB, form)

@@ -22,7 +22,7 @@ from bridge.endpoint import protocol
 from bridge.endpoint.protocol import GuardedHttpProtocol
 from harness import free_port
 
-Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+Answer = tuple[int, bytes, bytes]
 
 #: Seconds the test server keeps an idle connection (uvicorn's default is 5).
 KEEP_ALIVE = 1
@@ -39,8 +39,9 @@ class Quick:
         if not url.startswith(b"/quick/"):
             return None
         if (b"if-none-match", b'"1"') in headers:
-            return 304, ((b"etag", b'"1"'),), b""
-        return 200, ((b"etag", b'"1"'),), b'{"said":"%s"}' % url[len(b"/quick/") :]
+            return 304, b'etag: "1"\r\n', b""
+        body = b'{"said":"%s"}' % url[len(b"/quick/") :]
+        return 200, b'content-type: application/json\r\ncontent-length: %d\r\netag: "1"\r\n' % len(body), body
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -50,6 +51,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/slow":
         await asyncio.sleep(0.3)
     body = b'{"app":"%s"}' % scope["path"].encode()
+    if scope["path"] == "/echo":  # the body read, and the headers as the application saw them
+        received = await receive()
+        seen = b",".join(b"%s=%s" % pair for pair in scope["headers"] if pair[0].startswith(b"x-"))
+        body = b'{"body":"%s","headers":"%s"}' % (received["body"], seen)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -194,6 +199,20 @@ def test_an_idle_connection_after_quick_answers_is_closed_after_the_keep_alive_t
         assert KEEP_ALIVE - 0.2 < time.monotonic() - started < KEEP_ALIVE + 3
 
 
+def test_a_connection_polled_more_often_than_the_keep_alive_time_stays_open(served: tuple[int, Quick]) -> None:
+    """One idle timer serves every answer: it closes a connection idle that long, not one busy that long."""
+    port, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=KEEP_ALIVE + 5) as sock:
+        began = time.monotonic()
+        answered = 0
+        while time.monotonic() - began < KEEP_ALIVE * 2.5:
+            sock.sendall(_get(f"/quick/n{answered}"))
+            assert _read(sock, 1)[0][2] == b'{"said":"n%d"}' % answered
+            answered += 1
+            time.sleep(KEEP_ALIVE * 0.3)  # the client's own pace: well inside the keep-alive time
+        assert answered >= 8
+
+
 def test_a_head_left_unfinished_after_quick_answers_gets_408(
     served: tuple[int, Quick], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,6 +226,19 @@ def test_a_head_left_unfinished_after_quick_answers_gets_408(
         assert headers["content-type"] == "application/problem+json"
         assert b"request-timeout" in body
         assert sock.recv(1) == b""
+
+
+def test_the_application_sees_headers_as_uvicorn_gives_them_and_gets_its_100_continue(
+    served: tuple[int, Quick],
+) -> None:
+    port, _ = served
+    head = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Name: Value \t\r\nExpect: 100-continue\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + b"Content-Length: 5\r\n\r\n")
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"  # asked for before the body is sent
+        sock.sendall(b"hello")
+        [(status, _, body)] = _read(sock, 1)
+    assert (status, body) == (200, b'{"body":"hello","headers":"x-name=Value"}')
 
 
 def test_only_keep_alive_http_1_1_gets_are_offered(served: tuple[int, Quick]) -> None:

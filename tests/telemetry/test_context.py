@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from bridge.telemetry import REQUEST_ID_META, JsonFormatter, RequestContext, RequestIdFilter, current, with_request_id
+from bridge.telemetry.context import request_id_of
 
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_PARENT = "b7ad6b7169203331"
@@ -33,6 +34,13 @@ def test_without_a_request_id_one_is_made_and_each_request_gets_its_own() -> Non
     first, second = RequestContext.begin(None, None), RequestContext.begin(None, None)
     assert first.request_id != second.request_id
     assert not first.named
+
+
+def test_an_answer_made_in_the_http_protocol_keeps_a_safe_id_and_gets_a_new_one_otherwise() -> None:
+    assert request_id_of(b"poll-1") == b"poll-1"
+    made = [request_id_of(None), request_id_of(b"two words"), request_id_of(b"a" * 129), request_id_of(None)]
+    assert len(set(made)) == len(made)
+    assert all(len(m) == 32 and int(m, 16) >= 0 for m in made)
 
 
 def test_a_valid_traceparent_is_continued_with_a_span_of_the_request_s_own() -> None:
