@@ -448,7 +448,9 @@ class LeanMcp:
 def _agreeing(params: JSON, method: str, version: str, headers: Headers) -> bool:
     """Whether a 2026-07-28 request's envelope and headers agree as the SDK's ladder
     (``classify_inbound_request``) asks, in the common case; False leaves it to the ladder."""
-    meta = params["_meta"]
+    meta = params.get("_meta")
+    if not isinstance(meta, dict):
+        return False
     if meta.get(types.PROTOCOL_VERSION_META_KEY) != version or types.CLIENT_CAPABILITIES_META_KEY not in meta:
         return False
     if headers.get("mcp-method", "") != method:
