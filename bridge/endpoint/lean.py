@@ -70,9 +70,9 @@ access = logging.getLogger("bridge.access")
 MAX_LEAN_BODY: Final = 256 * 1024
 #: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
 PING_SECONDS: Final = 15.0
-#: A call still running after this long has its client's going away watched for: a task per call
-#: would cost every quick call more than the rest of its route, and 50 ms late is soon enough to
-#: cancel the upstream call of a client that has left.
+#: A call running this long (twice it at most) has its client's going away watched for: a task per
+#: call would cost every quick call more than the rest of its route, and 0.1 s late is soon enough
+#: to cancel the upstream call of a client that has left.
 WATCH_SECONDS: Final = 0.05
 #: How many tools' input schemas ``LeanMcp`` remembers whether they annotate headers.
 MAX_SCHEMAS: Final = 4096
@@ -242,6 +242,7 @@ class LeanMcp:
         self._stamp = self._server.server_info_stamp
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}
+        self._watches = _Watches()
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
 
@@ -379,6 +380,7 @@ class LeanMcp:
         )
         caller = Caller(scope.get("state", {}), str(rid))
         watch = _Watch(exchange, receive, me, modern)
+        self._watches.add(watch)
         key = (session_id, rid)
         if not modern:
             self._running[key] = me
@@ -404,7 +406,7 @@ class LeanMcp:
         except Exception as exc:  # MCPError is the client's answer; anything else a bug, logged
             answer = {"jsonrpc": "2.0", "id": rid, "error": _error(exc)}
         finally:
-            watch.stop()
+            self._watches.remove(watch)
             if not modern:
                 self._running.pop(key, None)
                 self._still_open(session_id)
@@ -497,17 +499,18 @@ async def _disconnect(receive: Receive) -> None:
 
 
 class _Watch:
-    """A call's one timer. Most calls end within ``WATCH_SECONDS`` and cost no more; a longer one then
-    has the client's going away watched for (a task that cancels the call), and a 2026-07-28 call
-    still silent at ``PING_SECONDS`` is committed to SSE and pinged as often."""
+    """One call as ``_Watches`` looks at it: past ``WATCH_SECONDS`` its client's going away is watched
+    for (a task that cancels the call); a 2026-07-28 call still silent at ``PING_SECONDS`` is
+    committed to SSE and pinged as often."""
 
     def __init__(self, exchange: _Exchange, receive: Receive, call: asyncio.Task[Any], modern: bool) -> None:
         self._exchange = exchange
         self._receive = receive
         self._call = call
         self._modern = modern
-        self._loop = asyncio.get_running_loop()
-        self._timer = self._loop.call_later(WATCH_SECONDS, self._watch)
+        self.loop = asyncio.get_running_loop()
+        self._since = self.loop.time()
+        self._ping_at = self._since + PING_SECONDS
         self._gone: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
 
@@ -516,17 +519,38 @@ class _Watch:
         """Whether the call was cancelled because its client went away."""
         return self._gone is not None and self._gone.done() and not self._gone.cancelled()
 
-    def _watch(self) -> None:
-        self._gone = self._loop.create_task(_disconnect(self._receive))
-        self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
-        if self._modern:
-            self._timer = self._loop.call_later(PING_SECONDS - WATCH_SECONDS, self._ping)
-
-    def _ping(self) -> None:
-        self._sending = self._loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
-        self._timer = self._loop.call_later(PING_SECONDS, self._ping)
+    def look(self, now: float) -> None:
+        if self._gone is None and now - self._since >= WATCH_SECONDS:
+            self._gone = self.loop.create_task(_disconnect(self._receive))
+            self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
+        if self._modern and now >= self._ping_at:
+            self._ping_at = now + PING_SECONDS
+            self._sending = self.loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
 
     def stop(self) -> None:
-        self._timer.cancel()
         if self._gone is not None:
             self._gone.cancel()
+
+
+class _Watches:
+    """The lean path's calls in flight, looked at every ``WATCH_SECONDS`` while there are any: one
+    timer for them all (a timer per call cost a quick call about as much as its header checks)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[_Watch, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, watch: _Watch) -> None:
+        self._calls[watch] = None
+        if self._timer is None:
+            self._timer = watch.loop.call_later(WATCH_SECONDS, self._sweep, watch.loop)
+
+    def remove(self, watch: _Watch) -> None:
+        self._calls.pop(watch, None)
+        watch.stop()
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for watch in list(self._calls):
+            watch.look(now)
+        self._timer = loop.call_later(WATCH_SECONDS, self._sweep, loop) if self._calls else None
