@@ -129,6 +129,7 @@ def main() -> None:
         "--mcp", choices=list(HANDSHAKES), help="load /mcp with the official SDK client at this handshake"
     )
     parser.add_argument("--processes", type=int, default=1, help="with --mcp: client processes sharing the calls")
+    parser.add_argument("--keep", type=Path, help="copy py-spy's raw samples here, for a finer look")
     args = parser.parse_args()
 
     port = free_port()
@@ -160,6 +161,8 @@ def main() -> None:
             _sample(bridge.pid, args.seconds, args.rate, raw)
             result = json.loads(loader.communicate(timeout=args.seconds + 60)[0])
         total, shares = _shares(raw)
+        if args.keep is not None:
+            args.keep.write_text(raw.read_text())
     cpu = 1000 * result["cpu_s"][str(bridge.pid)] / max(result["n"], 1)
     load = ", plain JSON-RPC" if args.jsonrpc else f", SDK client {result['protocol_version']}" if args.mcp else ""
     where = f"{args.bridge_root} ({args.transport}{load})"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 import orjson
@@ -64,6 +64,10 @@ class Headers:
     def __contains__(self, key: str) -> bool:
         """Whether the request has the header ``key`` (lowercase), even empty."""
         return key in self._items
+
+    def lowercase(self) -> Mapping[str, str]:
+        """The headers by lowercase name (the last of a repeated one), for readers that take a mapping."""
+        return self._items
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

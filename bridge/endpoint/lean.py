@@ -37,10 +37,10 @@ from mcp.server.runner import modern_error_data
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
+    NAME_BEARING_METHODS,
     X_MCP_HEADER_KEY,
     InboundLadderRejection,
     classify_inbound_request,
-    find_duplicated_routing_header,
     validate_mcp_param_headers,
 )
 from mcp_types import methods
@@ -50,8 +50,9 @@ from pydantic import BaseModel
 
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
+from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
-from bridge.endpoint.server import GatewayServer
+from bridge.endpoint.server import GatewayServer, task_support_of
 from bridge.endpoint.session_seal import SessionSeal
 from bridge.mcpserver import Caller
 from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
@@ -69,11 +70,17 @@ access = logging.getLogger("bridge.access")
 MAX_LEAN_BODY: Final = 256 * 1024
 #: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
 PING_SECONDS: Final = 15.0
+#: A call running this long (twice it at most) has its client's going away watched for: a task per
+#: call would cost every quick call more than the rest of its route, and 0.1 s late is soon enough
+#: to cancel the upstream call of a client that has left.
+WATCH_SECONDS: Final = 0.05
 #: How many tools' input schemas ``LeanMcp`` remembers whether they annotate headers.
 MAX_SCHEMAS: Final = 4096
 #: What a client declares that makes it answerable: its calls keep the SDK's channels.
 _ASKABLE: Final = ("sampling", "elicitation")
 _QUESTIONS: Final = frozenset({"sampling/createMessage", "elicitation/create"})
+#: The headers a 2026-07-28 request is routed by, which it may carry once only.
+_ROUTING: Final = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
 
 _SSE_HEAD: Final = [
     (b"content-type", b"text/event-stream"),
@@ -235,6 +242,7 @@ class LeanMcp:
         self._stamp = self._server.server_info_stamp
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}
+        self._watches = _Watches()
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
 
@@ -289,10 +297,11 @@ class LeanMcp:
             return None
         rid, method, params = request
         if modern:
-            raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-            if find_duplicated_routing_header(raw) is not None or any(k.startswith("mcp-param-") for k, _ in raw):
+            if not _routed_once(scope["headers"]):
                 return None
-            if isinstance(classify_inbound_request(message, headers=dict(raw)), InboundLadderRejection):
+            if not _agreeing(params, method, version, headers) and isinstance(
+                classify_inbound_request(message, headers=headers.lowercase()), InboundLadderRejection
+            ):
                 return None
             declared = params["_meta"][types.CLIENT_CAPABILITIES_META_KEY]
             if not isinstance(declared, dict) or TASKS in (declared.get("extensions") or {}):
@@ -322,12 +331,16 @@ class LeanMcp:
 
     def _plain_call(self, params: JSON, scope: Scope, modern: bool) -> bool:
         """Whether a ``tools/call`` is neither a task the tool requires nor one with parameter headers to check."""
-        caller = Caller(scope.get("state", {}))
-        name, arguments = params["name"], params.get("arguments") or {}
-        if self._tasks and self._backend.task_support(name, caller) == "required":
+        arguments = params.get("arguments") or {}
+        if not self._tasks and not (modern and arguments):
+            return True
+        tool = self._backend.tool(params["name"], Caller(scope.get("state", {})))
+        if tool is None:  # the call itself says what is wrong with the name
+            return True
+        if self._tasks and task_support_of(tool) == "required":
             return False
         if modern and arguments:
-            schema = self._input_schema(name, caller)
+            schema = tool.get("inputSchema")
             if schema is None or not self._annotated(schema):
                 return True
             return validate_mcp_param_headers(schema, arguments, {}) is None
@@ -343,16 +356,6 @@ class LeanMcp:
         found = _has_key(schema, X_MCP_HEADER_KEY)
         self._schemas[id(schema)] = (schema, found)
         return found
-
-    def _input_schema(self, name: str, caller: Caller) -> Any:
-        """The ``inputSchema`` this caller was offered for tool ``name``, or None."""
-        principal = caller.state.get(PRINCIPAL)
-        gateway = self._backend.gateway
-        try:
-            server, tool = gateway.resolve_tool(name, principal)
-        except Exception:  # the call itself says what is wrong with the name
-            return None
-        return (gateway.upstreams.catalog(server).tools.get(tool) or {}).get("inputSchema")
 
     async def _serve(
         self,
@@ -376,9 +379,8 @@ class LeanMcp:
             exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel
         )
         caller = Caller(scope.get("state", {}), str(rid))
-        gone = asyncio.ensure_future(_disconnect(receive))
-        gone.add_done_callback(lambda done: done.cancelled() or me.cancel())
-        pinging = _Pinger(exchange) if modern else None
+        watch = _Watch(exchange, receive, me, modern)
+        self._watches.add(watch)
         key = (session_id, rid)
         if not modern:
             self._running[key] = me
@@ -393,7 +395,7 @@ class LeanMcp:
             answer = {"jsonrpc": "2.0", "id": rid, "result": self._wire(method, result, modern, declared)}
         except asyncio.CancelledError:
             if relay.refusal is None:
-                if not gone.done():  # cancelled by notifications/cancelled: the stream ends unanswered
+                if not watch.client_gone:  # cancelled by notifications/cancelled: the stream ends unanswered
                     me.uncancel()
                     answer = None
                 else:
@@ -404,9 +406,7 @@ class LeanMcp:
         except Exception as exc:  # MCPError is the client's answer; anything else a bug, logged
             answer = {"jsonrpc": "2.0", "id": rid, "error": _error(exc)}
         finally:
-            gone.cancel()
-            if pinging is not None:
-                pinging.stop()
+            self._watches.remove(watch)
             if not modern:
                 self._running.pop(key, None)
                 self._still_open(session_id)
@@ -417,6 +417,10 @@ class LeanMcp:
     def _wire(self, method: str, result: JSON, modern: bool, declared: JSON) -> JSON:
         """``result`` as the SDK's server sends it: typed as its handler types it, dumped, shaped for the
         version (``_serialize`` of the SDK's runner), and at 2026-07-28 stamped with the gateway's ``serverInfo``."""
+        if method == "tools/call" and (plain := plain_call_result(as_ours(result), modern)) is not None:
+            if modern:
+                plain["_meta"] = {SERVER_INFO_META: self._stamp}
+            return plain
         typed: BaseModel
         if method == "tools/list":
             typed = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in result["tools"]])
@@ -443,6 +447,36 @@ class LeanMcp:
         return result
 
 
+def _agreeing(params: JSON, method: str, version: str, headers: Headers) -> bool:
+    """Whether a 2026-07-28 request's envelope and headers agree as the SDK's ladder
+    (``classify_inbound_request``) asks, in the common case; False leaves it to the ladder."""
+    meta = params.get("_meta")
+    if not isinstance(meta, dict):
+        return False
+    if meta.get(types.PROTOCOL_VERSION_META_KEY) != version or types.CLIENT_CAPABILITIES_META_KEY not in meta:
+        return False
+    if headers.get("mcp-method", "") != method:
+        return False
+    if method in NAME_BEARING_METHODS:  # a value the SDK would not decode (no "=?base64?" sentinel)
+        name = headers.get("mcp-name", "")
+        return name == params.get(NAME_BEARING_METHODS[method]) and not name.startswith("=?")
+    return True
+
+
+def _routed_once(raw: Any) -> bool:
+    """Whether no routing header (``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``) comes twice
+    and none is an ``Mcp-Param-*`` (checked against the tool's schema by the SDK), in one pass."""
+    seen: set[bytes] = set()
+    for name, _ in raw:
+        name = name.lower()
+        if name.startswith(b"mcp-"):
+            if name in seen or name.startswith(b"mcp-param-"):
+                return False
+            if name in _ROUTING:
+                seen.add(name)
+    return True
+
+
 def _has_key(value: Any, key: str) -> bool:
     """Whether ``key`` is a key of any object within ``value`` (a JSON document)."""
     if isinstance(value, dict):
@@ -464,18 +498,59 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
-class _Pinger:
-    """A silent 2026-07-28 call's stream: committed to SSE after ``PING_SECONDS``, then pinged as often."""
+class _Watch:
+    """One call as ``_Watches`` looks at it: past ``WATCH_SECONDS`` its client's going away is watched
+    for (a task that cancels the call); a 2026-07-28 call still silent at ``PING_SECONDS`` is
+    committed to SSE and pinged as often."""
 
-    def __init__(self, exchange: _Exchange) -> None:
+    def __init__(self, exchange: _Exchange, receive: Receive, call: asyncio.Task[Any], modern: bool) -> None:
         self._exchange = exchange
-        self._loop = asyncio.get_running_loop()
-        self._timer = self._loop.call_later(PING_SECONDS, self._ping)
+        self._receive = receive
+        self._call = call
+        self._modern = modern
+        self.loop = asyncio.get_running_loop()
+        self._since = self.loop.time()
+        self._ping_at = self._since + PING_SECONDS
+        self._gone: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
 
-    def _ping(self) -> None:
-        self._sending = self._loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
-        self._timer = self._loop.call_later(PING_SECONDS, self._ping)
+    @property
+    def client_gone(self) -> bool:
+        """Whether the call was cancelled because its client went away."""
+        return self._gone is not None and self._gone.done() and not self._gone.cancelled()
+
+    def look(self, now: float) -> None:
+        if self._gone is None and now - self._since >= WATCH_SECONDS:
+            self._gone = self.loop.create_task(_disconnect(self._receive))
+            self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
+        if self._modern and now >= self._ping_at:
+            self._ping_at = now + PING_SECONDS
+            self._sending = self.loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
 
     def stop(self) -> None:
-        self._timer.cancel()
+        if self._gone is not None:
+            self._gone.cancel()
+
+
+class _Watches:
+    """The lean path's calls in flight, looked at every ``WATCH_SECONDS`` while there are any: one
+    timer for them all (a timer per call cost a quick call about as much as its header checks)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[_Watch, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, watch: _Watch) -> None:
+        self._calls[watch] = None
+        if self._timer is None:
+            self._timer = watch.loop.call_later(WATCH_SECONDS, self._sweep, watch.loop)
+
+    def remove(self, watch: _Watch) -> None:
+        self._calls.pop(watch, None)
+        watch.stop()
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for watch in list(self._calls):
+            watch.look(now)
+        self._timer = loop.call_later(WATCH_SECONDS, self._sweep, loop) if self._calls else None

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: The sealed id the session an ``initialize`` opens is to get, while the SDK admits it.
 _OPENING: contextvars.ContextVar[str | None] = contextvars.ContextVar("opening", default=None)
+#: The share of its idle timeout a session may lose to the lean path holding it open lazily.
+HOLD_SLACK = 0.001
 #: What of ``initialize``'s params a session id carries.
 _SEALED_PARAMS = ("protocolVersion", "capabilities", "clientInfo")
 
@@ -228,8 +230,14 @@ class SessionLedger:
         return transport
 
     def hold(self, transport: StreamableHTTPServerTransport) -> None:
-        """Keep the session open for its idle timeout from now, as a request the SDK served would."""
+        """Keep the session open for its idle timeout from now (less ``HOLD_SLACK`` of it), as a request
+        the SDK served would."""
         idle = transport.idle_scope
         timeout = self._server.session_manager.session_idle_timeout
-        if idle is not None and timeout is not None and idle.deadline != math.inf:
-            idle.deadline = max(idle.deadline, anyio.current_time() + timeout)
+        if idle is None or timeout is None or idle.deadline == math.inf:
+            return
+        # Moving the deadline re-arms a timer: a busy session's is moved once it has fallen behind by
+        # a thousandth of the timeout (1.8 s of the default 30 minutes), not twice a request.
+        wanted = anyio.current_time() + timeout
+        if wanted - idle.deadline > timeout * HOLD_SLACK:
+            idle.deadline = wanted

@@ -31,7 +31,7 @@ from bridge.mcpserver import JSON, Caller, Listing, TaskSupport, create_forwardi
 from bridge.mcpserver.handlers import ForwardingHandlers
 from bridge.model import Principal, Relay
 
-__all__ = ["GatewayBackend", "GatewayServer", "create_gateway_server", "create_mcp_server"]
+__all__ = ["GatewayBackend", "GatewayServer", "create_gateway_server", "create_mcp_server", "task_support_of"]
 
 T = TypeVar("T")
 
@@ -65,6 +65,13 @@ def _mcp_errors_now(work: Callable[[], T]) -> T:
     except BridgeError as exc:
         error = jsonrpc_error(exc)
         raise MCPError(error["code"], error["message"], error["data"]) from exc
+
+
+def task_support_of(definition: JSON | None) -> TaskSupport:
+    """What a tool's definition declares of running it as a task (``execution.taskSupport``)."""
+    execution = definition.get("execution") if definition is not None else None
+    support = execution.get("taskSupport") if isinstance(execution, dict) else None
+    return support if support in _TASK_SUPPORT else None
 
 
 class GatewayBackend:
@@ -116,14 +123,15 @@ class GatewayBackend:
         return self.calls
 
     def task_support(self, name: str, caller: Caller) -> TaskSupport:
+        return task_support_of(self.tool(name, caller))
+
+    def tool(self, name: str, caller: Caller) -> JSON | None:
+        """The definition of tool ``name`` as this caller was offered it; None when the name is not one."""
         try:
             server, tool = self.gateway.resolve_tool(name, _principal(caller))
         except BridgeError:  # the call itself will say what is wrong with the name
             return None
-        definition = self.gateway.upstreams.catalog(server).tools.get(tool) or {}
-        execution = definition.get("execution")
-        support = execution.get("taskSupport") if isinstance(execution, dict) else None
-        return support if support in _TASK_SUPPORT else None
+        return self.gateway.upstreams.catalog(server).tools.get(tool)
 
     async def start_task(self, name: str, arguments: JSON, caller: Caller) -> CallView:
         async def work() -> CallView:
