@@ -28,15 +28,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, Final
 
 import mcp_types as types
 import orjson
 from mcp.server.runner import modern_error_data
-from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import (
-    ERROR_CODE_HTTP_STATUS,
     NAME_BEARING_METHODS,
     X_MCP_HEADER_KEY,
     InboundLadderRejection,
@@ -44,21 +41,21 @@ from mcp.shared.inbound import (
     validate_mcp_param_headers,
 )
 from mcp_types import methods
-from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
+from bridge.endpoint.lean_exchange import Exchange, LeanRelay, Watch, Watches
 from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer, task_support_of
 from bridge.endpoint.session_seal import SessionSeal
 from bridge.mcpserver import Caller
 from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
-from bridge.mcpserver.relay import answerable, unanswerable
+from bridge.mcpserver.relay import answerable
 from bridge.mcpserver.tasks import TASKS
-from bridge.model import INPUT_REQUIRED, JSON, RelayRefused
+from bridge.model import INPUT_REQUIRED, JSON
 
 from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 
@@ -68,26 +65,12 @@ access = logging.getLogger("bridge.access")
 
 #: Bodies larger than this, or without ``Content-Length``, go to the SDK unread (its own limit answers).
 MAX_LEAN_BODY: Final = 256 * 1024
-#: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
-PING_SECONDS: Final = 15.0
-#: A call running this long (twice it at most) has its client's going away watched for: a task per
-#: call would cost every quick call more than the rest of its route, and 0.1 s late is soon enough
-#: to cancel the upstream call of a client that has left.
-WATCH_SECONDS: Final = 0.05
 #: How many tools' input schemas ``LeanMcp`` remembers whether they annotate headers.
 MAX_SCHEMAS: Final = 4096
 #: What a client declares that makes it answerable: its calls keep the SDK's channels.
 _ASKABLE: Final = ("sampling", "elicitation")
-_QUESTIONS: Final = frozenset({"sampling/createMessage", "elicitation/create"})
 #: The headers a 2026-07-28 request is routed by, which it may carry once only.
 _ROUTING: Final = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
-
-_SSE_HEAD: Final = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache, no-transform"),
-    (b"connection", b"keep-alive"),
-    (b"x-accel-buffering", b"no"),
-]
 
 
 def _accepts_both(accept: str) -> bool:
@@ -96,10 +79,6 @@ def _accepts_both(accept: str) -> bool:
     if "*/*" in kinds:
         return True
     return bool(kinds & {"application/json", "application/*"}) and bool(kinds & {"text/event-stream", "text/*"})
-
-
-def _sse(message: JSON) -> bytes:
-    return b"event: message\r\ndata: " + orjson.dumps(message) + b"\r\n\r\n"
 
 
 def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
@@ -121,115 +100,6 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
     return None
 
 
-class _Exchange:
-    """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first)."""
-
-    def __init__(self, send: Send, modern: bool, session_id: str) -> None:
-        self._send = send
-        self._modern = modern
-        self._head = _SSE_HEAD if modern else [*_SSE_HEAD, (b"mcp-session-id", session_id.encode("latin-1"))]
-        self.started = False
-        self.ended = False
-
-    async def _start(self) -> None:
-        if not self.started:
-            self.started = True
-            await self._send({"type": "http.response.start", "status": 200, "headers": self._head})
-
-    async def event(self, chunk: bytes) -> None:
-        if self.ended:
-            return
-        await self._start()
-        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    async def finish(self, answer: JSON | None) -> int:
-        """Send ``answer`` (None: end the stream with nothing more, a cancelled request); the status sent."""
-        if self.ended:
-            return 200
-        self.ended = True
-        if self._modern and not self.started and answer is not None:
-            error = answer.get("error")
-            status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200) if isinstance(error, dict) else 200
-            body = orjson.dumps(answer)
-            head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await self._send({"type": "http.response.start", "status": status, "headers": head})
-            await self._send({"type": "http.response.body", "body": body})
-            return status
-        await self._start()
-        await self._send({"type": "http.response.body", "body": b"" if answer is None else _sse(answer)})
-        return 200
-
-
-class _LeanRelay:
-    """The caller's side of a call served here (``bridge.model.Relay``), as ``CallerRelay`` is on the SDK's path."""
-
-    def __init__(self, exchange: _Exchange, token: Any, level: str | None, modern: bool, stop: Callable[[], object]):
-        self._exchange = exchange
-        self._token = token
-        self._level = level
-        self._modern = modern
-        self._stop = stop
-        self._unsent = 0
-        self._sent: asyncio.Event | None = None
-        #: Set when a question ended the request (2026-07-28: -32021, as a held call is refused).
-        self.refusal: MCPError | None = None
-
-    @property
-    def wants_progress(self) -> bool:
-        return self._token is not None
-
-    @property
-    def log_level(self) -> str | None:
-        return self._level
-
-    @property
-    def takes_input_required(self) -> bool:
-        return self._modern
-
-    @property
-    def input_responses(self) -> JSON | None:
-        return None
-
-    @property
-    def request_state(self) -> str | None:
-        return None
-
-    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        if self._token is not None:
-            params: JSON = {"progressToken": self._token, "progress": progress}
-            if total is not None:
-                params["total"] = total
-            if message is not None:
-                params["message"] = message
-            await self._notify("notifications/progress", params)
-
-    async def log(self, params: JSON) -> None:
-        sent = {k: params.get(k) for k in ("level", "logger", "data") if params.get(k) is not None}
-        await self._notify("notifications/message", sent)
-
-    async def _notify(self, method: str, params: JSON) -> None:
-        self._unsent += 1
-        try:
-            await self._exchange.event(_sse({"jsonrpc": "2.0", "method": method, "params": params}))
-        finally:
-            self._unsent -= 1
-            if not self._unsent and self._sent is not None:
-                self._sent.set()
-
-    async def flushed(self) -> None:
-        if self._unsent:
-            self._sent = asyncio.Event()
-            await asyncio.wait_for(self._sent.wait(), 5.0)
-
-    async def ask(self, method: str, params: JSON) -> JSON:
-        if method not in _QUESTIONS:
-            raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
-        if self._modern:  # the request ends with -32021, as the SDK's held call is refused
-            self.refusal = unanswerable(method)
-            self._stop()
-        raise RelayRefused(f"the client did not declare the capability {method} needs")
-
-
 class LeanMcp:
     """``/mcp`` for an MCP client's common requests; the SDK's app (``sdk``) for everything else."""
 
@@ -242,7 +112,7 @@ class LeanMcp:
         self._stamp = self._server.server_info_stamp
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}
-        self._watches = _Watches()
+        self._watches = Watches()
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
 
@@ -374,12 +244,12 @@ class LeanMcp:
         assert me is not None
         meta: JSON = params.get("_meta") or {}
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
-        exchange = _Exchange(send, modern, session_id)
-        relay = _LeanRelay(
+        exchange = Exchange(send, modern, session_id)
+        relay = LeanRelay(
             exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel
         )
         caller = Caller(scope.get("state", {}), str(rid))
-        watch = _Watch(exchange, receive, me, modern)
+        watch = Watch(exchange, receive, me, modern)
         self._watches.add(watch)
         key = (session_id, rid)
         if not modern:
@@ -490,67 +360,3 @@ def _error(exc: Exception) -> JSON:
     error = modern_error_data(exc)
     dumped: JSON = error.model_dump(mode="json", by_alias=True, exclude_none=True)
     return dumped
-
-
-async def _disconnect(receive: Receive) -> None:
-    """Return when the client goes away (the request's body has been read)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-class _Watch:
-    """One call as ``_Watches`` looks at it: past ``WATCH_SECONDS`` its client's going away is watched
-    for (a task that cancels the call); a 2026-07-28 call still silent at ``PING_SECONDS`` is
-    committed to SSE and pinged as often."""
-
-    def __init__(self, exchange: _Exchange, receive: Receive, call: asyncio.Task[Any], modern: bool) -> None:
-        self._exchange = exchange
-        self._receive = receive
-        self._call = call
-        self._modern = modern
-        self.loop = asyncio.get_running_loop()
-        self._since = self.loop.time()
-        self._ping_at = self._since + PING_SECONDS
-        self._gone: asyncio.Task[None] | None = None
-        self._sending: asyncio.Task[None] | None = None
-
-    @property
-    def client_gone(self) -> bool:
-        """Whether the call was cancelled because its client went away."""
-        return self._gone is not None and self._gone.done() and not self._gone.cancelled()
-
-    def look(self, now: float) -> None:
-        if self._gone is None and now - self._since >= WATCH_SECONDS:
-            self._gone = self.loop.create_task(_disconnect(self._receive))
-            self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
-        if self._modern and now >= self._ping_at:
-            self._ping_at = now + PING_SECONDS
-            self._sending = self.loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
-
-    def stop(self) -> None:
-        if self._gone is not None:
-            self._gone.cancel()
-
-
-class _Watches:
-    """The lean path's calls in flight, looked at every ``WATCH_SECONDS`` while there are any: one
-    timer for them all (a timer per call cost a quick call about as much as its header checks)."""
-
-    def __init__(self) -> None:
-        self._calls: dict[_Watch, None] = {}
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, watch: _Watch) -> None:
-        self._calls[watch] = None
-        if self._timer is None:
-            self._timer = watch.loop.call_later(WATCH_SECONDS, self._sweep, watch.loop)
-
-    def remove(self, watch: _Watch) -> None:
-        self._calls.pop(watch, None)
-        watch.stop()
-
-    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        for watch in list(self._calls):
-            watch.look(now)
-        self._timer = loop.call_later(WATCH_SECONDS, self._sweep, loop) if self._calls else None

@@ -35,7 +35,7 @@ from bridge.mcpserver.holding import Held
 from bridge.mcpserver.sessions import Ctx, LogLevels
 from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
-__all__ = ["CallerRelay", "answerable", "unanswerable"]
+__all__ = ["CallerRelay", "RelayBase", "answerable", "unanswerable"]
 
 #: How long a finished request waits for its last progress notifications to go out.
 FLUSH_TIMEOUT = 5.0
@@ -115,37 +115,16 @@ def _missing(needed: JSON) -> MCPError:
     return MCPError(MISSING_CAPABILITY, message, {"requiredCapabilities": needed})
 
 
-class CallerRelay:
-    """One forwarded request's way back to its client."""
+class RelayBase:
+    """What every relay to a client keeps: the progress token and log level the request asked for,
+    its generation, and the notifications on their way, which ``flushed`` waits for."""
 
-    def __init__(self, ctx: Ctx, levels: LogLevels) -> None:
-        self._ctx = ctx
-        meta = ctx.meta or {}
-        self._token = meta.get("progress_token")
-        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+    def __init__(self, token: Any, level: str | None, modern: bool) -> None:
+        self._token = token
+        self._level = level
         self._modern = modern
-        params = ctx.params or {}
-        answers = params.get("inputResponses")
-        self._answers: JSON | None = answers if isinstance(answers, dict) else None
-        state = params.get("requestState")
-        self._state = state if isinstance(state, str) else None
-        # At 2026-07-28 the request opts in itself; before, the session's setLevel (default: all).
-        level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (levels.get(ctx) or "debug")
-        self._level = level if isinstance(level, str) else None
-        self._unsent = 0  # progress notifications on their way to the client
+        self._unsent = 0  # notifications on their way to the client
         self._sent: anyio.Event | None = None
-        #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
-        self.held: Held[CallerRelay] | None = None
-        self._live = True  # False while held: the request it came with has been answered
-
-    def rebind(self, ctx: Ctx) -> None:
-        """Reach the client through ``ctx``, the request that resumed the held call."""
-        self._ctx = ctx
-        meta = ctx.meta or {}
-        self._token = meta.get("progress_token")
-        level = meta.get(types.LOG_LEVEL_META_KEY)
-        self._level = level if isinstance(level, str) else None
-        self._live = True
 
     @property
     def wants_progress(self) -> bool:
@@ -158,6 +137,60 @@ class CallerRelay:
     @property
     def takes_input_required(self) -> bool:
         return self._modern
+
+    @property
+    def input_responses(self) -> JSON | None:
+        return None
+
+    @property
+    def request_state(self) -> str | None:
+        return None
+
+    async def _sending(self, notification: Awaitable[None]) -> None:
+        """Send one notification, counted among those ``flushed`` waits for."""
+        self._unsent += 1
+        try:
+            await notification
+        finally:
+            self._unsent -= 1
+            if not self._unsent and self._sent is not None:
+                self._sent.set()
+
+    async def flushed(self) -> None:
+        """Return once the notifications already on their way have gone out (bounded)."""
+        if self._unsent:
+            self._sent = anyio.Event()
+            with anyio.move_on_after(FLUSH_TIMEOUT):
+                await self._sent.wait()
+
+
+class CallerRelay(RelayBase):
+    """One forwarded request's way back to its client."""
+
+    def __init__(self, ctx: Ctx, levels: LogLevels) -> None:
+        self._ctx = ctx
+        meta = ctx.meta or {}
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        # At 2026-07-28 the request opts in itself; before, the session's setLevel (default: all).
+        level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (levels.get(ctx) or "debug")
+        super().__init__(meta.get("progress_token"), level if isinstance(level, str) else None, modern)
+        params = ctx.params or {}
+        answers = params.get("inputResponses")
+        self._answers: JSON | None = answers if isinstance(answers, dict) else None
+        state = params.get("requestState")
+        self._state = state if isinstance(state, str) else None
+        #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
+        self.held: Held[CallerRelay] | None = None
+        self._live = True  # False while held: the request it came with has been answered
+
+    def rebind(self, ctx: Ctx) -> None:
+        """Reach the client through ``ctx``, the request that resumed the held call."""
+        self._ctx = ctx
+        meta = ctx.meta or {}
+        self._token = meta.get("progress_token")
+        level = meta.get(types.LOG_LEVEL_META_KEY)
+        self._level = level if isinstance(level, str) else None
+        self._live = True
 
     @property
     def input_responses(self) -> JSON | None:
@@ -189,20 +222,7 @@ class CallerRelay:
             if isinstance(notification, Coroutine):
                 notification.close()
             return
-        self._unsent += 1
-        try:
-            await notification
-        finally:
-            self._unsent -= 1
-            if not self._unsent and self._sent is not None:
-                self._sent.set()
-
-    async def flushed(self) -> None:
-        """Return once the notifications already on their way have gone out (bounded)."""
-        if self._unsent:
-            self._sent = anyio.Event()
-            with anyio.move_on_after(FLUSH_TIMEOUT):
-                await self._sent.wait()
+        await super()._sending(notification)
 
     async def ask(self, method: str, params: JSON) -> JSON:
         session: ServerSession = self._ctx.session

@@ -1,0 +1,185 @@
+"""The lean ``/mcp`` path's side of one exchange: its response, its relay, and the watch on its call.
+
+``Exchange`` writes one request's answer as the SDK's Streamable HTTP server would: SSE events as
+they come, then the response (or plain JSON for a 2026-07-28 call that sent nothing before it).
+``LeanRelay`` is the call's way back to its client (``bridge.model.Relay``): progress and log
+notifications as SSE events on that exchange; a question is refused, as a client that declared
+no capability for it is refused by the SDK. ``Watches`` looks at every call in flight on one
+timer: a call still running after ``WATCH_SECONDS`` has its client's going away watched for, and
+a silent 2026-07-28 call is pinged every ``PING_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
+from mcp_types.jsonrpc import METHOD_NOT_FOUND
+
+from bridge.mcpserver.relay import RelayBase, unanswerable
+from bridge.model import JSON, RelayRefused
+
+from .http import Receive, Send
+
+__all__ = ["PING_SECONDS", "WATCH_SECONDS", "Exchange", "LeanRelay", "Watch", "Watches", "sse"]
+
+#: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
+PING_SECONDS: Final = 15.0
+#: A call running this long (twice it at most) has its client's going away watched for: a task per
+#: call would cost every quick call more than the rest of its route, and 0.1 s late is soon enough
+#: to cancel the upstream call of a client that has left.
+WATCH_SECONDS: Final = 0.05
+_QUESTIONS: Final = frozenset({"sampling/createMessage", "elicitation/create"})
+
+SSE_HEAD: Final = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def sse(message: JSON) -> bytes:
+    return b"event: message\r\ndata: " + orjson.dumps(message) + b"\r\n\r\n"
+
+
+class Exchange:
+    """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first)."""
+
+    def __init__(self, send: Send, modern: bool, session_id: str) -> None:
+        self._send = send
+        self._modern = modern
+        self._head = SSE_HEAD if modern else [*SSE_HEAD, (b"mcp-session-id", session_id.encode("latin-1"))]
+        self.started = False
+        self.ended = False
+
+    async def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            await self._send({"type": "http.response.start", "status": 200, "headers": self._head})
+
+    async def event(self, chunk: bytes) -> None:
+        if self.ended:
+            return
+        await self._start()
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def finish(self, answer: JSON | None) -> int:
+        """Send ``answer`` (None: end the stream with nothing more, a cancelled request); the status sent."""
+        if self.ended:
+            return 200
+        self.ended = True
+        if self._modern and not self.started and answer is not None:
+            error = answer.get("error")
+            status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200) if isinstance(error, dict) else 200
+            body = orjson.dumps(answer)
+            head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await self._send({"type": "http.response.start", "status": status, "headers": head})
+            await self._send({"type": "http.response.body", "body": body})
+            return status
+        await self._start()
+        await self._send({"type": "http.response.body", "body": b"" if answer is None else sse(answer)})
+        return 200
+
+
+class LeanRelay(RelayBase):
+    """The caller's side of a call served here (``bridge.model.Relay``), as ``CallerRelay`` is on the SDK's path."""
+
+    def __init__(self, exchange: Exchange, token: Any, level: str | None, modern: bool, stop: Callable[[], object]):
+        super().__init__(token, level, modern)
+        self._exchange = exchange
+        self._stop = stop
+        #: Set when a question ended the request (2026-07-28: -32021, as a held call is refused).
+        self.refusal: MCPError | None = None
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        if self._token is not None:
+            params: JSON = {"progressToken": self._token, "progress": progress}
+            if total is not None:
+                params["total"] = total
+            if message is not None:
+                params["message"] = message
+            await self._notify("notifications/progress", params)
+
+    async def log(self, params: JSON) -> None:
+        sent = {k: params.get(k) for k in ("level", "logger", "data") if params.get(k) is not None}
+        await self._notify("notifications/message", sent)
+
+    async def _notify(self, method: str, params: JSON) -> None:
+        await self._sending(self._exchange.event(sse({"jsonrpc": "2.0", "method": method, "params": params})))
+
+    async def ask(self, method: str, params: JSON) -> JSON:
+        if method not in _QUESTIONS:
+            raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
+        if self._modern:  # the request ends with -32021, as the SDK's held call is refused
+            self.refusal = unanswerable(method)
+            self._stop()
+        raise RelayRefused(f"the client did not declare the capability {method} needs")
+
+
+async def disconnect(receive: Receive) -> None:
+    """Return when the client goes away (the request's body has been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class Watch:
+    """One call as ``Watches`` looks at it: past ``WATCH_SECONDS`` its client's going away is watched
+    for (a task that cancels the call); a 2026-07-28 call still silent at ``PING_SECONDS`` is
+    committed to SSE and pinged as often."""
+
+    def __init__(self, exchange: Exchange, receive: Receive, call: asyncio.Task[Any], modern: bool) -> None:
+        self._exchange = exchange
+        self._receive = receive
+        self._call = call
+        self._modern = modern
+        self.loop = asyncio.get_running_loop()
+        self._since = self.loop.time()
+        self._ping_at = self._since + PING_SECONDS
+        self._gone: asyncio.Task[None] | None = None
+        self._sending: asyncio.Task[None] | None = None
+
+    @property
+    def client_gone(self) -> bool:
+        """Whether the call was cancelled because its client went away."""
+        return self._gone is not None and self._gone.done() and not self._gone.cancelled()
+
+    def look(self, now: float) -> None:
+        if self._gone is None and now - self._since >= WATCH_SECONDS:
+            self._gone = self.loop.create_task(disconnect(self._receive))
+            self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
+        if self._modern and now >= self._ping_at:
+            self._ping_at = now + PING_SECONDS
+            self._sending = self.loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
+
+    def stop(self) -> None:
+        if self._gone is not None:
+            self._gone.cancel()
+
+
+class Watches:
+    """The lean path's calls in flight, looked at every ``WATCH_SECONDS`` while there are any: one
+    timer for them all (a timer per call cost a quick call about as much as its header checks)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[Watch, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, watch: Watch) -> None:
+        self._calls[watch] = None
+        if self._timer is None:
+            self._timer = watch.loop.call_later(WATCH_SECONDS, self._sweep, watch.loop)
+
+    def remove(self, watch: Watch) -> None:
+        self._calls.pop(watch, None)
+        watch.stop()
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for watch in list(self._calls):
+            watch.look(now)
+        self._timer = loop.call_later(WATCH_SECONDS, self._sweep, loop) if self._calls else None
