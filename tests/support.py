@@ -24,6 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 
 
+def problem(response: Any) -> dict[str, Any]:
+    """A problem answer's body (``requests`` or ``httpx``) less its ``requestId``, which must be the
+    id the answer's ``X-Request-Id`` header carries: what is left is the same on every request, so
+    a test compares it whole."""
+    body = response.json()
+    assert isinstance(body, dict), body
+    named = body.pop("requestId", None)
+    assert named is not None, body
+    assert named == response.headers.get("X-Request-Id"), (named, dict(response.headers))
+    return body
+
+
 def rich_stdio(name: str = "rich", *, legacy: bool = False, timeout: float = 60.0) -> ServerConfig:
     args = [str(RICH_SERVER), "stdio", "--name", name, *(["--legacy"] if legacy else [])]
     return ServerConfig(name=name, transport="stdio", command=sys.executable, args=tuple(args), call_timeout=timeout)
