@@ -28,11 +28,17 @@ def problem(response: Any) -> dict[str, Any]:
     """A problem answer's body (``requests`` or ``httpx``) less its ``requestId``, which must be the
     id the answer's ``X-Request-Id`` header carries: what is left is the same on every request, so
     a test compares it whole."""
-    body = response.json()
-    assert isinstance(body, dict), body
+    return unnamed(response.json(), response.headers.get("X-Request-Id"))
+
+
+def unnamed(found: Any, request_id: str | None) -> dict[str, Any]:
+    """A problem (a body, or a JSON-RPC error's ``data``) less its ``requestId``, which must be
+    ``request_id``: the id of the HTTP request it answers (on a WebSocket, its handshake's)."""
+    assert isinstance(found, dict), found
+    body = dict(found)
     named = body.pop("requestId", None)
-    assert named is not None, body
-    assert named == response.headers.get("X-Request-Id"), (named, dict(response.headers))
+    assert named is not None, found
+    assert named == request_id, (named, request_id)
     return body
 
 
