@@ -272,11 +272,11 @@ def test_answers_to_a_call_not_waiting_for_input_are_409(alice: Api) -> None:
 def test_a_sync_call_to_a_tool_that_asks_is_422_saying_how_to_call_it_async(alice: Api) -> None:
     answer = alice("POST", "/servers/calls/tools/ask", {})
     assert answer.status_code == 422
-    problem = answer.json()
-    assert problem["type"] == PROBLEMS + "input-required"
-    assert problem["title"] == "The tool needs input from its caller"
-    assert "'Prefer: respond-async'" in problem["detail"]
-    assert "POST /calls/{id}/input" in problem["detail"]
+    refused = answer.json()
+    assert refused["type"] == PROBLEMS + "input-required"
+    assert refused["title"] == "The tool needs input from its caller"
+    assert "'Prefer: respond-async'" in refused["detail"]
+    assert "POST /calls/{id}/input" in refused["detail"]
 
 
 def test_another_caller_neither_sees_nor_touches_a_call(alice: Api, bob: Api) -> None:
