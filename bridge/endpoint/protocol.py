@@ -243,7 +243,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _given_request_id(self) -> bytes | None:
-        """The ``X-Request-Id`` of the head being refused, if it came before the refusal."""
-        if not self._in_head or not self.headers:  # none begun, or the headers are an earlier request's
+        """The ``X-Request-Id`` of the request being refused (its head, or its body, being read), if
+        it came before the refusal."""
+        if (self._reading_head and not self._in_head) or not self.headers:  # none begun, or an earlier one's
             return None
         return next((value for name, value in self.headers if name == _REQUEST_ID), None)

@@ -90,7 +90,7 @@ def test_an_oversized_head_is_refused_431(
     assert answer.problem()["type"].endswith("/headers-too-large")
 
 
-def test_a_refused_head_keeps_the_callers_request_id_when_it_came_safe_before_the_refusal(target: Target) -> None:
+def test_a_refused_request_keeps_the_callers_request_id_when_it_came_safe_before_the_refusal(target: Target) -> None:
     too_many = request(
         target.port,
         "GET",
@@ -107,7 +107,15 @@ def test_a_refused_head_keeps_the_callers_request_id_when_it_came_safe_before_th
         "/healthz",
         [(f"X-H{i}", "1") for i in range(MAX_HEADERS + 1)] + [("X-Request-Id", "head-3")],
     )
-    assert [(a.status, a.problem()["requestId"]) for a in (too_many, malformed)] == [(431, "head-1"), (400, "head-2")]
+    bad_body = exchange(
+        target.port,
+        CALL + b"X-Request-Id: body-1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    )
+    assert [(a.status, a.problem()["requestId"]) for a in (too_many, malformed, bad_body)] == [
+        (431, "head-1"),
+        (400, "head-2"),
+        (400, "body-1"),  # refused while its body was read: the head named it
+    ]
     made = [unsafe.problem()["requestId"], after.problem()["requestId"]]  # unsafe, or sent after the refusal
     assert "head-3" not in made
     assert len(set(made)) == 2
