@@ -131,8 +131,12 @@ def test_a_tool_error_is_kept_and_replayed(alice: Caller, ledger: Ledger) -> Non
     first = alice.call("/servers/ledger/tools/refuse", {"reason": reason}, key)
     assert first.status_code == 422
     assert first.json()["type"] == PROBLEMS + "tool-error"
-    same_answer(first, alice.call("/servers/ledger/tools/refuse", {"reason": reason}, key))
+    again = alice.call("/servers/ledger/tools/refuse", {"reason": reason}, key, headers={"X-Request-Id": "replay-1"})
+    same_answer(first, again)
     assert ledger.runs("refuse", reason) == 1
+    # The replay is the first request's answer, the request its problem names included; the header names this one.
+    assert again.json()["requestId"] == first.headers["X-Request-Id"]
+    assert again.headers["X-Request-Id"] == "replay-1"
 
 
 def test_a_refusal_before_the_tool_ran_is_not_kept(alice: Caller, ledger: Ledger) -> None:
