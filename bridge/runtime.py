@@ -221,7 +221,7 @@ class Bridge:
         calls = ToolCalls(self.gateway, self.gate, AsyncCalls(self.calls, check_callback))
         origins = Origins(self.settings.allowed_origins, self.settings.host, self.settings.allowed_hosts)
         access = EventAccess(self.gate, origins)
-        call_resources = CallResources(self.calls, self.gate, origins=origins, request_ids=self.settings.telemetry)
+        call_resources = CallResources(self.calls, self.gate, origins=origins, request_ids=self.observed)
         dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
         self.drain = drain = Drain(self.settings.shutdown_grace)
@@ -243,7 +243,7 @@ class Bridge:
             drain=drain,
             metrics=MetricsEndpoint(self.registry, self.gate) if self.registry is not None else None,
         )
-        if not self.settings.telemetry and self.tracing is None:
+        if not self.observed:
             return app
         return Observer(app, self.metrics, self.tracing.tracer if self.tracing is not None else None)
 
@@ -259,9 +259,16 @@ class Bridge:
         plain polls of calls answered in the protocol."""
         from bridge.endpoint.protocol import GuardedHttpProtocol
 
-        if self.quick_answer is None:
-            return GuardedHttpProtocol
-        return GuardedHttpProtocol.answering(self.quick_answer)
+        protocol = (
+            GuardedHttpProtocol if self.quick_answer is None else GuardedHttpProtocol.answering(self.quick_answer)
+        )
+        return protocol.naming_requests() if self.observed else protocol
+
+    @property
+    def observed(self) -> bool:
+        """Whether every request is named (``X-Request-Id``, the problems' ``requestId``) and observed:
+        telemetry is on, or traces are sent."""
+        return self.settings.telemetry or self.tracing is not None
 
     def serve(self, server: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:
         """Run an HTTP server's coroutine on the upstream sessions' loop until it returns.

@@ -24,6 +24,24 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 
 
+def problem(response: Any) -> dict[str, Any]:
+    """A problem answer's body (``requests`` or ``httpx``) less its ``requestId``, which must be the
+    id the answer's ``X-Request-Id`` header carries: what is left is the same on every request, so
+    a test compares it whole."""
+    return unnamed(response.json(), response.headers.get("X-Request-Id"))
+
+
+def unnamed(found: Any, request_id: str | None) -> dict[str, Any]:
+    """A problem (a body, or a JSON-RPC error's ``data``) less its ``requestId``, which must be
+    ``request_id``: the id of the HTTP request it answers (on a WebSocket, its handshake's)."""
+    assert isinstance(found, dict), found
+    body = dict(found)
+    named = body.pop("requestId", None)
+    assert named is not None, found
+    assert named == request_id, (named, request_id)
+    return body
+
+
 def rich_stdio(name: str = "rich", *, legacy: bool = False, timeout: float = 60.0) -> ServerConfig:
     args = [str(RICH_SERVER), "stdio", "--name", name, *(["--legacy"] if legacy else [])]
     return ServerConfig(name=name, transport="stdio", command=sys.executable, args=tuple(args), call_timeout=timeout)

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from harness import pid_alive, poll
-from tests.support import RICH_SERVER, bridge_process
+from tests.support import RICH_SERVER, bridge_process, problem
 
 KEY = "tk-0123456789abcdef"
 
@@ -121,7 +121,7 @@ def test_body_limit_holds_on_the_real_server(tmp_path: Path) -> None:
         response = requests.post(bridge.url + "/servers/rich/tools/echo", json={"text": "x" * 2000}, timeout=30)
         assert response.status_code == 413
         assert response.headers["Content-Type"] == "application/problem+json"
-        assert response.json() == {
+        assert problem(response) == {
             "type": "https://mcp-rest-bridge.dev/problems/payload-too-large",
             "title": "Request body is too large",
             "status": 413,

@@ -17,7 +17,7 @@ from mcp_types import ErrorData
 from bridge import __version__ as bridge_version
 from harness import free_port, poll
 from tests.servers.launch import RICH_SERVER
-from tests.support import bridge_process
+from tests.support import bridge_process, problem
 
 KEY = "endpoint-key"
 ECHO = {"text": "x"}
@@ -103,7 +103,7 @@ def test_mcp_clients_need_the_api_key_too(tmp_path: Path) -> None:
         assert refused.status_code == 401
         assert refused.headers["Content-Type"] == "application/problem+json"
         assert refused.headers["WWW-Authenticate"] == 'Bearer realm="mcp-rest-bridge"'
-        assert refused.json() == {
+        assert problem(refused) == {
             "type": "https://mcp-rest-bridge.dev/problems/unauthorized",
             "title": "Missing or invalid API key",
             "status": 401,

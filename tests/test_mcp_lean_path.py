@@ -25,7 +25,7 @@ import requests
 
 from harness import poll
 from tests.servers.launch import RICH_SERVER
-from tests.support import ROOT, BridgeProcess, bridge_process
+from tests.support import ROOT, BridgeProcess, bridge_process, unnamed
 
 MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
@@ -112,6 +112,10 @@ def _outcome(response: requests.Response) -> tuple[int, str, list[str], Any]:
     """What must agree: status, media type, the notifications (as a multiset), and the last message."""
     messages = _messages(response)
     notes = sorted(json.dumps(m, sort_keys=True) for m in messages[:-1])
+    error = messages[-1].get("error") if messages and isinstance(messages[-1], dict) else None
+    if isinstance(error, dict) and isinstance(error.get("data"), dict) and "requestId" in error["data"]:
+        # Each peer names its own request, the one its answer's header names: compared less the id.
+        error["data"] = unnamed(error["data"], response.headers["X-Request-Id"])
     return response.status_code, response.headers.get("content-type", "").split(";")[0], notes, messages[-1:]
 
 

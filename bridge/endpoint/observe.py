@@ -25,7 +25,8 @@ __all__ = ["Observer"]
 
 _REQUEST_ID: Final = REQUEST_ID_HEADER.encode()
 _TRACEPARENT: Final = TRACEPARENT.encode()
-_STARTS: Final = frozenset({"http.response.start", "websocket.accept"})
+#: The messages that begin an answer's head: an HTTP response, a WebSocket's handshake, or its refusal.
+_STARTS: Final = frozenset({"http.response.start", "websocket.accept", "websocket.http.response.start"})
 _OBSERVED: Final = frozenset({"http", "websocket"})
 
 

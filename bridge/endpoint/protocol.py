@@ -10,7 +10,10 @@ connection), takes any number of headers of any size, and answers a malformed re
 - they may hold at most ``MAX_HEAD_BYTES`` bytes and ``MAX_HEADERS`` fields, else 431 (counted
   as the parser reports them, and in raw bytes while a head is still arriving);
 - a request the parser refuses (bad framing, ``Content-Length`` with ``Transfer-Encoding``,
-  control characters in a header) gets 400; each of these is problem+json, then closed.
+  control characters in a header) gets 400; each of these is problem+json, then closed. A
+  protocol made ``naming_requests()`` (the bridge's telemetry is on) gives each such answer an
+  ``X-Request-Id``, the caller's when it came safe in the refused head, else a new one, and
+  names it in the problem's ``requestId`` as every other problem the bridge writes does.
 
 What the application sees is unchanged; the checks cost a counter per header and a timer per
 request head.
@@ -37,6 +40,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from bridge.errors import BridgeError, HeadersTooLarge, RequestInvalid, RequestTimeout
+from bridge.telemetry.context import REQUEST_ID_HEADER, request_id_of
 
 __all__ = ["HEAD_TIMEOUT", "MAX_HEADERS", "MAX_HEAD_BYTES", "GuardedHttpProtocol", "QuickAnswer"]
 
@@ -58,6 +62,7 @@ class _Answered:
 
 
 _ANSWERED: Any = _Answered()
+_REQUEST_ID: Final = REQUEST_ID_HEADER.encode()
 
 #: Seconds for a request line and its headers: ample for any client on any link, short enough
 #: that a client trickling bytes cannot hold a connection (nginx allows 60, Node.js 60).
@@ -90,11 +95,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     #: once it has been idle ``timeout_keep_alive`` seconds (see ``_idle_too_long``).
     _idle_since = 0.0
     _idle_timer: asyncio.TimerHandle | None = None
+    #: Whether its refusals carry a request id, as the application's answers do (``naming_requests``).
+    request_ids: ClassVar[bool] = False
 
     @classmethod
     def answering(cls, quick: QuickAnswer) -> type[GuardedHttpProtocol]:
         """This protocol, offering each plain keep-alive GET to ``quick`` before the application."""
         return type("AnsweringHttpProtocol", (cls,), {"quick": (quick,)})
+
+    @classmethod
+    def naming_requests(cls) -> type[GuardedHttpProtocol]:
+        """This protocol, its refusals naming their request (``X-Request-Id``, the problem's ``requestId``)."""
+        return type("NamingHttpProtocol", (cls,), {"request_ids": True})
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -258,9 +270,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         """``error`` as problem+json, then the connection closed: after a bad head nothing on it can be trusted."""
         self._stop_head_timer()
         self._flush_answers()  # answers to the requests before this one go first
-        body = orjson.dumps(error.to_problem())
+        problem = error.to_problem()
         head = [STATUS_LINE[error.status]]
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        if self.request_ids:
+            request_id = request_id_of(self._given_request_id())
+            problem["requestId"] = request_id.decode("latin-1")
+            head.append(_REQUEST_ID + b": " + request_id + b"\r\n")
+        body = orjson.dumps(problem)
         head += [
             b"content-type: application/problem+json\r\n",
             b"content-length: %d\r\n" % len(body),
@@ -268,3 +285,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+
+    def _given_request_id(self) -> bytes | None:
+        """The ``X-Request-Id`` of the request being refused (its head, or its body, being read), if
+        it came before the refusal."""
+        if (self._reading_head and not self._in_head) or not self.headers:  # none begun, or an earlier one's
+            return None
+        return next((value for name, value in self.headers if name == _REQUEST_ID), None)

@@ -19,6 +19,7 @@ from bridge.errors import BridgeError, NotFound, ToolFailed, jsonrpc_error
 from bridge.gateway.gateway import Gateway
 from bridge.model import Principal, Relay
 from bridge.schema import CompiledSchema
+from bridge.telemetry import current_request_id
 
 __all__ = ["METHOD_NOT_FOUND", "JsonRpcDispatcher"]
 
@@ -114,7 +115,7 @@ class JsonRpcDispatcher:
         except BridgeError as exc:
             if "id" not in request:
                 return None
-            return {"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(exc)}
+            return {"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(exc, current_request_id())}
         if "id" not in request:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}

@@ -53,12 +53,10 @@ _quick_ids = itertools.count(_random_bits(126))
 class RequestContext:
     """One request's id and trace context, and what the metrics need to know of it."""
 
-    __slots__ = ("named", "request_id", "sampled", "span_id", "trace_id", "upstream_seconds")
+    __slots__ = ("request_id", "sampled", "span_id", "trace_id", "upstream_seconds")
 
-    def __init__(self, request_id: str, trace_id: str, span_id: str, sampled: bool, *, named: bool = False) -> None:
+    def __init__(self, request_id: str, trace_id: str, span_id: str, sampled: bool) -> None:
         self.request_id = request_id
-        #: The caller sent an ``X-Request-Id`` (kept, or replaced when unsafe): its problems name the id in the body.
-        self.named = named
         self.trace_id = trace_id
         #: This request's own span: the parent the upstream request names.
         self.span_id = span_id
@@ -69,16 +67,15 @@ class RequestContext:
     @classmethod
     def begin(cls, request_id: str | None, traceparent: str | None) -> RequestContext:
         """A request's context from its headers' values (``None`` when absent)."""
-        named = request_id is not None
         drawn = f"{_random_bits(192):048x}"  # one draw: a new trace id (and request id), and this request's span id
         new_trace, span_id = drawn[:32], drawn[32:]
         if request_id is None or _SAFE_ID.fullmatch(request_id) is None:
             request_id = new_trace
         parent = _parse_traceparent(traceparent) if traceparent else None
         if parent is None:
-            return cls(request_id, new_trace, span_id, sampled=False, named=named)
+            return cls(request_id, new_trace, span_id, sampled=False)
         trace_id, sampled = parent
-        return cls(request_id, trace_id, span_id, sampled, named=named)
+        return cls(request_id, trace_id, span_id, sampled)
 
     @property
     def traceparent(self) -> str:
@@ -121,12 +118,10 @@ def current_request_id() -> str | None:
 
 
 def with_request_id(problem: dict[str, Any]) -> dict[str, Any]:
-    """``problem`` with the ``requestId`` member when the caller named its request (``X-Request-Id``).
-
-    Otherwise the id is in the answer's header only: a body that differed on every request would
-    defeat callers and tests that compare problems whole.
-    """
+    """``problem`` with the ``requestId`` member: the id of the request it answers, the one its
+    ``X-Request-Id`` header carries. Outside a request (telemetry off, or work of the bridge's
+    own) there is none, and the problem is left as it is."""
     context = current.get()
-    if context is not None and context.named:
+    if context is not None:
         problem["requestId"] = context.request_id
     return problem

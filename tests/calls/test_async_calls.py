@@ -14,7 +14,7 @@ import requests
 
 from harness import poll
 from tests.calls.conftest import Api
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, problem
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 
@@ -107,11 +107,11 @@ def test_a_tool_error_fails_the_call_with_the_problem_and_the_result_the_sync_ca
     failed = alice.until(call["id"], "failed")
     sync = alice("POST", "/servers/calls/tools/fail", {"message": "no luck"})
     assert sync.status_code == 422
-    problem = sync.json()
-    assert failed["problem"] == {k: v for k, v in problem.items() if k != "instance"}
+    answered = problem(sync)  # less the request's own id: the call's problem is no one request's
+    assert failed["problem"] == {k: v for k, v in answered.items() if k != "instance"}
     assert failed["problem"]["type"] == PROBLEMS + "tool-error"
     assert failed["result"]["isError"] is True
-    assert failed["result"]["content"] == problem["content"]
+    assert failed["result"]["content"] == answered["content"]
 
 
 def test_the_event_stream_sends_each_change_and_ends_with_the_call(alice: Api, bridge: BridgeProcess) -> None:
@@ -187,7 +187,7 @@ def test_a_wrong_answer_is_400_with_pointers_and_the_question_stays(alice: Api) 
         {"answers": {"q1": {"action": "accept", "content": {"name": 7}}, "q7": {"action": "accept"}}},
     )
     assert wrong.status_code == 400
-    assert wrong.json() == {
+    assert problem(wrong) == {
         "type": PROBLEMS + "invalid-request",
         "title": "Request is invalid",
         "status": 400,
@@ -272,11 +272,11 @@ def test_answers_to_a_call_not_waiting_for_input_are_409(alice: Api) -> None:
 def test_a_sync_call_to_a_tool_that_asks_is_422_saying_how_to_call_it_async(alice: Api) -> None:
     answer = alice("POST", "/servers/calls/tools/ask", {})
     assert answer.status_code == 422
-    problem = answer.json()
-    assert problem["type"] == PROBLEMS + "input-required"
-    assert problem["title"] == "The tool needs input from its caller"
-    assert "'Prefer: respond-async'" in problem["detail"]
-    assert "POST /calls/{id}/input" in problem["detail"]
+    refused = answer.json()
+    assert refused["type"] == PROBLEMS + "input-required"
+    assert refused["title"] == "The tool needs input from its caller"
+    assert "'Prefer: respond-async'" in refused["detail"]
+    assert "POST /calls/{id}/input" in refused["detail"]
 
 
 def test_another_caller_neither_sees_nor_touches_a_call(alice: Api, bob: Api) -> None:

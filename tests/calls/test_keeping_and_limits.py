@@ -18,7 +18,7 @@ import requests
 
 from harness import poll
 from tests.calls.conftest import ALICE, BOB, Api, calls_bridge
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, problem
 from tests.webhooks.conftest import Receiver, start_receiver
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
@@ -104,7 +104,7 @@ def test_calls_past_a_callers_limit_and_the_bridges_are_429(limited: BridgeProce
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "1"
     assert refused.headers["RateLimit-Policy"] == '"caller-async-calls";q=2;qu="concurrent-requests"'
-    assert refused.json() == {
+    assert problem(refused) == {
         "type": PROBLEMS + "async-call-limit",
         "title": "Too many asynchronous calls running",
         "status": 429,

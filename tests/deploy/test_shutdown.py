@@ -25,7 +25,7 @@ from websockets.sync.client import connect
 from harness import accepting, pid_alive, poll
 from tests.events.sse import SseClient
 from tests.servers.launch import RICH_SERVER
-from tests.support import BridgeProcess, bridge_process
+from tests.support import BridgeProcess, bridge_process, problem
 
 KEY = "shutdown-key"
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
@@ -147,7 +147,7 @@ def test_a_call_longer_than_the_grace_is_answered_503_and_the_bridge_exits_0_soo
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem(response) == {
         "type": PROBLEMS + "call-cut-off",
         "title": "The call was cut off when the bridge stopped",
         "status": 503,

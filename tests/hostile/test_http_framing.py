@@ -90,6 +90,38 @@ def test_an_oversized_head_is_refused_431(
     assert answer.problem()["type"].endswith("/headers-too-large")
 
 
+def test_a_refused_request_keeps_the_callers_request_id_when_it_came_safe_before_the_refusal(target: Target) -> None:
+    too_many = request(
+        target.port,
+        "GET",
+        "/healthz",
+        [("X-Request-Id", "head-1")] + [(f"X-H{i}", "1") for i in range(MAX_HEADERS + 1)],
+    )
+    malformed = exchange(
+        target.port, _raw("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-Request-Id: head-2", "X-A: a\x00b")
+    )
+    unsafe = exchange(target.port, _raw("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-Request-Id: a b", "X-A: a\x00b"))
+    after = request(
+        target.port,
+        "GET",
+        "/healthz",
+        [(f"X-H{i}", "1") for i in range(MAX_HEADERS + 1)] + [("X-Request-Id", "head-3")],
+    )
+    bad_body = exchange(
+        target.port,
+        CALL + b"X-Request-Id: body-1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    )
+    assert [(a.status, a.problem()["requestId"]) for a in (too_many, malformed, bad_body)] == [
+        (431, "head-1"),
+        (400, "head-2"),
+        (400, "body-1"),  # refused while its body was read: the head named it
+    ]
+    made = [unsafe.problem()["requestId"], after.problem()["requestId"]]  # unsafe, or sent after the refusal
+    assert "head-3" not in made
+    assert len(set(made)) == 2
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in made)
+
+
 def test_a_head_just_under_the_limit_is_served(target: Target) -> None:
     answer = request(target.port, "GET", "/healthz", [("X-Padding", "a" * (MAX_HEAD_BYTES - 1024))])
     assert answer.status == 200

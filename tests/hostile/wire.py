@@ -25,12 +25,15 @@ class Answer:
         return next((v for k, v in self.headers if k == name.lower()), None)
 
     def problem(self) -> dict[str, Any]:
-        """The body as a problem, checked to be one: problem+json with type, title, status and detail."""
+        """The body as a problem, checked to be one: problem+json with type, title, status and detail,
+        naming its request (``requestId``) as the answer's ``X-Request-Id`` does (the HTTP layer's own
+        refusals too)."""
         assert self.header("content-type") == "application/problem+json", (self.status, self.headers, self.body[:300])
         found = orjson.loads(self.body)
         assert isinstance(found, dict)
-        assert {"type", "title", "status", "detail"} <= set(found), found
+        assert {"type", "title", "status", "detail", "requestId"} <= set(found), found
         assert found["status"] == self.status
+        assert found["requestId"] == self.header("x-request-id"), (found, self.headers)
         return found
 
 

@@ -11,6 +11,7 @@ import requests
 
 from harness import poll
 from tests.idempotency.conftest import Caller, Ledger, new_key
+from tests.support import problem
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 _amounts = itertools.count(1000)
@@ -73,7 +74,7 @@ def test_the_same_key_with_other_arguments_is_422_and_runs_nothing(alice: Caller
     reused = alice.call("/servers/ledger/tools/pay", {"amount": other}, key)
     assert reused.status_code == 422
     assert reused.headers["Content-Type"] == "application/problem+json"
-    assert reused.json() == {
+    assert problem(reused) == {
         "type": PROBLEMS + "idempotency-key-reused",
         "title": "The Idempotency-Key was used for another request",
         "status": 422,
@@ -104,7 +105,7 @@ def test_a_duplicate_while_the_first_runs_is_409_then_gets_the_first_answer(alic
         answered = first.result(30)
     assert (answered.status_code, duplicate.status_code) == (200, 409), duplicate.text
     assert duplicate.headers["Retry-After"] == "1"
-    assert duplicate.json() == {
+    assert problem(duplicate) == {
         "type": PROBLEMS + "idempotency-key-in-flight",
         "title": "A request with this Idempotency-Key is still being answered",
         "status": 409,
@@ -130,8 +131,12 @@ def test_a_tool_error_is_kept_and_replayed(alice: Caller, ledger: Ledger) -> Non
     first = alice.call("/servers/ledger/tools/refuse", {"reason": reason}, key)
     assert first.status_code == 422
     assert first.json()["type"] == PROBLEMS + "tool-error"
-    same_answer(first, alice.call("/servers/ledger/tools/refuse", {"reason": reason}, key))
+    again = alice.call("/servers/ledger/tools/refuse", {"reason": reason}, key, headers={"X-Request-Id": "replay-1"})
+    same_answer(first, again)
     assert ledger.runs("refuse", reason) == 1
+    # The replay is the first request's answer, the request its problem names included; the header names this one.
+    assert again.json()["requestId"] == first.headers["X-Request-Id"]
+    assert again.headers["X-Request-Id"] == "replay-1"
 
 
 def test_a_refusal_before_the_tool_ran_is_not_kept(alice: Caller, ledger: Ledger) -> None:
@@ -187,7 +192,7 @@ def test_a_bad_key_is_400_pointing_at_the_header(
     paid = amount()
     answer = alice.call(path, {"amount": paid}, key)
     assert answer.status_code == 400
-    assert answer.json() == {
+    assert problem(answer) == {
         "type": PROBLEMS + "invalid-request",
         "title": "Request is invalid",
         "status": 400,

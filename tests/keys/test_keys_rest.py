@@ -8,6 +8,7 @@ import requests
 
 from harness import poll
 from tests.keys.conftest import ADMIN, KeyedBridge, get, post
+from tests.support import problem
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 
@@ -105,12 +106,12 @@ def test_a_bad_body_is_400_with_pointers(live: KeyedBridge) -> None:
         {"name": "bad", "scopes": ["use", "root"], "tools": ["demo"], "servers": ["Demo"], "colour": "red"},
     )
     assert response.status_code == 400
-    problem = response.json()
-    assert problem["type"] == PROBLEMS + "invalid-request"
-    assert {e["pointer"] for e in problem["errors"]} >= {"/body/scopes/1", "/body/tools/0", "/body/servers/0"}
+    refused = response.json()
+    assert refused["type"] == PROBLEMS + "invalid-request"
+    assert {e["pointer"] for e in refused["errors"]} >= {"/body/scopes/1", "/body/tools/0", "/body/servers/0"}
     past = post(live, "/keys", ADMIN, {"name": "late", "expiresAt": "2020-01-01T00:00:00Z"})
     assert past.status_code == 400
-    assert past.json() == {
+    assert problem(past) == {
         "type": PROBLEMS + "invalid-request",
         "title": past.json()["title"],
         "status": 400,

@@ -29,6 +29,7 @@ from websockets.sync.client import connect
 
 from bridge.cli import main
 from tests.keys.conftest import ADMIN, KeyedBridge, get, post
+from tests.support import problem
 
 #: What the restricted key may call: one demo tool and every time tool.
 ALLOWED = {"demo.process_data", "time.get_current_time", "time.convert_time"}
@@ -49,7 +50,7 @@ def everything(live: KeyedBridge) -> set[str]:
 def _forbidden(response: requests.Response, detail: str, instance: str) -> None:
     assert response.status_code == 403
     assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem(response) == {
         "type": PROBLEMS + "forbidden",
         "title": response.json()["title"],
         "status": 403,

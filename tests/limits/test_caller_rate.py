@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 
 from harness import poll
 from tests.limits.conftest import answered, call, limited, rich_config
-from tests.support import ROOT, BridgeProcess, bridge_process
+from tests.support import ROOT, BridgeProcess, bridge_process, problem, unnamed
 
 KEYS = {
     edge: f"{edge}-key-for-limits"
@@ -60,7 +60,7 @@ def assert_limited(response: requests.Response, instance: str) -> None:
     assert response.headers["RateLimit-Policy"] == POLICY
     assert response.headers["RateLimit"] == f'"caller";r=0;t={retry}'
     detail = f"this caller is past its limit of 3 in 6 seconds; retry in {retry} s"
-    assert response.json() == limited(detail, "caller", retry, instance)
+    assert problem(response) == limited(detail, "caller", retry, instance)
 
 
 def test_rest_requests_past_the_burst_get_429_with_retry_after_and_ratelimit_fields(live: BridgeProcess) -> None:
@@ -123,7 +123,12 @@ def test_the_websocket_handshake_and_each_request_on_it_are_counted_and_the_sock
             ws.send(json.dumps({"jsonrpc": "2.0", "method": "ping", "id": i}))
             answers.append(json.loads(ws.recv(timeout=10)))
         assert answers[:2] == [{"jsonrpc": "2.0", "id": i, "result": {}} for i in range(2)]
-        refused = answers[2]
+        # Each frame's problem names the request the socket was opened by.
+        error = {
+            **answers[2]["error"],
+            "data": unnamed(answers[2]["error"]["data"], ws.response.headers["X-Request-Id"]),
+        }
+        refused = {**answers[2], "error": error}
         retry = refused["error"]["data"]["retryAfterSeconds"]
         detail = f"this caller is past its limit of 3 in 6 seconds; retry in {retry} s"
         assert refused == {

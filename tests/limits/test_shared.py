@@ -19,7 +19,7 @@ import requests
 from bridge.limits import RedisSlots
 from harness import apoll, poll
 from tests.limits.conftest import call, limited, rich_config
-from tests.support import BridgeProcess, bridge_process
+from tests.support import BridgeProcess, bridge_process, problem
 
 RATE_KEY = "shared-rate-key"
 SLOT_KEY = "shared-slot-key"
@@ -49,7 +49,7 @@ def test_two_bridges_count_one_callers_requests_together(pair: tuple[BridgeProce
         retry = int(refused.headers["Retry-After"])
         assert refused.headers["RateLimit-Policy"] == '"caller";q=6;w=60'
         detail = f"this caller is past its limit of 6 in 60 seconds; retry in {retry} s"
-        assert refused.json() == limited(detail, "caller", retry, instance)
+        assert problem(refused) == limited(detail, "caller", retry, instance)
 
 
 def test_a_server_slot_held_on_one_bridge_is_full_on_the_other(
@@ -61,7 +61,7 @@ def test_a_server_slot_held_on_one_bridge_is_full_on_the_other(
         poll(lambda: redis_client.zcard(SLOTS) == 1, 10, what="the slot held in Redis")
         refused = call(two, SLOT_KEY, "slow", {"seconds": 0})
         detail = "server 'rich' has 1 call in flight, its limit; retry when one has ended"
-        assert refused.json() == limited(detail, "server-concurrency", 1, "/servers/rich/tools/slow")
+        assert problem(refused) == limited(detail, "server-concurrency", 1, "/servers/rich/tools/slow")
         assert holding.result().status_code == 200
     assert redis_client.zcard(SLOTS) == 0  # given back, not left to lapse
     assert call(two, SLOT_KEY, "slow", {"seconds": 0}).status_code == 200

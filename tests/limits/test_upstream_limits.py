@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 from websockets.sync.client import connect
 
 from tests.limits.conftest import answered, call, limited, rich_config
-from tests.support import BridgeProcess, bridge_process
+from tests.support import BridgeProcess, bridge_process, problem, unnamed
 
 KEYS = ("alpha-key-for-limits", "bravo-key-for-limits", "charlie-key-for-limits", "delta-key-for-limits")
 A, B, C, D = KEYS
@@ -46,14 +46,14 @@ def test_a_caller_past_its_calls_in_flight_gets_429_while_others_are_served(live
         third = json.loads(ws.recv(timeout=10))
         assert third["id"] == 3
         assert third["error"]["code"] == -32003
-        assert third["error"]["data"] == {
+        assert unnamed(third["error"]["data"], ws.response.headers["X-Request-Id"]) == {
             k: v for k, v in limited(IN_FLIGHT, "caller-concurrency", 1, "").items() if k != "instance"
         }
         refused = call(live, A, "slow", {"seconds": 0})  # over HTTP too, while the two are in flight
         assert refused.headers["Retry-After"] == "1"
         assert refused.headers["RateLimit-Policy"] == '"caller-concurrency";q=2;qu="concurrent-requests"'
         assert refused.headers["RateLimit"] == '"caller-concurrency";r=0'
-        assert refused.json() == limited(IN_FLIGHT, "caller-concurrency", 1, "/servers/rich/tools/slow")
+        assert problem(refused) == limited(IN_FLIGHT, "caller-concurrency", 1, "/servers/rich/tools/slow")
         assert call(live, B, "slow", {"seconds": 0}).status_code == 200  # another caller is not held up
         held = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
         assert sorted(h["id"] for h in held if "result" in h) == [1, 2]
@@ -79,7 +79,7 @@ def test_a_server_never_has_more_calls_in_flight_than_its_limit(live: BridgeProc
     refused = next(a for a in answers if a.status_code == 429)
     assert refused.headers["RateLimit-Policy"] == '"server-concurrency";q=3;qu="concurrent-requests"'
     detail = "server 'rich' has 3 calls in flight, its limit; retry when one has ended"
-    assert refused.json() == limited(detail, "server-concurrency", 1, "/servers/rich/tools/concurrency_probe")
+    assert problem(refused) == limited(detail, "server-concurrency", 1, "/servers/rich/tools/concurrency_probe")
 
 
 def test_a_tool_rate_is_counted_across_callers_and_edges_and_spares_other_tools(live: BridgeProcess) -> None:
@@ -94,7 +94,7 @@ def test_a_tool_rate_is_counted_across_callers_and_edges_and_spares_other_tools(
     assert refused.headers["RateLimit-Policy"] == '"tool";q=2;w=60'
     assert refused.headers["RateLimit"] == f'"tool";r=0;t={retry}'
     detail = f"tool 'rich.add' is past its limit of 2 in 60 seconds; retry in {retry} s"
-    assert refused.json() == limited(detail, "tool", retry, "/servers/rich/tools/add")
+    assert problem(refused) == limited(detail, "tool", retry, "/servers/rich/tools/add")
     assert call(live, D, "echo", {"text": "still here"}).status_code == 200
 
     # Plain JSON-RPC and MCP clients get it as a JSON-RPC error whose data is the problem.

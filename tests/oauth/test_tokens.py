@@ -16,6 +16,7 @@ from joserfc.jwk import RSAKey
 from bridge.gate.jwks import REFRESH_INTERVAL
 from harness import poll
 from tests.oauth.conftest import API_KEY, ARGUMENTS, BRIDGE_CLIENT, TOOL, UPSTREAM_TOKEN, AuthServer, OAuthBridge
+from tests.support import problem
 
 PROBLEMS = "https://mcp-rest-bridge.dev/problems/"
 
@@ -32,7 +33,7 @@ def _metadata(bridge: OAuthBridge) -> str:
 def _assert_invalid_token(bridge: OAuthBridge, answer: requests.Response, detail: str) -> None:
     assert answer.status_code == 401, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.json() == {
+    assert problem(answer) == {
         "type": PROBLEMS + "unauthorized",
         "title": "Missing or invalid API key",
         "status": 401,
@@ -146,7 +147,7 @@ def test_token_without_the_use_scope_is_403_insufficient_scope(oauth_bridge: OAu
     token = oauth_bridge.server.keys.sign(oauth_bridge.claims(scope="profile"))
     answer = _call(oauth_bridge, token)
     assert answer.status_code == 403
-    assert answer.json() == {
+    assert problem(answer) == {
         "type": PROBLEMS + "forbidden",
         "title": "The API key lacks the scope for this operation",
         "status": 403,

@@ -27,13 +27,11 @@ def test_an_unsafe_or_long_request_id_is_replaced_by_a_new_one(given: str) -> No
     assert context.request_id != given
     assert len(context.request_id) == 32
     assert int(context.request_id, 16) >= 0
-    assert context.named  # the caller asked: its problems carry the id it must use now
 
 
 def test_without_a_request_id_one_is_made_and_each_request_gets_its_own() -> None:
     first, second = RequestContext.begin(None, None), RequestContext.begin(None, None)
     assert first.request_id != second.request_id
-    assert not first.named
 
 
 def test_an_answer_made_in_the_http_protocol_keeps_a_safe_id_and_gets_a_new_one_otherwise() -> None:
@@ -79,18 +77,19 @@ def test_the_upstream_meta_names_the_request_and_its_trace() -> None:
     assert context.meta() == {"traceparent": context.traceparent, REQUEST_ID_META: "req-1"}
 
 
-def test_a_problem_names_the_request_only_when_the_caller_named_it() -> None:
+def test_a_problem_names_the_request_it_answers_whether_the_caller_named_it_or_not() -> None:
     token = current.set(RequestContext.begin("req-2", None))
     try:
         assert with_request_id({"status": 400}) == {"status": 400, "requestId": "req-2"}
     finally:
         current.reset(token)
-    token = current.set(RequestContext.begin(None, None))
+    made = RequestContext.begin(None, None)
+    token = current.set(made)
     try:
-        assert with_request_id({"status": 400}) == {"status": 400}
+        assert with_request_id({"status": 400}) == {"status": 400, "requestId": made.request_id}
     finally:
         current.reset(token)
-    assert with_request_id({"status": 400}) == {"status": 400}  # outside any request
+    assert with_request_id({"status": 400}) == {"status": 400}  # outside any request: none to name
 
 
 def test_a_json_log_line_carries_the_request_id_of_the_request_it_was_made_for() -> None:

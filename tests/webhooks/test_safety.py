@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import BridgeProcess, bridge_process
+from tests.support import BridgeProcess, bridge_process, problem
 from tests.webhooks.conftest import ADMIN, DELAYS, RICH, USER, Api, Receiver
 
 
@@ -27,7 +27,7 @@ def test_a_loopback_url_is_refused_without_the_option_with_a_pointer_at_the_url(
         "127.0.0.1 resolves to 127.0.0.1, a loopback, private, link-local or reserved address;"
         " the operator has not allowed those (serve --allow-private-webhooks)"
     )
-    assert answer.json() == {
+    assert problem(answer) == {
         "type": "https://mcp-rest-bridge.dev/problems/invalid-request",
         "title": "Request is invalid",
         "status": 400,

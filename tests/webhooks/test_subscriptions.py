@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from tests.support import BridgeProcess
+from tests.support import BridgeProcess, problem
 from tests.webhooks.conftest import ADMIN, USER, Api, Receiver
 
 INVALID = "https://mcp-rest-bridge.dev/problems/invalid-request"
@@ -42,7 +42,7 @@ def test_a_subscription_is_changed_and_deleted(api: Api, receiver: Receiver) -> 
     assert api("DELETE", f"/webhooks/{made['id']}").status_code == 204
     gone = api("GET", f"/webhooks/{made['id']}")
     assert gone.status_code == 404
-    assert gone.json() == {
+    assert problem(gone) == {
         "type": "https://mcp-rest-bridge.dev/problems/not-found",
         "title": "Not found",
         "status": 404,
@@ -55,10 +55,10 @@ def test_unknown_event_types_are_refused_with_a_pointer_at_each(api: Api, receiv
     answer = api("POST", "/webhooks", {"url": receiver.url("/ok/x"), "types": ["tool.call", "tool.exploded", "nope"]})
     assert answer.status_code == 400
     assert answer.headers["Content-Type"] == "application/problem+json"
-    problem = answer.json()
-    assert [e["pointer"] for e in problem["errors"]] == ["/body/types/1", "/body/types/2"]
-    assert problem["type"] == INVALID
-    assert problem["errors"][0]["message"].startswith("'tool.exploded' is no event type nor group (tool.call.started")
+    refused = answer.json()
+    assert [e["pointer"] for e in refused["errors"]] == ["/body/types/1", "/body/types/2"]
+    assert refused["type"] == INVALID
+    assert refused["errors"][0]["message"].startswith("'tool.exploded' is no event type nor group (tool.call.started")
 
 
 @pytest.mark.parametrize(
