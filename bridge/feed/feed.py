@@ -19,6 +19,7 @@ With other instances (``fan_out``, ``bridge.instances``) this instance's events 
 fanout instead of the tail, and the tail takes everyone's from it (``deliver``), in one order;
 what the other instances' followers want is one more following (``hear_remote``), and what
 this one's want is told to them. The log and the sinks still take only this instance's events.
+The fanout's receipt (a call's end shared) is awaited with the sinks'.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ class Fanout(Protocol):
     """Events shared with other bridge instances (``bridge.instances``): this one's go out, and
     everyone's come back, in one order, through ``Feed.deliver``."""
 
-    def publish(self, wire: WireEvent) -> None:
-        """An event this instance made (from any thread; returns at once)."""
+    def publish(self, wire: WireEvent) -> Receipt | None:
+        """An event this instance made (from any thread; returns at once), and a receipt when the
+        caller's answer must wait until the others can have it (a call's end)."""
         ...
 
     def interest(self, kinds: frozenset[str], payload: bool) -> None:
@@ -98,7 +100,7 @@ class Feed:
         self.settings = settings or FeedSettings()
         self._lock = threading.Lock()
         self._followings: list[Following] = []
-        self._offers: tuple[Callable[[WireEvent], None], ...] = ()
+        self._offers: tuple[Callable[[WireEvent], Receipt | None], ...] = ()
         #: The tails' offers: ``_offers`` itself, unless a fanout orders events first.
         self._tail_offers: tuple[Callable[[WireEvent], None], ...] = ()
         self._fanout: Fanout | None = None
@@ -245,9 +247,8 @@ class Feed:
         wire = to_wire(event, payload=self._payload, payload_chars=self.settings.payload_chars)
         with self._store.writer.together():  # the log's row and the sinks' writes: one hand-over
             self._keep(wire)
-            for offer in self._offers:
-                offer(wire)
-            receipts = [r for sink in self._sinks if (r := sink(wire)) is not None]
+            receipts = [r for offer in self._offers if (r := offer(wire)) is not None]
+            receipts += [r for sink in self._sinks if (r := sink(wire)) is not None]
         if not receipts:
             return None
         if len(receipts) == 1:

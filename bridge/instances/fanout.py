@@ -7,6 +7,13 @@ sender task, so a call never waits on Redis: what came in ``GATHER`` seconds goe
 event or many. One reader task per instance follows the stream (``XREAD BLOCK``) and takes the
 other instances' events.
 
+**A call's end is shared before its answer.** ``publish`` hands back a receipt for the events a
+caller's answer waits for (a call finished or failed), done once the entry holding it is in the
+stream (or Redis refused it: then it is only in the log); the sender sends at once rather than
+gathering more. Without it an instance killed right after answering took the call's end with it:
+followers on the others never saw a call whose caller had its answer (the log had it, so only a
+follower resuming from before it did).
+
 **Order.** Events are ordered by id everywhere: an id starts with the millisecond it was made,
 and the event log replays in id order too, so what a follower was sent live and what it reads
 back after ``Last-Event-ID`` agree. An instance's own events and those read from the stream
@@ -38,11 +45,12 @@ import orjson
 import redis.asyncio
 from redis.exceptions import RedisError
 
+from bridge.events import CallFailed, CallFinished, Receipt
 from bridge.feed import EVENT_TYPES, Feed, WireEvent
 
 from .instance import PREFIX, Instance
 
-__all__ = ["MAXLEN", "SETTLE", "RedisFanout", "made_at"]
+__all__ = ["ANSWERED", "MAXLEN", "SETTLE", "RedisFanout", "made_at"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,9 @@ REFRESH = 2.0
 #: Entries read per ``XREAD``, and milliseconds it blocks for.
 READ_COUNT = 500
 READ_BLOCK_MS = 1000
+
+#: The events a caller's answer waits for: ``publish`` hands back a receipt for them.
+ANSWERED = frozenset({CallFinished.kind, CallFailed.kind})
 
 _CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
 
@@ -94,6 +105,11 @@ class RedisFanout:
         self._settle = settle
         self._outgoing: list[WireEvent] = []
         self._wake = asyncio.Event()
+        #: Done once the outgoing events are in the stream, when one of them is ``ANSWERED``.
+        self._shared: asyncio.Future[None] | None = None
+        #: The sender's wait for more events to gather, cut short by an ``ANSWERED`` one.
+        self._gathering: asyncio.Future[None] | None = None
+        self._closed = False
         self._held: list[tuple[str, WireEvent]] = []
         self._timer: asyncio.TimerHandle | None = None
         #: The newest id handed to the tails.
@@ -121,11 +137,13 @@ class RedisFanout:
         self._feed.fan_out(self)
 
     async def close(self) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, RedisError):
                 await task
+        _done(self._shared)  # nobody will send them now: their callers need not wait
         with contextlib.suppress(RedisError):
             await _int(self._client.hdel(INTEREST, self._instance.id))
             await self._client.publish(INTEREST, self._me)
@@ -134,25 +152,39 @@ class RedisFanout:
 
     # -- this instance's events ------------------------------------------------------------------
 
-    def publish(self, wire: WireEvent) -> None:
+    def publish(self, wire: WireEvent) -> Receipt | None:
         if threading.get_ident() != self._thread:
             self._loop.call_soon_threadsafe(self.publish, wire)
-            return
+            return None
         self._outgoing.append(wire)
         self._wake.set()
         self._hold(wire)
+        if wire.type not in ANSWERED or self._closed:
+            return None
+        if self._shared is None:
+            self._shared = self._loop.create_future()
+        _done(self._gathering)  # its caller waits: send now
+        return self._shared
 
     async def _send_forever(self) -> None:
         while True:
             await self._wake.wait()
-            await asyncio.sleep(GATHER)
+            if self._shared is None:  # nobody waits yet: gather what comes soon into one entry
+                self._gathering = self._loop.create_future()
+                timer = self._loop.call_later(GATHER, _done, self._gathering)
+                await self._gathering
+                timer.cancel()
+                self._gathering = None
             self._wake.clear()
             batch, self._outgoing = self._outgoing, []
+            shared, self._shared = self._shared, None
             lines = b"\n".join(wire.json(True) for wire in batch)  # JSON text holds no raw newline
             try:
                 await self._client.xadd(STREAM, {b"i": self._me, b"e": lines}, maxlen=MAXLEN, approximate=True)
             except RedisError as exc:  # the others miss these live; they are in the log
                 log.warning("%d events not shared with the other instances: %s", len(batch), exc)
+            finally:
+                _done(shared)
 
     # -- everyone's events, in order -------------------------------------------------------------
 
@@ -213,8 +245,11 @@ class RedisFanout:
 
     async def _interest_forever(self) -> None:
         while True:
+            # Not ``wait_for``: on Python 3.11 it swallows a cancel that comes as the wait ends
+            # (a follower leaving as the bridge stops), and ``close()`` then waited forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stirred.wait(), REFRESH)
+                async with asyncio.timeout(REFRESH):
+                    await self._stirred.wait()
             self._stirred.clear()
             try:
                 await self._announce()
@@ -250,3 +285,9 @@ class RedisFanout:
         if stale:
             await _int(self._client.hdel(INTEREST, *(s.decode() for s in stale)))
         self._feed.hear_remote((EVENT_TYPES[k] for k in kinds if k in EVENT_TYPES), payload)
+
+
+def _done(future: asyncio.Future[None] | None) -> None:
+    """Complete ``future`` unless there is none or it is done already."""
+    if future is not None and not future.done():
+        future.set_result(None)

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from bridge.events import CallFinished, InProcessBus, ServerStateChanged, new_event_id
-from bridge.feed import Feed
+import redis.asyncio
+
+from bridge.events import CallFinished, CallStarted, InProcessBus, ServerStateChanged, new_event_id
+from bridge.feed import Feed, WireEvent
 from bridge.instances import Instance, RedisFanout
-from bridge.instances.fanout import made_at
+from bridge.instances.fanout import STREAM, made_at
 from bridge.store import Store
 from harness import apoll
 
@@ -78,6 +80,63 @@ def test_an_instance_hears_calls_while_another_instance_follows_them(redis_url: 
             following.close()
 
     asyncio.run(scenario())
+
+
+def test_a_calls_end_is_in_the_stream_once_the_receipt_its_answer_waits_for_is_done(redis_url: str) -> None:
+    """An instance killed right after answering a call has already shared the call's end."""
+
+    async def scenario() -> None:
+        async with node(redis_url) as a:
+            following = a.feed.follow({CallStarted, CallFinished})
+            started = CallStarted(server="s", tool="t", call_id="c1", subject="alice", arguments={})
+            assert a.bus.publish(started) == ()  # a call never waits on Redis for its start
+            receipts = a.bus.publish(_finished("c1"))
+            assert len(receipts) == 1
+            for receipt in receipts:
+                await receipt
+            async with redis.asyncio.Redis.from_url(redis_url) as client:
+                shared = await client.xrevrange(STREAM, count=1)  # at once, no waiting
+            (_entry, fields) = shared[0]
+            assert [WireEvent.from_json(line).type for line in fields[b"e"].split(b"\n")] == [
+                "tool.call.started",
+                "tool.call.finished",
+            ]
+            following.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_closed_fanout_leaves_no_caller_waiting(redis_url: str) -> None:
+    async def scenario() -> None:
+        async with node(redis_url) as a:
+            following = a.feed.follow({CallFinished})
+            (receipt,) = a.bus.publish(_finished("c2"))
+            await a.fanout.close()
+            await asyncio.wait_for(receipt, 5)
+            assert a.bus.publish(_finished("c3")) == ()
+            following.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_fanout_closes_at_once_when_a_follower_leaves_as_it_closes(redis_url: str) -> None:
+    """The bridge stopping as a stream ends: the interest task's wait ends as it is cancelled."""
+
+    async def scenario() -> None:
+        for _ in range(5):
+            async with node(redis_url) as a:
+                a.feed.follow({CallFinished}).close()
+                began = time.monotonic()
+                await asyncio.wait_for(a.fanout.close(), 10)
+                assert time.monotonic() - began < 1.0
+
+    asyncio.run(scenario())
+
+
+def _finished(call_id: str) -> CallFinished:
+    return CallFinished(
+        server="s", tool="t", call_id=call_id, subject="alice", duration=0.01, is_error=False, arguments={}, result={}
+    )
 
 
 def test_an_event_later_than_the_settling_time_is_still_handed_on_and_counted(redis_url: str) -> None:
