@@ -331,7 +331,8 @@ class Calls:
             if left <= 0:
                 break
             try:
-                await asyncio.wait_for(call.changed.wait(), left)
+                async with asyncio.timeout(left):  # not wait_for: on 3.11 it can lose the caller's cancel
+                    await call.changed.wait()
             except TimeoutError:
                 break
         view = call.view

@@ -165,7 +165,8 @@ class WebhookDispatcher:
         if self._attempting:
             self._quiet.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can lose a cancel
+                    await self._quiet.wait()
         self._flush_records()
         error = await self._write_waited(lambda _tx: None, timeout)  # the attempts' records, committed
         if error is not None:
@@ -219,7 +220,9 @@ class WebhookDispatcher:
             sweeps += 1
             with contextlib.suppress(TimeoutError):
                 # Often enough that a lapsed lease (its instance died) is taken over soon after.
-                await asyncio.wait_for(self._wake.wait(), min(self.settings.sweep, self.settings.lease / 2))
+                # Not wait_for: on 3.11 a cancel that comes as the wait ends is lost, and this loops on.
+                async with asyncio.timeout(min(self.settings.sweep, self.settings.lease / 2)):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _renew_forever(self) -> None:
