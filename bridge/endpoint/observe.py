@@ -31,19 +31,23 @@ _OBSERVED: Final = frozenset({"http", "websocket"})
 
 
 class _Answer:
-    """The request's ``send``: adds ``X-Request-Id`` to the answer's head and notes its status."""
+    """The request's ``send``: adds ``X-Request-Id`` to the answer's head and notes its status; a
+    refusal for a limit is counted as its head goes out, so a scrape after the answer sees it."""
 
-    __slots__ = ("_request_id", "_send", "status")
+    __slots__ = ("_metrics", "_request_id", "_send", "status")
 
-    def __init__(self, send: Send, request_id: bytes) -> None:
+    def __init__(self, send: Send, request_id: bytes, metrics: Metrics | None) -> None:
         self._send = send
         self._request_id = request_id
+        self._metrics = metrics
         self.status = 0
 
     async def __call__(self, message: Any) -> None:
         if message["type"] in _STARTS:
-            self.status = message.get("status", 101)
+            self.status = status = message.get("status", 101)
             message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, self._request_id)]
+            if status == 429 and self._metrics is not None:
+                self._metrics.rate_limited += 1
         await self._send(message)
 
 
@@ -69,7 +73,7 @@ class Observer:
         request_id = context.request_id.encode()
         if given != context.request_id:  # made anew: the routes behind read the id the caller gets back
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != _REQUEST_ID] + [(_REQUEST_ID, request_id)]
-        answer = _Answer(send, request_id)
+        answer = _Answer(send, request_id, self._metrics)
         token = current.set(context)
         try:
             if self._tracer is not None:
@@ -92,8 +96,6 @@ class Observer:
             await self._app(scope, receive, answer)
         finally:
             metrics.own.observe(time.perf_counter() - started - context.upstream_seconds)
-            if answer.status == 429:
-                metrics.rate_limited += 1
 
     async def _held(self, scope: Scope, receive: Receive, send: Send, metrics: Metrics) -> None:
         """A connection that lasts as long as its client: counted while open, not timed."""
