@@ -484,9 +484,9 @@ class UpstreamTimeout(UpstreamError):
     jsonrpc_code = -32000
 
 
-def jsonrpc_error(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
-    """The JSON-RPC error object for ``exc``: its code, its detail, and its problem as ``data``,
-    naming ``request_id`` (the request it answers) as a problem+json answer would (``requestId``).
+def jsonrpc_error(exc: BaseException) -> dict[str, Any]:
+    """The JSON-RPC error object for ``exc``: its code, its detail, and its problem as ``data``
+    (``bridge.telemetry.named_jsonrpc_error`` names the request being served in it).
 
     Anything outside the tree is a bug in the bridge: internal error, no internals shown.
     """
@@ -494,8 +494,6 @@ def jsonrpc_error(exc: BaseException, request_id: str | None = None) -> dict[str
     problem = error.to_problem()
     if isinstance(error, RequestInvalid) and not error.errors:
         problem["errors"] = [FieldError("/params", error.detail).to_dict()]
-    if request_id is not None:
-        problem["requestId"] = request_id
     return {"code": error.jsonrpc_code, "message": error.detail, "data": problem}
 
 

@@ -23,14 +23,14 @@ from bridge.audit import DENIED, audit
 from bridge.calls import Calls, CallView
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
-from bridge.errors import BridgeError, Unauthorized, jsonrpc_error
+from bridge.errors import BridgeError, Unauthorized
 from bridge.events import CatalogChanged, Event, ResourceUpdated
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.mcpserver import JSON, Caller, Listing, TaskSupport, create_forwarding_server
 from bridge.mcpserver.handlers import ForwardingHandlers
 from bridge.model import Principal, Relay
-from bridge.telemetry import current_request_id
+from bridge.telemetry import named_jsonrpc_error
 
 __all__ = ["GatewayBackend", "GatewayServer", "create_gateway_server", "create_mcp_server", "task_support_of"]
 
@@ -47,7 +47,7 @@ async def _mcp_errors(work: Callable[[], Awaitable[T]], caller: Caller | None = 
             principal = caller.state.get(PRINCIPAL)
             subject = principal.subject if isinstance(principal, Principal) else None
             audit("request.denied", subject, caller.request_id, target=MCP_PATH, outcome="denied", status=exc.status)
-        error = jsonrpc_error(exc, current_request_id())
+        error = named_jsonrpc_error(exc)
         raise MCPError(error["code"], error["message"], error["data"]) from exc
 
 
@@ -64,7 +64,7 @@ def _mcp_errors_now(work: Callable[[], T]) -> T:
     try:
         return work()
     except BridgeError as exc:
-        error = jsonrpc_error(exc, current_request_id())
+        error = named_jsonrpc_error(exc)
         raise MCPError(error["code"], error["message"], error["data"]) from exc
 
 

@@ -33,14 +33,13 @@ from bridge.errors import (
     RateLimited,
     RequestInvalid,
     TooManyCalls,
-    jsonrpc_error,
 )
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.limits import CallerRate
 from bridge.model import JSON, Principal, RelayRefused
-from bridge.telemetry import current_request_id
+from bridge.telemetry import named_jsonrpc_error
 
 __all__ = ["SocketSession"]
 
@@ -185,7 +184,7 @@ class SocketSession:
                 answer = await self._dispatcher.handle(message, self._principal, relay)
             except Exception as exc:  # a bug in the bridge: logged, answered as an internal error
                 log.exception("unhandled error on %s over /ws", message["method"])
-                answer = {"jsonrpc": "2.0", "id": message["id"], "error": jsonrpc_error(exc, current_request_id())}
+                answer = {"jsonrpc": "2.0", "id": message["id"], "error": named_jsonrpc_error(exc)}
         finally:
             self._calls.pop(key, None)  # cancelled (MCP: a cancelled request gets no answer) or done
         if answer is not None:
@@ -204,7 +203,7 @@ class SocketSession:
                 return
             name, follower = self._follow(params)
         except BridgeError as exc:
-            await self._send({"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(exc, current_request_id())})
+            await self._send({"jsonrpc": "2.0", "id": request_id, "error": named_jsonrpc_error(exc)})
             return
         await self._send({"jsonrpc": "2.0", "id": request_id, "result": {"subscription": name}})
         self._subscriptions[name] = (follower, asyncio.create_task(self._forward(name, follower)))
@@ -253,7 +252,7 @@ class SocketSession:
         await self._send({"jsonrpc": "2.0", "method": method, "params": params})
 
     async def _error(self, request_id: str | int | None, error: BridgeError) -> None:
-        await self._send({"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(error, current_request_id())})
+        await self._send({"jsonrpc": "2.0", "id": request_id, "error": named_jsonrpc_error(error)})
 
     async def _send(self, message: JSON) -> None:
         await self._send_text(orjson.dumps(message))

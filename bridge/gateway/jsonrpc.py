@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bridge.errors import BridgeError, NotFound, ToolFailed, jsonrpc_error
+from bridge.errors import BridgeError, NotFound, ToolFailed
 from bridge.gateway.gateway import Gateway
 from bridge.model import Principal, Relay
 from bridge.schema import CompiledSchema
-from bridge.telemetry import current_request_id
+from bridge.telemetry import named_jsonrpc_error
 
 __all__ = ["METHOD_NOT_FOUND", "JsonRpcDispatcher"]
 
@@ -115,7 +115,7 @@ class JsonRpcDispatcher:
         except BridgeError as exc:
             if "id" not in request:
                 return None
-            return {"jsonrpc": "2.0", "id": request_id, "error": jsonrpc_error(exc, current_request_id())}
+            return {"jsonrpc": "2.0", "id": request_id, "error": named_jsonrpc_error(exc)}
         if "id" not in request:
             return None
         return {"jsonrpc": "2.0", "id": request_id, "result": result}

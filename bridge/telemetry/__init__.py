@@ -12,6 +12,7 @@ from bridge.telemetry.context import (
     RequestContext,
     current,
     current_request_id,
+    named_jsonrpc_error,
     with_request_id,
 )
 from bridge.telemetry.logs import LOG_FORMATS, JsonFormatter, LogFormat, RequestIdFilter, configure_logging
@@ -38,5 +39,6 @@ __all__ = [
     "current",
     "current_request_id",
     "exposition",
+    "named_jsonrpc_error",
     "with_request_id",
 ]

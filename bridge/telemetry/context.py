@@ -17,6 +17,8 @@ import re
 from contextvars import ContextVar
 from typing import Any, Final
 
+from bridge.errors import jsonrpc_error
+
 __all__ = [
     "MAX_REQUEST_ID",
     "REQUEST_ID_HEADER",
@@ -25,6 +27,7 @@ __all__ = [
     "RequestContext",
     "current",
     "current_request_id",
+    "named_jsonrpc_error",
     "request_id_of",
     "with_request_id",
 ]
@@ -115,6 +118,14 @@ def current_request_id() -> str | None:
     """The id of the request being served here, if any."""
     context = current.get()
     return None if context is None else context.request_id
+
+
+def named_jsonrpc_error(exc: BaseException) -> dict[str, Any]:
+    """``jsonrpc_error(exc)``, its problem (``data``) naming the request being served, as a
+    problem+json answer does (``with_request_id``)."""
+    error = jsonrpc_error(exc)
+    with_request_id(error["data"])
+    return error
 
 
 def with_request_id(problem: dict[str, Any]) -> dict[str, Any]:
