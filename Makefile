@@ -36,8 +36,10 @@ generated-check: $(STAMP)
 	$(BIN)/mcp-bridge generate --check
 
 # Two workers, one per core of the machines we run on; each test file goes whole to one worker
-# (--dist loadfile), so a module's fixtures (servers, bridges, clusters) are made once.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# (--dist loadfile), so a module's fixtures (servers, bridges, clusters) are made once. Files are
+# handed out in collection order (not xdist's largest-first), so the tracing tests, collected
+# last (tests/conftest.py), run last on their worker.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 pytest: $(STAMP) $(NPM_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 

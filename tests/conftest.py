@@ -53,7 +53,8 @@ def _logs(folder: Path) -> Iterator[Path]:
 #: Tests that install an OpenTelemetry tracer provider. The provider is set once per process, and
 #: the MCP SDK's tracers keep the first one they see, so every test after these would be traced
 #: (spans made, ``traceparent`` in messages' ``_meta``): they run last. Under ``--dist loadfile``
-#: their file is the last unit handed out, so it runs last on its worker (a process of its own).
+#: with ``--no-loadscope-reorder`` (the Makefile's) their file is the last unit handed out, so it
+#: runs last on its worker (a process of its own).
 _TRACING_LAST = "tests/telemetry/test_tracing.py"
 
 
