@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Answer", "exchange", "request"]
+__all__ = ["Answer", "answers", "exchange", "read_answer", "request"]
 
 
 @dataclass
@@ -52,9 +52,7 @@ def read_answer(sock: socket.socket) -> Answer:
             raise ConnectionError(f"closed without an answer (got {received[:200]!r})")
         received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = [(k.strip().lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:])]
+    status, headers = _head(head)
     length = next((int(v) for k, v in headers if k == "content-length"), None)
     while length is not None and len(body) < length:
         chunk = sock.recv(65536)
@@ -62,6 +60,25 @@ def read_answer(sock: socket.socket) -> Answer:
             break
         body += chunk
     return Answer(status, headers, body if length is None else body[:length])
+
+
+def answers(received: bytes) -> list[Answer]:
+    """Every answer in ``received``, all a connection brought until it closed: pipelined answers may
+    come in one segment, so a reader of one answer at a time would drop those after the first."""
+    found = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        status, headers = _head(head)
+        length = next((int(v) for k, v in headers if k == "content-length"), len(rest))
+        found.append(Answer(status, headers, rest[:length]))
+        received = rest[length:]
+    return found
+
+
+def _head(head: bytes) -> tuple[int, list[tuple[str, str]]]:
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    return status, [(k.strip().lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:])]
 
 
 def request(
