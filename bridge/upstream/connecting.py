@@ -29,9 +29,10 @@ from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
 from bridge.upstream.http import LeanTransport
+from bridge.upstream.lean_calls import LeanChannel
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
-from bridge.upstream.stdio import stdio_transport
+from bridge.upstream.stdio import LeanPipe, stdio_transport
 from bridge.upstream.tasks import UpstreamTasks
 from bridge.upstream.translate import to_json
 
@@ -56,26 +57,33 @@ class Connector:
         self._prior_discover: types.DiscoverResult | None = None
         #: Kept across reconnects: a token still valid serves the next connection too.
         self._token = AccessToken(config.oauth) if config.oauth is not None else None
+        #: The last connection's lean requests beside its session, where its transport offers them.
+        self.lean: LeanChannel | None = None
 
     async def connect(self, stack: AsyncExitStack) -> Client:
         """A client whose handshake is done and whose revision is pinned; ``stack`` closes it."""
-        client = self._client(await self._target(stack))
+        self.lean = None
+        pipe = LeanPipe() if self._config.transport == "stdio" and os.name == "posix" else None
+        client = self._client(await self._target(stack, pipe))
         await stack.enter_async_context(client)
         self._pin(client)
+        if pipe is not None:
+            pipe.bind(client.session)
+            self.lean = pipe
         return client
 
     def forget(self) -> None:
         """Negotiate afresh next time: the server may have changed revision (upgraded, replaced)."""
         self._mode, self._prior_discover = self._config.protocol, None
 
-    async def _target(self, stack: AsyncExitStack) -> Any:
+    async def _target(self, stack: AsyncExitStack, pipe: LeanPipe | None) -> Any:
         cfg = self._config
         if cfg.transport == "stdio":
             server = StdioServerParameters(
                 command=cfg.command or "", args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
             )
-            if os.name == "posix":  # the same wire with fewer hops per message
-                return stdio_transport(server, cfg.cpus)
+            if pipe is not None:  # POSIX: the same wire with fewer hops per message
+                return stdio_transport(server, cfg.cpus, pipe)
             return server
         auth = await self._auth(stack)
         if cfg.transport == "sse":

@@ -1,0 +1,130 @@
+"""Lean requests beside the SDK's client session: the channel both transports offer, and its bookkeeping.
+
+Every request through the SDK's ``ClientSession`` builds pydantic request models, passes anyio
+memory streams, a request clock and a tracing span, and validates its result into a model that
+the bridge then dumps to JSON again. For the common requests none of that changes the outcome,
+so a transport may offer a ``LeanChannel`` on the same connection: the request goes out as one
+JSON object, the response's ``result`` comes back as the parsed dict, matched by an id of the
+lean channel's own. The SDK session keeps the handshake, pings, the catalog, subscriptions and
+every request the lean channel does not take (``bridge/upstream/session.py`` decides which).
+
+``LeanRequests`` is what both transports share: the ids, which can never collide with the SDK
+session's (its dispatcher numbers its requests with integers; these are strings with a fixed
+prefix), the table of the requests awaiting their answers, how an answer settles one, and the
+SDK session's own stamp (at 2026-07-28 the protocol version, client info and capabilities in
+``_meta``, and the ``MCP-*`` headers), so a lean request reads upstream as the SDK's would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
+
+from mcp.client.session import ClientSession
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
+
+__all__ = ["LEAN_ID_PREFIX", "LeanChannel", "LeanRequests", "connection_closed"]
+
+#: Lean request ids are strings with this prefix; the SDK's dispatcher mints integers.
+LEAN_ID_PREFIX: Final = "lean-"
+
+
+class LeanChannel(Protocol):
+    """Raw JSON-RPC requests on an upstream connection, beside its SDK session."""
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The raw JSON ``result`` of one JSON-RPC request.
+
+        A JSON-RPC error answer raises ``mcp.shared.exceptions.MCPError(code, message, data)``;
+        a lost transport raises what the SDK path raises for it (so ``translate.is_connection_loss``
+        is true); if the awaiting task is cancelled (deadline, caller gone), the server is sent
+        ``notifications/cancelled`` for it.
+        """
+        ...
+
+
+def connection_closed() -> MCPError:
+    """What the SDK's dispatcher raises for a request whose connection is gone."""
+    return MCPError(code=CONNECTION_CLOSED, message="Connection closed")
+
+
+class LeanRequests:
+    """The lean requests of one connection: their ids, the ones awaiting answers, and the stamp."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._session: ClientSession | None = None
+        #: Set once the connection is gone: every request fails at once from then on.
+        self.closed = False
+
+    def bind(self, session: ClientSession) -> None:
+        """Stamp requests as ``session`` does, now that its handshake is done."""
+        self._session = session
+
+    def stamped(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """``params`` with the SDK session's stamp for ``method``, and the headers it adds (HTTP's)."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("a lean request before its session's handshake")
+        data: dict[str, Any] = {"method": method, "params": params}
+        opts: Any = {}
+        # The SDK session's own stamp (no public seam for it), so a lean request carries what the session's would.
+        session._stamp(data, opts)
+        return data["params"], opts.get("headers") or {}
+
+    def open(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        """A fresh id and the future its answer settles; ``forget`` it when done."""
+        if self.closed:
+            raise connection_closed()
+        request_id = f"{LEAN_ID_PREFIX}{next(self._ids)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        return request_id, future
+
+    def forget(self, request_id: str) -> None:
+        """A late answer to ``request_id`` is dropped from now on."""
+        self._waiting.pop(request_id, None)
+
+    def awaits(self, request_id: object) -> bool:
+        return isinstance(request_id, str) and request_id in self._waiting
+
+    def settle(self, message: Mapping[str, Any]) -> bool:
+        """Settle the request a response ``message`` answers; False when it answers no lean request.
+
+        An answer of no JSON-RPC shape settles nothing (the SDK's transport drops such a line too).
+        """
+        request_id = message.get("id")
+        if not isinstance(request_id, str) or request_id not in self._waiting:
+            return False
+        error, result = message.get("error"), message.get("result")
+        if not isinstance(error, Mapping) and not isinstance(result, dict):
+            return False
+        future = self._waiting.pop(request_id)
+        if not future.done():
+            if isinstance(error, Mapping):
+                future.set_exception(_error(error))
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+        return True
+
+    def close(self) -> None:
+        """The connection is gone: every request awaiting an answer fails as on the SDK path."""
+        self.closed = True
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(connection_closed())
+
+
+def _error(error: Mapping[str, Any]) -> MCPError:
+    code = error.get("code")
+    message = error.get("message")
+    return MCPError(
+        code=code if isinstance(code, int) and not isinstance(code, bool) else INTERNAL_ERROR,
+        message=message if isinstance(message, str) else "",
+        data=error.get("data"),
+    )
