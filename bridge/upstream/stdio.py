@@ -10,9 +10,10 @@ the session's receive loop. Flow control holds both ways: a sender waits while t
 stdin is full, and the child's stdout is paused while the session has messages unread.
 
 Beside the session, the same pipes carry lean requests (``LeanPipe``, a
-``bridge/upstream/lean_calls.py`` channel): each written as one line with orjson, its response
-recognised by its id in the data callback and settled there without pydantic; every other line
-goes to the session as before.
+``bridge/upstream/lean_calls.py`` channel): each written as one line, its response recognised by
+its id in the data callback and settled there, as a plain dict with no model built; every other
+line goes to the session as before. Both use pydantic-core's JSON codec, the SDK's own: orjson
+would be a little faster but turns an integer beyond 64 bits into a float, or refuses it.
 
 On Linux a child can be held to a set of CPUs (``"cpus"`` in its config); where it runs is
 ``bridge/upstream/placement.py``'s to decide, around the spawn. A command that cannot be started
@@ -38,7 +39,6 @@ from typing import Any, Self, cast
 
 import anyio
 import mcp_types as types
-import orjson
 from mcp.client.stdio import (
     FORCE_KILL_TIMEOUT,
     PROCESS_TERMINATION_TIMEOUT,
@@ -47,6 +47,7 @@ from mcp.client.stdio import (
 )
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
+from pydantic_core import from_json, to_json
 
 from bridge.config import Cpus
 from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests, connection_closed
@@ -212,8 +213,8 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
         if self.lean is None:
             return False
         try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            message = from_json(line)
+        except ValueError:
             return False
         return isinstance(message, dict) and message.get("jsonrpc") == "2.0" and self.lean.settle(message)
 
@@ -293,7 +294,7 @@ class LeanPipe(LeanRequests):
         stamped, _ = self.stamped(method, params)
         request_id, answer = self.open()
         try:
-            stdin.write(orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped}) + b"\n")
+            stdin.write(to_json({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped}) + b"\n")
             await protocol.drained()
             return await answer
         except asyncio.CancelledError:
@@ -301,7 +302,7 @@ class LeanPipe(LeanRequests):
             if not stdin.is_closing():
                 cancelled = {"requestId": request_id, "reason": "caller cancelled"}
                 stdin.write(
-                    orjson.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancelled}) + b"\n"
+                    to_json({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancelled}) + b"\n"
                 )
             raise
         finally:
