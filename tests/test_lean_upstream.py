@@ -156,6 +156,7 @@ RAW_RESULTS: list[dict[str, Any]] = [
         "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "1"}, "k": None},
     },
     {"content": [], "resultType": "complete", "isError": False},
+    {"content": [], "resultType": "complete", "_meta": {"io.modelcontextprotocol/serverInfo": 7, "progressToken": [1]}},
     {"content": [{"type": "text", "text": "hi"}]},
     {"content": [{"type": "text", "text": "hi", "annotations": {"priority": 0.5}}], "resultType": "complete"},
     {"content": [{"type": "text", "text": "hi", "extra": 1}], "resultType": "complete"},
@@ -196,7 +197,7 @@ def test_a_plain_result_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_
             return plain_ones
 
         plain_ones = await session.request(compare)
-        assert plain_ones == (4 if modern else 5)
+        assert plain_ones == (5 if modern else 6)
 
     _run(rich_stdio(legacy=revision == "legacy"), scenario)
 
