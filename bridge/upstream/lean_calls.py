@@ -16,8 +16,9 @@ SDK session's own stamp (at 2026-07-28 the protocol version, client info and cap
 
 What comes back is read as the SDK would read it: ``plain_tool_result`` gives the common
 ``tools/call`` result (text, image and audio content, structured content, ``_meta``) exactly as
-the SDK's model of it dumps, without building the model; anything else goes through the SDK's
-own reading (``sdk_tool_result``), with its checks and its errors. The wire is read and written
+the SDK's model of it dumps, without building the model, and ``plain_resource_result`` the
+common ``resources/read`` result; anything else goes through the SDK's own reading
+(``sdk_result``), with its checks and its errors. The wire is read and written
 with pydantic-core's JSON codec, the one the SDK's transports use, so numbers come out the same.
 """
 
@@ -30,7 +31,12 @@ from typing import Any, Final, Protocol
 
 import mcp_types as types
 from mcp import Client
-from mcp.client.session import ClientSession, _clamp_inbound_ttl, _later_revision_fields
+from mcp.client.session import (
+    ClientSession,
+    _clamp_inbound_ttl,
+    _later_revision_fields,
+    _ReadResourceResultAdapter,
+)
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
 from mcp_types.methods import validate_server_result
@@ -42,8 +48,9 @@ __all__ = [
     "LeanChannel",
     "LeanRequests",
     "connection_closed",
+    "plain_resource_result",
     "plain_tool_result",
-    "sdk_tool_result",
+    "sdk_result",
 ]
 
 #: Lean request ids are strings with this prefix; the SDK's dispatcher mints integers.
@@ -206,18 +213,74 @@ def plain_tool_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | None:
     return result
 
 
-def sdk_tool_result(client: Client, raw: dict[str, Any]) -> types.CallToolResult | types.Result:
-    """A raw ``tools/call`` result read as the SDK's session reads it: checked against the
-    negotiated revision, parsed into a result, an input-required result or a claimed shape
-    (a task); the output schema is not checked here. Raises as the SDK does (``ValidationError``).
+_RESOURCE_KEYS: Final = frozenset(("_meta", "ttlMs", "cacheScope", "contents", "resultType"))
+_TEXT_CONTENTS: Final = frozenset(("uri", "mimeType", "text"))
+_BLOB_CONTENTS: Final = frozenset(("uri", "mimeType", "blob"))
+
+
+def plain_resource_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | None:
+    """``raw`` as the SDK's ``ReadResourceResult`` dumps it, or None when it takes the SDK to read it.
+
+    Plain means: only the keys above (the caching hints only at 2026-07-28, which has them);
+    ``resultType`` as for a tool; contents of text or a blob with a URI and perhaps a MIME type,
+    all strings, and nothing else; ``_meta`` an object.
+    """
+    if not _RESOURCE_KEYS.issuperset(raw):
+        return None
+    result_type = raw.get("resultType")
+    if result_type != "complete" and (modern or result_type is not None):
+        return None
+    ttl = raw.get("ttlMs", 0)
+    scope = raw.get("cacheScope", "private")
+    if not modern and ("ttlMs" in raw or "cacheScope" in raw):
+        return None
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or scope not in ("public", "private"):
+        return None
+    listed = raw.get("contents")
+    if not isinstance(listed, list):
+        return None
+    contents: list[JSON] = []
+    for item in listed:
+        if not isinstance(item, dict) or not isinstance(uri := item.get("uri"), str):
+            return None
+        entry: JSON = {"uri": uri}
+        if "mimeType" in item:
+            if not isinstance(mime := item["mimeType"], str):
+                return None
+            entry["mimeType"] = mime
+        if _TEXT_CONTENTS.issuperset(item) and isinstance(text := item.get("text"), str):
+            entry["text"] = text
+        elif _BLOB_CONTENTS.issuperset(item) and isinstance(blob := item.get("blob"), str):
+            entry["blob"] = blob
+        else:
+            return None
+        contents.append(entry)
+    result: JSON = {}
+    if "_meta" in raw:
+        if not isinstance(meta := raw["_meta"], dict):
+            return None
+        result["_meta"] = meta
+    result["ttlMs"] = max(ttl, 0)  # the SDK floors a negative one (a 2026-07-28 SHOULD)
+    result["cacheScope"] = scope
+    result["contents"] = contents
+    result["resultType"] = "complete"
+    return result
+
+
+def sdk_result(client: Client, method: str, raw: dict[str, Any]) -> types.Result:
+    """A raw ``tools/call`` or ``resources/read`` result read as the SDK's session reads it:
+    checked against the negotiated revision, parsed into a result, an input-required result or
+    (a tool's) a claimed shape (a task); a tool's output schema is not checked here. Raises as
+    the SDK does (``ValidationError``).
     """
     session = client.session
     version = client.protocol_version
     # ClientSession.send_request's steps for a result, in its order (it has no seam for a raw result).
     _clamp_inbound_ttl(raw)
     with contextlib.suppress(KeyError):  # a revision the surface does not know: the model alone reads it
-        validate_server_result("tools/call", version, raw)
-    if not (foreign := _later_revision_fields("tools/call", version)).isdisjoint(raw):
+        validate_server_result(method, version, raw)
+    if not (foreign := _later_revision_fields(method, version)).isdisjoint(raw):
         raw = {key: value for key, value in raw.items() if key not in foreign}
-    parsed: types.CallToolResult | types.Result = session._call_tool_adapter.validate_python(raw, by_name=False)
+    adapter = session._call_tool_adapter if method == "tools/call" else _ReadResourceResultAdapter
+    parsed: types.Result = adapter.validate_python(raw, by_name=False)
     return parsed

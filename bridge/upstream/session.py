@@ -13,12 +13,12 @@ a module of its own:
 Here are the requests. Every request shares the one session, matched by JSON-RPC id, so many
 calls are in flight at once; while the server is not connected they fail fast with 503.
 
-A tool call takes the connection's lean channel (``bridge/upstream/lean_calls.py``) instead of
-the SDK's session when nothing the SDK would add to it is wanted: no progress, no input-required
-rounds passed through to the caller, no identity told per call, no task the tool may make of it,
-no trace exported. Its result ends as on the SDK's path: a plain one is checked here against
-the tool's output schema, any other goes through the SDK's own reading, its rounds and its
-claims (``_finish``).
+A tool call and a resource read take the connection's lean channel
+(``bridge/upstream/lean_calls.py``) instead of the SDK's session when nothing the SDK would add
+to them is wanted: no progress, no answers or state of an input-required round to pass on, no
+identity told per call, no task the tool may make of it, no trace exported. The result ends as
+on the SDK's path: a plain one is taken as it is (a tool's checked here against its output
+schema), any other goes through the SDK's own reading, its rounds and its claims (``_finish``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.connecting import Connector
 from bridge.upstream.credentials import calling_as
 from bridge.upstream.following import FollowedResources
-from bridge.upstream.lean_calls import LeanChannel, plain_tool_result, sdk_tool_result
+from bridge.upstream.lean_calls import LeanChannel, plain_resource_result, plain_tool_result, sdk_result
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel, RelayTracker
 from bridge.upstream.supervisor import CLOSE_TIMEOUT, Supervisor
@@ -231,11 +231,15 @@ class UpstreamSession:
 
         ``plain``: no progress wanted, and no answers or state of an input-required round to pass on.
         """
-        lean = self._link.lean
-        if lean is None or not plain or (caller is not None and self._identifies):
-            return None
         tool = self._keeper.catalog.tools.get(name)
         if tool is None or _may_be_task(tool):
+            return None
+        return self._lean(plain, caller)
+
+    def _lean(self, plain: bool, caller: Principal | None) -> LeanChannel | None:
+        """The lean channel, unless the request needs what only the SDK's session adds to it."""
+        lean = self._link.lean
+        if lean is None or not plain or (caller is not None and self._identifies):
             return None
         if get_current_span().is_recording():  # the SDK's client span carries the trace upstream
             return None
@@ -267,7 +271,7 @@ class UpstreamSession:
         as ``ClientSession.call_tool`` with its rounds passed through (``call_tool`` above), else as
         ``Client.call_tool``, which drives the rounds itself."""
         session = client.session
-        first = sdk_tool_result(client, raw)
+        first = sdk_result(client, "tools/call", raw)
         if isinstance(first, types.CallToolResult):
             if not first.is_error:
                 await session.validate_tool_result(name, first)
@@ -305,6 +309,14 @@ class UpstreamSession:
     async def read_resource(self, uri: str, relay: Relay | None = None, caller: Principal | None = None) -> JSON:
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
+        lean = self._lean(rounds in (None, (None, None)), caller)
+        if lean is not None:
+            passing = rounds is not None
+
+            async def lean_read(c: Client) -> JSON:
+                return await self._lean_read(c, lean, uri, meta, passing)
+
+            return await self.request(lean_read, relay=relay, caller=caller)
 
         async def read(c: Client) -> Any:
             if rounds is None:
@@ -315,6 +327,27 @@ class UpstreamSession:
             )
 
         return to_json(await self.request(read, relay=relay, caller=caller))
+
+    async def _lean_read(self, client: Client, lean: LeanChannel, uri: str, meta: Any, passing: bool) -> JSON:
+        """A resource read on the lean channel, ended as on the SDK's path (``read`` above)."""
+        params: dict[str, Any] = {"uri": uri}
+        if meta is not None:
+            params["_meta"] = dict(meta)
+        raw = await lean.request("resources/read", params)
+        plain = plain_resource_result(raw, modern=self._link.modern)
+        if plain is not None:
+            return plain
+        first = sdk_result(client, "resources/read", raw)
+        if passing or not isinstance(first, types.InputRequiredResult):
+            return to_json(first)
+        session = client.session
+
+        async def retry(answers: types.InputResponses | None, state: str | None) -> Any:
+            return await session.read_resource(
+                uri, input_responses=answers, request_state=state, meta=meta, allow_input_required=True
+            )
+
+        return to_json(await client._drive_input_required(first, retry))
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str], relay: Relay | None = None, caller: Principal | None = None
