@@ -26,7 +26,13 @@ from bridge.config import ServerConfig
 from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.telemetry import current
 from bridge.telemetry.context import RequestContext
-from bridge.upstream.lean_calls import LeanRequests, plain_resource_result, plain_tool_result, sdk_result
+from bridge.upstream.lean_calls import (
+    LeanRequests,
+    plain_prompt_result,
+    plain_resource_result,
+    plain_tool_result,
+    sdk_result,
+)
 from bridge.upstream.session import UpstreamSession
 from bridge.upstream.stdio import LeanPipe, _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
@@ -441,5 +447,78 @@ def test_a_plain_read_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_to
             return plain_ones
 
         assert await session.request(compare) == (4 if modern else 3)
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+PROMPTS: list[tuple[str, dict[str, str]]] = [
+    ("greet", {"name": "Ada"}),
+    ("review_code", {"code": "print(1)"}),
+    ("review_code", {}),
+    ("no_such_prompt", {}),
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_lean_and_sdk_paths_get_prompts_byte_identically(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for name, arguments in PROMPTS:
+            sent = lean.sent
+            by_lean = await _outcome(session.get_prompt(name, arguments))
+            assert lean.sent == sent + 1, f"{name} was not got on the lean path"
+
+            async def get(c: Client, name: str = name, arguments: dict[str, str] = arguments) -> Any:
+                return await c.get_prompt(name, arguments)
+
+            by_sdk = await _outcome(_as_json(session.request(get)))
+            assert by_lean == by_sdk, name
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+RAW_PROMPTS: list[dict[str, Any]] = [
+    {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "resultType": "complete"},
+    {
+        "resultType": "complete",
+        "messages": [{"content": {"mimeType": "image/png", "data": "AA", "type": "image"}, "role": "assistant"}],
+        "description": "d",
+        "_meta": {"k": [None]},
+    },
+    {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]},
+    {"messages": [], "resultType": "complete", "description": None},
+    {"messages": [{"role": "system", "content": {"type": "text", "text": "hi"}}], "resultType": "complete"},
+    {
+        "messages": [{"role": "user", "content": {"type": "resource_link", "uri": "a://b", "name": "b"}}],
+        "resultType": "complete",
+    },
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "resultType": "complete"},
+    {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}, "x": 1}], "resultType": "complete"},
+    {"messages": [], "resultType": "complete", "description": 5},
+    {"messages": [], "resultType": "input_required"},
+    {"messages": {}, "resultType": "complete"},
+    {"resultType": "complete"},
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_plain_prompt_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_to_the_sdk(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        modern = session._link.modern
+
+        async def compare(c: Client) -> int:
+            plain_ones = 0
+            for raw in RAW_PROMPTS:
+                plain = plain_prompt_result(raw, modern=modern)
+                try:
+                    read: str | None = json.dumps(to_json(sdk_result(c, "prompts/get", json.loads(json.dumps(raw)))))
+                except ValidationError:
+                    read = None
+                if plain is not None:
+                    plain_ones += 1
+                    assert json.dumps(plain) == read, raw
+            return plain_ones
+
+        assert await session.request(compare) == (2 if modern else 3)
 
     _run(rich_stdio(legacy=revision == "legacy"), scenario)

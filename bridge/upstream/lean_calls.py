@@ -16,10 +16,11 @@ SDK session's own stamp (at 2026-07-28 the protocol version, client info and cap
 
 What comes back is read as the SDK would read it: ``plain_tool_result`` gives the common
 ``tools/call`` result (text, image and audio content, structured content, ``_meta``) exactly as
-the SDK's model of it dumps, without building the model, and ``plain_resource_result`` the
-common ``resources/read`` result; anything else goes through the SDK's own reading
-(``sdk_result``), with its checks and its errors. The wire is read and written
-with pydantic-core's JSON codec, the one the SDK's transports use, so numbers come out the same.
+the SDK's model of it dumps, without building the model, and ``plain_resource_result`` and
+``plain_prompt_result`` the common ``resources/read`` and ``prompts/get`` results; anything else
+goes through the SDK's own reading (``sdk_result``), with its checks and its errors. The wire is
+read and written with pydantic-core's JSON codec, the one the SDK's transports use, so numbers
+come out the same.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from mcp import Client
 from mcp.client.session import (
     ClientSession,
     _clamp_inbound_ttl,
+    _GetPromptResultAdapter,
     _later_revision_fields,
     _ReadResourceResultAdapter,
 )
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
 from mcp_types.methods import validate_server_result
+from pydantic import TypeAdapter
 
 from bridge.model import JSON
 
@@ -48,6 +51,7 @@ __all__ = [
     "LeanChannel",
     "LeanRequests",
     "connection_closed",
+    "plain_prompt_result",
     "plain_resource_result",
     "plain_tool_result",
     "sdk_result",
@@ -181,20 +185,10 @@ def plain_tool_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | None:
         return None
     content: list[JSON] = []
     for block in blocks:
-        if not isinstance(block, dict):
+        plain = _plain_block(block)
+        if plain is None:
             return None
-        kind = block.get("type")
-        if kind == "text" and _TEXT_KEYS.issuperset(block) and isinstance(text := block.get("text"), str):
-            content.append({"type": "text", "text": text})
-        elif (
-            (kind == "image" or kind == "audio")
-            and _MEDIA_KEYS.issuperset(block)
-            and isinstance(data := block.get("data"), str)
-            and isinstance(mime := block.get("mimeType"), str)
-        ):
-            content.append({"type": kind, "data": data, "mimeType": mime})
-        else:
-            return None
+        content.append(plain)
     result: JSON = {}
     if "_meta" in raw:
         if not isinstance(meta := raw["_meta"], dict):
@@ -209,6 +203,66 @@ def plain_tool_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | None:
     if not isinstance(is_error, bool):
         return None
     result["isError"] = is_error
+    result["resultType"] = "complete"
+    return result
+
+
+def _plain_block(block: object) -> JSON | None:
+    """A content block of text, image or audio with nothing but its own fields, all strings, as
+    the SDK's model dumps it; None for any other."""
+    if not isinstance(block, dict):
+        return None
+    kind = block.get("type")
+    if kind == "text" and _TEXT_KEYS.issuperset(block) and isinstance(text := block.get("text"), str):
+        return {"type": "text", "text": text}
+    if (
+        (kind == "image" or kind == "audio")
+        and _MEDIA_KEYS.issuperset(block)
+        and isinstance(data := block.get("data"), str)
+        and isinstance(mime := block.get("mimeType"), str)
+    ):
+        return {"type": kind, "data": data, "mimeType": mime}
+    return None
+
+
+_PROMPT_KEYS: Final = frozenset(("_meta", "description", "messages", "resultType"))
+_MESSAGE_KEYS: Final = frozenset(("role", "content"))
+
+
+def plain_prompt_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | None:
+    """``raw`` as the SDK's ``GetPromptResult`` dumps it, or None when it takes the SDK to read it.
+
+    Plain means: only the keys above; ``resultType`` as for a tool; a string description;
+    messages of a user or an assistant holding one plain content block (as a tool's); ``_meta``
+    an object.
+    """
+    if not _PROMPT_KEYS.issuperset(raw):
+        return None
+    result_type = raw.get("resultType")
+    if result_type != "complete" and (modern or result_type is not None):
+        return None
+    listed = raw.get("messages")
+    if not isinstance(listed, list):
+        return None
+    messages: list[JSON] = []
+    for message in listed:
+        if not isinstance(message, dict) or not _MESSAGE_KEYS.issuperset(message):
+            return None
+        role = message.get("role")
+        content = _plain_block(message.get("content"))
+        if (role != "user" and role != "assistant") or content is None:
+            return None
+        messages.append({"role": role, "content": content})
+    result: JSON = {}
+    if "_meta" in raw:
+        if not isinstance(meta := raw["_meta"], dict):
+            return None
+        result["_meta"] = meta
+    if "description" in raw:
+        if not isinstance(description := raw["description"], str):
+            return None
+        result["description"] = description
+    result["messages"] = messages
     result["resultType"] = "complete"
     return result
 
@@ -268,7 +322,7 @@ def plain_resource_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | Non
 
 
 def sdk_result(client: Client, method: str, raw: dict[str, Any]) -> types.Result:
-    """A raw ``tools/call`` or ``resources/read`` result read as the SDK's session reads it:
+    """A raw ``tools/call``, ``resources/read`` or ``prompts/get`` result read as the SDK's session reads it:
     checked against the negotiated revision, parsed into a result, an input-required result or
     (a tool's) a claimed shape (a task); a tool's output schema is not checked here. Raises as
     the SDK does (``ValidationError``).
@@ -281,6 +335,12 @@ def sdk_result(client: Client, method: str, raw: dict[str, Any]) -> types.Result
         validate_server_result(method, version, raw)
     if not (foreign := _later_revision_fields(method, version)).isdisjoint(raw):
         raw = {key: value for key, value in raw.items() if key not in foreign}
-    adapter = session._call_tool_adapter if method == "tools/call" else _ReadResourceResultAdapter
+    adapter: TypeAdapter[Any] = (
+        session._call_tool_adapter
+        if method == "tools/call"
+        else _ReadResourceResultAdapter
+        if method == "resources/read"
+        else _GetPromptResultAdapter
+    )
     parsed: types.Result = adapter.validate_python(raw, by_name=False)
     return parsed

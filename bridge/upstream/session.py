@@ -13,7 +13,7 @@ a module of its own:
 Here are the requests. Every request shares the one session, matched by JSON-RPC id, so many
 calls are in flight at once; while the server is not connected they fail fast with 503.
 
-A tool call and a resource read take the connection's lean channel
+A tool call, a resource read and a prompt take the connection's lean channel
 (``bridge/upstream/lean_calls.py``) instead of the SDK's session when nothing the SDK would add
 to them is wanted: no progress, no answers or state of an input-required round to pass on, no
 identity told per call, no task the tool may make of it, no trace exported. The result ends as
@@ -44,7 +44,13 @@ from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.connecting import Connector
 from bridge.upstream.credentials import calling_as
 from bridge.upstream.following import FollowedResources
-from bridge.upstream.lean_calls import LeanChannel, plain_resource_result, plain_tool_result, sdk_result
+from bridge.upstream.lean_calls import (
+    LeanChannel,
+    plain_prompt_result,
+    plain_resource_result,
+    plain_tool_result,
+    sdk_result,
+)
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel, RelayTracker
 from bridge.upstream.supervisor import CLOSE_TIMEOUT, Supervisor
@@ -330,16 +336,6 @@ class UpstreamSession:
 
     async def _lean_read(self, client: Client, lean: LeanChannel, uri: str, meta: Any, passing: bool) -> JSON:
         """A resource read on the lean channel, ended as on the SDK's path (``read`` above)."""
-        params: dict[str, Any] = {"uri": uri}
-        if meta is not None:
-            params["_meta"] = dict(meta)
-        raw = await lean.request("resources/read", params)
-        plain = plain_resource_result(raw, modern=self._link.modern)
-        if plain is not None:
-            return plain
-        first = sdk_result(client, "resources/read", raw)
-        if passing or not isinstance(first, types.InputRequiredResult):
-            return to_json(first)
         session = client.session
 
         async def retry(answers: types.InputResponses | None, state: str | None) -> Any:
@@ -347,6 +343,34 @@ class UpstreamSession:
                 uri, input_responses=answers, request_state=state, meta=meta, allow_input_required=True
             )
 
+        return await self._lean_fetch(client, lean, "resources/read", {"uri": uri}, meta, passing, retry)
+
+    async def _lean_fetch(
+        self,
+        client: Client,
+        lean: LeanChannel,
+        method: str,
+        params: dict[str, Any],
+        meta: Any,
+        passing: bool,
+        retry: Callable[[types.InputResponses | None, str | None], Awaitable[Any]],
+    ) -> JSON:
+        """A read or a prompt on the lean channel: a plain result as it is, any other read by the
+        SDK and, for a caller that does not take rounds, driven through them as ``Client`` does."""
+        if meta is not None:
+            params["_meta"] = dict(meta)
+        raw = await lean.request(method, params)
+        modern = self._link.modern
+        plain = (
+            plain_resource_result(raw, modern=modern)
+            if method == "resources/read"
+            else plain_prompt_result(raw, modern=modern)
+        )
+        if plain is not None:
+            return plain
+        first = sdk_result(client, method, raw)
+        if passing or not isinstance(first, types.InputRequiredResult):
+            return to_json(first)
         return to_json(await client._drive_input_required(first, retry))
 
     async def get_prompt(
@@ -354,6 +378,27 @@ class UpstreamSession:
     ) -> JSON:
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
+        lean = self._lean(rounds in (None, (None, None)), caller)
+        if lean is not None:
+            passing = rounds is not None
+
+            async def lean_get(c: Client) -> JSON:
+                session = c.session
+
+                async def retry(answers: types.InputResponses | None, state: str | None) -> Any:
+                    return await session.get_prompt(
+                        name,
+                        dict(arguments),
+                        input_responses=answers,
+                        request_state=state,
+                        meta=meta,
+                        allow_input_required=True,
+                    )
+
+                params = {"name": name, "arguments": dict(arguments)}
+                return await self._lean_fetch(c, lean, "prompts/get", params, meta, passing, retry)
+
+            return await self.request(lean_get, relay=relay, caller=caller)
 
         async def get(c: Client) -> Any:
             if rounds is None:
