@@ -26,13 +26,8 @@ from bridge.config import ServerConfig
 from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.telemetry import current
 from bridge.telemetry.context import RequestContext
-from bridge.upstream.lean_calls import (
-    LeanRequests,
-    plain_prompt_result,
-    plain_resource_result,
-    plain_tool_result,
-    sdk_result,
-)
+from bridge.upstream.lean_calls import LeanRequests
+from bridge.upstream.plain_results import plain_prompt_result, plain_resource_result, plain_tool_result, sdk_result
 from bridge.upstream.session import UpstreamSession
 from bridge.upstream.stdio import LeanPipe, _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
