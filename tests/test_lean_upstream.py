@@ -27,9 +27,10 @@ from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamTimeout,
 from bridge.telemetry import current
 from bridge.telemetry.context import RequestContext
 from bridge.upstream.lean_calls import LeanRequests
+from bridge.upstream.lean_pipe import LeanPipe
 from bridge.upstream.plain_results import plain_prompt_result, plain_resource_result, plain_tool_result, sdk_result
 from bridge.upstream.session import UpstreamSession
-from bridge.upstream.stdio import LeanPipe, _ChildProtocol
+from bridge.upstream.stdio import _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
 from harness import WAIT
 from tests.support import rich_stdio
