@@ -14,9 +14,12 @@ in ``scope["state"]``; the answer is written as the SDK writes it:
 
 Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` of both
 generations and 2026-07-28 ``tools/list``, well formed, with a small ``Content-Length`` body,
-from a client that declared neither sampling nor elicitation (its questions need the SDK's
-channels and rounds), not a task, not a retry with answers. An upstream's question to such a
-client is refused as the SDK refuses it (2026-07-28: the request ends with -32021). Anything
+not a task, not a retry with answers. A call from a client that declared sampling or
+elicitation is taken only when both it and the tool's server speak 2026-07-28: the server's
+questions then come back inside the result, which goes to the client as the SDK's path sends it
+(only the questions it can answer), and its retry with the answers goes to the SDK. Other such
+clients' questions need the SDK's channels and rounds. An upstream's question to a client that
+declared no capability for it is refused as the SDK refuses it (2026-07-28: -32021). Anything
 else, and every request whose headers, session or body are off, goes to the SDK with its body
 replayed, so it answers as it always has: ``initialize``, GET streams, DELETE, notifications,
 subscriptions, tasks, errors. Cancellation: the client going away, or a 2025-era client's
@@ -187,10 +190,13 @@ class LeanMcp:
                 return None
             self.sessions.hold(transport)
             declared = found
-        if any(declared.get(kind) is not None for kind in _ASKABLE):
-            return None
-        if method == "tools/call" and not self._plain_call(params, scope, modern):
-            return None
+        if method == "tools/call":
+            if any(declared.get(kind) is not None for kind in _ASKABLE) and not (
+                modern and self._backend.asks_in_results(params["name"], Caller(scope.get("state", {})))
+            ):
+                return None
+            if not self._plain_call(params, scope, modern):
+                return None
         return rid, method, params, modern, session_id, declared
 
     def _still_open(self, session_id: str) -> None:
