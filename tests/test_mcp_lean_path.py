@@ -292,6 +292,10 @@ def test_what_the_lean_path_leaves_to_the_sdk_is_answered_as_before(peers: tuple
         ], (body, answers)
         assert answers[0][0] != 200 or answers[0][1], (body, answers)
     assert len(peers[0].lean_lines()) == before
+    for peer in peers:  # what the SDK answered is in the access log too: method, path, status
+        statuses = [line.split("POST /mcp ")[1].split()[0] for line in peer.bridge.log().splitlines()
+                    if "bridge.access" in line and "POST /mcp " in line and "POST /mcp tools/" not in line]  # fmt: skip
+        assert {"202", "404", "406"} <= set(statuses), statuses
 
 
 def _hold_counts(peer: Peer) -> tuple[int, int]:
