@@ -177,6 +177,61 @@ def test_a_2025_session_s_calls_answer_as_the_sdk_does(
         assert sum('"notifications/message"' in n for n in outcomes[0][2]) >= 3
 
 
+def _asked_and_answered(peer: Peer, session: str, tool: str) -> tuple[Any, list[Any]]:
+    """Call ``tool`` (which asks its caller) in ``session``; answer the question that comes on the
+    call's stream by POSTing it back. The question asked, and every message on the call's stream."""
+    headers = {**peer.legacy_headers(), "Mcp-Session-Id": session}
+    body = {
+        "jsonrpc": "2.0",
+        "id": "asking",
+        "method": "tools/call",
+        "params": _call(tool, {"question": "six times seven?"}),
+    }
+    messages: list[Any] = []
+    question = None
+    with requests.post(peer.url, headers=headers, json=body, timeout=60, stream=True) as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        for line in answer.iter_lines():
+            if not line.startswith(b"data: "):
+                continue
+            messages.append(json.loads(line[len(b"data: ") :]))
+            if messages[-1].get("method") == "elicitation/create":
+                question = messages[-1]
+                reply = {
+                    "jsonrpc": "2.0",
+                    "id": question["id"],
+                    "result": {"action": "accept", "content": {"answer": "42"}},
+                }
+                posted = requests.post(peer.url, headers=headers, json=reply, timeout=30)
+                assert posted.status_code == 202
+            if messages[-1].get("id") == "asking":
+                break
+    return question, messages
+
+
+def test_a_2025_client_that_can_answer_is_asked_on_its_call_s_stream_and_its_answer_taken(
+    peers: tuple[Peer, Peer],
+) -> None:
+    before = len(peers[0].lean_lines())
+    found = []
+    for peer in peers:
+        opened = requests.post(peer.url, headers=BOTH, json=_initialize({"elicitation": {}}), timeout=30)
+        session = opened.headers["mcp-session-id"]
+        done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        headers = {**peer.legacy_headers(), "Mcp-Session-Id": session}
+        assert requests.post(peer.url, headers=headers, json=done, timeout=30).status_code == 202
+        found.append([_asked_and_answered(peer, session, tool) for tool in ("relay.ask", "old.ask")])
+    for (lean_question, lean_messages), (sdk_question, sdk_messages) in zip(*found, strict=True):
+        assert lean_question is not None
+        assert sdk_question is not None
+        assert {k: v for k, v in lean_question.items() if k != "id"} == {
+            k: v for k, v in sdk_question.items() if k != "id"
+        }
+        assert lean_messages[-1] == sdk_messages[-1]
+        assert "six times seven? -> 42" in json.dumps(lean_messages[-1])
+    assert len(peers[0].lean_lines()) == before + 2
+
+
 MODERN_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], bool, int, str]] = [
     ("echo", "tools/call", _call("rich.echo", {"text": "hi"}), {}, True, 200, '"resultType":"complete"'),
     ("list", "tools/list", {}, {}, True, 200, '"rich.echo"'),
