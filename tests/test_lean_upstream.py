@@ -38,6 +38,7 @@ from tests.support import rich_stdio
 CALLS_SERVER = Path(__file__).resolve().parent / "servers" / "calls_server.py"
 META_SERVER = Path(__file__).resolve().parent / "servers" / "meta_server.py"
 RELAY_SERVER = Path(__file__).resolve().parent / "servers" / "relay_server.py"
+SERVERS = Path(__file__).resolve().parent / "servers"
 REVISIONS = ["modern", "legacy"]
 
 
@@ -518,3 +519,31 @@ def test_a_plain_prompt_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_
         assert await session.request(compare) == (2 if modern else 3)
 
     _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+def test_a_task_the_upstream_makes_of_a_lean_call_is_followed_to_its_end_as_on_the_sdk_path() -> None:
+    """The tasks extension's server (over stdio here) answers a tool call with a task: the lean
+    call hands it to the task follower, for a REST caller and for one that takes rounds alike."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(SERVERS)!r}); from native_tasks_server import build; build().run('stdio')"
+    )
+    native = ServerConfig(name="native", transport="stdio", command=sys.executable, args=("-c", code), call_timeout=20)
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        raw = await lean.request("tools/call", {"name": "native_slow", "arguments": {"seconds": 0}})
+        assert raw["resultType"] == "task"  # what the lean path has to end
+        computed = {"type": "text", "text": "natively computed x"}
+        by_lean = await session.call_tool("native_slow", {"seconds": 0.1, "label": "x"})
+        assert lean.sent == 2
+        assert by_lean["content"] == [computed]
+        by_sdk = await _sdk_call(session, "native_slow", {"seconds": 0.1, "label": "x"})
+        assert json.dumps(by_lean) == json.dumps(by_sdk)
+        passed = await session.call_tool("native_slow", {"seconds": 0.1, "label": "x"}, relay=_Passing())
+        assert lean.sent == 3
+        assert passed["content"] == [computed]
+        asked = await _outcome(session.call_tool("native_confirm", {"filename": "a"}))
+        assert asked == await _outcome(_sdk_call(session, "native_confirm", {"filename": "a"}))
+        assert asked.startswith(InputRequired.__name__)
+
+    _run(native, scenario)
