@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_core import to_json
 
 from bridge.upstream.lean_calls import LeanRequests, connection_closed
 
-__all__ = ["LeanPipe"]
+__all__ = ["LeanPipe", "Pipe"]
+
+
+class Pipe(Protocol):
+    """The child's stdin as the transport hands it over."""
+
+    def write(self, data: bytes) -> None: ...
+    def is_closing(self) -> bool: ...
 
 
 class LeanPipe(LeanRequests):
@@ -27,10 +34,10 @@ class LeanPipe(LeanRequests):
 
     def __init__(self) -> None:
         super().__init__()
-        self._stdin: asyncio.WriteTransport | None = None
+        self._stdin: Pipe | None = None
         self._drained: Callable[[], Awaitable[None]] | None = None
 
-    def attach(self, stdin: asyncio.WriteTransport, drained: Callable[[], Awaitable[None]]) -> None:
+    def attach(self, stdin: Pipe, drained: Callable[[], Awaitable[None]]) -> None:
         """Write to ``stdin``; ``drained`` returns once the pipe has room again."""
         self._stdin = stdin
         self._drained = drained

@@ -183,12 +183,49 @@ class _Outbox(_Stream):
         self._closed = True
 
 
+class _Stdin:
+    """The child's stdin: the lines written to it in one turn of the loop go to the pipe in one write.
+
+    With several calls in flight their requests are sent in the same turn (each task runs up to
+    its write); one write for all of them is one system call here, and one wake-up and one read
+    for the child, where a write each made as many. Written lines wait at most until the loop's
+    next turn; ``close`` writes what waits first.
+    """
+
+    __slots__ = ("_loop", "_pipe", "_queued")
+
+    def __init__(self, pipe: asyncio.WriteTransport, loop: asyncio.AbstractEventLoop) -> None:
+        self._pipe = pipe
+        self._loop = loop
+        self._queued: list[bytes] | None = None
+
+    def write(self, line: bytes) -> None:
+        queued = self._queued
+        if queued is None:
+            self._queued = [line]
+            self._loop.call_soon(self.flush)
+        else:
+            queued.append(line)
+
+    def flush(self) -> None:
+        lines, self._queued = self._queued, None
+        if lines and not self._pipe.is_closing():
+            self._pipe.write(lines[0] if len(lines) == 1 else b"".join(lines))
+
+    def is_closing(self) -> bool:
+        return self._pipe.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self._pipe.close()
+
+
 class _ChildProtocol(asyncio.SubprocessProtocol):
     """Splits the child's stdout into lines and parses each into the inbox as it arrives."""
 
     def __init__(self, lean: LeanPipe | None = None) -> None:
         self.transport: asyncio.SubprocessTransport | None = None
-        self.stdin: asyncio.WriteTransport | None = None
+        self.stdin: _Stdin | None = None
         self.inbox = _Inbox(self._pause_stdout)
         self.lean = lean
         self._partial: list[bytes] = []
@@ -199,7 +236,8 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports have the asyncio methods without subclassing the asyncio classes.
         self.transport = cast(asyncio.SubprocessTransport, transport)
-        self.stdin = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
+        pipe = cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
+        self.stdin = _Stdin(pipe, asyncio.get_running_loop())
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd != 1:
