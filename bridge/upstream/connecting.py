@@ -7,7 +7,8 @@ negotiated revision is pinned, so a reconnect skips the discover probe and keeps
 capabilities; after a failed attempt it is forgotten, as the server may have changed revision.
 An HTTP server with credentials beyond static headers (an OAuth 2.0 token, the caller's
 identity) gets them from ``bridge/upstream/credentials.py`` on each request; one without pays
-nothing for them.
+nothing for them, and its tool calls may go as lean requests (``bridge/upstream/lean_http.py``)
+beside the SDK session on the same pooled connections.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
 from bridge.upstream.http import LeanTransport
+from bridge.upstream.lean_http import HttpChannel
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
 from bridge.upstream.stdio import stdio_transport
@@ -56,12 +58,17 @@ class Connector:
         self._prior_discover: types.DiscoverResult | None = None
         #: Kept across reconnects: a token still valid serves the next connection too.
         self._token = AccessToken(config.oauth) if config.oauth is not None else None
+        #: The last connection's lean requests beside its session, where its transport offers them.
+        self.lean: HttpChannel | None = None
 
     async def connect(self, stack: AsyncExitStack) -> Client:
         """A client whose handshake is done and whose revision is pinned; ``stack`` closes it."""
+        self.lean = None
         client = self._client(await self._target(stack))
         await stack.enter_async_context(client)
         self._pin(client)
+        if self.lean is not None:
+            self.lean.bind(client.session)
         return client
 
     def forget(self) -> None:
@@ -82,14 +89,19 @@ class Connector:
             return sse_client(cfg.url or "", headers=dict(cfg.headers) or None, auth=auth)
         # A client we pass in is ours to close: the exit stack does it with the connection.
         # The SDK's client settings (create_mcp_http_client) over the lean transport.
+        transport = LeanTransport()
         http = await stack.enter_async_context(
             httpx2.AsyncClient(
                 headers=dict(cfg.headers) or None,
                 timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
-                transport=LeanTransport(),
+                transport=transport,
                 auth=auth,
             )
         )
+        if auth is None and (cfg.url or "").startswith("http://"):  # credentials stay on the SDK path
+            self.lean = HttpChannel(
+                cfg.url or "", transport, headers=cfg.headers, back=self._back, on_message=self._on_message
+            )
         return streamable_http_client(cfg.url or "", http_client=http)
 
     async def _auth(self, stack: AsyncExitStack) -> UpstreamAuth | None:

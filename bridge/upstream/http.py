@@ -25,14 +25,16 @@ import httpx2
 
 from bridge.upstream.wire import HttpConnection, request_head
 
-__all__ = ["LeanTransport"]
+__all__ = ["LeanTransport", "PooledBody"]
 
 #: Idle keep-alive connections kept per upstream host and port.
 MAX_IDLE = 64
 
 
-class _Body(httpx2.AsyncByteStream):
-    """A response body as it arrives; the connection goes back to the pool once it is all read."""
+class PooledBody(httpx2.AsyncByteStream):
+    """A response body as it arrives; the connection goes back to the pool once it is all read.
+
+    Failures are httpx2's: ``ReadTimeout``, ``RemoteProtocolError`` for a connection lost mid-body."""
 
     def __init__(self, owner: LeanTransport, key: tuple[str, int], conn: HttpConnection, timeout: float | None) -> None:
         self._owner = owner
@@ -79,6 +81,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
     def __init__(self, fallback: httpx2.AsyncBaseTransport | None = None) -> None:
         self._fallback = fallback if fallback is not None else httpx2.AsyncHTTPTransport()
         self._idle: dict[tuple[str, int], list[HttpConnection]] = {}
+        #: The Streamable HTTP session the upstream assigned, if any (``bridge.upstream.lean_http``).
+        self.session_id: str | None = None
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
@@ -92,21 +96,37 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         except ValueError as exc:
             raise httpx2.LocalProtocolError(str(exc)) from None
         key = (url.host, url.port or 80)
+        conn = await self.exchange(key, message, timeouts.get("connect"), read_timeout)
+        if self.session_id is None:  # assigned once, by the initialize answer
+            self._note_session(conn.headers)
+        return httpx2.Response(
+            conn.status,
+            headers=conn.headers,
+            stream=PooledBody(self, key, conn, read_timeout),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self, key: tuple[str, int], message: bytes, connect_timeout: float | None, read_timeout: float | None
+    ) -> HttpConnection:
+        """Send ``message`` (a whole request) to ``key`` on a pooled connection; it returns once the
+        response's head has arrived, its body still to read (then ``release`` it, or close it)."""
         # An idle connection the upstream has closed is seen (and skipped) here: its FIN arrives
         # at once. One it closes at the very moment it is reused fails this request, as with
         # httpcore; a request is never sent twice, since a tool call must not run twice.
-        conn = self._take_idle(key) or await self._connect(key, timeouts.get("connect"))
+        conn = self._take_idle(key) or await self._connect(key, connect_timeout)
         try:
             await self._send(conn, message, read_timeout)
         except BaseException:
             conn.close()
             raise
-        return httpx2.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=_Body(self, key, conn, read_timeout),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        return conn
+
+    def _note_session(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Keep the ``Mcp-Session-Id`` an answer assigns (the initialize answer's), for lean requests."""
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == b"mcp-session-id":
+                self.session_id = value.decode("latin-1")
 
     async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None) -> None:
         assert conn.transport is not None
