@@ -56,6 +56,11 @@ class CatalogKeeper:
     def catalog(self) -> Catalog:
         return self._catalog
 
+    @property
+    def outputs(self) -> OutputChecks:
+        """The output schemas of the tools listed, to check results with."""
+        return self._outputs
+
     def check_results(self, client: Client) -> None:
         """Hold ``client``'s tool results to the output schemas this catalog lists."""
         self._outputs.install(client.session)

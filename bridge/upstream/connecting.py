@@ -30,10 +30,11 @@ from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
 from bridge.upstream.http import LeanTransport
+from bridge.upstream.lean_calls import LeanChannel
 from bridge.upstream.lean_http import HttpChannel
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
-from bridge.upstream.stdio import stdio_transport
+from bridge.upstream.stdio import LeanPipe, stdio_transport
 from bridge.upstream.tasks import UpstreamTasks
 from bridge.upstream.translate import to_json
 
@@ -59,30 +60,37 @@ class Connector:
         #: Kept across reconnects: a token still valid serves the next connection too.
         self._token = AccessToken(config.oauth) if config.oauth is not None else None
         #: The last connection's lean requests beside its session, where its transport offers them.
-        self.lean: HttpChannel | None = None
+        self.lean: LeanChannel | None = None
+        self._http: HttpChannel | None = None
 
     async def connect(self, stack: AsyncExitStack) -> Client:
         """A client whose handshake is done and whose revision is pinned; ``stack`` closes it."""
         self.lean = None
-        client = self._client(await self._target(stack))
+        self._http = None
+        pipe = LeanPipe() if self._config.transport == "stdio" and os.name == "posix" else None
+        client = self._client(await self._target(stack, pipe))
         await stack.enter_async_context(client)
         self._pin(client)
-        if self.lean is not None:
-            self.lean.bind(client.session)
+        if pipe is not None:
+            pipe.bind(client.session)
+            self.lean = pipe
+        elif self._http is not None:
+            self._http.bind(client.session)
+            self.lean = self._http
         return client
 
     def forget(self) -> None:
         """Negotiate afresh next time: the server may have changed revision (upgraded, replaced)."""
         self._mode, self._prior_discover = self._config.protocol, None
 
-    async def _target(self, stack: AsyncExitStack) -> Any:
+    async def _target(self, stack: AsyncExitStack, pipe: LeanPipe | None) -> Any:
         cfg = self._config
         if cfg.transport == "stdio":
             server = StdioServerParameters(
                 command=cfg.command or "", args=list(cfg.args), env=dict(cfg.env) or None, cwd=cfg.cwd
             )
-            if os.name == "posix":  # the same wire with fewer hops per message
-                return stdio_transport(server, cfg.cpus)
+            if pipe is not None:  # POSIX: the same wire with fewer hops per message
+                return stdio_transport(server, cfg.cpus, pipe)
             return server
         auth = await self._auth(stack)
         if cfg.transport == "sse":
@@ -99,7 +107,7 @@ class Connector:
             )
         )
         if auth is None and (cfg.url or "").startswith("http://"):  # credentials stay on the SDK path
-            self.lean = HttpChannel(
+            self._http = HttpChannel(
                 cfg.url or "", transport, headers=cfg.headers, back=self._back, on_message=self._on_message
             )
         return streamable_http_client(cfg.url or "", http_client=http)

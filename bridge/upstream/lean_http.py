@@ -23,7 +23,6 @@ Every outcome ends as it does on the SDK path:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +43,7 @@ from mcp_types.jsonrpc import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge.upstream.http import LeanTransport, PooledBody
+from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests
 from bridge.upstream.relaying import BackChannel
 from bridge.upstream.wire import request_head
 
@@ -57,8 +57,11 @@ ACCEPT = "application/json, text/event-stream"
 SIDE_POST_TIMEOUT = 5.0
 
 
-class HttpChannel:
-    """``LeanChannel`` over Streamable HTTP for one connected session; lives on the upstream loop."""
+class HttpChannel(LeanRequests):
+    """``LeanChannel`` over Streamable HTTP for one connected session; lives on the upstream loop.
+
+    Each answer comes on its own POST, so the table of requests awaiting answers stays empty:
+    of ``LeanRequests`` this takes the ids and the stamp."""
 
     def __init__(
         self,
@@ -69,18 +72,17 @@ class HttpChannel:
         back: BackChannel,
         on_message: MessageHandlerFnT,
     ) -> None:
+        super().__init__()
         parsed = httpx2.URL(url)
         self._key = (parsed.host, parsed.port or 80)
         self._target = parsed.raw_path
         self._transport = transport
         self._back = back
         self._on_message = on_message
-        self._session: ClientSession | None = None
         self._version = b""
         self._modern = False
         #: Only for the error context of httpx2's event-stream reader.
         self._stream_request = httpx2.Request("POST", url)
-        self._ids = itertools.count(1)
         self._side_posts: set[asyncio.Task[None]] = set()
         # The headers every POST carries: the SDK transport's over the config's (as httpx2 merges them).
         fixed = {name.lower(): value for name, value in headers.items()}
@@ -91,25 +93,20 @@ class HttpChannel:
         ]
 
     def bind(self, session: ClientSession) -> None:
-        """Stamp requests as ``session`` does, now that its handshake is done."""
-        self._session = session
+        super().bind(session)
         version = session.protocol_version or ""
         self._version = version.encode("ascii")
         self._modern = version in MODERN_PROTOCOL_VERSIONS
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """The raw JSON ``result`` of one request (see the module docstring for every other ending)."""
-        session = self._session
-        if session is None:
-            raise RuntimeError("a lean request before its session's handshake")
-        # The SDK session's own stamp (no public seam for it): at 2026-07-28 the ``_meta`` envelope
-        # and the routing headers (Mcp-Method, Mcp-Name, the tool's Mcp-Param-*), before it the version.
-        data: dict[str, Any] = {"method": method, "params": params}
-        opts: Any = {}
-        session._stamp(data, opts)
-        request_id = f"bridge-lean-{next(self._ids)}"
-        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": data["params"]})
-        message = self._head(opts.get("headers") or {}, len(body)) + body
+        # At 2026-07-28 the stamp is the ``_meta`` envelope and the routing headers (Mcp-Method,
+        # Mcp-Name, the tool's Mcp-Param-*), before it the version header.
+        stamped, headers = self.stamped(method, params)
+        self.sent += 1
+        request_id = f"{LEAN_ID_PREFIX}{self.sent}"
+        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped})
+        message = self._head(headers, len(body)) + body
         try:
             conn = await self._transport.exchange(self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT)
             stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)

@@ -23,6 +23,7 @@ from mcp import Client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge.model import JSON, SERVING, ServerState, ServerStatus, UpstreamListener
+from bridge.upstream.lean_calls import LeanChannel
 
 __all__ = ["Link"]
 
@@ -37,6 +38,8 @@ class Link:
         self._listener = listener
         #: The connected SDK client; None while connecting or down.
         self.client: Client | None = None
+        #: Lean requests beside the client's session, where the transport offers them; None while not connected.
+        self.lean: LeanChannel | None = None
         #: Read it freely; only ``_enter`` assigns it, so that no change goes unreported.
         self.state: ServerState = "connecting"
         self.last_error: str | None = None
@@ -71,8 +74,9 @@ class Link:
         """An attempt to connect begins; the last error stays visible meanwhile."""
         self._enter("connecting")
 
-    def connected(self, client: Client) -> None:
+    def connected(self, client: Client, lean: LeanChannel | None = None) -> None:
         self.client = client
+        self.lean = lean
         self.last_error = None
         self._enter("ready")
 

@@ -7,7 +7,8 @@ bridge lists every tool anyway, so it does this check itself with jsonschema-rs,
 compiled on its first result and kept while the listing keeps it, with the SDK's rules and
 messages: a tool that declares an output schema must return ``structuredContent`` that
 conforms, and ``format`` is an annotation, as in the SDK. A tool the bridge has not listed, or
-whose schema does not compile, is left to the SDK's own check.
+whose schema does not compile, is left to the SDK's own check. A lean request's result, a plain
+dict, is checked here too (``check_plain``), with the same rules and messages.
 """
 
 from __future__ import annotations
@@ -60,10 +61,27 @@ class OutputChecks:
             if compiled is None:
                 await fallback(name, result)  # the SDK reports the broken schema
                 return
-            _check(name, compiled, result)
+            present = result.structured_content is not None or "structured_content" in result.model_fields_set
+            _check(name, compiled, present, result.structured_content)
 
         # The SDK's one seam for this check: ``call_tool`` calls it on the session for every result.
         session.validate_tool_result = validate_tool_result  # type: ignore[method-assign]
+
+    def check_plain(self, name: str, result: Mapping[str, Any]) -> bool:
+        """Hold a tool's plain result (not an error) to its output schema; False when only the SDK can.
+
+        That is when the bridge has not listed the tool, or its schema does not compile.
+        """
+        if name not in self._listed:
+            return False
+        schema = self._listed[name]
+        if schema is None:
+            return True
+        compiled = self._compile(name, schema)
+        if compiled is None:
+            return False
+        _check(name, compiled, "structuredContent" in result, result.get("structuredContent"))
+        return True
 
     def _compile(self, name: str, schema: Schema) -> CompiledSchema | None:
         if name in self._compiled:
@@ -76,10 +94,9 @@ class OutputChecks:
         return compiled
 
 
-def _check(name: str, schema: CompiledSchema, result: types.CallToolResult) -> None:
+def _check(name: str, schema: CompiledSchema, present: bool, content: Any) -> None:
     """Raise ``RuntimeError`` (as the SDK does) when the result breaks the tool's output schema."""
-    content = result.structured_content
-    if content is None and "structured_content" not in result.model_fields_set:
+    if not present:
         raise RuntimeError(f"Tool {name} has an output schema but did not return structured content")
     if not schema.is_valid(content):
         problems = schema.errors(content)

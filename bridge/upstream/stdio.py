@@ -9,6 +9,12 @@ the sender itself and parsed in the pipe's data callback, which hands the messag
 the session's receive loop. Flow control holds both ways: a sender waits while the child's
 stdin is full, and the child's stdout is paused while the session has messages unread.
 
+Beside the session, the same pipes carry lean requests (``LeanPipe``, a
+``bridge/upstream/lean_calls.py`` channel): each written as one line, its response recognised by
+its id in the data callback and settled there, as a plain dict with no model built; every other
+line goes to the session as before. Both use pydantic-core's JSON codec, the SDK's own: orjson
+would be a little faster but turns an integer beyond 64 bits into a float, or refuses it.
+
 On Linux a child can be held to a set of CPUs (``"cpus"`` in its config); where it runs is
 ``bridge/upstream/placement.py``'s to decide, around the spawn. A command that cannot be started
 fails with an error naming it (``SpawnError``), as the OS's own error does not.
@@ -29,7 +35,7 @@ import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self, cast
+from typing import Any, Self, cast
 
 import anyio
 import mcp_types as types
@@ -41,11 +47,13 @@ from mcp.client.stdio import (
 )
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
+from pydantic_core import from_json, to_json
 
 from bridge.config import Cpus
+from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests, connection_closed
 from bridge.upstream.placement import Placement
 
-__all__ = ["SpawnError", "stdio_transport"]
+__all__ = ["LeanPipe", "SpawnError", "stdio_transport"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,8 @@ INBOX_HIGH = 64
 INBOX_LOW = 16
 #: Time for the loop to see a killed child's exit before the transport is closed anyway.
 REAP_TIMEOUT = 2.0
+#: Every lean request id carries it, so a line without it is not parsed twice.
+_LEAN_MARK = f'"{LEAN_ID_PREFIX}'.encode()
 
 Inbound = SessionMessage | Exception
 
@@ -167,10 +177,11 @@ class _Outbox(_Stream):
 class _ChildProtocol(asyncio.SubprocessProtocol):
     """Splits the child's stdout into lines and parses each into the inbox as it arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, lean: LeanPipe | None = None) -> None:
         self.transport: asyncio.SubprocessTransport | None = None
         self.stdin: asyncio.WriteTransport | None = None
         self.inbox = _Inbox(self._pause_stdout)
+        self.lean = lean
         self._partial: list[bytes] = []
         self._can_write: asyncio.Future[None] | None = None
         #: Set when the child has exited (its pipes may still be held open by its own children).
@@ -192,14 +203,26 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
                 line = b"".join(self._partial)
                 self._partial.clear()
             start = end + 1
-            if line.strip():
+            if line.strip() and not (_LEAN_MARK in line and self._settled(line)):
                 self.inbox.put(_parse(line))
         if start < len(data):
             self._partial.append(data[start:])
 
+    def _settled(self, line: bytes) -> bool:
+        """True when ``line`` answers a lean request (and has settled it)."""
+        if self.lean is None:
+            return False
+        try:
+            message = from_json(line)
+        except ValueError:
+            return False
+        return isinstance(message, dict) and message.get("jsonrpc") == "2.0" and self.lean.settle(message)
+
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1:
             self.inbox.end()
+            if self.lean is not None:
+                self.lean.close()
         elif fd == 0:
             self._release_writers()
 
@@ -252,19 +275,56 @@ def _parse(line: bytes) -> Inbound:
         return exc
 
 
+class LeanPipe(LeanRequests):
+    """Lean requests over one child's pipes (a ``LeanChannel``); the transport attaches the pipes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stdin: asyncio.WriteTransport | None = None
+        self._protocol: _ChildProtocol | None = None
+
+    def attach(self, protocol: _ChildProtocol) -> None:
+        self._protocol = protocol
+        self._stdin = protocol.stdin
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        stdin, protocol = self._stdin, self._protocol
+        if stdin is None or protocol is None or stdin.is_closing():
+            raise connection_closed()
+        stamped, _ = self.stamped(method, params)
+        request_id, answer = self.open()
+        try:
+            stdin.write(to_json({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped}) + b"\n")
+            await protocol.drained()
+            return await answer
+        except asyncio.CancelledError:
+            # The deadline passed or the caller left: the server may stop working on it (as the SDK does).
+            if not stdin.is_closing():
+                cancelled = {"requestId": request_id, "reason": "caller cancelled"}
+                stdin.write(
+                    to_json({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancelled}) + b"\n"
+                )
+            raise
+        finally:
+            self.forget(request_id)
+
+
 @asynccontextmanager
 async def stdio_transport(
-    server: StdioServerParameters, cpus: Cpus | None = None
+    server: StdioServerParameters, cpus: Cpus | None = None, lean: LeanPipe | None = None
 ) -> AsyncIterator[tuple[_Inbox, _Outbox]]:
     """Start ``server`` as a child process and yield the session's (read, write) streams over its pipes.
 
-    ``cpus`` holds the child, and every process it starts, to those CPUs (Linux).
+    ``cpus`` holds the child, and every process it starts, to those CPUs (Linux). ``lean``, if
+    given, carries lean requests over the same pipes.
     """
     loop = asyncio.get_running_loop()
-    protocol = _ChildProtocol()
+    protocol = _ChildProtocol(lean)
     with Placement(cpus) as placement:
         async with placement.forking():
             await _spawn(loop, protocol, server)
+        if lean is not None:
+            lean.attach(protocol)
         outbox = _Outbox(protocol)
         try:
             yield protocol.inbox, outbox
@@ -297,6 +357,8 @@ async def _stop(protocol: _ChildProtocol) -> None:
     assert transport is not None
     assert protocol.stdin is not None
     await protocol.inbox.aclose()
+    if protocol.lean is not None:
+        protocol.lean.close()
     protocol.stdin.close()  # writes what is buffered, then EOF: the child's cue to exit
     if not await _exited(protocol, PROCESS_TERMINATION_TIMEOUT):
         await terminate_posix_process_tree(protocol, FORCE_KILL_TIMEOUT)  # type: ignore[arg-type]

@@ -121,7 +121,7 @@ class Supervisor:
                 self._connector.forget()
                 log.warning("upstream %s: %s", link.name, link.last_error)
             finally:
-                link.client = None
+                link.client = link.lean = None
                 self._first_attempt_done.set()
             if self._stopping:
                 break
@@ -142,7 +142,7 @@ class Supervisor:
                 await self._catalog.refresh(client)
                 await self._following.follow_again(client)
                 scope.deadline = math.inf
-                link.connected(client)
+                link.connected(client, self._connector.lean)
                 self._first_attempt_done.set()
                 log.info("upstream %s ready (protocol %s)", link.name, link.protocol_version)
                 async with anyio.create_task_group() as group:
@@ -150,7 +150,7 @@ class Supervisor:
                         group.start_soon(self._catalog.listen, client)
                     await self._watch(client)
                     group.cancel_scope.cancel()
-                link.client = None
+                link.client = link.lean = None
         if scope.cancelled_caught:
             raise TimeoutError(f"no MCP handshake within {self._connect_timeout:g} s")
 

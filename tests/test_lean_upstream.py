@@ -1,0 +1,274 @@
+"""Tool calls over a stdio upstream take the lean channel, and end exactly as on the SDK's session.
+
+Each test runs an upstream session on a loop of its own, in front of a real test server started
+as a child process; the SDK's path is the same session's client (``session.request``), so both
+paths meet the same server on the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import METHOD_NOT_FOUND
+from pydantic import ValidationError
+
+from bridge.config import ServerConfig
+from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamTimeout, UpstreamUnavailable
+from bridge.telemetry import current
+from bridge.telemetry.context import RequestContext
+from bridge.upstream.lean_calls import LeanRequests, plain_tool_result, sdk_tool_result
+from bridge.upstream.session import UpstreamSession
+from bridge.upstream.translate import to_bridge_error, to_json
+from harness import WAIT
+from tests.support import rich_stdio
+
+CALLS_SERVER = Path(__file__).resolve().parent / "servers" / "calls_server.py"
+META_SERVER = Path(__file__).resolve().parent / "servers" / "meta_server.py"
+REVISIONS = ["modern", "legacy"]
+
+
+def calls_stdio(*, legacy: bool, timeout: float) -> ServerConfig:
+    args = (str(CALLS_SERVER), "stdio", *(["--legacy"] if legacy else []))
+    return ServerConfig(name="calls", transport="stdio", command=sys.executable, args=args, call_timeout=timeout)
+
+
+class _NoSuchRequest(types.Request[types.RequestParams | None, Any]):
+    method: Literal["no/such/method"] = "no/such/method"
+    params: types.RequestParams | None = None
+
+
+async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {WAIT} s")
+        await asyncio.sleep(0.05)
+
+
+def _run(config: ServerConfig, scenario: Callable[[UpstreamSession], Awaitable[None]]) -> None:
+    async def main() -> None:
+        session = UpstreamSession(config, connect_timeout=WAIT)
+        session.start()
+        try:
+            await session.wait_first_attempt(WAIT)
+            assert session.status().state == "ready"
+            await scenario(session)
+        finally:
+            await session.close()
+
+    asyncio.run(main())
+
+
+def _lean(session: UpstreamSession) -> LeanRequests:
+    lean = session._link.lean
+    assert isinstance(lean, LeanRequests)
+    return lean
+
+
+async def _sdk_call(session: UpstreamSession, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The same call through the SDK client's own ``call_tool`` on the same session, with the same ``_meta``."""
+    context = current.get()
+    meta: Any = None if context is None else context.meta()
+
+    async def call(c: Client) -> Any:
+        return await c.call_tool(name, arguments, meta=meta)
+
+    return to_json(await session.request(call))
+
+
+async def _outcome(call: Awaitable[dict[str, Any]]) -> str:
+    """A call's result or error, as bytes to compare."""
+    try:
+        return json.dumps(await call)
+    except BridgeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+CALLS = [
+    ("echo", {"text": "hello, world"}),
+    ("add", {"a": 2, "b": 40}),
+    ("all_content", {}),
+    ("fail", {"message": "it broke"}),
+    ("echo", {"text": 5}),
+    ("book_flight", {}),
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_lean_and_sdk_paths_give_byte_identical_results_for_every_kind_of_result(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for name, arguments in CALLS:
+            sent = lean.sent
+            by_lean = await _outcome(session.call_tool(name, arguments))
+            assert lean.sent == sent + 1, f"{name} did not take the lean path"
+            by_sdk = await _outcome(_sdk_call(session, name, arguments))
+            assert by_lean == by_sdk, name
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+@pytest.mark.parametrize("protocol", ["auto", "legacy"])
+def test_the_upstream_sees_the_same_meta_on_both_paths(protocol: str) -> None:
+    """The caller's request id and trace context, and at 2026-07-28 the SDK's stamp (revision, client, capabilities)."""
+    meta = ServerConfig(
+        name="meta", transport="stdio", command=sys.executable, args=(str(META_SERVER),), protocol=protocol
+    )
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        current.set(RequestContext("call-7", "0" * 31 + "1", "0" * 15 + "2", sampled=True))
+        by_lean = await session.call_tool("meta", {})
+        assert lean.sent == 1
+        by_sdk = await _sdk_call(session, "meta", {})
+        seen = json.loads(by_lean["content"][0]["text"])
+        assert seen == json.loads(by_sdk["content"][0]["text"])
+        assert seen["mcp-rest-bridge/requestId"] == "call-7"
+        assert seen["traceparent"] == f"00-{'0' * 31}1-{'0' * 15}2-01"
+        assert ("io.modelcontextprotocol/protocolVersion" in seen) == (protocol == "auto")
+
+    _run(meta, scenario)
+
+
+#: Results a server might send: plain ones, and ones only the SDK's reading decides.
+RAW_RESULTS: list[dict[str, Any]] = [
+    {"content": [{"type": "text", "text": "hi"}], "resultType": "complete"},
+    {"content": [{"text": "hi", "type": "text"}], "isError": True, "resultType": "complete"},
+    {
+        "resultType": "complete",
+        "structuredContent": {"a": None, "b": [1, 2.5, 123456789012345678901234567890]},
+        "content": [
+            {"type": "image", "data": "AAAA", "mimeType": "image/png"},
+            {"type": "audio", "data": "", "mimeType": "x"},
+        ],
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "1"}, "k": None},
+    },
+    {"content": [], "resultType": "complete", "isError": False},
+    {"content": [{"type": "text", "text": "hi"}]},
+    {"content": [{"type": "text", "text": "hi", "annotations": {"priority": 0.5}}], "resultType": "complete"},
+    {"content": [{"type": "text", "text": "hi", "extra": 1}], "resultType": "complete"},
+    {"content": [{"type": "resource_link", "uri": "file:///a", "name": "a"}], "resultType": "complete"},
+    {"content": [{"type": "text", "text": 5}], "resultType": "complete"},
+    {"content": [{"type": "image", "data": "AAAA"}], "resultType": "complete"},
+    {"content": "hi", "resultType": "complete"},
+    {"content": [], "structuredContent": [1], "resultType": "complete"},
+    {"content": [], "structuredContent": None, "resultType": "complete"},
+    {"content": [], "isError": "yes", "resultType": "complete"},
+    {"content": [], "isError": 1, "resultType": "complete"},
+    {"content": [], "_meta": None, "resultType": "complete"},
+    {"content": [], "ttlMs": -5, "resultType": "complete"},
+    {"content": [], "resultType": "input_required"},
+    {"content": [], "resultType": "bogus"},
+    {"content": [], "resultType": "complete", "unknown": 1},
+    {"resultType": "complete"},
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_plain_result_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_to_the_sdk(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        modern = session._link.modern
+        assert modern == (revision == "modern")
+
+        async def compare(c: Client) -> int:
+            plain_ones = 0
+            for raw in RAW_RESULTS:
+                plain = plain_tool_result(raw, modern=modern)
+                try:
+                    read: str | None = json.dumps(to_json(sdk_tool_result(c, json.loads(json.dumps(raw)))))
+                except ValidationError:
+                    read = None
+                if plain is not None:
+                    plain_ones += 1
+                    assert json.dumps(plain) == read, raw
+            return plain_ones
+
+        plain_ones = await session.request(compare)
+        assert plain_ones == (4 if modern else 5)
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_json_rpc_error_answer_raises_as_on_the_sdk_path(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        with pytest.raises(MCPError) as by_lean:
+            await lean.request("no/such/method", {})
+        assert by_lean.value.code == METHOD_NOT_FOUND
+
+        async def sdk(c: Client) -> Any:
+            return await c.session.send_request(_NoSuchRequest(), types.Result)
+
+        with pytest.raises(NotFound) as by_sdk:
+            await session.request(sdk)
+        assert str(to_bridge_error(by_lean.value, server="rich", timeout=1)) == str(by_sdk.value)
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_call_past_its_deadline_answers_504_and_is_cancelled_upstream(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        with pytest.raises(UpstreamTimeout) as late:
+            await session.call_tool("hold", {"seconds": 60})
+        assert late.value.status == 504
+        assert lean.sent == 1
+
+        async def cancelled_upstream() -> bool:
+            counts = await session.call_tool("cancellations", {})
+            return counts["structuredContent"] == {"result": 1}
+
+        await _until(cancelled_upstream)
+        assert (await session.call_tool("holding", {}))["structuredContent"] == {"result": 0}
+
+    _run(calls_stdio(legacy=revision == "legacy", timeout=1.0), scenario)
+
+
+def test_a_child_that_dies_mid_call_answers_503_and_the_next_connection_is_lean_again() -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        first = _lean(session)
+        with pytest.raises(UpstreamUnavailable) as lost:
+            await session.call_tool("crash", {})
+        assert lost.value.status == 503
+        assert first.sent == 1
+        assert first.closed
+
+        async def ready() -> bool:
+            return session.status().state == "ready"
+
+        await _until(ready)
+        with pytest.raises(MCPError):  # the old connection's channel fails at once, as the SDK's does
+            await first.request("tools/call", {"name": "echo", "arguments": {"text": "x"}})
+        second = _lean(session)
+        assert second is not first
+        assert (await session.call_tool("echo", {"text": "back"}))["structuredContent"] == {"result": "back"}
+        assert second.sent == 1
+
+    _run(rich_stdio(), scenario)
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_question_from_the_tool_ends_as_on_the_sdk_path(revision: str) -> None:
+    """Asked of a caller that cannot answer (a REST caller): an input-required round at 2026-07-28,
+    an elicitation request before it; either way the SDK's handling decides the outcome."""
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        by_lean = await _outcome(session.call_tool("ask", {}))
+        assert lean.sent == 1
+        by_sdk = await _outcome(_sdk_call(session, "ask", {}))
+        assert by_lean == by_sdk
+        assert by_lean.startswith(InputRequired.__name__)
+
+    _run(calls_stdio(legacy=revision == "legacy", timeout=10.0), scenario)
