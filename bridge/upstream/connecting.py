@@ -110,6 +110,7 @@ class Connector:
             self._http = HttpChannel(
                 cfg.url or "", transport, headers=cfg.headers, back=self._back, on_message=self._on_message
             )
+            stack.callback(self._http.close)  # with the connection, its lean requests end
         return streamable_http_client(cfg.url or "", http_client=http)
 
     async def _auth(self, stack: AsyncExitStack) -> UpstreamAuth | None:

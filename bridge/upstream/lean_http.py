@@ -12,7 +12,8 @@ Every outcome ends as it does on the SDK path:
 
 - a JSON-RPC error answer, and each HTTP status the SDK turns into one (202, a redirect, a 4xx
   or 5xx; 404 on a 2025 session is "Session terminated"), raises ``MCPError``;
-- a lost connection raises httpx2's ``TransportError``, so the session sees a connection loss;
+- a lost connection raises httpx2's ``TransportError``, so the session sees a connection loss,
+  and once the session's connection is closed every request fails at once, as the SDK's do;
 - what the server sends on the answer's stream before the answer goes where the SDK sends it:
   log messages to the back channel, other notifications to the session's message handler, and
   a 2025 session's questions (sampling, elicitation) to the back channel, whose answer is POSTed;
@@ -43,7 +44,7 @@ from mcp_types.jsonrpc import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge.upstream.http import LeanTransport, PooledBody
-from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests
+from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests, connection_closed
 from bridge.upstream.relaying import BackChannel
 from bridge.upstream.wire import request_head
 
@@ -102,6 +103,8 @@ class HttpChannel(LeanRequests):
         """The raw JSON ``result`` of one request (see the module docstring for every other ending)."""
         # At 2026-07-28 the stamp is the ``_meta`` envelope and the routing headers (Mcp-Method,
         # Mcp-Name, the tool's Mcp-Param-*), before it the version header.
+        if self.closed:
+            raise connection_closed()
         stamped, headers = self.stamped(method, params)
         self.sent += 1
         request_id = f"{LEAN_ID_PREFIX}{self.sent}"

@@ -1,0 +1,290 @@
+"""Tool calls to a Streamable HTTP upstream take the lean channel, and end exactly as on the SDK's session.
+
+Each test runs an upstream session on a loop of its own, in front of a real test server started
+as a process on 127.0.0.1 (the rich server, or ``tests/servers/lean_server.py``, which answers
+with its request's own id), at both protocol generations and with both kinds of answer (JSON
+bodies and event streams). The SDK's path is the same session's client (``session.request``), so
+both paths meet the same server on the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import METHOD_NOT_FOUND
+
+from bridge.config import ServerConfig
+from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from bridge.telemetry import current
+from bridge.upstream.lean_http import HttpChannel
+from bridge.upstream.session import UpstreamSession
+from bridge.upstream.translate import to_bridge_error, to_json
+from harness import WAIT, accepting, free_port, started
+from tests.servers.launch import START_TIMEOUT, running_http_server
+from tests.support import ROOT
+
+#: (revision, answers): the 2026-07-28 and 2025-11-25 generations, each answering JSON or an event stream.
+KINDS = [("modern", "sse"), ("modern", "json"), ("legacy", "sse"), ("legacy", "json")]
+IDS = [f"{revision}-{answers}" for revision, answers in KINDS]
+
+
+class _NoSuchRequest(types.Request[types.RequestParams | None, Any]):
+    method: Literal["no/such/method"] = "no/such/method"
+    params: types.RequestParams | None = None
+
+
+class LeanServer:
+    """``tests/servers/lean_server.py`` on one port, which it keeps when stopped and started again."""
+
+    def __init__(self, *, legacy: bool, json_response: bool) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self._argv = [sys.executable, "-m", "tests.servers.lean_server", "--port", str(self.port)]
+        self._argv += ["--legacy"] if legacy else []
+        self._argv += ["--json-response"] if json_response else []
+        self._logs = tempfile.TemporaryDirectory(prefix="lean-server-")
+        self._running: ExitStack | None = None
+
+    def start(self) -> None:
+        stack = ExitStack()
+        proc = stack.enter_context(started("lean server", self._argv, cwd=ROOT, log=Path(self._logs.name) / "log"))
+        self._running = stack
+        proc.wait_until(lambda: accepting(self.port), START_TIMEOUT, f"accepting connections on port {self.port}")
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.close()
+            self._running = None
+
+    def close(self) -> None:
+        self.stop()
+        self._logs.cleanup()
+
+
+@contextmanager
+def lean_server(kind: tuple[str, str]) -> Iterator[LeanServer]:
+    revision, answers = kind
+    server = LeanServer(legacy=revision == "legacy", json_response=answers == "json")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+def _http(url: str, *, timeout: float = 10.0) -> ServerConfig:
+    return ServerConfig(name="up", transport="streamable-http", url=url, call_timeout=timeout)
+
+
+async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {WAIT} s")
+        await asyncio.sleep(0.05)
+
+
+def _run(config: ServerConfig, scenario: Callable[[UpstreamSession], Awaitable[None]]) -> None:
+    async def main() -> None:
+        session = UpstreamSession(config, connect_timeout=WAIT)
+        session.start()
+        try:
+            await session.wait_first_attempt(WAIT)
+            assert session.status().state == "ready"
+            await scenario(session)
+        finally:
+            await session.close()
+
+    asyncio.run(main())
+
+
+def _lean(session: UpstreamSession) -> HttpChannel:
+    lean = session._link.lean
+    assert isinstance(lean, HttpChannel)
+    return lean
+
+
+async def _sdk_call(session: UpstreamSession, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The same call through the SDK client's own ``call_tool`` on the same session, with the same ``_meta``."""
+    context = current.get()
+    meta: Any = None if context is None else context.meta()
+
+    async def call(c: Client) -> Any:
+        return await c.call_tool(name, arguments, meta=meta)
+
+    return to_json(await session.request(call))
+
+
+async def _outcome(call: Awaitable[dict[str, Any]]) -> str:
+    """A call's result or error, as bytes to compare."""
+    try:
+        return json.dumps(await call)
+    except BridgeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+async def _ready(session: UpstreamSession) -> bool:
+    return session.status().state == "ready" and session._link.lean is not None
+
+
+CALLS = [
+    ("echo", {"text": "hello, wörld"}),
+    ("add", {"a": 2, "b": 40}),
+    ("all_content", {}),
+    ("fail", {"message": "it broke"}),
+    ("echo", {"text": 5}),
+    ("book_flight", {}),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_lean_and_sdk_paths_give_byte_identical_results_for_the_rich_servers_tools(kind: tuple[str, str]) -> None:
+    revision, answers = kind
+
+    async def scenario(session: UpstreamSession) -> None:
+        assert session._link.modern == (revision == "modern")
+        lean = _lean(session)
+        for name, arguments in CALLS:
+            sent = lean.sent
+            by_lean = await _outcome(session.call_tool(name, arguments))
+            assert lean.sent == sent + 1, f"{name} did not take the lean path"
+            by_sdk = await _outcome(_sdk_call(session, name, arguments))
+            assert by_lean == by_sdk, name
+
+    with running_http_server("http", legacy=revision == "legacy", json_response=answers == "json") as url:
+        _run(_http(url), scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_the_upstream_sees_a_lean_request_id_and_a_json_rpc_error_maps_as_on_the_sdk_path(
+    kind: tuple[str, str],
+) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        seen = await session.call_tool("request_id", {})
+        assert seen["structuredContent"] == {"result": "'lean-1'"}
+        by_sdk = (await _sdk_call(session, "request_id", {}))["structuredContent"]["result"]
+        assert by_sdk.strip("'").isdigit()  # the SDK session numbers its own
+        with pytest.raises(MCPError) as by_lean:
+            await lean.request("no/such/method", {})
+        assert by_lean.value.code == METHOD_NOT_FOUND
+
+        async def sdk(c: Client) -> Any:
+            return await c.session.send_request(_NoSuchRequest(), types.Result)
+
+        with pytest.raises(NotFound) as refused:
+            await session.request(sdk)
+        assert str(to_bridge_error(by_lean.value, server="up", timeout=1)) == str(refused.value)
+
+    with lean_server(kind) as server:
+        _run(_http(server.url), scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_a_log_and_a_question_mid_call_end_as_on_the_sdk_path(kind: tuple[str, str]) -> None:
+    """A question a REST caller cannot answer: asked on the call's own stream before 2026-07-28
+    (answered with the back channel's refusal), refused by the server itself at 2026-07-28."""
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for name in ("chatty", "ask"):
+            sent = lean.sent
+            by_lean = await _outcome(session.call_tool(name, {}))
+            assert lean.sent == sent + 1
+            assert by_lean == await _outcome(_sdk_call(session, name, {})), name
+        outcome = await _outcome(session.call_tool("ask", {}))
+        if kind == ("legacy", "sse"):
+            assert outcome.startswith(InputRequired.__name__)
+        else:
+            assert outcome.startswith(UpstreamError.__name__)
+
+    with lean_server(kind) as server:
+        _run(_http(server.url), scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_a_call_past_its_deadline_answers_504_and_is_cancelled_upstream_as_on_the_sdk_path(
+    kind: tuple[str, str],
+) -> None:
+    """At 2026-07-28 the closed stream is the cancellation, which a server answering JSON does not
+    notice (nor does it through the SDK's path); before it, ``notifications/cancelled`` is POSTed."""
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        with pytest.raises(UpstreamTimeout) as late:
+            await session.call_tool("hold", {"seconds": 30})
+        assert late.value.status == 504
+        assert lean.sent == 1
+        with pytest.raises(UpstreamTimeout):
+            await _sdk_call(session, "hold", {"seconds": 30})
+        cancelled = 0 if kind == ("modern", "json") else 2
+
+        async def cancelled_upstream() -> bool:
+            counts = await session.call_tool("cancellations", {})
+            return bool(counts["structuredContent"] == {"result": cancelled})
+
+        await _until(cancelled_upstream)
+
+    with lean_server(kind) as server:
+        _run(_http(server.url, timeout=1.0), scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_an_upstream_that_dies_mid_call_answers_503_and_the_next_connection_is_lean_again(
+    kind: tuple[str, str],
+) -> None:
+    with lean_server(kind) as server:
+
+        async def scenario(session: UpstreamSession) -> None:
+            first = _lean(session)
+            with pytest.raises(UpstreamUnavailable) as lost:
+                await session.call_tool("stop", {})
+            assert lost.value.status == 503
+            assert first.sent == 1
+            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(server.start)
+            await _until(lambda: _ready(session))
+            assert first.closed
+            with pytest.raises(MCPError):  # the old connection's channel fails at once, as the SDK's does
+                await first.request("tools/call", {"name": "request_id", "arguments": {}})
+            second = _lean(session)
+            assert second is not first
+            assert (await session.call_tool("request_id", {}))["structuredContent"] == {"result": "'lean-1'"}
+
+        _run(_http(server.url), scenario)
+
+
+@pytest.mark.parametrize("answers", ["sse", "json"])
+def test_a_2025_session_the_server_no_longer_knows_fails_as_on_the_sdk_path_and_recovers(answers: str) -> None:
+    """The server restarted: its answer is 404 with a JSON-RPC error, for the lean call as for the
+    SDK's; the session's next ping finds it gone and connects again, the lean channel with it."""
+    with lean_server(("legacy", answers)) as server:
+
+        async def scenario(session: UpstreamSession) -> None:
+            first = _lean(session)
+            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(server.start)
+            by_lean = await _outcome(session.call_tool("request_id", {}))
+            assert first.sent == 1
+            assert by_lean == await _outcome(_sdk_call(session, "request_id", {}))
+            assert by_lean == "UpstreamError: server 'up' answered an error: Session not found"
+
+            async def recovered() -> bool:
+                outcome = await _outcome(session.call_tool("request_id", {}))
+                return outcome.startswith("{")
+
+            await _until(recovered)
+            assert _lean(session) is not first
+
+        _run(_http(server.url), scenario)
