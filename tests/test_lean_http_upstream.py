@@ -31,8 +31,8 @@ from bridge.upstream.lean_http import HttpChannel
 from bridge.upstream.session import UpstreamSession
 from bridge.upstream.translate import to_bridge_error, to_json
 from harness import WAIT, accepting, free_port, started
-from tests.servers.launch import START_TIMEOUT, running_http_server
-from tests.support import ROOT
+from tests.servers.launch import RICH_SERVER, START_TIMEOUT, running_http_server
+from tests.support import ROOT, bridge_process
 
 #: (revision, answers): the 2026-07-28 and 2025-11-25 generations, each answering JSON or an event stream.
 KINDS = [("modern", "sse"), ("modern", "json"), ("legacy", "sse"), ("legacy", "json")]
@@ -288,3 +288,32 @@ def test_a_2025_session_the_server_no_longer_knows_fails_as_on_the_sdk_path_and_
             assert _lean(session) is not first
 
         _run(_http(server.url), scenario)
+
+
+@pytest.mark.parametrize("protocol", ["auto", "legacy"])
+def test_a_bridge_whose_upstream_is_another_bridges_mcp_calls_it_leanly_with_the_same_results(
+    tmp_path: Path, protocol: str
+) -> None:
+    """Federation: the upstream is gateway B's ``/mcp`` (one server behind it, its tools by their own names), behind B's API key."""
+    config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}}}
+    upstream_calls = [("add", {"a": 1, "b": 2}), ("all_content", {}), ("fail", {"message": "no"})]
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for name, arguments in upstream_calls:
+            sent = lean.sent
+            by_lean = await _outcome(session.call_tool(name, arguments))
+            assert lean.sent == sent + 1, f"{name} did not take the lean path"
+            assert by_lean == await _outcome(_sdk_call(session, name, arguments)), name
+        assert (await session.call_tool("add", {"a": 20, "b": 22}))["structuredContent"] == {"result": 42}
+
+    with bridge_process(tmp_path, config, "--api-key", "b-key") as gateway:
+        upstream = ServerConfig(
+            name="b",
+            transport="streamable-http",
+            url=gateway.url + "/mcp",
+            headers={"Authorization": "Bearer b-key"},
+            protocol=protocol,
+            call_timeout=30.0,
+        )
+        _run(upstream, scenario)
