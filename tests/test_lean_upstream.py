@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -272,3 +273,47 @@ def test_a_question_from_the_tool_ends_as_on_the_sdk_path(revision: str) -> None
         assert by_lean.startswith(InputRequired.__name__)
 
     _run(calls_stdio(legacy=revision == "legacy", timeout=10.0), scenario)
+
+
+@dataclass
+class _Passing:
+    """A caller that speaks 2026-07-28: input-required rounds pass through to it (a ``Relay``)."""
+
+    input_responses: dict[str, Any] | None = None
+    request_state: str | None = None
+    wants_progress = False
+    log_level = None
+    takes_input_required = True
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        raise AssertionError("no progress was asked for")
+
+    async def log(self, params: dict[str, Any]) -> None:
+        raise AssertionError("no log was asked for")
+
+    async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("a caller that takes input-required rounds is never asked mid-call")
+
+
+def test_an_input_required_round_passes_through_to_a_modern_caller_as_on_the_sdk_path() -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        by_lean = await session.call_tool("ask", {}, relay=_Passing())
+        assert lean.sent == 1
+
+        async def sdk(c: Client) -> Any:
+            return await c.session.call_tool("ask", {}, allow_input_required=True, allow_claimed=True)
+
+        by_sdk = to_json(await session.request(sdk))
+        assert by_lean["resultType"] == "input_required"
+        assert list(by_lean) == list(by_sdk)
+        assert by_lean["inputRequests"] == by_sdk["inputRequests"]
+        # The caller's answers come back on the SDK's path (answers are passed on as validated), and the call ends.
+        (key,) = by_lean["inputRequests"]
+        answers = {key: {"action": "accept", "content": {"name": "Ada"}}}
+        retry = _Passing(input_responses=answers, request_state=by_lean.get("requestState"))
+        done = await session.call_tool("ask", {}, relay=retry)
+        assert lean.sent == 1
+        assert done["content"] == [{"type": "text", "text": "hello Ada"}]
+
+    _run(calls_stdio(legacy=False, timeout=10.0), scenario)

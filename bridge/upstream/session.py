@@ -194,11 +194,13 @@ class UpstreamSession:
         progress = on_progress or (relay.progress if relay is not None and relay.wants_progress else None)
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
-        lean = self._lean_for(name, progress is None and rounds is None, caller)
+        # The first round of a call whose input-required rounds pass through goes lean too.
+        passing = rounds is not None
+        lean = self._lean_for(name, progress is None and rounds in (None, (None, None)), caller)
         if lean is not None:
 
             async def lean_call(c: Client) -> JSON:
-                return await self._lean_call(c, lean, name, arguments, meta)
+                return await self._lean_call(c, lean, name, arguments, meta, passing)
 
             return await self.request(lean_call, relay=relay, caller=caller)
 
@@ -227,7 +229,7 @@ class UpstreamSession:
     def _lean_for(self, name: str, plain: bool, caller: Principal | None) -> LeanChannel | None:
         """The lean channel, when a call of ``name`` loses nothing the SDK's session would give it.
 
-        ``plain``: no progress wanted and no input-required rounds passed through.
+        ``plain``: no progress wanted, and no answers or state of an input-required round to pass on.
         """
         lean = self._link.lean
         if lean is None or not plain or (caller is not None and self._identifies):
@@ -240,32 +242,40 @@ class UpstreamSession:
         return lean
 
     async def _lean_call(
-        self, client: Client, lean: LeanChannel, name: str, arguments: Mapping[str, Any], meta: Any
+        self, client: Client, lean: LeanChannel, name: str, arguments: Mapping[str, Any], meta: Any, passing: bool
     ) -> JSON:
+        """``passing``: an input-required result goes to the caller as it is (as on the SDK's path)."""
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
         if meta is not None:
             params["_meta"] = dict(meta)
         try:
             raw = await lean.request("tools/call", params)
         except MCPError as exc:
-            if exc.code != HEADER_MISMATCH or not self._link.modern:
+            if exc.code != HEADER_MISMATCH or not self._link.modern or passing:
                 raise
-            # The SDK's client lists the tool again and resends; it is the one to do so.
+            # The SDK's client lists the tool again and resends (its session alone, as when passing, does not).
             return to_json(await client.call_tool(name, dict(arguments), meta=meta))
         plain = plain_tool_result(raw, modern=self._link.modern)
         if plain is not None and (plain["isError"] or self._keeper.outputs.check_plain(name, plain)):
             return plain
-        return to_json(await self._finish(client, name, arguments, meta, raw))
+        return to_json(await self._finish(client, name, arguments, meta, raw, passing))
 
     async def _finish(
-        self, client: Client, name: str, arguments: Mapping[str, Any], meta: Any, raw: dict[str, Any]
-    ) -> types.CallToolResult:
-        """A lean call's result that is not plain, ended as ``Client.call_tool`` ends it."""
+        self, client: Client, name: str, arguments: Mapping[str, Any], meta: Any, raw: dict[str, Any], passing: bool
+    ) -> types.Result:
+        """A lean call's result that is not plain, ended as the SDK's path ends it: when ``passing``,
+        as ``ClientSession.call_tool`` with its rounds passed through (``call_tool`` above), else as
+        ``Client.call_tool``, which drives the rounds itself."""
         session = client.session
         first = sdk_tool_result(client, raw)
         if isinstance(first, types.CallToolResult):
             if not first.is_error:
                 await session.validate_tool_result(name, first)
+            return first
+        if passing:
+            if isinstance(first, CreatedTask):
+                context = ClaimContext(session=session, tool_name=name, read_timeout_seconds=None)
+                return await self._tasks.follow(first, context)
             return first
 
         async def retry(answers: types.InputResponses | None, state: str | None) -> Any:
