@@ -21,6 +21,9 @@ from typing import Any, Literal
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 
@@ -294,7 +297,7 @@ def test_a_2025_session_the_server_no_longer_knows_fails_as_on_the_sdk_path_and_
 def test_a_bridge_whose_upstream_is_another_bridges_mcp_calls_it_leanly_with_the_same_results(
     tmp_path: Path, protocol: str
 ) -> None:
-    """Federation: the upstream is gateway B's ``/mcp`` (one server behind it, its tools by their own names), behind B's API key."""
+    """Federation: the upstream is gateway B's ``/mcp`` behind its API key (one server there, so plain tool names)."""
     config = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio"]}}}
     upstream_calls = [("add", {"a": 1, "b": 2}), ("all_content", {}), ("fail", {"message": "no"})]
 
@@ -317,3 +320,73 @@ def test_a_bridge_whose_upstream_is_another_bridges_mcp_calls_it_leanly_with_the
             call_timeout=30.0,
         )
         _run(upstream, scenario)
+
+
+@contextmanager
+def relay_over_http(upstream: str) -> Iterator[str]:
+    """The relay test server (its tools ask their caller mid-call) over Streamable HTTP; its URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.servers.relay_server", "--http-port", str(port)]
+    argv += ["--legacy"] if upstream == "legacy" else []
+    with (
+        tempfile.TemporaryDirectory(prefix="relay-server-") as logs,
+        started("relay server (http)", argv, cwd=ROOT, log=Path(logs) / "log") as server,
+    ):
+        server.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
+        yield f"http://127.0.0.1:{port}/mcp"
+
+
+@pytest.mark.parametrize(
+    ("mode", "upstream"),
+    [
+        ("legacy", "legacy"),  # the upstream asks on the lean call's own stream; the gateway asks its client
+        ("legacy", "modern"),  # the upstream answers input-required; the gateway asks its client mid-call
+        ("2026-07-28", "modern"),  # input-required rounds pass through: the client answers and retries
+    ],
+)
+def test_questions_and_logs_from_an_http_upstream_reach_the_mcp_client_that_called(
+    tmp_path: Path, mode: str, upstream: str
+) -> None:
+    asked: list[str] = []
+    logs: list[Any] = []
+
+    async def elicit(_ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"answer": "Ada"})
+
+    async def sample(_ctx: ClientRequestContext, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        asked.append("sampled")
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="forty-two"), model="test-model"
+        )
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(params.data)
+
+    async def run(url: str) -> list[str]:
+        async with (
+            create_mcp_http_client() as http,
+            Client(
+                streamable_http_client(url + "/mcp", http_client=http),
+                mode=mode,
+                elicitation_callback=elicit,
+                sampling_callback=sample,
+                logging_callback=on_log,
+                log_level="info",
+            ) as client,
+        ):
+            calls = [
+                ("ask", {"question": "Your name?"}),
+                ("sample", {"prompt": "The answer?"}),
+                ("steps", {"count": 2}),
+            ]
+            results = [await client.call_tool(name, arguments) for name, arguments in calls]
+        return [block.text for result in results for block in result.content if isinstance(block, types.TextContent)]
+
+    with relay_over_http(upstream) as relay_url:
+        config = {"mcpServers": {"relay": {"url": relay_url, "type": "streamable-http"}}}
+        with bridge_process(tmp_path, config) as bridge:
+            answers = asyncio.run(run(bridge.url))
+    assert answers == ["Your name? -> Ada", "The answer? -> forty-two", "counted to 2"]
+    assert asked == ["Your name?", "sampled"]
+    assert logs == ["step 1 of 2", "step 2 of 2"]
