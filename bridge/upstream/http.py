@@ -29,6 +29,8 @@ __all__ = ["LeanTransport", "PooledBody"]
 
 #: Idle keep-alive connections kept per upstream host and port.
 MAX_IDLE = 64
+#: How long the rest of a response no longer wanted may take to arrive before its connection is dropped.
+DRAIN_TIMEOUT = 2.0
 
 
 class PooledBody(httpx2.AsyncByteStream):
@@ -65,6 +67,20 @@ class PooledBody(httpx2.AsyncByteStream):
     async def aclose(self) -> None:
         self._finish(keep=False)
 
+    def end(self) -> None:
+        """Done with the body, read or not, and what is left of it is not wanted. The connection
+        goes back to the pool once the response has all arrived: an event stream whose answer
+        has been read ends just after it, awaited in the background (``LeanTransport.drain``)."""
+        conn = self._conn
+        if conn is None:
+            return
+        if conn.complete or conn.lost:
+            _discard(conn)
+            self._finish(keep=True)
+        else:
+            self._conn = None
+            self._owner.drain(self._key, conn)
+
     def _finish(self, *, keep: bool) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
@@ -83,6 +99,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         self._idle: dict[tuple[str, int], list[HttpConnection]] = {}
         #: The Streamable HTTP session the upstream assigned, if any (``bridge.upstream.lean_http``).
         self.session_id: str | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
@@ -159,6 +176,30 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 return conn
         return None
 
+    def drain(self, key: tuple[str, int], conn: HttpConnection) -> None:
+        """Let the rest of a response arrive, unread, then pool its connection (``PooledBody.end``)."""
+        task = asyncio.get_running_loop().create_task(self._drain(key, conn))
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _drain(self, key: tuple[str, int], conn: HttpConnection) -> None:
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                while not conn.complete and not conn.lost:
+                    _discard(conn)
+                    await conn.wait()
+        except TimeoutError:  # a stream kept open after its answer
+            conn.close()
+            return
+        except BaseException:  # the transport is closing
+            conn.close()
+            raise
+        _discard(conn)
+        if conn.reusable():
+            self.release(key, conn)
+        else:
+            conn.close()
+
     def release(self, key: tuple[str, int], conn: HttpConnection) -> None:
         idle = self._idle.setdefault(key, [])
         if len(idle) < MAX_IDLE:
@@ -167,6 +208,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             conn.close()
 
     async def aclose(self) -> None:
+        for task in self._draining:
+            task.cancel()
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
@@ -177,6 +220,11 @@ class LeanTransport(httpx2.AsyncBaseTransport):
 def _lean(request: httpx2.Request) -> bool:
     """Plain HTTP with a body of known length (or none); HEAD's bodiless answers are left to httpx2."""
     return request.url.scheme == "http" and request.method != "HEAD" and "transfer-encoding" not in request.headers
+
+
+def _discard(conn: HttpConnection) -> None:
+    while conn.chunks:
+        conn.take()
 
 
 def _failure(conn: HttpConnection, message: str, kind: type[httpx2.TransportError]) -> httpx2.TransportError:

@@ -114,9 +114,12 @@ class HttpChannel(LeanRequests):
             conn = await self._transport.exchange(self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT)
             stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
             try:
-                return await self._answer(conn.status, conn.headers, stream, request_id)
-            finally:
-                await stream.aclose()  # a no-op once read to its end; else the connection is dropped
+                result = await self._answer(conn.status, conn.headers, stream, request_id)
+            except BaseException:
+                await stream.aclose()  # at 2026-07-28 a request given up is cancelled so
+                raise
+            stream.end()
+            return result
         except asyncio.CancelledError:
             if not self._modern:  # at 2026-07-28 the closed stream was the signal
                 self._side_post(_notification(request_id))
@@ -226,7 +229,7 @@ class HttpChannel(LeanRequests):
             try:
                 await _read(stream)
             finally:
-                await stream.aclose()
+                stream.end()
         except (httpx2.TransportError, OSError) as exc:
             log.debug("upstream did not take a message: %s", exc)
 
