@@ -390,3 +390,35 @@ def test_questions_and_logs_from_an_http_upstream_reach_the_mcp_client_that_call
     assert answers == ["Your name? -> Ada", "The answer? -> forty-two", "counted to 2"]
     assert asked == ["Your name?", "sampled"]
     assert logs == ["step 1 of 2", "step 2 of 2"]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_the_upstream_sees_the_headers_the_sdk_sends(kind: tuple[str, str]) -> None:
+    """The negotiated version, the session (2025), the routing headers and an ``x-mcp-header``
+    parameter (2026-07-28), the config's own headers: all as the SDK's requests carry them."""
+
+    def seen(result: dict[str, Any]) -> dict[str, str]:
+        return dict(json.loads(result["structuredContent"]["result"]))
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        by_lean = seen(await session.call_tool("headers", {"tag": "blue"}))
+        assert lean.sent == 1
+        by_sdk = seen(await _sdk_call(session, "headers", {"tag": "blue"}))
+        assert by_sdk.pop("accept-encoding") == "gzip, deflate"  # lean bodies are read as they come
+        del by_lean["content-length"], by_sdk["content-length"]  # the bodies differ: their ids
+        assert by_lean == by_sdk
+        assert by_lean["x-team"] == "bridge"
+        assert by_lean["mcp-protocol-version"] == session.status().protocol_version
+        if kind[0] == "modern":
+            assert (by_lean["mcp-method"], by_lean["mcp-name"], by_lean["mcp-param-tag"]) == (
+                "tools/call",
+                "headers",
+                "blue",
+            )
+        else:
+            assert "mcp-session-id" in by_lean
+
+    with lean_server(kind) as server:
+        config = ServerConfig(name="up", transport="streamable-http", url=server.url, headers={"X-Team": "bridge"})
+        _run(config, scenario)

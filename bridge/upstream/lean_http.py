@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: What the SDK's client advertises it takes (``StreamableHTTPTransport._prepare_headers``).
 ACCEPT = "application/json, text/event-stream"
+#: What the SDK's requests say they come from (httpx2's default, kept unless the config sets one).
+USER_AGENT = f"python-httpx2/{httpx2.__version__}"
 #: Bound on POSTing a cancellation or a question's answer; the SDK's abandon-write bound is alike.
 SIDE_POST_TIMEOUT = 5.0
 
@@ -85,8 +87,10 @@ class HttpChannel(LeanRequests):
         #: Only for the error context of httpx2's event-stream reader.
         self._stream_request = httpx2.Request("POST", url)
         self._side_posts: set[asyncio.Task[None]] = set()
-        # The headers every POST carries: the SDK transport's over the config's (as httpx2 merges them).
-        fixed = {name.lower(): value for name, value in headers.items()}
+        # The headers every POST carries: the SDK transport's over the config's over httpx2's own
+        # (as httpx2 merges them), but for Accept-Encoding: these bodies are read as they come.
+        fixed = {"connection": "keep-alive", "user-agent": USER_AGENT}
+        fixed |= {name.lower(): value for name, value in headers.items()}
         fixed |= {"accept": ACCEPT, "content-type": "application/json"}
         self._fixed = [
             (b"host", parsed.netloc),

@@ -1,7 +1,8 @@
 """A Streamable HTTP MCP server that shows how the bridge's requests reach it, for the lean HTTP channel's tests.
 
 ``request_id`` answers with the JSON-RPC id of its own request (the lean channel's ids are
-strings with a prefix, the SDK session's integers), ``hold`` waits until cancelled or its time
+strings with a prefix, the SDK session's integers), ``headers`` with its HTTP headers (its
+``tag`` is mirrored in an ``Mcp-Param-Tag`` header at 2026-07-28), ``hold`` waits until cancelled or its time
 is up (``cancellations`` counts the cancelled ones), ``chatty`` logs and answers, ``ask`` elicits
 an answer mid-call (before 2026-07-28 a request on the call's own stream), and ``stop`` ends the
 process mid-call::
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 from typing import Annotated
 
@@ -34,6 +36,10 @@ def build() -> MCPServer:
     @server.tool(description="The JSON-RPC id of this request.")
     def request_id(ctx: Context) -> str:
         return repr(ctx.request_id)
+
+    @server.tool(description="The HTTP headers of this request, as the server received them.")
+    def headers(ctx: Context, tag: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Tag"})] = "") -> str:
+        return json.dumps(sorted((name.lower(), value) for name, value in (ctx.headers or {}).items()))
 
     @server.tool(description="Wait up to `seconds`; a cancelled wait is counted.")
     async def hold(seconds: Annotated[float, Field(ge=0, le=60)]) -> str:
