@@ -422,3 +422,19 @@ def test_the_upstream_sees_the_headers_the_sdk_sends(kind: tuple[str, str]) -> N
     with lean_server(kind) as server:
         config = ServerConfig(name="up", transport="streamable-http", url=server.url, headers={"X-Team": "bridge"})
         _run(config, scenario)
+
+
+def test_an_endpoint_that_redirects_within_its_origin_is_followed_as_the_sdk_follows_it() -> None:
+    """``/mcp/`` answers 307 to ``/mcp`` (a trailing slash the server's router trims)."""
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for _ in range(2):
+            assert (await session.call_tool("add", {"a": 1, "b": 1}))["structuredContent"] == {"result": 2}
+        assert lean.sent == 2
+        assert await _outcome(session.call_tool("echo", {"text": "x"})) == await _outcome(
+            _sdk_call(session, "echo", {"text": "x"})
+        )
+
+    with running_http_server("http", legacy=True) as url:
+        _run(_http(url + "/"), scenario)

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: What the SDK's client advertises it takes (``StreamableHTTPTransport._prepare_headers``).
 ACCEPT = "application/json, text/event-stream"
+#: Redirects within the endpoint's origin followed for one request at most (httpx2's own bound).
+MAX_REDIRECTS = 20
 #: What the SDK's requests say they come from (httpx2's default, kept unless the config sets one).
 USER_AGENT = f"python-httpx2/{httpx2.__version__}"
 #: Bound on POSTing a cancellation or a question's answer; the SDK's abandon-write bound is alike.
@@ -78,6 +80,7 @@ class HttpChannel(LeanRequests):
         super().__init__()
         parsed = httpx2.URL(url)
         self._key = (parsed.host, parsed.port or 80)
+        self._endpoint = parsed
         self._target = parsed.raw_path
         self._transport = transport
         self._back = back
@@ -113,10 +116,16 @@ class HttpChannel(LeanRequests):
         self.sent += 1
         request_id = f"{LEAN_ID_PREFIX}{self.sent}"
         body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped})
-        message = self._head(headers, len(body)) + body
         try:
-            conn = await self._transport.exchange(self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT)
-            stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
+            for _ in range(MAX_REDIRECTS):
+                message = self._head(headers, len(body)) + body
+                conn = await self._transport.exchange(
+                    self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT
+                )
+                stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
+                if not self._redirected(conn.status, conn.headers):
+                    break
+                stream.end()
             try:
                 result = await self._answer(conn.status, conn.headers, stream, request_id)
             except BaseException:
@@ -128,6 +137,17 @@ class HttpChannel(LeanRequests):
             if not self._modern:  # at 2026-07-28 the closed stream was the signal
                 self._side_post(_notification(request_id))
             raise
+
+    def _redirected(self, status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+        """A 307 or 308 within the endpoint's origin (a trailing slash, say) is followed, as the
+        SDK's transport follows it; here its target becomes the endpoint's for later requests too."""
+        if status not in (307, 308) or not (location := _header(headers, b"location")):
+            return False
+        there = self._endpoint.copy_with(raw_path=self._target).join(location)
+        if (there.scheme, there.host, there.port or 80) != ("http", self._key[0], self._key[1]):
+            return False
+        self._target = there.raw_path
+        return True
 
     def _head(self, stamped: Mapping[str, str], length: int) -> bytes:
         """A POST's head; answers and notifications carry no stamp, only the negotiated version (as the SDK's)."""
@@ -148,9 +168,11 @@ class HttpChannel(LeanRequests):
         if status == 202:
             raise MCPError(INVALID_REQUEST, "server answered a request with 202 Accepted")
         if 300 <= status < 400 and (location := _header(headers, b"location")):
+            # Named as the SDK names it: no userinfo, query or fragment, which may carry secrets.
+            there = self._endpoint.join(location).copy_with(userinfo=b"", query=None, fragment=None)
             raise MCPError(
                 INVALID_REQUEST,
-                f"Redirect to {location} not followed; use that URL as the endpoint if it is the intended server",
+                f"Redirect to {there} not followed; use that URL as the endpoint if it is the intended server",
             )
         if status >= 400:
             raise await _status_error(status, content_type, stream, self._transport.session_id is not None)
