@@ -28,12 +28,14 @@ from bridge.telemetry import current
 from bridge.telemetry.context import RequestContext
 from bridge.upstream.lean_calls import LeanRequests, plain_tool_result, sdk_tool_result
 from bridge.upstream.session import UpstreamSession
+from bridge.upstream.stdio import LeanPipe, _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
 from harness import WAIT
 from tests.support import rich_stdio
 
 CALLS_SERVER = Path(__file__).resolve().parent / "servers" / "calls_server.py"
 META_SERVER = Path(__file__).resolve().parent / "servers" / "meta_server.py"
+RELAY_SERVER = Path(__file__).resolve().parent / "servers" / "relay_server.py"
 REVISIONS = ["modern", "legacy"]
 
 
@@ -154,6 +156,7 @@ RAW_RESULTS: list[dict[str, Any]] = [
         "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "s", "version": "1"}, "k": None},
     },
     {"content": [], "resultType": "complete", "isError": False},
+    {"content": [], "resultType": "complete", "_meta": {"io.modelcontextprotocol/serverInfo": 7, "progressToken": [1]}},
     {"content": [{"type": "text", "text": "hi"}]},
     {"content": [{"type": "text", "text": "hi", "annotations": {"priority": 0.5}}], "resultType": "complete"},
     {"content": [{"type": "text", "text": "hi", "extra": 1}], "resultType": "complete"},
@@ -194,7 +197,7 @@ def test_a_plain_result_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_
             return plain_ones
 
         plain_ones = await session.request(compare)
-        assert plain_ones == (4 if modern else 5)
+        assert plain_ones == (5 if modern else 6)
 
     _run(rich_stdio(legacy=revision == "legacy"), scenario)
 
@@ -282,14 +285,18 @@ class _Passing:
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
     wants_progress = False
-    log_level = None
+    log_level: str | None = None
     takes_input_required = True
+
+    def __post_init__(self) -> None:
+        self.logs: list[Any] = []
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         raise AssertionError("no progress was asked for")
 
     async def log(self, params: dict[str, Any]) -> None:
-        raise AssertionError("no log was asked for")
+        assert self.log_level is not None, "no log was asked for"
+        self.logs.append(params["data"])
 
     async def ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         raise AssertionError("a caller that takes input-required rounds is never asked mid-call")
@@ -317,3 +324,49 @@ def test_an_input_required_round_passes_through_to_a_modern_caller_as_on_the_sdk
         assert done["content"] == [{"type": "text", "text": "hello Ada"}]
 
     _run(calls_stdio(legacy=False, timeout=10.0), scenario)
+
+
+@pytest.mark.parametrize("protocol", ["auto", "legacy"])
+def test_the_logs_of_a_lean_call_reach_its_caller(protocol: str) -> None:
+    relay_server = ServerConfig(
+        name="relay", transport="stdio", command=sys.executable, args=(str(RELAY_SERVER),), protocol=protocol
+    )
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        caller = _Passing(log_level="info")
+        caller.takes_input_required = False
+        result = await session.call_tool("steps", {"count": 3}, relay=caller)
+        assert lean.sent == 1
+        assert result["content"] == [{"type": "text", "text": "counted to 3"}]
+        assert caller.logs == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
+
+    _run(relay_server, scenario)
+
+
+def test_an_answer_behind_messages_the_session_has_not_taken_waits_for_them() -> None:
+    """A log sent just before the answer is taken by the session before its call ends, as on the
+    session's own path: else the log would find no call, or another caller's, in flight."""
+
+    async def scenario() -> None:
+        lean = LeanPipe()
+        protocol = _ChildProtocol(lean)
+        first, answered_first = lean.open()
+        protocol.pipe_data_received(1, b'{"jsonrpc":"2.0","id":"%s","result":{"n":1}}\n' % first.encode())
+        assert answered_first.result() == {"n": 1}  # nothing waits: settled at once
+
+        second, answered_second = lean.open()
+        log = b'{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}'
+        answer = b'{"jsonrpc":"2.0","id":"%s","result":{"n":2}}' % second.encode()
+        protocol.pipe_data_received(1, log + b"\n" + answer + b"\n")
+        assert not answered_second.done()
+        taken = await protocol.inbox.receive()
+        assert not isinstance(taken, Exception)
+        assert taken.message.method == "notifications/message"  # type: ignore[union-attr]
+        assert not answered_second.done()
+        reading = asyncio.create_task(protocol.inbox.receive())
+        await asyncio.sleep(0)
+        assert answered_second.result() == {"n": 2}
+        reading.cancel()
+
+    asyncio.run(scenario())

@@ -109,27 +109,26 @@ class LeanRequests:
         """A late answer to ``request_id`` is dropped from now on."""
         self._waiting.pop(request_id, None)
 
-    def awaits(self, request_id: object) -> bool:
-        return isinstance(request_id, str) and request_id in self._waiting
+    def answers(self, message: Mapping[str, Any]) -> bool:
+        """``message`` is a response (of JSON-RPC shape) to a lean request awaiting its answer.
 
-    def settle(self, message: Mapping[str, Any]) -> bool:
-        """Settle the request a response ``message`` answers; False when it answers no lean request.
-
-        An answer of no JSON-RPC shape settles nothing (the SDK's transport drops such a line too).
+        One of no JSON-RPC shape answers nothing (the SDK's transport drops such a line too).
         """
         request_id = message.get("id")
         if not isinstance(request_id, str) or request_id not in self._waiting:
             return False
-        error, result = message.get("error"), message.get("result")
-        if not isinstance(error, Mapping) and not isinstance(result, dict):
-            return False
-        future = self._waiting.pop(request_id)
-        if not future.done():
-            if isinstance(error, Mapping):
-                future.set_exception(_error(error))
-            else:
-                future.set_result(result)  # type: ignore[arg-type]
-        return True
+        return isinstance(message.get("error"), Mapping) or isinstance(message.get("result"), dict)
+
+    def settle(self, message: Mapping[str, Any]) -> None:
+        """Settle the request a response ``message`` ``answers``, unless it is no longer awaited."""
+        future = self._waiting.pop(message["id"], None)
+        if future is None or future.done():
+            return
+        error = message.get("error")
+        if isinstance(error, Mapping):
+            future.set_exception(_error(error))
+        else:
+            future.set_result(message["result"])
 
     def close(self) -> None:
         """The connection is gone: every request awaiting an answer fails as on the SDK path."""

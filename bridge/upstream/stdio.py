@@ -66,6 +66,8 @@ REAP_TIMEOUT = 2.0
 _LEAN_MARK = f'"{LEAN_ID_PREFIX}'.encode()
 
 Inbound = SessionMessage | Exception
+#: A lean answer held behind messages the session has not taken yet, settled when it reaches them.
+Settle = Callable[[], object]
 
 
 class SpawnError(OSError):
@@ -94,14 +96,19 @@ class _Inbox(_Stream):
     """What the child said, parsed, in order: the session's read stream."""
 
     def __init__(self, pause: Callable[[bool], None]) -> None:
-        self._items: collections.deque[Inbound] = collections.deque()
+        self._items: collections.deque[Inbound | Settle] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._ended = False  # the child closed its stdout
         self._closed = False  # the session closed this stream
         self._pause = pause
         self._paused = False
 
-    def put(self, item: Inbound) -> None:
+    @property
+    def pending(self) -> bool:
+        """Messages wait that the session has not taken yet."""
+        return bool(self._items)
+
+    def put(self, item: Inbound | Settle) -> None:
         if self._closed:
             return
         self._items.append(item)
@@ -120,21 +127,24 @@ class _Inbox(_Stream):
             waiter.set_result(None)
 
     async def receive(self) -> Inbound:
-        while not self._items:
-            if self._closed:
-                raise anyio.ClosedResourceError
-            if self._ended:
-                raise anyio.EndOfStream
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        item = self._items.popleft()
-        if self._paused and len(self._items) <= INBOX_LOW:
-            self._paused = False
-            self._pause(False)
-        return item
+        while True:
+            while not self._items:
+                if self._closed:
+                    raise anyio.ClosedResourceError
+                if self._ended:
+                    raise anyio.EndOfStream
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            item = self._items.popleft()
+            if self._paused and len(self._items) <= INBOX_LOW:
+                self._paused = False
+                self._pause(False)
+            if isinstance(item, SessionMessage | Exception):
+                return item
+            item()
 
     def __aiter__(self) -> Self:
         return self
@@ -209,14 +219,26 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
             self._partial.append(data[start:])
 
     def _settled(self, line: bytes) -> bool:
-        """True when ``line`` answers a lean request (and has settled it)."""
-        if self.lean is None:
+        """True when ``line`` answers a lean request (and has settled it, or will).
+
+        An answer that comes after messages the session has not yet taken waits behind them,
+        as it would on the session: a log the server sent before answering still finds its
+        call in flight (``bridge/upstream/relaying.py``).
+        """
+        lean = self.lean
+        if lean is None:
             return False
         try:
             message = from_json(line)
         except ValueError:
             return False
-        return isinstance(message, dict) and message.get("jsonrpc") == "2.0" and self.lean.settle(message)
+        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not lean.answers(message):
+            return False
+        if self.inbox.pending:
+            self.inbox.put(lambda: lean.settle(message))
+        else:
+            lean.settle(message)
+        return True
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1:
