@@ -438,3 +438,21 @@ def test_an_endpoint_that_redirects_within_its_origin_is_followed_as_the_sdk_fol
 
     with running_http_server("http", legacy=True) as url:
         _run(_http(url + "/"), scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_an_answer_past_the_event_size_bound_ends_as_on_the_sdk_path(kind: tuple[str, str]) -> None:
+    """One event of more than 1 MiB is refused on an event stream (a 502: here, a 2025 server's); a JSON body,
+    which the 2026-07-28 server sends when it has nothing to stream, has no such bound."""
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for size in (1000, 1_500_000):
+            by_lean = await _outcome(session.call_tool("big", {"size": size}))
+            assert by_lean == await _outcome(_sdk_call(session, "big", {"size": size})), size
+            assert by_lean.startswith("UpstreamError") == (size > 1000 and kind == ("legacy", "sse"))
+        assert lean.sent == 2
+        assert session.status().state == "ready"
+
+    with lean_server(kind) as server:
+        _run(_http(server.url), scenario)

@@ -32,6 +32,7 @@ import httpx2
 import mcp_types as types
 import orjson
 from mcp.client.session import ClientSession, MessageHandlerFnT
+from mcp.client.streamable_http import DEFAULT_MAX_SSE_EVENT_SIZE
 from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import (
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: What the SDK's client advertises it takes (``StreamableHTTPTransport._prepare_headers``).
 ACCEPT = "application/json, text/event-stream"
+#: The largest event an answer's stream may carry (the SDK transport's default bound).
+MAX_EVENT_SIZE = DEFAULT_MAX_SSE_EVENT_SIZE
 #: Redirects within the endpoint's origin followed for one request at most (httpx2's own bound).
 MAX_REDIRECTS = 20
 #: What the SDK's requests say they come from (httpx2's default, kept unless the config sets one).
@@ -190,7 +193,13 @@ class HttpChannel(LeanRequests):
         self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str
     ) -> dict[str, Any]:
         response = httpx2.Response(status, headers=headers, stream=stream, request=self._stream_request)
-        async for event in httpx2.EventSource(response):
+        try:
+            return await self._answer_in(httpx2.EventSource(response, max_event_size=MAX_EVENT_SIZE), request_id)
+        except httpx2.SSEError as exc:  # an event past the bound: the SDK's transport gives up so
+            raise MCPError(CONNECTION_CLOSED, f"SSE stream failed: {exc}") from None
+
+    async def _answer_in(self, events: httpx2.EventSource, request_id: str) -> dict[str, Any]:
+        async for event in events:
             if event.event != "message" or not event.data:
                 continue  # a priming event (for resumption) or one the SDK only logs
             try:

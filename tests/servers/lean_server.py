@@ -4,8 +4,8 @@
 strings with a prefix, the SDK session's integers), ``headers`` with its HTTP headers (its
 ``tag`` is mirrored in an ``Mcp-Param-Tag`` header at 2026-07-28), ``hold`` waits until cancelled or its time
 is up (``cancellations`` counts the cancelled ones), ``chatty`` logs and answers, ``ask`` elicits
-an answer mid-call (before 2026-07-28 a request on the call's own stream), and ``stop`` ends the
-process mid-call::
+an answer mid-call (before 2026-07-28 a request on the call's own stream), ``big`` answers as
+many characters as asked, and ``stop`` ends the process mid-call::
 
     python tests/servers/lean_server.py --port N [--legacy] [--json-response]
 """
@@ -63,6 +63,10 @@ def build() -> MCPServer:
     async def ask(ctx: Context) -> str:
         result = await ctx.elicit("Say something", Answer)
         return result.data.answer if result.action == "accept" else result.action
+
+    @server.tool(description="A text of `size` characters.")
+    def big(size: Annotated[int, Field(ge=0, le=4_000_000)]) -> str:
+        return "x" * size
 
     @server.tool(description="End this process in the middle of the call.")
     def stop() -> str:
