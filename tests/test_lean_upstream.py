@@ -26,9 +26,11 @@ from bridge.config import ServerConfig
 from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.telemetry import current
 from bridge.telemetry.context import RequestContext
-from bridge.upstream.lean_calls import LeanRequests, plain_tool_result, sdk_tool_result
+from bridge.upstream.lean_calls import LeanRequests
+from bridge.upstream.lean_pipe import LeanPipe
+from bridge.upstream.plain_results import plain_prompt_result, plain_resource_result, plain_tool_result, sdk_result
 from bridge.upstream.session import UpstreamSession
-from bridge.upstream.stdio import LeanPipe, _ChildProtocol
+from bridge.upstream.stdio import _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
 from harness import WAIT
 from tests.support import rich_stdio
@@ -188,7 +190,7 @@ def test_a_plain_result_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_
             for raw in RAW_RESULTS:
                 plain = plain_tool_result(raw, modern=modern)
                 try:
-                    read: str | None = json.dumps(to_json(sdk_tool_result(c, json.loads(json.dumps(raw)))))
+                    read: str | None = json.dumps(to_json(sdk_result(c, "tools/call", json.loads(json.dumps(raw)))))
                 except ValidationError:
                     read = None
                 if plain is not None:
@@ -370,3 +372,149 @@ def test_an_answer_behind_messages_the_session_has_not_taken_waits_for_them() ->
         reading.cancel()
 
     asyncio.run(scenario())
+
+
+READS = ["text://greeting", "bin://pixel.png", "bin://bytes", "item://42", "nothing://here"]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_lean_and_sdk_paths_read_resources_byte_identically(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for uri in READS:
+            sent = lean.sent
+            by_lean = await _outcome(session.read_resource(uri))
+            assert lean.sent == sent + 1, f"{uri} was not read on the lean path"
+
+            async def read(c: Client, uri: str = uri) -> Any:
+                return await c.read_resource(uri)
+
+            by_sdk = await _outcome(_as_json(session.request(read)))
+            assert by_lean == by_sdk, uri
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+async def _as_json(result: Awaitable[Any]) -> dict[str, Any]:
+    return to_json(await result)
+
+
+RAW_READS: list[dict[str, Any]] = [
+    {"contents": [{"uri": "a://b", "text": "t"}], "resultType": "complete"},
+    {
+        "resultType": "complete",
+        "contents": [{"blob": "AAEC", "mimeType": "x/y", "uri": "weird uri"}],
+        "_meta": {"k": None},
+    },
+    {"contents": [], "resultType": "complete", "ttlMs": 60000, "cacheScope": "public"},
+    {"contents": [], "resultType": "complete", "ttlMs": -1},
+    {"contents": [{"uri": "a://b", "text": "t"}]},
+    {"contents": [{"uri": "a://b", "text": "t", "blob": "AA"}], "resultType": "complete"},
+    {"contents": [{"uri": "a://b", "text": "t", "_meta": {}}], "resultType": "complete"},
+    {"contents": [{"uri": "a://b", "text": "t", "mimeType": None}], "resultType": "complete"},
+    {"contents": [{"uri": 5, "text": "t"}], "resultType": "complete"},
+    {"contents": [{"uri": "a://b"}], "resultType": "complete"},
+    {"contents": [], "resultType": "complete", "ttlMs": 1.5},
+    {"contents": [], "resultType": "complete", "ttlMs": True},
+    {"contents": [], "resultType": "complete", "cacheScope": "shared"},
+    {"contents": [], "resultType": "input_required"},
+    {"contents": {}, "resultType": "complete"},
+    {"contents": [], "resultType": "complete", "other": 1},
+    {"resultType": "complete"},
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_plain_read_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_to_the_sdk(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        modern = session._link.modern
+
+        async def compare(c: Client) -> int:
+            plain_ones = 0
+            for raw in RAW_READS:
+                plain = plain_resource_result(raw, modern=modern)
+                try:
+                    read: str | None = json.dumps(to_json(sdk_result(c, "resources/read", json.loads(json.dumps(raw)))))
+                except ValidationError:
+                    read = None
+                if plain is not None:
+                    plain_ones += 1
+                    assert json.dumps(plain) == read, raw
+            return plain_ones
+
+        assert await session.request(compare) == (4 if modern else 3)
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+PROMPTS: list[tuple[str, dict[str, str]]] = [
+    ("greet", {"name": "Ada"}),
+    ("review_code", {"code": "print(1)"}),
+    ("review_code", {}),
+    ("no_such_prompt", {}),
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_lean_and_sdk_paths_get_prompts_byte_identically(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for name, arguments in PROMPTS:
+            sent = lean.sent
+            by_lean = await _outcome(session.get_prompt(name, arguments))
+            assert lean.sent == sent + 1, f"{name} was not got on the lean path"
+
+            async def get(c: Client, name: str = name, arguments: dict[str, str] = arguments) -> Any:
+                return await c.get_prompt(name, arguments)
+
+            by_sdk = await _outcome(_as_json(session.request(get)))
+            assert by_lean == by_sdk, name
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)
+
+
+RAW_PROMPTS: list[dict[str, Any]] = [
+    {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "resultType": "complete"},
+    {
+        "resultType": "complete",
+        "messages": [{"content": {"mimeType": "image/png", "data": "AA", "type": "image"}, "role": "assistant"}],
+        "description": "d",
+        "_meta": {"k": [None]},
+    },
+    {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]},
+    {"messages": [], "resultType": "complete", "description": None},
+    {"messages": [{"role": "system", "content": {"type": "text", "text": "hi"}}], "resultType": "complete"},
+    {
+        "messages": [{"role": "user", "content": {"type": "resource_link", "uri": "a://b", "name": "b"}}],
+        "resultType": "complete",
+    },
+    {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "resultType": "complete"},
+    {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}, "x": 1}], "resultType": "complete"},
+    {"messages": [], "resultType": "complete", "description": 5},
+    {"messages": [], "resultType": "input_required"},
+    {"messages": {}, "resultType": "complete"},
+    {"resultType": "complete"},
+]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_plain_prompt_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_to_the_sdk(revision: str) -> None:
+    async def scenario(session: UpstreamSession) -> None:
+        modern = session._link.modern
+
+        async def compare(c: Client) -> int:
+            plain_ones = 0
+            for raw in RAW_PROMPTS:
+                plain = plain_prompt_result(raw, modern=modern)
+                try:
+                    read: str | None = json.dumps(to_json(sdk_result(c, "prompts/get", json.loads(json.dumps(raw)))))
+                except ValidationError:
+                    read = None
+                if plain is not None:
+                    plain_ones += 1
+                    assert json.dumps(plain) == read, raw
+            return plain_ones
+
+        assert await session.request(compare) == (2 if modern else 3)
+
+    _run(rich_stdio(legacy=revision == "legacy"), scenario)

@@ -32,9 +32,10 @@ from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
 from bridge.upstream.http import LeanTransport
 from bridge.upstream.lean_calls import LeanChannel
 from bridge.upstream.lean_http import HttpChannel
+from bridge.upstream.lean_pipe import LeanPipe
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
-from bridge.upstream.stdio import LeanPipe, stdio_transport
+from bridge.upstream.stdio import stdio_transport
 from bridge.upstream.tasks import UpstreamTasks
 from bridge.upstream.translate import to_json
 

@@ -14,37 +14,22 @@ prefix), the table of the requests awaiting their answers, how an answer settles
 SDK session's own stamp (at 2026-07-28 the protocol version, client info and capabilities in
 ``_meta``, and the ``MCP-*`` headers), so a lean request reads upstream as the SDK's would.
 
-What comes back is read as the SDK would read it: ``plain_tool_result`` gives the common
-``tools/call`` result (text, image and audio content, structured content, ``_meta``) exactly as
-the SDK's model of it dumps, without building the model; anything else goes through the SDK's
-own reading (``sdk_tool_result``), with its checks and its errors. The wire is read and written
-with pydantic-core's JSON codec, the one the SDK's transports use, so numbers come out the same.
+What comes back is read as the SDK would read it (``bridge/upstream/plain_results.py``); the
+session decides which requests go lean and ends each as on the SDK's path
+(``bridge/upstream/lean_path.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
-import mcp_types as types
-from mcp import Client
-from mcp.client.session import ClientSession, _clamp_inbound_ttl, _later_revision_fields
+from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
-from mcp_types.methods import validate_server_result
 
-from bridge.model import JSON
-
-__all__ = [
-    "LEAN_ID_PREFIX",
-    "LeanChannel",
-    "LeanRequests",
-    "connection_closed",
-    "plain_tool_result",
-    "sdk_tool_result",
-]
+__all__ = ["LEAN_ID_PREFIX", "LeanChannel", "LeanRequests", "connection_closed"]
 
 #: Lean request ids are strings with this prefix; the SDK's dispatcher mints integers.
 LEAN_ID_PREFIX: Final = "lean-"
@@ -147,77 +132,3 @@ def _error(error: Mapping[str, Any]) -> MCPError:
         message=message if isinstance(message, str) else "",
         data=error.get("data"),
     )
-
-
-#: The top-level keys of a plain ``tools/call`` result, in the order the SDK's model dumps them.
-_PLAIN_KEYS: Final = frozenset(("_meta", "content", "structuredContent", "isError", "resultType"))
-_TEXT_KEYS: Final = frozenset(("type", "text"))
-_MEDIA_KEYS: Final = frozenset(("type", "data", "mimeType"))
-
-
-def plain_tool_result(raw: Mapping[str, Any], *, modern: bool) -> JSON | None:
-    """``raw`` as the SDK's ``CallToolResult`` dumps it, or None when it takes the SDK to read it.
-
-    Plain means: only the keys above; ``resultType`` ``complete`` (required at 2026-07-28, and
-    absent or so before it); content blocks of text, image or audio with nothing but their own
-    fields, all strings; ``structuredContent`` and ``_meta`` objects, ``isError`` a boolean. Such
-    a result passes the SDK's checks whatever it holds, and the dump keeps objects' own values
-    as they are: only the order of keys and the defaults differ from the wire.
-    """
-    if not _PLAIN_KEYS.issuperset(raw):
-        return None
-    result_type = raw.get("resultType")
-    if result_type != "complete" and (modern or result_type is not None):
-        return None
-    blocks = raw.get("content")
-    if not isinstance(blocks, list):
-        return None
-    content: list[JSON] = []
-    for block in blocks:
-        if not isinstance(block, dict):
-            return None
-        kind = block.get("type")
-        if kind == "text" and _TEXT_KEYS.issuperset(block) and isinstance(text := block.get("text"), str):
-            content.append({"type": "text", "text": text})
-        elif (
-            (kind == "image" or kind == "audio")
-            and _MEDIA_KEYS.issuperset(block)
-            and isinstance(data := block.get("data"), str)
-            and isinstance(mime := block.get("mimeType"), str)
-        ):
-            content.append({"type": kind, "data": data, "mimeType": mime})
-        else:
-            return None
-    result: JSON = {}
-    if "_meta" in raw:
-        if not isinstance(meta := raw["_meta"], dict):
-            return None
-        result["_meta"] = meta
-    result["content"] = content
-    if "structuredContent" in raw:
-        if not isinstance(structured := raw["structuredContent"], dict):
-            return None
-        result["structuredContent"] = structured
-    is_error = raw.get("isError", False)
-    if not isinstance(is_error, bool):
-        return None
-    result["isError"] = is_error
-    result["resultType"] = "complete"
-    return result
-
-
-def sdk_tool_result(client: Client, raw: dict[str, Any]) -> types.CallToolResult | types.Result:
-    """A raw ``tools/call`` result read as the SDK's session reads it: checked against the
-    negotiated revision, parsed into a result, an input-required result or a claimed shape
-    (a task); the output schema is not checked here. Raises as the SDK does (``ValidationError``).
-    """
-    session = client.session
-    version = client.protocol_version
-    # ClientSession.send_request's steps for a result, in its order (it has no seam for a raw result).
-    _clamp_inbound_ttl(raw)
-    with contextlib.suppress(KeyError):  # a revision the surface does not know: the model alone reads it
-        validate_server_result("tools/call", version, raw)
-    if not (foreign := _later_revision_fields("tools/call", version)).isdisjoint(raw):
-        raw = {key: value for key, value in raw.items() if key not in foreign}
-    parsed: types.CallToolResult | types.Result = session._call_tool_adapter.validate_python(raw, by_name=False)
-    return parsed

@@ -13,12 +13,8 @@ a module of its own:
 Here are the requests. Every request shares the one session, matched by JSON-RPC id, so many
 calls are in flight at once; while the server is not connected they fail fast with 503.
 
-A tool call takes the connection's lean channel (``bridge/upstream/lean_calls.py``) instead of
-the SDK's session when nothing the SDK would add to it is wanted: no progress, no input-required
-rounds passed through to the caller, no identity told per call, no task the tool may make of it,
-no trace exported. Its result ends as on the SDK's path: a plain one is checked here against
-the tool's output schema, any other goes through the SDK's own reading, its rounds and its
-claims (``_finish``).
+A tool call, a resource read and a prompt take the connection's lean channel instead of the
+SDK's session when nothing the SDK would add to them is wanted (``bridge/upstream/lean_path.py``).
 """
 
 from __future__ import annotations
@@ -31,9 +27,6 @@ import anyio
 import mcp_types as types
 from mcp import Client
 from mcp.client.extension import ClaimContext
-from mcp.shared.exceptions import MCPError
-from mcp_types.jsonrpc import HEADER_MISMATCH
-from opentelemetry.trace import get_current_span
 from pydantic import TypeAdapter
 
 from bridge.config import ServerConfig
@@ -44,7 +37,7 @@ from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.connecting import Connector
 from bridge.upstream.credentials import calling_as
 from bridge.upstream.following import FollowedResources
-from bridge.upstream.lean_calls import LeanChannel, plain_tool_result, sdk_tool_result
+from bridge.upstream.lean_path import LeanPath
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel, RelayTracker
 from bridge.upstream.supervisor import CLOSE_TIMEOUT, Supervisor
@@ -80,6 +73,7 @@ class UpstreamSession:
         self._tasks = UpstreamTasks(back)
         connector = Connector(config, link, back, self._on_message, self._tasks)
         self._supervisor = Supervisor(link, connector, self._keeper, self._following, connect_timeout=connect_timeout)
+        self._lean = LeanPath(link, self._keeper, self._tasks, identifies=self._identifies)
 
     @property
     def name(self) -> str:
@@ -196,11 +190,11 @@ class UpstreamSession:
         rounds = self._rounds(relay)
         # The first round of a call whose input-required rounds pass through goes lean too.
         passing = rounds is not None
-        lean = self._lean_for(name, progress is None and rounds in (None, (None, None)), caller)
+        lean = self._lean.channel(progress is None and rounds in (None, (None, None)), caller, tool=name)
         if lean is not None:
 
             async def lean_call(c: Client) -> JSON:
-                return await self._lean_call(c, lean, name, arguments, meta, passing)
+                return await self._lean.call_tool(c, lean, name, arguments, meta, passing)
 
             return await self.request(lean_call, relay=relay, caller=caller)
 
@@ -226,85 +220,17 @@ class UpstreamSession:
 
         return to_json(await self.request(call, relay=relay, caller=caller))
 
-    def _lean_for(self, name: str, plain: bool, caller: Principal | None) -> LeanChannel | None:
-        """The lean channel, when a call of ``name`` loses nothing the SDK's session would give it.
-
-        ``plain``: no progress wanted, and no answers or state of an input-required round to pass on.
-        """
-        lean = self._link.lean
-        if lean is None or not plain or (caller is not None and self._identifies):
-            return None
-        tool = self._keeper.catalog.tools.get(name)
-        if tool is None or _may_be_task(tool):
-            return None
-        if get_current_span().is_recording():  # the SDK's client span carries the trace upstream
-            return None
-        return lean
-
-    async def _lean_call(
-        self, client: Client, lean: LeanChannel, name: str, arguments: Mapping[str, Any], meta: Any, passing: bool
-    ) -> JSON:
-        """``passing``: an input-required result goes to the caller as it is (as on the SDK's path)."""
-        params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
-        if meta is not None:
-            params["_meta"] = dict(meta)
-        try:
-            raw = await lean.request("tools/call", params)
-        except MCPError as exc:
-            if exc.code != HEADER_MISMATCH or not self._link.modern or passing:
-                raise
-            # The SDK's client lists the tool again and resends (its session alone, as when passing, does not).
-            return to_json(await client.call_tool(name, dict(arguments), meta=meta))
-        plain = plain_tool_result(raw, modern=self._link.modern)
-        if plain is not None and (plain["isError"] or self._keeper.outputs.check_plain(name, plain)):
-            return plain
-        return to_json(await self._finish(client, name, arguments, meta, raw, passing))
-
-    async def _finish(
-        self, client: Client, name: str, arguments: Mapping[str, Any], meta: Any, raw: dict[str, Any], passing: bool
-    ) -> types.Result:
-        """A lean call's result that is not plain, ended as the SDK's path ends it: when ``passing``,
-        as ``ClientSession.call_tool`` with its rounds passed through (``call_tool`` above), else as
-        ``Client.call_tool``, which drives the rounds itself."""
-        session = client.session
-        first = sdk_tool_result(client, raw)
-        if isinstance(first, types.CallToolResult):
-            if not first.is_error:
-                await session.validate_tool_result(name, first)
-            return first
-        if passing:
-            if isinstance(first, CreatedTask):
-                context = ClaimContext(session=session, tool_name=name, read_timeout_seconds=None)
-                return await self._tasks.follow(first, context)
-            return first
-
-        async def retry(answers: types.InputResponses | None, state: str | None) -> Any:
-            return await session.call_tool(
-                name,
-                dict(arguments),
-                meta=meta,
-                input_responses=answers,
-                request_state=state,
-                allow_input_required=True,
-                allow_claimed=True,
-            )
-
-        # The SDK client's own round driver, asking through the back channel as its call_tool does.
-        result = await client._drive_input_required(first, retry)
-        if isinstance(result, types.CallToolResult):
-            return result
-        if not isinstance(result, CreatedTask):
-            raise RuntimeError(f"tools/call answered an unclaimed result: {type(result).__name__}")
-        final = await self._tasks.follow(
-            result, ClaimContext(session=session, tool_name=name, read_timeout_seconds=None)
-        )
-        if not final.is_error:
-            await session.validate_tool_result(name, final)
-        return final
-
     async def read_resource(self, uri: str, relay: Relay | None = None, caller: Principal | None = None) -> JSON:
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
+        lean = self._lean.channel(rounds in (None, (None, None)), caller)
+        if lean is not None:
+            passing = rounds is not None
+
+            async def lean_read(c: Client) -> JSON:
+                return await self._lean.read_resource(c, lean, uri, meta, passing)
+
+            return await self.request(lean_read, relay=relay, caller=caller)
 
         async def read(c: Client) -> Any:
             if rounds is None:
@@ -321,6 +247,14 @@ class UpstreamSession:
     ) -> JSON:
         meta: Any = self._meta(relay)
         rounds = self._rounds(relay)
+        lean = self._lean.channel(rounds in (None, (None, None)), caller)
+        if lean is not None:
+            passing = rounds is not None
+
+            async def lean_get(c: Client) -> JSON:
+                return await self._lean.get_prompt(c, lean, name, arguments, meta, passing)
+
+            return await self.request(lean_get, relay=relay, caller=caller)
 
         async def get(c: Client) -> Any:
             if rounds is None:
@@ -358,12 +292,6 @@ class UpstreamSession:
         following = self._following
         if following.follow(uri, subscribed):
             await self.request(lambda c: following.send(c, uri, subscribed))
-
-
-def _may_be_task(tool: JSON) -> bool:
-    """The tool declares it may run as a task (``execution.taskSupport`` other than ``forbidden``)."""
-    execution = tool.get("execution")
-    return isinstance(execution, dict) and execution.get("taskSupport", "forbidden") != "forbidden"
 
 
 def _made_for(caller: Principal, op: Callable[[Client], Awaitable[T]]) -> Callable[[Client], Awaitable[T]]:

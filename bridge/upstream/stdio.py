@@ -9,11 +9,9 @@ the sender itself and parsed in the pipe's data callback, which hands the messag
 the session's receive loop. Flow control holds both ways: a sender waits while the child's
 stdin is full, and the child's stdout is paused while the session has messages unread.
 
-Beside the session, the same pipes carry lean requests (``LeanPipe``, a
-``bridge/upstream/lean_calls.py`` channel): each written as one line, its response recognised by
-its id in the data callback and settled there, as a plain dict with no model built; every other
-line goes to the session as before. Both use pydantic-core's JSON codec, the SDK's own: orjson
-would be a little faster but turns an integer beyond 64 bits into a float, or refuses it.
+Beside the session, the same pipes carry lean requests (``bridge/upstream/lean_pipe.py``): their
+responses are recognised by id in the data callback and settled there, as plain dicts with no
+model built; every other line goes to the session as before.
 
 On Linux a child can be held to a set of CPUs (``"cpus"`` in its config); where it runs is
 ``bridge/upstream/placement.py``'s to decide, around the spawn. A command that cannot be started
@@ -35,7 +33,7 @@ import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Self, cast
 
 import anyio
 import mcp_types as types
@@ -47,13 +45,14 @@ from mcp.client.stdio import (
 )
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 
 from bridge.config import Cpus
-from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests, connection_closed
+from bridge.upstream.lean_calls import LEAN_ID_PREFIX
+from bridge.upstream.lean_pipe import LeanPipe
 from bridge.upstream.placement import Placement
 
-__all__ = ["LeanPipe", "SpawnError", "stdio_transport"]
+__all__ = ["SpawnError", "stdio_transport"]
 
 log = logging.getLogger(__name__)
 
@@ -297,40 +296,6 @@ def _parse(line: bytes) -> Inbound:
         return exc
 
 
-class LeanPipe(LeanRequests):
-    """Lean requests over one child's pipes (a ``LeanChannel``); the transport attaches the pipes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._stdin: asyncio.WriteTransport | None = None
-        self._protocol: _ChildProtocol | None = None
-
-    def attach(self, protocol: _ChildProtocol) -> None:
-        self._protocol = protocol
-        self._stdin = protocol.stdin
-
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        stdin, protocol = self._stdin, self._protocol
-        if stdin is None or protocol is None or stdin.is_closing():
-            raise connection_closed()
-        stamped, _ = self.stamped(method, params)
-        request_id, answer = self.open()
-        try:
-            stdin.write(to_json({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped}) + b"\n")
-            await protocol.drained()
-            return await answer
-        except asyncio.CancelledError:
-            # The deadline passed or the caller left: the server may stop working on it (as the SDK does).
-            if not stdin.is_closing():
-                cancelled = {"requestId": request_id, "reason": "caller cancelled"}
-                stdin.write(
-                    to_json({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancelled}) + b"\n"
-                )
-            raise
-        finally:
-            self.forget(request_id)
-
-
 @asynccontextmanager
 async def stdio_transport(
     server: StdioServerParameters, cpus: Cpus | None = None, lean: LeanPipe | None = None
@@ -346,7 +311,8 @@ async def stdio_transport(
         async with placement.forking():
             await _spawn(loop, protocol, server)
         if lean is not None:
-            lean.attach(protocol)
+            assert protocol.stdin is not None  # set when the child was spawned
+            lean.attach(protocol.stdin, protocol.drained)
         outbox = _Outbox(protocol)
         try:
             yield protocol.inbox, outbox

@@ -1,0 +1,57 @@
+"""Lean requests over a stdio child's pipes: each written as one JSON line, answered in the pipe's callback.
+
+``LeanPipe`` is the stdio transport's ``LeanChannel`` (``bridge/upstream/lean_calls.py``). A
+request goes to the child's stdin as one line beside the SDK session's own, with the same flow
+control (the sender waits while the pipe is full); the transport (``bridge/upstream/stdio.py``)
+recognises its answer by id and settles it. A request abandoned by its caller (a deadline, a
+caller gone) is followed by ``notifications/cancelled``, as the SDK's dispatcher sends it. The
+lines are written with pydantic-core's JSON codec, the SDK's own: orjson would be a little
+faster, but turns an integer beyond 64 bits into a float or refuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic_core import to_json
+
+from bridge.upstream.lean_calls import LeanRequests, connection_closed
+
+__all__ = ["LeanPipe"]
+
+
+class LeanPipe(LeanRequests):
+    """Lean requests over one child's pipes; the transport attaches them once the child runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stdin: asyncio.WriteTransport | None = None
+        self._drained: Callable[[], Awaitable[None]] | None = None
+
+    def attach(self, stdin: asyncio.WriteTransport, drained: Callable[[], Awaitable[None]]) -> None:
+        """Write to ``stdin``; ``drained`` returns once the pipe has room again."""
+        self._stdin = stdin
+        self._drained = drained
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        stdin, drained = self._stdin, self._drained
+        if stdin is None or drained is None or stdin.is_closing():
+            raise connection_closed()
+        stamped, _ = self.stamped(method, params)
+        request_id, answer = self.open()
+        try:
+            stdin.write(to_json({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped}) + b"\n")
+            await drained()
+            return await answer
+        except asyncio.CancelledError:
+            # The deadline passed or the caller left: the server may stop working on it (as the SDK does).
+            if not stdin.is_closing():
+                cancelled = {"requestId": request_id, "reason": "caller cancelled"}
+                stdin.write(
+                    to_json({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancelled}) + b"\n"
+                )
+            raise
+        finally:
+            self.forget(request_id)
