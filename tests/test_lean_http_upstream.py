@@ -169,6 +169,29 @@ def test_lean_and_sdk_paths_give_byte_identical_results_for_the_rich_servers_too
         _run(_http(url), scenario)
 
 
+RESOURCES = ["text://greeting", "bin://pixel.png", "bin://bytes", "item://42", "nope://missing"]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_lean_and_sdk_paths_read_the_rich_servers_resources_byte_identically(kind: tuple[str, str]) -> None:
+    revision, answers = kind
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        for uri in RESOURCES:
+            sent = lean.sent
+            by_lean = await _outcome(session.read_resource(uri))
+            assert lean.sent == sent + 1, f"{uri} was not read on the lean path"
+
+            async def read(c: Client, uri: str = uri) -> Any:
+                return to_json(await c.read_resource(uri))
+
+            assert by_lean == await _outcome(session.request(read)), uri
+
+    with running_http_server("http", legacy=revision == "legacy", json_response=answers == "json") as url:
+        _run(_http(url), scenario)
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
 def test_the_upstream_sees_a_lean_request_id_and_a_json_rpc_error_maps_as_on_the_sdk_path(
     kind: tuple[str, str],
