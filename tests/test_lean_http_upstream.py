@@ -170,10 +170,11 @@ def test_lean_and_sdk_paths_give_byte_identical_results_for_the_rich_servers_too
 
 
 RESOURCES = ["text://greeting", "bin://pixel.png", "bin://bytes", "item://42", "nope://missing"]
+PROMPTS = [("greet", {"name": "Lin"}), ("review_code", {"code": "x = 1"}), ("greet", {}), ("no_such_prompt", {})]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
-def test_lean_and_sdk_paths_read_the_rich_servers_resources_byte_identically(kind: tuple[str, str]) -> None:
+def test_lean_and_sdk_paths_read_the_rich_servers_resources_and_prompts_byte_identically(kind: tuple[str, str]) -> None:
     revision, answers = kind
 
     async def scenario(session: UpstreamSession) -> None:
@@ -187,6 +188,15 @@ def test_lean_and_sdk_paths_read_the_rich_servers_resources_byte_identically(kin
                 return to_json(await c.read_resource(uri))
 
             assert by_lean == await _outcome(session.request(read)), uri
+        for name, arguments in PROMPTS:
+            sent = lean.sent
+            by_lean = await _outcome(session.get_prompt(name, arguments))
+            assert lean.sent == sent + 1, f"{name} was not got on the lean path"
+
+            async def get(c: Client, name: str = name, arguments: dict[str, str] = arguments) -> Any:
+                return to_json(await c.get_prompt(name, arguments))
+
+            assert by_lean == await _outcome(session.request(get)), name
 
     with running_http_server("http", legacy=revision == "legacy", json_response=answers == "json") as url:
         _run(_http(url), scenario)
