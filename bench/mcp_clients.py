@@ -19,9 +19,11 @@ The handshake pins the client's ``mode`` and the gateways' upstream ``protocol``
 handshake with a session (2025-11-25). FastMCP's proxy mirrors its client's revision upstream.
 
 Each round starts every proxy afresh and runs its cells; the order of targets turns by one each
-round so drift on a shared machine spreads over all. The HTTP upstream is started once and
-shared. Client processes per cell: ``--processes`` (by default one below c=32, two at 32: one
-Python client process is the limit there), the same for every target of that ``c``.
+round so drift on a shared machine spreads over all. Each target that calls the HTTP upstream
+gets one of its own, started with it: a 2025-era upstream keeps every session a client opened
+until it ends, and one shared by every cell served the later cells slower than the earlier.
+Client processes per cell: ``--processes`` (by default one below c=32, two at 32: one Python
+client process is the limit there), the same for every target of that ``c``.
 ``--baseline DIR`` names another source tree (a checkout of main, say): each target that runs a
 gateway runs once more per round from that tree (``gateway-http@baseline`` …), so before and
 after share the machine's drift, and the tables show both.
@@ -75,25 +77,38 @@ def processes_for(concurrency: int, forced: int | None = None) -> int:
 
 @contextlib.contextmanager
 def _serving(
-    target: str, handshake: str, stdio: Upstream, http: Upstream, work: Path, baseline: Path | None
+    target: str, handshake: str, stdio: Upstream, work: Path, baseline: Path | None
 ) -> Iterator[tuple[str, list[int], list[int]]]:
-    """The target started afresh: its MCP URL, its proxy PIDs, and the upstream PIDs behind it.
-    A target ``NAME@baseline`` runs its gateways from the ``baseline`` tree."""
+    """The target started afresh (and the HTTP upstream it calls): its MCP URL, its proxy PIDs, and
+    the upstream PIDs behind it. A target ``NAME@baseline`` runs its gateways from the ``baseline`` tree."""
     target, _, tree = target.partition("@")
     root = baseline if tree and baseline is not None else ROOT
+    with contextlib.ExitStack() as stack:
+        http = None
+        if target in ("direct", "gateway-http", "federation"):
+            http = stack.enter_context(running_http_upstream(work)).with_handshake(handshake)
+        yield stack.enter_context(_proxy(target, handshake, stdio, http, work, root))
+
+
+@contextlib.contextmanager
+def _proxy(
+    target: str, handshake: str, stdio: Upstream, http: Upstream | None, work: Path, root: Path
+) -> Iterator[tuple[str, list[int], list[int]]]:
     if target == "direct":
+        assert http is not None
         assert http.url is not None
         assert http.pid is not None
         yield http.url, [], [http.pid]
         return
     if target == "federation":
+        assert http is not None
         with running_bridge([http], work, root=root) as b:
             behind = Upstream("rich", "echo", {"text": "hello"}, url=f"http://127.0.0.1:{b.port}/mcp", pid=b.proc.pid)
             with running_bridge([behind.with_handshake(handshake)], work, root=root) as a:
                 yield f"http://127.0.0.1:{a.port}/mcp", [a.proc.pid, b.proc.pid], b.upstream_pids
         return
     proxy: contextlib.AbstractContextManager[Endpoint]
-    upstream = http if target == "gateway-http" else stdio
+    upstream = http if target == "gateway-http" and http is not None else stdio
     proxy = running_fastmcp(upstream, work) if target == "fastmcp" else running_bridge([upstream], work, root=root)
     with proxy as endpoint:
         url = f"http://127.0.0.1:{endpoint.port}/mcp"
@@ -153,33 +168,30 @@ def measure(
         except (RuntimeError, OSError, ValueError) as exc:
             failures["fastmcp"] = f"FastMCP unavailable: {exc}"
             targets = tuple(t for t in targets if t != "fastmcp")
-    with running_http_upstream(plan.work) as http_upstream:
-        for round_ in range(plan.repeat):
-            turn = round_ % len(targets)
-            for handshake in plan.handshakes:
-                stdio = Upstream.rich_stdio().with_handshake(handshake)
-                http = http_upstream.with_handshake(handshake)
-                for target in targets[turn:] + targets[:turn]:
-                    where = f"{handshake}/{target}"
-                    if where in failures:
-                        continue
-                    try:
-                        serving = _serving(target, handshake, stdio, http, plan.work, baseline)
-                        with serving as (url, proxies, upstreams):
-                            for c in plan.concurrency:
-                                clients = processes_for(c, processes)
-                                result = _cell(url, proxies, upstreams, http, c, plan, clients)
-                                runs[f"{where}/{c}"].append(result)
-                                progress(
-                                    f"  {handshake:6} {target:22} c={c:<3} round {round_ + 1}/{plan.repeat}:"
-                                    f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
-                                    f"  proxy CPU {result['proxy_cpu_ms']:.3f} ms/call"
-                                    f"  ({result['protocol_version']}, {result['processes']} client proc)"
-                                    f"  errors {result['errors']}"
-                                )
-                    except FAILURES as exc:
-                        failures[where] = str(exc)
-                        progress(f"  {where}: FAILED: {exc}")
+    for round_ in range(plan.repeat):
+        turn = round_ % len(targets)
+        for handshake in plan.handshakes:
+            stdio = Upstream.rich_stdio().with_handshake(handshake)
+            for target in targets[turn:] + targets[:turn]:
+                where = f"{handshake}/{target}"
+                if where in failures:
+                    continue
+                try:
+                    with _serving(target, handshake, stdio, plan.work, baseline) as (url, proxies, upstreams):
+                        for c in plan.concurrency:
+                            clients = processes_for(c, processes)
+                            result = _cell(url, proxies, upstreams, stdio, c, plan, clients)
+                            runs[f"{where}/{c}"].append(result)
+                            progress(
+                                f"  {handshake:6} {target:22} c={c:<3} round {round_ + 1}/{plan.repeat}:"
+                                f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
+                                f"  proxy CPU {result['proxy_cpu_ms']:.3f} ms/call"
+                                f"  ({result['protocol_version']}, {result['processes']} client proc)"
+                                f"  errors {result['errors']}"
+                            )
+                except FAILURES as exc:
+                    failures[where] = str(exc)
+                    progress(f"  {where}: FAILED: {exc}")
     medians = {k: {m: median_of(v, m) for m in METRICS} for k, v in runs.items()}
     protocols = {k: sorted({r["protocol_version"] for r in v}) for k, v in runs.items()}
     return {

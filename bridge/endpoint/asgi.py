@@ -22,6 +22,9 @@ is ended here: 503 when its answer had not begun.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from a2wsgi import WSGIMiddleware
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["create_asgi_app"]
 
+access = logging.getLogger("bridge.access")
+
 #: Where an MCP client request carries its principal to the handlers (``scope["state"]``).
 PRINCIPAL = "bridge.principal"
 #: Worker threads for the Flask side; each in-flight REST call holds one while it waits upstream.
@@ -57,6 +62,31 @@ def _is_mcp_client(scope: Scope, headers: Headers) -> bool:
     if headers.get("mcp-session-id", "") or headers.get("mcp-protocol-version", ""):
         return True
     return "text/event-stream" in headers.get("accept", "")
+
+
+def _access_logged(app: ASGIApp) -> ASGIApp:
+    """The SDK's ``/mcp`` app with an access line per request, as every other route writes one
+    (method, path, status, time: nothing from the headers, which may carry secrets)."""
+
+    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
+        if not access.isEnabledFor(logging.INFO):
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, sending)
+        finally:
+            access.info("%s %s %s %.1fms", scope["method"], MCP_PATH, status, (time.perf_counter() - started) * 1000)
+
+    return logged
 
 
 def create_asgi_app(
@@ -85,6 +115,7 @@ def create_asgi_app(
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     rest_app = WSGIMiddleware(flask_app, workers=threads)
+    sdk_app = _access_logged(mcp_app)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # the SDK's session manager lives as long as the server
@@ -128,9 +159,9 @@ def create_asgi_app(
                 if drain is not None and scope["method"] == "GET":  # the SDK's notification stream
                     drain.hold_stream()
                 if lean is not None:  # the common requests on the loop; the SDK's app for the rest
-                    await lean(scope, receive, send, headers, mcp_app)
+                    await lean(scope, receive, send, headers, sdk_app)
                 else:
-                    await mcp_app(scope, receive, send)
+                    await sdk_app(scope, receive, send)
                 return
             if plain_rpc is not None and plain_rpc.match(scope):
                 await plain_rpc(scope, receive, send, headers)

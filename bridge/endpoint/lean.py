@@ -14,9 +14,14 @@ in ``scope["state"]``; the answer is written as the SDK writes it:
 
 Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` of both
 generations and 2026-07-28 ``tools/list``, well formed, with a small ``Content-Length`` body,
-from a client that declared neither sampling nor elicitation (its questions need the SDK's
-channels and rounds), not a task, not a retry with answers. An upstream's question to such a
-client is refused as the SDK refuses it (2026-07-28: the request ends with -32021). Anything
+not a task, not a retry with answers. A 2025-era client that declared sampling or elicitation
+is asked an upstream's question on its call's own stream, as the SDK asks it, and POSTs its
+answer back here (``Questions``). A 2026-07-28 client that declared either is served here only
+when the tool's server speaks 2026-07-28 too: the server's questions then come back inside the
+result, which goes to the client as the SDK's path sends it (only the questions it can
+answer), and its retry with the answers goes to the SDK; a 2025-era server's mid-call question
+to such a client needs the SDK's held call and rounds. An upstream's question to a client that
+declared no capability for it is refused as the SDK refuses it (2026-07-28: -32021). Anything
 else, and every request whose headers, session or body are off, goes to the SDK with its body
 replayed, so it answers as it always has: ``initialize``, GET streams, DELETE, notifications,
 subscriptions, tasks, errors. Cancellation: the client going away, or a 2025-era client's
@@ -46,7 +51,7 @@ from pydantic import BaseModel
 
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
-from bridge.endpoint.lean_exchange import Exchange, LeanRelay, Watch, Watches
+from bridge.endpoint.lean_exchange import Exchange, LeanRelay, Questions, Watch, Watches
 from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer, task_support_of
@@ -115,6 +120,7 @@ class LeanMcp:
         self._watches = Watches()
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
+        self._questions = Questions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
         session_id = headers.get("mcp-session-id", "")
@@ -134,7 +140,8 @@ class LeanMcp:
             message = orjson.loads(body)
         except orjson.JSONDecodeError:
             message = None
-        if not modern and await self._cancelled(message, session_id, send):
+        if not modern and (self._cancelled(message, session_id) or self._questions.answered(session_id, message)):
+            await _accepted(send, session_id)
             return
         taken = self._taken(message, modern, version, session_id, headers, scope)
         if taken is not None:
@@ -142,8 +149,9 @@ class LeanMcp:
             return
         await sdk(scope, replayed(body, receive), send)
 
-    async def _cancelled(self, message: Any, session_id: str, send: Send) -> bool:
-        """A 2025-era ``notifications/cancelled`` naming a request served here: that call cancelled, 202."""
+    def _cancelled(self, message: Any, session_id: str) -> bool:
+        """Whether ``message`` is a 2025-era ``notifications/cancelled`` naming a request served here
+        (then that call is cancelled)."""
         if not isinstance(message, dict) or message.get("method") != "notifications/cancelled" or "id" in message:
             return False
         params = message.get("params")
@@ -152,10 +160,6 @@ class LeanMcp:
         if task is None:
             return False
         task.cancel()
-        head = [(b"content-type", b"application/json"), (b"content-length", b"0")]
-        head.append((b"mcp-session-id", session_id.encode("latin-1")))
-        await send({"type": "http.response.start", "status": 202, "headers": head})
-        await send({"type": "http.response.body", "body": b""})
         return True
 
     def _taken(
@@ -187,10 +191,15 @@ class LeanMcp:
                 return None
             self.sessions.hold(transport)
             declared = found
-        if any(declared.get(kind) is not None for kind in _ASKABLE):
-            return None
-        if method == "tools/call" and not self._plain_call(params, scope, modern):
-            return None
+        if method == "tools/call":
+            if (
+                modern
+                and any(declared.get(kind) is not None for kind in _ASKABLE)
+                and not self._backend.asks_in_results(params["name"], Caller(scope.get("state", {})))
+            ):
+                return None
+            if not self._plain_call(params, scope, modern):
+                return None
         return rid, method, params, modern, session_id, declared
 
     def _still_open(self, session_id: str) -> None:
@@ -245,8 +254,11 @@ class LeanMcp:
         meta: JSON = params.get("_meta") or {}
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
         exchange = Exchange(send, modern, session_id)
+        ask = None
+        if not modern and any(declared.get(kind) is not None for kind in _ASKABLE):
+            ask = self._questions.asker(exchange, session_id, declared)
         relay = LeanRelay(
-            exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel
+            exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel, ask
         )
         caller = Caller(scope.get("state", {}), str(rid))
         watch = Watch(exchange, receive, me, modern)
@@ -315,6 +327,14 @@ class LeanMcp:
         if isinstance(meta, dict) and meta.get(SERVER_INFO_META) is None:
             return {**result, "_meta": {**meta, SERVER_INFO_META: self._stamp}}
         return result
+
+
+async def _accepted(send: Send, session_id: str) -> None:
+    """202, as the SDK answers a 2025-era session's notification or response."""
+    head = [(b"content-type", b"application/json"), (b"content-length", b"0")]
+    head.append((b"mcp-session-id", session_id.encode("latin-1")))
+    await send({"type": "http.response.start", "status": 202, "headers": head})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _agreeing(params: JSON, method: str, version: str, headers: Headers) -> bool:

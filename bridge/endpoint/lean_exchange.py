@@ -3,8 +3,10 @@
 ``Exchange`` writes one request's answer as the SDK's Streamable HTTP server would: SSE events as
 they come, then the response (or plain JSON for a 2026-07-28 call that sent nothing before it).
 ``LeanRelay`` is the call's way back to its client (``bridge.model.Relay``): progress and log
-notifications as SSE events on that exchange; a question is refused, as a client that declared
-no capability for it is refused by the SDK. ``Watches`` looks at every call in flight on one
+notifications as SSE events on that exchange; a question, for a 2025-era client that declared
+it can answer it, as a request on that stream too, whose answer the client POSTs back
+(``Questions``), and otherwise refused, as the SDK refuses a client that declared no capability
+for it. ``Watches`` looks at every call in flight on one
 timer: a call still running after ``WATCH_SECONDS`` has its client's going away watched for, and
 a silent 2026-07-28 call is pinged every ``PING_SECONDS``.
 """
@@ -12,7 +14,8 @@ a silent 2026-07-28 call is pinged every ``PING_SECONDS``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import itertools
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import orjson
@@ -20,12 +23,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 
-from bridge.mcpserver.relay import RelayBase, unanswerable
+from bridge.mcpserver.relay import RelayBase, question_types, unanswerable
 from bridge.model import JSON, RelayRefused
 
 from .http import Receive, Send
 
-__all__ = ["PING_SECONDS", "WATCH_SECONDS", "Exchange", "LeanRelay", "Watch", "Watches", "sse"]
+__all__ = ["PING_SECONDS", "WATCH_SECONDS", "Exchange", "LeanRelay", "Questions", "Watch", "Watches", "sse"]
 
 #: A silent 2026-07-28 call commits to SSE after this long and is pinged as often (the SDK's interval).
 PING_SECONDS: Final = 15.0
@@ -34,6 +37,8 @@ PING_SECONDS: Final = 15.0
 #: to cancel the upstream call of a client that has left.
 WATCH_SECONDS: Final = 0.05
 _QUESTIONS: Final = frozenset({"sampling/createMessage", "elicitation/create"})
+#: Puts a question to the call's client and returns its answer (``Questions.asker``).
+Ask = Callable[[str, JSON], Awaitable[JSON]]
 
 SSE_HEAD: Final = [
     (b"content-type", b"text/event-stream"),
@@ -89,10 +94,19 @@ class Exchange:
 class LeanRelay(RelayBase):
     """The caller's side of a call served here (``bridge.model.Relay``), as ``CallerRelay`` is on the SDK's path."""
 
-    def __init__(self, exchange: Exchange, token: Any, level: str | None, modern: bool, stop: Callable[[], object]):
+    def __init__(
+        self,
+        exchange: Exchange,
+        token: Any,
+        level: str | None,
+        modern: bool,
+        stop: Callable[[], object],
+        ask: Ask | None = None,
+    ) -> None:
         super().__init__(token, level, modern)
         self._exchange = exchange
         self._stop = stop
+        self._ask = ask
         #: Set when a question ended the request (2026-07-28: -32021, as a held call is refused).
         self.refusal: MCPError | None = None
 
@@ -115,10 +129,62 @@ class LeanRelay(RelayBase):
     async def ask(self, method: str, params: JSON) -> JSON:
         if method not in _QUESTIONS:
             raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
+        if self._ask is not None:
+            return await self._ask(method, params)
         if self._modern:  # the request ends with -32021, as the SDK's held call is refused
             self.refusal = unanswerable(method)
             self._stop()
         raise RelayRefused(f"the client did not declare the capability {method} needs")
+
+
+class Questions:
+    """Questions put to 2025-era clients of the lean path, each on its call's own stream as the SDK
+    puts them, and the answers those clients POST back, by session and question id.
+
+    The ids are strings (``lean-q-N``): the SDK's session numbers its own requests, so an answer
+    is never taken for the other's.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[str, str], asyncio.Future[JSON]] = {}
+        self._ids = itertools.count(1)
+
+    def asker(self, exchange: Exchange, session_id: str, declared: JSON) -> Ask:
+        """How a call on ``exchange`` puts a question to its client, which declared ``declared``."""
+
+        async def ask(method: str, params: JSON) -> JSON:
+            request_type, result_type, _ = question_types(method, params)
+            if declared.get("sampling" if method == "sampling/createMessage" else "elicitation") is None:
+                raise RelayRefused(f"the client did not declare the capability {method} needs")
+            request = request_type.model_validate({"method": method, "params": params})
+            key = (session_id, f"lean-q-{next(self._ids)}")
+            answered = self._waiting[key] = asyncio.get_running_loop().create_future()
+            try:
+                sent = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+                await exchange.event(sse({"jsonrpc": "2.0", "id": key[1], **sent}))
+                answer = await answered
+            finally:
+                self._waiting.pop(key, None)
+            error = answer.get("error")
+            if isinstance(error, dict):
+                raise RelayRefused(str(error.get("message", "")), int(error.get("code", 0)))
+            result: JSON = result_type.model_validate(answer.get("result")).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+            return result
+
+        return ask
+
+    def answered(self, session_id: str, message: Any) -> bool:
+        """Whether ``message`` answers a question put here (then it is taken)."""
+        if not isinstance(message, dict) or "method" in message or not isinstance(message.get("id"), str):
+            return False
+        waiting = self._waiting.get((session_id, message["id"]))
+        if waiting is None:
+            return False
+        if not waiting.done():
+            waiting.set_result(message)
+        return True
 
 
 async def disconnect(receive: Receive) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge.audit import DENIED, audit
 from bridge.calls import Calls, CallView
@@ -133,6 +134,15 @@ class GatewayBackend:
         except BridgeError:  # the call itself will say what is wrong with the name
             return None
         return self.gateway.upstreams.catalog(server).tools.get(tool)
+
+    def asks_in_results(self, name: str, caller: Caller) -> bool:
+        """Whether tool ``name``'s server speaks 2026-07-28, so that its questions come back inside the
+        call's result (input required), never as requests in the middle of it."""
+        try:
+            server, _ = self.gateway.resolve_tool(name, _principal(caller))
+        except BridgeError:
+            return False
+        return self.gateway.upstreams.status(server).protocol_version in MODERN_PROTOCOL_VERSIONS
 
     async def start_task(self, name: str, arguments: JSON, caller: Caller) -> CallView:
         async def work() -> CallView:

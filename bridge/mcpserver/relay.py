@@ -35,7 +35,7 @@ from bridge.mcpserver.holding import Held
 from bridge.mcpserver.sessions import Ctx, LogLevels
 from bridge.model import JSON, MISSING_CAPABILITY, RelayRefused
 
-__all__ = ["CallerRelay", "RelayBase", "answerable", "unanswerable"]
+__all__ = ["CallerRelay", "RelayBase", "answerable", "question_types", "unanswerable"]
 
 #: How long a finished request waits for its last progress notifications to go out.
 FLUSH_TIMEOUT = 5.0
@@ -53,6 +53,22 @@ _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
         types.ClientCapabilities(elicitation=types.ElicitationCapability()),
     ),
 }
+
+
+def question_types(method: str, params: JSON) -> tuple[type[Any], type[Any], types.ClientCapabilities]:
+    """What a question ``method`` the upstream asks is checked as: its request type, its answer's
+    type, and the capability the client must have declared.
+
+    Raises:
+        RelayRefused: ``method`` is not a question relayed to clients.
+    """
+    found = _QUESTIONS.get(method)
+    if found is None:
+        raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
+    request_type, result_type, capability = found
+    if method == "sampling/createMessage" and params.get("tools"):
+        result_type = types.CreateMessageResultWithTools
+    return request_type, result_type, capability
 
 
 def _declares(method: str, params: JSON, declared: types.ClientCapabilities) -> bool:
@@ -226,9 +242,7 @@ class CallerRelay(RelayBase):
 
     async def ask(self, method: str, params: JSON) -> JSON:
         session: ServerSession = self._ctx.session
-        request_type, result_type, capability = _QUESTIONS.get(method, (None, None, None))
-        if request_type is None or result_type is None or capability is None:
-            raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
+        request_type, result_type, capability = question_types(method, params)
         if not session.check_client_capability(capability):
             if self.held is not None:  # a 2026-07-28 client is told, as it would be by the server itself
                 self.held.refuse(_missing(_NEEDED[method]))
@@ -238,8 +252,6 @@ class CallerRelay(RelayBase):
             return await self.held.ask(method, params)
         if not session.can_send_request:
             raise RelayRefused(f"{method}: this request has no channel back to its client")
-        if method == "sampling/createMessage" and params.get("tools"):
-            result_type = types.CreateMessageResultWithTools
         try:
             answer = await session.send_request(
                 request_type.model_validate({"method": method, "params": params}),
