@@ -58,6 +58,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP client stack (httpx2, httpcore2, h11)", ("httpx2/", "httpcore2/", "h11/")),
     ("bridge's stdio transport (bridge/upstream/stdio.py)", ("upstream/stdio.py",)),
     ("bridge's HTTP transport (bridge/upstream/http.py)", ("upstream/http.py",)),
+    ("lean HTTP requests (bridge/upstream/lean_http.py)", ("upstream/lean_http.py",)),
     ("pydantic", ("pydantic/", "pydantic_core")),
     ("asyncio event loop", ("asyncio/base_events", "asyncio/selector_events", "asyncio/events")),
 )

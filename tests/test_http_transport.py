@@ -20,7 +20,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from bridge.upstream.http import LeanTransport
+from bridge.upstream.http import LeanTransport, PooledBody
+from bridge.upstream.wire import request_head
 from harness import apoll, free_port
 
 
@@ -187,3 +188,30 @@ def test_failures_are_httpx2_exceptions() -> None:
             assert (await client.post(server.url + "/echo", content=b"still fine")).content == b"still fine"
 
         run(test)
+
+
+def test_a_body_ended_before_its_end_is_drained_and_its_connection_reused() -> None:
+    """What the lean HTTP channel does once an event stream has brought its answer (``PooledBody.end``)."""
+    with peer() as server:
+
+        async def test() -> bytes:
+            transport = LeanTransport()
+            key = ("127.0.0.1", server.server_address[1])
+            try:
+                conn = await transport.exchange(key, request_head(b"GET", b"/chunks", [(b"host", b"x")]), 5, 5)
+                body = PooledBody(transport, key, conn, 5)
+                async for chunk in body:
+                    assert chunk.startswith(b"data: one")
+                    break
+                body.end()  # the rest, still to come, is not wanted
+                server.release.set()
+                await apoll(lambda: transport._idle.get(key), timeout=10, what="the drained connection pooled")
+                echo = request_head(b"POST", b"/echo", [(b"host", b"x"), (b"content-length", b"5")]) + b"again"
+                again = await transport.exchange(key, echo, 5, 5)
+                rest = PooledBody(transport, key, again, 5)
+                return b"".join([chunk async for chunk in rest])
+            finally:
+                await transport.aclose()
+
+        assert asyncio.run(test()) == b"again"
+        assert len(set(server.client_ports)) == 1

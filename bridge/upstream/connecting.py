@@ -7,7 +7,8 @@ negotiated revision is pinned, so a reconnect skips the discover probe and keeps
 capabilities; after a failed attempt it is forgotten, as the server may have changed revision.
 An HTTP server with credentials beyond static headers (an OAuth 2.0 token, the caller's
 identity) gets them from ``bridge/upstream/credentials.py`` on each request; one without pays
-nothing for them.
+nothing for them, and its tool calls may go as lean requests (``bridge/upstream/lean_http.py``)
+beside the SDK session on the same pooled connections.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bridge.config import ServerConfig
 from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
 from bridge.upstream.http import LeanTransport
 from bridge.upstream.lean_calls import LeanChannel
+from bridge.upstream.lean_http import HttpChannel
 from bridge.upstream.lean_pipe import LeanPipe
 from bridge.upstream.link import Link
 from bridge.upstream.relaying import BackChannel
@@ -60,10 +62,12 @@ class Connector:
         self._token = AccessToken(config.oauth) if config.oauth is not None else None
         #: The last connection's lean requests beside its session, where its transport offers them.
         self.lean: LeanChannel | None = None
+        self._http: HttpChannel | None = None
 
     async def connect(self, stack: AsyncExitStack) -> Client:
         """A client whose handshake is done and whose revision is pinned; ``stack`` closes it."""
         self.lean = None
+        self._http = None
         pipe = LeanPipe() if self._config.transport == "stdio" and os.name == "posix" else None
         client = self._client(await self._target(stack, pipe))
         await stack.enter_async_context(client)
@@ -71,6 +75,9 @@ class Connector:
         if pipe is not None:
             pipe.bind(client.session)
             self.lean = pipe
+        elif self._http is not None:
+            self._http.bind(client.session)
+            self.lean = self._http
         return client
 
     def forget(self) -> None:
@@ -91,14 +98,20 @@ class Connector:
             return sse_client(cfg.url or "", headers=dict(cfg.headers) or None, auth=auth)
         # A client we pass in is ours to close: the exit stack does it with the connection.
         # The SDK's client settings (create_mcp_http_client) over the lean transport.
+        transport = LeanTransport()
         http = await stack.enter_async_context(
             httpx2.AsyncClient(
                 headers=dict(cfg.headers) or None,
                 timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
-                transport=LeanTransport(),
+                transport=transport,
                 auth=auth,
             )
         )
+        if auth is None and (cfg.url or "").startswith("http://"):  # credentials stay on the SDK path
+            self._http = HttpChannel(
+                cfg.url or "", transport, headers=cfg.headers, back=self._back, on_message=self._on_message
+            )
+            stack.callback(self._http.close)  # with the connection, its lean requests end
         return streamable_http_client(cfg.url or "", http_client=http)
 
     async def _auth(self, stack: AsyncExitStack) -> UpstreamAuth | None:

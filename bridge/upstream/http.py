@@ -25,14 +25,18 @@ import httpx2
 
 from bridge.upstream.wire import HttpConnection, request_head
 
-__all__ = ["LeanTransport"]
+__all__ = ["LeanTransport", "PooledBody"]
 
 #: Idle keep-alive connections kept per upstream host and port.
 MAX_IDLE = 64
+#: How long the rest of a response no longer wanted may take to arrive before its connection is dropped.
+DRAIN_TIMEOUT = 2.0
 
 
-class _Body(httpx2.AsyncByteStream):
-    """A response body as it arrives; the connection goes back to the pool once it is all read."""
+class PooledBody(httpx2.AsyncByteStream):
+    """A response body as it arrives; the connection goes back to the pool once it is all read.
+
+    Failures are httpx2's: ``ReadTimeout``, ``RemoteProtocolError`` for a connection lost mid-body."""
 
     def __init__(self, owner: LeanTransport, key: tuple[str, int], conn: HttpConnection, timeout: float | None) -> None:
         self._owner = owner
@@ -63,6 +67,20 @@ class _Body(httpx2.AsyncByteStream):
     async def aclose(self) -> None:
         self._finish(keep=False)
 
+    def end(self) -> None:
+        """Done with the body, read or not, and what is left of it is not wanted. The connection
+        goes back to the pool once the response has all arrived: an event stream whose answer
+        has been read ends just after it, awaited in the background (``LeanTransport.drain``)."""
+        conn = self._conn
+        if conn is None:
+            return
+        if conn.complete or conn.lost:
+            _discard(conn)
+            self._finish(keep=True)
+        else:
+            self._conn = None
+            self._owner.drain(self._key, conn)
+
     def _finish(self, *, keep: bool) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
@@ -79,6 +97,9 @@ class LeanTransport(httpx2.AsyncBaseTransport):
     def __init__(self, fallback: httpx2.AsyncBaseTransport | None = None) -> None:
         self._fallback = fallback if fallback is not None else httpx2.AsyncHTTPTransport()
         self._idle: dict[tuple[str, int], list[HttpConnection]] = {}
+        #: The Streamable HTTP session the upstream assigned, if any (``bridge.upstream.lean_http``).
+        self.session_id: str | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
@@ -92,21 +113,37 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         except ValueError as exc:
             raise httpx2.LocalProtocolError(str(exc)) from None
         key = (url.host, url.port or 80)
+        conn = await self.exchange(key, message, timeouts.get("connect"), read_timeout)
+        if self.session_id is None:  # assigned once, by the initialize answer
+            self._note_session(conn.headers)
+        return httpx2.Response(
+            conn.status,
+            headers=conn.headers,
+            stream=PooledBody(self, key, conn, read_timeout),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self, key: tuple[str, int], message: bytes, connect_timeout: float | None, read_timeout: float | None
+    ) -> HttpConnection:
+        """Send ``message`` (a whole request) to ``key`` on a pooled connection; it returns once the
+        response's head has arrived, its body still to read (then ``release`` it, or close it)."""
         # An idle connection the upstream has closed is seen (and skipped) here: its FIN arrives
         # at once. One it closes at the very moment it is reused fails this request, as with
         # httpcore; a request is never sent twice, since a tool call must not run twice.
-        conn = self._take_idle(key) or await self._connect(key, timeouts.get("connect"))
+        conn = self._take_idle(key) or await self._connect(key, connect_timeout)
         try:
             await self._send(conn, message, read_timeout)
         except BaseException:
             conn.close()
             raise
-        return httpx2.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=_Body(self, key, conn, read_timeout),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        return conn
+
+    def _note_session(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Keep the ``Mcp-Session-Id`` an answer assigns (the initialize answer's), for lean requests."""
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == b"mcp-session-id":
+                self.session_id = value.decode("latin-1")
 
     async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None) -> None:
         assert conn.transport is not None
@@ -139,6 +176,30 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 return conn
         return None
 
+    def drain(self, key: tuple[str, int], conn: HttpConnection) -> None:
+        """Let the rest of a response arrive, unread, then pool its connection (``PooledBody.end``)."""
+        task = asyncio.get_running_loop().create_task(self._drain(key, conn))
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _drain(self, key: tuple[str, int], conn: HttpConnection) -> None:
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                while not conn.complete and not conn.lost:
+                    _discard(conn)
+                    await conn.wait()
+        except TimeoutError:  # a stream kept open after its answer
+            conn.close()
+            return
+        except BaseException:  # the transport is closing
+            conn.close()
+            raise
+        _discard(conn)
+        if conn.reusable():
+            self.release(key, conn)
+        else:
+            conn.close()
+
     def release(self, key: tuple[str, int], conn: HttpConnection) -> None:
         idle = self._idle.setdefault(key, [])
         if len(idle) < MAX_IDLE:
@@ -147,6 +208,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             conn.close()
 
     async def aclose(self) -> None:
+        for task in self._draining:
+            task.cancel()
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
@@ -157,6 +220,11 @@ class LeanTransport(httpx2.AsyncBaseTransport):
 def _lean(request: httpx2.Request) -> bool:
     """Plain HTTP with a body of known length (or none); HEAD's bodiless answers are left to httpx2."""
     return request.url.scheme == "http" and request.method != "HEAD" and "transfer-encoding" not in request.headers
+
+
+def _discard(conn: HttpConnection) -> None:
+    while conn.chunks:
+        conn.take()
 
 
 def _failure(conn: HttpConnection, message: str, kind: type[httpx2.TransportError]) -> httpx2.TransportError:

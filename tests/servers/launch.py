@@ -20,13 +20,20 @@ START_TIMEOUT = 30.0
 
 @contextmanager
 def running_http_server(
-    kind: Literal["http", "sse"], *, legacy: bool = False, name: str = "rich", token: str | None = None
+    kind: Literal["http", "sse"],
+    *,
+    legacy: bool = False,
+    name: str = "rich",
+    token: str | None = None,
+    json_response: bool = False,
 ) -> Iterator[str]:
-    """Yield the URL of a rich server on a free loopback port (``/mcp`` or ``/sse``)."""
+    """Yield the URL of a rich server on a free loopback port (``/mcp`` or ``/sse``); ``json_response``:
+    Streamable HTTP answers are JSON bodies, not event streams."""
     port = free_port()
     args = [sys.executable, str(RICH_SERVER), kind, "--port", str(port), "--name", name]
     args += ["--legacy"] if legacy else []
     args += ["--require-token", token] if token else []
+    args += ["--json-response"] if json_response else []
     with (
         tempfile.TemporaryDirectory(prefix="rich-server-") as logs,
         started(f"rich server ({kind})", args, log=Path(logs) / "server.log") as server,

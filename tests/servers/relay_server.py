@@ -9,7 +9,7 @@ Each answer names what the tool received, so a test can tell whose question reac
 ``holding`` and ``following`` say what is under way here (``hold`` calls running, resources
 followed), so a test can wait for the moment a call or a subscription has arrived, not sleep.
 
-    python tests/servers/relay_server.py [--legacy]
+    python tests/servers/relay_server.py [--legacy] [--http-port N]     (stdio, or Streamable HTTP at /mcp)
 """
 
 from __future__ import annotations
@@ -141,11 +141,17 @@ def build() -> MCPServer:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--legacy", action="store_true", help="speak only the handshake generation")
+    parser.add_argument("--http-port", type=int, help="serve Streamable HTTP on this port instead of stdio")
     args = parser.parse_args()
     server = build()
     if args.legacy:
         speak_handshake_only(server)
-    server.run("stdio")
+    if args.http_port is None:
+        server.run("stdio")
+        return
+    import uvicorn
+
+    uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=args.http_port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -231,6 +231,7 @@ def main() -> None:
     parser.add_argument("--name", default="rich")
     parser.add_argument("--legacy", action="store_true", help="speak only the 2025-11-25 handshake generation")
     parser.add_argument("--require-token", help="HTTP only: answer 401 unless 'Authorization: Bearer <token>'")
+    parser.add_argument("--json-response", action="store_true", help="HTTP only: answer JSON, not an event stream")
     args = parser.parse_args()
     server = build(args.name)
     if args.legacy:
@@ -240,7 +241,7 @@ def main() -> None:
         return
     import uvicorn
 
-    app = server.streamable_http_app() if args.transport == "http" else server.sse_app()
+    app = server.streamable_http_app(json_response=args.json_response) if args.transport == "http" else server.sse_app()
     if args.require_token:
         app = bearer_only(app, args.require_token)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -1,0 +1,314 @@
+"""Lean requests to a Streamable HTTP upstream: one POST each, beside the SDK's client session.
+
+Through the SDK, a request to an HTTP upstream passes pydantic models, the dispatcher, anyio
+streams, the streamable-http client's tasks and httpx2's request and response objects; that
+was most of the bridge's CPU per tool call. ``HttpChannel`` sends the same POST the SDK would
+(the negotiated revision's headers, the session id, the 2026-07-28 routing headers, the
+config's static headers) written in one piece on ``LeanTransport``'s pooled connections, and
+reads the answer, JSON or an event stream, where it arrives. The SDK session stays beside it
+for everything else: the handshake, pings, listings, the GET stream, subscriptions, tasks.
+
+Every outcome ends as it does on the SDK path:
+
+- a JSON-RPC error answer, and each HTTP status the SDK turns into one (202, a redirect, a 4xx
+  or 5xx; 404 on a 2025 session is "Session terminated"), raises ``MCPError``;
+- a lost connection raises httpx2's ``TransportError``, so the session sees a connection loss,
+  and once the session's connection is closed every request fails at once, as the SDK's do;
+- what the server sends on the answer's stream before the answer goes where the SDK sends it:
+  log messages to the back channel, other notifications to the session's message handler, and
+  a 2025 session's questions (sampling, elicitation) to the back channel, whose answer is POSTed;
+- a request given up (deadline, caller gone) is cancelled upstream as the SDK does it: at
+  2026-07-28 by closing its stream, before that with a ``notifications/cancelled`` POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import orjson
+from mcp.client.session import ClientSession, MessageHandlerFnT
+from mcp.client.streamable_http import DEFAULT_MAX_SSE_EVENT_SIZE
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import (
+    CONNECTION_CLOSED,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+)
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from bridge.upstream.http import LeanTransport, PooledBody
+from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests, connection_closed
+from bridge.upstream.relaying import BackChannel
+from bridge.upstream.wire import request_head
+
+__all__ = ["HttpChannel"]
+
+log = logging.getLogger(__name__)
+
+#: What the SDK's client advertises it takes (``StreamableHTTPTransport._prepare_headers``).
+ACCEPT = "application/json, text/event-stream"
+#: The largest event an answer's stream may carry (the SDK transport's default bound).
+MAX_EVENT_SIZE = DEFAULT_MAX_SSE_EVENT_SIZE
+#: Redirects within the endpoint's origin followed for one request at most (httpx2's own bound).
+MAX_REDIRECTS = 20
+#: What the SDK's requests say they come from (httpx2's default, kept unless the config sets one).
+USER_AGENT = f"python-httpx2/{httpx2.__version__}"
+#: Bound on POSTing a cancellation or a question's answer; the SDK's abandon-write bound is alike.
+SIDE_POST_TIMEOUT = 5.0
+
+
+class HttpChannel(LeanRequests):
+    """``LeanChannel`` over Streamable HTTP for one connected session; lives on the upstream loop.
+
+    Each answer comes on its own POST, so the table of requests awaiting answers stays empty:
+    of ``LeanRequests`` this takes the ids and the stamp."""
+
+    def __init__(
+        self,
+        url: str,
+        transport: LeanTransport,
+        *,
+        headers: Mapping[str, str],
+        back: BackChannel,
+        on_message: MessageHandlerFnT,
+    ) -> None:
+        super().__init__()
+        parsed = httpx2.URL(url)
+        self._key = (parsed.host, parsed.port or 80)
+        self._endpoint = parsed
+        self._target = parsed.raw_path
+        self._transport = transport
+        self._back = back
+        self._on_message = on_message
+        self._version = b""
+        self._modern = False
+        #: Only for the error context of httpx2's event-stream reader.
+        self._stream_request = httpx2.Request("POST", url)
+        self._side_posts: set[asyncio.Task[None]] = set()
+        # The headers every POST carries: the SDK transport's over the config's over httpx2's own
+        # (as httpx2 merges them), but for Accept-Encoding: these bodies are read as they come.
+        fixed = {"connection": "keep-alive", "user-agent": USER_AGENT}
+        fixed |= {name.lower(): value for name, value in headers.items()}
+        fixed |= {"accept": ACCEPT, "content-type": "application/json"}
+        self._fixed = [
+            (b"host", parsed.netloc),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in fixed.items()),
+        ]
+
+    def bind(self, session: ClientSession) -> None:
+        super().bind(session)
+        version = session.protocol_version or ""
+        self._version = version.encode("ascii")
+        self._modern = version in MODERN_PROTOCOL_VERSIONS
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The raw JSON ``result`` of one request (see the module docstring for every other ending)."""
+        # At 2026-07-28 the stamp is the ``_meta`` envelope and the routing headers (Mcp-Method,
+        # Mcp-Name, the tool's Mcp-Param-*), before it the version header.
+        if self.closed:
+            raise connection_closed()
+        stamped, headers = self.stamped(method, params)
+        self.sent += 1
+        request_id = f"{LEAN_ID_PREFIX}{self.sent}"
+        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped})
+        try:
+            for _ in range(MAX_REDIRECTS):
+                message = self._head(headers, len(body)) + body
+                conn = await self._transport.exchange(
+                    self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT
+                )
+                stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
+                if not self._redirected(conn.status, conn.headers):
+                    break
+                stream.end()
+            try:
+                result = await self._answer(conn.status, conn.headers, stream, request_id)
+            except BaseException:
+                await stream.aclose()  # at 2026-07-28 a request given up is cancelled so
+                raise
+            stream.end()
+            return result
+        except asyncio.CancelledError:
+            if not self._modern:  # at 2026-07-28 the closed stream was the signal
+                self._side_post(_notification(request_id))
+            raise
+
+    def _redirected(self, status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+        """A 307 or 308 within the endpoint's origin (a trailing slash, say) is followed, as the
+        SDK's transport follows it; here its target becomes the endpoint's for later requests too."""
+        if status not in (307, 308) or not (location := _header(headers, b"location")):
+            return False
+        there = self._endpoint.copy_with(raw_path=self._target).join(location)
+        if (there.scheme, there.host, there.port or 80) != ("http", self._key[0], self._key[1]):
+            return False
+        self._target = there.raw_path
+        return True
+
+    def _head(self, stamped: Mapping[str, str], length: int) -> bytes:
+        """A POST's head; answers and notifications carry no stamp, only the negotiated version (as the SDK's)."""
+        headers = [*self._fixed, (b"content-length", str(length).encode("ascii"))]
+        session = self._transport.session_id
+        if session is not None:
+            headers.append((b"mcp-session-id", session.encode("latin-1")))
+        if stamped:
+            headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in stamped.items()]
+        elif self._version:
+            headers.append((b"mcp-protocol-version", self._version))
+        return request_head(b"POST", self._target, headers)
+
+    async def _answer(
+        self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str
+    ) -> dict[str, Any]:
+        content_type = _header(headers, b"content-type").lower()
+        if status == 202:
+            raise MCPError(INVALID_REQUEST, "server answered a request with 202 Accepted")
+        if 300 <= status < 400 and (location := _header(headers, b"location")):
+            # Named as the SDK names it: no userinfo, query or fragment, which may carry secrets.
+            there = self._endpoint.join(location).copy_with(userinfo=b"", query=None, fragment=None)
+            raise MCPError(
+                INVALID_REQUEST,
+                f"Redirect to {there} not followed; use that URL as the endpoint if it is the intended server",
+            )
+        if status >= 400:
+            raise await _status_error(status, content_type, stream, self._transport.session_id is not None)
+        if content_type.startswith("application/json"):
+            try:
+                answer = orjson.loads(await _read(stream))
+            except orjson.JSONDecodeError as exc:
+                raise MCPError(PARSE_ERROR, f"Failed to parse JSON response: {exc}") from None
+            return _outcome(answer)
+        if content_type.startswith("text/event-stream"):
+            return await self._events(status, headers, stream, request_id)
+        raise MCPError(INVALID_REQUEST, f"Unexpected content type: {content_type}")
+
+    async def _events(
+        self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str
+    ) -> dict[str, Any]:
+        response = httpx2.Response(status, headers=headers, stream=stream, request=self._stream_request)
+        try:
+            return await self._answer_in(httpx2.EventSource(response, max_event_size=MAX_EVENT_SIZE), request_id)
+        except httpx2.SSEError as exc:  # an event past the bound: the SDK's transport gives up so
+            raise MCPError(CONNECTION_CLOSED, f"SSE stream failed: {exc}") from None
+
+    async def _answer_in(self, events: httpx2.EventSource, request_id: str) -> dict[str, Any]:
+        async for event in events:
+            if event.event != "message" or not event.data:
+                continue  # a priming event (for resumption) or one the SDK only logs
+            try:
+                message = orjson.loads(event.data)
+            except orjson.JSONDecodeError as exc:
+                raise MCPError(PARSE_ERROR, f"Failed to parse SSE message: {exc}") from None
+            if not isinstance(message, dict):
+                raise MCPError(PARSE_ERROR, "Failed to parse SSE message: not a JSON-RPC message")
+            if "method" not in message:
+                if message.get("id") == request_id:
+                    return _outcome(message)
+                continue
+            if "id" in message:
+                await self._asked(message)
+            else:
+                await self._notified(message)
+        raise MCPError(CONNECTION_CLOSED, "SSE stream ended without a response")
+
+    async def _notified(self, message: dict[str, Any]) -> None:
+        """A notification on the answer's stream, handled as the SDK session would."""
+        try:
+            notification = types.server_notification_adapter.validate_python(message, by_name=False)
+        except ValueError:
+            log.debug("upstream sent an unknown notification %r on a call's stream", message.get("method"))
+            return
+        if isinstance(notification, types.LoggingMessageNotification):
+            await self._back.on_log(notification.params)
+        elif not isinstance(notification, types.ProgressNotification):  # no lean request asks for progress
+            await self._on_message(notification)
+
+    async def _asked(self, message: dict[str, Any]) -> None:
+        """A question from the server mid-call (before 2026-07-28): the back channel's answer is POSTed."""
+        method, params = message["method"], message.get("params") or {}
+        answer: dict[str, Any] | types.ErrorData
+        if method == "ping":
+            answer = {}
+        elif method in ("sampling/createMessage", "elicitation/create"):
+            answer = await self._back.ask(method, params)
+        elif method == "roots/list":  # the bridge declares no roots: the SDK's default answer
+            answer = types.ErrorData(code=INVALID_REQUEST, message="List roots not supported")
+        else:
+            answer = types.ErrorData(code=METHOD_NOT_FOUND, message="Method not found")
+        if isinstance(answer, types.ErrorData):
+            reply = {"jsonrpc": "2.0", "id": message["id"], "error": answer.model_dump(mode="json", exclude_none=True)}
+        else:
+            reply = {"jsonrpc": "2.0", "id": message["id"], "result": answer}
+        await self._post(reply)
+
+    def _side_post(self, message: dict[str, Any]) -> None:
+        """POST ``message`` in a task of its own (the request that needs it is being cancelled)."""
+        task = asyncio.get_running_loop().create_task(self._post(message))
+        self._side_posts.add(task)
+        task.add_done_callback(self._side_posts.discard)
+
+    async def _post(self, message: dict[str, Any]) -> None:
+        """POST a notification or an answer; the server's 202 (or anything else) is read and dropped."""
+        body = orjson.dumps(message)
+        wire = self._head({}, len(body)) + body
+        try:
+            conn = await self._transport.exchange(self._key, wire, SIDE_POST_TIMEOUT, SIDE_POST_TIMEOUT)
+            stream = PooledBody(self._transport, self._key, conn, SIDE_POST_TIMEOUT)
+            try:
+                await _read(stream)
+            finally:
+                stream.end()
+        except (httpx2.TransportError, OSError) as exc:
+            log.debug("upstream did not take a message: %s", exc)
+
+
+def _notification(request_id: str) -> dict[str, Any]:
+    params = {"requestId": request_id, "reason": "caller cancelled"}
+    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    for key, value in headers:
+        if len(key) == len(name) and key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _read(stream: PooledBody) -> bytes:
+    return b"".join([chunk async for chunk in stream])
+
+
+def _outcome(message: Any) -> dict[str, Any]:
+    """The ``result`` of a JSON-RPC answer, or its error raised."""
+    if isinstance(message, dict):
+        result = message.get("result")
+        if isinstance(result, dict):
+            return result
+        error = message.get("error")
+        if isinstance(error, dict) and isinstance(error.get("code"), int):
+            raise MCPError(error["code"], str(error.get("message", "")), error.get("data"))
+    raise MCPError(PARSE_ERROR, "Failed to parse JSON response: not a JSON-RPC answer")
+
+
+async def _status_error(status: int, content_type: str, stream: PooledBody, in_session: bool) -> MCPError:
+    """The error the SDK's transport makes of an HTTP error status (``_handle_post_request``)."""
+    if content_type.startswith("application/json"):
+        try:
+            answer = orjson.loads(await _read(stream))
+        except (orjson.JSONDecodeError, httpx2.TransportError):
+            answer = None
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("code"), int):
+            return MCPError(error["code"], str(error.get("message", "")), error.get("data"))
+    if status == 404:
+        if in_session:
+            return MCPError(INVALID_REQUEST, "Session terminated")
+        return MCPError(METHOD_NOT_FOUND, "Not Found")
+    return MCPError(INTERNAL_ERROR, "Server returned an error response")
