@@ -125,7 +125,8 @@ def test_lean_and_sdk_paths_give_byte_identical_results_for_every_kind_of_result
 
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])
 def test_the_upstream_sees_the_same_meta_on_both_paths(protocol: str) -> None:
-    """The caller's request id and trace context, and at 2026-07-28 the SDK's stamp (revision, client, capabilities)."""
+    """The caller's request id and trace context, and at 2026-07-28 the SDK's stamp (revision, client,
+    capabilities: all but the tasks extension, which a lean call does not declare)."""
     meta = ServerConfig(
         name="meta", transport="stdio", command=sys.executable, args=(str(META_SERVER),), protocol=protocol
     )
@@ -137,7 +138,12 @@ def test_the_upstream_sees_the_same_meta_on_both_paths(protocol: str) -> None:
         assert lean.sent == 1
         by_sdk = await _sdk_call(session, "meta", {})
         seen = json.loads(by_lean["content"][0]["text"])
-        assert seen == json.loads(by_sdk["content"][0]["text"])
+        by_session = json.loads(by_sdk["content"][0]["text"])
+        if protocol == "auto":  # a lean call leaves the tasks extension out (it waits for the result)
+            declared = by_session["io.modelcontextprotocol/clientCapabilities"]
+            assert declared.pop("extensions") == {"io.modelcontextprotocol/tasks": {}}
+            assert "extensions" not in seen["io.modelcontextprotocol/clientCapabilities"]
+        assert seen == by_session
         assert seen["mcp-rest-bridge/requestId"] == "call-7"
         assert seen["traceparent"] == f"00-{'0' * 31}1-{'0' * 15}2-01"
         assert ("io.modelcontextprotocol/protocolVersion" in seen) == (protocol == "auto")
@@ -521,9 +527,11 @@ def test_a_plain_prompt_reads_exactly_as_the_sdk_reads_it_and_any_other_is_left_
     _run(rich_stdio(legacy=revision == "legacy"), scenario)
 
 
-def test_a_task_the_upstream_makes_of_a_lean_call_is_followed_to_its_end_as_on_the_sdk_path() -> None:
-    """The tasks extension's server (over stdio here) answers a tool call with a task: the lean
-    call hands it to the task follower, for a REST caller and for one that takes rounds alike."""
+def test_a_lean_call_to_a_server_that_makes_tasks_ends_as_the_sdk_path_s_task_does() -> None:
+    """The tasks extension's server (over stdio here) makes a task of any call that declares the
+    extension, as the SDK's session does: a lean call does not, and is answered at once, with what
+    the SDK's path gets by following the task to its end, for a REST caller and one that takes
+    rounds alike."""
     code = (
         f"import sys; sys.path.insert(0, {str(SERVERS)!r}); from native_tasks_server import build; build().run('stdio')"
     )
@@ -532,18 +540,22 @@ def test_a_task_the_upstream_makes_of_a_lean_call_is_followed_to_its_end_as_on_t
     async def scenario(session: UpstreamSession) -> None:
         lean = _lean(session)
         raw = await lean.request("tools/call", {"name": "native_slow", "arguments": {"seconds": 0}})
-        assert raw["resultType"] == "task"  # what the lean path has to end
+        assert raw["resultType"] == "complete"  # no task: the lean call did not declare the extension
         computed = {"type": "text", "text": "natively computed x"}
         by_lean = await session.call_tool("native_slow", {"seconds": 0.1, "label": "x"})
         assert lean.sent == 2
         assert by_lean["content"] == [computed]
         by_sdk = await _sdk_call(session, "native_slow", {"seconds": 0.1, "label": "x"})
-        assert json.dumps(by_lean) == json.dumps(by_sdk)
+        # The same result; the server stamps its own answer's _meta, not a task's result.
+        assert json.dumps({k: v for k, v in by_lean.items() if k != "_meta"}) == json.dumps(by_sdk)
         passed = await session.call_tool("native_slow", {"seconds": 0.1, "label": "x"}, relay=_Passing())
         assert lean.sent == 3
         assert passed["content"] == [computed]
-        asked = await _outcome(session.call_tool("native_confirm", {"filename": "a"}))
-        assert asked == await _outcome(_sdk_call(session, "native_confirm", {"filename": "a"}))
+        # This server asks only inside a task: the SDK's path (which declares the extension) is asked,
+        # and a REST caller cannot answer; the lean call is not, and the tool confirms by itself.
+        asked = await _outcome(_sdk_call(session, "native_confirm", {"filename": "a"}))
         assert asked.startswith(InputRequired.__name__)
+        confirmed = await session.call_tool("native_confirm", {"filename": "a"})
+        assert confirmed["content"] == [{"type": "text", "text": "natively deleted a"}]
 
     _run(native, scenario)

@@ -25,9 +25,12 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
+import mcp_types as types
 from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
+
+from bridge.upstream.tasks import TASKS
 
 __all__ = ["LEAN_ID_PREFIX", "LeanChannel", "LeanRequests", "connection_closed"]
 
@@ -54,6 +57,28 @@ def connection_closed() -> MCPError:
     return MCPError(code=CONNECTION_CLOSED, message="Connection closed")
 
 
+def _without_tasks(params: dict[str, Any]) -> dict[str, Any]:
+    """A lean ``tools/call``'s params with the tasks extension left out of its declared capabilities.
+
+    A call goes lean only when its tool declares no task support, and the bridge waits for its
+    result anyway: declared, the extension would let a server that makes tasks of its own
+    accord (another bridge does, of any call that declares it) answer with a task to be polled,
+    and keep such a server off its own quick path. The session's other requests keep it.
+    """
+    meta = params.get("_meta")
+    if not isinstance(meta, dict):
+        return params
+    declared = meta.get(types.CLIENT_CAPABILITIES_META_KEY)
+    if not isinstance(declared, dict):
+        return params
+    extensions = declared.get("extensions")
+    if not isinstance(extensions, dict) or TASKS not in extensions:
+        return params
+    kept = {name: value for name, value in extensions.items() if name != TASKS}
+    declared = {**declared, "extensions": kept} if kept else {k: v for k, v in declared.items() if k != "extensions"}
+    return {**params, "_meta": {**meta, types.CLIENT_CAPABILITIES_META_KEY: declared}}
+
+
 class LeanRequests:
     """The lean requests of one connection: their ids, the ones awaiting answers, and the stamp."""
 
@@ -78,7 +103,10 @@ class LeanRequests:
         opts: Any = {}
         # The SDK session's own stamp (no public seam for it), so a lean request carries what the session's would.
         session._stamp(data, opts)
-        return data["params"], opts.get("headers") or {}
+        stamped: dict[str, Any] = data["params"]
+        if method == "tools/call":
+            stamped = _without_tasks(stamped)
+        return stamped, opts.get("headers") or {}
 
     def open(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
         """A fresh id and the future its answer settles; ``forget`` it when done."""
