@@ -162,8 +162,8 @@ def test_an_mcp_client_s_call_joins_the_sdk_s_server_span_to_the_request_s_trace
             "arguments": {},
             "_meta": {
                 "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                # a client that may be asked questions: its calls are the SDK server's, not the lean path's
-                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+                # a client that declares the tasks extension: its calls are the SDK server's, not the lean path's
+                "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
                 "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
             },
         },
