@@ -5,15 +5,16 @@
   run in its own task, its end written to the store, and answered synchronously all the same
   (it ends long before 10 s). The difference is what an asynchronous call costs beyond the call
   itself (target: ≤ 1 ms). ``respond-async`` costs the same work, then the caller reads it once.
-- **polled**: sync echo calls at c=8 (``bench/loadgen.py``) against a fresh bridge, then again
-  while ``bench/call_poller.py`` (a process of its own, bounded) holds 1,000 calls of a slow tool
-  on a second upstream and reads each 10 times a second (10,000 ``GET /calls/{id}`` a second
-  asked for; the table says how many it made). Target: ≥ 0.9× of the throughput without.
+- **polled**: sync echo calls at c=8 (``bench/loadgen.py``) against a fresh bridge, and against
+  another fresh bridge while ``bench/call_poller.py`` (a process of its own, bounded) holds 1,000
+  calls of a slow tool on a second upstream and reads each 10 times a second (10,000 ``GET
+  /calls/{id}`` a second asked for; the table says how many it made). The two cells take turns
+  to go first, round by round. Target: ≥ 0.9× of the throughput without.
   Twice: each of the poller's 50 connections sending one poll and waiting for its answer, and
   sending its polls ``PIPELINED`` at a time in one write (HTTP/1.1 pipelining: what a client that
   multiplexes its polls over a few connections, as HTTP/2 does, puts on the wire).
 
-    .venv/bin/python -m bench.calls [--seconds 5] [--rounds 3] [--calls 1000] [--rate 10]
+    .venv/bin/python -m bench.calls [--seconds 5] [--rounds 3] [--calls 1000] [--rate 10] [--only polled]
 
 ``measure`` and ``table`` are what ``bench/run.py`` runs; run alone, it also writes
 ``bench/results/calls.json``.
@@ -68,28 +69,25 @@ def creation(work: Path, cell: Cell, rounds: int) -> list[dict[str, Any]]:
 def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: int = 1) -> list[dict[str, Any]]:
     runs = []
     echo, sleeper = Upstream.rich_stdio(), _sleeper()
-    slow = {"seconds": cell.warmup + cell.seconds + 120}  # outlasts the measurement
     for round_ in range(rounds):
-        with running_bridge([echo, sleeper], work, options=OPTIONS) as endpoint:
-            alone = load_cell(endpoint, echo, cell)
-            argv = [sys.executable, "-m", "bench.call_poller", "--port", str(endpoint.port)]
-            argv += ["--path", endpoint.path(sleeper), "--body", json.dumps(slow)]
-            # The poller alone for a while (what a poll costs each process), then the calls beside it.
-            lasts = cell.seconds + cell.warmup + cell.seconds + 2
-            argv += ["--calls", str(calls), "--rate", str(rate), "--seconds", str(lasts), "--depth", str(depth)]
-            with subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True) as poller:
-                assert poller.stdout is not None
-                if poller.stdout.readline().strip() != "polling":
-                    raise RuntimeError("the poller did not start its calls")
-                quiet = _cpu_over(cell.seconds, endpoint.proc.pid, poller.pid)
-                beside = load_cell(endpoint, echo, cell)
-                out, _ = poller.communicate(timeout=lasts + 60)
-            polls = json.loads(out)
-            polls["bridge_us_per_poll"] = quiet["bridge"] / (polls["polls_per_s"] * quiet["seconds"]) * 1e6
-            polls["poller_us_per_poll"] = quiet["poller"] / (polls["polls_per_s"] * quiet["seconds"]) * 1e6
-        runs.append({"alone": alone, "polled": beside, "poller": polls})
+        # Each cell on a bridge of its own, started afresh, and the order turned every round: the
+        # throughput without polls is measured as that with them is, neither always first.
+        beside_first = round_ % 2 == 1
+        if beside_first:
+            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth)
+        alone = _alone(work, cell, echo, sleeper)
+        if not beside_first:
+            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth)
+        runs.append(
+            {
+                "alone": alone,
+                "polled": beside,
+                "poller": polls,
+                "order": "beside, alone" if beside_first else "alone, beside",
+            }
+        )
         print(
-            f"polled round {round_ + 1}: alone {alone['rps']:.0f}/s, with {calls} calls polled"
+            f"polled round {round_ + 1} ({runs[-1]['order']}): alone {alone['rps']:.0f}/s, with {calls} calls polled"
             f" {beside['rps']:.0f}/s ({beside['rps'] / alone['rps']:.2f}×), polls {polls['polls_per_s']:.0f}/s"
             f" of {polls['wanted_per_s']:.0f} asked, bridge CPU {alone['proxy_cpu_ms']:.3f} →"
             f" {beside['proxy_cpu_ms']:.3f} ms/call, a poll alone: bridge {polls['bridge_us_per_poll']:.0f} µs,"
@@ -97,6 +95,36 @@ def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: 
             file=sys.stderr,
         )
     return runs
+
+
+def _alone(work: Path, cell: Cell, echo: Upstream, sleeper: Upstream) -> dict[str, Any]:
+    """Sync calls on a fresh bridge with both upstreams and no async call."""
+    with running_bridge([echo, sleeper], work, options=OPTIONS) as endpoint:
+        return load_cell(endpoint, echo, cell)
+
+
+def _beside(
+    work: Path, cell: Cell, echo: Upstream, sleeper: Upstream, calls: int, rate: float, depth: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Sync calls on a fresh bridge while the poller holds ``calls`` calls and polls them; and the poller's figures."""
+    slow = {"seconds": cell.warmup + cell.seconds + 120}  # outlasts the measurement
+    with running_bridge([echo, sleeper], work, options=OPTIONS) as endpoint:
+        argv = [sys.executable, "-m", "bench.call_poller", "--port", str(endpoint.port)]
+        argv += ["--path", endpoint.path(sleeper), "--body", json.dumps(slow)]
+        # The poller alone for a while (what a poll costs each process), then the calls beside it.
+        lasts = cell.seconds + cell.warmup + cell.seconds + 2
+        argv += ["--calls", str(calls), "--rate", str(rate), "--seconds", str(lasts), "--depth", str(depth)]
+        with subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True) as poller:
+            assert poller.stdout is not None
+            if poller.stdout.readline().strip() != "polling":
+                raise RuntimeError("the poller did not start its calls")
+            quiet = _cpu_over(cell.seconds, endpoint.proc.pid, poller.pid)
+            beside = load_cell(endpoint, echo, cell)
+            out, _ = poller.communicate(timeout=lasts + 60)
+    polls: dict[str, Any] = json.loads(out)
+    polls["bridge_us_per_poll"] = quiet["bridge"] / (polls["polls_per_s"] * quiet["seconds"]) * 1e6
+    polls["poller_us_per_poll"] = quiet["poller"] / (polls["polls_per_s"] * quiet["seconds"]) * 1e6
+    return beside, polls
 
 
 def _cpu_over(seconds: float, bridge: int, poller: int) -> dict[str, float]:
@@ -107,13 +135,19 @@ def _cpu_over(seconds: float, bridge: int, poller: int) -> dict[str, float]:
     return {"seconds": after[0] - before[0], "bridge": after[1] - before[1], "poller": after[2] - before[2]}
 
 
-def measure(seconds: float, warmup: float, rounds: int, calls: int = 1000, rate: float = 10.0) -> dict[str, Any]:
+#: The parts ``measure`` runs, by name.
+PARTS = ("creation", "polled", "pipelined")
+
+
+def measure(
+    seconds: float, warmup: float, rounds: int, calls: int = 1000, rate: float = 10.0, parts: tuple[str, ...] = PARTS
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-calls-") as folder:
         work = Path(folder)
         cell = Cell(8, seconds, warmup)
-        made = creation(work, cell, rounds)
-        load = polled(work, cell, rounds, calls, rate)
-        piped = polled(work, cell, rounds, calls, rate, PIPELINED)
+        made = creation(work, cell, rounds) if "creation" in parts else []
+        load = polled(work, cell, rounds, calls, rate) if "polled" in parts else []
+        piped = polled(work, cell, rounds, calls, rate, PIPELINED) if "pipelined" in parts else []
     return {
         "settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds, "calls": calls, "rate": rate},
         "creation": made,
@@ -124,17 +158,21 @@ def measure(seconds: float, warmup: float, rounds: int, calls: int = 1000, rate:
 
 def table(result: dict[str, Any]) -> str:
     made, settings = result["creation"], result["settings"]
-    sync_cpu = statistics.median(r["sync"]["proxy_cpu_ms"] for r in made)
-    async_cpu = statistics.median(r["async"]["proxy_cpu_ms"] for r in made)
-    sync_rps = statistics.median(r["sync"]["rps"] for r in made)
-    async_rps = statistics.median(r["async"]["rps"] for r in made)
-    lines = [
-        "| echo at c=8 | calls/s | bridge CPU ms/call |",
-        "| --- | ---: | ---: |",
-        f"| synchronous | {sync_rps:.0f} | {sync_cpu:.3f} |",
-        f"| asynchronous (`Prefer: wait=10`) | {async_rps:.0f} | {async_cpu:.3f} |",
-        f"| **an async call beyond the call itself** | | **{async_cpu - sync_cpu:+.3f}** (target ≤ 1 ms) |",
-        "",
+    lines = []
+    if made:
+        sync_cpu = statistics.median(r["sync"]["proxy_cpu_ms"] for r in made)
+        async_cpu = statistics.median(r["async"]["proxy_cpu_ms"] for r in made)
+        sync_rps = statistics.median(r["sync"]["rps"] for r in made)
+        async_rps = statistics.median(r["async"]["rps"] for r in made)
+        lines += [
+            "| echo at c=8 | calls/s | bridge CPU ms/call |",
+            "| --- | ---: | ---: |",
+            f"| synchronous | {sync_rps:.0f} | {sync_cpu:.3f} |",
+            f"| asynchronous (`Prefer: wait=10`) | {async_rps:.0f} | {async_cpu:.3f} |",
+            f"| **an async call beyond the call itself** | | **{async_cpu - sync_cpu:+.3f}** (target ≤ 1 ms) |",
+            "",
+        ]
+    lines += [
         f"Sync echo at c=8, alone and beside {settings['calls']} async calls each polled {settings['rate']:g}×/s:",
         "",
         "| polls sent | alone calls/s | beside calls/s (ratio, target ≥ 0.9×) | polls/s made, p50 |"
@@ -160,7 +198,7 @@ def table(result: dict[str, Any]) -> str:
             f" {bridge_poll:.0f} µs, {poller_poll:.0f} µs |"
         )
     rounds = f"Medians of {settings['rounds']} rounds of {settings['seconds']:g} s cells"
-    lines += ["", f"{rounds}; each round a fresh bridge."]
+    lines += ["", f"{rounds}; each cell a fresh bridge, alone and beside taking turns to go first."]
     return "\n".join(lines)
 
 
@@ -171,8 +209,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
     args = parser.parse_args()
-    result = measure(args.seconds, args.warmup, args.rounds, args.calls, args.rate)
+    parts = tuple(args.only) if args.only else PARTS
+    result = measure(args.seconds, args.warmup, args.rounds, args.calls, args.rate, parts)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "calls.json").write_text(json.dumps(result, indent=2))
     print(table(result))
