@@ -15,7 +15,11 @@
   multiplexes its polls over a few connections, as HTTP/2 does, puts on the wire).
 
     .venv/bin/python -m bench.calls [--seconds 5] [--rounds 3] [--calls 1000] [--rate 10] [--only polled]
+        [--baseline DIR]
 
+``--baseline DIR`` (another source tree, e.g. ``git archive`` of main) runs that tree's bridge and
+poller in the same rounds as this one's, the two taking turns to go first: what a change does to
+the ratio, measured under the same load.
 ``measure`` and ``table`` are what ``bench/run.py`` runs; run alone, it also writes
 ``bench/results/calls.json``.
 """
@@ -66,18 +70,22 @@ def creation(work: Path, cell: Cell, rounds: int) -> list[dict[str, Any]]:
     return runs
 
 
-def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: int = 1) -> list[dict[str, Any]]:
+def polled(
+    work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: int = 1, root: Path = ROOT, turn: int = 0
+) -> list[dict[str, Any]]:
+    """``rounds`` rounds of sync calls alone and beside the poller, the bridge and the poller from the
+    source tree ``root``; which goes first turns with each round (``turn``: the rounds before these)."""
     runs = []
     echo, sleeper = Upstream.rich_stdio(), _sleeper()
     for round_ in range(rounds):
         # Each cell on a bridge of its own, started afresh, and the order turned every round: the
         # throughput without polls is measured as that with them is, neither always first.
-        beside_first = round_ % 2 == 1
+        beside_first = (round_ + turn) % 2 == 1
         if beside_first:
-            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth)
-        alone = _alone(work, cell, echo, sleeper)
+            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth, root)
+        alone = _alone(work, cell, echo, sleeper, root)
         if not beside_first:
-            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth)
+            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth, root)
         runs.append(
             {
                 "alone": alone,
@@ -87,7 +95,8 @@ def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: 
             }
         )
         print(
-            f"polled round {round_ + 1} ({runs[-1]['order']}): alone {alone['rps']:.0f}/s, with {calls} calls polled"
+            f"{'' if root == ROOT else f'{root}: '}polled round {round_ + turn + 1} ({runs[-1]['order']}):"
+            f" alone {alone['rps']:.0f}/s, with {calls} calls polled"
             f" {beside['rps']:.0f}/s ({beside['rps'] / alone['rps']:.2f}×), polls {polls['polls_per_s']:.0f}/s"
             f" of {polls['wanted_per_s']:.0f} asked, bridge CPU {alone['proxy_cpu_ms']:.3f} →"
             f" {beside['proxy_cpu_ms']:.3f} ms/call, a poll alone: bridge {polls['bridge_us_per_poll']:.0f} µs,"
@@ -97,24 +106,24 @@ def polled(work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: 
     return runs
 
 
-def _alone(work: Path, cell: Cell, echo: Upstream, sleeper: Upstream) -> dict[str, Any]:
+def _alone(work: Path, cell: Cell, echo: Upstream, sleeper: Upstream, root: Path) -> dict[str, Any]:
     """Sync calls on a fresh bridge with both upstreams and no async call."""
-    with running_bridge([echo, sleeper], work, options=OPTIONS) as endpoint:
+    with running_bridge([echo, sleeper], work, options=OPTIONS, root=root) as endpoint:
         return load_cell(endpoint, echo, cell)
 
 
 def _beside(
-    work: Path, cell: Cell, echo: Upstream, sleeper: Upstream, calls: int, rate: float, depth: int
+    work: Path, cell: Cell, echo: Upstream, sleeper: Upstream, calls: int, rate: float, depth: int, root: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Sync calls on a fresh bridge while the poller holds ``calls`` calls and polls them; and the poller's figures."""
     slow = {"seconds": cell.warmup + cell.seconds + 120}  # outlasts the measurement
-    with running_bridge([echo, sleeper], work, options=OPTIONS) as endpoint:
+    with running_bridge([echo, sleeper], work, options=OPTIONS, root=root) as endpoint:
         argv = [sys.executable, "-m", "bench.call_poller", "--port", str(endpoint.port)]
         argv += ["--path", endpoint.path(sleeper), "--body", json.dumps(slow)]
         # The poller alone for a while (what a poll costs each process), then the calls beside it.
         lasts = cell.seconds + cell.warmup + cell.seconds + 2
         argv += ["--calls", str(calls), "--rate", str(rate), "--seconds", str(lasts), "--depth", str(depth)]
-        with subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True) as poller:
+        with subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, text=True) as poller:
             assert poller.stdout is not None
             if poller.stdout.readline().strip() != "polling":
                 raise RuntimeError("the poller did not start its calls")
@@ -140,20 +149,34 @@ PARTS = ("creation", "polled", "pipelined")
 
 
 def measure(
-    seconds: float, warmup: float, rounds: int, calls: int = 1000, rate: float = 10.0, parts: tuple[str, ...] = PARTS
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    calls: int = 1000,
+    rate: float = 10.0,
+    parts: tuple[str, ...] = PARTS,
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
+    """The parts asked for; with a ``baseline`` source tree, its bridge and poller are measured in
+    the same rounds as this tree's (polled parts only), the two trees taking turns to go first."""
+    result: dict[str, Any] = {
+        "settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds, "calls": calls, "rate": rate},
+        "baseline": None if baseline is None else str(baseline),
+    }
     with tempfile.TemporaryDirectory(prefix="bench-calls-") as folder:
         work = Path(folder)
         cell = Cell(8, seconds, warmup)
-        made = creation(work, cell, rounds) if "creation" in parts else []
-        load = polled(work, cell, rounds, calls, rate) if "polled" in parts else []
-        piped = polled(work, cell, rounds, calls, rate, PIPELINED) if "pipelined" in parts else []
-    return {
-        "settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds, "calls": calls, "rate": rate},
-        "creation": made,
-        "polled": load,
-        "pipelined": piped,
-    }
+        result["creation"] = creation(work, cell, rounds) if "creation" in parts else []
+        for key, depth in (("polled", 1), ("pipelined", PIPELINED)):
+            trees = {key: ROOT} if baseline is None else {key: ROOT, f"baseline {key}": baseline}
+            for name in trees:
+                result[name] = []
+            if key not in parts:
+                continue
+            for round_ in range(rounds):
+                for name in sorted(trees, reverse=round_ % 2 == 1):
+                    result[name] += polled(work, cell, 1, calls, rate, depth, trees[name], round_)
+    return result
 
 
 def table(result: dict[str, Any]) -> str:
@@ -179,7 +202,8 @@ def table(result: dict[str, Any]) -> str:
         " bridge CPU ms/call alone → beside | CPU per poll: bridge, poller |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for key, label in (("polled", "one at a time"), ("pipelined", f"{PIPELINED} at a time")):
+    labels = [("polled", "one at a time"), ("pipelined", f"{PIPELINED} at a time")]
+    for key, label in [*labels, *((f"baseline {key}", f"{label}, baseline") for key, label in labels)]:
         load = result.get(key)
         if not load:
             continue
@@ -210,9 +234,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
+    parser.add_argument(
+        "--baseline", type=Path, help="another source tree whose bridge and poller run in the same rounds"
+    )
     args = parser.parse_args()
     parts = tuple(args.only) if args.only else PARTS
-    result = measure(args.seconds, args.warmup, args.rounds, args.calls, args.rate, parts)
+    result = measure(args.seconds, args.warmup, args.rounds, args.calls, args.rate, parts, args.baseline)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "calls.json").write_text(json.dumps(result, indent=2))
     print(table(result))
