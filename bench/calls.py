@@ -18,8 +18,8 @@
         [--baseline DIR]
 
 ``--baseline DIR`` (another source tree, e.g. ``git archive`` of main) runs that tree's bridge and
-poller in the same rounds as this one's, the two taking turns to go first: what a change does to
-the ratio, measured under the same load.
+poller in the same rounds as this one's, the four cells of a round turned together: what a change
+does to the ratio, measured under the same load.
 ``measure`` and ``table`` are what ``bench/run.py`` runs; run alone, it also writes
 ``bench/results/calls.json``.
 """
@@ -71,38 +71,37 @@ def creation(work: Path, cell: Cell, rounds: int) -> list[dict[str, Any]]:
 
 
 def polled(
-    work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: int = 1, root: Path = ROOT, turn: int = 0
-) -> list[dict[str, Any]]:
-    """``rounds`` rounds of sync calls alone and beside the poller, the bridge and the poller from the
-    source tree ``root``; which goes first turns with each round (``turn``: the rounds before these)."""
-    runs = []
+    work: Path, cell: Cell, rounds: int, calls: int, rate: float, depth: int = 1, trees: dict[str, Path] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``rounds`` rounds of sync calls alone and beside the poller, for each source tree of ``trees``
+    (its bridge and its poller; by default this one, as ``polled``): each cell on a bridge of its
+    own, started afresh, and the cells of a round in an order turned by one place every round, so
+    that each cell (the throughput without polls as much as that with them) takes each place in
+    the order as often as any other."""
+    trees = trees or {"polled": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
     echo, sleeper = Upstream.rich_stdio(), _sleeper()
+    cells = [(name, kind) for name in trees for kind in ("alone", "beside")]
     for round_ in range(rounds):
-        # Each cell on a bridge of its own, started afresh, and the order turned every round: the
-        # throughput without polls is measured as that with them is, neither always first.
-        beside_first = (round_ + turn) % 2 == 1
-        if beside_first:
-            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth, root)
-        alone = _alone(work, cell, echo, sleeper, root)
-        if not beside_first:
-            beside, polls = _beside(work, cell, echo, sleeper, calls, rate, depth, root)
-        runs.append(
-            {
-                "alone": alone,
-                "polled": beside,
-                "poller": polls,
-                "order": "beside, alone" if beside_first else "alone, beside",
-            }
-        )
-        print(
-            f"{'' if root == ROOT else f'{root}: '}polled round {round_ + turn + 1} ({runs[-1]['order']}):"
-            f" alone {alone['rps']:.0f}/s, with {calls} calls polled"
-            f" {beside['rps']:.0f}/s ({beside['rps'] / alone['rps']:.2f}×), polls {polls['polls_per_s']:.0f}/s"
-            f" of {polls['wanted_per_s']:.0f} asked, bridge CPU {alone['proxy_cpu_ms']:.3f} →"
-            f" {beside['proxy_cpu_ms']:.3f} ms/call, a poll alone: bridge {polls['bridge_us_per_poll']:.0f} µs,"
-            f" poller {polls['poller_us_per_poll']:.0f} µs; statuses {polls['statuses']}",
-            file=sys.stderr,
-        )
+        turned = cells[round_ % len(cells) :] + cells[: round_ % len(cells)]
+        found: dict[tuple[str, str], Any] = {}
+        for name, kind in turned:
+            if kind == "alone":
+                found[name, kind] = _alone(work, cell, echo, sleeper, trees[name])
+            else:
+                found[name, kind] = _beside(work, cell, echo, sleeper, calls, rate, depth, trees[name])
+        order = ", ".join(f"{name} {kind}" for name, kind in turned)
+        for name in trees:
+            alone, (beside, polls) = found[name, "alone"], found[name, "beside"]
+            runs[name].append({"alone": alone, "polled": beside, "poller": polls, "order": order})
+            print(
+                f"{name} round {round_ + 1}: alone {alone['rps']:.0f}/s, with {calls} calls polled"
+                f" {beside['rps']:.0f}/s ({beside['rps'] / alone['rps']:.2f}×), polls {polls['polls_per_s']:.0f}/s"
+                f" of {polls['wanted_per_s']:.0f} asked, bridge CPU {alone['proxy_cpu_ms']:.3f} →"
+                f" {beside['proxy_cpu_ms']:.3f} ms/call, a poll alone: bridge {polls['bridge_us_per_poll']:.0f} µs,"
+                f" poller {polls['poller_us_per_poll']:.0f} µs; statuses {polls['statuses']} (order: {order})",
+                file=sys.stderr,
+            )
     return runs
 
 
@@ -158,7 +157,7 @@ def measure(
     baseline: Path | None = None,
 ) -> dict[str, Any]:
     """The parts asked for; with a ``baseline`` source tree, its bridge and poller are measured in
-    the same rounds as this tree's (polled parts only), the two trees taking turns to go first."""
+    the same rounds as this tree's (polled parts only), their cells turned together."""
     result: dict[str, Any] = {
         "settings": {"seconds": seconds, "warmup": warmup, "rounds": rounds, "calls": calls, "rate": rate},
         "baseline": None if baseline is None else str(baseline),
@@ -169,13 +168,8 @@ def measure(
         result["creation"] = creation(work, cell, rounds) if "creation" in parts else []
         for key, depth in (("polled", 1), ("pipelined", PIPELINED)):
             trees = {key: ROOT} if baseline is None else {key: ROOT, f"baseline {key}": baseline}
-            for name in trees:
-                result[name] = []
-            if key not in parts:
-                continue
-            for round_ in range(rounds):
-                for name in sorted(trees, reverse=round_ % 2 == 1):
-                    result[name] += polled(work, cell, 1, calls, rate, depth, trees[name], round_)
+            ran = key in parts
+            result |= polled(work, cell, rounds, calls, rate, depth, trees) if ran else {name: [] for name in trees}
     return result
 
 
@@ -222,7 +216,7 @@ def table(result: dict[str, Any]) -> str:
             f" {bridge_poll:.0f} µs, {poller_poll:.0f} µs |"
         )
     rounds = f"Medians of {settings['rounds']} rounds of {settings['seconds']:g} s cells"
-    lines += ["", f"{rounds}; each cell a fresh bridge, alone and beside taking turns to go first."]
+    lines += ["", f"{rounds}; each cell a fresh bridge, the cells of a round in an order turned by one every round."]
     return "\n".join(lines)
 
 
