@@ -46,7 +46,7 @@ def request_bytes(port: int, path: str, body: bytes, headers: Sequence[str] = ()
     return head.encode("ascii") + body
 
 
-def response_end(buffer: bytearray) -> tuple[int, int] | None:
+def response_end(buffer: bytes | bytearray) -> tuple[int, int] | None:
     """``(status, length)`` of the first complete response in ``buffer``, or None if more must arrive."""
     head_end = buffer.find(b"\r\n\r\n")
     if head_end < 0:

@@ -180,15 +180,16 @@ class CallResources:
         logged = access_log.isEnabledFor(logging.INFO)
         started = time.perf_counter() if logged else 0.0
         named = tag = None
+        origins = self._origins
         for name, value in raw_headers:  # the last of a repeated header counts, as in ``Headers``
-            if name in _ROUTED:
+            if name in _ROUTED:  # ``Origin`` among them: the route checks it
                 return None
             if name == b"x-request-id":
                 named = value
             elif name == b"if-none-match":
                 tag = value
-        if self._origins is not None and self._origins.needs_check({"headers": raw_headers}):
-            return None
+            elif name == b"host" and origins is not None and not origins.knows_host(value):
+                return None  # a Host not yet found good: the route checks it
         try:
             principal = self._gate.caller(self._poll, _RawHeaders(raw_headers))
             # No body, no query, and an id the store holds matches the path's pattern (ids are

@@ -82,6 +82,10 @@ class Origins:
                 return True
         return False
 
+    def knows_host(self, host: bytes) -> bool:
+        """Whether a request's ``Host`` of this value needs no check: found good before, or none are checked."""
+        return not self._check_host or host in self._good_hosts
+
     def _require_host(self, host: bytes) -> None:
         if host in self._good_hosts:
             return

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, cast
+from typing import Any, ClassVar, Final
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -139,8 +139,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _refusal: BridgeError | None = None
     #: Offered each plain GET before the application (see ``answering``); empty: everything goes to it.
     quick: ClassVar[tuple[QuickAnswer, ...]] = ()
-    #: While bytes received are parsed: the quick answers made so far, written together after.
-    _answers: list[bytes] | None = None
+    #: The quick answers made while the bytes received are parsed, written together after (then emptied).
+    _answers: list[bytes]
     #: The server's default headers (Server, Date) as written, and the list they were made from.
     _defaults = b""
     _defaults_of: list[tuple[bytes, bytes]] | None = None
@@ -163,6 +163,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._answers = []
         self._start_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -175,7 +176,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._reading_head:
             self._head_bytes += len(data)
-        self._answers = []
         try:
             super().data_received(data)
         finally:
@@ -194,10 +194,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _flush_answers(self) -> None:
         """Write the quick answers made since bytes came in, in one write: a client that pipelines
         its polls gets them back in one segment, as it sent them."""
-        answers, self._answers = self._answers, None
+        answers = self._answers
         if not answers:
             return
         self.transport.write(b"".join(answers))
+        answers.clear()
         if self.cycle is _ANSWERED and not self.transport.is_closing():
             # The last request read was answered here, and nothing is in flight after it: the
             # connection waits for the next one as after any response, closed when idle too long.
@@ -295,7 +296,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.cycle = _ANSWERED
         state.total_requests += 1
         # Only ever called while data_received parses: written with the others, in one join, when it ends.
-        cast(list[bytes], self._answers).extend((STATUS_LINE[status], self._defaults, fields, b"\r\n", body))
+        self._answers += (STATUS_LINE[status], self._defaults, fields, b"\r\n", body)
 
     def on_message_complete(self) -> None:
         if self.cycle is not _ANSWERED:  # uvicorn's does nothing more to a complete response

@@ -6,12 +6,14 @@ credential that was tried.
 
 from __future__ import annotations
 
+import socket
+
 import orjson
 import pytest
 
 from harness import poll
 from tests.hostile.conftest import ADMIN, ALLOWED_ORIGIN, KEY, Target
-from tests.hostile.wire import request
+from tests.hostile.wire import Answer, read_answer, request
 
 JSON = {"Content-Type": "application/json"}
 ECHO = "/servers/rich/tools/echo"
@@ -40,6 +42,30 @@ def test_a_request_for_a_rebound_name_is_refused_403(target: Target, host: str) 
     problem = answer.problem()
     assert problem["type"].endswith("/foreign-origin")
     assert problem["detail"].startswith("this bridge does not answer to the name")
+
+
+def test_a_poll_on_a_kept_alive_connection_for_a_rebound_name_or_another_origin_is_refused_403(target: Target) -> None:
+    """Polls are answered in the HTTP protocol when they come on a kept-alive connection: a name
+    found good before lets no other name through there, nor a page of another origin."""
+    started = request(target.port, "POST", ECHO, {**target.use, **JSON, "Prefer": "respond-async"}, ARGS)
+    assert started.status == 202, started.body
+    poll = f"/calls/{orjson.loads(started.body)['id']}"
+    key = "".join(f"{name}: {value}\r\n" for name, value in target.use.items())
+    good = f"127.0.0.1:{target.port}"
+    with socket.create_connection(("127.0.0.1", target.port), timeout=15) as sock:
+
+        def get(host: str, extra: str = "") -> Answer:
+            sock.sendall(f"GET {poll} HTTP/1.1\r\nHost: {host}\r\n{key}{extra}\r\n".encode())
+            return read_answer(sock)
+
+        assert [get(good).status, get(good).status] == [200, 200]  # the name found good
+        rebound = get("evil.example")
+        assert rebound.status == 403
+        assert rebound.problem()["detail"].startswith("this bridge does not answer to the name")
+        foreign = get(good, "Origin: http://evil.example\r\n")
+        assert foreign.status == 403
+        assert foreign.problem()["detail"].startswith("pages from the origin 'http://evil.example' may not")
+        assert get(good).status == 200
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:1", "[::1]:8000", "127.0.0.2"])

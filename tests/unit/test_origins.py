@@ -27,6 +27,16 @@ def test_a_plain_request_to_a_known_name_needs_no_check_once_the_name_was_found_
     assert origins.needs_check(scope(host="127.0.0.1:8000", origin="http://127.0.0.1:8000"))
 
 
+def test_a_host_is_known_once_found_good_and_every_host_when_none_are_checked() -> None:
+    origins = Origins()
+    assert not origins.knows_host(b"127.0.0.1:8000")
+    assert origins.check(Headers(host="127.0.0.1:8000")) is None
+    assert origins.knows_host(b"127.0.0.1:8000")
+    assert not origins.knows_host(b"evil.example")
+    assert not origins.knows_host(b"127.0.0.1:8001")
+    assert Origins(bind_host="0.0.0.0").knows_host(b"evil.example")
+
+
 @pytest.mark.parametrize("host", ["localhost", "localhost:9", "app.localhost:1", "[::1]:80", "127.9.9.9", ""])
 def test_a_loopback_bridge_answers_to_loopback_names(host: str) -> None:
     assert Origins().check(Headers(host=host)) is None
