@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -28,12 +28,16 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
 
 from bridge.config import ServerConfig
-from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from bridge.telemetry import current
+from bridge.errors import InputRequired, NotFound, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from bridge.upstream.lean_http import HttpChannel
 from bridge.upstream.session import UpstreamSession
 from bridge.upstream.translate import to_bridge_error, to_json
-from harness import WAIT, accepting, free_port, started
+from harness import accepting, free_port, started
+from tests.lean_sessions import lean_of
+from tests.lean_sessions import outcome as _outcome
+from tests.lean_sessions import run_session as _run
+from tests.lean_sessions import sdk_call as _sdk_call
+from tests.lean_sessions import until as _until
 from tests.servers.launch import RICH_SERVER, START_TIMEOUT, running_http_server
 from tests.support import ROOT, bridge_process
 
@@ -90,51 +94,8 @@ def _http(url: str, *, timeout: float = 10.0) -> ServerConfig:
     return ServerConfig(name="up", transport="streamable-http", url=url, call_timeout=timeout)
 
 
-async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {WAIT} s")
-        await asyncio.sleep(0.05)
-
-
-def _run(config: ServerConfig, scenario: Callable[[UpstreamSession], Awaitable[None]]) -> None:
-    async def main() -> None:
-        session = UpstreamSession(config, connect_timeout=WAIT)
-        session.start()
-        try:
-            await session.wait_first_attempt(WAIT)
-            assert session.status().state == "ready"
-            await scenario(session)
-        finally:
-            await session.close()
-
-    asyncio.run(main())
-
-
 def _lean(session: UpstreamSession) -> HttpChannel:
-    lean = session._link.lean
-    assert isinstance(lean, HttpChannel)
-    return lean
-
-
-async def _sdk_call(session: UpstreamSession, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The same call through the SDK client's own ``call_tool`` on the same session, with the same ``_meta``."""
-    context = current.get()
-    meta: Any = None if context is None else context.meta()
-
-    async def call(c: Client) -> Any:
-        return await c.call_tool(name, arguments, meta=meta)
-
-    return to_json(await session.request(call))
-
-
-async def _outcome(call: Awaitable[dict[str, Any]]) -> str:
-    """A call's result or error, as bytes to compare."""
-    try:
-        return json.dumps(await call)
-    except BridgeError as exc:
-        return f"{type(exc).__name__}: {exc}"
+    return lean_of(session, HttpChannel)
 
 
 async def _ready(session: UpstreamSession) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +23,7 @@ from mcp_types.jsonrpc import METHOD_NOT_FOUND
 from pydantic import ValidationError
 
 from bridge.config import ServerConfig
-from bridge.errors import BridgeError, InputRequired, NotFound, UpstreamTimeout, UpstreamUnavailable
+from bridge.errors import InputRequired, NotFound, UpstreamTimeout, UpstreamUnavailable
 from bridge.telemetry import current
 from bridge.telemetry.context import RequestContext
 from bridge.upstream.lean_calls import LeanRequests
@@ -32,7 +32,11 @@ from bridge.upstream.plain_results import plain_prompt_result, plain_resource_re
 from bridge.upstream.session import UpstreamSession
 from bridge.upstream.stdio import _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
-from harness import WAIT
+from tests.lean_sessions import lean_of
+from tests.lean_sessions import outcome as _outcome
+from tests.lean_sessions import run_session as _run
+from tests.lean_sessions import sdk_call as _sdk_call
+from tests.lean_sessions import until as _until
 from tests.support import rich_stdio
 
 CALLS_SERVER = Path(__file__).resolve().parent / "servers" / "calls_server.py"
@@ -52,51 +56,8 @@ class _NoSuchRequest(types.Request[types.RequestParams | None, Any]):
     params: types.RequestParams | None = None
 
 
-async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {WAIT} s")
-        await asyncio.sleep(0.05)
-
-
-def _run(config: ServerConfig, scenario: Callable[[UpstreamSession], Awaitable[None]]) -> None:
-    async def main() -> None:
-        session = UpstreamSession(config, connect_timeout=WAIT)
-        session.start()
-        try:
-            await session.wait_first_attempt(WAIT)
-            assert session.status().state == "ready"
-            await scenario(session)
-        finally:
-            await session.close()
-
-    asyncio.run(main())
-
-
 def _lean(session: UpstreamSession) -> LeanRequests:
-    lean = session._link.lean
-    assert isinstance(lean, LeanRequests)
-    return lean
-
-
-async def _sdk_call(session: UpstreamSession, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The same call through the SDK client's own ``call_tool`` on the same session, with the same ``_meta``."""
-    context = current.get()
-    meta: Any = None if context is None else context.meta()
-
-    async def call(c: Client) -> Any:
-        return await c.call_tool(name, arguments, meta=meta)
-
-    return to_json(await session.request(call))
-
-
-async def _outcome(call: Awaitable[dict[str, Any]]) -> str:
-    """A call's result or error, as bytes to compare."""
-    try:
-        return json.dumps(await call)
-    except BridgeError as exc:
-        return f"{type(exc).__name__}: {exc}"
+    return lean_of(session, LeanRequests)
 
 
 CALLS = [
