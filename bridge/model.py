@@ -29,11 +29,25 @@ __all__ = [
     "RelayRefused",
     "ServerState",
     "ServerStatus",
+    "TaskSupport",
     "Unheard",
     "UpstreamListener",
+    "task_support_of",
 ]
 
 JSON = dict[str, Any]
+#: What a tool's server says of running it as a task (``execution.taskSupport``; None: nothing).
+TaskSupport = Literal["forbidden", "optional", "required"] | None
+_TASK_SUPPORT: frozenset[TaskSupport] = frozenset({"forbidden", "optional", "required"})
+
+
+def task_support_of(definition: JSON | None) -> TaskSupport:
+    """What a tool's definition declares of running it as a task (``execution.taskSupport``)."""
+    execution = definition.get("execution") if definition is not None else None
+    support = execution.get("taskSupport") if isinstance(execution, dict) else None
+    return support if support in _TASK_SUPPORT else None
+
+
 ServerState = Literal["connecting", "ready", "degraded", "down"]
 #: The states in which a server takes calls; ``degraded`` is connected but recently slow or stale.
 SERVING: tuple[ServerState, ...] = ("ready", "degraded")

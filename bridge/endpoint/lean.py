@@ -54,13 +54,13 @@ from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.endpoint.lean_exchange import Exchange, LeanRelay, Questions, Watch, Watches
 from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
-from bridge.endpoint.server import GatewayServer, task_support_of
+from bridge.endpoint.server import GatewayServer
 from bridge.endpoint.session_seal import SessionSeal
 from bridge.mcpserver import Caller
 from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
 from bridge.mcpserver.relay import answerable
 from bridge.mcpserver.tasks import TASKS
-from bridge.model import INPUT_REQUIRED, JSON
+from bridge.model import INPUT_REQUIRED, JSON, task_support_of
 
 from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 

@@ -30,14 +30,12 @@ from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.mcpserver import JSON, Caller, Listing, TaskSupport, create_forwarding_server
 from bridge.mcpserver.handlers import ForwardingHandlers
-from bridge.model import Principal, Relay
+from bridge.model import Principal, Relay, task_support_of
 from bridge.telemetry import named_jsonrpc_error
 
-__all__ = ["GatewayBackend", "GatewayServer", "create_gateway_server", "create_mcp_server", "task_support_of"]
+__all__ = ["GatewayBackend", "GatewayServer", "create_gateway_server", "create_mcp_server"]
 
 T = TypeVar("T")
-
-_TASK_SUPPORT: frozenset[TaskSupport] = frozenset({"forbidden", "optional", "required"})
 
 
 async def _mcp_errors(work: Callable[[], Awaitable[T]], caller: Caller | None = None) -> T:
@@ -67,13 +65,6 @@ def _mcp_errors_now(work: Callable[[], T]) -> T:
     except BridgeError as exc:
         error = named_jsonrpc_error(exc)
         raise MCPError(error["code"], error["message"], error["data"]) from exc
-
-
-def task_support_of(definition: JSON | None) -> TaskSupport:
-    """What a tool's definition declares of running it as a task (``execution.taskSupport``)."""
-    execution = definition.get("execution") if definition is not None else None
-    support = execution.get("taskSupport") if isinstance(execution, dict) else None
-    return support if support in _TASK_SUPPORT else None
 
 
 class GatewayBackend:

@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bridge.calls import CallView
-from bridge.model import JSON, Relay
+from bridge.model import JSON, Relay, TaskSupport
 
 __all__ = ["JSON", "Backend", "Caller", "Completions", "Listing", "Subscriptions", "TaskSupport", "Tasks"]
 
 #: The catalogs a client can list, by their key in the wire result.
 Listing = Literal["tools", "prompts", "resources", "resourceTemplates"]
-#: What a tool's server says of running it as a task (``execution.taskSupport``; None: nothing).
-TaskSupport = Literal["forbidden", "optional", "required"] | None
 
 
 @dataclass(frozen=True, slots=True)

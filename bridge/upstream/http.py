@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx2
 
-from bridge.upstream.wire import HttpConnection, request_head
+from bridge.upstream.wire import HttpConnection, header, request_head
 
 __all__ = ["LeanTransport", "PooledBody"]
 
@@ -141,9 +141,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
 
     def _note_session(self, headers: list[tuple[bytes, bytes]]) -> None:
         """Keep the ``Mcp-Session-Id`` an answer assigns (the initialize answer's), for lean requests."""
-        for name, value in headers:
-            if len(name) == 14 and name.lower() == b"mcp-session-id":
-                self.session_id = value.decode("latin-1")
+        self.session_id = header(headers, b"mcp-session-id") or None
 
     async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None) -> None:
         assert conn.transport is not None

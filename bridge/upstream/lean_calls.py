@@ -32,7 +32,7 @@ from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
 
 from bridge.upstream.tasks import TASKS
 
-__all__ = ["LEAN_ID_PREFIX", "LeanChannel", "LeanRequests", "connection_closed"]
+__all__ = ["LEAN_ID_PREFIX", "LeanChannel", "LeanRequests", "cancellation", "connection_closed", "error_of"]
 
 #: Lean request ids are strings with this prefix; the SDK's dispatcher mints integers.
 LEAN_ID_PREFIX: Final = "lean-"
@@ -108,12 +108,16 @@ class LeanRequests:
             stamped = _without_tasks(stamped)
         return stamped, opts.get("headers") or {}
 
-    def open(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
-        """A fresh id and the future its answer settles; ``forget`` it when done."""
+    def next_id(self) -> str:
+        """A fresh request id (``lean-N``); none once the connection is gone."""
         if self.closed:
             raise connection_closed()
         self.sent += 1
-        request_id = f"{LEAN_ID_PREFIX}{self.sent}"
+        return f"{LEAN_ID_PREFIX}{self.sent}"
+
+    def open(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        """A fresh id and the future its answer settles; ``forget`` it when done."""
+        request_id = self.next_id()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         return request_id, future
@@ -139,7 +143,7 @@ class LeanRequests:
             return
         error = message.get("error")
         if isinstance(error, Mapping):
-            future.set_exception(_error(error))
+            future.set_exception(error_of(error))
         else:
             future.set_result(message["result"])
 
@@ -152,7 +156,14 @@ class LeanRequests:
                 future.set_exception(connection_closed())
 
 
-def _error(error: Mapping[str, Any]) -> MCPError:
+def cancellation(request_id: str) -> dict[str, Any]:
+    """The ``notifications/cancelled`` a lean request given up is followed by, as the SDK's dispatcher sends it."""
+    params = {"requestId": request_id, "reason": "caller cancelled"}
+    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
+
+
+def error_of(error: Mapping[str, Any]) -> MCPError:
+    """A JSON-RPC error answer's ``error`` as the SDK raises it."""
     code = error.get("code")
     message = error.get("message")
     return MCPError(

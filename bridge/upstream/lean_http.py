@@ -45,9 +45,9 @@ from mcp_types.jsonrpc import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bridge.upstream.http import LeanTransport, PooledBody
-from bridge.upstream.lean_calls import LEAN_ID_PREFIX, LeanRequests, connection_closed
+from bridge.upstream.lean_calls import LeanRequests, cancellation, error_of
 from bridge.upstream.relaying import BackChannel
-from bridge.upstream.wire import request_head
+from bridge.upstream.wire import header, request_head
 
 __all__ = ["HttpChannel"]
 
@@ -113,11 +113,8 @@ class HttpChannel(LeanRequests):
         """The raw JSON ``result`` of one request (see the module docstring for every other ending)."""
         # At 2026-07-28 the stamp is the ``_meta`` envelope and the routing headers (Mcp-Method,
         # Mcp-Name, the tool's Mcp-Param-*), before it the version header.
-        if self.closed:
-            raise connection_closed()
+        request_id = self.next_id()
         stamped, headers = self.stamped(method, params)
-        self.sent += 1
-        request_id = f"{LEAN_ID_PREFIX}{self.sent}"
         body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped})
         try:
             for _ in range(MAX_REDIRECTS):
@@ -138,13 +135,13 @@ class HttpChannel(LeanRequests):
             return result
         except asyncio.CancelledError:
             if not self._modern:  # at 2026-07-28 the closed stream was the signal
-                self._side_post(_notification(request_id))
+                self._side_post(cancellation(request_id))
             raise
 
     def _redirected(self, status: int, headers: list[tuple[bytes, bytes]]) -> bool:
         """A 307 or 308 within the endpoint's origin (a trailing slash, say) is followed, as the
         SDK's transport follows it; here its target becomes the endpoint's for later requests too."""
-        if status not in (307, 308) or not (location := _header(headers, b"location")):
+        if status not in (307, 308) or not (location := header(headers, b"location")):
             return False
         there = self._endpoint.copy_with(raw_path=self._target).join(location)
         if (there.scheme, there.host, there.port or 80) != ("http", self._key[0], self._key[1]):
@@ -167,10 +164,10 @@ class HttpChannel(LeanRequests):
     async def _answer(
         self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str
     ) -> dict[str, Any]:
-        content_type = _header(headers, b"content-type").lower()
+        content_type = header(headers, b"content-type").lower()
         if status == 202:
             raise MCPError(INVALID_REQUEST, "server answered a request with 202 Accepted")
-        if 300 <= status < 400 and (location := _header(headers, b"location")):
+        if 300 <= status < 400 and (location := header(headers, b"location")):
             # Named as the SDK names it: no userinfo, query or fragment, which may carry secrets.
             there = self._endpoint.join(location).copy_with(userinfo=b"", query=None, fragment=None)
             raise MCPError(
@@ -269,18 +266,6 @@ class HttpChannel(LeanRequests):
             log.debug("upstream did not take a message: %s", exc)
 
 
-def _notification(request_id: str) -> dict[str, Any]:
-    params = {"requestId": request_id, "reason": "caller cancelled"}
-    return {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    for key, value in headers:
-        if len(key) == len(name) and key.lower() == name:
-            return value.decode("latin-1")
-    return ""
-
-
 async def _read(stream: PooledBody) -> bytes:
     return b"".join([chunk async for chunk in stream])
 
@@ -293,7 +278,7 @@ def _outcome(message: Any) -> dict[str, Any]:
             return result
         error = message.get("error")
         if isinstance(error, dict) and isinstance(error.get("code"), int):
-            raise MCPError(error["code"], str(error.get("message", "")), error.get("data"))
+            raise error_of(error)
     raise MCPError(PARSE_ERROR, "Failed to parse JSON response: not a JSON-RPC answer")
 
 
@@ -306,7 +291,7 @@ async def _status_error(status: int, content_type: str, stream: PooledBody, in_s
             answer = None
         error = answer.get("error") if isinstance(answer, dict) else None
         if isinstance(error, dict) and isinstance(error.get("code"), int):
-            return MCPError(error["code"], str(error.get("message", "")), error.get("data"))
+            return error_of(error)
     if status == 404:
         if in_session:
             return MCPError(INVALID_REQUEST, "Session terminated")

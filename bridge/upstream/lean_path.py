@@ -25,7 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import HEADER_MISMATCH
 from opentelemetry.trace import get_current_span
 
-from bridge.model import JSON, Principal
+from bridge.model import JSON, Principal, task_support_of
 from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.lean_calls import LeanChannel
 from bridge.upstream.link import Link
@@ -58,7 +58,7 @@ class LeanPath:
             return None
         if tool is not None:
             listed = self._keeper.catalog.tools.get(tool)
-            if listed is None or _may_be_task(listed):
+            if listed is None or task_support_of(listed) in ("optional", "required"):
                 return None
         if get_current_span().is_recording():  # the SDK's client span carries the trace upstream
             return None
@@ -173,9 +173,3 @@ class LeanPath:
         if passing or not isinstance(first, types.InputRequiredResult):
             return to_json(first)
         return to_json(await client._drive_input_required(first, retry))
-
-
-def _may_be_task(tool: JSON) -> bool:
-    """The tool declares it may run as a task (``execution.taskSupport`` other than ``forbidden``)."""
-    execution = tool.get("execution")
-    return isinstance(execution, dict) and execution.get("taskSupport", "forbidden") != "forbidden"

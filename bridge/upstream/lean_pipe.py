@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pydantic_core import to_json
 
-from bridge.upstream.lean_calls import LeanRequests, connection_closed
+from bridge.upstream.lean_calls import LeanRequests, cancellation, connection_closed
 
 __all__ = ["LeanPipe", "Pipe"]
 
@@ -55,10 +55,7 @@ class LeanPipe(LeanRequests):
         except asyncio.CancelledError:
             # The deadline passed or the caller left: the server may stop working on it (as the SDK does).
             if not stdin.is_closing():
-                cancelled = {"requestId": request_id, "reason": "caller cancelled"}
-                stdin.write(
-                    to_json({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancelled}) + b"\n"
-                )
+                stdin.write(to_json(cancellation(request_id)) + b"\n")
             raise
         finally:
             self.forget(request_id)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import httptools
 
-__all__ = ["HttpConnection", "request_head"]
+__all__ = ["HttpConnection", "header", "request_head"]
 
 #: Response bytes buffered unread before the connection stops reading from the socket.
 READ_HIGH = 1 << 20
@@ -140,6 +140,14 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
         self.lost = True
+
+
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    """The value of response header ``name`` (lowercase), or "" when it is not there."""
+    for key, value in headers:
+        if len(key) == len(name) and key.lower() == name:
+            return value.decode("latin-1")
+    return ""
 
 
 def request_head(method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
