@@ -5,12 +5,14 @@ of CPU (issue 17; a profile: the SDK's transport, its memory streams and task gr
 pydantic round trips of every message; the gateway call itself a fraction). Here the request is parsed
 once, its MCP headers checked, and the gateway called through the same backend as the SDK's
 handlers (``GatewayBackend``: the same errors, the same audit), with the principal the gate put
-in ``scope["state"]``; the answer is written as the SDK writes it:
+in ``scope["state"]``; the answer is the message the SDK's server would send, as JSON, or as
+an SSE stream from the call's first notification (or after ``PING_SECONDS`` of silence, then
+pinged), carrying the progress and log notifications the upstream sends, then the response:
 
-- a 2025-era client (a session the SDK opened, ``bridge.endpoint.mcp_sessions``): an SSE stream
-  carrying the progress and log notifications the upstream sends, then the response;
-- a 2026-07-28 client: JSON, or SSE from its first notification (or after ``PING_SECONDS`` of
-  silence, then pinged), the result stamped with the gateway's ``serverInfo``.
+- a 2025-era client (a session the SDK opened, ``bridge.endpoint.mcp_sessions``): the SDK's
+  server would use SSE even for a lone answer, which costs its client a new connection per call
+  (``lean_exchange``);
+- a 2026-07-28 client: the result stamped with the gateway's ``serverInfo``.
 
 Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` of both
 generations and 2026-07-28 ``tools/list``, well formed, with a small ``Content-Length`` body,
@@ -261,7 +263,7 @@ class LeanMcp:
             exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel, ask
         )
         caller = Caller(scope.get("state", {}), str(rid))
-        watch = Watch(exchange, receive, me, modern)
+        watch = Watch(exchange, receive, me)
         self._watches.add(watch)
         key = (session_id, rid)
         if not modern:

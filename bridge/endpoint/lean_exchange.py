@@ -1,14 +1,18 @@
 """The lean ``/mcp`` path's side of one exchange: its response, its relay, and the watch on its call.
 
 ``Exchange`` writes one request's answer as the SDK's Streamable HTTP server would: SSE events as
-they come, then the response (or plain JSON for a 2026-07-28 call that sent nothing before it).
+they come, then the response; or plain JSON for a call that sent nothing before it. The SDK's
+server answers a 2025-era session's every request on SSE; the transport lets a server answer
+JSON instead, and every client must take both. On SSE the SDK's client closes the response at
+its answer, before the chunked end has been read, so the connection cannot be pooled: each 2025
+call through the gateway would cost its client a new TCP connection (and the bridge an accept).
 ``LeanRelay`` is the call's way back to its client (``bridge.model.Relay``): progress and log
 notifications as SSE events on that exchange; a question, for a 2025-era client that declared
 it can answer it, as a request on that stream too, whose answer the client POSTs back
 (``Questions``), and otherwise refused, as the SDK refuses a client that declared no capability
 for it. ``Watches`` looks at every call in flight on one
 timer: a call still running after ``WATCH_SECONDS`` has its client's going away watched for, and
-a silent 2026-07-28 call is pinged every ``PING_SECONDS``.
+a silent call is committed to SSE and pinged every ``PING_SECONDS``.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ class Exchange:
     def __init__(self, send: Send, modern: bool, session_id: str) -> None:
         self._send = send
         self._modern = modern
-        self._head = SSE_HEAD if modern else [*SSE_HEAD, (b"mcp-session-id", session_id.encode("latin-1"))]
+        self._session: list[tuple[bytes, bytes]] = [] if modern else [(b"mcp-session-id", session_id.encode("latin-1"))]
+        self._head = [*SSE_HEAD, *self._session]
         self.started = False
         self.ended = False
 
@@ -78,11 +83,17 @@ class Exchange:
         if self.ended:
             return 200
         self.ended = True
-        if self._modern and not self.started and answer is not None:
+        if not self.started and answer is not None:
             error = answer.get("error")
-            status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200) if isinstance(error, dict) else 200
+            status = 200
+            if self._modern and isinstance(error, dict):
+                status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200)
             body = orjson.dumps(answer)
-            head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            head = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *self._session,
+            ]
             await self._send({"type": "http.response.start", "status": status, "headers": head})
             await self._send({"type": "http.response.body", "body": body})
             return status
@@ -195,14 +206,13 @@ async def disconnect(receive: Receive) -> None:
 
 class Watch:
     """One call as ``Watches`` looks at it: past ``WATCH_SECONDS`` its client's going away is watched
-    for (a task that cancels the call); a 2026-07-28 call still silent at ``PING_SECONDS`` is
-    committed to SSE and pinged as often."""
+    for (a task that cancels the call); a call still silent at ``PING_SECONDS`` is committed to
+    SSE and pinged as often."""
 
-    def __init__(self, exchange: Exchange, receive: Receive, call: asyncio.Task[Any], modern: bool) -> None:
+    def __init__(self, exchange: Exchange, receive: Receive, call: asyncio.Task[Any]) -> None:
         self._exchange = exchange
         self._receive = receive
         self._call = call
-        self._modern = modern
         self.loop = asyncio.get_running_loop()
         self._since = self.loop.time()
         self._ping_at = self._since + PING_SECONDS
@@ -218,7 +228,7 @@ class Watch:
         if self._gone is None and now - self._since >= WATCH_SECONDS:
             self._gone = self.loop.create_task(disconnect(self._receive))
             self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
-        if self._modern and now >= self._ping_at:
+        if now >= self._ping_at:
             self._ping_at = now + PING_SECONDS
             self._sending = self.loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
 
