@@ -1,7 +1,7 @@
 """An MCP client's requests answered by the lean ``/mcp`` path come out as the SDK's server answers them.
 
 Two real bridges front the same upstreams (the rich server and the relay server, over stdio):
-one as served, where a client's ``tools/call`` (and a 2026-07-28 ``tools/list``) is answered on
+one as served, where a client's ``tools/call`` and ``tools/list`` are answered on
 the loop (``bridge.endpoint.lean``), and one started with ``--mcp-sdk-only``, where the SDK's
 Streamable HTTP app answers everything. Each request goes to both as raw HTTP, at both protocol
 generations (a 2025-era one in a session each bridge opened), and status, media type and the
@@ -321,6 +321,26 @@ def test_2026_requests_answer_as_the_sdk_does(
         assert sum('"notifications/progress"' in n for n in outcomes[0][2]) == 2
 
 
+def test_a_2025_session_lists_on_the_lean_path_once_the_sdk_has_listed_for_it(peers: tuple[Peer, Peer]) -> None:
+    # The first listing in a session goes to the SDK's handler, which keeps the session to tell it
+    # when the lists change; the later ones are the lean path's, with the same answer.
+    before = len(peers[0].lean_lines())
+    listings = []
+    for bridge in (peers[0].bridge, peers[1].bridge):
+        fresh = Peer(bridge)
+        for n in range(3):
+            body = {"jsonrpc": "2.0", "id": f"list-{n}", "method": "tools/list"}
+            listings.append(_outcome(requests.post(fresh.url, headers=fresh.legacy_headers(), json=body, timeout=30)))
+    assert len(peers[0].lean_lines()) == before + 2
+    assert not peers[1].lean_lines()
+    kinds = [kind for _, kind, _, _ in listings]
+    assert kinds == ["text/event-stream", "application/json", "application/json", *["text/event-stream"] * 3]
+    answers = [(status, notes, [{**m, "id": None} for m in last]) for status, _, notes, last in listings]
+    assert all(answer == answers[0] for answer in answers), answers
+    tools = answers[0][2][0]["result"]["tools"]
+    assert {"rich.echo", "relay.ask"} <= {t["name"] for t in tools}
+
+
 # Requests the lean path leaves to the SDK: answered as it always answered them.
 def _refused(peer: Peer) -> list[tuple[dict[str, str], Any]]:
     echo = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": _call("rich.echo", {"text": "x"})}
@@ -330,7 +350,7 @@ def _refused(peer: Peer) -> list[tuple[dict[str, str], Any]]:
         ({**peer.legacy_headers(), "Accept": "application/json"}, echo),  # 406
         ({**peer.legacy_headers(), "Content-Type": "text/plain"}, echo),  # 415
         (peer.legacy_headers(), {"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"arguments": {}}}),
-        (peer.legacy_headers(), {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}),
+        (peer.legacy_headers(), {"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {"cursor": "2"}}),
         (peer.legacy_headers(), b'{"jsonrpc": "2.0", "method": '),
         ({**headers, "Mcp-Name": "rich.add"}, modern),  # the header disagrees with the body
         ({**headers, "MCP-Protocol-Version": "2099-01-01"}, modern),

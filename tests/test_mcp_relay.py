@@ -294,6 +294,7 @@ def test_clients_of_both_generations_hear_that_the_tools_changed_when_a_server_r
         ):
             advertised = bool(legacy.server_capabilities.tools and legacy.server_capabilities.tools.list_changed)
             await legacy.list_tools()  # the gateway knows a client session once it has asked something
+            await legacy.list_tools()  # the lean path's, which keeps it known
             registration = {"name": "second", "transport": "stdio", "command": sys.executable, "args": [RICH, "stdio"]}
             created = await asyncio.to_thread(
                 requests.post,
@@ -306,6 +307,7 @@ def test_clients_of_both_generations_hear_that_the_tools_changed_when_a_server_r
             event = await asyncio.wait_for(changes.__anext__(), 10)
             await apoll(lambda: legacy_heard, timeout=10, what="the legacy client hearing of the change")
             names = {t.name for t in (await modern.list_tools()).tools}
+            assert names == {t.name for t in (await legacy.list_tools()).tools}
             return advertised, [type(event).__name__, *legacy_heard], names
 
     with bridge_process(tmp_path, _config("modern"), "--admin-key", "admin", "--allow-stdio-registration") as bridge:

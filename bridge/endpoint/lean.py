@@ -14,9 +14,10 @@ pinged), carrying the progress and log notifications the upstream sends, then th
   (``lean_exchange``);
 - a 2026-07-28 client: the result stamped with the gateway's ``serverInfo``.
 
-Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` of both
-generations and 2026-07-28 ``tools/list``, well formed, with a small ``Content-Length`` body,
-not a task, not a retry with answers. A 2025-era client that declared sampling or elicitation
+Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` and
+``tools/list`` of both generations, well formed, with a small ``Content-Length`` body, not a
+task, not a retry with answers, not a page past the first; a 2025-era session's ``tools/list``
+once the SDK's handler has listed for it (and so keeps it, to tell it when the lists change). A 2025-era client that declared sampling or elicitation
 is asked an upstream's question on its call's own stream, as the SDK asks it, and POSTs its
 answer back here (``Questions``). A 2026-07-28 client that declared either is served here only
 when the tool's server speaks 2026-07-28 too: the server's questions then come back inside the
@@ -74,6 +75,8 @@ access = logging.getLogger("bridge.access")
 MAX_LEAN_BODY: Final = 256 * 1024
 #: How many tools' input schemas ``LeanMcp`` remembers whether they annotate headers.
 MAX_SCHEMAS: Final = 4096
+#: How many ``tools/list`` results ``LeanMcp`` keeps (one per catalog a caller sees, per revision).
+MAX_LISTS: Final = 32
 #: What a client declares that makes it answerable: its calls keep the SDK's channels.
 _ASKABLE: Final = ("sampling", "elicitation")
 #: The headers a 2026-07-28 request is routed by, which it may carry once only.
@@ -102,7 +105,7 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
         return (
             (rid, method, params) if taken and not {"task", "inputResponses", "requestState"} & params.keys() else None
         )
-    if method == "tools/list" and modern and "cursor" not in params:
+    if method == "tools/list" and "cursor" not in params:
         return rid, method, params
     return None
 
@@ -114,11 +117,14 @@ class LeanMcp:
         self._server = gateway_server.server
         self._backend = gateway_server.backend
         self._levels = gateway_server.handlers.levels
+        self._announced = gateway_server.handlers.sessions
         self._tasks = tasks
         self.sessions = SessionLedger(self._server, seal)
         self._stamp = self._server.server_info_stamp
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}
+        #: ``tools/list`` results as sent, by revision and the listing's own bytes (``_listed``).
+        self._lists: dict[tuple[bool, bytes], JSON] = {}
         self._watches = Watches()
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
@@ -191,6 +197,8 @@ class LeanMcp:
             found = self.sessions.declared(session_id)
             if transport is None or found is None:
                 return None
+            if method == "tools/list" and not self._announced.touch(session_id):
+                return None  # the SDK's handler lists it first, and keeps the session to tell it of changes
             self.sessions.hold(transport)
             declared = found
         if method == "tools/call":
@@ -305,21 +313,41 @@ class LeanMcp:
             if modern:
                 plain["_meta"] = {SERVER_INFO_META: self._stamp}
             return plain
-        typed: BaseModel
         if method == "tools/list":
-            typed = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in result["tools"]])
-        elif modern and result.get("resultType") == INPUT_REQUIRED:
+            listed = self._listed(result["tools"], modern)
+            return self._stamped(listed) if modern else listed
+        typed: BaseModel
+        if modern and result.get("resultType") == INPUT_REQUIRED:
             typed = types.InputRequiredResult.model_validate(
                 answerable(result, types.ClientCapabilities.model_validate(declared))
             )
         else:
             typed = types.CallToolResult.model_validate(as_ours(result))
+        wire = self._shaped(method, typed, modern)
+        return self._stamped(wire) if modern else wire
+
+    def _listed(self, tools: list[JSON], modern: bool) -> JSON:
+        """A ``tools/list`` result as the SDK's server sends it (not stamped). Typing and shaping a
+        listing costs about 18 µs per tool, and an SDK client without a cache lists the tools
+        before every call; the same listing gives the same result, so each is kept by its bytes."""
+        key = (modern, orjson.dumps(tools))
+        listed = self._lists.get(key)
+        if listed is None:
+            typed = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in tools])
+            listed = self._shaped("tools/list", typed, modern)
+            if len(self._lists) >= MAX_LISTS:  # catalogs change, callers see different ones: start again
+                self._lists.clear()
+            self._lists[key] = listed
+        return listed
+
+    @staticmethod
+    def _shaped(method: str, typed: BaseModel, modern: bool) -> JSON:
+        """``typed`` dumped and shaped for the version (``_serialize`` of the SDK's runner)."""
         dumped = typed.model_dump(by_alias=True, mode="json", exclude_none=True)
         version = MODERN_PROTOCOL_VERSIONS[0] if modern else HANDSHAKE_PROTOCOL_VERSIONS[-1]
         wire: JSON = methods.serialize_server_result(method, version, dumped)
         if modern:
             wire.setdefault("resultType", "complete")
-            return self._stamped(wire)
         return wire
 
     def _stamped(self, result: JSON) -> JSON:

@@ -67,6 +67,13 @@ class PerSession(Generic[V]):
         """The value of the client session ``key`` (its ``Mcp-Session-Id``), for an edge that has no ``ctx``."""
         return self._values.get(key)
 
+    def touch(self, key: str) -> bool:
+        """Whether the client session ``key`` has a value kept; it is then the most recently used."""
+        if key not in self._values:
+            return False
+        self._values.move_to_end(key)
+        return True
+
     def items(self) -> list[tuple[str | None, V]]:
         return list(self._values.items())
 
