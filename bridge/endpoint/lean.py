@@ -14,14 +14,15 @@ pinged), carrying the progress and log notifications the upstream sends, then th
   (``lean_exchange``);
 - a 2026-07-28 client: the result stamped with the gateway's ``serverInfo``.
 
-Only requests the lean path answers exactly as the SDK would are taken: ``tools/call`` and
-``tools/list`` of both generations, well formed, with a small ``Content-Length`` body, not a
-task, not a retry with answers, not a page past the first; a 2025-era session's ``tools/list``
-once the SDK's handler has listed for it (and so keeps it, to tell it when the lists change). A 2025-era client that declared sampling or elicitation
-is asked an upstream's question on its call's own stream, as the SDK asks it, and POSTs its
-answer back here (``Questions``). A 2026-07-28 client that declared either is served here only
-when the tool's server speaks 2026-07-28 too: the server's questions then come back inside the
-result, which goes to the client as the SDK's path sends it (only the questions it can
+Only requests the lean path answers exactly as the SDK would are taken: ``tools/call``,
+``tools/list``, ``resources/read`` and ``prompts/get`` of both generations, well formed, with a
+small ``Content-Length`` body, not a task, not a retry with answers, not a page past the first;
+a 2025-era session's ``tools/list`` once the SDK's handler has listed for it (and so keeps it,
+to tell it when the lists change). A 2025-era client that declared sampling or elicitation is
+asked an upstream's question on its call's own stream, as the SDK asks it, and POSTs its
+answer back here (``Questions``). A 2026-07-28 client that declared either is served here
+only for a listing, or a tool call whose server speaks 2026-07-28 too: the server's questions
+then come back inside the result, which goes to the client as the SDK's path sends it (only the questions it can
 answer), and its retry with the answers goes to the SDK; a 2025-era server's mid-call question
 to such a client needs the SDK's held call and rounds. An upstream's question to a client that
 declared no capability for it is refused as the SDK refuses it (2026-07-28: -32021). Anything
@@ -36,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any, Final
 
 import mcp_types as types
@@ -79,6 +81,12 @@ MAX_SCHEMAS: Final = 4096
 MAX_LISTS: Final = 32
 #: What a client declares that makes it answerable: its calls keep the SDK's channels.
 _ASKABLE: Final = ("sampling", "elicitation")
+#: How the SDK's handlers type each result the lean path forwards.
+_RESULTS: Final[dict[str, type[BaseModel]]] = {
+    "tools/call": types.CallToolResult,
+    "resources/read": types.ReadResourceResult,
+    "prompts/get": types.GetPromptResult,
+}
 #: The headers a 2026-07-28 request is routed by, which it may carry once only.
 _ROUTING: Final = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
 
@@ -100,14 +108,22 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
         return None
     if not isinstance(params.get("_meta", {}), dict):
         return None
+    if method == "tools/list":
+        return (rid, method, params) if "cursor" not in params else None
     if method == "tools/call":
         taken = isinstance(params.get("name"), str) and isinstance(params.get("arguments", {}), dict)
-        return (
-            (rid, method, params) if taken and not {"task", "inputResponses", "requestState"} & params.keys() else None
+    elif method == "prompts/get":
+        arguments = params.get("arguments") or {}
+        taken = (
+            isinstance(params.get("name"), str)
+            and isinstance(arguments, dict)
+            and all(isinstance(value, str) for value in arguments.values())
         )
-    if method == "tools/list" and "cursor" not in params:
-        return rid, method, params
-    return None
+    elif method == "resources/read":
+        taken = isinstance(params.get("uri"), str)
+    else:
+        return None
+    return (rid, method, params) if taken and not {"task", "inputResponses", "requestState"} & params.keys() else None
 
 
 class LeanMcp:
@@ -201,16 +217,18 @@ class LeanMcp:
                 return None  # the SDK's handler lists it first, and keeps the session to tell it of changes
             self.sessions.hold(transport)
             declared = found
-        if method == "tools/call":
-            if (
-                modern
-                and any(declared.get(kind) is not None for kind in _ASKABLE)
-                and not self._backend.asks_in_results(params["name"], Caller(scope.get("state", {})))
-            ):
-                return None
-            if not self._plain_call(params, scope, modern):
-                return None
+        if modern and method != "tools/list" and not self._asked_in_results(method, params, declared, scope):
+            return None
+        if method == "tools/call" and not self._plain_call(params, scope, modern):
+            return None
         return rid, method, params, modern, session_id, declared
+
+    def _asked_in_results(self, method: str, params: JSON, declared: JSON, scope: Scope) -> bool:
+        """Whether a 2026-07-28 client that may be asked something can be served here: it declared
+        no capability to answer, or the tool's server asks inside its result."""
+        if all(declared.get(kind) is None for kind in _ASKABLE):
+            return True
+        return method == "tools/call" and self._backend.asks_in_results(params["name"], Caller(scope.get("state", {})))
 
     def _still_open(self, session_id: str) -> None:
         """A 2025-era session whose request ended here: its idle timeout counts from now."""
@@ -281,8 +299,7 @@ class LeanMcp:
             if method == "tools/list":
                 result: JSON = {"tools": await self._backend.listing("tools", caller)}
             else:
-                arguments = params.get("arguments") or {}
-                result = await self._backend.call_tool(params["name"], arguments, caller, relay)
+                result = await self._forwarded(method, params, caller, relay)
                 await relay.flushed()
             answer = {"jsonrpc": "2.0", "id": rid, "result": self._wire(method, result, modern, declared)}
         except asyncio.CancelledError:
@@ -306,6 +323,15 @@ class LeanMcp:
         if access.isEnabledFor(logging.INFO):  # path, method and status only: headers may carry secrets
             access.info("POST %s %s %s %.1fms", MCP_PATH, method, status, (time.perf_counter() - started) * 1000)
 
+    def _forwarded(self, method: str, params: JSON, caller: Caller, relay: LeanRelay) -> Awaitable[JSON]:
+        """The gateway's answer to a ``tools/call``, ``resources/read`` or ``prompts/get``, as the
+        SDK's handlers ask for it."""
+        if method == "tools/call":
+            return self._backend.call_tool(params["name"], params.get("arguments") or {}, caller, relay)
+        if method == "resources/read":
+            return self._backend.read_resource(params["uri"], caller, relay)
+        return self._backend.get_prompt(params["name"], params.get("arguments") or {}, caller, relay)
+
     def _wire(self, method: str, result: JSON, modern: bool, declared: JSON) -> JSON:
         """``result`` as the SDK's server sends it: typed as its handler types it, dumped, shaped for the
         version (``_serialize`` of the SDK's runner), and at 2026-07-28 stamped with the gateway's ``serverInfo``."""
@@ -322,7 +348,7 @@ class LeanMcp:
                 answerable(result, types.ClientCapabilities.model_validate(declared))
             )
         else:
-            typed = types.CallToolResult.model_validate(as_ours(result))
+            typed = _RESULTS[method].model_validate(as_ours(result))
         wire = self._shaped(method, typed, modern)
         return self._stamped(wire) if modern else wire
 
