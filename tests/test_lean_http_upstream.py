@@ -211,6 +211,42 @@ def test_a_log_and_a_question_mid_call_end_as_on_the_sdk_path(kind: tuple[str, s
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_the_progress_of_a_lean_call_reaches_its_caller_as_on_the_sdk_path(kind: tuple[str, str]) -> None:
+    """Progress comes on the call's own event stream, so a server answering JSON sends none (nor
+    through the SDK's path)."""
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        heard: dict[str, list[tuple[float, float | None, str | None]]] = {"lean": [], "sdk": []}
+
+        def listener(path: str) -> Any:
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                heard[path].append((progress, total, message))
+
+            return on_progress
+
+        by_lean = await session.call_tool("steps", {"count": 3}, on_progress=listener("lean"))
+        assert lean.sent == 1
+
+        async def sdk(c: Client) -> Any:
+            return to_json(await c.call_tool("steps", {"count": 3}, progress_callback=listener("sdk")))
+
+        by_sdk = await session.request(sdk)
+        assert lean.sent == 1
+        assert by_lean == by_sdk
+        expected = [] if kind[1] == "json" else [(n, 3.0, f"step {n:g} of 3") for n in (1.0, 2.0, 3.0)]
+
+        async def all_heard() -> bool:
+            return len(heard["lean"]) == len(heard["sdk"]) == len(expected)
+
+        await _until(all_heard)
+        assert sorted(heard["lean"]) == sorted(heard["sdk"]) == expected
+
+    with lean_server(kind) as server:
+        _run(_http(server.url), scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
 def test_a_call_past_its_deadline_answers_504_and_is_cancelled_upstream_as_on_the_sdk_path(
     kind: tuple[str, str],
 ) -> None:

@@ -314,6 +314,41 @@ def test_the_logs_of_a_lean_call_reach_its_caller(protocol: str) -> None:
     _run(relay_server, scenario)
 
 
+@pytest.mark.parametrize("protocol", ["auto", "legacy"])
+def test_the_progress_of_a_lean_call_reaches_its_caller_as_on_the_sdk_path(protocol: str) -> None:
+    relay_server = ServerConfig(
+        name="relay", transport="stdio", command=sys.executable, args=(str(RELAY_SERVER),), protocol=protocol
+    )
+
+    async def scenario(session: UpstreamSession) -> None:
+        lean = _lean(session)
+        heard: dict[str, list[tuple[float, float | None, str | None]]] = {"lean": [], "sdk": []}
+
+        def listener(path: str) -> Any:
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                heard[path].append((progress, total, message))
+
+            return on_progress
+
+        by_lean = await session.call_tool("steps", {"count": 3}, on_progress=listener("lean"))
+        assert lean.sent == 1
+
+        async def sdk(c: Client) -> Any:
+            return to_json(await c.call_tool("steps", {"count": 3}, progress_callback=listener("sdk")))
+
+        by_sdk = await session.request(sdk)
+        assert lean.sent == 1
+        assert by_lean == by_sdk
+
+        async def all_heard() -> bool:
+            return len(heard["lean"]) == 3 and len(heard["sdk"]) == 3
+
+        await _until(all_heard)
+        assert sorted(heard["lean"]) == sorted(heard["sdk"]) == [(n, 3.0, f"step {n:g}") for n in (1.0, 2.0, 3.0)]
+
+    _run(relay_server, scenario)
+
+
 def test_an_answer_behind_messages_the_session_has_not_taken_waits_for_them() -> None:
     """A log sent just before the answer is taken by the session before its call ends, as on the
     session's own path: else the log would find no call, or another caller's, in flight."""

@@ -10,9 +10,11 @@ every request the lean channel does not take (``bridge/upstream/session.py`` dec
 
 ``LeanRequests`` is what both transports share: the ids, which can never collide with the SDK
 session's (its dispatcher numbers its requests with integers; these are strings with a fixed
-prefix), the table of the requests awaiting their answers, how an answer settles one, and the
-SDK session's own stamp (at 2026-07-28 the protocol version, client info and capabilities in
-``_meta``, and the ``MCP-*`` headers), so a lean request reads upstream as the SDK's would.
+prefix), the table of the requests awaiting their answers, how an answer settles one, how the
+progress on a request that asked for it (its id is its token, as the SDK's dispatcher makes it)
+is handed over, in order and before the request returns, and the SDK session's own stamp (at
+2026-07-28 the protocol version, client info and capabilities in ``_meta``, and the ``MCP-*``
+headers), so a lean request reads upstream as the SDK's would.
 
 What comes back is read as the SDK would read it (``bridge/upstream/plain_results.py``); the
 session decides which requests go lean and ends each as on the SDK's path
@@ -22,17 +24,21 @@ session decides which requests go lean and ends each as on the SDK's path
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 import mcp_types as types
 from mcp.client.session import ClientSession
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import CONNECTION_CLOSED, INTERNAL_ERROR
 
 from bridge.upstream.tasks import TASKS
 
 __all__ = ["LEAN_ID_PREFIX", "LeanChannel", "LeanRequests", "cancellation", "connection_closed", "error_of"]
+
+log = logging.getLogger(__name__)
 
 #: Lean request ids are strings with this prefix; the SDK's dispatcher mints integers.
 LEAN_ID_PREFIX: Final = "lean-"
@@ -41,13 +47,16 @@ LEAN_ID_PREFIX: Final = "lean-"
 class LeanChannel(Protocol):
     """Raw JSON-RPC requests on an upstream connection, beside its SDK session."""
 
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def request(
+        self, method: str, params: dict[str, Any], on_progress: ProgressFnT | None = None
+    ) -> dict[str, Any]:
         """The raw JSON ``result`` of one JSON-RPC request.
 
         A JSON-RPC error answer raises ``mcp.shared.exceptions.MCPError(code, message, data)``;
         a lost transport raises what the SDK path raises for it (so ``translate.is_connection_loss``
         is true); if the awaiting task is cancelled (deadline, caller gone), the server is sent
-        ``notifications/cancelled`` for it.
+        ``notifications/cancelled`` for it. With ``on_progress`` the request carries a
+        ``progressToken`` (its id, as the SDK's), and the server's progress on it is handed over.
         """
         ...
 
@@ -86,6 +95,11 @@ class LeanRequests:
         #: How many lean requests this connection has sent (the last id's number).
         self.sent = 0
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        #: Who hears the progress of each request that asked for it, by its id (its progress token).
+        self._progress: dict[str, ProgressFnT] = {}
+        #: The last progress being handed over, by request id: a task each, as the SDK's dispatcher
+        #: hands it, each after the one before it.
+        self._handing: dict[str, asyncio.Task[None]] = {}
         self._session: ClientSession | None = None
         #: Set once the connection is gone: every request fails at once from then on.
         self.closed = False
@@ -115,16 +129,63 @@ class LeanRequests:
         self.sent += 1
         return f"{LEAN_ID_PREFIX}{self.sent}"
 
-    def open(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+    def open(self, on_progress: ProgressFnT | None = None) -> tuple[str, asyncio.Future[dict[str, Any]]]:
         """A fresh id and the future its answer settles; ``forget`` it when done."""
         request_id = self.next_id()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
+        self.listen(request_id, on_progress)
         return request_id, future
 
+    def listen(self, request_id: str, on_progress: ProgressFnT | None) -> None:
+        """Hand ``on_progress`` (if any) the progress on ``request_id`` until it is forgotten."""
+        if on_progress is not None:
+            self._progress[request_id] = on_progress
+
     def forget(self, request_id: str) -> None:
-        """A late answer to ``request_id`` is dropped from now on."""
+        """A late answer to ``request_id``, or its progress, is dropped from now on."""
         self._waiting.pop(request_id, None)
+        self._progress.pop(request_id, None)
+        self._handing.pop(request_id, None)
+
+    async def handed(self, request_id: str) -> None:
+        """Once the progress on ``request_id`` that came before its answer has been handed over:
+        a caller that keeps the last progress beside the result sees the last one sent."""
+        last = self._handing.pop(request_id, None)
+        if last is not None:
+            await last
+
+    @staticmethod
+    def tokened(params: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """``params`` asking for progress with ``request_id`` as its token, as the SDK's dispatcher asks."""
+        meta = params.get("_meta")
+        return {**params, "_meta": {**(meta if isinstance(meta, dict) else {}), "progressToken": request_id}}
+
+    def progressed(self, message: Mapping[str, Any]) -> bool:
+        """Whether ``message`` is progress on a lean request that asked for it (then it is handed
+        over in a task of its own, as the SDK's dispatcher hands it; a failing listener is logged)."""
+        if message.get("method") != "notifications/progress" or "id" in message:
+            return False
+        params = message.get("params")
+        if not isinstance(params, Mapping):
+            return False
+        token, progress = params.get("progressToken"), params.get("progress")
+        if not isinstance(token, str) or isinstance(progress, bool) or not isinstance(progress, int | float):
+            return False
+        listener = self._progress.get(token)
+        if listener is None:
+            return False
+        total, note = params.get("total"), params.get("message")
+        self._handing[token] = asyncio.get_running_loop().create_task(
+            _handed(
+                self._handing.get(token),
+                listener,
+                float(progress),
+                float(total) if isinstance(total, int | float) and not isinstance(total, bool) else None,
+                note if isinstance(note, str) else None,
+            )
+        )
+        return True
 
     def answers(self, message: Mapping[str, Any]) -> bool:
         """``message`` is a response (of JSON-RPC shape) to a lean request awaiting its answer.
@@ -154,6 +215,17 @@ class LeanRequests:
         for future in waiting.values():
             if not future.done():
                 future.set_exception(connection_closed())
+
+
+async def _handed(
+    before: asyncio.Task[None] | None, listener: ProgressFnT, progress: float, total: float | None, message: str | None
+) -> None:
+    if before is not None:
+        await asyncio.shield(before)  # in order; one cancelled is not the next's cancellation
+    try:
+        await listener(progress, total, message)
+    except Exception:  # a listener's failure must not end the request
+        log.exception("a progress listener failed")
 
 
 def cancellation(request_id: str) -> dict[str, Any]:

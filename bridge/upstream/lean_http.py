@@ -34,6 +34,7 @@ import orjson
 from mcp.client.session import ClientSession, MessageHandlerFnT
 from mcp.client.streamable_http import DEFAULT_MAX_SSE_EVENT_SIZE
 from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import (
     CONNECTION_CLOSED,
@@ -109,12 +110,27 @@ class HttpChannel(LeanRequests):
         self._version = version.encode("ascii")
         self._modern = version in MODERN_PROTOCOL_VERSIONS
 
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def request(
+        self, method: str, params: dict[str, Any], on_progress: ProgressFnT | None = None
+    ) -> dict[str, Any]:
         """The raw JSON ``result`` of one request (see the module docstring for every other ending)."""
+        request_id = self.next_id()
+        if on_progress is None:
+            return await self._requested(method, params, request_id, False)
+        self.listen(request_id, on_progress)
+        try:
+            result = await self._requested(method, params, request_id, True)
+            await self.handed(request_id)
+            return result
+        finally:
+            self.forget(request_id)
+
+    async def _requested(self, method: str, params: dict[str, Any], request_id: str, tokened: bool) -> dict[str, Any]:
         # At 2026-07-28 the stamp is the ``_meta`` envelope and the routing headers (Mcp-Method,
         # Mcp-Name, the tool's Mcp-Param-*), before it the version header.
-        request_id = self.next_id()
         stamped, headers = self.stamped(method, params)
+        if tokened:
+            stamped = self.tokened(stamped, request_id)
         body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": stamped})
         try:
             for _ in range(MAX_REDIRECTS):
@@ -224,8 +240,10 @@ class HttpChannel(LeanRequests):
             return
         if isinstance(notification, types.LoggingMessageNotification):
             await self._back.on_log(notification.params)
-        elif not isinstance(notification, types.ProgressNotification):  # no lean request asks for progress
+        elif not isinstance(notification, types.ProgressNotification):
             await self._on_message(notification)
+        else:  # on the request's own stream: handed over if it asked for progress
+            self.progressed(message)
 
     async def _asked(self, message: dict[str, Any]) -> None:
         """A question from the server mid-call (before 2026-07-28): the back channel's answer is POSTed."""

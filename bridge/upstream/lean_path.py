@@ -2,15 +2,16 @@
 
 A tool call, a resource read and a prompt take the connection's lean channel
 (``bridge/upstream/lean_calls.py``) instead of the SDK's session when nothing the SDK would add
-to them is wanted: no progress, no answers or state of an input-required round to pass on, no
-identity told per call (``identity``), no task the tool may make of it, no trace exported. The
-first round of a request whose input-required rounds pass through to the caller goes lean too.
+to them is wanted: no answers or state of an input-required round to pass on (progress is handed
+over by the channel, as the SDK's dispatcher hands it), no identity told per call
+(``identity``), no task the tool may make of it, no trace exported. The first round of a request
+whose input-required rounds pass through to the caller goes lean too.
 
 The result ends as on the SDK's path: a plain one is taken as it is
 (``bridge/upstream/plain_results.py``; a tool's is checked here against its output schema), any
-other is read by the SDK and ended as ``UpstreamSession`` ends it on that path: its
-input-required rounds passed to the caller as they are, or driven by the SDK client's own round
-driver asking through the back channel, and a task the upstream made of a call followed to its end.
+other is read by the SDK and ended as ``UpstreamSession`` ends it on that path: its input-
+required rounds passed to the caller as they are, or driven by the SDK client's own round driver
+asking through the back channel, and a task the upstream made of a call followed to its end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import mcp_types as types
 from mcp import Client
 from mcp.client.extension import ClaimContext
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import HEADER_MISMATCH
 from opentelemetry.trace import get_current_span
@@ -50,7 +52,7 @@ class LeanPath:
     def channel(self, plain: bool, caller: Principal | None, tool: str | None = None) -> LeanChannel | None:
         """The lean channel, when a request loses nothing on it that the SDK's session would give it.
 
-        ``plain``: no progress wanted, and no answers or state of an input-required round to pass on;
+        ``plain``: no answers or state of an input-required round to pass on;
         ``tool``: the tool a call is of, which must be listed and not run as a task.
         """
         lean = self._link.lean
@@ -65,19 +67,27 @@ class LeanPath:
         return lean
 
     async def call_tool(
-        self, client: Client, lean: LeanChannel, name: str, arguments: Mapping[str, Any], meta: Any, passing: bool
+        self,
+        client: Client,
+        lean: LeanChannel,
+        name: str,
+        arguments: Mapping[str, Any],
+        meta: Any,
+        passing: bool,
+        progress: ProgressFnT | None = None,
     ) -> JSON:
-        """``passing``: an input-required result goes to the caller as it is (as on the SDK's path)."""
+        """``passing``: an input-required result goes to the caller as it is (as on the SDK's path);
+        ``progress`` hears the call's progress, as the SDK's ``progress_callback``."""
         params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
         if meta is not None:
             params["_meta"] = dict(meta)
         try:
-            raw = await lean.request("tools/call", params)
+            raw = await lean.request("tools/call", params, progress)
         except MCPError as exc:
             if exc.code != HEADER_MISMATCH or not self._link.modern or passing:
                 raise
             # The SDK's client lists the tool again and resends (its session alone, as when passing, does not).
-            return to_json(await client.call_tool(name, dict(arguments), meta=meta))
+            return to_json(await client.call_tool(name, dict(arguments), progress_callback=progress, meta=meta))
         plain = plain_tool_result(raw, modern=self._link.modern)
         if plain is not None and (plain["isError"] or self._keeper.outputs.check_plain(name, plain)):
             return plain

@@ -190,11 +190,11 @@ class UpstreamSession:
         rounds = self._rounds(relay)
         # The first round of a call whose input-required rounds pass through goes lean too.
         passing = rounds is not None
-        lean = self._lean.channel(progress is None and rounds in (None, (None, None)), caller, tool=name)
+        lean = self._lean.channel(rounds in (None, (None, None)), caller, tool=name)
         if lean is not None:
 
             async def lean_call(c: Client) -> JSON:
-                return await self._lean.call_tool(c, lean, name, arguments, meta, passing)
+                return await self._lean.call_tool(c, lean, name, arguments, meta, passing, progress)
 
             return await self.request(lean_call, relay=relay, caller=caller)
 

@@ -256,7 +256,8 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
             self._partial.append(data[start:])
 
     def _settled(self, line: bytes) -> bool:
-        """True when ``line`` answers a lean request (and has settled it, or will).
+        """True when ``line`` answers a lean request (and has settled it, or will), or is progress on
+        one (handed over).
 
         An answer that comes after messages the session has not yet taken waits behind them,
         as it would on the session: a log the server sent before answering still finds its
@@ -269,7 +270,11 @@ class _ChildProtocol(asyncio.SubprocessProtocol):
             message = from_json(line)
         except ValueError:
             return False
-        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not lean.answers(message):
+        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+            return False
+        if lean.progressed(message):
+            return True
+        if not lean.answers(message):
             return False
         if self.inbox.pending:
             self.inbox.put(lambda: lean.settle(message))

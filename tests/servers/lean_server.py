@@ -59,6 +59,12 @@ def build() -> MCPServer:
         await ctx.info("on my way")
         return "said"
 
+    @server.tool(description="Report progress `count` times, then answer.")
+    async def steps(count: Annotated[int, Field(ge=1, le=20)], ctx: Context) -> str:
+        for step in range(1, count + 1):
+            await ctx.report_progress(step, count, f"step {step} of {count}")
+        return f"counted to {count}"
+
     @server.tool(description="Ask the client for an answer, and return it.")
     async def ask(ctx: Context) -> str:
         result = await ctx.elicit("Say something", Answer)
