@@ -21,9 +21,11 @@ from bridge.upstream.session import UpstreamSession
 from bridge.upstream.translate import to_json
 from harness import WAIT
 
-__all__ = ["lean_of", "outcome", "run_session", "sdk_call", "until"]
+__all__ = ["Heard", "lean_of", "outcome", "progress_both_ways", "run_session", "sdk_call", "until"]
 
 T = TypeVar("T")
+#: The progress a listener heard: (progress, total, message) each.
+Heard = list[tuple[float, float | None, str | None]]
 
 
 async def until(condition: Callable[[], Awaitable[bool]]) -> None:
@@ -72,3 +74,29 @@ async def outcome(call: Awaitable[dict[str, Any]]) -> str:
         return json.dumps(await call)
     except BridgeError as exc:
         return f"{type(exc).__name__}: {exc}"
+
+
+async def progress_both_ways(
+    session: UpstreamSession, name: str, arguments: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], Heard, Heard]:
+    """``name`` called with a progress listener on the session (its lean path) and through the SDK
+    client's own ``call_tool``: both results, what the first listener had heard when its call
+    returned, and the second listener's list (the SDK hands progress over in tasks of its own,
+    which may still be running)."""
+    lean: Heard = []
+    sdk: Heard = []
+
+    def listener(heard: Heard) -> Any:
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            heard.append((progress, total, message))
+
+        return on_progress
+
+    by_lean = await session.call_tool(name, arguments, on_progress=listener(lean))
+    returned = list(lean)
+
+    async def call(c: Client) -> Any:
+        return to_json(await c.call_tool(name, arguments, progress_callback=listener(sdk)))
+
+    by_sdk = await session.request(call)
+    return by_lean, by_sdk, returned, sdk

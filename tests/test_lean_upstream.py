@@ -32,7 +32,7 @@ from bridge.upstream.plain_results import plain_prompt_result, plain_resource_re
 from bridge.upstream.session import UpstreamSession
 from bridge.upstream.stdio import _ChildProtocol
 from bridge.upstream.translate import to_bridge_error, to_json
-from tests.lean_sessions import lean_of
+from tests.lean_sessions import lean_of, progress_both_ways
 from tests.lean_sessions import outcome as _outcome
 from tests.lean_sessions import run_session as _run
 from tests.lean_sessions import sdk_call as _sdk_call
@@ -322,29 +322,17 @@ def test_the_progress_of_a_lean_call_reaches_its_caller_as_on_the_sdk_path(proto
 
     async def scenario(session: UpstreamSession) -> None:
         lean = _lean(session)
-        heard: dict[str, list[tuple[float, float | None, str | None]]] = {"lean": [], "sdk": []}
-
-        def listener(path: str) -> Any:
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                heard[path].append((progress, total, message))
-
-            return on_progress
-
-        by_lean = await session.call_tool("steps", {"count": 3}, on_progress=listener("lean"))
-        assert lean.sent == 1
-
-        async def sdk(c: Client) -> Any:
-            return to_json(await c.call_tool("steps", {"count": 3}, progress_callback=listener("sdk")))
-
-        by_sdk = await session.request(sdk)
-        assert lean.sent == 1
+        by_lean, by_sdk, heard, by_sdk_heard = await progress_both_ways(session, "steps", {"count": 3})
+        assert lean.sent == 1  # the SDK's own call_tool passes the session, not the lean channel
         assert by_lean == by_sdk
+        expected = [(n, 3.0, f"step {n:g}") for n in (1.0, 2.0, 3.0)]
+        assert heard == expected  # in order, and all of it before the call returned
 
-        async def all_heard() -> bool:
-            return len(heard["lean"]) == 3 and len(heard["sdk"]) == 3
+        async def sdk_heard_all() -> bool:
+            return len(by_sdk_heard) == 3
 
-        await _until(all_heard)
-        assert sorted(heard["lean"]) == sorted(heard["sdk"]) == [(n, 3.0, f"step {n:g}") for n in (1.0, 2.0, 3.0)]
+        await _until(sdk_heard_all)
+        assert sorted(by_sdk_heard) == expected
 
     _run(relay_server, scenario)
 
