@@ -46,6 +46,12 @@ SERVERS = Path(__file__).resolve().parent / "servers"
 REVISIONS = ["modern", "legacy"]
 
 
+def _relay(protocol: str) -> ServerConfig:
+    return ServerConfig(
+        name="relay", transport="stdio", command=sys.executable, args=(str(RELAY_SERVER),), protocol=protocol
+    )
+
+
 def calls_stdio(*, legacy: bool, timeout: float) -> ServerConfig:
     args = (str(CALLS_SERVER), "stdio", *(["--legacy"] if legacy else []))
     return ServerConfig(name="calls", transport="stdio", command=sys.executable, args=args, call_timeout=timeout)
@@ -298,10 +304,6 @@ def test_an_input_required_round_passes_through_to_a_modern_caller_as_on_the_sdk
 
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])
 def test_the_logs_of_a_lean_call_reach_its_caller(protocol: str) -> None:
-    relay_server = ServerConfig(
-        name="relay", transport="stdio", command=sys.executable, args=(str(RELAY_SERVER),), protocol=protocol
-    )
-
     async def scenario(session: UpstreamSession) -> None:
         lean = _lean(session)
         caller = _Passing(log_level="info")
@@ -311,15 +313,11 @@ def test_the_logs_of_a_lean_call_reach_its_caller(protocol: str) -> None:
         assert result["content"] == [{"type": "text", "text": "counted to 3"}]
         assert caller.logs == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
 
-    _run(relay_server, scenario)
+    _run(_relay(protocol), scenario)
 
 
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])
 def test_the_progress_of_a_lean_call_reaches_its_caller_as_on_the_sdk_path(protocol: str) -> None:
-    relay_server = ServerConfig(
-        name="relay", transport="stdio", command=sys.executable, args=(str(RELAY_SERVER),), protocol=protocol
-    )
-
     async def scenario(session: UpstreamSession) -> None:
         lean = _lean(session)
         by_lean, by_sdk, heard, by_sdk_heard = await progress_both_ways(session, "steps", {"count": 3})
@@ -334,7 +332,7 @@ def test_the_progress_of_a_lean_call_reaches_its_caller_as_on_the_sdk_path(proto
         await _until(sdk_heard_all)
         assert sorted(by_sdk_heard) == expected
 
-    _run(relay_server, scenario)
+    _run(_relay(protocol), scenario)
 
 
 def test_an_answer_behind_messages_the_session_has_not_taken_waits_for_them() -> None:
