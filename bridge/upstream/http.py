@@ -129,16 +129,24 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         )
 
     async def exchange(
-        self, key: tuple[str, int], message: bytes, connect_timeout: float | None, read_timeout: float | None
+        self,
+        key: tuple[str, int],
+        message: bytes,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        *,
+        body: bool = False,
     ) -> HttpConnection:
         """Send ``message`` (a whole request) to ``key`` on a pooled connection; it returns once the
-        response's head has arrived, its body still to read (then ``release`` it, or close it)."""
+        response's head has arrived (with ``body``, and the first of its body, or its end), its body
+        still to read (then ``release`` it, or close it). An event stream's head comes well before
+        its first event: a caller that reads the body anyway is woken once, not twice."""
         # An idle connection the upstream has closed is seen (and skipped) here: its FIN arrives
         # at once. One it closes at the very moment it is reused fails this request, as with
         # httpcore; a request is never sent twice, since a tool call must not run twice.
         conn = self._take_idle(key) or await self._connect(key, connect_timeout)
         try:
-            await self._send(conn, message, read_timeout)
+            await self._send(conn, message, read_timeout, body)
         except BaseException:
             conn.close()
             raise
@@ -148,15 +156,16 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         """Keep the ``Mcp-Session-Id`` an answer assigns (the initialize answer's), for lean requests."""
         self.session_id = header(headers, b"mcp-session-id") or None
 
-    async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None) -> None:
+    async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None, body: bool) -> None:
         assert conn.transport is not None
         conn.begin()
         conn.transport.write(message)
         try:
-            while not conn.head_done:
+            # A connection lost after the head is the body's reader's to report.
+            while not conn.head_done or (body and not (conn.chunks or conn.complete or conn.lost)):
                 if conn.lost:
                     raise _failure(conn, "the upstream closed the connection without answering", httpx2.ReadError)
-                await conn.wait(timeout)
+                await conn.wait(timeout, body=body)
         except TimeoutError:
             raise httpx2.ReadTimeout("the upstream did not answer within the read timeout") from None
 

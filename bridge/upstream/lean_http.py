@@ -119,7 +119,7 @@ class HttpChannel(LeanRequests):
             for _ in range(MAX_REDIRECTS):
                 message = self._head(headers, len(body)) + body
                 conn = await self._transport.exchange(
-                    self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT
+                    self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT, body=True
                 )
                 stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
                 if not self._redirected(conn.status, conn.headers):

@@ -37,6 +37,8 @@ class HttpConnection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.lost = False
         self._waiter: asyncio.Future[None] | None = None
+        #: The waiter wants body bytes (or the end): a response's head alone does not wake it.
+        self._want_body = False
         #: While the rest of a response is dropped: called once it has all come, or the connection is gone.
         self._then: Callable[[], None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
@@ -66,7 +68,8 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self.error = exc
             self.close()
-        self._wake()
+        if not self._want_body or self.chunks or self.complete or self.lost:
+            self._wake()
 
     def eof_received(self) -> bool | None:
         return None  # close the connection; a response still being read ends with it
@@ -147,11 +150,13 @@ class HttpConnection(asyncio.Protocol):
             self.paused = False
             self.transport.resume_reading()
 
-    async def wait(self, timeout: float | None = None) -> None:
-        """Until more of the response has arrived, or the connection is gone (``timeout``: TimeoutError)."""
+    async def wait(self, timeout: float | None = None, *, body: bool = False) -> None:
+        """Until more of the response has arrived (with ``body``, more of its body or its end: a
+        head alone is not worth a wakeup), or the connection is gone (``timeout``: TimeoutError)."""
         if self.lost:
             return
         self._waiter = asyncio.get_running_loop().create_future()
+        self._want_body = body
         try:
             if timeout is None:
                 await self._waiter
