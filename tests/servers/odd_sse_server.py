@@ -4,14 +4,14 @@ Servers in the wild do not all frame events as the SDK's does (``event: message`
 line, CRLF, one write per event). Here an ASGI middleware re-frames each event the lean server
 (``tests/servers/lean_server.py``) sends, keeping its meaning by the SSE spec: a byte order mark
 and a comment open the stream; line ends cycle through CRLF, LF and CR; a ``retry``, an event
-of another type and an id-only event (not dispatched) come before each message; the message's
-type is given without a space (``event:message``); its data starts with a field without a colon
-(an empty line, which JSON reads as whitespace) and then the JSON, indented, one ``data`` line
-per line, a comment among them. Each event is written in several pieces, cut inside the byte
-order mark, between a CR and its LF, and inside a UTF-8 character where there is one, a short
-pause between them so that they reach the client as separate reads::
+of another type and an id-only event (not dispatched) come before each message; its data starts
+with a field without a colon (an empty line, which JSON reads as whitespace) and then the JSON,
+indented, one ``data`` line per line (after the first, without a space after the colon), a
+comment among them. Each event is written in several pieces, cut inside the byte
+order mark, between each CR and its LF, and inside each UTF-8 character, a short pause between
+them so that they reach the client as separate reads::
 
-    python -m tests.servers.odd_sse_server --port N [--legacy] [--json-response]
+    python -m tests.servers.odd_sse_server --port N [--legacy]
 """
 
 from __future__ import annotations
@@ -43,15 +43,16 @@ def reframed(event: bytes, first: bool) -> bytes:
     lines = [b": odd framing ahead"] if first else []
     lines += [b"retry: 2500", b"", b"event: note", b"data: not for MCP", b"", b"id: odd-1", b""]
     lines += [b"id: " + fields[b"id"]] if b"id" in fields else []
-    lines += [b"event:" + fields.get(b"event", b"message"), b"data"]
+    lines += [b"event: " + fields.get(b"event", b"message"), b"data"]
     indented = orjson.dumps(orjson.loads(fields[b"data"]), option=orjson.OPT_INDENT_2).split(b"\n")
     lines += [b"data: " + indented[0], b": among the data lines", *(b"data:" + line for line in indented[1:]), b""]
     return (BOM if first else b"") + b"".join(line + next(ends) for line in lines)
 
 
 def pieces(framed: bytes) -> Iterator[bytes]:
-    """``framed`` cut after the BOM's first byte, between a CR and its LF, and inside a UTF-8 character."""
-    cuts = {1 if framed.startswith(BOM) else 0, framed.find(b"\r\n") + 1}
+    """``framed`` cut after the BOM's first byte, between each CR and its LF, and inside each UTF-8 character."""
+    cuts = {1 if framed.startswith(BOM) else 0}
+    cuts |= {i + 1 for i in range(len(framed) - 1) if framed[i : i + 2] == b"\r\n"}
     cuts |= {i + 1 for i, byte in enumerate(framed) if byte >= 0xC0}  # after a multi-byte character's lead
     bounds = sorted(cut for cut in cuts if 0 < cut < len(framed))
     for start, end in itertools.pairwise([0, *bounds, len(framed)]):
@@ -93,12 +94,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--legacy", action="store_true", help="speak only the 2025-11-25 handshake generation")
-    parser.add_argument("--json-response", action="store_true", help="answer JSON, not an event stream")
     args = parser.parse_args()
     server = build()
     if args.legacy:
         speak_handshake_only(server)
-    app = OddFraming(server.streamable_http_app(json_response=args.json_response))
+    app = OddFraming(server.streamable_http_app())
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
