@@ -5,8 +5,11 @@ streams, the streamable-http client's tasks and httpx2's request and response ob
 was most of the bridge's CPU per tool call. ``HttpChannel`` sends the same POST the SDK would
 (the negotiated revision's headers, the session id, the 2026-07-28 routing headers, the
 config's static headers) written in one piece on ``LeanTransport``'s pooled connections, and
-reads the answer, JSON or an event stream, where it arrives. The SDK session stays beside it
-for everything else: the handshake, pings, listings, the GET stream, subscriptions, tasks.
+reads the answer, JSON or an event stream, where it arrives. An event stream (a 2025-era
+server's answer) is read with the bridge's own parser (``bridge.upstream.sse_events``, which
+says what httpx2's reader cost here); once its answer is in, the connection drops the rest of
+the stream itself and goes back to the pool. The SDK session stays beside it for everything
+else: the handshake, pings, listings, the GET stream, subscriptions, tasks.
 
 Every outcome ends as it does on the SDK path:
 
