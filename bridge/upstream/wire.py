@@ -165,6 +165,7 @@ class HttpConnection(asyncio.Protocol):
                     await self._waiter
         finally:
             self._waiter = None
+            self._want_body = False
 
     def expire(self, error: BaseException) -> None:
         """Give up on this connection with ``error`` (a deadline passed): it closes, waiters wake."""
