@@ -5,11 +5,10 @@ request with an event stream. Read through httpx2, each answer built an ``httpx2
 around the pooled body and passed every chunk through ``EventSource``, ``aiter_text``,
 ``aiter_bytes``, the content and text decoders, a line decoder and an event decoder, async
 generators left for the loop to close once the answer was found. That is the hot path of every
-call to such an upstream: profiled under load (``bench/profile.py --mcp 2025 --transport
-http``), about 12% of the bridge's samples, some 100 µs of its 0.9 ms of CPU per call, were in
-it; alone, one answer of one event in one chunk cost 57 µs in that chain and 3 µs here. Here
-the chunks are split into lines as bytes, and only the values used are decoded, once an event
-is complete.
+call to such an upstream: in py-spy profiles of the bridge under load (``bench/profile.py --mcp
+2025 --transport http``) the chain held 20 to 100 µs of CPU per call, by run; alone, one answer
+(one event in one chunk) cost 57 µs in it and 3 µs here. Here the chunks are split into lines
+as bytes, and only the values used are decoded, once an event is complete.
 
 The rules are those of the HTML standard's event stream interpretation: lines end with CRLF,
 LF or CR (in any mix, and a CRLF may be split across chunks); a UTF-8 byte order mark at the
