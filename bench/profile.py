@@ -59,6 +59,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bridge's stdio transport (bridge/upstream/stdio.py)", ("upstream/stdio.py",)),
     ("bridge's HTTP transport (bridge/upstream/http.py)", ("upstream/http.py",)),
     ("lean HTTP requests (bridge/upstream/lean_http.py)", ("upstream/lean_http.py",)),
+    ("  of it, reading event streams (bridge/upstream/sse_events.py)", ("upstream/sse_events.py",)),
     ("pydantic", ("pydantic/", "pydantic_core")),
     ("asyncio event loop", ("asyncio/base_events", "asyncio/selector_events", "asyncio/events")),
 )

@@ -20,7 +20,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from bridge.upstream.http import LeanTransport, PooledBody
+from bridge.upstream.http import DRAIN_TIMEOUT, LeanTransport, PooledBody
 from bridge.upstream.wire import request_head
 from harness import apoll, free_port
 
@@ -46,6 +46,12 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         self.server.connections.append(self.connection)
+        try:
+            self._serve()
+        except ConnectionError:  # the client closed the connection while the peer was still sending
+            self.server.hung_up.append(self.client_address[1])
+
+    def _serve(self) -> None:
         while True:
             request = self.rfile.readline()
             if not request:
@@ -215,3 +221,82 @@ def test_a_body_ended_before_its_end_is_drained_and_its_connection_reused() -> N
 
         assert asyncio.run(test()) == b"again"
         assert len(set(server.client_ports)) == 1
+
+
+def test_a_request_that_wants_the_body_returns_once_it_has_begun() -> None:
+    """The lean channel's POSTs (``exchange(body=True)``): an event stream's head alone is not an answer."""
+    with peer() as server:
+
+        async def test() -> bytes:
+            transport = LeanTransport()
+            key = ("127.0.0.1", server.server_address[1])
+            try:
+                conn = await transport.exchange(
+                    key, request_head(b"GET", b"/chunks", [(b"host", b"x")]), 5, 5, body=True
+                )
+                first = PooledBody(transport, key, conn, 5)
+                begun = await first.receive()
+                first.end()
+                return begun
+            finally:
+                await transport.aclose()
+
+        assert asyncio.run(test()).startswith(b"data: one")
+
+
+def test_a_body_ended_once_complete_puts_its_connection_back_at_once() -> None:
+    with peer() as server:
+
+        async def test() -> None:
+            transport = LeanTransport()
+            key = ("127.0.0.1", server.server_address[1])
+            try:
+                echo = request_head(b"POST", b"/echo", [(b"host", b"x"), (b"content-length", b"2")]) + b"hi"
+                conn = await transport.exchange(key, echo, 5, 5, body=True)
+                assert conn.complete
+                PooledBody(transport, key, conn, 5).end()
+                assert transport._idle[key] == [conn]
+            finally:
+                await transport.aclose()
+
+        asyncio.run(test())
+
+
+def test_a_body_ended_whose_rest_never_comes_is_closed_after_the_drain_timeout() -> None:
+    """A stream kept open after its answer: its connection is not pooled, and not kept either."""
+    with peer() as server:
+
+        async def test() -> None:
+            transport = LeanTransport()
+            key = ("127.0.0.1", server.server_address[1])
+            try:
+                conn = await transport.exchange(
+                    key, request_head(b"GET", b"/chunks", [(b"host", b"x")]), 5, 5, body=True
+                )
+                PooledBody(transport, key, conn, 5).end()
+                started = asyncio.get_running_loop().time()
+                await apoll(lambda: conn.lost, timeout=DRAIN_TIMEOUT + 10, what="the draining connection closed")
+                assert asyncio.get_running_loop().time() - started >= DRAIN_TIMEOUT - 0.1
+                server.release.set()  # the rest, far too late: the peer finds the connection closed
+                await apoll(lambda: server.hung_up, timeout=10, what="the peer seeing the connection closed")
+                assert not transport._idle.get(key)
+            finally:
+                await transport.aclose()
+
+        asyncio.run(test())
+
+
+def test_closing_the_transport_closes_the_connections_still_draining() -> None:
+    with peer() as server:
+
+        async def test() -> None:
+            transport = LeanTransport()
+            key = ("127.0.0.1", server.server_address[1])
+            conn = await transport.exchange(key, request_head(b"GET", b"/chunks", [(b"host", b"x")]), 5, 5, body=True)
+            PooledBody(transport, key, conn, 5).end()
+            await transport.aclose()
+            assert conn.lost
+            server.release.set()
+            await apoll(lambda: server.hung_up, timeout=10, what="the peer seeing the connection closed")
+
+        asyncio.run(test())

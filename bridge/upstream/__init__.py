@@ -6,7 +6,8 @@
   ``link`` (the connection's state, told to an ``UpstreamListener``), ``supervisor`` and
   ``connecting`` (connect, ping, reconnect), ``catalog`` (listing and change streams),
   ``following`` (resource subscriptions), ``relaying`` (what flows back to a caller mid-call);
-- transports: ``stdio`` (child processes, placed on CPUs by ``placement``) and ``http``;
+- transports: ``stdio`` (child processes, placed on CPUs by ``placement``) and ``http``
+  (HTTP/1.1 in ``wire``; lean requests in ``lean_http``, event streams read by ``sse_events``);
 - at the SDK's boundary: ``translate`` (results to JSON, failures to the error tree) and
   ``results`` (tool results held to their output schemas).
 """

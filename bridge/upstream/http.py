@@ -18,6 +18,7 @@ httpx2; failures are httpx2's own exceptions, so the SDK and the bridge see what
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -45,15 +46,25 @@ class PooledBody(httpx2.AsyncByteStream):
         self._timeout = timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await self.receive():
+                yield chunk
+        except BaseException:  # the reader gave up on the body (or it failed): its connection cannot be reused
+            self._finish(keep=False)
+            raise
+
+    async def receive(self) -> bytes:
+        """What has arrived of the body since the last call (at least a byte); b"" once it has all
+        been read, its connection then back in the pool. A reader without an async generator to
+        leave behind (``__aiter__``'s is closed by the loop when dropped unfinished)."""
         conn = self._conn
         if conn is None:
-            return
+            return b""
         try:
-            while True:
-                while conn.chunks:
-                    yield conn.take()
+            while not conn.chunks:
                 if conn.complete:
-                    break
+                    self._finish(keep=True)
+                    return b""
                 if conn.lost:
                     raise _failure(conn, "the upstream closed the connection mid-response", httpx2.RemoteProtocolError)
                 await conn.wait(self._timeout)
@@ -62,23 +73,16 @@ class PooledBody(httpx2.AsyncByteStream):
         except BaseException:
             self._finish(keep=False)
             raise
-        self._finish(keep=True)
+        return conn.take_all()
 
     async def aclose(self) -> None:
         self._finish(keep=False)
 
     def end(self) -> None:
-        """Done with the body, read or not, and what is left of it is not wanted. The connection
-        goes back to the pool once the response has all arrived: an event stream whose answer
-        has been read ends just after it, awaited in the background (``LeanTransport.drain``)."""
-        conn = self._conn
-        if conn is None:
-            return
-        if conn.complete or conn.lost:
-            _discard(conn)
-            self._finish(keep=True)
-        else:
-            self._conn = None
+        """Done with the body, read or not, and what is left of it is not wanted: the connection
+        goes back to the pool once the response has all arrived (``LeanTransport.drain``)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
             self._owner.drain(self._key, conn)
 
     def _finish(self, *, keep: bool) -> None:
@@ -99,7 +103,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         self._idle: dict[tuple[str, int], list[HttpConnection]] = {}
         #: The Streamable HTTP session the upstream assigned, if any (``bridge.upstream.lean_http``).
         self.session_id: str | None = None
-        self._draining: set[asyncio.Task[None]] = set()
+        #: Connections dropping the rest of a response before they are pooled again (``drain``).
+        self._draining: set[HttpConnection] = set()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
@@ -124,16 +129,24 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         )
 
     async def exchange(
-        self, key: tuple[str, int], message: bytes, connect_timeout: float | None, read_timeout: float | None
+        self,
+        key: tuple[str, int],
+        message: bytes,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        *,
+        body: bool = False,
     ) -> HttpConnection:
         """Send ``message`` (a whole request) to ``key`` on a pooled connection; it returns once the
-        response's head has arrived, its body still to read (then ``release`` it, or close it)."""
+        response's head has arrived (with ``body``, and the first of its body, or its end), its body
+        still to read (then ``release`` it, or close it). An event stream's head comes well before
+        its first event: a caller that reads the body anyway is woken once, not twice."""
         # An idle connection the upstream has closed is seen (and skipped) here: its FIN arrives
         # at once. One it closes at the very moment it is reused fails this request, as with
         # httpcore; a request is never sent twice, since a tool call must not run twice.
         conn = self._take_idle(key) or await self._connect(key, connect_timeout)
         try:
-            await self._send(conn, message, read_timeout)
+            await self._send(conn, message, read_timeout, body)
         except BaseException:
             conn.close()
             raise
@@ -143,15 +156,16 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         """Keep the ``Mcp-Session-Id`` an answer assigns (the initialize answer's), for lean requests."""
         self.session_id = header(headers, b"mcp-session-id") or None
 
-    async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None) -> None:
+    async def _send(self, conn: HttpConnection, message: bytes, timeout: float | None, body: bool) -> None:
         assert conn.transport is not None
         conn.begin()
         conn.transport.write(message)
         try:
-            while not conn.head_done:
+            # A connection lost after the head is the body's reader's to report.
+            while not conn.head_done or (body and not (conn.chunks or conn.complete or conn.lost)):
                 if conn.lost:
                     raise _failure(conn, "the upstream closed the connection without answering", httpx2.ReadError)
-                await conn.wait(timeout)
+                await conn.wait(timeout, body=body)
         except TimeoutError:
             raise httpx2.ReadTimeout("the upstream did not answer within the read timeout") from None
 
@@ -175,24 +189,22 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         return None
 
     def drain(self, key: tuple[str, int], conn: HttpConnection) -> None:
-        """Let the rest of a response arrive, unread, then pool its connection (``PooledBody.end``)."""
-        task = asyncio.get_running_loop().create_task(self._drain(key, conn))
-        self._draining.add(task)
-        task.add_done_callback(self._draining.discard)
-
-    async def _drain(self, key: tuple[str, int], conn: HttpConnection) -> None:
-        try:
-            async with asyncio.timeout(DRAIN_TIMEOUT):
-                while not conn.complete and not conn.lost:
-                    _discard(conn)
-                    await conn.wait()
-        except TimeoutError:  # a stream kept open after its answer
-            conn.close()
+        """Let the rest of a response arrive, unread, then pool its connection; closed instead if
+        the rest takes longer than ``DRAIN_TIMEOUT`` (``PooledBody.end``). An event stream's end
+        usually comes with its answer or just after it: the connection itself drops what still
+        comes (``HttpConnection.discard_rest``), no task waits for it."""
+        if conn.complete or conn.lost:
+            _discard(conn)
+            self._pool(key, conn)
             return
-        except BaseException:  # the transport is closing
-            conn.close()
-            raise
-        _discard(conn)
+        self._draining.add(conn)
+        conn.discard_rest(functools.partial(self._drained, key, conn), DRAIN_TIMEOUT)
+
+    def _drained(self, key: tuple[str, int], conn: HttpConnection) -> None:
+        self._draining.discard(conn)
+        self._pool(key, conn)
+
+    def _pool(self, key: tuple[str, int], conn: HttpConnection) -> None:
         if conn.reusable():
             self.release(key, conn)
         else:
@@ -206,8 +218,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             conn.close()
 
     async def aclose(self) -> None:
-        for task in self._draining:
-            task.cancel()
+        for conn in list(self._draining):
+            conn.close()
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()

@@ -5,8 +5,11 @@ streams, the streamable-http client's tasks and httpx2's request and response ob
 was most of the bridge's CPU per tool call. ``HttpChannel`` sends the same POST the SDK would
 (the negotiated revision's headers, the session id, the 2026-07-28 routing headers, the
 config's static headers) written in one piece on ``LeanTransport``'s pooled connections, and
-reads the answer, JSON or an event stream, where it arrives. The SDK session stays beside it
-for everything else: the handshake, pings, listings, the GET stream, subscriptions, tasks.
+reads the answer, JSON or an event stream, where it arrives. An event stream (a 2025-era
+server's answer) is read with the bridge's own parser (``bridge.upstream.sse_events``, which
+says what httpx2's reader cost here); once its answer is in, the connection drops the rest of
+the stream itself and goes back to the pool. The SDK session stays beside it for everything
+else: the handshake, pings, listings, the GET stream, subscriptions, tasks.
 
 Every outcome ends as it does on the SDK path:
 
@@ -48,6 +51,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from bridge.upstream.http import LeanTransport, PooledBody
 from bridge.upstream.lean_calls import LeanRequests, cancellation, error_of
 from bridge.upstream.relaying import BackChannel
+from bridge.upstream.sse_events import EventParser, EventTooLarge
 from bridge.upstream.wire import header, request_head
 
 __all__ = ["HttpChannel"]
@@ -91,8 +95,6 @@ class HttpChannel(LeanRequests):
         self._on_message = on_message
         self._version = b""
         self._modern = False
-        #: Only for the error context of httpx2's event-stream reader.
-        self._stream_request = httpx2.Request("POST", url)
         self._side_posts: set[asyncio.Task[None]] = set()
         # The headers every POST carries: the SDK transport's over the config's over httpx2's own
         # (as httpx2 merges them), but for Accept-Encoding: these bodies are read as they come.
@@ -136,7 +138,7 @@ class HttpChannel(LeanRequests):
             for _ in range(MAX_REDIRECTS):
                 message = self._head(headers, len(body)) + body
                 conn = await self._transport.exchange(
-                    self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT
+                    self._key, message, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT, body=True
                 )
                 stream = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
                 if not self._redirected(conn.status, conn.headers):
@@ -199,37 +201,39 @@ class HttpChannel(LeanRequests):
                 raise MCPError(PARSE_ERROR, f"Failed to parse JSON response: {exc}") from None
             return _outcome(answer)
         if content_type.startswith("text/event-stream"):
-            return await self._events(status, headers, stream, request_id)
+            return await self._events(stream, request_id)
         raise MCPError(INVALID_REQUEST, f"Unexpected content type: {content_type}")
 
-    async def _events(
-        self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str
-    ) -> dict[str, Any]:
-        response = httpx2.Response(status, headers=headers, stream=stream, request=self._stream_request)
+    async def _events(self, stream: PooledBody, request_id: str) -> dict[str, Any]:
+        """The answer on an event stream, read with the bridge's own parser (``bridge.upstream.sse_events``)."""
+        parser = EventParser(MAX_EVENT_SIZE)
         try:
-            return await self._answer_in(httpx2.EventSource(response, max_event_size=MAX_EVENT_SIZE), request_id)
-        except httpx2.SSEError as exc:  # an event past the bound: the SDK's transport gives up so
+            while chunk := await stream.receive():
+                for event in parser.feed(chunk):
+                    if event.type != "message" or not event.data:
+                        continue  # a priming event (for resumption) or one the SDK only logs
+                    answer = await self._message(event.data, request_id)
+                    if answer is not None:
+                        return answer
+        except EventTooLarge as exc:  # the SDK's transport gives up so
             raise MCPError(CONNECTION_CLOSED, f"SSE stream failed: {exc}") from None
-
-    async def _answer_in(self, events: httpx2.EventSource, request_id: str) -> dict[str, Any]:
-        async for event in events:
-            if event.event != "message" or not event.data:
-                continue  # a priming event (for resumption) or one the SDK only logs
-            try:
-                message = orjson.loads(event.data)
-            except orjson.JSONDecodeError as exc:
-                raise MCPError(PARSE_ERROR, f"Failed to parse SSE message: {exc}") from None
-            if not isinstance(message, dict):
-                raise MCPError(PARSE_ERROR, "Failed to parse SSE message: not a JSON-RPC message")
-            if "method" not in message:
-                if message.get("id") == request_id:
-                    return _outcome(message)
-                continue
-            if "id" in message:
-                await self._asked(message)
-            else:
-                await self._notified(message)
         raise MCPError(CONNECTION_CLOSED, "SSE stream ended without a response")
+
+    async def _message(self, data: str, request_id: str) -> dict[str, Any] | None:
+        """The result if ``data`` is the answer; what else the server sends is handled as the SDK would."""
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise MCPError(PARSE_ERROR, f"Failed to parse SSE message: {exc}") from None
+        if not isinstance(message, dict):
+            raise MCPError(PARSE_ERROR, "Failed to parse SSE message: not a JSON-RPC message")
+        if "method" not in message:
+            return _outcome(message) if message.get("id") == request_id else None
+        if "id" in message:
+            await self._asked(message)
+        else:
+            await self._notified(message)
+        return None
 
     async def _notified(self, message: dict[str, Any]) -> None:
         """A notification on the answer's stream, handled as the SDK session would."""
@@ -285,7 +289,10 @@ class HttpChannel(LeanRequests):
 
 
 async def _read(stream: PooledBody) -> bytes:
-    return b"".join([chunk async for chunk in stream])
+    chunks = []
+    while chunk := await stream.receive():
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _outcome(message: Any) -> dict[str, Any]:

@@ -8,14 +8,16 @@ client, which reads at most a cap of an answer's body and then drops the connect
 
 A connection serves one request at a time; ``begin()`` readies it for the next response,
 ``wait()`` returns when more of it has arrived or the connection is gone, and ``reusable()``
-says whether it may go back to a keep-alive pool.
+says whether it may go back to a keep-alive pool. A response whose rest is not wanted (an event
+stream whose answer has been read) is dropped by the connection itself as it arrives
+(``discard_rest``), which then hands the connection back: no task waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import httptools
 
@@ -35,6 +37,11 @@ class HttpConnection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.lost = False
         self._waiter: asyncio.Future[None] | None = None
+        #: The waiter wants body bytes (or the end): a response's head alone does not wake it.
+        self._want_body = False
+        #: While the rest of a response is dropped: called once it has all come, or the connection is gone.
+        self._then: Callable[[], None] | None = None
+        self._expiry: asyncio.TimerHandle | None = None
         self.begin()
 
     def begin(self) -> None:
@@ -61,7 +68,8 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self.error = exc
             self.close()
-        self._wake()
+        if not self._want_body or self.chunks or self.complete or self.lost:
+            self._wake()
 
     def eof_received(self) -> bool | None:
         return None  # close the connection; a response still being read ends with it
@@ -70,6 +78,8 @@ class HttpConnection(asyncio.Protocol):
         self.lost = True
         self.error = self.error or exc
         self._wake()
+        if self._then is not None:
+            self._settle()
 
     # -- httptools callbacks -------------------------------------------------------------------
 
@@ -81,7 +91,7 @@ class HttpConnection(asyncio.Protocol):
         self.head_done = True
 
     def on_body(self, body: bytes) -> None:
-        if self.truncated:
+        if self.truncated or self._then is not None:
             return
         limit = self.body_limit
         if limit is not None and self.buffered + len(body) > limit:
@@ -97,22 +107,56 @@ class HttpConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self.complete = True
         self.keep_alive = self.parser.should_keep_alive()  # llhttp answers this only inside the callback
+        if self._then is not None:
+            self._settle()
 
     # -- for the client ------------------------------------------------------------------------
 
     def take(self) -> bytes:
         chunk = self.chunks.popleft()
         self.buffered -= len(chunk)
+        self._resume()
+        return chunk
+
+    def take_all(self) -> bytes:
+        """All of the body that has arrived unread, in one piece."""
+        chunks = self.chunks
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        self._resume()
+        return data
+
+    def discard_rest(self, then: Callable[[], None], timeout: float) -> None:
+        """Drop what is left of this response (still arriving: not complete, not lost) as it comes,
+        and call ``then()`` once it has all come, or the connection is gone; the connection closes
+        if the response has not ended within ``timeout`` seconds (a stream kept open)."""
+        self.chunks.clear()
+        self.buffered = 0
+        self._resume()
+        self._then = then
+        self._expiry = asyncio.get_running_loop().call_later(timeout, self.close)
+
+    def _settle(self) -> None:
+        then, self._then = self._then, None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if then is not None:
+            then()
+
+    def _resume(self) -> None:
         if self.paused and self.buffered <= READ_HIGH // 4 and self.transport is not None:
             self.paused = False
             self.transport.resume_reading()
-        return chunk
 
-    async def wait(self, timeout: float | None = None) -> None:
-        """Until more of the response has arrived, or the connection is gone (``timeout``: TimeoutError)."""
+    async def wait(self, timeout: float | None = None, *, body: bool = False) -> None:
+        """Until more of the response has arrived (with ``body``, more of its body or its end: a
+        head alone is not worth a wakeup), or the connection is gone (``timeout``: TimeoutError)."""
         if self.lost:
             return
         self._waiter = asyncio.get_running_loop().create_future()
+        self._want_body = body
         try:
             if timeout is None:
                 await self._waiter
@@ -121,6 +165,7 @@ class HttpConnection(asyncio.Protocol):
                     await self._waiter
         finally:
             self._waiter = None
+            self._want_body = False
 
     def expire(self, error: BaseException) -> None:
         """Give up on this connection with ``error`` (a deadline passed): it closes, waiters wake."""

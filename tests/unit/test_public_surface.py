@@ -39,6 +39,7 @@ MODULES = [
     "bridge.webhooks.client",
     "bridge.mcpserver.tasks",
     "bridge.upstream.tasks",
+    "bridge.upstream.sse_events",
     "bridge.endpoint.observe",
     "bridge.endpoint.metrics",
 ]
