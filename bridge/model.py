@@ -169,6 +169,13 @@ class Relay(Protocol):
     def wants_progress(self) -> bool: ...
 
     @property
+    def detached(self) -> bool:
+        """The call runs apart from its caller's request, in the call store (an asynchronous REST
+        call, an MCP task): an upstream may run it as a task of its own, which only the SDK's
+        session declares it can follow."""
+        ...
+
+    @property
     def log_level(self) -> str | None:
         """The lowest log level the caller asked for, or None for no logs."""
         ...

@@ -261,6 +261,7 @@ class _Passing:
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
     wants_progress = False
+    detached = False
     log_level: str | None = None
     takes_input_required = True
 

@@ -169,6 +169,7 @@ class CallRelay:
     __slots__ = ("_call", "_calls")
 
     wants_progress = True
+    detached = True
     log_level = None
     #: The SDK drives 2026-07-28 input-required rounds itself and asks through ``ask``.
     takes_input_required = False

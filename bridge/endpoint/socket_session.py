@@ -61,6 +61,7 @@ class SocketRelay:
     takes_input_required = False
     input_responses = None
     request_state = None
+    detached = False
 
     def __init__(self, session: SocketSession, token: str | int) -> None:
         self._session = session

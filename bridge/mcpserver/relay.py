@@ -147,6 +147,10 @@ class RelayBase:
         return self._token is not None
 
     @property
+    def detached(self) -> bool:
+        return False
+
+    @property
     def log_level(self) -> str | None:
         return self._level
 

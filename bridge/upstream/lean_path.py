@@ -52,7 +52,8 @@ class LeanPath:
     def channel(self, plain: bool, caller: Principal | None, tool: str | None = None) -> LeanChannel | None:
         """The lean channel, when a request loses nothing on it that the SDK's session would give it.
 
-        ``plain``: no answers or state of an input-required round to pass on;
+        ``plain``: no answers or state of an input-required round to pass on, and not a detached
+        call (``Relay.detached``: its upstream may make a task of it, which the SDK's session follows);
         ``tool``: the tool a call is of, which must be listed and not run as a task.
         """
         lean = self._link.lean

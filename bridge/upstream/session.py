@@ -190,7 +190,10 @@ class UpstreamSession:
         rounds = self._rounds(relay)
         # The first round of a call whose input-required rounds pass through goes lean too.
         passing = rounds is not None
-        lean = self._lean.channel(rounds in (None, (None, None)), caller, tool=name)
+        # A detached call keeps the SDK's session, whose declared tasks extension lets the upstream
+        # make a task of it; every other call may go lean, progress and all.
+        plain = rounds in (None, (None, None)) and (relay is None or not relay.detached)
+        lean = self._lean.channel(plain, caller, tool=name)
         if lean is not None:
 
             async def lean_call(c: Client) -> JSON:
