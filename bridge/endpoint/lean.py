@@ -19,17 +19,17 @@ Only requests the lean path answers exactly as the SDK would are taken: ``tools/
 small ``Content-Length`` body, not a task, not a retry with answers, not a page past the first;
 a 2025-era session's ``tools/list`` once the SDK's handler has listed for it (and so keeps it,
 to tell it when the lists change). A 2025-era client that declared sampling or elicitation is
-asked an upstream's question on its call's own stream, as the SDK asks it, and POSTs its
-answer back here (``Questions``). A 2026-07-28 client that declared either is served here
-only for a listing, or a tool call whose server speaks 2026-07-28 too: the server's questions
-then come back inside the result, which goes to the client as the SDK's path sends it (only the questions it can
-answer), and its retry with the answers goes to the SDK; a 2025-era server's mid-call question
-to such a client needs the SDK's held call and rounds. An upstream's question to a client that
-declared no capability for it is refused as the SDK refuses it (2026-07-28: -32021). Anything
-else, and every request whose headers, session or body are off, goes to the SDK with its body
-replayed, so it answers as it always has: ``initialize``, GET streams, DELETE, notifications,
-subscriptions, tasks, errors. Cancellation: the client going away, or a 2025-era client's
-``notifications/cancelled`` naming a request served here, cancels the upstream call.
+asked an upstream's question on its call's own stream, as the SDK asks it, and POSTs its answer
+back here (``Questions``). A 2026-07-28 client that declared either is served here only for a
+listing, or a tool call whose server speaks 2026-07-28 too: the server's questions then come
+back inside the result, which goes to the client as the SDK's path sends it (only the questions
+it can answer), and its retry with the answers goes to the SDK; a 2025-era server's mid-call
+question to such a client needs the SDK's held call and rounds. An upstream's question to a
+client that declared no capability for it is refused as the SDK refuses it (2026-07-28: -32021).
+Anything else, and every request whose headers, session or body are off, goes to the SDK with
+its body replayed, so it answers as it always has: ``initialize``, GET streams, DELETE,
+notifications, subscriptions, tasks, errors. Cancellation: the client going away, or a 2025-era
+client's ``notifications/cancelled`` naming a request served here, cancels the upstream call.
 """
 
 from __future__ import annotations
