@@ -190,6 +190,7 @@ LEGACY: list[tuple[str, str, dict[str, Any], bool, int, str]] = [
         200,
         '"error"',
     ),
+    ("prompt arguments not an object", "prompts/get", {"name": "rich.greet", "arguments": []}, False, 200, '"error"'),
 ]
 
 

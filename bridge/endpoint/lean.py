@@ -113,11 +113,9 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
     if method == "tools/call":
         taken = isinstance(params.get("name"), str) and isinstance(params.get("arguments", {}), dict)
     elif method == "prompts/get":
-        arguments = params.get("arguments") or {}
-        taken = (
-            isinstance(params.get("name"), str)
-            and isinstance(arguments, dict)
-            and all(isinstance(value, str) for value in arguments.values())
+        arguments = params.get("arguments")
+        taken = isinstance(params.get("name"), str) and (
+            arguments is None or (isinstance(arguments, dict) and all(isinstance(v, str) for v in arguments.values()))
         )
     elif method == "resources/read":
         taken = isinstance(params.get("uri"), str)

@@ -100,6 +100,8 @@ class LeanRequests:
         #: The last progress being handed over, by request id: a task each, as the SDK's dispatcher
         #: hands it, each after the one before it.
         self._handing: dict[str, asyncio.Task[None]] = {}
+        #: Every handing still running (the loop keeps only weak references to tasks).
+        self._handings: set[asyncio.Task[None]] = set()
         self._session: ClientSession | None = None
         #: Set once the connection is gone: every request fails at once from then on.
         self.closed = False
@@ -176,7 +178,7 @@ class LeanRequests:
         if listener is None:
             return False
         total, note = params.get("total"), params.get("message")
-        self._handing[token] = asyncio.get_running_loop().create_task(
+        self._handing[token] = handing = asyncio.get_running_loop().create_task(
             _handed(
                 self._handing.get(token),
                 listener,
@@ -185,6 +187,8 @@ class LeanRequests:
                 note if isinstance(note, str) else None,
             )
         )
+        self._handings.add(handing)
+        handing.add_done_callback(self._handings.discard)
         return True
 
     def answers(self, message: Mapping[str, Any]) -> bool:
