@@ -236,14 +236,28 @@ def _compare(result: dict[str, Any], target: str, against: str, label: str) -> l
                     _ratio(mine["proxy_cpu_ms"], theirs["proxy_cpu_ms"]) if proxied else "—",
                     fmt(mine["upstream_cpu_ms"], 3),
                     fmt(mine["client_cpu_ms"], 3),
+                    f"{fmt(cores_busy(theirs), 2)} / {fmt(cores_busy(mine), 2)}",
+                    _ratio(_chain_cpu_ms(theirs), _chain_cpu_ms(mine)),
                     f"{theirs['errors']:.0f}/{mine['errors']:.0f}",
                 ]
             )
     return rows
 
 
+def _chain_cpu_ms(cell: dict[str, Any]) -> float | None:
+    """CPU per call of every process the call passes through: client, proxies, upstream."""
+    parts = [cell.get(m) for m in ("proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms")]
+    return sum(parts) if all(p is not None for p in parts) else None  # type: ignore[misc]
+
+
+def cores_busy(cell: dict[str, Any]) -> float | None:
+    """How many cores the cell's processes kept busy on average: calls per second times their CPU per call."""
+    cpu = _chain_cpu_ms(cell)
+    return cell["rps"] * cpu / 1000 if cpu is not None and cell.get("rps") is not None else None
+
+
 def _notes(result: dict[str, Any]) -> list[str]:
-    notes = [f"- revisions negotiated by the client: {_revisions(result)}"]
+    notes = [CEILING_NOTE, f"- revisions negotiated by the client: {_revisions(result)}"]
     by_c = sorted({(int(k.rsplit("/", 1)[1]), p) for k, p in result["processes"].items()})
     notes.append("- client processes per cell (the same for every target at one c): " + _join(by_c))
     notes += [f"- {where} FAILED: {why}" for where, why in result["failures"].items()]
@@ -263,7 +277,13 @@ def _join(pairs: list[tuple[int, int]]) -> str:
 
 HEADERS = ["handshake", "target", "c", "baseline rps", "rps", "÷ baseline", "p50 / p99 ms", "proxy CPU ms/call"]
 HEADERS += ["baseline proxy CPU ms/call", "CPU ÷ baseline", "upstream CPU ms/call", "client CPU ms/call"]
-HEADERS += ["errors base/target"]
+HEADERS += ["cores busy base/target", "CPU-bound ceiling", "errors base/target"]
+#: What the two columns before the errors mean, under every table.
+CEILING_NOTE = (
+    "- cores busy: calls per second × the CPU per call of client, proxies and upstream together;"
+    " CPU-bound ceiling: the baseline's chain CPU per call ÷ the target's, the ratio both would reach"
+    " with every core busy (what a cell CPU-bound on this machine's cores can reach at most)"
+)
 
 
 def gateway_table(result: dict[str, Any]) -> str:

@@ -104,3 +104,19 @@ def test_a_baseline_tree_runs_its_gateway_in_the_same_rounds(tmp_path: Path) -> 
     _check(result, "gateway-http@baseline", ("newest",))
     _check(result, "gateway-http", ("newest",))
     assert "gateway → http (baseline tree)" in gateway_table(result)
+
+
+def test_the_tables_say_how_busy_the_cores_were_and_what_a_cpu_bound_cell_can_reach() -> None:
+    cell = {"p50_ms": 1.0, "p99_ms": 2.0, "errors": 0}
+    direct = {**cell, "rps": 1000.0, "proxy_cpu_ms": 0.0, "upstream_cpu_ms": 0.8, "client_cpu_ms": 1.2}
+    gateway = {**cell, "rps": 600.0, "proxy_cpu_ms": 0.5, "upstream_cpu_ms": 0.8, "client_cpu_ms": 1.2}
+    result = {
+        "medians": {"newest/direct/8": direct, "newest/gateway-http/8": gateway},
+        "protocols": {"newest/direct/8": ["2026-07-28"], "newest/gateway-http/8": ["2026-07-28"]},
+        "processes": {"newest/direct/8": 1, "newest/gateway-http/8": 1},
+        "failures": {},
+    }
+    [row] = [line for line in gateway_table(result).splitlines() if line.startswith("| newest")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # 1000 calls/s × 2.0 ms = 2 cores; 600 × 2.5 ms = 1.5; 2.0 ms ÷ 2.5 ms = 0.8 at most when CPU-bound
+    assert cells[-3:] == ["2.00 / 1.50", "0.80", "0/0"]
