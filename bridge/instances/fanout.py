@@ -17,11 +17,17 @@ follower resuming from before it did).
 **Order.** Events are ordered by id everywhere: an id starts with the millisecond it was made,
 and the event log replays in id order too, so what a follower was sent live and what it reads
 back after ``Last-Event-ID`` agree. An instance's own events and those read from the stream
-wait together for ``SETTLE`` seconds after they were made, then go to the feed's tails in id
+wait together for the settling time after they were made, then go to the feed's tails in id
 order; so on every instance followers see the same events in the same order, as long as an
-event reaches the others within ``SETTLE`` (clocks kept in step by NTP, Redis nearby). An event
-later than that is still handed on, but a follower already past its id does not show it live
-(it is in the log, and a follower resuming from before it gets it); each is logged.
+event reaches the others within the settling time (clocks kept in step by NTP, Redis nearby). An
+event later than that is still handed on, but a follower already past its id does not show it
+live (it is in the log, and a follower resuming from before it gets it); each is logged.
+
+**The settling time follows the others' delays.** It is ``SETTLE`` while events come in time.
+An event from another instance that took more than ``NEAR`` of it to arrive (a loaded machine,
+a stalled process) lengthens it to twice that delay, up to ``MAX_SETTLE``, before a later one
+comes too late; the lengthening then halves every ``HALF_LIFE`` seconds. Under load live events
+come later rather than not at all.
 
 **Interest.** An instance hears call events only while someone follows them (``bridge.feed``).
 Each instance keeps what its followers want in the hash ``mcp-bridge:interest`` (renewed every
@@ -36,6 +42,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import threading
 import time
 from collections.abc import Awaitable
@@ -50,7 +57,7 @@ from bridge.feed import EVENT_TYPES, Feed, WireEvent
 
 from .instance import PREFIX, Instance
 
-__all__ = ["ANSWERED", "MAXLEN", "SETTLE", "RedisFanout", "made_at"]
+__all__ = ["ANSWERED", "MAXLEN", "MAX_SETTLE", "SETTLE", "RedisFanout", "made_at"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,13 @@ MAXLEN = 10_000
 #: 50 ms, on two cores loaded by twice as many processes, about one event in 40 from the other
 #: instance came later than that; a stream already waits up to 50 ms to write events together.
 SETTLE = 0.2
+#: The longest the settling time grows to, however late the others' events come.
+MAX_SETTLE = 2.0
+#: The share of the settling time an event from another instance may take to arrive before the
+#: settling time grows (to twice that event's delay).
+NEAR = 0.5
+#: Seconds in which a lengthened settling time comes half of the way back to ``SETTLE``.
+HALF_LIFE = 30.0
 #: Seconds the sender waits after an event for more to send with it (well within ``SETTLE``):
 #: one entry of two events per call cost the bridge a third more CPU per call, batches far less.
 GATHER = 0.01
@@ -94,7 +108,14 @@ def _int(answer: Awaitable[int] | int) -> Awaitable[int]:
 class RedisFanout:
     """Shares the feed's events with the other instances (see the module's notes); a ``bridge.feed.Fanout``."""
 
-    def __init__(self, feed: Feed, instance: Instance, loop: asyncio.AbstractEventLoop, settle: float = SETTLE) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        instance: Instance,
+        loop: asyncio.AbstractEventLoop,
+        settle: float = SETTLE,
+        half_life: float = HALF_LIFE,
+    ) -> None:
         self._feed = feed
         self._instance = instance
         self._me = instance.id.encode()
@@ -103,6 +124,9 @@ class RedisFanout:
         self._loop = loop
         self._thread: int | None = None
         self._settle = settle
+        self._half_life = half_life
+        #: Seconds the settling time was lengthened by, and when (``time.time()``).
+        self._lengthened = (0.0, 0.0)
         self._outgoing: list[WireEvent] = []
         self._wake = asyncio.Event()
         #: Done once the outgoing events are in the stream, when one of them is ``ANSWERED``.
@@ -202,13 +226,40 @@ class RedisFanout:
                     last = entry_id
                     if fields.get(b"i") != self._me:
                         for line in fields[b"e"].split(b"\n"):
-                            self._hold(WireEvent.from_json(line))
+                            self._arrived(WireEvent.from_json(line))
+
+    @property
+    def settle(self) -> float:
+        """Seconds an event waits now for the others' events made before it (see the module's notes)."""
+        extra, since = self._lengthened
+        if not extra:
+            return self._settle
+        return self._settle + extra * math.pow(0.5, (time.time() - since) / self._half_life)
+
+    def _arrived(self, wire: WireEvent) -> None:
+        """Another instance's event: held as this instance's own are, its delay lengthening the settling time."""
+        now = time.time()
+        delay = now - made_at(wire.id) / 1000
+        settle = self.settle
+        if settle * NEAR < delay and settle < MAX_SETTLE:
+            lengthened = min(2 * delay, MAX_SETTLE)
+            if lengthened > settle:
+                self._lengthened = (lengthened - self._settle, now)
+                log.info(
+                    "an event came %.0f ms after it was made: events now settle for %.0f ms",
+                    delay * 1000,
+                    lengthened * 1000,
+                )
+        self._hold(wire)
 
     def _hold(self, wire: WireEvent) -> None:
         if wire.id <= self._released:
             self.late += 1
+            delay = time.time() - made_at(wire.id) / 1000
             log.warning(
-                "event %s came more than %.0f ms late; live followers past it skip it", wire.id, self._settle * 1000
+                "event %s came %.0f ms after it was made, after newer ones; live followers past it skip it",
+                wire.id,
+                delay * 1000,
             )
             self._feed.deliver(wire)
             return
@@ -217,12 +268,12 @@ class RedisFanout:
 
     def _schedule(self) -> None:
         if self._timer is None and self._held:
-            due = made_at(self._held[0][0]) / 1000 + self._settle
+            due = made_at(self._held[0][0]) / 1000 + self.settle
             self._timer = self._loop.call_later(max(due - time.time(), 0.0), self._release)
 
     def _release(self) -> None:
         self._timer = None
-        cutoff = (time.time() - self._settle) * 1000
+        cutoff = (time.time() - self.settle) * 1000
         held = self._held
         while held and made_at(held[0][0]) <= cutoff:
             event_id, wire = heapq.heappop(held)

@@ -13,7 +13,7 @@ import redis.asyncio
 from bridge.events import CallFinished, CallStarted, InProcessBus, ServerStateChanged, new_event_id
 from bridge.feed import Feed, WireEvent
 from bridge.instances import Instance, RedisFanout
-from bridge.instances.fanout import STREAM, made_at
+from bridge.instances.fanout import HALF_LIFE, MAX_SETTLE, SETTLE, STREAM, made_at
 from bridge.store import Store
 from harness import apoll
 
@@ -28,12 +28,12 @@ class Node:
 
 
 @asynccontextmanager
-async def node(url: str) -> AsyncIterator[Node]:
+async def node(url: str, half_life: float = HALF_LIFE) -> AsyncIterator[Node]:
     bus, store = InProcessBus(), Store.memory()
     feed = Feed(bus, store)
     instance = Instance.from_url(url)
     await instance.start()
-    fanout = RedisFanout(feed, instance, asyncio.get_running_loop())
+    fanout = RedisFanout(feed, instance, asyncio.get_running_loop(), half_life=half_life)
     await fanout.start()
     joined = Node(bus, feed, fanout)
     feed.add_sink(lambda wire: joined.sunk.append(wire.id))
@@ -153,6 +153,45 @@ def test_an_event_later_than_the_settling_time_is_still_handed_on_and_counted(re
             assert late is not None
             assert [w.id for w in late] == [stale]
             assert b.fanout.late == 1
+
+    asyncio.run(scenario())
+
+
+def test_events_coming_late_lengthen_the_settling_time_so_the_next_as_late_come_in_time(redis_url: str) -> None:
+    """An instance whose events take 0.5 s to arrive (a stalled process): the first comes too late
+    for b's followers, and b waits longer from then on, so the next comes in time and in order."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        async with node(redis_url) as a, node(redis_url) as b:
+            tail = b.feed.tail(loop)
+            assert b.fanout.settle == SETTLE
+            for round_ in (1, 2):
+                b.bus.publish(ServerStateChanged(server="s", state=f"b's own {round_}"))
+                await asyncio.sleep(0.5)
+                # made 10 ms before b's own event, arriving 0.5 s after it was made
+                a.bus.publish(ServerStateChanged(server="s", state=f"a's slow {round_}", id=_id_made_ago(0.51)))
+                both = 2 * round_
+                await apoll(lambda: tail.end == both, 10, what=f"both events of round {round_} on b")  # noqa: B023
+                if round_ == 1:  # b's own event had gone to its followers: a's is late, and b waits longer
+                    assert b.fanout.late == 1
+                    assert 0.9 < b.fanout.settle <= MAX_SETTLE  # twice the delay: a little over 1 s
+            assert b.fanout.late == 1  # the second round's slow event came in time
+            second = tail.since(2, 2)
+            assert second is not None
+            assert [w.id for w in second] == sorted(w.id for w in second)
+            assert [w.document(True)["data"]["state"] for w in second] == ["a's slow 2", "b's own 2"]
+
+    asyncio.run(scenario())
+
+
+def test_a_lengthened_settling_time_comes_back_and_never_passes_its_bound(redis_url: str) -> None:
+    async def scenario() -> None:
+        async with node(redis_url) as a, node(redis_url, half_life=0.2) as b:
+            a.bus.publish(ServerStateChanged(server="s", state="a clock behind", id=_id_made_ago(30.0)))
+            await apoll(lambda: b.fanout.settle > SETTLE, 10, what="b to hear the event")
+            assert b.fanout.settle <= MAX_SETTLE
+            await apoll(lambda: b.fanout.settle < SETTLE + 0.01, 10, what="the settling time to come back")
 
     asyncio.run(scenario())
 
