@@ -45,7 +45,7 @@ from bridge.spec import Spec
 from bridge.store import Store
 from bridge.store.changes import ChangeWatcher
 from bridge.store.events import Retention
-from bridge.telemetry import Metrics, MetricsServer, MetricsSources, Tracing, create_registry
+from bridge.telemetry import FanoutCollector, Metrics, MetricsServer, MetricsSources, Tracing, create_registry
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
 from bridge.webhooks import RetrySchedule, WebhookSubscriptions
@@ -157,6 +157,8 @@ class Bridge:
             if settings.redis_url:  # events and calls shared with the other instances on it
                 joined = gateway.run(Joined.start(settings.redis_url, feed, calls, store), 30)
                 undo.callback(lambda: pool.run(joined.close(), 10) if joined is not None else None)
+                if metrics_registry is not None:
+                    metrics_registry.register(FanoutCollector(joined.fanout))
             gateway.run(calls.open(), 30)
             undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)

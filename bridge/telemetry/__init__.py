@@ -16,7 +16,15 @@ from bridge.telemetry.context import (
     with_request_id,
 )
 from bridge.telemetry.logs import LOG_FORMATS, JsonFormatter, LogFormat, RequestIdFilter, configure_logging
-from bridge.telemetry.metrics import CONTENT_TYPE, Metrics, MetricsServer, MetricsSources, create_registry, exposition
+from bridge.telemetry.metrics import (
+    CONTENT_TYPE,
+    FanoutCollector,
+    Metrics,
+    MetricsServer,
+    MetricsSources,
+    create_registry,
+    exposition,
+)
 from bridge.telemetry.tracing import Tracing
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "REQUEST_ID_META",
     "TRACEPARENT",
+    "FanoutCollector",
     "JsonFormatter",
     "LogFormat",
     "Metrics",

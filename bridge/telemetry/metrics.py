@@ -18,7 +18,7 @@ import bisect
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_TYPE",
     "STATES",
+    "FanoutCollector",
+    "FanoutState",
     "Histogram",
     "Metrics",
     "MetricsCollector",
@@ -177,6 +179,34 @@ class MetricsCollector(Collector):
         for server, count in sorted(self._metrics.reconnects.items()):
             reconnects.add_metric((server,), count)
         yield reconnects
+
+
+class FanoutState(Protocol):
+    """What an instance sharing its events through Redis tells of them (``bridge.instances.RedisFanout``)."""
+
+    @property
+    def settle(self) -> float: ...
+
+    late: int
+
+
+class FanoutCollector(Collector):
+    """The fan-out's settling time now and its late events, for a bridge run with ``--redis-url``."""
+
+    def __init__(self, fanout: FanoutState) -> None:
+        self._fanout = fanout
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            PREFIX + "event_settle_seconds",
+            "How long events wait for the other instances' events made before them (grows when theirs come late)",
+            self._fanout.settle,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "events_late",
+            "Other instances' events that came after newer ones had gone to live followers (those skip them)",
+            self._fanout.late,
+        )
 
 
 def create_registry(metrics: Metrics, sources: MetricsSources) -> CollectorRegistry:
