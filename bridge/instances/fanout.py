@@ -55,7 +55,7 @@ from redis.exceptions import RedisError
 from bridge.events import CallFailed, CallFinished, Receipt
 from bridge.feed import EVENT_TYPES, Feed, WireEvent
 
-from .instance import PREFIX, Instance
+from .instance import PREFIX, Instance, ended
 
 __all__ = ["ANSWERED", "MAXLEN", "MAX_SETTLE", "SETTLE", "RedisFanout", "made_at"]
 
@@ -162,11 +162,7 @@ class RedisFanout:
 
     async def close(self) -> None:
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, RedisError):
-                await task
+        await ended(self._tasks)
         _done(self._shared)  # nobody will send them now: their callers need not wait
         with contextlib.suppress(RedisError):
             await _int(self._client.hdel(INTEREST, self._instance.id))

@@ -14,12 +14,13 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import Any, cast
 
 import redis.asyncio
 from redis.exceptions import RedisError
 
-__all__ = ["BEAT", "LAPSE", "PREFIX", "Instance"]
+__all__ = ["BEAT", "CLOSE_TIMEOUT", "LAPSE", "PREFIX", "Instance", "ended"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,42 @@ BEAT = 1.0
 LAPSE = 4.0
 #: Seconds to wait for Redis on one command (a blocking read waits longer: see ``fanout``).
 TIMEOUT = 5.0
+#: Seconds a cancelled task of an instance has to end before it is named in the log and cancelled again.
+CLOSE_TIMEOUT = 5.0
+
+
+async def ended(tasks: Collection[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until they have ended; a Redis error one ended with is left unsaid,
+    any other is raised once all have ended.
+
+    A task still running ``CLOSE_TIMEOUT`` seconds after its cancel (an await in its cleanup that
+    never ends) is named in the log, with where it waits, and cancelled again: a bridge stopping
+    never waits on Redis for good.
+    """
+    for task in tasks:
+        task.cancel()
+    failed: list[BaseException] = []
+    pending: Collection[asyncio.Task[Any]] = tasks
+    while pending:
+        done, pending = await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
+        failed += [e for t in done if not t.cancelled() and (e := t.exception()) and not isinstance(e, RedisError)]
+        for task in pending:
+            where = _awaiting(task)
+            log.warning(
+                "%s still runs %g s after its cancel, at %s: cancelled again", task.get_name(), CLOSE_TIMEOUT, where
+            )
+            task.cancel()
+    if failed:
+        raise failed[0]
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """Where ``task`` waits: each coroutine it awaits through, outermost first, as ``file:line``."""
+    chain, awaited = [], cast(object, task.get_coro())
+    while (frame := getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)) is not None:
+        chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return " > ".join(chain) or "an unknown place"
 
 
 class Instance:
@@ -97,9 +134,7 @@ class Instance:
 
     async def close(self) -> None:
         if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
+            await ended([self._beating])
         with contextlib.suppress(RedisError):
             await self.client.delete(self.key(self.id))  # gone now, not in LAPSE seconds
         await self.client.aclose()
