@@ -236,7 +236,7 @@ def _compare(result: dict[str, Any], target: str, against: str, label: str) -> l
                     _ratio(mine["proxy_cpu_ms"], theirs["proxy_cpu_ms"]) if proxied else "—",
                     fmt(mine["upstream_cpu_ms"], 3),
                     fmt(mine["client_cpu_ms"], 3),
-                    f"{fmt(cores_busy(theirs), 2)} / {fmt(cores_busy(mine), 2)}",
+                    f"{fmt(_cores_busy(theirs), 2)} / {fmt(_cores_busy(mine), 2)}",
                     _ratio(_chain_cpu_ms(theirs), _chain_cpu_ms(mine)),
                     f"{theirs['errors']:.0f}/{mine['errors']:.0f}",
                 ]
@@ -250,7 +250,7 @@ def _chain_cpu_ms(cell: dict[str, Any]) -> float | None:
     return sum(parts) if all(p is not None for p in parts) else None  # type: ignore[misc]
 
 
-def cores_busy(cell: dict[str, Any]) -> float | None:
+def _cores_busy(cell: dict[str, Any]) -> float | None:
     """How many cores the cell's processes kept busy on average: calls per second times their CPU per call."""
     cpu = _chain_cpu_ms(cell)
     return cell["rps"] * cpu / 1000 if cpu is not None and cell.get("rps") is not None else None
