@@ -246,8 +246,13 @@ def _compare(result: dict[str, Any], target: str, against: str, label: str) -> l
 
 def _chain_cpu_ms(cell: dict[str, Any]) -> float | None:
     """CPU per call of every process the call passes through: client, proxies, upstream."""
-    parts = [cell.get(m) for m in ("proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms")]
-    return sum(parts) if all(p is not None for p in parts) else None  # type: ignore[misc]
+    total = 0.0
+    for metric in ("proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms"):
+        value = cell.get(metric)
+        if value is None:
+            return None
+        total += value
+    return total
 
 
 def _cores_busy(cell: dict[str, Any]) -> float | None:
