@@ -22,7 +22,7 @@ import asyncio
 import collections
 import logging
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -87,6 +87,10 @@ class CallPeers(Protocol):
 
     async def find(self, call_id: str) -> CallView | None:
         """The latest view of a call another instance runs or ran; None if none knows it."""
+        ...
+
+    async def of(self, subject: str) -> list[CallView]:
+        """The latest view of each call of ``subject``'s that any instance runs or ran, not yet expired."""
         ...
 
     def watch(self, view: CallView) -> AsyncIterator[CallView]:
@@ -396,22 +400,21 @@ class Calls:
     def list(
         self, principal: Principal, *, state: CallState | None = None, limit: int = 100, after: str | None = None
     ) -> list[CallView]:
-        """The caller's own calls, newest first; ``after`` a call id, to page on past it."""
-        owned = self._owned.get(principal.subject)
-        if not owned:
-            return []
-        found: list[CallView] = []
-        skipping = after is not None
-        for call_id in reversed(owned):
-            if skipping:
-                skipping = call_id != after
-                continue
-            view = owned[call_id].view
-            if state is None or view.state is state:
-                found.append(view)
-                if len(found) >= limit:
-                    break
-        return found
+        """The caller's own calls made here, newest first; ``after`` a call id, to page on past it."""
+        owned = self._owned.get(principal.subject) or {}
+        return _page((owned[call_id].view for call_id in reversed(owned)), state, limit, after)
+
+    async def alist(
+        self, principal: Principal, *, state: CallState | None = None, limit: int = 100, after: str | None = None
+    ) -> Sequence[CallView]:
+        """``list``, with the caller's calls made on every other instance too (newest first by when
+        each was made): what a caller behind a balancer sees does not depend on the instance asked."""
+        if self.peers is None:
+            return self.list(principal, state=state, limit=limit, after=after)
+        views = {view.id: view for view in await self.peers.of(principal.subject)}
+        views.update((call_id, call.view) for call_id, call in (self._owned.get(principal.subject) or {}).items())
+        newest_first = sorted(views.values(), key=lambda view: (view.created, view.id), reverse=True)
+        return _page(newest_first, state, limit, after)
 
     async def watch(self, call_id: str, principal: Principal) -> AsyncGenerator[CallView, None]:
         """The current view at once, then each later one (intermediate ones may be skipped when they
@@ -639,3 +642,18 @@ def _too_large(cap: int) -> ResultTooLarge:
         f"the tool's result is over the {cap} bytes this bridge keeps of an asynchronous call's result;"
         " call the tool synchronously for results this large"
     )
+
+
+def _page(views: Iterable[CallView], state: CallState | None, limit: int, after: str | None) -> list[CallView]:
+    """Up to ``limit`` of ``views`` (in their order) in ``state`` (any, if None), from past the call ``after``."""
+    found: list[CallView] = []
+    skipping = after is not None
+    for view in views:
+        if skipping:
+            skipping = view.id != after
+            continue
+        if state is None or view.state is state:
+            found.append(view)
+            if len(found) >= limit:
+                break
+    return found

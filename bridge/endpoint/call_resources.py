@@ -220,7 +220,7 @@ class CallResources:
         state = query.get("state", [None])[-1]
         limit = int(query.get("limit", ["100"])[-1])
         after = query.get("after", [None])[-1]
-        views = self._calls.list(
+        views = await self._calls.alist(
             principal, state=None if state is None else CallState(state), limit=limit + 1, after=after
         )
         page = views[:limit]

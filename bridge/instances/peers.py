@@ -166,6 +166,18 @@ class RedisCallPeers:
             return None
         return view if view.state.terminal else await self._cut_off(view)  # no instance says it runs it
 
+    async def of(self, subject: str) -> list[CallView]:
+        now = datetime.now(UTC)
+        records = await asyncio.to_thread(self._records.of_subject, subject, now.isoformat())
+        views = []
+        for record in records:
+            view = from_record(record)
+            if view.state.terminal:  # as kept once it ended: nothing changes it now
+                views.append(view)
+            elif (latest := await self.find(record.id)) is not None:  # from its instance, or cut off
+                views.append(latest)
+        return views
+
     async def watch(self, view: CallView) -> AsyncIterator[CallView]:
         pubsub = self._instance.listener.pubsub()
         await pubsub.subscribe(CALL + view.id)

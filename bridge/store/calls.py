@@ -23,6 +23,7 @@ _UPSERT = (
 _LOAD = "SELECT id, subject, state, version, expires_at, document FROM calls WHERE expires_at > ? ORDER BY id"
 _SWEEP = "DELETE FROM calls WHERE expires_at <= ?"
 _GET = "SELECT id, subject, state, version, expires_at, document FROM calls WHERE id = ?"
+_OF_SUBJECT = "SELECT id, subject, state, version, expires_at, document FROM calls WHERE expires_at > ? AND subject = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,12 @@ class CallStore:
         with self._database.transaction() as tx:
             rows = tx.query(_GET, (call_id,))
         return _record(rows[0]) if rows else None
+
+    def of_subject(self, subject: str, now: str) -> list[CallRecord]:
+        """``subject``'s calls not yet expired at ``now``, whichever instance ran them."""
+        with self._database.transaction() as tx:
+            rows = tx.query(_OF_SUBJECT, (now, subject))
+        return [_record(r) for r in rows]
 
     @staticmethod
     def put(record: CallRecord) -> Write:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import poll
+from tests.calls.conftest import BOB
 from tests.redis_instances.conftest import Api, instance
 from tests.support import BridgeProcess
 
@@ -122,3 +123,35 @@ def test_an_instance_starting_leaves_a_call_running_on_another_alone(
         cancelled = on_newcomer("DELETE", f"/calls/{call['id']}")
     assert cancelled.status_code == 200, cancelled.text
     assert on_a.get(call["id"])["state"] == "cancelled"
+
+
+def test_a_callers_calls_made_on_either_instance_are_listed_on_both(pair: tuple[BridgeProcess, BridgeProcess]) -> None:
+    a, b = pair
+    done = Api(a.url).start("slow", {"seconds": 0})
+    Api(a.url).until(done["id"], "completed")
+    running = Api(b.url).start("slow", {"seconds": 5})  # made later, and still running on b
+    try:
+        for bridge in pair:
+            api = Api(bridge.url)
+
+            def both(api: Api = api) -> list[dict[str, Any]] | None:
+                calls: list[dict[str, Any]] = api("GET", "/calls").json()["calls"]
+                return calls if {done["id"], running["id"]} <= {c["id"] for c in calls} else None
+
+            # Listed once its first view is kept in the shared store: milliseconds after its start.
+            listed = poll(both, 10, what=f"both calls listed on {bridge.url}")
+            ids = [c["id"] for c in listed]
+            assert ids.index(running["id"]) < ids.index(done["id"])  # newest first, whichever instance
+            states = {c["id"]: c["state"] for c in listed}
+            assert (states[done["id"]], states[running["id"]]) == ("completed", "working")
+            working = [c["id"] for c in api("GET", "/calls?state=working").json()["calls"]]
+            assert running["id"] in working
+            assert done["id"] not in working
+            first = api("GET", "/calls?limit=1").json()
+            assert ([c["id"] for c in first["calls"]], first["next"]) == ([running["id"]], running["id"])
+            then = api("GET", f"/calls?limit=1&after={first['next']}").json()
+            assert [c["id"] for c in then["calls"]] == [done["id"]]
+            others = [c["id"] for c in Api(bridge.url, BOB)("GET", "/calls").json()["calls"]]
+            assert not {done["id"], running["id"]} & set(others)
+    finally:
+        Api(b.url)("DELETE", f"/calls/{running['id']}")
