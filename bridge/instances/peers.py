@@ -35,7 +35,7 @@ from bridge.model import JSON, Principal
 from bridge.store.calls import CallRecord, CallStore
 from bridge.store.writer import StoreWriter
 
-from .instance import LAPSE, PREFIX, Instance
+from .instance import LAPSE, PREFIX, Instance, ended
 
 __all__ = ["ENDED_TTL", "GONE", "RedisCallPeers"]
 
@@ -80,11 +80,7 @@ class RedisCallPeers:
 
     async def close(self) -> None:
         await self._flush()  # the others see how this instance's calls ended (``Calls.close`` cut them off)
-        for task in (*self._tasks, *self._serving):
-            task.cancel()
-        for task in (*self._tasks, *self._serving):
-            with contextlib.suppress(asyncio.CancelledError, RedisError):
-                await task
+        await ended([*self._tasks, *self._serving])
 
     # -- this instance's calls --------------------------------------------------------------------
 
