@@ -43,3 +43,16 @@ def test_calls_load_in_the_byte_order_of_their_ids_on_every_engine(store: Store)
     ids = ["aa", "Zz", "a-b", "B9", "_x"]  # a language's collation (the test databases') puts aa before Zz
     _write(store, *(CallStore.put(CallRecord(i, "s", "working", 1, "2026-12-07T00:00:00+00:00", "{}")) for i in ids))
     assert [r.id for r in store.calls.load("2026-12-06T00:00:00+00:00")] == sorted(ids)
+
+
+def test_a_callers_unexpired_calls_are_found_by_subject_on_every_engine(store: Store) -> None:
+    later, sooner = "2026-12-07T00:00:00+00:00", "2026-12-06T00:00:00+00:00"
+    kept = [
+        CallRecord("a1", "key:alice", "working", 1, later, "{}"),
+        CallRecord("a2", "key:alice", "completed", 2, sooner, "{}"),
+        CallRecord("b1", "key:bob", "working", 1, later, "{}"),
+    ]
+    _write(store, *(CallStore.put(record) for record in kept))
+    assert sorted(r.id for r in store.calls.of_subject("key:alice", "2026-12-05T00:00:00+00:00")) == ["a1", "a2"]
+    assert [r.id for r in store.calls.of_subject("key:alice", "2026-12-06T12:00:00+00:00")] == ["a1"]  # a2 expired
+    assert store.calls.of_subject("key:carol", "2026-12-05T00:00:00+00:00") == []
