@@ -237,7 +237,7 @@ class RedisFanout:
         now = time.time()
         delay = now - made_at(wire.id) / 1000
         settle = self.settle
-        if settle * NEAR < delay and settle < MAX_SETTLE:
+        if settle * NEAR < delay:
             lengthened = min(2 * delay, MAX_SETTLE)
             if lengthened > settle:
                 self._lengthened = (lengthened - self._settle, now)

@@ -148,15 +148,20 @@ class RedisCallPeers:
         return found
 
     async def find(self, call_id: str) -> CallView | None:
+        return await self._latest(call_id)
+
+    async def _latest(self, call_id: str, record: CallRecord | None = None) -> CallView | None:
+        """The call's view in Redis (cut off if its instance is gone), else as kept: ``record``, or read."""
         raw = await self._client.get(CALL + call_id)
         if raw is not None:
             owner, view = _decode(raw)
             if view.state.terminal or await self._instance.alive(owner):
                 return view
             return await self._cut_off(view)
-        record = await asyncio.to_thread(self._records.get, call_id)
         if record is None:
-            return None
+            record = await asyncio.to_thread(self._records.get, call_id)
+            if record is None:
+                return None
         view = from_record(record)
         if view.expires <= datetime.now(UTC):  # past its retention, as if swept already
             return None
@@ -170,7 +175,7 @@ class RedisCallPeers:
             view = from_record(record)
             if view.state.terminal:  # as kept once it ended: nothing changes it now
                 views.append(view)
-            elif (latest := await self.find(record.id)) is not None:  # from its instance, or cut off
+            elif (latest := await self._latest(record.id, record)) is not None:  # from its instance, or cut off
                 views.append(latest)
         return views
 
