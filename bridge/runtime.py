@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from bridge.endpoint.draining import Drain
+    from bridge.endpoint.lean_post import LeanPosts
     from bridge.endpoint.protocol import GuardedHttpProtocol, QuickAnswer
     from bridge.endpoint.session_seal import SessionSeal
 
@@ -91,6 +92,8 @@ class Bridge:
     changes: ChangeWatcher | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
+    #: What the HTTP protocol offers each MCP client's POST /mcp (``asgi_app()``, with the lean path).
+    lean_posts: LeanPosts | None = None
     #: How the HTTP server stops (``bridge.endpoint.draining``); set by ``asgi_app()``.
     drain: Drain | None = None
     #: What ``GET /metrics`` reports (``settings.telemetry``), and the server on ``--metrics-address``.
@@ -210,6 +213,7 @@ class Bridge:
         from bridge.endpoint.draining import Drain
         from bridge.endpoint.jsonrpc import PlainJsonRpc
         from bridge.endpoint.lean import LeanMcp
+        from bridge.endpoint.lean_post import LeanPosts
         from bridge.endpoint.metrics import MetricsEndpoint
         from bridge.endpoint.observe import Observer
         from bridge.endpoint.origins import Origins
@@ -227,6 +231,13 @@ class Bridge:
         dispatcher = JsonRpcDispatcher(self.gateway)  # one for /ws and plain POST /mcp: it keeps no state
         self.quick_answer = call_resources.quick_answer
         self.drain = drain = Drain(self.settings.shutdown_grace)
+        lean = None
+        if self.settings.mcp_lean_path:
+            lean = LeanMcp(mcp, tasks=self.calls is not None, seal=self._session_seal())
+        if lean is not None and self.tracing is None:  # with traces, the observer opens every request's span
+            self.lean_posts = LeanPosts(
+                lean, self.gate, origins, drain, named=self.observed, metrics=self.metrics if self.observed else None
+            )
         app = create_asgi_app(
             self.app,
             mcp.server,
@@ -237,9 +248,7 @@ class Bridge:
             stream=EventStream(self.feed, access, stopping=drain.stopping),
             websocket=WebSocketEndpoint(dispatcher, self.feed, access, stopping=drain.stopping),
             plain_rpc=PlainJsonRpc(dispatcher, self.gate),
-            lean=LeanMcp(mcp, tasks=self.calls is not None, seal=self._session_seal())
-            if self.settings.mcp_lean_path
-            else None,
+            lean=lean,
             origins=origins,
             threads=self.settings.threads,
             drain=drain,
@@ -264,6 +273,8 @@ class Bridge:
         protocol = (
             GuardedHttpProtocol if self.quick_answer is None else GuardedHttpProtocol.answering(self.quick_answer)
         )
+        if self.lean_posts is not None:
+            protocol = protocol.posting(self.lean_posts)
         return protocol.naming_requests() if self.observed else protocol
 
     @property

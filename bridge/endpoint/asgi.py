@@ -46,7 +46,7 @@ from bridge.gate import Gate
 if TYPE_CHECKING:
     from bridge.endpoint.lean import LeanMcp
 
-__all__ = ["create_asgi_app"]
+__all__ = ["PRINCIPAL", "create_asgi_app", "is_mcp_client"]
 
 access = logging.getLogger("bridge.access")
 
@@ -56,9 +56,8 @@ PRINCIPAL = "bridge.principal"
 WSGI_THREADS = 64
 
 
-def _is_mcp_client(scope: Scope, headers: Headers) -> bool:
-    if scope.get("path") != MCP_PATH:
-        return False
+def is_mcp_client(headers: Headers) -> bool:
+    """Whether a request to ``/mcp`` is an MCP client's (the Streamable HTTP transport's), not a plain JSON-RPC one."""
     if headers.get("mcp-session-id", "") or headers.get("mcp-protocol-version", ""):
         return True
     return "text/event-stream" in headers.get("accept", "")
@@ -122,7 +121,7 @@ def create_asgi_app(
             await mcp_app(scope, receive, send)
             return
         if scope["type"] == "http":
-            if origins.needs_check(scope):
+            if origins.needs_check(scope["headers"]):
                 headers = Headers(scope)
                 try:
                     origin = origins.check(headers, secure=scope.get("scheme") == "https")
@@ -147,7 +146,7 @@ def create_asgi_app(
                 await metrics(scope, send)
                 return
             headers = Headers(scope)
-            if _is_mcp_client(scope, headers):
+            if scope["path"] == MCP_PATH and is_mcp_client(headers):
                 try:
                     principal = await without_stalling(lambda: gate.principal(headers))
                     if gate.rate is not None:

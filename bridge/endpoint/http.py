@@ -58,6 +58,13 @@ class Headers:
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
         }
 
+    @classmethod
+    def of(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """The headers of a request not (yet) given a scope: as the HTTP server parsed them."""
+        headers = cls.__new__(cls)
+        headers._items = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+        return headers
+
     def get(self, key: str, default: str) -> str:
         return self._items.get(key.lower(), default)
 

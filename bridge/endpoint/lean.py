@@ -38,7 +38,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from typing import Any, Final
+from enum import Enum
+from typing import Any, Final, NamedTuple
 
 import mcp_types as types
 import orjson
@@ -69,7 +70,7 @@ from bridge.model import INPUT_REQUIRED, JSON, task_support_of
 
 from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 
-__all__ = ["LeanMcp"]
+__all__ = ["ACCEPTED", "LeanMcp", "Taken", "accepted"]
 
 access = logging.getLogger("bridge.access")
 
@@ -89,6 +90,30 @@ _RESULTS: Final[dict[str, type[BaseModel]]] = {
 }
 #: The headers a 2026-07-28 request is routed by, which it may carry once only.
 _ROUTING: Final = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
+
+#: A request's headers as the HTTP server parsed them (lowercase names); what an edge attached to it.
+RawHeaders = list[tuple[bytes, bytes]]
+State = dict[str, Any]
+
+
+class Taken(NamedTuple):
+    """A request the lean path serves: what ``LeanMcp.triage`` read of it, and whom it is for (``state``)."""
+
+    id: str | int
+    method: str
+    params: JSON
+    modern: bool
+    session_id: str
+    declared: JSON
+    state: State
+
+
+class Accepted(Enum):
+    ACCEPTED = "accepted"
+
+
+#: ``LeanMcp.triage``: a 2025-era message handled already, answered 202 (``accepted``).
+ACCEPTED: Final = Accepted.ACCEPTED
 
 
 def _accepts_both(accept: str) -> bool:
@@ -142,6 +167,8 @@ class LeanMcp:
         self._watches = Watches()
         #: Requests served here, by session and request id, for ``notifications/cancelled``.
         self._running: dict[tuple[str, str | int], asyncio.Task[Any]] = {}
+        #: Those of them their client cancelled (``notifications/cancelled``): their streams end unanswered.
+        self._called_off: set[asyncio.Task[Any]] = set()
         self._questions = Questions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
@@ -153,23 +180,41 @@ class LeanMcp:
             await sdk(scope, receive, send)
             return
         body = await read_body(receive, MAX_LEAN_BODY)
-        version = headers.get("mcp-protocol-version", "")
-        modern = version in MODERN_PROTOCOL_VERSIONS
-        if not modern and not session_id:
+        if not session_id and headers.get("mcp-protocol-version", "") not in MODERN_PROTOCOL_VERSIONS:
             await self.sessions.opening(scope, body, receive, send, sdk, scope["state"][PRINCIPAL].subject)
             return
+        found = self.triage(body, headers, scope["headers"], scope["state"])
+        if found is ACCEPTED:
+            await accepted(send, session_id)
+        elif found is not None:
+            await self.serve(found, send, receive)
+        else:
+            await sdk(scope, replayed(body, receive), send)
+
+    def admits(self, headers: Headers) -> bool:
+        """Whether a ``POST`` with these headers can be triaged as soon as its body is in hand: it
+        names a session this instance holds, or it speaks 2026-07-28 (a session to revive, and a
+        2025-era client's handshake, go through ``__call__``)."""
+        session_id = headers.get("mcp-session-id", "")
+        if session_id:
+            return self.sessions.known(session_id)
+        return headers.get("mcp-protocol-version", "") in MODERN_PROTOCOL_VERSIONS
+
+    def triage(self, body: bytes, headers: Headers, raw: RawHeaders, state: dict[str, Any]) -> Taken | Accepted | None:
+        """What becomes of a ``POST`` the caller (``state[PRINCIPAL]``) sent with ``body``: served here
+        (``serve``), answered 202 at once (``ACCEPTED``: a 2025-era client's cancellation of a request
+        served here, or its answer to a question, both done already), or None: the SDK's. Serving
+        here or not is decided before anything is done."""
+        session_id = headers.get("mcp-session-id", "")
+        version = headers.get("mcp-protocol-version", "")
+        modern = version in MODERN_PROTOCOL_VERSIONS
         try:
             message = orjson.loads(body)
         except orjson.JSONDecodeError:
             message = None
         if not modern and (self._cancelled(message, session_id) or self._questions.answered(session_id, message)):
-            await _accepted(send, session_id)
-            return
-        taken = self._taken(message, modern, version, session_id, headers, scope)
-        if taken is not None:
-            await self._serve(scope, receive, send, *taken)
-            return
-        await sdk(scope, replayed(body, receive), send)
+            return ACCEPTED
+        return self._taken(message, modern, version, session_id, headers, raw, state)
 
     def _cancelled(self, message: Any, session_id: str) -> bool:
         """Whether ``message`` is a 2025-era ``notifications/cancelled`` naming a request served here
@@ -181,19 +226,20 @@ class LeanMcp:
         task = self._running.get((session_id, request_id)) if isinstance(request_id, str | int) else None
         if task is None:
             return False
+        self._called_off.add(task)
         task.cancel()
         return True
 
     def _taken(
-        self, message: Any, modern: bool, version: str, session_id: str, headers: Headers, scope: Scope
-    ) -> tuple[str | int, str, JSON, bool, str, JSON] | None:
-        """What the lean path serves of this request: ``(id, method, params, modern, session, declared)``."""
+        self, message: Any, modern: bool, version: str, session_id: str, headers: Headers, raw: RawHeaders, state: State
+    ) -> Taken | None:
+        """What the lean path serves of this request, if it serves it."""
         request = _request(message, modern)
         if request is None or not _accepts_both(headers.get("accept", "")):
             return None
         rid, method, params = request
         if modern:
-            if not _routed_once(scope["headers"]):
+            if not _routed_once(raw):
                 return None
             if not _agreeing(params, method, version, headers) and isinstance(
                 classify_inbound_request(message, headers=headers.lowercase()), InboundLadderRejection
@@ -215,18 +261,18 @@ class LeanMcp:
                 return None  # the SDK's handler lists it first, and keeps the session to tell it of changes
             self.sessions.hold(transport)
             declared = found
-        if modern and method != "tools/list" and not self._asked_in_results(method, params, declared, scope):
+        if modern and method != "tools/list" and not self._asked_in_results(method, params, declared, state):
             return None
-        if method == "tools/call" and not self._plain_call(params, scope, modern):
+        if method == "tools/call" and not self._plain_call(params, state, modern):
             return None
-        return rid, method, params, modern, session_id, declared
+        return Taken(rid, method, params, modern, session_id, declared, state)
 
-    def _asked_in_results(self, method: str, params: JSON, declared: JSON, scope: Scope) -> bool:
+    def _asked_in_results(self, method: str, params: JSON, declared: JSON, state: State) -> bool:
         """Whether a 2026-07-28 client that may be asked something can be served here: it declared
         no capability to answer, or the tool's server asks inside its result."""
         if all(declared.get(kind) is None for kind in _ASKABLE):
             return True
-        return method == "tools/call" and self._backend.asks_in_results(params["name"], Caller(scope.get("state", {})))
+        return method == "tools/call" and self._backend.asks_in_results(params["name"], Caller(state))
 
     def _still_open(self, session_id: str) -> None:
         """A 2025-era session whose request ended here: its idle timeout counts from now."""
@@ -234,12 +280,12 @@ class LeanMcp:
         if transport is not None:
             self.sessions.hold(transport)
 
-    def _plain_call(self, params: JSON, scope: Scope, modern: bool) -> bool:
+    def _plain_call(self, params: JSON, state: State, modern: bool) -> bool:
         """Whether a ``tools/call`` is neither a task the tool requires nor one with parameter headers to check."""
         arguments = params.get("arguments") or {}
         if not self._tasks and not (modern and arguments):
             return True
-        tool = self._backend.tool(params["name"], Caller(scope.get("state", {})))
+        tool = self._backend.tool(params["name"], Caller(state))
         if tool is None:  # the call itself says what is wrong with the name
             return True
         if self._tasks and task_support_of(tool) == "required":
@@ -262,18 +308,9 @@ class LeanMcp:
         self._schemas[id(schema)] = (schema, found)
         return found
 
-    async def _serve(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        rid: str | int,
-        method: str,
-        params: JSON,
-        modern: bool,
-        session_id: str,
-        declared: JSON,
-    ) -> None:
+    async def serve(self, taken: Taken, send: Send, receive: Receive) -> None:
+        """Serve a request ``triage`` took, answering on ``send``; ``receive`` says when its client has gone."""
+        rid, method, params, modern, session_id, declared, state = taken
         started = time.perf_counter()
         me = asyncio.current_task()
         assert me is not None
@@ -286,7 +323,7 @@ class LeanMcp:
         relay = LeanRelay(
             exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel, ask
         )
-        caller = Caller(scope.get("state", {}), str(rid))
+        caller = Caller(state, str(rid))
         watch = Watch(exchange, receive, me)
         self._watches.add(watch)
         key = (session_id, rid)
@@ -302,10 +339,10 @@ class LeanMcp:
             answer = {"jsonrpc": "2.0", "id": rid, "result": self._wire(method, result, modern, declared)}
         except asyncio.CancelledError:
             if relay.refusal is None:
-                if not watch.client_gone:  # cancelled by notifications/cancelled: the stream ends unanswered
+                if me in self._called_off:  # cancelled by notifications/cancelled: the stream ends unanswered
                     me.uncancel()
                     answer = None
-                else:
+                else:  # its client gone, or the server stopping (the drain answers it)
                     raise
             else:
                 me.uncancel()
@@ -316,6 +353,7 @@ class LeanMcp:
             self._watches.remove(watch)
             if not modern:
                 self._running.pop(key, None)
+                self._called_off.discard(me)
                 self._still_open(session_id)
         status = await exchange.finish(answer)
         if access.isEnabledFor(logging.INFO):  # path, method and status only: headers may carry secrets
@@ -383,7 +421,7 @@ class LeanMcp:
         return result
 
 
-async def _accepted(send: Send, session_id: str) -> None:
+async def accepted(send: Send, session_id: str) -> None:
     """202, as the SDK answers a 2025-era session's notification or response."""
     head = [(b"content-type", b"application/json"), (b"content-length", b"0")]
     head.append((b"mcp-session-id", session_id.encode("latin-1")))

@@ -219,11 +219,6 @@ class Watch:
         self._gone: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
 
-    @property
-    def client_gone(self) -> bool:
-        """Whether the call was cancelled because its client went away."""
-        return self._gone is not None and self._gone.done() and not self._gone.cancelled()
-
     def look(self, now: float) -> None:
         if self._gone is None and now - self._since >= WATCH_SECONDS:
             self._gone = self.loop.create_task(disconnect(self._receive))

@@ -25,6 +25,7 @@ a client sets later on one instance (its log level) stays there.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import math
@@ -238,6 +239,6 @@ class SessionLedger:
             return
         # Moving the deadline re-arms a timer: a busy session's is moved once it has fallen behind by
         # a thousandth of the timeout (1.8 s of the default 30 minutes), not twice a request.
-        wanted = anyio.current_time() + timeout
+        wanted = asyncio.get_running_loop().time() + timeout  # anyio's clock on asyncio; callable outside a task
         if wanted - idle.deadline > timeout * HOLD_SLACK:
             idle.deadline = wanted

@@ -75,9 +75,10 @@ class Origins:
             f"pages from the origin {origin!r} may not use this bridge; the operator can allow it (--allowed-origin)"
         )
 
-    def needs_check(self, scope: Scope) -> bool:
-        """Whether the request carries ``Origin`` or a ``Host`` not yet found good: one pass, no decoding."""
-        for key, value in scope["headers"]:
+    def needs_check(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether a request with these headers (as parsed) carries ``Origin`` or a ``Host`` not yet
+        found good: one pass, no decoding."""
+        for key, value in headers:
             if key == b"origin" or (key == b"host" and self._check_host and value not in self._good_hosts):
                 return True
         return False

@@ -36,14 +36,18 @@ Every response the application writes goes out with its head and (first) body in
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from bridge.errors import BridgeError, HeadersTooLarge, RequestInvalid, RequestTimeout
 from bridge.telemetry.context import REQUEST_ID_HEADER, request_id_of
+
+if TYPE_CHECKING:
+    from bridge.endpoint.lean_post import LeanPosts, Posted
 
 __all__ = ["HEAD_TIMEOUT", "MAX_HEADERS", "MAX_HEAD_BYTES", "GuardedHttpProtocol", "QuickAnswer"]
 
@@ -64,7 +68,11 @@ class _Answered:
     message_event = asyncio.Event()  # set by connection_lost; nothing ever waits on it
 
 
+log = logging.getLogger(__name__)
+
 _ANSWERED: Any = _Answered()
+#: The target of the requests offered to ``posts``.
+_MCP_TARGET: Final = b"/mcp"
 _REQUEST_ID: Final = REQUEST_ID_HEADER.encode()
 
 #: Seconds for a request line and its headers: ample for any client on any link, short enough
@@ -150,11 +158,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _idle_timer: asyncio.TimerHandle | None = None
     #: Whether its refusals carry a request id, as the application's answers do (``naming_requests``).
     request_ids: ClassVar[bool] = False
+    #: Offered each plain POST /mcp before the application (see ``posting``); empty: everything goes to it.
+    posts: ClassVar[tuple[LeanPosts, ...]] = ()
+    #: The POST being read for ``posts`` (its head admitted), until its body is whole.
+    _posted: Posted | None = None
 
     @classmethod
     def answering(cls, quick: QuickAnswer) -> type[GuardedHttpProtocol]:
         """This protocol, offering each plain keep-alive GET to ``quick`` before the application."""
         return type("AnsweringHttpProtocol", (cls,), {"quick": (quick,)})
+
+    @classmethod
+    def posting(cls, posts: LeanPosts) -> type[GuardedHttpProtocol]:
+        """This protocol, offering each plain keep-alive ``POST /mcp`` to ``posts`` (``bridge.endpoint.lean_post``)."""
+        return type("PostingHttpProtocol", (cls,), {"posts": (posts,)})
 
     @classmethod
     def naming_requests(cls) -> type[GuardedHttpProtocol]:
@@ -267,39 +284,77 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._stop_head_timer()
         if (
-            self.quick
+            (self.quick or self.posts)
             and (self.cycle is None or self.cycle.response_complete)
             and not self.pipeline
-            and self.parser.get_method() == b"GET"
             and self.parser.get_http_version() == "1.1"
             and self.parser.should_keep_alive()
             and not self.parser.should_upgrade()
         ):
-            answer = self.quick[0](self.url, self.headers)
-            if answer is not None:
-                self._write_answer(answer)
-                return
+            method = self.parser.get_method()
+            if method == b"GET" and self.quick:
+                answer = self.quick[0](self.url, self.headers)
+                if answer is not None:
+                    self._write_answer(answer)
+                    return
+            elif method == b"POST" and self.posts and self.url == _MCP_TARGET and not self.expect_100_continue:
+                posted = self.posts[0].admit(self, self.headers)
+                if posted is not None:  # its body is kept as it comes; the cycle before it stays complete
+                    self._posted = posted
+                    return
+        self._to_application()
+
+    def _to_application(self) -> None:
+        """Hand the request whose head was just read to uvicorn: a cycle and the application's task."""
         self._scope()
         before = self.cycle
         super().on_headers_complete()
         if self.cycle is not before:  # a new cycle (an upgrade makes none)
             self.cycle.transport = _HeadHeld(self.transport, self.loop)  # type: ignore[assignment]
 
-    def _write_answer(self, answer: tuple[int, bytes, bytes]) -> None:
-        """A request's whole answer, queued to be written with the others this read brought."""
-        state = self.server_state
-        defaults = state.default_headers  # a new list each second (its Date changes)
+    def on_body(self, body: bytes) -> None:
+        if self._posted is not None:
+            self._posted.body += body  # within the Content-Length admit allowed
+        else:
+            super().on_body(body)
+
+    def default_head(self) -> bytes:
+        """The server's default header fields (``Server``, ``Date``) as written."""
+        defaults = self.server_state.default_headers  # a new list each second (its Date changes)
         if defaults is not self._defaults_of:
             self._defaults_of = defaults
             self._defaults = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+        return self._defaults
+
+    def _write_answer(self, answer: tuple[int, bytes, bytes]) -> None:
+        """A request's whole answer, queued to be written with the others this read brought."""
         status, fields, body = answer
         self.cycle = _ANSWERED
-        state.total_requests += 1
+        self.server_state.total_requests += 1
         # Only ever called while data_received parses: written with the others, in one join, when it ends.
-        self._answers += (STATUS_LINE[status], self._defaults, fields, b"\r\n", body)
+        self._answers += (STATUS_LINE[status], self.default_head(), fields, b"\r\n", body)
+
+    def _taken(self, posted: Posted) -> bool:
+        """Whether ``posts`` serves ``posted``. A failure of its own is logged and leaves the request
+        to the application (raised here, the parser would answer it as malformed HTTP)."""
+        try:
+            return self.posts[0].take(self, posted)
+        except Exception:
+            log.exception("the lean path could not take a POST %s; the application answers it", _MCP_TARGET.decode())
+            return False
 
     def on_message_complete(self) -> None:
-        if self.cycle is not _ANSWERED:  # uvicorn's does nothing more to a complete response
+        posted = self._posted
+        if posted is not None:
+            self._posted = None
+            if self._taken(posted):
+                self.cycle = posted  # type: ignore[assignment]  # what uvicorn's connection_lost and shutdown see
+            else:  # the application's after all: uvicorn gets the request as it came, head then body
+                self._to_application()
+                if posted.body:
+                    super().on_body(bytes(posted.body))
+                super().on_message_complete()
+        elif self.cycle is not _ANSWERED:  # uvicorn's does nothing more to a complete response
             super().on_message_complete()
         self._reading_head = True  # bytes from here on are the next request's head
         self._head_bytes = self._head_fields = self._head_parsed = 0

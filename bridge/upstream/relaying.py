@@ -53,6 +53,24 @@ _LOG_RANK = {
 _CURRENT: contextvars.ContextVar[Relay | None] = contextvars.ContextVar("bridge_relay", default=None)
 
 
+class _Carrying:
+    """``RelayTracker.carrying`` a relay: a plain context manager (a generator's costs every call three more)."""
+
+    __slots__ = ("_inflight", "_relay", "_token")
+
+    def __init__(self, inflight: dict[int, Relay], relay: Relay) -> None:
+        self._inflight = inflight
+        self._relay = relay
+
+    def __enter__(self) -> None:
+        self._inflight[id(self._relay)] = self._relay
+        self._token = _CURRENT.set(self._relay)
+
+    def __exit__(self, *exc: object) -> None:
+        self._inflight.pop(id(self._relay), None)
+        _CURRENT.reset(self._token)
+
+
 class RelayTracker:
     """The relays of one session's calls in flight, and the rule that attributes messages to them."""
 
@@ -66,17 +84,7 @@ class RelayTracker:
 
         Every REST call passes here without a relay: that costs it no generator at all.
         """
-        return nullcontext() if relay is None else self._carrying(relay)
-
-    @contextmanager
-    def _carrying(self, relay: Relay) -> Iterator[None]:
-        self._inflight[id(relay)] = relay
-        token = _CURRENT.set(relay)
-        try:
-            yield
-        finally:
-            self._inflight.pop(id(relay), None)
-            _CURRENT.reset(token)
+        return nullcontext() if relay is None else _Carrying(self._inflight, relay)
 
     def owner(self) -> Relay | None:
         """The relay a message arriving now belongs to, or None when that cannot be known."""

@@ -15,16 +15,16 @@ class Headers(dict[str, str]):
         return super().get(key, default)
 
 
-def scope(**headers: str) -> dict[str, object]:
-    return {"headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]}
+def headers_of(**headers: str) -> list[tuple[bytes, bytes]]:
+    return [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
 
 
 def test_a_plain_request_to_a_known_name_needs_no_check_once_the_name_was_found_good() -> None:
     origins = Origins()
-    assert origins.needs_check(scope(host="127.0.0.1:8000"))
+    assert origins.needs_check(headers_of(host="127.0.0.1:8000"))
     assert origins.check(Headers(host="127.0.0.1:8000")) is None
-    assert not origins.needs_check(scope(host="127.0.0.1:8000", accept="*/*"))
-    assert origins.needs_check(scope(host="127.0.0.1:8000", origin="http://127.0.0.1:8000"))
+    assert not origins.needs_check(headers_of(host="127.0.0.1:8000", accept="*/*"))
+    assert origins.needs_check(headers_of(host="127.0.0.1:8000", origin="http://127.0.0.1:8000"))
 
 
 def test_a_host_is_known_once_found_good_and_every_host_when_none_are_checked() -> None:
@@ -55,7 +55,7 @@ def test_a_loopback_bridge_refuses_other_names_unless_allowed(host: str, name: s
 
 def test_a_bridge_bound_to_all_interfaces_takes_any_name() -> None:
     assert Origins(bind_host="0.0.0.0").check(Headers(host="bridge.internal:8000")) is None
-    assert not Origins(bind_host="0.0.0.0").needs_check(scope(host="bridge.internal:8000"))
+    assert not Origins(bind_host="0.0.0.0").needs_check(headers_of(host="bridge.internal:8000"))
 
 
 def test_the_own_origin_passes_without_cors_an_allowed_one_gets_cors_others_are_refused() -> None:
