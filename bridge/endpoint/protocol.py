@@ -299,8 +299,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                     return
             elif method == b"POST" and self.posts and self.url == _MCP_TARGET and not self.expect_100_continue:
                 posted = self.posts[0].admit(self, self.headers)
-                if posted is not None:  # its body is kept as it comes; the cycle before it stays complete
-                    self._posted = posted
+                if posted is not None:  # its body is kept as it comes; it stands for the request's cycle
+                    self._posted = self.cycle = posted  # type: ignore[assignment]
                     return
         self._to_application()
 
@@ -347,10 +347,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         posted = self._posted
         if posted is not None:
             self._posted = None
-            if self._taken(posted):
-                self.cycle = posted  # type: ignore[assignment]  # what uvicorn's connection_lost and shutdown see
-            else:  # the application's after all: uvicorn gets the request as it came, head then body
+            if not self._taken(posted):  # the application's after all: uvicorn gets it as it came, head then body
+                self.cycle = None  # type: ignore[assignment]
                 self._to_application()
+                if not posted.keep_alive:  # the server began to stop meanwhile (``shutdown``)
+                    self.cycle.keep_alive = False
                 if posted.body:
                     super().on_body(bytes(posted.body))
                 super().on_message_complete()
