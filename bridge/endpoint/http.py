@@ -54,15 +54,13 @@ class Headers:
     __slots__ = ("_items",)
 
     def __init__(self, scope: Scope) -> None:
-        self._items: dict[str, str] = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
-        }
+        self._items = _by_name(scope.get("headers", ()))
 
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """The headers of a request not (yet) given a scope: as the HTTP server parsed them."""
         headers = cls.__new__(cls)
-        headers._items = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+        headers._items = _by_name(raw)
         return headers
 
     def get(self, key: str, default: str) -> str:
@@ -75,6 +73,10 @@ class Headers:
     def lowercase(self) -> Mapping[str, str]:
         """The headers by lowercase name (the last of a repeated one), for readers that take a mapping."""
         return self._items
+
+
+def _by_name(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

@@ -200,7 +200,7 @@ class LeanMcp:
             return self.sessions.known(session_id)
         return headers.get("mcp-protocol-version", "") in MODERN_PROTOCOL_VERSIONS
 
-    def triage(self, body: bytes, headers: Headers, raw: RawHeaders, state: dict[str, Any]) -> Taken | Accepted | None:
+    def triage(self, body: bytes, headers: Headers, raw: RawHeaders, state: State) -> Taken | Accepted | None:
         """What becomes of a ``POST`` the caller (``state[PRINCIPAL]``) sent with ``body``: served here
         (``serve``), answered 202 at once (``ACCEPTED``: a 2025-era client's cancellation of a request
         served here, or its answer to a question, both done already), or None: the SDK's. Serving

@@ -85,14 +85,12 @@ class Posted:
         "started",
     )
 
-    def __init__(
-        self, protocol: GuardedHttpProtocol, headers: Headers, raw: RawHeaders, context: RequestContext | None
-    ) -> None:
+    def __init__(self, protocol: GuardedHttpProtocol, headers: Headers, raw: RawHeaders) -> None:
         self._protocol = protocol
         self.headers = headers
         self.raw = raw
-        #: The request's id and trace context (None: the bridge names no request).
-        self.context = context
+        #: The request's id and trace context, once it is served (None: the bridge names no request).
+        self.context: RequestContext | None = None
         self.body = bytearray()
         self.keep_alive = True
         self.disconnected = False
@@ -208,11 +206,7 @@ class LeanPosts:
             return None
         if not is_mcp_client(headers) or not self._lean.admits(headers):
             return None
-        context = None
-        if self._named:
-            given, traceparent = headers.get(_GIVEN_ID, ""), headers.get(_GIVEN_TRACE, "")
-            context = RequestContext.begin(given or None, traceparent or None)
-        return Posted(protocol, headers, raw, context)
+        return Posted(protocol, headers, raw)
 
     def take(self, protocol: GuardedHttpProtocol, posted: Posted) -> bool:
         """Serve ``posted``, its body whole, if the gate admits it and the lean path takes it (a task of
@@ -231,14 +225,15 @@ class LeanPosts:
 
     async def _serve(self, posted: Posted, found: Taken | Accepted) -> None:
         started = time.perf_counter()
-        context = posted.context
-        if context is not None:
-            current.set(context)  # this task's own context: log lines, problems, the upstream's _meta
+        context = None
+        if self._named:  # begun as the observer begins it; this task's own: log lines, problems, the upstream's _meta
+            given, traceparent = posted.headers.get(_GIVEN_ID, ""), posted.headers.get(_GIVEN_TRACE, "")
+            posted.context = context = RequestContext.begin(given or None, traceparent or None)
+            current.set(context)
         try:
             if found is ACCEPTED:
                 await accepted(posted.send, posted.headers.get("mcp-session-id", ""))
             else:
-                assert isinstance(found, Taken)
                 await self._lean.serve(found, posted.send, posted.receive)
         except asyncio.CancelledError:
             drain = self._drain
