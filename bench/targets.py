@@ -192,14 +192,16 @@ def running_bridge(
     env: Mapping[str, str] | None = None,
     headers: Sequence[str] = (),
     root: Path = ROOT,
+    wrapper: Sequence[str] = (),
 ) -> Iterator[Endpoint]:
     """``mcp-bridge serve`` with these upstreams (and further ``options`` and environment ``env``),
     ready (``/readyz`` 200) when yielded; ``headers`` (``Name: value``) go with every request to it.
-    ``root`` is the source tree whose ``bridge`` runs (another checkout, to compare two versions)."""
+    ``root`` is the source tree whose ``bridge`` runs (another checkout, to compare two versions);
+    ``wrapper`` the command it runs under (``valgrind ...``), if any."""
     port = free_port()
     config = work / f"bridge-{port}.json"
     config.write_text(json.dumps({"mcpServers": {u.name: u.claude_desktop_entry() for u in upstreams}}))
-    argv = [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
+    argv = [*wrapper, sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--config", str(config)]
     argv += ["--log-level", "warning", "--registry", str(work / f"registry-{port}.db"), *options]
     environ = None if env is None else {**os.environ, **env}
     with started("bridge", argv, cwd=root, log=work / f"bridge-{port}.log", env=environ) as proc:
