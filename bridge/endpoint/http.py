@@ -64,7 +64,8 @@ class Headers:
         return headers
 
     def get(self, key: str, default: str) -> str:
-        return self._items.get(key.lower(), default)
+        """The header ``key`` (in lower case, as every caller names it)."""
+        return self._items.get(key, default)
 
     def __contains__(self, key: str) -> bool:
         """Whether the request has the header ``key`` (lowercase), even empty."""

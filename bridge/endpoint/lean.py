@@ -35,6 +35,7 @@ client's ``notifications/cancelled`` naming a request served here, cancels the u
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable
@@ -62,6 +63,8 @@ from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer
 from bridge.endpoint.session_seal import SessionSeal
+from bridge.errors import BridgeError
+from bridge.gateway.naming import qualify
 from bridge.mcpserver import Caller
 from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
 from bridge.mcpserver.relay import answerable
@@ -116,6 +119,7 @@ class Accepted(Enum):
 ACCEPTED: Final = Accepted.ACCEPTED
 
 
+@functools.lru_cache(maxsize=64)  # a client sends the same Accept every time
 def _accepts_both(accept: str) -> bool:
     """Whether ``Accept`` takes JSON and SSE (wildcards included), as the SDK requires of a POST."""
     kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
@@ -170,6 +174,8 @@ class LeanMcp:
         #: Those of them their client cancelled (``notifications/cancelled``): their streams end unanswered.
         self._called_off: set[asyncio.Task[Any]] = set()
         self._questions = Questions()
+        #: ``_particular``'s names, and the gateway's catalog version they were made at.
+        self._particular_of: tuple[int, frozenset[str]] = (-1, frozenset())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers, sdk: ASGIApp) -> None:
         session_id = headers.get("mcp-session-id", "")
@@ -285,6 +291,8 @@ class LeanMcp:
         arguments = params.get("arguments") or {}
         if not self._tasks and not (modern and arguments):
             return True
+        if params["name"] not in self._particular():  # no tool of that name needs a look
+            return True
         tool = self._backend.tool(params["name"], Caller(state))
         if tool is None:  # the call itself says what is wrong with the name
             return True
@@ -296,6 +304,28 @@ class LeanMcp:
                 return True
             return validate_mcp_param_headers(schema, arguments, {}) is None
         return True
+
+    def _particular(self) -> frozenset[str]:
+        """The names, bare and qualified, of the tools a call of which ``_plain_call`` must look at: those
+        whose input schema annotates headers, or (with tasks) that must run as tasks. Made again when a
+        catalog changes; a name not among them resolves to no such tool, for any caller."""
+        gateway = self._backend.gateway
+        version = gateway.catalog_version
+        if self._particular_of[0] != version:
+            names: set[str] = set()
+            for server in gateway.upstreams.names():
+                try:
+                    tools = gateway.upstreams.catalog(server).tools
+                except BridgeError:  # removed meanwhile
+                    continue
+                for local, tool in tools.items():
+                    schema = tool.get("inputSchema")
+                    if (self._tasks and task_support_of(tool) == "required") or (
+                        schema is not None and self._annotated(schema)
+                    ):
+                        names.update((local, qualify(server, local)))
+            self._particular_of = (version, frozenset(names))
+        return self._particular_of[1]
 
     def _annotated(self, schema: Any) -> bool:
         """Whether ``schema`` has ``x-mcp-header`` annotations anywhere; remembered per schema object."""
@@ -449,9 +479,8 @@ def _routed_once(raw: Any) -> bool:
     """Whether no routing header (``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``) comes twice
     and none is an ``Mcp-Param-*`` (checked against the tool's schema by the SDK), in one pass."""
     seen: set[bytes] = set()
-    for name, _ in raw:
-        name = name.lower()
-        if name.startswith(b"mcp-"):
+    for name, _ in raw:  # names in lower case, as the HTTP server gives them
+        if name[:4] == b"mcp-":
             if name in seen or name.startswith(b"mcp-param-"):
                 return False
             if name in _ROUTING:

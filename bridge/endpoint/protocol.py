@@ -140,7 +140,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
-    _head_fields = 0
     _head_parsed = 0
     _reading_head = True
     _in_head = False
@@ -259,20 +258,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.url += url  # as uvicorn's: the target may come in pieces
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_fields += 1
-        if self._head_fields > MAX_HEADERS:
-            self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
-            raise ValueError("too many header fields")  # the parser stops; send_400_response answers
-        self._head_parsed += len(name) + len(value) + 4
-        if self._head_parsed > MAX_HEAD_BYTES:
-            self._too_large()
+        headers = self.headers
+        self._head_parsed = parsed = self._head_parsed + len(name) + len(value) + 4
+        if parsed > MAX_HEAD_BYTES or len(headers) >= MAX_HEADERS:
+            self._too_many(len(headers) >= MAX_HEADERS)
         # What uvicorn's does, without a second call per header: names in lower case, values
         # without the trailing blanks llhttp keeps (RFC 9110 §5.5), ``Expect: 100-continue`` noted.
         name = name.lower()
         value = value.rstrip(b" \t")
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True
-        self.headers.append((name, value))
+        headers.append((name, value))
+
+    def _too_many(self, fields: bool) -> None:
+        """Past a limit with this header: too many fields (``fields``), or too many bytes."""
+        if fields:
+            self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
+            raise ValueError("too many header fields")  # the parser stops; send_400_response answers
+        self._too_large()
 
     def _too_large(self) -> None:
         """The parsed head is past the limit: the parser is stopped (one chunk may hold it all)."""
@@ -358,14 +361,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         elif self.cycle is not _ANSWERED:  # uvicorn's does nothing more to a complete response
             super().on_message_complete()
         self._reading_head = True  # bytes from here on are the next request's head
-        self._head_bytes = self._head_fields = self._head_parsed = 0
+        self._head_bytes = self._head_parsed = 0
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(self._refusal or RequestInvalid("the request is not valid HTTP/1.1"))
 
     def _start_head(self) -> None:
         self._reading_head = True
-        self._head_bytes = self._head_fields = self._head_parsed = 0
+        self._head_bytes = self._head_parsed = 0
         self._stop_head_timer()
         self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
 

@@ -44,9 +44,11 @@ def as_ours(result: JSON) -> JSON:
     """``result`` without the upstream's own ``serverInfo`` stamp (the gateway stamps its own)."""
     meta = result.get("_meta")
     if isinstance(meta, dict) and SERVER_INFO_META in meta:
-        rest = {k: v for k, v in meta.items() if k != SERVER_INFO_META}
-        result = {k: v for k, v in result.items() if k != "_meta"}
-        if rest:
+        result = result.copy()
+        del result["_meta"]
+        if len(meta) > 1:  # what else it holds, last, as before
+            rest = meta.copy()
+            del rest[SERVER_INFO_META]
             result["_meta"] = rest
     return result
 

@@ -103,6 +103,8 @@ class LeanRequests:
         #: Every handing still running (the loop keeps only weak references to tasks).
         self._handings: set[asyncio.Task[None]] = set()
         self._session: ClientSession | None = None
+        #: The capabilities the session declares (held: its id is not reused), and those a tool call declares.
+        self._kept: tuple[object, object] = (None, None)
         #: Set once the connection is gone: every request fails at once from then on.
         self.closed = False
 
@@ -120,8 +122,14 @@ class LeanRequests:
         # The SDK session's own stamp (no public seam for it), so a lean request carries what the session's would.
         session._stamp(data, opts)
         stamped: dict[str, Any] = data["params"]
-        if method == "tools/call":
-            stamped = _without_tasks(stamped)
+        meta: dict[str, Any] | None = stamped.get("_meta")
+        declared = meta.get(types.CLIENT_CAPABILITIES_META_KEY) if method == "tools/call" and meta else None
+        if meta is not None and declared is not None:  # 2026-07-28: declared in each request, the same object
+            if declared is self._kept[0]:
+                stamped = {**stamped, "_meta": {**meta, types.CLIENT_CAPABILITIES_META_KEY: self._kept[1]}}
+            else:
+                stamped = _without_tasks(stamped)
+                self._kept = (declared, stamped["_meta"][types.CLIENT_CAPABILITIES_META_KEY])
         return stamped, opts.get("headers") or {}
 
     def next_id(self) -> str:
