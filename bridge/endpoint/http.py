@@ -49,19 +49,25 @@ async def without_stalling(call: Callable[[], T]) -> T:
 
 
 class Headers:
-    """A request's headers, looked up case-insensitively (the shape ``ApiKeyAuth`` reads)."""
+    """A request's headers by lowercase name (the shape ``ApiKeyAuth`` reads)."""
 
     __slots__ = ("_items",)
 
+    _items: dict[str, str]
+
     def __init__(self, scope: Scope) -> None:
-        self._items = _by_name(scope.get("headers", ()))
+        self._items = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
 
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        """The headers of a request not (yet) given a scope: as the HTTP server parsed them."""
+        """The headers of a request not (yet) given a scope: as the HTTP server parsed them (names in lower case)."""
         headers = cls.__new__(cls)
-        headers._items = _by_name(raw)
+        headers._items = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
         return headers
+
+    def __len__(self) -> int:
+        """How many names: fewer than the request's fields when a name came more than once."""
+        return len(self._items)
 
     def get(self, key: str, default: str) -> str:
         """The header ``key`` (in lower case, as every caller names it)."""
@@ -74,10 +80,6 @@ class Headers:
     def lowercase(self) -> Mapping[str, str]:
         """The headers by lowercase name (the last of a repeated one), for readers that take a mapping."""
         return self._items
-
-
-def _by_name(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

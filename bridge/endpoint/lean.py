@@ -58,7 +58,7 @@ from pydantic import BaseModel
 
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
-from bridge.endpoint.lean_exchange import Exchange, LeanRelay, Questions, Watch, Watches
+from bridge.endpoint.lean_exchange import Answer, Exchange, LeanRelay, Questions, Watch, Watches
 from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer
@@ -338,15 +338,16 @@ class LeanMcp:
         self._schemas[id(schema)] = (schema, found)
         return found
 
-    async def serve(self, taken: Taken, send: Send, receive: Receive) -> None:
-        """Serve a request ``triage`` took, answering on ``send``; ``receive`` says when its client has gone."""
+    async def serve(self, taken: Taken, send: Send, receive: Receive, reply: Answer | None = None) -> None:
+        """Serve a request ``triage`` took, answering on ``send`` (a whole JSON answer on ``reply``, when
+        given); ``receive`` says when its client has gone."""
         rid, method, params, modern, session_id, declared, state = taken
         started = time.perf_counter()
         me = asyncio.current_task()
         assert me is not None
         meta: JSON = params.get("_meta") or {}
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
-        exchange = Exchange(send, modern, session_id)
+        exchange = Exchange(send, modern, session_id, reply)
         ask = None
         if not modern and any(declared.get(kind) is not None for kind in _ASKABLE):
             ask = self._questions.asker(exchange, session_id, declared)

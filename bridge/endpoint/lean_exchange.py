@@ -56,11 +56,17 @@ def sse(message: JSON) -> bytes:
     return b"event: message\r\ndata: " + orjson.dumps(message) + b"\r\n\r\n"
 
 
+#: A whole JSON answer at once, where the HTTP protocol serves the request (``Posted.answer``):
+#: its status, its header fields (``Content-Length`` among them), its body.
+Answer = Callable[[int, list[tuple[bytes, bytes]], bytes], Awaitable[None]]
+
+
 class Exchange:
     """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first)."""
 
-    def __init__(self, send: Send, modern: bool, session_id: str) -> None:
+    def __init__(self, send: Send, modern: bool, session_id: str, answer: Answer | None = None) -> None:
         self._send = send
+        self._answer = answer
         self._modern = modern
         self._session: list[tuple[bytes, bytes]] = [] if modern else [(b"mcp-session-id", session_id.encode("latin-1"))]
         self._head = [*SSE_HEAD, *self._session]
@@ -94,6 +100,9 @@ class Exchange:
                 (b"content-length", str(len(body)).encode()),
                 *self._session,
             ]
+            if self._answer is not None:
+                await self._answer(status, head, body)
+                return status
             await self._send({"type": "http.response.start", "status": status, "headers": head})
             await self._send({"type": "http.response.body", "body": body})
             return status

@@ -150,6 +150,20 @@ class Posted:
                 protocol.transport.close()
             protocol.on_response_complete()
 
+    async def answer(self, status: int, fields: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """A whole answer, its ``Content-Length`` among ``fields``: what ``send`` makes of its two messages."""
+        if self.disconnected:
+            return
+        protocol = self._protocol
+        if protocol.flow.write_paused:
+            await protocol.flow.drain()
+        self.started = True
+        protocol.transport.write(self._head_of(status, fields) + body)
+        self.response_complete = True
+        if not self.keep_alive:
+            protocol.transport.close()
+        protocol.on_response_complete()
+
     def _head_of(self, status: int, headers: Any) -> bytes:
         head = [STATUS_LINE[status], self._protocol.default_head()]
         chunked = True
@@ -198,9 +212,12 @@ class LeanPosts:
         nothing keeps it from the lean path; None leaves it to the application."""
         if self._gate.rate is not None or (self._drain is not None and self._drain.stopping.is_set()):
             return None
-        if self._origins.needs_check(raw):
-            return None
         headers = Headers.of(raw)
+        if len(headers) != len(raw) or "origin" in headers:  # a name repeated: Origins looks at every field
+            return None
+        host = headers.get("host", "")
+        if host and not self._origins.knows_host(host.encode("latin-1")):
+            return None
         length = headers.get("content-length", "")
         if not length.isdigit() or int(length) > MAX_LEAN_BODY or "transfer-encoding" in headers:
             return None
@@ -234,7 +251,7 @@ class LeanPosts:
             if found is ACCEPTED:
                 await accepted(posted.send, posted.headers.get("mcp-session-id", ""))
             else:
-                await self._lean.serve(found, posted.send, posted.receive)
+                await self._lean.serve(found, posted.send, posted.receive, posted.answer)
         except asyncio.CancelledError:
             drain = self._drain
             if drain is None or not drain.stopping.is_set() or not await drain.end(_CUT_OFF_SCOPE, posted.send):

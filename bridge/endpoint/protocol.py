@@ -36,6 +36,7 @@ Every response the application writes goes out with its head and (first) body in
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -258,10 +259,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.url += url  # as uvicorn's: the target may come in pieces
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # The fields are counted here, their bytes once the head is whole (``_head_size``): one read
+        # holds at most a few hundred KiB, so what the parser takes before then is bounded.
         headers = self.headers
-        self._head_parsed = parsed = self._head_parsed + len(name) + len(value) + 4
-        if parsed > MAX_HEAD_BYTES or len(headers) >= MAX_HEADERS:
-            self._too_many(len(headers) >= MAX_HEADERS)
+        if len(headers) >= MAX_HEADERS:
+            self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
+            raise ValueError("too many header fields")  # the parser stops; send_400_response answers
         # What uvicorn's does, without a second call per header: names in lower case, values
         # without the trailing blanks llhttp keeps (RFC 9110 §5.5), ``Expect: 100-continue`` noted.
         name = name.lower()
@@ -270,12 +273,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.expect_100_continue = True
         headers.append((name, value))
 
-    def _too_many(self, fields: bool) -> None:
-        """Past a limit with this header: too many fields (``fields``), or too many bytes."""
-        if fields:
-            self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
-            raise ValueError("too many header fields")  # the parser stops; send_400_response answers
-        self._too_large()
+    def _head_size(self) -> int:
+        """The bytes of the head just parsed: its target, and each field as ``name: value\r\n``."""
+        headers = self.headers
+        return self._head_parsed + sum(map(len, itertools.chain.from_iterable(headers))) + 4 * len(headers)
 
     def _too_large(self) -> None:
         """The parsed head is past the limit: the parser is stopped (one chunk may hold it all)."""
@@ -283,6 +284,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
+        if self._head_size() > MAX_HEAD_BYTES:
+            self._too_large()
         self._reading_head = self._in_head = False
         if self._head_timer is not None:
             self._stop_head_timer()
