@@ -245,7 +245,7 @@ class LeanMcp:
             return None
         rid, method, params = request
         if modern:
-            if not _routed_once(raw):
+            if not _routed_once(raw, headers):
                 return None
             if not _agreeing(params, method, version, headers) and isinstance(
                 classify_inbound_request(message, headers=headers.lowercase()), InboundLadderRejection
@@ -476,9 +476,11 @@ def _agreeing(params: JSON, method: str, version: str, headers: Headers) -> bool
     return True
 
 
-def _routed_once(raw: Any) -> bool:
+def _routed_once(raw: Any, headers: Headers) -> bool:
     """Whether no routing header (``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``) comes twice
     and none is an ``Mcp-Param-*`` (checked against the tool's schema by the SDK), in one pass."""
+    if len(headers) == len(raw):  # no name came twice: only an Mcp-Param-* to look for, in one string
+        return "\nmcp-param-" not in "\n" + "\n".join(headers.lowercase())
     seen: set[bytes] = set()
     for name, _ in raw:  # names in lower case, as the HTTP server gives them
         if name[:4] == b"mcp-":

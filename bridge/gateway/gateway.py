@@ -370,7 +370,7 @@ class Gateway:
                 raise Forbidden(f"this caller may not call tool {name!r}") from None
             raise Forbidden(f"this caller may not call tool {qualify(server, tool)!r}") from None
 
-    async def call_tool(
+    def call_tool(
         self,
         server: str,
         tool: str,
@@ -380,17 +380,18 @@ class Gateway:
         where: str = "/body",
         relay: Relay | None = None,
         request_id: str | None = None,
-    ) -> JSON:
+    ) -> Coroutine[Any, Any, JSON]:
         """Check ``arguments`` against the tool's inputSchema, call it, and shape the result.
 
         ``where`` is the JSON pointer of the arguments in the caller's request, so problems
         point into what the caller actually sent. ``relay`` receives what the call sends back.
         ``request_id`` (the caller's name for its request) goes into the call's events.
-        A tool's own failure raises ``ToolFailed`` carrying its result.
+        A tool's own failure raises ``ToolFailed`` carrying its result. (The coroutine that does it,
+        chosen here: one coroutine less in every call's chain.)
         """
         if self.metrics is None and self.tracer is None:
-            return await self._call_tool(server, tool, arguments, principal, where, relay, request_id)
-        return await self._observed_call(server, tool, arguments, principal, where, relay, request_id)
+            return self._call_tool(server, tool, arguments, principal, where, relay, request_id)
+        return self._observed_call(server, tool, arguments, principal, where, relay, request_id)
 
     async def _observed_call(
         self,

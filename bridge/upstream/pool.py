@@ -14,7 +14,7 @@ import concurrent.futures
 import socket
 import threading
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 from bridge.addresses import AddressRefused
@@ -82,10 +82,12 @@ class UpstreamPool:
         """Run ``callback(*args)`` soon on the sessions' loop, from any thread."""
         self._loop.loop.call_soon_threadsafe(callback, *args)
 
-    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        """``coro`` to be awaited here, run on the sessions' loop (itself, when this is that loop).
+        Called only from a coroutine: on a loop."""
         if asyncio.get_running_loop() is self._loop.loop:
-            return await coro
-        return await asyncio.wrap_future(self._loop.submit(coro))
+            return coro
+        return asyncio.wrap_future(self._loop.submit(coro))
 
     async def resolve(self, host: str, port: int) -> list[str]:
         try:

@@ -194,8 +194,8 @@ class UpstreamSession:
         lean = self._lean.channel(plain, caller, tool=name)
         if lean is not None:
 
-            async def lean_call(c: Client) -> JSON:
-                return await self._lean.call_tool(c, lean, name, arguments, meta, passing, progress)
+            def lean_call(c: Client) -> Awaitable[JSON]:
+                return self._lean.call_tool(c, lean, name, arguments, meta, passing, progress)
 
             return await self.request(lean_call, relay=relay, caller=caller)
 
