@@ -1,13 +1,17 @@
-"""Plain JSON-RPC ``tools/call`` on ``POST /mcp`` beside the REST tool call, on one bridge.
+"""Plain JSON-RPC and MCP clients' ``tools/call`` on ``POST /mcp`` beside the REST tool call, on one bridge.
 
 ``python -m bench.jsonrpc [--baseline DIR] [--seconds 5] [--repeat 3]`` (or ``bench/run.py
 --jsonrpc``). Each round starts the bridge afresh in front of the rich server's ``echo`` (stdio
 held to one CPU, and over Streamable HTTP) and loads it with the REST call
-(``POST /servers/rich/tools/echo``) and the same call as a JSON-RPC request to ``/mcp`` (no MCP
-headers: what a REST client sends), at c=1 and c=8, the two kinds alternating. ``--baseline``
-names another source tree (a checkout of main, say) whose bridge runs in the same rounds,
-alternating with this one, so before and after share the machine's drift. Tables show medians:
-requests per second and the bridge process's CPU per request, and JSON-RPC ÷ REST.
+(``POST /servers/rich/tools/echo``), the same call as a JSON-RPC request to ``/mcp`` (no MCP
+headers: what a REST client sends), and the bytes an MCP client sends for it at 2026-07-28
+(its headers and ``_meta``: the lean path), at c=1 and c=8, the kinds in turn. All three come
+from the same light load generator (``bench.loadgen``), so the MCP row is the bridge's own cost
+of the route, without the official SDK client's load on the same two cores (``bench.mcp_clients``
+measures with it). ``--baseline`` names another source tree (a checkout of main, say) whose
+bridge runs in the same rounds, alternating with this one, so before and after share the
+machine's drift. Tables show medians: requests per second and the bridge process's CPU per
+request, and each /mcp kind ÷ REST.
 """
 
 from __future__ import annotations
@@ -29,9 +33,16 @@ from bench.stats import median_of
 from bench.targets import ROOT, Upstream, running_bridge
 from harness import http_call
 
-__all__ = ["KINDS", "measure", "rpc_body", "table"]
+__all__ = ["KINDS", "mcp_body", "measure", "rpc_body", "table"]
 
-KINDS = ("rest", "jsonrpc")
+KINDS = ("rest", "jsonrpc", "mcp")
+MODERN = "2026-07-28"
+#: What the official SDK client adds to a 2026-07-28 ``tools/call`` of ``echo`` (``mcp.Client``).
+MCP_HEADERS = (
+    "Accept: application/json, text/event-stream",
+    f"MCP-Protocol-Version: {MODERN}",
+    "Mcp-Method: tools/call",
+)
 CONCURRENCY = (1, 8)
 TRANSPORTS = ("stdio-pinned", "http")
 METRICS = ("rps", "p50_ms", "proxy_cpu_ms", "upstream_cpu_ms", "errors")
@@ -43,6 +54,17 @@ def rpc_body(upstream: Upstream) -> str:
     """The upstream's tool call as one plain JSON-RPC request."""
     call = {"name": upstream.tool, "arguments": dict(upstream.arguments)}
     return json.dumps({"jsonrpc": "2.0", "method": "tools/call", "params": call, "id": 1})
+
+
+def mcp_body(upstream: Upstream) -> str:
+    """The upstream's tool call as an MCP client sends it at 2026-07-28 (with ``MCP_HEADERS`` and ``Mcp-Name``)."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientInfo": {"name": "mcp", "version": "0.1.0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    call = {"name": upstream.tool, "arguments": dict(upstream.arguments), "_meta": meta}
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
 
 
 def _round(trees: dict[str, Path], upstream: Upstream, plan: Plan, flip: bool) -> dict[str, dict[str, Any]]:
@@ -59,8 +81,12 @@ def _round(trees: dict[str, Path], upstream: Upstream, plan: Plan, flip: bool) -
                     cell = plan.cell(c)
                     if kind == "rest":
                         result = load_cell(endpoint, upstream, cell)
-                    else:
+                    elif kind == "jsonrpc":
                         result = load_cell(endpoint, upstream, cell, path="/mcp", body=rpc_body(upstream))
+                    else:
+                        named = (*MCP_HEADERS, f"Mcp-Name: {upstream.tool}")
+                        body = mcp_body(upstream)
+                        result = load_cell(endpoint, upstream, cell, path="/mcp", body=body, headers=named)
                     results[f"{tree}/{kind}/{c}"] = result
     return results
 
@@ -101,26 +127,23 @@ def table(result: dict[str, Any]) -> str:
         transport, tree, kind, c = key.split("/")
         if kind != "rest":
             continue
-        rest, rpc = medians[key], medians.get(f"{transport}/{tree}/jsonrpc/{c}", {})
-        rows.append(
-            [
-                transport,
-                tree,
-                c,
-                fmt(rest["rps"], 0),
-                fmt(rpc.get("rps"), 0),
-                _ratio(rpc.get("rps"), rest["rps"]),
-                fmt(rest["proxy_cpu_ms"], 3),
-                fmt(rpc.get("proxy_cpu_ms"), 3),
-                _ratio(rpc.get("proxy_cpu_ms"), rest["proxy_cpu_ms"]),
-                f"{rest['errors']:.0f}/{rpc.get('errors', 0):.0f}",
-            ]
-        )
-    headers = ["upstream", "bridge", "c", "REST rps", "JSON-RPC rps", "rps ÷", "REST CPU ms/req"]
-    headers += ["JSON-RPC CPU ms/req", "CPU ÷", "errors REST/RPC"]
+        rest = medians[key]
+        row = [transport, tree, c, fmt(rest["rps"], 0), fmt(rest["proxy_cpu_ms"], 3)]
+        errors = [f"{rest['errors']:.0f}"]
+        for kind in KINDS[1:]:
+            other = medians.get(f"{transport}/{tree}/{kind}/{c}", {})
+            row += [fmt(other.get("rps"), 0), _ratio(other.get("rps"), rest["rps"])]
+            row += [fmt(other.get("proxy_cpu_ms"), 3), _ratio(other.get("proxy_cpu_ms"), rest["proxy_cpu_ms"])]
+            errors.append(f"{other.get('errors', 0):.0f}")
+        rows.append([*row, "/".join(errors)])
+    headers = ["upstream", "bridge", "c", "REST rps", "REST CPU ms/req"]
+    for label in ("JSON-RPC", "MCP client"):
+        headers += [f"{label} rps", "rps ÷ REST", f"{label} CPU ms/req", "CPU ÷ REST"]
+    headers.append("errors REST/RPC/MCP")
     notes = [f"- {name}: {root}" for name, root in result["trees"].items()]
     notes += [f"- {t} FAILED: {why}" for t, why in result["failures"].items()]
-    notes.append("- ÷ is JSON-RPC over REST; CPU is the bridge process's own over the measured window")
+    notes.append("- ÷ REST: the /mcp kind over REST; CPU is the bridge process's own over the measured window")
+    notes.append("- MCP client: a 2026-07-28 tools/call as the SDK client sends it, from the same load generator")
     return "\n".join([markdown(headers, rows), "", *notes])
 
 

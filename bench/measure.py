@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,16 +67,23 @@ def _per_request(cpu_s: dict[str, float], pids: list[int], n: int) -> float:
 
 
 def load_cell(
-    endpoint: Endpoint, upstream: Upstream, cell: Cell, *, path: str | None = None, body: str | None = None
+    endpoint: Endpoint,
+    upstream: Upstream,
+    cell: Cell,
+    *,
+    path: str | None = None,
+    body: str | None = None,
+    headers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The upstream's REST tool call on ``endpoint``; or ``body`` (JSON text) posted to ``path``."""
+    """The upstream's REST tool call on ``endpoint``; or ``body`` (JSON text) posted to ``path``, with
+    ``headers`` (``Name: value``) beside the endpoint's own."""
     watch = [endpoint.proc.pid, *endpoint.upstream_pids]
     path = path or endpoint.path(upstream)
     body = body if body is not None else json.dumps(dict(upstream.arguments))
     argv = [sys.executable, "-m", "bench.loadgen", "--port", str(endpoint.port), "--path", path]
     argv += ["--body", body, "--concurrency", str(cell.concurrency)]
     argv += ["--seconds", str(cell.seconds), "--warmup", str(cell.warmup)]
-    for line in endpoint.headers:
+    for line in [*endpoint.headers, *headers]:
         argv += ["--header", line]
     argv += ["--watch", *map(str, watch)]
     result: dict[str, Any] = _run(argv, cell.warmup + cell.seconds + DRAIN_TIMEOUT + CELL_SLACK)

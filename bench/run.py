@@ -65,7 +65,8 @@ EXTRAS: dict[str, tuple[Callable[[Plan], dict[str, Any]], Callable[[dict[str, An
     "jsonrpc": (
         jsonrpc.measure,
         lambda result: (
-            "## Plain JSON-RPC `tools/call` on `POST /mcp` beside the REST tool call\n\n" + jsonrpc.table(result)
+            "## Plain JSON-RPC and MCP clients' `tools/call` on `POST /mcp` beside the REST tool call\n\n"
+            + jsonrpc.table(result)
         ),
     ),
     "instances": (
@@ -136,7 +137,7 @@ def _arguments() -> argparse.Namespace:
         "--auth", action="store_true", help="credential and limit checks; OAuth 2.0 + limits vs an API key, c=8"
     )
     chosen.add_argument(
-        "--jsonrpc", action="store_true", help="plain JSON-RPC tools/call on POST /mcp beside REST, c=1 and 8"
+        "--jsonrpc", action="store_true", help="JSON-RPC and MCP-client tools/call on /mcp beside REST, c=1 and 8"
     )
     chosen.add_argument(
         "--mcp-clients",
