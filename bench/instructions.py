@@ -7,8 +7,8 @@ bridge, the count per call, before and after.
 
 ``mcp-bridge serve`` runs under ``valgrind --tool=callgrind`` with counting off (a minute to
 start), in front of the rich test server's ``echo`` (``--upstream stdio`` or ``http``; the server
-is not counted, valgrind does not follow it). One client connection, kept alive, sends one call
-at a time for each route:
+is not counted, valgrind does not follow it; ``--handshake 2025`` has the bridge speak
+2025-11-25 to it). One client connection, kept alive, sends one call at a time for each route:
 
 - ``mcp``: an MCP client's 2026-07-28 ``tools/call`` on ``/mcp`` (the lean path);
 - ``mcp-2025``: the same in a 2025-11-25 session (``initialize`` first, not counted);
@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.targets import Upstream, running_bridge, running_http_upstream  # noqa: E402
+from bench.targets import HANDSHAKES, Upstream, running_bridge, running_http_upstream  # noqa: E402
 
 __all__ = ["ROUTES", "count_calls"]
 
@@ -150,12 +150,12 @@ def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: P
 
 
 @contextlib.contextmanager
-def _upstream(kind: str, work: Path) -> Iterator[Upstream]:
+def _upstream(kind: str, handshake: str, work: Path) -> Iterator[Upstream]:
     if kind == "stdio":
-        yield Upstream.rich_stdio()
+        yield Upstream.rich_stdio().with_handshake(handshake)
     else:
         with running_http_upstream(work) as http:
-            yield http
+            yield http.with_handshake(handshake)
 
 
 def _counted(root: Path, upstream: Upstream, work: Path, routes: list[str], warm: int, calls: int) -> dict[str, float]:
@@ -171,6 +171,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
     parser.add_argument("--upstream", choices=("stdio", "http"), default="stdio")
+    parser.add_argument(
+        "--handshake", choices=list(HANDSHAKES), default="newest", help="what the bridge speaks to its upstream"
+    )
     parser.add_argument("--warm", type=int, default=100, help="calls before counting, per route")
     parser.add_argument("--calls", type=int, default=200, help="calls counted per route")
     parser.add_argument("--baseline", type=Path, help="another source tree, counted in the same run")
@@ -183,11 +186,11 @@ def main() -> None:
     counted: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         work = Path(tmp)
-        with _upstream(args.upstream, work) as upstream:
+        with _upstream(args.upstream, args.handshake, work) as upstream:
             for name, root in trees.items():
                 counted[name] = _counted(root, upstream, work, args.routes, args.warm, args.calls)
                 print(f"  {name}: " + ", ".join(f"{r} {n:,.0f}" for r, n in counted[name].items()), flush=True)
-    print(f"\nInstructions per call, {args.upstream} upstream, {args.calls} calls per route:\n")
+    print(f"\nInstructions per call, {args.upstream} upstream ({args.handshake}), {args.calls} calls per route:\n")
     names = list(trees)
     ratio: Callable[[str], list[str]] = lambda route: (  # noqa: E731
         [f"{counted['this tree'][route] / counted['baseline'][route]:.3f}"] if len(names) == 2 else []
