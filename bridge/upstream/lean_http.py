@@ -52,7 +52,7 @@ from bridge.upstream.http import LeanTransport, PooledBody
 from bridge.upstream.lean_calls import LeanRequests, cancellation, error_of
 from bridge.upstream.relaying import BackChannel
 from bridge.upstream.sse_events import EventParser, EventTooLarge
-from bridge.upstream.wire import header, request_head
+from bridge.upstream.wire import header, header_fields, request_line
 
 __all__ = ["HttpChannel"]
 
@@ -105,6 +105,8 @@ class HttpChannel(LeanRequests):
             (b"host", parsed.netloc),
             *((k.encode("latin-1"), v.encode("latin-1")) for k, v in fixed.items()),
         ]
+        #: The request line and the fixed headers, as written (``_head``); None until first used.
+        self._prefix: bytes | None = None
 
     def bind(self, session: ClientSession) -> None:
         super().bind(session)
@@ -165,11 +167,15 @@ class HttpChannel(LeanRequests):
         if (there.scheme, there.host, there.port or 80) != ("http", self._key[0], self._key[1]):
             return False
         self._target = there.raw_path
+        self._prefix = None
         return True
 
     def _head(self, stamped: Mapping[str, str], length: int) -> bytes:
         """A POST's head; answers and notifications carry no stamp, only the negotiated version (as the SDK's)."""
-        headers = [*self._fixed, (b"content-length", str(length).encode("ascii"))]
+        prefix = self._prefix
+        if prefix is None:  # made on first use: a bad configured header fails a request, as it always has
+            prefix = self._prefix = request_line(b"POST", self._target) + header_fields(self._fixed)
+        headers = [(b"content-length", str(length).encode("ascii"))]
         session = self._transport.session_id
         if session is not None:
             headers.append((b"mcp-session-id", session.encode("latin-1")))
@@ -177,7 +183,7 @@ class HttpChannel(LeanRequests):
             headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in stamped.items()]
         elif self._version:
             headers.append((b"mcp-protocol-version", self._version))
-        return request_head(b"POST", self._target, headers)
+        return prefix + header_fields(headers) + b"\r\n"
 
     async def _answer(
         self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 import httptools
 
-__all__ = ["HttpConnection", "header", "request_head"]
+__all__ = ["HttpConnection", "header", "header_fields", "request_head", "request_line"]
 
 #: Response bytes buffered unread before the connection stops reading from the socket.
 READ_HIGH = 1 << 20
@@ -155,15 +155,17 @@ class HttpConnection(asyncio.Protocol):
         head alone is not worth a wakeup), or the connection is gone (``timeout``: TimeoutError)."""
         if self.lost:
             return
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
         self._want_body = body
+        # The deadline fails the waiter itself: no task cancelled and taken back (asyncio.timeout's
+        # way, a dozen steps dearer; this wait happens once or twice a request).
+        expiry = None if timeout is None else loop.call_later(timeout, _expired, waiter)
         try:
-            if timeout is None:
-                await self._waiter
-            else:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+            await waiter
         finally:
+            if expiry is not None:
+                expiry.cancel()
             self._waiter = None
             self._want_body = False
 
@@ -187,6 +189,11 @@ class HttpConnection(asyncio.Protocol):
         self.lost = True
 
 
+def _expired(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
     """The value of response header ``name`` (lowercase), or "" when it is not there."""
     for key, value in headers:
@@ -198,12 +205,24 @@ def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 def request_head(method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     """A request's head, ready to be followed by its body. Callers give names and values that are
     already valid HTTP (no CR, LF or NUL): this is checked, not repaired."""
-    head = [method, b" ", target, b" HTTP/1.1\r\n"]
+    return request_line(method, target) + header_fields(headers) + b"\r\n"
+
+
+def request_line(method: bytes, target: bytes) -> bytes:
+    """A request's first line (checked as ``request_head`` checks it)."""
+    return _checked(b"%s %s HTTP/1.1\r\n" % (method, target))
+
+
+def header_fields(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """Header fields as a head holds them, each ``name: value`` and CRLF (checked as ``request_head`` checks them)."""
+    head: list[bytes] = []
     for name, value in headers:
         head += (name, b": ", value, b"\r\n")
-    head.append(b"\r\n")
-    message = b"".join(head)
-    crlf = message.count(b"\r\n")
-    if b"\0" in message or message.count(b"\n") != crlf or message.count(b"\r") != crlf:
+    return _checked(b"".join(head))
+
+
+def _checked(lines: bytes) -> bytes:
+    crlf = lines.count(b"\r\n")
+    if b"\0" in lines or lines.count(b"\n") != crlf or lines.count(b"\r") != crlf:
         raise ValueError("a request head must not hold a bare CR, LF or NUL")
-    return message
+    return lines
