@@ -13,12 +13,15 @@ is not counted, valgrind does not follow it; ``--handshake 2025`` has the bridge
 - ``mcp``: an MCP client's 2026-07-28 ``tools/call`` on ``/mcp`` (the lean path);
 - ``mcp-2025``: the same in a 2025-11-25 session (``initialize`` first, not counted);
 - ``rest``: ``POST /servers/rich/tools/echo``;
-- ``jsonrpc``: a plain JSON-RPC ``tools/call`` on ``/mcp``, as the guide's REST client sends it.
+- ``jsonrpc``: a plain JSON-RPC ``tools/call`` on ``/mcp``, as the guide's REST client sends it;
+- ``sdk`` and ``sdk-2025``: the official SDK client (``mcp.Client``, 2026-07-28 or 2025-11-25)
+  with ``--concurrency`` calls in flight, as ``bench.mcp_clients`` drives the gateway.
 
-Per route: ``--warm`` calls, then counting on (``callgrind_control``), ``--calls`` calls, counting
-off and the count dumped. What is counted is every user-space instruction of the bridge's
-process while those calls ran (the kernel's work on its system calls not; the loop's idle turns
-included: about 0.7 million instructions a second, some 2% of a call under valgrind's pace).
+The four raw routes send one call at a time on one connection. Per route: ``--warm`` calls,
+then counting on (``callgrind_control``), ``--calls`` calls, counting off and the count dumped.
+What is counted is every user-space instruction of the bridge's process while those calls ran
+(the kernel's work on its system calls not; the loop's idle turns included: about 0.7 million
+instructions a second, some 2% of a call under valgrind's pace).
 With ``--baseline DIR`` the bridge of another tree is counted too, in the same run.
 Everything stops by itself.
 """
@@ -26,6 +29,7 @@ Everything stops by itself.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import re
@@ -45,7 +49,7 @@ from bench.targets import HANDSHAKES, Upstream, running_bridge, running_http_ups
 
 __all__ = ["ROUTES", "count_calls"]
 
-ROUTES = ("mcp", "mcp-2025", "rest", "jsonrpc")
+ROUTES = ("mcp", "mcp-2025", "rest", "jsonrpc", "sdk", "sdk-2025")
 MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
 #: valgrind starts a Python process about fifty times slower than it runs.
@@ -121,8 +125,42 @@ def _control(pid: int, *args: str) -> None:
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=120)
 
 
-def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: Path) -> float:
+def _counted_since(before: set[Path], dumps: Path) -> int:
+    (dumped,) = set(dumps.parent.glob(dumps.name + "*")) - before
+    found = _TOTALS.search(dumped.read_bytes())
+    if found is None:
+        raise RuntimeError(f"no totals in {dumped}")
+    return int(found.group(1))
+
+
+async def _sdk_calls(pid: int, port: int, legacy: bool, concurrency: int, warm: int, calls: int, dumps: Path) -> float:
+    """Instructions per call of the official SDK client's ``tools/call``, ``concurrency`` in flight."""
+    from mcp import Client
+
+    async def call(client: Client, n: int) -> None:
+        for _ in range(n):
+            result = await client.call_tool("echo", {"text": "hello"})
+            if result.is_error or "hello" not in str(result.content):
+                raise RuntimeError(f"echo answered {str(result.content)[:300]}")
+
+    async def spread(client: Client, n: int) -> None:
+        await asyncio.gather(*(call(client, n // concurrency) for _ in range(concurrency)))
+
+    async with Client(f"http://127.0.0.1:{port}/mcp", cache=None, mode="legacy" if legacy else "auto") as client:
+        await spread(client, warm)
+        before = set(dumps.parent.glob(dumps.name + "*"))
+        _control(pid, "--zero")
+        _control(pid, "--instr=on")
+        await spread(client, calls)
+        _control(pid, "--instr=off")
+        _control(pid, "--dump=sdk")
+        return _counted_since(before, dumps) / (calls // concurrency * concurrency)
+
+
+def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: Path, concurrency: int = 8) -> float:
     """Instructions per call of ``route`` on the bridge ``pid`` serving ``port``."""
+    if route.startswith("sdk"):
+        return asyncio.run(_sdk_calls(pid, port, route == "sdk-2025", concurrency, warm, calls, dumps))
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock, sock.makefile("rb") as reader:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = _opened(port, sock, reader) if route == "mcp-2025" else None
@@ -142,11 +180,7 @@ def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: P
         call(calls)
         _control(pid, "--instr=off")
         _control(pid, f"--dump={route}")
-        (dumped,) = set(dumps.parent.glob(dumps.name + "*")) - before
-        found = _TOTALS.search(dumped.read_bytes())
-        if found is None:
-            raise RuntimeError(f"no totals in {dumped}")
-        return int(found.group(1)) / calls
+        return _counted_since(before, dumps) / calls
 
 
 @contextlib.contextmanager
@@ -158,13 +192,15 @@ def _upstream(kind: str, handshake: str, work: Path) -> Iterator[Upstream]:
             yield http.with_handshake(handshake)
 
 
-def _counted(root: Path, upstream: Upstream, work: Path, routes: list[str], warm: int, calls: int) -> dict[str, float]:
+def _counted(
+    root: Path, upstream: Upstream, work: Path, routes: list[str], warm: int, calls: int, concurrency: int
+) -> dict[str, float]:
     dumps = work / f"callgrind-{len(list(work.iterdir()))}.out"
     wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={dumps}"]
     with running_bridge([upstream], work, root=root, wrapper=wrapper, start_timeout=START_TIMEOUT) as bridge:
         pid = bridge.proc.pid
         assert pid is not None
-        return {route: count_calls(pid, bridge.port, route, warm, calls, dumps) for route in routes}
+        return {route: count_calls(pid, bridge.port, route, warm, calls, dumps, concurrency) for route in routes}
 
 
 def main() -> None:
@@ -176,6 +212,7 @@ def main() -> None:
     )
     parser.add_argument("--warm", type=int, default=100, help="calls before counting, per route")
     parser.add_argument("--calls", type=int, default=200, help="calls counted per route")
+    parser.add_argument("--concurrency", type=int, default=8, help="the SDK routes' calls in flight")
     parser.add_argument("--baseline", type=Path, help="another source tree, counted in the same run")
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
@@ -188,7 +225,7 @@ def main() -> None:
         work = Path(tmp)
         with _upstream(args.upstream, args.handshake, work) as upstream:
             for name, root in trees.items():
-                counted[name] = _counted(root, upstream, work, args.routes, args.warm, args.calls)
+                counted[name] = _counted(root, upstream, work, args.routes, args.warm, args.calls, args.concurrency)
                 print(f"  {name}: " + ", ".join(f"{r} {n:,.0f}" for r, n in counted[name].items()), flush=True)
     print(f"\nInstructions per call, {args.upstream} upstream ({args.handshake}), {args.calls} calls per route:\n")
     names = list(trees)
