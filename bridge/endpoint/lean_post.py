@@ -8,8 +8,9 @@ the bridge put that at about a sixth of the time it held a call; skipping it sav
 the Python calls per call (``bench/lean_post.py``). Here the HTTP protocol
 (``GuardedHttpProtocol.posting``) offers each keep-alive HTTP/1.1 ``POST /mcp`` to ``LeanPosts``:
 
-- ``admit``, on its head: the request must carry no ``Origin`` and a ``Host`` already found good
-  (``Origins``), a ``Content-Length`` within the lean path's limit and no ``Expect``, be an MCP
+- ``admit``, on its head: the request must carry no ``Origin``, a ``Host`` already found good
+  (``Origins``) and no header name twice, a ``Content-Length`` within the lean path's limit and
+  no ``Expect``, be an MCP
   client's (``_is_mcp_client``), and name a session this instance holds or speak 2026-07-28
   (``LeanMcp.admits``); the server must not be stopping, and no rate be set. Its body is then
   kept by the protocol as it comes;
