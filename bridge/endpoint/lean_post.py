@@ -10,10 +10,9 @@ the Python calls per call (``bench/lean_post.py``). Here the HTTP protocol
 
 - ``admit``, on its head: the request must carry no ``Origin``, a ``Host`` already found good
   (``Origins``) and no header name twice, a ``Content-Length`` within the lean path's limit and
-  no ``Expect``, be an MCP
-  client's (``_is_mcp_client``), and name a session this instance holds or speak 2026-07-28
-  (``LeanMcp.admits``); the server must not be stopping, and no rate be set. Its body is then
-  kept by the protocol as it comes;
+  no ``Expect``, be an MCP client's (``is_mcp_client``), and name a session this instance holds
+  or speak 2026-07-28 (``LeanMcp.admits``); the server must not be stopping, and no rate be set.
+  Its body is then kept by the protocol as it comes;
 - ``take``, once the body is whole: the one gate names its caller (``Gate.principal``, as on every
   route) and ``LeanMcp.triage`` decides; a request it serves runs as a task of its own, counted
   with uvicorn's (the drain waits for it, and cuts it off as any other), answering through a
