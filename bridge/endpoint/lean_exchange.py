@@ -64,9 +64,9 @@ Answer = Callable[[int, list[tuple[bytes, bytes]], bytes], Awaitable[None]]
 class Exchange:
     """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first)."""
 
-    def __init__(self, send: Send, modern: bool, session_id: str, answer: Answer | None = None) -> None:
+    def __init__(self, send: Send, modern: bool, session_id: str, reply: Answer | None = None) -> None:
         self._send = send
-        self._answer = answer
+        self._reply = reply
         self._modern = modern
         self._session: list[tuple[bytes, bytes]] = [] if modern else [(b"mcp-session-id", session_id.encode("latin-1"))]
         self._head = [*SSE_HEAD, *self._session]
@@ -100,8 +100,8 @@ class Exchange:
                 (b"content-length", str(len(body)).encode()),
                 *self._session,
             ]
-            if self._answer is not None:
-                await self._answer(status, head, body)
+            if self._reply is not None:
+                await self._reply(status, head, body)
                 return status
             await self._send({"type": "http.response.start", "status": status, "headers": head})
             await self._send({"type": "http.response.body", "body": body})

@@ -213,10 +213,7 @@ class LeanPosts:
         if self._gate.rate is not None or (self._drain is not None and self._drain.stopping.is_set()):
             return None
         headers = Headers.of(raw)
-        if len(headers) != len(raw) or "origin" in headers:  # a name repeated: Origins looks at every field
-            return None
-        host = headers.get("host", "")
-        if host and not self._origins.knows_host(host.encode("latin-1")):
+        if len(headers) != len(raw) or self._origins.needs_check_of(headers):  # a name repeated: every field counts
             return None
         length = headers.get("content-length", "")
         if not length.isdigit() or int(length) > MAX_LEAN_BODY or "transfer-encoding" in headers:

@@ -83,6 +83,14 @@ class Origins:
                 return True
         return False
 
+    def needs_check_of(self, headers: Headers) -> bool:
+        """``needs_check`` for headers already read into one value per name (the caller makes sure
+        no name came twice: a second ``Host`` would not be seen here)."""
+        if "origin" in headers:
+            return True
+        host = headers.get("host", "")
+        return bool(host) and not self.knows_host(host.encode("latin-1"))
+
     def knows_host(self, host: bytes) -> bool:
         """Whether a request's ``Host`` of this value needs no check: found good before, or none are checked."""
         return not self._check_host or host in self._good_hosts

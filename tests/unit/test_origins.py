@@ -27,6 +27,16 @@ def test_a_plain_request_to_a_known_name_needs_no_check_once_the_name_was_found_
     assert origins.needs_check(headers_of(host="127.0.0.1:8000", origin="http://127.0.0.1:8000"))
 
 
+def test_headers_read_into_one_value_per_name_need_the_same_check() -> None:
+    origins = Origins()
+    assert origins.needs_check_of(Headers(host="127.0.0.1:8000"))
+    assert origins.check(Headers(host="127.0.0.1:8000")) is None
+    assert not origins.needs_check_of(Headers(host="127.0.0.1:8000", accept="*/*"))
+    assert origins.needs_check_of(Headers(host="127.0.0.1:8000", origin="http://x"))
+    assert origins.needs_check_of(Headers(host="evil.example"))
+    assert not origins.needs_check_of(Headers(accept="*/*"))
+
+
 def test_a_host_is_known_once_found_good_and_every_host_when_none_are_checked() -> None:
     origins = Origins()
     assert not origins.knows_host(b"127.0.0.1:8000")
