@@ -22,7 +22,8 @@ then counting on (``callgrind_control``), ``--calls`` calls, counting off and th
 What is counted is every user-space instruction of the bridge's process while those calls ran
 (the kernel's work on its system calls not; the loop's idle turns included: about 0.7 million
 instructions a second, some 2% of a call under valgrind's pace).
-With ``--baseline DIR`` the bridge of another tree is counted too, in the same run.
+With ``--baseline DIR`` the bridge of another tree is counted too, in the same run; ``--keep DIR``
+keeps callgrind's dumps for ``callgrind_annotate``.
 Everything stops by itself.
 """
 
@@ -214,6 +215,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls counted per route")
     parser.add_argument("--concurrency", type=int, default=8, help="the SDK routes' calls in flight")
     parser.add_argument("--baseline", type=Path, help="another source tree, counted in the same run")
+    parser.add_argument(
+        "--keep", type=Path, help="copy callgrind's dumps here (one per route and tree) for callgrind_annotate"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("valgrind (with callgrind_control) is needed: apt-get install valgrind")
@@ -227,6 +231,10 @@ def main() -> None:
             for name, root in trees.items():
                 counted[name] = _counted(root, upstream, work, args.routes, args.warm, args.calls, args.concurrency)
                 print(f"  {name}: " + ", ".join(f"{r} {n:,.0f}" for r, n in counted[name].items()), flush=True)
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for dumped in work.glob("callgrind-*.out*"):
+                shutil.copy2(dumped, args.keep / dumped.name)
     print(f"\nInstructions per call, {args.upstream} upstream ({args.handshake}), {args.calls} calls per route:\n")
     names = list(trees)
     ratio: Callable[[str], list[str]] = lambda route: (  # noqa: E731

@@ -48,38 +48,26 @@ async def without_stalling(call: Callable[[], T]) -> T:
         return await asyncio.to_thread(call)
 
 
-class Headers:
-    """A request's headers by lowercase name (the shape ``ApiKeyAuth`` reads)."""
+class Headers(dict[str, str]):
+    """A request's headers by lowercase name, the last of a repeated one (the shape ``ApiKeyAuth``
+    reads). A dict, so that ``get``, ``in`` and ``len`` cost a lookup, not a Python call: the lean
+    path asks a request's headers a dozen questions."""
 
-    __slots__ = ("_items",)
-
-    _items: dict[str, str]
+    __slots__ = ()
 
     def __init__(self, scope: Scope) -> None:
-        self._items = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        super().__init__({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())})
 
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         """The headers of a request not (yet) given a scope: as the HTTP server parsed them (names in lower case)."""
-        headers = cls.__new__(cls)
-        headers._items = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+        headers = dict.__new__(cls)
+        dict.update(headers, {k.decode("latin-1"): v.decode("latin-1") for k, v in raw})
         return headers
-
-    def __len__(self) -> int:
-        """How many names: fewer than the request's fields when a name came more than once."""
-        return len(self._items)
-
-    def get(self, key: str, default: str) -> str:
-        """The header ``key`` (in lower case, as every caller names it)."""
-        return self._items.get(key, default)
-
-    def __contains__(self, key: str) -> bool:
-        """Whether the request has the header ``key`` (lowercase), even empty."""
-        return key in self._items
 
     def lowercase(self) -> Mapping[str, str]:
         """The headers by lowercase name (the last of a repeated one), for readers that take a mapping."""
-        return self._items
+        return self
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

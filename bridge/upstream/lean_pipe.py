@@ -50,7 +50,7 @@ class LeanPipe(LeanRequests):
         stdin, drained = self._stdin, self._drained
         if stdin is None or drained is None or stdin.is_closing():
             raise connection_closed()
-        stamped, _ = self.stamped(method, params)
+        stamped, _ = self.stamped(method, params, headers=False)
         request_id, answer = self.open(on_progress)
         if on_progress is not None:
             stamped = self.tokened(stamped, request_id)

@@ -55,6 +55,38 @@ _REFERENCE: TypeAdapter[types.PromptReference | types.ResourceTemplateReference]
 )
 
 
+class _Deadline:
+    """``asyncio.timeout``'s rule for the task a call runs in, at a fraction of its cost.
+
+    The task is cancelled once the deadline passes, and that cancellation comes out of the call
+    as ``TimeoutError``, unless someone else cancelled the task too. asyncio's ``Timeout`` looks
+    the loop and the task up on entry and again on exit, reschedules, and keeps a state machine;
+    every upstream request passes here, and needs none of that.
+    """
+
+    __slots__ = ("_cancelling", "_handle", "_passed", "_task")
+
+    def __init__(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("a deadline outside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._passed = False
+        self._handle = loop.call_at(loop.time() + seconds, self._pass)
+
+    def _pass(self) -> None:
+        self._passed = True
+        self._task.cancel()
+
+    def end(self, exc: BaseException | None) -> None:
+        """The call ended (``exc``, if it failed): ``TimeoutError`` when its cancellation was the deadline's."""
+        self._handle.cancel()
+        if self._passed and self._task.uncancel() <= self._cancelling and isinstance(exc, asyncio.CancelledError):
+            raise TimeoutError from exc
+
+
 class UpstreamSession:
     """The bridge's connection to one MCP server. Lives on the upstream event loop."""
 
@@ -139,12 +171,17 @@ class UpstreamSession:
             )
         deadline = timeout if timeout is not None else self._timeout
         try:
-            # Every call passes here: asyncio's own deadline (TimeoutError when it passes), a third of
-            # what an anyio cancel scope costs (its task state, the backend's lookup). It cancels the
-            # call's task once, as a client going away does; the SDK's shielded steps are not cut short.
-            with self._relays.carrying(relay):
-                async with asyncio.timeout_at(asyncio.get_running_loop().time() + deadline):
+            # Every call passes here: asyncio's deadline rule (TimeoutError when it passes). It
+            # cancels the call's task once, as a client going away does; the SDK's shielded steps
+            # are not cut short.
+            cut = _Deadline(deadline)
+            try:
+                with self._relays.carrying(relay):
                     result = await op(client)
+            except BaseException as exc:
+                cut.end(exc)
+                raise
+            cut.end(None)
             link.recover()
             return result
         except Exception as exc:
