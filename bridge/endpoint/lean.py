@@ -85,6 +85,9 @@ MAX_SCHEMAS: Final = 4096
 MAX_LISTS: Final = 32
 #: What a client declares that makes it answerable: its calls keep the SDK's channels.
 _ASKABLE: Final = ("sampling", "elicitation")
+_ASKABLE_KEYS: Final = frozenset(_ASKABLE)
+#: A request with any of these params is the SDK's: a task asked for, or an input-required round's answers.
+_NOT_LEAN_PARAMS: Final = frozenset(("task", "inputResponses", "requestState"))
 #: How the SDK's handlers type each result the lean path forwards.
 _RESULTS: Final[dict[str, type[BaseModel]]] = {
     "tools/call": types.CallToolResult,
@@ -133,7 +136,7 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         return None
     rid, method, params = message.get("id"), message.get("method"), message.get("params", {})
-    if isinstance(rid, bool) or not isinstance(rid, str | int) or not isinstance(params, dict):
+    if isinstance(rid, bool) or not isinstance(rid, (str, int)) or not isinstance(params, dict):
         return None
     if not isinstance(params.get("_meta", {}), dict):
         return None
@@ -150,7 +153,7 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
         taken = isinstance(params.get("uri"), str)
     else:
         return None
-    return (rid, method, params) if taken and not {"task", "inputResponses", "requestState"} & params.keys() else None
+    return (rid, method, params) if taken and _NOT_LEAN_PARAMS.isdisjoint(params) else None
 
 
 class LeanMcp:
@@ -276,7 +279,7 @@ class LeanMcp:
     def _asked_in_results(self, method: str, params: JSON, declared: JSON, state: State) -> bool:
         """Whether a 2026-07-28 client that may be asked something can be served here: it declared
         no capability to answer, or the tool's server asks inside its result."""
-        if all(declared.get(kind) is None for kind in _ASKABLE):
+        if _ASKABLE_KEYS.isdisjoint(declared) or all(declared.get(kind) is None for kind in _ASKABLE):
             return True
         return method == "tools/call" and self._backend.asks_in_results(params["name"], Caller(state))
 
@@ -402,7 +405,7 @@ class LeanMcp:
     def _wire(self, method: str, result: JSON, modern: bool, declared: JSON) -> JSON:
         """``result`` as the SDK's server sends it: typed as its handler types it, dumped, shaped for the
         version (``_serialize`` of the SDK's runner), and at 2026-07-28 stamped with the gateway's ``serverInfo``."""
-        if method == "tools/call" and (plain := plain_call_result(as_ours(result), modern)) is not None:
+        if method == "tools/call" and (plain := plain_call_result(result, modern)) is not None:
             if modern:
                 plain["_meta"] = {SERVER_INFO_META: self._stamp}
             return plain

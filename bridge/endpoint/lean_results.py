@@ -11,7 +11,8 @@ Most results are plain: text blocks with nothing else in them, ``isError``, perh
 ``{"text", "type"}``, then ``isError`` (false when absent), at 2026-07-28 ``resultType``
 (``complete``: an upstream's own is dropped at 2025-11-25, as the SDK's schema drops it), then
 ``structuredContent`` as it is. ``plain_call_result`` gives that, or None for anything else
-(images, annotations, ``_meta``, a value that is not a JSON document's), which the caller
+(images, annotations, ``_meta`` beyond the upstream's ``serverInfo``, which the gateway
+replaces with its own, a value that is not a JSON document's), which the caller
 sends through the SDK's functions as before. A test holds the two to the same output.
 """
 
@@ -20,18 +21,27 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+from bridge.mcpserver.handlers import SERVER_INFO_META
 from bridge.model import JSON
 
 __all__ = ["plain_call_result"]
 
 _RESULT_KEYS: Final = frozenset({"content", "isError", "structuredContent", "resultType"})
 _TEXT_KEYS: Final = frozenset({"type", "text"})
+_SERVER_INFO: Final = frozenset({SERVER_INFO_META})
+_RESULT_AND_META_KEYS: Final = _RESULT_KEYS | {"_meta"}
 
 
 def plain_call_result(result: JSON, modern: bool) -> JSON | None:
     """``result`` as the SDK's server sends it at 2026-07-28 (``modern``) or 2025-11-25; None unless plain."""
     if not result.keys() <= _RESULT_KEYS or result.get("resultType", "complete") != "complete":
-        return None
+        # ``_meta`` is taken only when it holds nothing but the upstream's ``serverInfo``, which the
+        # gateway replaces with its own (``as_ours``, without the copy).
+        meta = result.get("_meta")
+        if type(meta) is not dict or meta.keys() != _SERVER_INFO or not result.keys() <= _RESULT_AND_META_KEYS:
+            return None
+        if result.get("resultType", "complete") != "complete":
+            return None
     content = result.get("content")
     if not isinstance(content, list):
         return None

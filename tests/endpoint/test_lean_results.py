@@ -10,6 +10,7 @@ import pytest
 from mcp_types import methods
 
 from bridge.endpoint.lean_results import plain_call_result
+from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
 
 MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
@@ -65,3 +66,22 @@ def test_a_plain_result_is_shaped_byte_for_byte_as_the_sdk_shapes_it(result: dic
 @pytest.mark.parametrize("result", NOT_PLAIN)
 def test_a_result_that_is_not_plain_is_left_to_the_sdk(result: dict[str, Any], version: str) -> None:
     assert plain_call_result(result, version == MODERN) is None
+
+
+SERVER_INFO = {SERVER_INFO_META: {"name": "rich", "version": "1.0.0"}}
+
+
+@pytest.mark.parametrize("version", [MODERN, HANDSHAKE])
+@pytest.mark.parametrize("result", PLAIN)
+def test_an_upstream_s_server_info_stamp_is_dropped_as_as_ours_drops_it(result: dict[str, Any], version: str) -> None:
+    stamped = {**result, "_meta": SERVER_INFO}
+    shaped = plain_call_result(stamped, version == MODERN)
+    assert shaped is not None
+    assert orjson.dumps(shaped) == orjson.dumps(_as_the_sdk_shapes_it(as_ours(stamped), version))
+
+
+@pytest.mark.parametrize("meta", [{}, {**SERVER_INFO, "k": 1}, {"k": 1}, "not an object", None])
+def test_any_other_meta_is_left_to_the_sdk(meta: Any) -> None:
+    result = {"content": [{"type": "text", "text": "x"}], "_meta": meta}
+    assert plain_call_result(result, True) is None
+    assert plain_call_result(result, False) is None
