@@ -273,7 +273,7 @@ class LeanRequests:
         request_id = message.get("id")
         if not isinstance(request_id, str) or request_id not in self._waiting:
             return False
-        return isinstance(message.get("error"), Mapping) or isinstance(message.get("result"), dict)
+        return isinstance(message.get("result"), dict) or isinstance(message.get("error"), Mapping)
 
     def settle(self, message: Mapping[str, Any]) -> None:
         """Settle the request a response ``message`` ``answers``, unless it is no longer awaited."""
@@ -281,7 +281,7 @@ class LeanRequests:
         if future is None or future.done():
             return
         error = message.get("error")
-        if isinstance(error, Mapping):
+        if error is not None and isinstance(error, Mapping):  # None: no ABC check on every answer
             future.set_exception(error_of(error))
         else:
             future.set_result(message["result"])

@@ -64,6 +64,8 @@ ACCEPT = "application/json, text/event-stream"
 MAX_EVENT_SIZE = DEFAULT_MAX_SSE_EVENT_SIZE
 #: Redirects within the endpoint's origin followed for one request at most (httpx2's own bound).
 MAX_REDIRECTS = 20
+#: How many stamps' written headers a channel keeps (``_stamp_fields``): more than a server's tools, mostly.
+STAMPS_KEPT = 256
 #: What the SDK's requests say they come from (httpx2's default, kept unless the config sets one).
 USER_AGENT = f"python-httpx2/{httpx2.__version__}"
 #: Bound on POSTing a cancellation or a question's answer; the SDK's abandon-write bound is alike.
@@ -107,6 +109,8 @@ class HttpChannel(LeanRequests):
         ]
         #: The request line and the fixed headers, as written (``_head``); None until first used.
         self._prefix: bytes | None = None
+        #: Stamps' headers as written, by the stamp (``_stamp_fields``).
+        self._stamps_written: dict[tuple[tuple[str, str], ...], bytes] = {}
 
     def bind(self, session: ClientSession) -> None:
         super().bind(session)
@@ -175,15 +179,27 @@ class HttpChannel(LeanRequests):
         prefix = self._prefix
         if prefix is None:  # made on first use: a bad configured header fails a request, as it always has
             prefix = self._prefix = request_line(b"POST", self._target) + header_fields(self._fixed)
-        headers = [(b"content-length", str(length).encode("ascii"))]
+        head = prefix + b"content-length: %d\r\n" % length
         session = self._transport.session_id
         if session is not None:
-            headers.append((b"mcp-session-id", session.encode("latin-1")))
+            head += header_fields([(b"mcp-session-id", session.encode("latin-1"))])
         if stamped:
-            headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in stamped.items()]
+            head += self._stamp_fields(stamped)
         elif self._version:
-            headers.append((b"mcp-protocol-version", self._version))
-        return prefix + header_fields(headers) + b"\r\n"
+            head += header_fields([(b"mcp-protocol-version", self._version)])
+        return head + b"\r\n"
+
+    def _stamp_fields(self, stamped: Mapping[str, str]) -> bytes:
+        """The stamp's headers as written (checked as every field is). The same few stamps come
+        again and again (a method, a tool's name): each is written once and kept, a bounded few."""
+        key = tuple(stamped.items())
+        fields = self._stamps_written.get(key)
+        if fields is None:
+            if len(self._stamps_written) >= STAMPS_KEPT:
+                self._stamps_written.clear()
+            fields = header_fields((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in key)
+            self._stamps_written[key] = fields
+        return fields
 
     async def _answer(
         self, status: int, headers: list[tuple[bytes, bytes]], stream: PooledBody, request_id: str

@@ -79,9 +79,10 @@ class LeanPath:
     ) -> JSON:
         """``passing``: an input-required result goes to the caller as it is (as on the SDK's path);
         ``progress`` hears the call's progress, as the SDK's ``progress_callback``."""
-        params: dict[str, Any] = {"name": name, "arguments": dict(arguments)}
+        # Sent as they are (the stamp and the wire copy what they change): a dict is not copied again.
+        params: dict[str, Any] = {"name": name, "arguments": arguments if type(arguments) is dict else dict(arguments)}
         if meta is not None:
-            params["_meta"] = dict(meta)
+            params["_meta"] = meta if type(meta) is dict else dict(meta)
         try:
             raw = await lean.request("tools/call", params, progress)
         except MCPError as exc:

@@ -84,7 +84,7 @@ class HttpConnection(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        self.headers.append((name.lower(), value))  # looked up by lowercase name (``header``)
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
@@ -195,9 +195,9 @@ def _expired(waiter: asyncio.Future[None]) -> None:
 
 
 def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    """The value of response header ``name`` (lowercase), or "" when it is not there."""
+    """The value of response header ``name`` (lowercase, as ``HttpConnection`` keeps names), or "" if absent."""
     for key, value in headers:
-        if len(key) == len(name) and key.lower() == name:
+        if key == name:
             return value.decode("latin-1")
     return ""
 
