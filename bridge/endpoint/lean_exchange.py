@@ -69,14 +69,13 @@ class Exchange:
         self._reply = reply
         self._modern = modern
         self._session: list[tuple[bytes, bytes]] = [] if modern else [(b"mcp-session-id", session_id.encode("latin-1"))]
-        self._head = [*SSE_HEAD, *self._session]
         self.started = False
         self.ended = False
 
     async def _start(self) -> None:
         if not self.started:
             self.started = True
-            await self._send({"type": "http.response.start", "status": 200, "headers": self._head})
+            await self._send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEAD, *self._session]})
 
     async def event(self, chunk: bytes) -> None:
         if self.ended:
@@ -222,7 +221,7 @@ class Watch:
         self._exchange = exchange
         self._receive = receive
         self._call = call
-        self.loop = asyncio.get_running_loop()
+        self.loop = call.get_loop()
         self._since = self.loop.time()
         self._ping_at = self._since + PING_SECONDS
         self._gone: asyncio.Task[None] | None = None
