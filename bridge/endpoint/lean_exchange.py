@@ -57,8 +57,9 @@ def sse(message: JSON) -> bytes:
 
 
 #: A whole JSON answer at once, where the HTTP protocol serves the request (``Posted.answer``):
-#: its status, its header fields (``Content-Length`` among them), its body.
-Answer = Callable[[int, list[tuple[bytes, bytes]], bytes], Awaitable[None]]
+#: its status, its header fields beyond ``Content-Type`` and ``Content-Length``, its JSON body.
+#: Written at once, it returns None; something to await when the connection must drain first.
+Answer = Callable[[int, list[tuple[bytes, bytes]], bytes], Awaitable[None] | None]
 
 
 class Exchange:
@@ -94,14 +95,15 @@ class Exchange:
             if self._modern and isinstance(error, dict):
                 status = ERROR_CODE_HTTP_STATUS.get(error["code"], 200)
             body = orjson.dumps(answer)
+            if self._reply is not None:
+                if (draining := self._reply(status, self._session, body)) is not None:
+                    await draining
+                return status
             head = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 *self._session,
             ]
-            if self._reply is not None:
-                await self._reply(status, head, body)
-                return status
             await self._send({"type": "http.response.start", "status": status, "headers": head})
             await self._send({"type": "http.response.body", "body": body})
             return status

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, MutableMapping
 from typing import TYPE_CHECKING, Any, Final
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
@@ -56,6 +56,7 @@ __all__ = ["LeanPosts", "Posted"]
 log = logging.getLogger(__name__)
 
 _REQUEST_ID: Final = REQUEST_ID_HEADER.encode()
+_JSON_OF_LENGTH: Final = b"content-type: application/json\r\ncontent-length: %d\r\n"
 #: The request's own id and trace context, as ``Headers`` has them (lowercase).
 _GIVEN_ID: Final = REQUEST_ID_HEADER.lower()
 _GIVEN_TRACE: Final = TRACEPARENT.lower()
@@ -150,15 +151,33 @@ class Posted:
                 protocol.transport.close()
             protocol.on_response_complete()
 
-    async def answer(self, status: int, fields: list[tuple[bytes, bytes]], body: bytes) -> None:
-        """A whole answer, its ``Content-Length`` among ``fields``: what ``send`` makes of its two messages."""
+    def answer(self, status: int, fields: list[tuple[bytes, bytes]], body: bytes) -> Awaitable[None] | None:
+        """A whole JSON answer (``fields``: any beyond its type and length), written at once: what
+        ``send`` makes of its two messages. Something to await only when the connection must
+        drain first."""
         if self.disconnected:
-            return
+            return None
+        if self._protocol.flow.write_paused:
+            return self._drained_answer(status, fields, body)
+        self._write_answer(status, fields, body)
+        return None
+
+    async def _drained_answer(self, status: int, fields: list[tuple[bytes, bytes]], body: bytes) -> None:
+        await self._protocol.flow.drain()
+        if not self.disconnected:
+            self._write_answer(status, fields, body)
+
+    def _write_answer(self, status: int, fields: list[tuple[bytes, bytes]], body: bytes) -> None:
         protocol = self._protocol
-        if protocol.flow.write_paused:
-            await protocol.flow.drain()
         self.started = True
-        protocol.transport.write(self._head_of(status, fields) + body)
+        head = STATUS_LINE[status] + protocol.default_head() + _JSON_OF_LENGTH % len(body)
+        for name, value in fields:
+            head += name + b": " + value + b"\r\n"
+        if self.context is not None:
+            head += _REQUEST_ID + b": " + self.context.request_id.encode() + b"\r\n"
+        if not self.keep_alive:
+            head += b"connection: close\r\n"
+        protocol.transport.write(head + b"\r\n" + body)
         self.response_complete = True
         if not self.keep_alive:
             protocol.transport.close()
