@@ -34,14 +34,12 @@ _RESULT_AND_META_KEYS: Final = _RESULT_KEYS | {"_meta"}
 
 def plain_call_result(result: JSON, modern: bool) -> JSON | None:
     """``result`` as the SDK's server sends it at 2026-07-28 (``modern``) or 2025-11-25; None unless plain."""
-    if not result.keys() <= _RESULT_KEYS or result.get("resultType", "complete") != "complete":
-        # ``_meta`` is taken only when it holds nothing but the upstream's ``serverInfo``, which the
-        # gateway replaces with its own (``as_ours``, without the copy).
-        meta = result.get("_meta")
-        if type(meta) is not dict or meta.keys() != _SERVER_INFO or not result.keys() <= _RESULT_AND_META_KEYS:
-            return None
-        if result.get("resultType", "complete") != "complete":
-            return None
+    if not result.keys() <= _RESULT_AND_META_KEYS or result.get("resultType", "complete") != "complete":
+        return None
+    # ``_meta`` is taken only when it holds nothing but the upstream's ``serverInfo``, which the
+    # gateway replaces with its own (``as_ours``, without the copy).
+    if "_meta" in result and ((meta := result["_meta"]).__class__ is not dict or meta.keys() != _SERVER_INFO):
+        return None
     content = result.get("content")
     if not isinstance(content, list):
         return None
@@ -74,8 +72,18 @@ def _plain_json(value: Any) -> bool:
         return True
     if kind is float:
         return math.isfinite(value)
-    if kind is dict:
-        return all(type(k) is str and _plain_json(v) for k, v in value.items())
+    if kind is dict:  # a loop, its strings and integers checked in place: no generator, no call each
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            of = type(item)
+            if not (of is str or of is int or of is bool or item is None or _plain_json(item)):
+                return False
+        return True
     if kind is list:
-        return all(_plain_json(v) for v in value)
+        for item in value:
+            of = type(item)
+            if not (of is str or of is int or of is bool or item is None or _plain_json(item)):
+                return False
+        return True
     return False

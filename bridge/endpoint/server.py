@@ -84,7 +84,9 @@ class GatewayBackend:
 
         return await _mcp_errors(work, caller)
 
-    def call_tool(self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None) -> Coroutine[Any, Any, JSON]:
+    def call_tool(
+        self, name: str, arguments: JSON, caller: Caller, relay: Relay | None = None
+    ) -> Coroutine[Any, Any, JSON]:
         # A plain def handing back _mcp_errors' coroutine: every MCP tool call passes here, one
         # coroutine fewer on its way.
         return _mcp_errors(

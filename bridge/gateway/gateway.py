@@ -80,7 +80,6 @@ T = TypeVar("T")
 DETAIL_CHARS = 500
 #: The status a call is counted with when its caller went away before the answer (nginx's 499).
 CLIENT_GONE = 499
-_RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
 #: Call ids: this process's prefix and a counter, unique without a random draw per call.
 _CALL_PREFIX = f"{os.getpid():x}-{int(time.time()):x}-"
 _CALL_COUNTER = itertools.count(1)
@@ -747,9 +746,13 @@ def _tool_result(server: str, tool: str, raw: JSON) -> JSON:
     """The REST contract's tool result; a tool's own failure raises ``ToolFailed`` carrying it."""
     if raw.get("resultType") == INPUT_REQUIRED:  # an input-required round goes to the caller untouched
         return raw
-    result = {k: raw[k] for k in _RESULT_KEYS if k in raw}
-    result.setdefault("content", [])
+    # The REST contract's keys, in its order (every tool call passes here: no comprehension).
+    result = {"content": raw.get("content", [])}
+    if "structuredContent" in raw:
+        result["structuredContent"] = raw["structuredContent"]
     result["isError"] = bool(raw.get("isError", False))
+    if "_meta" in raw:
+        result["_meta"] = raw["_meta"]
     if result["isError"]:
         raise ToolFailed(_error_detail(server, tool, result), result)
     return result
