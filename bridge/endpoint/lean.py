@@ -369,7 +369,8 @@ class LeanMcp:
                 result: JSON = {"tools": await self._backend.listing("tools", caller)}
             else:
                 result = await self._forwarded(method, params, caller, relay)
-                await relay.flushed()
+                if (flushing := relay.flushed()) is not None:
+                    await flushing
             answer = {"jsonrpc": "2.0", "id": rid, "result": self._wire(method, result, modern, declared)}
         except asyncio.CancelledError:
             if relay.refusal is None:

@@ -134,7 +134,8 @@ class ForwardingHandlers:
                 held = self.held.start(caller, relay, work(relay))
                 relay.held = held
             result = await self.held.outcome(held)
-        await relay.flushed()
+        if (flushing := relay.flushed()) is not None:
+            await flushing
         return result
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:

@@ -176,12 +176,15 @@ class RelayBase:
             if not self._unsent and self._sent is not None:
                 self._sent.set()
 
-    async def flushed(self) -> None:
-        """Return once the notifications already on their way have gone out (bounded)."""
-        if self._unsent:
-            self._sent = anyio.Event()
-            with anyio.move_on_after(FLUSH_TIMEOUT):
-                await self._sent.wait()
+    def flushed(self) -> Awaitable[None] | None:
+        """Something that returns once the notifications already on their way have gone out
+        (bounded); None when none are (nearly every call: no coroutine made for it)."""
+        return self._flushing() if self._unsent else None
+
+    async def _flushing(self) -> None:
+        self._sent = anyio.Event()
+        with anyio.move_on_after(FLUSH_TIMEOUT):
+            await self._sent.wait()
 
 
 class CallerRelay(RelayBase):
