@@ -84,6 +84,10 @@ HEAD_TIMEOUT: Final = 10.0
 MAX_HEAD_BYTES: Final = 32 * 1024
 #: Header fields in one request: real clients send a dozen or two.
 MAX_HEADERS: Final = 100
+#: How long, and how many more bytes, a connection answered before its request's body was read
+#: reads on before it closes (``close_answered``).
+LINGER_SECONDS: Final = 5.0
+LINGER_BYTES: Final = 64 * 1024 * 1024
 #: Bodies up to this size are joined to their head for one write (a copy); larger ones follow it.
 _JOINED_BODY: Final = 64 * 1024
 
@@ -98,11 +102,12 @@ class _HeadHeld:
     by the end of the loop's turn (a stream whose first event comes later) goes out then alone.
     """
 
-    __slots__ = ("_first", "_held", "_loop", "_transport")
+    __slots__ = ("_first", "_held", "_loop", "_protocol", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
+    def __init__(self, protocol: GuardedHttpProtocol) -> None:
+        self._protocol = protocol
+        self._transport = protocol.transport
+        self._loop = protocol.loop
         self._held: bytes | None = None
         self._first = True
 
@@ -133,7 +138,7 @@ class _HeadHeld:
 
     def close(self) -> None:
         self._flush()
-        self._transport.close()
+        self._protocol.close_answered()
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -162,6 +167,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     posts: ClassVar[tuple[LeanPosts, ...]] = ()
     #: The POST being read for ``posts`` (its head admitted), until its body is whole.
     _posted: Posted | None = None
+    #: Set once an answer went out before its request's body was read (``close_answered``): what
+    #: still comes is read and dropped, LINGER_BYTES at most, until LINGER_SECONDS have passed.
+    _lingering: asyncio.TimerHandle | None = None
+    _lingered = 0
 
     @classmethod
     def answering(cls, quick: QuickAnswer) -> type[GuardedHttpProtocol]:
@@ -188,9 +197,40 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        if self._lingering is not None:
+            self._lingering.cancel()
         super().connection_lost(exc)
 
+    def close_answered(self) -> None:
+        """Close the connection after an answer that says so (``Connection: close``).
+
+        When the request's body is still coming (a 413 answered before it was read whole, say),
+        closing at once would make the kernel reset the connection over the unread bytes, and
+        a client still sending may then lose the answer before it reads it. So, as nginx's
+        lingering close does, the answer is followed by a FIN alone, and what the client still
+        sends is read and dropped until it stops, for LINGER_SECONDS and LINGER_BYTES at most.
+        """
+        transport = self.transport
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or transport.is_closing() or not transport.can_write_eof():
+            transport.close()
+            return
+        self._lingering = self.loop.call_later(LINGER_SECONDS, transport.close)
+        transport.write_eof()
+        self.flow.resume_reading()
+
+    def on_response_complete(self) -> None:
+        if self._lingering is None:
+            super().on_response_complete()
+        else:  # lingering: nothing more is read from this connection, no request after it begun
+            self.server_state.total_requests += 1
+
     def data_received(self, data: bytes) -> None:
+        if self._lingering is not None:
+            self._lingered += len(data)
+            if self._lingered > LINGER_BYTES:
+                self.transport.close()
+            return
         if self._reading_head:
             self._head_bytes += len(data)
         try:
@@ -316,7 +356,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         before = self.cycle
         super().on_headers_complete()
         if self.cycle is not before:  # a new cycle (an upgrade makes none)
-            self.cycle.transport = _HeadHeld(self.transport, self.loop)  # type: ignore[assignment]
+            self.cycle.transport = _HeadHeld(self)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         if self._posted is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import orjson
 import pytest
 
 from tests.hostile.conftest import Target
-from tests.hostile.wire import request
+from tests.hostile.wire import read_answer, request
 
 JSON = {"Content-Type": "application/json"}
 ECHO = "/servers/rich/tools/echo"
@@ -56,6 +58,32 @@ def test_a_chunked_body_over_the_limit_is_refused_413_without_being_read_whole(t
     answer = request(target.port, "POST", ECHO, headers, body)
     assert answer.status == 413
     assert answer.problem()["type"].endswith("/payload-too-large")
+
+
+def test_a_client_still_sending_after_its_413_is_read_on_and_sees_the_answer_then_a_clean_close(
+    target: Target,
+) -> None:
+    """The bridge answers 413 before the body is read whole. Closing then would make the kernel reset
+    the connection over the unread bytes, and a client still sending could lose the answer: the
+    bridge sends its FIN after the answer and drops what still comes, as nginx's lingering close."""
+    chunk = b"a" * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(16))  # 1 MiB
+    lines = [
+        f"POST {ECHO} HTTP/1.1",
+        f"Host: 127.0.0.1:{target.port}",
+        "Transfer-Encoding: chunked",
+        "Connection: close",
+    ]
+    lines += [f"{name}: {value}" for name, value in {**target.use, **JSON}.items()]
+    with socket.create_connection(("127.0.0.1", target.port), timeout=15) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + chunks * 11)  # past the 10 MiB limit
+        answer = read_answer(sock)
+        assert answer.status == 413
+        assert answer.problem()["type"].endswith("/payload-too-large")
+        sock.sendall(chunks * 8)  # read and dropped: no reset while the client goes on sending
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(65536) == b""  # the bridge's FIN, after the answer
+    assert request(target.port, "GET", "/servers/rich", target.use).status == 200  # and it keeps serving
 
 
 @pytest.mark.parametrize(
