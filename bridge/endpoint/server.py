@@ -137,7 +137,7 @@ class GatewayBackend:
             server, _ = self.gateway.resolve_tool(name, _principal(caller))
         except BridgeError:
             return False
-        return self.gateway.upstreams.status(server).protocol_version in MODERN_PROTOCOL_VERSIONS
+        return self.gateway.upstreams.protocol_version(server) in MODERN_PROTOCOL_VERSIONS
 
     async def start_task(self, name: str, arguments: JSON, caller: Caller) -> CallView:
         async def work() -> CallView:

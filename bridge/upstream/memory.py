@@ -130,6 +130,9 @@ class MemoryUpstreams:
     def status(self, name: str) -> ServerStatus:
         return self._server(name).status
 
+    def protocol_version(self, name: str) -> str | None:
+        return self._server(name).status.protocol_version
+
     def catalog(self, name: str) -> Catalog:
         return self._server(name).catalog
 

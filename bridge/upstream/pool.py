@@ -139,6 +139,9 @@ class UpstreamPool:
     def status(self, name: str) -> ServerStatus:
         return self._session(name).status()
 
+    def protocol_version(self, name: str) -> str | None:
+        return self._session(name).protocol_version
+
     def catalog(self, name: str) -> Catalog:
         return self._session(name).catalog
 

@@ -117,6 +117,11 @@ class UpstreamSession:
     def status(self) -> ServerStatus:
         return self._link.status()
 
+    @property
+    def protocol_version(self) -> str | None:
+        """The revision the server speaks (None until a handshake): ``status().protocol_version``."""
+        return self._link.protocol_version
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
