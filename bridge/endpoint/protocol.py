@@ -216,14 +216,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             transport.close()
             return
         self._lingering = self.loop.call_later(LINGER_SECONDS, transport.close)
+        self.pipeline.clear()  # requests read after this one are not begun: nothing more is parsed
         transport.write_eof()
         self.flow.resume_reading()
-
-    def on_response_complete(self) -> None:
-        if self._lingering is None:
-            super().on_response_complete()
-        else:  # lingering: nothing more is read from this connection, no request after it begun
-            self.server_state.total_requests += 1
 
     def data_received(self, data: bytes) -> None:
         if self._lingering is not None:
