@@ -38,7 +38,7 @@ def plain_call_result(result: JSON, modern: bool) -> JSON | None:
         return None
     # ``_meta`` is taken only when it holds nothing but the upstream's ``serverInfo``, which the
     # gateway replaces with its own (``as_ours``, without the copy).
-    if "_meta" in result and ((meta := result["_meta"]).__class__ is not dict or meta.keys() != _SERVER_INFO):
+    if "_meta" in result and (type(meta := result["_meta"]) is not dict or meta.keys() != _SERVER_INFO):
         return None
     content = result.get("content")
     if not isinstance(content, list):
