@@ -51,7 +51,7 @@ async def without_stalling(call: Callable[[], T]) -> T:
 class Headers(dict[str, str]):
     """A request's headers by lowercase name, the last of a repeated one (the shape ``ApiKeyAuth``
     reads). A dict, so that ``get``, ``in`` and ``len`` cost a lookup, not a Python call: the lean
-    path asks a request's headers a dozen questions."""
+    path asks a request's headers some fifteen questions."""
 
     __slots__ = ()
 
