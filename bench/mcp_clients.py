@@ -12,16 +12,24 @@ differs:
 - ``gateway-http``: the same, the rich server over Streamable HTTP (the one ``direct`` calls);
 - ``fastmcp``: FastMCP's proxy (latest release, own venv) in front of the rich server over stdio;
 - ``federation``: gateway A, whose one upstream is gateway B's ``/mcp``, B in front of the rich
-  server over Streamable HTTP (compared with ``gateway-http``).
+  server over Streamable HTTP (compared with ``gateway-http``);
+- ``nginx``: nginx with the shipped config (``deploy/nginx/mcp-bridge.conf``) in front of the
+  rich server over Streamable HTTP: a proxy hop that costs next to no CPU, so its gap to
+  ``direct`` is what any proxy's hop costs on this machine (the other processes' extra wakeups
+  and cache misses), the floor under the gateway's rows.
 
 The handshake pins the client's ``mode`` and the gateways' upstream ``protocol`` together
 (``targets.HANDSHAKES``): ``newest`` is 2026-07-28, stateless; ``2025`` is the ``initialize``
 handshake with a session (2025-11-25). FastMCP's proxy mirrors its client's revision upstream.
 
-Each round starts every proxy afresh and runs its cells; the order of targets turns by one each
-round so drift on a shared machine spreads over all. Each target that calls the HTTP upstream
+Every target of a handshake is started once and runs beside the others, idle but for its turn.
+For each ``c`` every target gets its client workers (connected, one call checked), then the
+targets take turns: each round gives every target one window (``--warmup`` then ``--seconds``),
+the order turning by one each round. A drift of the shared machine (its neighbours come and go
+within seconds) then falls on every target alike, and the ratio column is the median of the
+rounds' own ratios, each of two windows seconds apart. Each target that calls the HTTP upstream
 gets one of its own, started with it: a 2025-era upstream keeps every session a client opened
-until it ends, and one shared by every cell served the later cells slower than the earlier.
+until it ends, and one shared by every target would serve the later ones more sessions.
 Client processes per cell: ``--processes`` (by default one below c=32, two at 32: one Python
 client process is the limit there), the same for every target of that ``c``.
 ``--baseline DIR`` names another source tree (a checkout of main, say): each target that runs a
@@ -35,17 +43,19 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.matrix import FAILURES, progress
-from bench.mcp_load import run_load
+from bench.mcp_load import Load
 from bench.measure import Plan
 from bench.report import fmt, markdown
 from bench.stats import median_of
@@ -59,11 +69,11 @@ from bench.targets import (
     running_fastmcp,
     running_http_upstream,
 )
-from harness import descendants
+from harness import descendants, running_nginx
 
 __all__ = ["TARGETS", "fastmcp_table", "federation_table", "gateway_table", "measure", "processes_for"]
 
-TARGETS = ("direct", "gateway-stdio", "gateway-http", "fastmcp", "federation")
+TARGETS = ("direct", "nginx", "gateway-stdio", "gateway-http", "fastmcp", "federation")
 #: The targets that run the bridge: with ``--baseline``, each runs from both trees.
 GATEWAYS = ("gateway-stdio", "gateway-http", "federation")
 METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "errors")
@@ -85,7 +95,7 @@ def _serving(
     root = baseline if tree and baseline is not None else ROOT
     with contextlib.ExitStack() as stack:
         http = None
-        if target in ("direct", "gateway-http", "federation"):
+        if target in ("direct", "nginx", "gateway-http", "federation"):
             http = stack.enter_context(running_http_upstream(work)).with_handshake(handshake)
         yield stack.enter_context(_proxy(target, handshake, stdio, http, work, root))
 
@@ -99,6 +109,15 @@ def _proxy(
         assert http.url is not None
         assert http.pid is not None
         yield http.url, [], [http.pid]
+        return
+    if target == "nginx":
+        assert http is not None
+        assert http.url is not None
+        assert http.pid is not None
+        upstream_port = urlsplit(http.url).port
+        assert upstream_port is not None
+        with running_nginx(work / f"nginx-{upstream_port}", [upstream_port]) as (port, proc):
+            yield f"http://127.0.0.1:{port}/mcp", [proc.pid, *descendants(proc.pid)], [http.pid]
         return
     if target == "federation":
         assert http is not None
@@ -127,36 +146,26 @@ async def _one_call(url: str, upstream: Upstream) -> None:
             raise RuntimeError(f"{url}: {upstream.tool} answered {str(result.content)[:300]}")
 
 
-def _cell(
-    url: str, proxies: list[int], upstreams: list[int], upstream: Upstream, c: int, plan: Plan, processes: int
-) -> dict[str, Any]:
-    mode = upstream.protocol or "auto"
-    result = run_load(
-        url,
-        upstream.tool,
-        dict(upstream.arguments),
-        c,
-        plan.seconds,
-        plan.warmup,
-        expect=upstream.expect,
-        mode=mode,
-        processes=processes,
-        watch=[*proxies, *upstreams],
-    )
+def _cell(load: Load, proxies: list[int], upstreams: list[int], plan: Plan, each: bool) -> dict[str, Any]:
+    """One window of ``load``; ``each``: the proxies' CPU one by one too (federation's A and B)."""
+    result = load.window(plan.seconds, plan.warmup, watch=[*proxies, *upstreams])
     n = max(result["n"], 1)
     cpu = result["cpu_s"]
     result["proxy_cpu_ms"] = sum(cpu[str(p)] for p in proxies) / n * 1000
     result["upstream_cpu_ms"] = sum(cpu[str(p)] for p in upstreams) / n * 1000
-    if len(proxies) == 2:  # federation: A's and B's own shares
+    if each:
         result["proxy_cpu_ms_each"] = [cpu[str(p)] / n * 1000 for p in proxies]
     return result
+
+
+Served = tuple[str, list[int], list[int]]
 
 
 def measure(
     plan: Plan, targets: tuple[str, ...] = TARGETS, processes: int | None = None, baseline: Path | None = None
 ) -> dict[str, Any]:
-    """Every target's cells per handshake, ``plan.repeat`` rounds; ``processes`` overrides ``processes_for``;
-    ``baseline``: another tree whose gateways run beside this one's."""
+    """Every target's cells per handshake and ``c``, in ``plan.repeat`` interleaved rounds; ``processes``
+    overrides ``processes_for``; ``baseline``: another tree whose gateways run beside this one's."""
     if baseline is not None:
         targets = tuple(t for name in targets for t in (name, f"{name}@baseline") if t == name or name in GATEWAYS)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -168,30 +177,18 @@ def measure(
         except (RuntimeError, OSError, ValueError) as exc:
             failures["fastmcp"] = f"FastMCP unavailable: {exc}"
             targets = tuple(t for t in targets if t != "fastmcp")
-    for round_ in range(plan.repeat):
-        turn = round_ % len(targets)
-        for handshake in plan.handshakes:
-            stdio = Upstream.rich_stdio().with_handshake(handshake)
-            for target in targets[turn:] + targets[:turn]:
-                where = f"{handshake}/{target}"
-                if where in failures:
-                    continue
+    for handshake in plan.handshakes:
+        stdio = Upstream.rich_stdio().with_handshake(handshake)
+        with contextlib.ExitStack() as started:
+            serving: dict[str, Served] = {}
+            for target in targets:
                 try:
-                    with _serving(target, handshake, stdio, plan.work, baseline) as (url, proxies, upstreams):
-                        for c in plan.concurrency:
-                            clients = processes_for(c, processes)
-                            result = _cell(url, proxies, upstreams, stdio, c, plan, clients)
-                            runs[f"{where}/{c}"].append(result)
-                            progress(
-                                f"  {handshake:6} {target:22} c={c:<3} round {round_ + 1}/{plan.repeat}:"
-                                f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
-                                f"  proxy CPU {result['proxy_cpu_ms']:.3f} ms/call"
-                                f"  ({result['protocol_version']}, {result['processes']} client proc)"
-                                f"  errors {result['errors']}"
-                            )
+                    serving[target] = started.enter_context(_serving(target, handshake, stdio, plan.work, baseline))
                 except FAILURES as exc:
-                    failures[where] = str(exc)
-                    progress(f"  {where}: FAILED: {exc}")
+                    failures[f"{handshake}/{target}"] = str(exc)
+                    progress(f"  {handshake}/{target}: FAILED: {exc}")
+            for c in plan.concurrency:
+                _rounds(plan, handshake, c, serving, stdio, processes_for(c, processes), runs, failures)
     medians = {k: {m: median_of(v, m) for m in METRICS} for k, v in runs.items()}
     protocols = {k: sorted({r["protocol_version"] for r in v}) for k, v in runs.items()}
     return {
@@ -205,8 +202,68 @@ def measure(
     }
 
 
+def _rounds(
+    plan: Plan,
+    handshake: str,
+    c: int,
+    serving: dict[str, Served],
+    upstream: Upstream,
+    clients: int,
+    runs: dict[str, list[dict[str, Any]]],
+    failures: dict[str, str],
+) -> None:
+    """One ``c``: every served target's workers connected, then ``plan.repeat`` rounds of one window each."""
+    mode = upstream.protocol or "auto"
+    with contextlib.ExitStack() as connected:
+        loads: dict[str, Load] = {}
+        for target, (url, _, _) in serving.items():
+            load = Load(
+                url, upstream.tool, dict(upstream.arguments), c, expect=upstream.expect, mode=mode, processes=clients
+            )
+            try:
+                loads[target] = connected.enter_context(load)
+            except FAILURES as exc:
+                failures[f"{handshake}/{target}/{c}"] = str(exc)
+                progress(f"  {handshake}/{target} c={c}: FAILED: {exc}")
+        names = list(loads)
+        for round_ in range(plan.repeat):
+            turn = round_ % max(len(names), 1)
+            for target in names[turn:] + names[:turn]:
+                where = f"{handshake}/{target}/{c}"
+                if where in failures:
+                    continue
+                _, proxies, upstreams = serving[target]
+                try:
+                    result = _cell(loads[target], proxies, upstreams, plan, target.startswith("federation"))
+                except FAILURES as exc:
+                    failures[where] = str(exc)
+                    progress(f"  {where}: FAILED: {exc}")
+                    continue
+                result["round"] = round_
+                runs[where].append(result)
+                progress(
+                    f"  {handshake:6} {target:22} c={c:<3} round {round_ + 1}/{plan.repeat}:"
+                    f" {result['rps']:7.0f} rps  p50 {result['p50_ms']:7.2f} ms"
+                    f"  proxy CPU {result['proxy_cpu_ms']:.3f} ms/call"
+                    f"  ({result['protocol_version']}, {result['processes']} client proc)"
+                    f"  errors {result['errors']}"
+                )
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return fmt(a / b) if a is not None and b else "—"
+
+
+def _paired(result: dict[str, Any], mine: str, theirs: str) -> str:
+    """The median of the rounds' own throughput ratios (each of two windows of one round), or the
+    ratio of the medians for results without rounds."""
+    runs = result.get("runs", {})
+    by_round = {r["round"]: r["rps"] for r in runs.get(theirs, []) if "round" in r}
+    ratios = [r["rps"] / by_round[r["round"]] for r in runs.get(mine, []) if by_round.get(r.get("round"))]
+    if ratios:
+        return fmt(statistics.median(ratios))
+    medians = result["medians"]
+    return _ratio(medians[mine]["rps"], medians[theirs]["rps"])
 
 
 def _compare(result: dict[str, Any], target: str, against: str, label: str) -> list[list[str]]:
@@ -229,7 +286,7 @@ def _compare(result: dict[str, Any], target: str, against: str, label: str) -> l
                     c,
                     fmt(theirs["rps"], 0),
                     fmt(mine["rps"], 0),
-                    _ratio(mine["rps"], theirs["rps"]),
+                    _paired(result, key, f"{handshake}/{theirs_name}/{c}"),
                     f"{fmt(mine['p50_ms'], 2)} / {fmt(mine['p99_ms'], 1)}",
                     fmt(mine["proxy_cpu_ms"], 3),
                     fmt(theirs["proxy_cpu_ms"], 3) if proxied else "—",
@@ -262,7 +319,7 @@ def _cores_busy(cell: dict[str, Any]) -> float | None:
 
 
 def _notes(result: dict[str, Any]) -> list[str]:
-    notes = [CEILING_NOTE, f"- revisions negotiated by the client: {_revisions(result)}"]
+    notes = [PAIRED_NOTE, CEILING_NOTE, f"- revisions negotiated by the client: {_revisions(result)}"]
     by_c = sorted({(int(k.rsplit("/", 1)[1]), p) for k, p in result["processes"].items()})
     notes.append("- client processes per cell (the same for every target at one c): " + _join(by_c))
     notes += [f"- {where} FAILED: {why}" for where, why in result["failures"].items()]
@@ -283,6 +340,8 @@ def _join(pairs: list[tuple[int, int]]) -> str:
 HEADERS = ["handshake", "target", "c", "baseline rps", "rps", "÷ baseline", "p50 / p99 ms", "proxy CPU ms/call"]
 HEADERS += ["baseline proxy CPU ms/call", "CPU ÷ baseline", "upstream CPU ms/call", "client CPU ms/call"]
 HEADERS += ["cores busy base/target", "CPU-bound ceiling", "errors base/target"]
+#: How the ratio column is taken, under every table.
+PAIRED_NOTE = "- ÷ baseline: the median of the rounds' own ratios (the targets take turns, one window each per round)"
 #: What the two columns before the errors mean, under every table.
 CEILING_NOTE = (
     "- cores busy: calls per second × the CPU per call of client, proxies and upstream together;"
@@ -292,11 +351,14 @@ CEILING_NOTE = (
 
 
 def gateway_table(result: dict[str, Any]) -> str:
-    rows = _compare(result, "gateway-stdio", "direct", "gateway → stdio")
+    rows = _compare(result, "nginx", "direct", "nginx → http (a hop's floor)")
+    rows += _compare(result, "gateway-stdio", "direct", "gateway → stdio")
     rows += _compare(result, "gateway-http", "direct", "gateway → http")
     notes = [
         "- baseline: the same client calling the rich server directly over Streamable HTTP (`direct`);"
         " target ≥ 0.8× at every c, gateway CPU ≤ 0.4 ms per call",
+        "- nginx: the shipped nginx config in front of the same server, a hop of next to no CPU:"
+        " what any proxy's hop costs the other processes here",
         *_notes(result),
     ]
     return "\n".join(["## MCP clients: the official SDK client through the gateway's /mcp", "", *_table(rows), *notes])

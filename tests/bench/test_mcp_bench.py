@@ -57,7 +57,8 @@ def test_split_spreads_calls_over_client_processes() -> None:
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize(
-    ("baseline", "target"), [("direct", "gateway-stdio"), ("direct", "gateway-http"), ("gateway-http", "federation")]
+    ("baseline", "target"),
+    [("direct", "nginx"), ("direct", "gateway-stdio"), ("direct", "gateway-http"), ("gateway-http", "federation")],
 )
 def test_gateway_cells_beside_their_baseline(tmp_path: Path, baseline: str, target: str) -> None:
     handshakes = ("newest", "2025")
@@ -120,3 +121,29 @@ def test_the_tables_say_how_busy_the_cores_were_and_what_a_cpu_bound_cell_can_re
     cells = [c.strip() for c in row.strip("|").split("|")]
     # 1000 calls/s × 2.0 ms = 2 cores; 600 × 2.5 ms = 1.5; 2.0 ms ÷ 2.5 ms = 0.8 at most when CPU-bound
     assert cells[-3:] == ["2.00 / 1.50", "0.80", "0/0"]
+
+
+def test_the_ratio_is_the_median_of_each_rounds_own_ratio() -> None:
+    """Rounds 0.85×, 0.80× and 0.75× of a baseline whose windows drifted: the column says 0.80,
+    where the ratio of the two medians (850 ÷ 1,000) would say 0.85."""
+    cell = {
+        "p50_ms": 1.0,
+        "p99_ms": 2.0,
+        "errors": 0,
+        "proxy_cpu_ms": 0.0,
+        "upstream_cpu_ms": 1.0,
+        "client_cpu_ms": 1.0,
+    }
+    direct = [{**cell, "rps": rps, "round": i} for i, rps in enumerate([1000.0, 600.0, 1400.0])]
+    # Paired by round, not by place in the list (a failed window leaves a gap).
+    gateway = [{**cell, "rps": rps, "round": i} for i, rps in [(0, 850.0), (2, 1050.0), (1, 480.0)]]
+    result = {
+        "medians": {"newest/direct/8": {**cell, "rps": 1000.0}, "newest/gateway-http/8": {**cell, "rps": 850.0}},
+        "runs": {"newest/direct/8": direct, "newest/gateway-http/8": gateway},
+        "protocols": {"newest/direct/8": ["2026-07-28"], "newest/gateway-http/8": ["2026-07-28"]},
+        "processes": {"newest/direct/8": 1, "newest/gateway-http/8": 1},
+        "failures": {},
+    }
+    [row] = [line for line in gateway_table(result).splitlines() if line.startswith("| newest")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5] == "0.80"
