@@ -210,9 +210,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         lingering close does, the answer is followed by a FIN alone, and what the client still
         sends is read and dropped until it stops, for LINGER_SECONDS and LINGER_BYTES at most.
         """
-        transport = self.transport
         cycle = self.cycle
-        if cycle is None or not cycle.more_body or transport.is_closing() or not transport.can_write_eof():
+        if cycle is None or not cycle.more_body:
+            self.transport.close()
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Send a FIN after what was written, then read and drop what still comes until it stops
+        (LINGER_SECONDS, LINGER_BYTES at most), and close; at once where the transport cannot half-close."""
+        transport = self.transport
+        if transport.is_closing() or not transport.can_write_eof():
             transport.close()
             return
         self._lingering = self.loop.call_later(LINGER_SECONDS, transport.close)
@@ -232,6 +240,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             super().data_received(data)
         finally:
             self._flush_answers()
+        if self._lingering is not None:  # refused on the way (``_refuse``): nothing more is read
+            return
         if self._in_head and self._head_timer is None and not self.transport.is_closing():
             # A head begun and not yet whole: it has HEAD_TIMEOUT from now. (A head that arrives
             # whole, as nearly all do, never needs a timer.)
@@ -417,11 +427,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
-        if self._reading_head and not self.transport.is_closing():
-            self._refuse(RequestTimeout(f"the request line and headers did not arrive within {HEAD_TIMEOUT:g} s"))
+        if self._reading_head and not self.transport.is_closing() and self._lingering is None:
+            self._refuse(
+                RequestTimeout(f"the request line and headers did not arrive within {HEAD_TIMEOUT:g} s"), linger=False
+            )
 
-    def _refuse(self, error: BridgeError) -> None:
-        """``error`` as problem+json, then the connection closed: after a bad head nothing on it can be trusted."""
+    def _refuse(self, error: BridgeError, *, linger: bool = True) -> None:
+        """``error`` as problem+json, then the connection closed: after a bad head nothing on it can be
+        trusted. A client may still be sending the rest of it (a head over the limit, say): unless
+        ``linger`` is False (a client too slow to wait for) or an answer to a request before it is
+        still to be written, the close lingers as ``close_answered``'s."""
         self._stop_head_timer()
         self._flush_answers()  # answers to the requests before this one go first
         problem = error.to_problem()
@@ -438,7 +453,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        if linger and (self.cycle is None or self.cycle.response_complete):
+            self._linger()
+        else:
+            self.transport.close()
 
     def _given_request_id(self) -> bytes | None:
         """The ``X-Request-Id`` of the request being refused (its head, or its body, being read), if

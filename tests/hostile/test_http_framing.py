@@ -90,6 +90,24 @@ def test_an_oversized_head_is_refused_431(
     assert answer.problem()["type"].endswith("/headers-too-large")
 
 
+def test_a_client_still_sending_its_head_after_its_431_sees_the_answer_then_a_clean_close(target: Target) -> None:
+    """A head far over the limit, still coming after the refusal: closing at once would make the
+    kernel reset the connection over the unread bytes, and the client could lose the 431. The
+    bridge sends its FIN after the answer and drops what still comes, as after a 413."""
+    padding = b"X-Padding-%d: " + b"a" * 8000 + b"\r\n"
+    head = b"GET /healthz HTTP/1.1\r\n" + HOST.encode() + b"".join(padding % i for i in range(60))  # 480 KB
+    with socket.create_connection(("127.0.0.1", target.port), timeout=15) as sock:
+        sock.sendall(head)
+        answer = read_answer(sock)
+        assert answer.status == 431
+        assert answer.problem()["type"].endswith("/headers-too-large")
+        assert answer.header("connection") == "close"
+        sock.sendall(b"".join(padding % i for i in range(60, 300)))  # 1.9 MB more: read and dropped, no reset
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(65536) == b""  # the bridge's FIN, after the answer
+    assert request(target.port, "GET", "/healthz", []).status == 200  # and it keeps serving
+
+
 def test_a_refused_request_keeps_the_callers_request_id_when_it_came_safe_before_the_refusal(target: Target) -> None:
     too_many = request(
         target.port,
