@@ -340,6 +340,11 @@ def _join(pairs: list[tuple[int, int]]) -> str:
 HEADERS = ["handshake", "target", "c", "baseline rps", "rps", "÷ baseline", "p50 / p99 ms", "proxy CPU ms/call"]
 HEADERS += ["baseline proxy CPU ms/call", "CPU ÷ baseline", "upstream CPU ms/call", "client CPU ms/call"]
 HEADERS += ["cores busy base/target", "CPU-bound ceiling", "errors base/target"]
+#: What the floor row is, under the gateway table when it ran.
+NGINX_NOTE = (
+    "- nginx: the shipped nginx config in front of the same server, a hop of next to no CPU:"
+    " what any proxy's hop costs the other processes here"
+)
 #: How the ratio column is taken, under every table.
 PAIRED_NOTE = "- ÷ baseline: the median of the rounds' own ratios (the targets take turns, one window each per round)"
 #: What the two columns before the errors mean, under every table.
@@ -357,10 +362,10 @@ def gateway_table(result: dict[str, Any]) -> str:
     notes = [
         "- baseline: the same client calling the rich server directly over Streamable HTTP (`direct`);"
         " target ≥ 0.8× at every c, gateway CPU ≤ 0.4 ms per call",
-        "- nginx: the shipped nginx config in front of the same server, a hop of next to no CPU:"
-        " what any proxy's hop costs the other processes here",
         *_notes(result),
     ]
+    if any(row[1].startswith("nginx") for row in rows):
+        notes.insert(1, NGINX_NOTE)
     return "\n".join(["## MCP clients: the official SDK client through the gateway's /mcp", "", *_table(rows), *notes])
 
 
