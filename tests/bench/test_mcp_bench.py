@@ -107,18 +107,25 @@ def test_a_baseline_tree_runs_its_gateway_in_the_same_rounds(tmp_path: Path) -> 
     assert "gateway → http (baseline tree)" in gateway_table(result)
 
 
+def _gateway_row(direct: dict, gateway: dict, runs: dict | None = None) -> list[str]:
+    """The gateway table's one row for these median cells of ``direct`` and ``gateway-http`` (c=8)."""
+    keys = ("newest/direct/8", "newest/gateway-http/8")
+    result = {
+        "medians": dict(zip(keys, (direct, gateway), strict=True)),
+        "protocols": {key: ["2026-07-28"] for key in keys},
+        "processes": dict.fromkeys(keys, 1),
+        "failures": {},
+        **({"runs": runs} if runs is not None else {}),
+    }
+    [row] = [line for line in gateway_table(result).splitlines() if line.startswith("| newest")]
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
 def test_the_tables_say_how_busy_the_cores_were_and_what_a_cpu_bound_cell_can_reach() -> None:
     cell = {"p50_ms": 1.0, "p99_ms": 2.0, "errors": 0}
     direct = {**cell, "rps": 1000.0, "proxy_cpu_ms": 0.0, "upstream_cpu_ms": 0.8, "client_cpu_ms": 1.2}
     gateway = {**cell, "rps": 600.0, "proxy_cpu_ms": 0.5, "upstream_cpu_ms": 0.8, "client_cpu_ms": 1.2}
-    result = {
-        "medians": {"newest/direct/8": direct, "newest/gateway-http/8": gateway},
-        "protocols": {"newest/direct/8": ["2026-07-28"], "newest/gateway-http/8": ["2026-07-28"]},
-        "processes": {"newest/direct/8": 1, "newest/gateway-http/8": 1},
-        "failures": {},
-    }
-    [row] = [line for line in gateway_table(result).splitlines() if line.startswith("| newest")]
-    cells = [c.strip() for c in row.strip("|").split("|")]
+    cells = _gateway_row(direct, gateway)
     # 1000 calls/s × 2.0 ms = 2 cores; 600 × 2.5 ms = 1.5; 2.0 ms ÷ 2.5 ms = 0.8 at most when CPU-bound
     assert cells[-3:] == ["2.00 / 1.50", "0.80", "0/0"]
 
@@ -126,24 +133,11 @@ def test_the_tables_say_how_busy_the_cores_were_and_what_a_cpu_bound_cell_can_re
 def test_the_ratio_is_the_median_of_each_rounds_own_ratio() -> None:
     """Rounds 0.85×, 0.80× and 0.75× of a baseline whose windows drifted: the column says 0.80,
     where the ratio of the two medians (850 ÷ 1,000) would say 0.85."""
-    cell = {
-        "p50_ms": 1.0,
-        "p99_ms": 2.0,
-        "errors": 0,
-        "proxy_cpu_ms": 0.0,
-        "upstream_cpu_ms": 1.0,
-        "client_cpu_ms": 1.0,
-    }
+    cell = {"p50_ms": 1.0, "p99_ms": 2.0, "errors": 0, "proxy_cpu_ms": 0.0}
+    cell |= {"upstream_cpu_ms": 1.0, "client_cpu_ms": 1.0}
     direct = [{**cell, "rps": rps, "round": i} for i, rps in enumerate([1000.0, 600.0, 1400.0])]
     # Paired by round, not by place in the list (a failed window leaves a gap).
     gateway = [{**cell, "rps": rps, "round": i} for i, rps in [(0, 850.0), (2, 1050.0), (1, 480.0)]]
-    result = {
-        "medians": {"newest/direct/8": {**cell, "rps": 1000.0}, "newest/gateway-http/8": {**cell, "rps": 850.0}},
-        "runs": {"newest/direct/8": direct, "newest/gateway-http/8": gateway},
-        "protocols": {"newest/direct/8": ["2026-07-28"], "newest/gateway-http/8": ["2026-07-28"]},
-        "processes": {"newest/direct/8": 1, "newest/gateway-http/8": 1},
-        "failures": {},
-    }
-    [row] = [line for line in gateway_table(result).splitlines() if line.startswith("| newest")]
-    cells = [c.strip() for c in row.strip("|").split("|")]
+    runs = {"newest/direct/8": direct, "newest/gateway-http/8": gateway}
+    cells = _gateway_row({**cell, "rps": 1000.0}, {**cell, "rps": 850.0}, runs)
     assert cells[5] == "0.80"
