@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_a_baseline_tree_runs_its_gateway_in_the_same_rounds(tmp_path: Path) -> 
     assert "gateway → http (baseline tree)" in gateway_table(result)
 
 
-def _gateway_row(direct: dict, gateway: dict, runs: dict | None = None) -> list[str]:
+def _gateway_row(direct: dict[str, Any], gateway: dict[str, Any], runs: dict[str, Any] | None = None) -> list[str]:
     """The gateway table's one row for these median cells of ``direct`` and ``gateway-http`` (c=8)."""
     keys = ("newest/direct/8", "newest/gateway-http/8")
     result = {
