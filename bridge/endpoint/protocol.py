@@ -427,7 +427,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
-        if self._reading_head and not self.transport.is_closing() and self._lingering is None:
+        if self._reading_head and not self.transport.is_closing():
             self._refuse(
                 RequestTimeout(f"the request line and headers did not arrive within {HEAD_TIMEOUT:g} s"), linger=False
             )
