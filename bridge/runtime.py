@@ -45,6 +45,7 @@ from bridge.spec import Spec
 from bridge.store import Store
 from bridge.store.changes import ChangeWatcher
 from bridge.store.events import Retention
+from bridge.store.sessions import SessionEnds
 from bridge.telemetry import FanoutCollector, Metrics, MetricsServer, MetricsSources, Tracing, create_registry
 from bridge.upstream import UpstreamPool
 from bridge.validation import RequestValidator
@@ -90,6 +91,8 @@ class Bridge:
     audit_file: AuditFile | None = None
     #: What keeps this instance current with the others on its store (None: a store of its own).
     changes: ChangeWatcher | None = None
+    #: Handshake-era sessions ended by their clients, here or on another instance on the store.
+    session_ends: SessionEnds | None = None
     #: Polls of calls answered in the HTTP protocol (``http_protocol``); set by ``asgi_app()``.
     quick_answer: QuickAnswer | None = None
     #: What the HTTP protocol offers each MCP client's POST /mcp (``asgi_app()``, with the lean path).
@@ -166,8 +169,9 @@ class Bridge:
             undo.callback(lambda: pool.run(calls.close(), 10))
             gateway.run(gateway.start(servers, wait=wait), settings.connect_timeout * 2 + 10)
             app = create_app(gateway, spec, settings, gate, webhooks, ApiKeys(store.keys, keys.reload))
+            session_ends = SessionEnds(store.sessions, store.writer)
             if changes is not None:
-                _follow_changes(changes, keys, gateway, webhooks, dispatcher, settings)
+                _follow_changes(changes, keys, gateway, webhooks, dispatcher, session_ends, settings)
                 undo.callback(changes.close)
             try:
                 audit_file = AuditFile.attach(Path(settings.audit_log)) if settings.audit_log else None
@@ -201,6 +205,7 @@ class Bridge:
             metrics_server=metrics_server,
             tracing=tracing,
             changes=changes,
+            session_ends=session_ends,
         )
 
     def asgi_app(self) -> Any:
@@ -233,7 +238,7 @@ class Bridge:
         self.drain = drain = Drain(self.settings.shutdown_grace)
         lean = None
         if self.settings.mcp_lean_path:
-            lean = LeanMcp(mcp, tasks=self.calls is not None, seal=self._session_seal())
+            lean = LeanMcp(mcp, tasks=self.calls is not None, seal=self._session_seal(), ends=self.session_ends)
         if lean is not None and self.tracing is None:  # with traces, the observer opens every request's span
             self.lean_posts = LeanPosts(
                 lean, self.gate, origins, drain, named=self.observed, metrics=self.metrics if self.observed else None
@@ -395,14 +400,16 @@ def _follow_changes(
     gateway: Gateway,
     webhooks: WebhookSubscriptions,
     dispatcher: WebhookDispatcher,
+    session_ends: SessionEnds,
     settings: BridgeSettings,
 ) -> None:
-    """Reload what another instance on the store changed (keys, registered servers, webhooks), and
-    sweep the outbox when deliveries were made free to take."""
+    """Reload what another instance on the store changed (keys, registered servers, webhooks), sweep
+    the outbox when deliveries were made free to take, and drop the sessions another ended."""
     changes.on("keys", keys.refresh)
     changes.on("registrations", lambda: gateway.run(gateway.follow_store(), settings.connect_timeout + 10))
     changes.on("webhooks", webhooks.reload)
     changes.on("deliveries", dispatcher.poke)
+    changes.on("sessions", session_ends.reload)
     changes.start()
 
 

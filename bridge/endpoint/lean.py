@@ -70,6 +70,7 @@ from bridge.mcpserver.handlers import SERVER_INFO_META, as_ours
 from bridge.mcpserver.relay import answerable
 from bridge.mcpserver.tasks import TASKS
 from bridge.model import INPUT_REQUIRED, JSON, task_support_of
+from bridge.store.sessions import SessionEnds
 
 from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 
@@ -159,13 +160,20 @@ def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
 class LeanMcp:
     """``/mcp`` for an MCP client's common requests; the SDK's app (``sdk``) for everything else."""
 
-    def __init__(self, gateway_server: GatewayServer, *, tasks: bool, seal: SessionSeal | None = None) -> None:
+    def __init__(
+        self,
+        gateway_server: GatewayServer,
+        *,
+        tasks: bool,
+        seal: SessionSeal | None = None,
+        ends: SessionEnds | None = None,
+    ) -> None:
         self._server = gateway_server.server
         self._backend = gateway_server.backend
         self._levels = gateway_server.handlers.levels
         self._announced = gateway_server.handlers.sessions
         self._tasks = tasks
-        self.sessions = SessionLedger(self._server, seal)
+        self.sessions = SessionLedger(self._server, seal, ends)
         self._stamp = self._server.server_info_stamp
         #: Input schemas seen, by id (the schema kept, so the id is not reused): whether they annotate headers.
         self._schemas: dict[int, tuple[Any, bool]] = {}

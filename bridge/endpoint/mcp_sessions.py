@@ -18,9 +18,10 @@ is sent opens it and ``revive``s the session: a transport under that id in the S
 server task whose connection starts where the handshake left it (the version negotiated, the
 client's capabilities and identity recorded, initialized). Only the subject that opened a
 session may revive it; anything else is answered by the SDK as an unknown session (404). A
-session a client ended (``DELETE``) on an instance is never revived there; the other instances
-learn of it only if the client's next request reaches them: they end it when it idles out. What
-a client sets later on one instance (its log level) stays there.
+session a client ended (``DELETE``) on an instance is never revived there, and with a store the
+instances share (``bridge.store.sessions``) on none of them: the end is recorded there, an instance asks
+before it revives, and those holding a copy drop it as soon as their change watcher hears of
+it. What a client sets later on one instance (its log level) stays there.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from pydantic import ValidationError
 
 from bridge.mcpserver.sessions import MAX_SESSIONS
 from bridge.model import JSON
+from bridge.store.errors import StoreError
+from bridge.store.sessions import SessionEnds, digest
 
 from .http import ASGIApp, Receive, Scope, Send
 from .session_seal import SessionSeal
@@ -79,13 +82,20 @@ def replayed(body: bytes, receive: Receive) -> Receive:
 class SessionLedger:
     """What each open handshake-era session's client declared, and its SDK transport."""
 
-    def __init__(self, server: Server[Any], seal: SessionSeal | None = None) -> None:
+    def __init__(self, server: Server[Any], seal: SessionSeal | None = None, ends: SessionEnds | None = None) -> None:
         self._server = server
         self._seal = seal or SessionSeal()
         self._declared: OrderedDict[str, JSON] = OrderedDict()
-        #: Sessions their clients ended here (``DELETE``), newest last: not revived again.
+        #: Sessions their clients ended (``DELETE``) here or, as heard, elsewhere, newest last: not revived again.
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._hooked = False
+        self._ends = ends
+        #: The sessions noted here by their ids' digests, as the other instances name the ones they ended.
+        self._by_digest: OrderedDict[str, str] = OrderedDict()
+        #: The loop the sessions are served on (the first one noted tells it).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if ends is not None:
+            ends.on_ended(self._heard)
 
     async def opening(
         self, scope: Scope, body: bytes, receive: Receive, send: Send, sdk: ASGIApp, subject: str
@@ -119,6 +129,41 @@ class SessionLedger:
         self._declared[session_id] = declared
         while len(self._declared) > MAX_SESSIONS:
             self._declared.popitem(last=False)
+        if self._ends is not None:
+            self._loop = self._loop or asyncio.get_running_loop()
+            self._by_digest[digest(session_id)] = session_id
+            while len(self._by_digest) > MAX_SESSIONS:
+                self._by_digest.popitem(last=False)
+
+    def _end(self, session_id: str) -> bool:
+        """Note that ``session_id`` was ended; whether that is news here."""
+        if session_id in self._ended:
+            return False
+        self._ended[session_id] = None
+        while len(self._ended) > MAX_SESSIONS:
+            self._ended.popitem(last=False)
+        return True
+
+    def _heard(self, digests: set[str]) -> None:
+        """Sessions ended on any instance (the change watcher's thread): this one's copies are dropped."""
+        loop = self._loop
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(self._drop(digests), loop)
+
+    async def _drop(self, digests: set[str]) -> None:
+        """End this instance's copies of the sessions of these digests, as their client's ``DELETE`` would."""
+        manager = self._server.session_manager
+        for found in digests:
+            session_id = self._by_digest.pop(found, None)
+            if session_id is None:
+                continue
+            self._end(session_id)
+            transport = manager._server_instances.get(session_id)
+            if transport is not None:
+                try:
+                    await manager._discard_session(session_id, transport)
+                except Exception:
+                    log.exception("a session ended on another instance could not be dropped here")
 
     def _hook_admission(self) -> None:
         """Make the SDK's manager give a session opened by ``opening`` the sealed id it set (once)."""
@@ -145,10 +190,9 @@ class SessionLedger:
         discard = manager._discard_session
 
         async def discarding(session_id: str, transport: StreamableHTTPServerTransport) -> None:
-            if transport.is_terminated:  # its client ended it (an idle or crashed session is not)
-                self._ended[session_id] = None
-                while len(self._ended) > MAX_SESSIONS:
-                    self._ended.popitem(last=False)
+            # Its client ended it (an idle or crashed session is not): the other instances are told.
+            if transport.is_terminated and self._end(session_id) and self._ends is not None:
+                self._ends.record(session_id)
             await discard(session_id, transport)
 
         manager._discard_session = discarding  # type: ignore[method-assign]
@@ -173,6 +217,12 @@ class SessionLedger:
             params = InitializeRequestParams.model_validate(state.get("p"), by_name=False)
         except ValidationError:
             return False
+        if self._ends is not None:
+            if await self._ended_anywhere(session_id):
+                self._end(session_id)
+                return False
+            if session_id in manager._server_instances:  # revived by another request meanwhile
+                return True
         if manager.max_sessions is not None and len(manager._server_instances) >= manager.max_sessions:
             return False
         requested = params.protocol_version
@@ -217,6 +267,16 @@ class SessionLedger:
             raise
         self._note(session_id, params.capabilities.model_dump(mode="json", by_alias=True, exclude_none=True))
         return True
+
+    async def _ended_anywhere(self, session_id: str) -> bool:
+        """Whether the store says ``session_id`` was ended (read off the loop). A store that cannot
+        say does not stop a revival, which only the session's opener can make; it is logged."""
+        assert self._ends is not None
+        try:
+            return await asyncio.to_thread(self._ends.ended, session_id)
+        except StoreError as exc:
+            log.warning("cannot read the sessions ended on other instances, so one is revived unchecked: %s", exc)
+            return False
 
     def declared(self, session_id: str) -> JSON | None:
         """What the client of ``session_id`` declared at ``initialize``; None for a session not seen opening."""

@@ -30,7 +30,7 @@ __all__ = ["CHANNEL", "FALLBACK", "POLL_INTERVAL", "ChangeWatcher", "Listener", 
 log = logging.getLogger(__name__)
 
 #: What changes are counted for: each kind of record other processes hold in memory.
-Topic = Literal["keys", "registrations", "webhooks", "deliveries"]
+Topic = Literal["keys", "registrations", "webhooks", "deliveries", "sessions"]
 #: Seconds between two reads of the counters: a change holds everywhere within about this, plus
 #: the reload, well inside a second; the read is a few rows of two tiny tables.
 POLL_INTERVAL = 0.2
@@ -48,7 +48,7 @@ _VERSIONS = (
 )
 
 
-def bump(tx: Transaction, topic: Literal["registrations", "webhooks", "deliveries"]) -> None:
+def bump(tx: Transaction, topic: Literal["registrations", "webhooks", "deliveries", "sessions"]) -> None:
     """Count a change to ``topic``'s records, in the transaction that makes it."""
     tx.execute(_BUMP, (topic,))
 

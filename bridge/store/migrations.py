@@ -291,4 +291,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO store_changes (topic, version) VALUES ('deliveries', 0)",
         ),
     ),
+    Migration(
+        10,
+        "ended_sessions: handshake-era MCP sessions their clients ended, not to be served by any instance",
+        (
+            "CREATE TABLE ended_sessions ("
+            " digest TEXT NOT NULL PRIMARY KEY,"  # SHA-256 hex of the session id (never the id itself)
+            " ended_at DOUBLE PRECISION NOT NULL)",  # seconds since the epoch; swept a day after
+            _byte_order("ended_sessions", "digest"),
+            "CREATE INDEX ended_sessions_ended_at ON ended_sessions (ended_at)",
+            # Bumped with every session ended, so the other instances end their copies of it.
+            "INSERT INTO store_changes (topic, version) VALUES ('sessions', 0)",
+        ),
+    ),
 )

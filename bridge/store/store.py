@@ -22,6 +22,7 @@ from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import KeyStore
 from bridge.store.migrator import migrate
 from bridge.store.registrations import MemoryRegistrationStore, RegistrationStore, SqlRegistrationStore
+from bridge.store.sessions import EndedSessionStore
 from bridge.store.sqlite import SqliteDatabase
 from bridge.store.webhooks import WebhookStore
 from bridge.store.writer import StoreWriter
@@ -46,6 +47,7 @@ class Store:
         self.keys = KeyStore(database)
         self.calls = CallStore(database)
         self.idempotency = IdempotencyStore(database)
+        self.sessions = EndedSessionStore(database)
         self._cleanup = cleanup
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()
