@@ -16,6 +16,7 @@ Modules, one job each:
 - ``events``: the event log; ``webhooks``: webhook subscriptions, the outbox and delivery log
 - ``keys``: named API keys (hashes, scopes, allowlists, expiry) and their change counter
 - ``idempotency``: the first answer given for each caller's Idempotency-Key, until it expires
+- ``sessions``: handshake-era MCP sessions their clients ended, so no instance serves them again
 - ``writer``: the one writer thread for frequent small writes (group commit)
 - ``changes``: change counters, and the watcher that reloads what another instance changed
 - ``store``: opens a database by path or URL and hands out the per-kind stores

@@ -34,7 +34,7 @@ def stores(store_target: str) -> Iterator[tuple[Store, Store]]:
 def test_each_change_bumps_its_own_topic_only(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     start = versions(store.database)
-    assert start == {"keys": 0, "registrations": 0, "webhooks": 0, "deliveries": 0}
+    assert start == {"keys": 0, "registrations": 0, "webhooks": 0, "deliveries": 0, "sessions": 0}
     store.registrations.save(SERVER)
     store.registrations.delete("far")
     store.registrations.delete("never-registered")  # nothing changed: nothing to reload
@@ -42,7 +42,10 @@ def test_each_change_bumps_its_own_topic_only(stores: tuple[Store, Store]) -> No
     store.keys.revoke(KEY.id)
     store.webhooks.insert(SUBSCRIPTION)
     assert store.webhooks.redeliver(SUBSCRIPTION.id, 1.0, delivery_ids=["none-such"]) == 0
-    assert versions(store.database) == {"keys": 2, "registrations": 2, "webhooks": 1, "deliveries": 0}
+    with store.database.transaction() as tx:
+        assert store.sessions.end(tx, "a-digest", 1.0)
+        assert not store.sessions.end(tx, "a-digest", 2.0)  # already ended: no news
+    assert versions(store.database) == {"keys": 2, "registrations": 2, "webhooks": 1, "deliveries": 0, "sessions": 1}
 
 
 def test_the_watcher_calls_the_reloads_of_what_another_process_changed(stores: tuple[Store, Store]) -> None:

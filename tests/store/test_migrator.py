@@ -54,6 +54,7 @@ ALL_TABLES = {
     "api_key_changes",
     "idempotency_keys",
     "store_changes",
+    "ended_sessions",
     "schema_migrations",
 }
 

@@ -187,6 +187,7 @@ def test_text_that_is_sorted_or_compared_is_in_byte_order_whatever_the_database_
         "api_keys.id",
         "calls.expires_at",
         "calls.id",
+        "ended_sessions.digest",
         "events.at",
         "events.id",
         "registrations.name",
