@@ -21,6 +21,7 @@ from bridge.config import (
     DEFAULT_OAUTH_ALGORITHMS,
     DEFAULT_OAUTH_LEEWAY,
     DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_STORE_POOL,
     BridgeSettings,
     ConfigError,
     Limit,
@@ -81,6 +82,16 @@ def main() -> None:
         "Where servers registered over REST, named API keys and the rest are kept: a SQLite file, or a"
         " postgresql://user:password@host:port/database URL (default: a file in the user's data folder)."
     ),
+)
+@click.option(
+    "--store-pool",
+    type=click.IntRange(1, 1000),
+    default=DEFAULT_STORE_POOL,
+    show_default=True,
+    envvar="MCP_BRIDGE_STORE_POOL",
+    metavar="N",
+    help="Connections to a PostgreSQL store this bridge may hold at once (a SQLite file takes none);"
+    " also MCP_BRIDGE_STORE_POOL.",
 )
 @click.option(
     "--allow-stdio-registration",
@@ -364,6 +375,7 @@ def serve(
     api_keys: tuple[str, ...],
     admin_keys: tuple[str, ...],
     registry_path: str | None,
+    store_pool: int,
     allow_stdio_registration: bool,
     timeout: float,
     max_body: int,
@@ -436,6 +448,7 @@ def serve(
         api_keys=tuple(api_keys) + BridgeSettings.keys_from_env(os.environ),
         admin_keys=tuple(admin_keys) + BridgeSettings.keys_from_env(os.environ, "MCP_BRIDGE_ADMIN_KEYS"),
         registry_path=registry_path or default_registry_path(os.environ),
+        store_pool=store_pool,
         allow_stdio_registration=allow_stdio_registration,
         max_body=max_body,
         call_timeout=timeout,

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_OAUTH_ALGORITHMS",
     "DEFAULT_OAUTH_LEEWAY",
     "DEFAULT_SHUTDOWN_GRACE",
+    "DEFAULT_STORE_POOL",
     "BridgeSettings",
     "ClientCredentials",
     "ConfigError",
@@ -75,6 +76,8 @@ DEFAULT_CONNECT_TIMEOUT = 30.0
 #: A dead instance's webhook deliveries are taken over within about this many seconds, while
 #: renewing its leases (every third of it) costs a live one an UPDATE every ten seconds.
 DEFAULT_DELIVERY_LEASE = 30.0
+#: Connections a bridge may hold to a PostgreSQL store at once.
+DEFAULT_STORE_POOL = 10
 
 #: Signatures an access token may carry unless the operator says otherwise: public-key ones only,
 #: so a key the bridge holds can never sign a token (HMAC needs ``OAuthSettings.hmac_secret``).
@@ -335,6 +338,8 @@ class BridgeSettings:
     admin_keys: tuple[str, ...] = ()
     #: Where servers registered over REST are kept; None keeps them in memory only.
     registry_path: str | None = None
+    #: Connections to a PostgreSQL store this bridge may hold at once (a SQLite file takes none).
+    store_pool: int = DEFAULT_STORE_POOL
     #: Registering a stdio server runs a command on this host: off unless the operator allows it.
     allow_stdio_registration: bool = False
     max_body: int = DEFAULT_MAX_BODY

@@ -119,7 +119,11 @@ class Bridge:
         spec = Spec.from_file(spec_path)  # a broken spec stops start-up here, before any child starts
         tokens, protected = _access_tokens(settings)  # the issuer is asked now, before anything starts
         with contextlib.ExitStack() as undo:  # a failure below closes, newest first, what was made
-            store = Store.open(settings.registry_path) if settings.registry_path else Store.memory()
+            store = (
+                Store.open(settings.registry_path, pool=settings.store_pool)
+                if settings.registry_path
+                else Store.memory()
+            )
             undo.callback(store.close)
             # Other processes (instances, mcp-bridge keys …) may change what that file holds.
             changes = ChangeWatcher(store.database) if settings.registry_path else None

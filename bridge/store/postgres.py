@@ -25,6 +25,7 @@ import psycopg
 import psycopg.sql
 import psycopg_pool
 
+from bridge.config import DEFAULT_STORE_POOL
 from bridge.store.database import DbApiTransaction, Dialect, Transaction
 from bridge.store.errors import StoreError
 
@@ -34,7 +35,7 @@ __all__ = ["CONNECT_TIMEOUT", "POOL_SIZE", "Listening", "PostgresDatabase", "loc
 CONNECT_TIMEOUT = 10.0
 #: Connections the pool keeps at most: the writer thread, the REST worker threads and the key
 #: watcher each hold one for a transaction's length only.
-POOL_SIZE = 10
+POOL_SIZE = DEFAULT_STORE_POOL
 
 _ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from bridge.config import DEFAULT_STORE_POOL
 from bridge.store.calls import CallStore
 from bridge.store.database import Database
 from bridge.store.errors import UnsupportedDatabase
@@ -60,9 +61,9 @@ class Store:
             return self._writer
 
     @classmethod
-    def open(cls, target: str | os.PathLike[str]) -> Store:
+    def open(cls, target: str | os.PathLike[str], *, pool: int = DEFAULT_STORE_POOL) -> Store:
         """The database at ``target`` (see ``open_database``), migrated to the newest schema."""
-        return cls.from_database(open_database(target))
+        return cls.from_database(open_database(target, pool=pool))
 
     @classmethod
     def from_database(cls, database: Database) -> Store:
@@ -101,7 +102,7 @@ class Store:
         self.close()
 
 
-def open_database(target: str | os.PathLike[str]) -> Database:
+def open_database(target: str | os.PathLike[str], *, pool: int = DEFAULT_STORE_POOL) -> Database:
     """The database a path or URL names, not yet migrated.
 
     A bare path, or ``sqlite:///relative/file.db`` / ``sqlite:////absolute/file.db`` (the
@@ -123,5 +124,5 @@ def open_database(target: str | os.PathLike[str]) -> Database:
         # bridge, or a ``keys`` command, takes to start.
         from bridge.store.postgres import PostgresDatabase
 
-        return PostgresDatabase(f"{engine}://{rest}")
+        return PostgresDatabase(f"{engine}://{rest}", pool_size=pool)
     raise UnsupportedDatabase(f"{scheme}:// databases are not supported; {_WHAT_WORKS}")

@@ -289,3 +289,38 @@ def test_a_transaction_that_finds_no_free_connection_in_time_is_a_store_error(po
             assert tx.query("SELECT 1") == [(1,)]
     finally:
         database.close()
+
+
+def test_the_pool_holds_as_many_connections_as_asked_and_no_more(postgres_url: str) -> None:
+    database = open_database(postgres_url, pool=3)  # what ``--store-pool 3`` opens
+    busiest = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal busiest
+        with psycopg.connect(postgres_url, autocommit=True) as watcher:
+            while not stop.is_set():
+                (row,) = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"
+                ).fetchall()
+                busiest = max(busiest, int(row[0]))
+                time.sleep(0.01)
+
+    def sleep() -> None:
+        with database.transaction() as tx:
+            tx.query("SELECT pg_sleep(0.4)")
+
+    watching = threading.Thread(target=count)
+    watching.start()
+    try:
+        sleepers = [threading.Thread(target=sleep) for _ in range(7)]
+        for sleeper in sleepers:
+            sleeper.start()
+        for sleeper in sleepers:
+            sleeper.join(WAIT)
+    finally:
+        stop.set()
+        watching.join(WAIT)
+        database.close()
+    assert busiest == 3  # seven transactions at once, three at a time

@@ -73,7 +73,7 @@ def test_a_bridge_on_postgresql_keeps_registrations_keys_webhooks_calls_and_even
             poll(lambda: _events(postgres_url) > 0, 20, what="events in the event log")
             first_log = first.log()
 
-        with bridge_process(tmp_path / "second", config, *args) as second:
+        with bridge_process(tmp_path / "second", config, *args, "--store-pool", "2") as second:
             servers = {s["name"]: s["source"] for s in _admin(second.url, "GET", "/servers").json()["servers"]}
             assert servers == {"calls": "config", "local": "registry"}
             echoed = _admin(second.url, "POST", "/servers/local/tools/echo", {"text": "hi"}, key=key["key"])
@@ -105,3 +105,10 @@ def test_the_keys_command_keeps_keys_in_postgresql(postgres_cluster: PostgresClu
     assert postgres_cluster.password not in made.output + listed.output
     with Store.open(postgres_url) as store:
         assert [k.id for k in store.keys.every()] == [key_id]
+
+
+def test_a_store_pool_of_no_connections_is_refused_before_anything_starts() -> None:
+    refused = CliRunner().invoke(main, ["serve", "--store-pool", "0"])
+    assert refused.exit_code == 2
+    assert "--store-pool" in refused.output
+    assert "0 is not in the range 1<=x<=1000" in refused.output
