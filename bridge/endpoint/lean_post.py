@@ -11,10 +11,13 @@ the Python calls per call (``bench/lean_post.py``). Here the HTTP protocol
 - ``admit``, on its head: the request must carry no ``Origin``, a ``Host`` already found good
   (``Origins``) and no header name twice, a ``Content-Length`` within the lean path's limit and
   no ``Expect``, be an MCP client's (``is_mcp_client``), and name a session this instance holds
-  or speak 2026-07-28 (``LeanMcp.admits``); the server must not be stopping, and no rate be set.
-  Its body is then kept by the protocol as it comes;
+  or speak 2026-07-28 (``LeanMcp.admits``); the server must not be stopping, and a rate, if set,
+  be counted in this process (``CallerRate.local``: one in Redis is charged from the loop with an
+  await, as the application does). Its body is then kept by the protocol as it comes;
 - ``take``, once the body is whole: the one gate names its caller (``Gate.principal``, as on every
-  route) and ``LeanMcp.triage`` decides; a request it serves runs as a task of its own, counted
+  route), the caller's rate is looked at (``CallerRate.allows``, counting nothing: one past it is
+  the application's to refuse) and ``LeanMcp.triage`` decides; the rate is charged once it takes
+  the request, so a request counts once whichever way it goes; a request it serves runs as a task of its own, counted
   with uvicorn's (the drain waits for it, and cuts it off as any other), answering through a
   ``Posted``: its head and first body in one write, with the ``Server``, ``Date`` and
   ``X-Request-Id`` every answer carries; the request's id and trace context are begun as the
@@ -39,11 +42,11 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from bridge.endpoint.asgi import PRINCIPAL, is_mcp_client
 from bridge.endpoint.draining import Drain
-from bridge.endpoint.http import Headers
+from bridge.endpoint.http import Headers, send_problem
 from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.endpoint.lean import ACCEPTED, MAX_LEAN_BODY, Accepted, LeanMcp, RawHeaders, Taken, accepted
 from bridge.endpoint.origins import Origins
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, RateLimited
 from bridge.gate import Gate
 from bridge.gate.credentials import MustWait
 from bridge.telemetry import REQUEST_ID_HEADER, TRACEPARENT, Metrics, RequestContext, current
@@ -229,7 +232,8 @@ class LeanPosts:
     def admit(self, protocol: GuardedHttpProtocol, raw: RawHeaders) -> Posted | None:
         """A ``Posted`` to gather the body of a request whose head is ``raw``, if its head alone says
         nothing keeps it from the lean path; None leaves it to the application."""
-        if self._gate.rate is not None or (self._drain is not None and self._drain.stopping.is_set()):
+        rate = self._gate.rate
+        if (rate is not None and not rate.local) or (self._drain is not None and self._drain.stopping.is_set()):
             return None
         headers = Headers.of(raw)
         if len(headers) != len(raw) or self._origins.needs_check_of(headers):  # a name repeated: every field counts
@@ -248,15 +252,24 @@ class LeanPosts:
             principal = self._gate.principal(posted.headers)
         except (BridgeError, MustWait):  # the application refuses it (and audits that), or waits in a thread
             return False
+        rate = self._gate.rate
+        if rate is not None and not rate.allows(principal):  # the application refuses it: 429, audited
+            return False
+        found: Taken | Accepted | RateLimited | None
         found = self._lean.triage(bytes(posted.body), posted.headers, posted.raw, {PRINCIPAL: principal})
         if found is None:
             return False
+        if rate is not None:  # charged once the lean path takes it: what it leaves, the application charges
+            try:
+                rate.charge(principal)
+            except RateLimited as refusal:  # spent since the look above, by a request on a worker thread
+                found = refusal
         task = protocol.loop.create_task(self._serve(posted, found))
         protocol.tasks.add(task)
         task.add_done_callback(protocol.tasks.discard)
         return True
 
-    async def _serve(self, posted: Posted, found: Taken | Accepted) -> None:
+    async def _serve(self, posted: Posted, found: Taken | Accepted | RateLimited) -> None:
         started = time.perf_counter()
         context = None
         if self._named:  # begun as the observer begins it; this task's own: log lines, problems, the upstream's _meta
@@ -266,6 +279,9 @@ class LeanPosts:
         try:
             if found is ACCEPTED:
                 await accepted(posted.send, posted.headers.get("mcp-session-id", ""))
+            elif isinstance(found, RateLimited):
+                scope = {"type": "http", "method": "POST", "path": MCP_PATH, "headers": posted.raw}
+                await send_problem(posted.send, found, MCP_PATH, scope)
             else:
                 await self._lean.serve(found, posted.send, posted.receive, posted.answer)
         except asyncio.CancelledError:

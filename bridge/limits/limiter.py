@@ -48,6 +48,15 @@ class CallerRate:
         self._meter = meter
         self.windows = policy
 
+    @property
+    def local(self) -> bool:
+        """Whether the counts are kept in this process: then ``allows`` and ``charge`` may run on the loop."""
+        return self._meter.local
+
+    def allows(self, principal: Principal) -> bool:
+        """Whether one more request of ``principal`` is within the rate now, counting nothing."""
+        return self._meter.allows(self.windows, principal.subject)
+
     def charge(self, principal: Principal) -> None:
         """Count one request; ``RateLimited`` past the rate. From a worker thread."""
         self._meter.hit(self.windows, principal.subject, "this caller")

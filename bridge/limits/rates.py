@@ -95,6 +95,24 @@ class Meter:
         if shared is not None:
             self._shared = (AsyncMovingWindow(shared), AsyncSlidingWindow(shared))
 
+    @property
+    def local(self) -> bool:
+        """Whether the counts are kept in this process (no Redis): a hit is then quick enough for the loop."""
+        return self._shared is None
+
+    def allows(self, windows: Sequence[Window], key: str) -> bool:
+        """Whether a hit for ``key`` would be let through now, counting nothing (as ``hit`` counts: in
+        this process's storage, or Redis's from a thread; unreachable, it lets through)."""
+        for window in windows:
+            strategy: RateLimiter = self._exact if window.exact else self._counted
+            try:
+                if not strategy.test(window.item, window.policy, key):
+                    return False
+            except StorageError as exc:
+                _unreachable(exc)
+                return True
+        return True
+
     def hit(self, windows: Sequence[Window], key: str, what: str) -> None:
         """Count one hit for ``key`` in each window, or raise ``RateLimited`` for the first that is full."""
         for window in windows:

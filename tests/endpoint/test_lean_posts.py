@@ -26,7 +26,7 @@ import pytest
 import requests
 import uvicorn
 
-from bridge.config import BridgeSettings, ServerConfig
+from bridge.config import BridgeSettings, Limit, LimitSettings, ServerConfig, parse_rate
 from bridge.endpoint.draining import DrainingServer
 from bridge.endpoint.lean_post import LeanPosts, Posted
 from bridge.endpoint.protocol import GuardedHttpProtocol
@@ -327,3 +327,34 @@ def test_the_drain_lets_a_lean_call_finish_within_its_grace_and_cuts_off_one_pas
 
 def _post(url: str, headers: dict[str, str], body: bytes) -> requests.Response:
     return requests.post(url, headers=headers, data=body, timeout=60)
+
+
+def test_with_a_rate_kept_here_calls_within_it_are_served_from_the_protocol_and_the_rest_refused_429() -> None:
+    bridge = _bridge(limits=LimitSettings(caller=Limit(rate=parse_rate("3/minute"))))
+    try:
+        with _started(bridge) as served:
+            url = served.url + "/mcp"
+            within = [_post(url, *_call("rich.echo", {"text": f"call {n}"}, rid=n)) for n in range(3)]
+            past = _post(url, *_call("rich.echo", {"text": "one too many"}, rid=3))
+            assert served.taken == [True, True, True, False]  # the fourth left to the application, which refuses it
+            # A rate spent between the look and the charge (by a REST request on a worker thread):
+            # the protocol has taken the call, so it answers the 429 itself, as the application would.
+            rate = bridge.gate.rate
+            assert rate is not None
+            rate.allows = lambda principal: True  # type: ignore[method-assign]
+            raced = _post(url, *_call("rich.echo", {"text": "raced"}, rid=4))
+            assert served.taken[-1] is True
+    finally:
+        bridge.close()
+    assert [answer.json()["result"]["content"][0]["text"] for answer in within] == ["call 0", "call 1", "call 2"]
+    for refused in (past, raced):
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["Retry-After"]) > 0
+        problem = unnamed(refused.json(), refused.headers["X-Request-Id"])
+        assert problem["type"] == PROBLEMS + "rate-limited"
+        assert problem["instance"] == "/mcp"
+    assert (
+        unnamed(raced.json(), raced.headers["X-Request-Id"]).keys()
+        == unnamed(past.json(), past.headers["X-Request-Id"]).keys()
+    )
