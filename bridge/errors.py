@@ -47,6 +47,8 @@ from typing import Any, ClassVar
 PROBLEM_BASE = "https://mcp-rest-bridge.dev/problems/"
 #: What a caller is told about a bug in the bridge; the traceback goes to the log, never to the caller.
 UNEXPECTED = "the bridge failed unexpectedly; the error is in its log"
+#: What a caller is told when the store fails its request; what failed goes to the log (it names the database).
+STORE_UNAVAILABLE = "the bridge cannot use its store (the database of its keys, calls and events) now; retry shortly"
 
 __all__ = [
     "AlreadyExists",
@@ -69,6 +71,7 @@ __all__ = [
     "RequestInvalid",
     "RequestTimeout",
     "ResultTooLarge",
+    "StoreUnavailable",
     "ToolFailed",
     "Unauthorized",
     "Unprocessable",
@@ -409,6 +412,27 @@ class CallCutOff(BridgeError):
     slug = "call-cut-off"
     title = "The call was cut off when the bridge stopped"
     jsonrpc_code = -32000
+
+
+class StoreUnavailable(BridgeError):
+    """The bridge's store (its database: keys, calls, events, registrations) cannot be used now.
+
+    What the edges answer when the store fails a request (``bridge.store.StoreError``: a database
+    server down, no free connection in time, a SQLite file locked past its busy timeout); what
+    failed is in the log, never in the answer (it names the database).
+    """
+
+    status = 503
+    slug = "store-unavailable"
+    title = "The bridge's store is unavailable"
+    jsonrpc_code = -32000
+
+    def __init__(self, detail: str = STORE_UNAVAILABLE, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class PayloadTooLarge(BridgeError):

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from bridge.calls import Calls, CallState, CallView, render
-from bridge.errors import UNEXPECTED, BridgeError
+from bridge.errors import BridgeError
 from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.model import JSON, Principal
 from bridge.telemetry.context import request_id_of
@@ -43,6 +43,7 @@ from .http import (
     send_json,
     send_problem,
     send_unrouted,
+    unexpected,
     without_stalling,
 )
 from .origins import Origins
@@ -121,10 +122,10 @@ class CallResources:
         except BridgeError as error:
             status = error.status
             await send_problem(send, error, path, scope)
-        except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
-            log.exception("unhandled error on %s %s", method, path)
-            status = 500
-            await send_problem(send, BridgeError(UNEXPECTED), path)
+        except Exception as error:  # the store down (503), or a bug: logged, answered without internals
+            answered = unexpected(error, f"{method} {path}")
+            status = answered.status
+            await send_problem(send, answered, path)
         if access_log.isEnabledFor(logging.INFO):  # path and status only: headers may carry secrets
             access_log.info("%s %s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
 

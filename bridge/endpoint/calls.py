@@ -21,7 +21,7 @@ import logging
 import time
 from typing import Any
 
-from bridge.errors import UNEXPECTED, BridgeError
+from bridge.errors import BridgeError
 from bridge.gate import NO_BODY, Gate, MustWait
 from bridge.gateway import Gateway
 from bridge.gateway.answers import PREFERENCE_APPLIED, lean_answer, preferred_async
@@ -29,13 +29,12 @@ from bridge.model import REQUEST_ID_CHARS
 from bridge.validation import OperationValidator
 
 from .async_calls import AsyncCalls
-from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
+from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem, unexpected
 from .idempotent import KeyedCall
 
 __all__ = ["ToolCalls"]
 
 access = logging.getLogger("bridge.access")
-log = logging.getLogger(__name__)
 
 
 class ToolCalls:
@@ -112,10 +111,10 @@ class ToolCalls:
         except BridgeError as error:
             status, failure = error.status, error
             await send_problem(send, error, scope["path"], scope)
-        except Exception as error:  # a bug in the bridge: logged with its traceback, answered without internals
-            log.exception("unhandled error on POST %s", scope["path"])
-            status, failure = 500, error
-            await send_problem(send, BridgeError(UNEXPECTED), scope["path"])
+        except Exception as error:  # the store down (503), or a bug: logged, answered without internals
+            answered = unexpected(error, f"POST {scope['path']}")
+            status, failure = answered.status, answered
+            await send_problem(send, answered, scope["path"])
         except BaseException:  # cancelled (the caller left): nothing to keep, and the key is free again
             if keyed is not None:
                 keyed.release()

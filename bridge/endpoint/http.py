@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 import orjson
 
 from bridge.audit import DENIED, audit
-from bridge.errors import PROBLEM_BASE, BridgeError, PayloadTooLarge
+from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError, PayloadTooLarge, StoreUnavailable
 from bridge.gate import MustWait
+from bridge.store import StoreError
 from bridge.telemetry import with_request_id
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "send_unrouted",
     "without_stalling",
 ]
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -98,6 +102,16 @@ async def _send(send: Send, status: int, media_type: bytes, body: bytes, extra: 
 
 async def send_json(send: Send, value: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> None:
     await _send(send, status, JSON, orjson.dumps(value), headers)
+
+
+def unexpected(error: Exception, what: str) -> BridgeError:
+    """What an edge answers for an exception that is no ``BridgeError``: 503 when the store failed
+    (logged in a line: an outage, not a bug), else 500 for a bug (logged with its traceback)."""
+    if isinstance(error, StoreError):
+        log.warning("the store failed on %s: %s", what, error)
+        return StoreUnavailable()
+    log.error("unhandled error on %s", what, exc_info=error)
+    return BridgeError(UNEXPECTED)
 
 
 async def send_problem(send: Send, error: BridgeError, instance: str, scope: Scope | None = None) -> None:

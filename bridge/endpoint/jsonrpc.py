@@ -17,16 +17,15 @@ import asyncio
 import logging
 import time
 
-from bridge.errors import UNEXPECTED, BridgeError
+from bridge.errors import BridgeError
 from bridge.gate import Gate, MustWait
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 
-from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem
+from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem, unexpected
 
 __all__ = ["MCP_PATH", "PlainJsonRpc"]
 
 access = logging.getLogger("bridge.access")
-log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
 
@@ -66,9 +65,9 @@ class PlainJsonRpc:
         except BridgeError as error:
             status = error.status
             await send_problem(send, error, MCP_PATH, scope)
-        except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
-            log.exception("unhandled error on POST %s", MCP_PATH)
-            status = 500
-            await send_problem(send, BridgeError(UNEXPECTED), MCP_PATH)
+        except Exception as error:  # the store down (503), or a bug: logged, answered without internals
+            answered = unexpected(error, f"POST {MCP_PATH}")
+            status = answered.status
+            await send_problem(send, answered, MCP_PATH)
         if access.isEnabledFor(logging.INFO):  # path and status only: headers may carry secrets
             access.info("POST %s %s %.1fms", MCP_PATH, status, (time.perf_counter() - started) * 1000)

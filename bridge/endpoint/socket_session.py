@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -41,9 +40,10 @@ from bridge.limits import CallerRate
 from bridge.model import JSON, Principal, RelayRefused
 from bridge.telemetry import named_jsonrpc_error
 
+from .http import unexpected
+
 __all__ = ["SocketSession"]
 
-log = logging.getLogger(__name__)
 
 #: Calls one socket may have in flight; more are refused, not queued.
 MAX_IN_FLIGHT = 64
@@ -183,9 +183,9 @@ class SocketSession:
             relay = SocketRelay(self, token) if isinstance(token, str | int) else None
             try:
                 answer = await self._dispatcher.handle(message, self._principal, relay)
-            except Exception as exc:  # a bug in the bridge: logged, answered as an internal error
-                log.exception("unhandled error on %s over /ws", message["method"])
-                answer = {"jsonrpc": "2.0", "id": message["id"], "error": named_jsonrpc_error(exc)}
+            except Exception as exc:  # the store down, or a bug: logged, answered without internals
+                answered = unexpected(exc, f"{message['method']} over /ws")
+                answer = {"jsonrpc": "2.0", "id": message["id"], "error": named_jsonrpc_error(answered)}
         finally:
             self._calls.pop(key, None)  # cancelled (MCP: a cancelled request gets no answer) or done
         if answer is not None:

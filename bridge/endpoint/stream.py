@@ -36,13 +36,13 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from bridge.errors import UNEXPECTED, BridgeError, FieldError, RequestInvalid
+from bridge.errors import BridgeError, FieldError, RequestInvalid
 from bridge.feed import EventFilter, Feed, WireEvent
 from bridge.feed.follower import Follower, Notice
 from bridge.model import Principal
 
 from .access import EventAccess
-from .http import Headers, Receive, Scope, Send, send_json, send_problem, send_unrouted, without_stalling
+from .http import Headers, Receive, Scope, Send, send_json, send_problem, send_unrouted, unexpected, without_stalling
 
 __all__ = ["HEARTBEAT", "RETRY_MS", "EventStream", "open_event_stream", "sse_frame"]
 
@@ -133,10 +133,10 @@ class EventStream:
         except BridgeError as error:
             status = error.status
             await send_problem(send, error, path, scope)
-        except Exception:  # a bug in the bridge: logged with its traceback, answered without internals
-            log.exception("unhandled error on %s", path)
-            status = 500
-            await send_problem(send, BridgeError(UNEXPECTED), path)
+        except Exception as error:  # the store down (503), or a bug: logged, answered without internals
+            answered = unexpected(error, path)
+            status = answered.status
+            await send_problem(send, answered, path)
         if access_log.isEnabledFor(logging.INFO):  # path and status only: the query may hold a ticket
             access_log.info("%s %s %s %.1fms", scope["method"], path, status, (time.perf_counter() - started) * 1000)
 

@@ -28,6 +28,7 @@ from bridge.rest import problems
 from bridge.rest.livespec import LiveSpec
 from bridge.rest.views import docs, explorer, health, keys, mcp, oauth, prompts, resources, servers, tools, webhooks
 from bridge.spec import Spec
+from bridge.store import StoreError
 from bridge.webhooks import WebhookSubscriptions
 
 __all__ = ["create_app"]
@@ -94,6 +95,7 @@ def create_app(
 
     app.register_error_handler(BridgeError, refused)
     app.register_error_handler(HTTPException, problems.from_http_exception)
+    app.register_error_handler(StoreError, problems.from_store_error)
     app.register_error_handler(Exception, problems.from_unexpected)
     app.extensions["mcp_bridge"] = {"gateway": gateway, "spec": spec, "settings": settings, "gate": gate}
     return app

@@ -9,7 +9,8 @@ import orjson
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError
+from bridge.errors import PROBLEM_BASE, UNEXPECTED, BridgeError, StoreUnavailable
+from bridge.store import StoreError
 from bridge.telemetry import with_request_id
 
 __all__ = ["PROBLEM_JSON", "from_http_exception", "from_unexpected", "problem_response"]
@@ -42,6 +43,12 @@ def from_http_exception(error: HTTPException) -> Response:
         if allowed:
             headers["Allow"] = ", ".join(sorted(allowed))
     return _render(body, status, headers)
+
+
+def from_store_error(error: StoreError) -> Response:
+    """The store failed (a database down, locked, out of connections): 503, logged in a line."""
+    log.warning("the store failed on %s %s: %s", request.method, request.path, error)
+    return problem_response(StoreUnavailable())
 
 
 def from_unexpected(error: Exception) -> Response:

@@ -1,8 +1,9 @@
 """What can go wrong in keeping records: the store's own error tree.
 
 A store error stops start-up with one line that names the database and the reason; during a
-request it is an unexpected failure of the bridge (answered 500, details in the log only), so the
-tree stands apart from ``bridge.errors``. Driver errors (``sqlite3.Error``, and ``OSError`` while
+request the edges answer it 503 ``store-unavailable`` (``bridge.errors.StoreUnavailable``, with
+``Retry-After``), the reason in the log only, for it names the database; so the tree stands apart
+from ``bridge.errors``. Driver errors (``sqlite3.Error``, and ``OSError`` while
 the file is made; ``psycopg.Error``) are translated into it where they enter, in the engine's
 module, ``from exc``.
 

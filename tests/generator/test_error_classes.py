@@ -59,6 +59,7 @@ def test_each_bridge_type_gets_a_class_under_its_status_class_parents_first() ->
         ("UpstreamError", "BadGateway", None, "upstream-error"),
         ("ServiceUnavailable", "ProblemError", 503, None),
         ("CallCutOff", "ServiceUnavailable", None, "call-cut-off"),
+        ("StoreUnavailable", "ServiceUnavailable", None, "store-unavailable"),
         ("UpstreamUnavailable", "ServiceUnavailable", None, "upstream-unavailable"),
         ("GatewayTimeout", "ProblemError", 504, None),
         ("UpstreamTimeout", "GatewayTimeout", None, "upstream-timeout"),
