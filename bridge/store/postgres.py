@@ -36,6 +36,11 @@ CONNECT_TIMEOUT = 10.0
 #: Connections the pool keeps at most: the writer thread, the REST worker threads and the key
 #: watcher each hold one for a transaction's length only.
 POOL_SIZE = DEFAULT_STORE_POOL
+#: Seconds a statement waits for a lock another session holds (an instance frozen in the middle of
+#: a transaction, an operator's maintenance) before it fails: its request is then answered 503
+#: ``store-unavailable`` rather than left hanging. The schema's advisory lock is waited for as
+#: long as another bridge's migration takes.
+LOCK_TIMEOUT = 10.0
 
 _ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 
@@ -55,10 +60,18 @@ def location_of(url: str) -> str:
 class PostgresDatabase:
     """A ``Database`` in PostgreSQL, reached by a libpq URL (``postgresql://user:pass@host:port/db``)."""
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = POOL_SIZE,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
         self._conninfo = url
         self._location = location_of(url)
         self._connect_timeout = connect_timeout
+        self._lock_timeout_ms = max(1, round(lock_timeout * 1000))
         self._closed = False
         # One connection first, outside the pool: a pool that cannot connect only says it timed
         # out, while this says why (refused, no such database, authentication failed).
@@ -70,6 +83,7 @@ class PostgresDatabase:
             timeout=connect_timeout,
             kwargs={"connect_timeout": max(1, round(connect_timeout))},
             name="mcp-bridge-store",
+            configure=self._configure,
             open=False,
         )
         try:
@@ -92,13 +106,19 @@ class PostgresDatabase:
         try:
             # The pool's context commits when the block ends and rolls back when it raises.
             with self._pool.connection() as connection, connection.cursor() as cursor:
-                if lock is not None:
+                if lock is not None:  # waited for as long as the holder's transaction takes
+                    cursor.execute("SET LOCAL lock_timeout = 0")
                     cursor.execute(_ADVISORY_LOCK, (lock,))
                 yield DbApiTransaction(cursor, psycopg.paramstyle)
         except psycopg_pool.PoolTimeout as exc:  # a psycopg.Error too: this first, for its own message
             raise StoreError(f"{self._location}: no free connection within {self._connect_timeout:g} s") from exc
         except psycopg.Error as exc:
             raise self._translated(exc) from exc
+
+    def _configure(self, connection: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Each pooled connection, once made: its statements wait at most ``LOCK_TIMEOUT`` for a lock."""
+        connection.execute(psycopg.sql.SQL("SET lock_timeout = {}").format(self._lock_timeout_ms))
+        connection.commit()
 
     def dedicated(self) -> psycopg.Connection[tuple[object, ...]]:
         """A new connection of the caller's own, in autocommit, outside the pool (for ``LISTEN``):

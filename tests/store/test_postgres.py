@@ -324,3 +324,27 @@ def test_the_pool_holds_as_many_connections_as_asked_and_no_more(postgres_url: s
         watching.join(WAIT)
         database.close()
     assert busiest == 3  # seven transactions at once, three at a time
+
+
+def test_a_statement_waiting_on_a_lock_held_elsewhere_fails_after_the_lock_timeout(postgres_url: str) -> None:
+    database = PostgresDatabase(postgres_url, lock_timeout=0.5)
+    try:
+        with database.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS held (id INTEGER PRIMARY KEY)")
+        with psycopg.connect(postgres_url) as holder:  # a session frozen in its transaction, the lock held
+            holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+            began = time.monotonic()
+            with pytest.raises(StoreError) as waited, database.transaction() as tx:
+                tx.query("SELECT id FROM held")
+            took = time.monotonic() - began
+            holder.rollback()
+        assert "lock timeout" in str(waited.value)
+        assert 0.4 < took < WAIT
+        with database.transaction() as tx:  # the lock gone, the same read answers
+            assert tx.query("SELECT id FROM held") == []
+        with database.transaction(lock=SCHEMA_LOCK) as tx:  # the schema's lock is not bounded by it
+            assert tx.query("SHOW lock_timeout") == [("0",)]
+        with database.transaction() as tx:
+            assert tx.query("SHOW lock_timeout") == [("500ms",)]
+    finally:
+        database.close()
