@@ -42,7 +42,7 @@ from bridge.instances import Joined
 from bridge.limits import Limits
 from bridge.rest import create_app
 from bridge.spec import Spec
-from bridge.store import Store
+from bridge.store import Store, StoreError
 from bridge.store.changes import ChangeWatcher
 from bridge.store.events import Retention
 from bridge.store.sessions import SessionEnds
@@ -362,7 +362,7 @@ def _metrics(
     bus.subscribe(state_changed, [ServerStateChanged])
     sources = MetricsSources(
         states=lambda: {name: pool.status(name).state for name in pool.names()},
-        deliveries=store.webhooks.counts_by_status,
+        deliveries=lambda: _delivery_counts(store),
     )
     return metrics, create_registry(metrics, sources)
 
@@ -415,6 +415,16 @@ def _follow_changes(
     changes.on("deliveries", dispatcher.poke)
     changes.on("sessions", session_ends.reload)
     changes.start()
+
+
+def _delivery_counts(store: Store) -> dict[str, int]:
+    """The webhook deliveries by status, for a scrape; none when the store fails (logged), so the
+    scrape still has every other series."""
+    try:
+        return dict(store.webhooks.counts_by_status())
+    except StoreError as exc:
+        log.warning("a scrape of /metrics left the webhook deliveries out: the store failed: %s", exc)
+        return {}
 
 
 def _access_tokens(settings: BridgeSettings) -> tuple[AccessTokens | None, ProtectedResource | None]:

@@ -78,6 +78,8 @@ class Method:
     pointer: bool = False
     #: An event stream: the method answers an ``*EventStream`` (``call`` is its path and query).
     streams: bool = False
+    #: A plain-text answer: the method answers it as a string (``call`` ends with its ``Accept``).
+    text: bool = False
 
     @property
     def signature(self) -> str:
@@ -205,6 +207,9 @@ class _Builder:
                 streams=True,
             )
         doc = tuple(doc_lines(f"{name} calls {op.method} {op.path}{summary}."))
+        if op.text:
+            call = f'{go_string(op.method)}, {path}, {query}, nil, "text/plain"'
+            return Method(name, doc, tuple(params), tuple(setup), call, "(string, error)", text=True)
         if op.response_schema is None:
             return Method(name, doc, tuple(params), tuple(setup), call, "error")
         go, _ = self.models.type_of(op.response_schema, name + "Response", where, f"the answer of {name}")

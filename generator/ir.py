@@ -60,6 +60,9 @@ class Operation:
     #: The success answer is a ``text/event-stream``: clients read it as messages as they arrive,
     #: reconnecting with ``Last-Event-ID``, instead of one JSON value.
     streams: bool = False
+    #: The success answer is plain text (``text/plain``, such as Prometheus' exposition format):
+    #: clients hand it back as a string.
+    text: bool = False
     #: The operation takes an ``Idempotency-Key`` header (the bridge's tool calls): a client sends
     #: one of its own on every attempt of a call it may retry, unless ``repeatable``.
     idempotency_key: bool = False
@@ -135,6 +138,15 @@ def _streams(document: Mapping[str, Any], op: Mapping[str, Any], where: str, pro
         return False
     content = (_resolve(document, response, f"{where}/responses/200", problems) or {}).get("content") or {}
     return "text/event-stream" in content and "application/json" not in content
+
+
+def _text(document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems) -> bool:
+    """Whether the success answer is plain text (``text/plain`` and no JSON form)."""
+    response = (op.get("responses") or {}).get("200")
+    if response is None:
+        return False
+    content = (_resolve(document, response, f"{where}/responses/200", problems) or {}).get("content") or {}
+    return any(media.split(";")[0].strip() == "text/plain" for media in content) and "application/json" not in content
 
 
 def _json_response(
@@ -252,6 +264,7 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                     ts_name=camel(py_name),
                     answers=answers,
                     streams=_streams(document, op, where, problems),
+                    text=_text(document, op, where, problems),
                     idempotency_key=keyed,
                     repeatable=op.get("x-mcp-idempotent") is True,
                 )

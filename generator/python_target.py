@@ -186,6 +186,8 @@ class _Types:
         return "Mapping[str, Any]"
 
     def response_type(self, op: Operation) -> str:
+        if op.text:
+            return "str"
         return f"models.{self.model_name(op.response_ref)}" if op.response_ref else "Any"
 
     @staticmethod

@@ -131,6 +131,8 @@ def render_typescript(api: Api, package: str, problems: Problems) -> Files:
         return "`" + path + "`"
 
     def response_type(op: Operation) -> str:
+        if op.text:
+            return "string"
         if op.response_schema is None:
             return "unknown"
         return ts_type(op.response_schema, "  ", "models.")

@@ -17,7 +17,7 @@ from bridge.gate import Gate
 from bridge.model import ADMIN
 from bridge.telemetry import CONTENT_TYPE, exposition
 
-from .http import Headers, Scope, Send, send_problem, without_stalling
+from .http import Headers, Scope, Send, send_problem, send_unrouted, without_stalling
 
 __all__ = ["METRICS_PATH", "MetricsEndpoint"]
 
@@ -34,9 +34,12 @@ class MetricsEndpoint:
 
     @staticmethod
     def match(scope: Scope) -> bool:
-        return bool(scope["path"] == METRICS_PATH and scope["method"] in ("GET", "HEAD"))
+        return bool(scope["path"] == METRICS_PATH)
 
     async def __call__(self, scope: Scope, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await send_unrouted(send, METRICS_PATH, "GET, HEAD")
+            return
         headers = Headers(scope)
         try:
             await without_stalling(lambda: self._gate.principal(headers, _ADMIN))

@@ -23,6 +23,7 @@ from harness import free_port
 from tests.support import ROOT, BridgeProcess, bridge_process
 
 KEY = "client-key"
+ADMIN = "client-admin-key"
 TSC = ROOT / "tests" / "npm" / "node_modules" / ".bin" / "tsc"
 
 
@@ -35,7 +36,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
             "dead": {"url": f"http://127.0.0.1:{free_port()}/mcp", "type": "streamable-http"},
         }
     }
-    with bridge_process(tmp_path_factory.mktemp("clients"), config, "--api-key", KEY) as bridge:
+    with bridge_process(tmp_path_factory.mktemp("clients"), config, "--api-key", KEY, "--admin-key", ADMIN) as bridge:
         yield bridge
 
 
@@ -95,6 +96,30 @@ def test_python_client_covers_every_kind_of_operation(py_client: Any, live: Brid
     once = package.Client(live.url, api_key=KEY, retry=package.Retry(attempts=1))
     with once, pytest.raises(package.ServiceUnavailable):
         once.ready()  # "dead" never comes up
+
+
+def test_the_metrics_arrive_as_the_prometheus_text_they_are_for_an_admin_only(
+    py_client: Any, live: BridgeProcess
+) -> None:
+    package, _ = py_client
+    with package.Client(live.url, api_key=ADMIN) as admin:
+        admin.call_tool("process_data", {"input": "counted", "format": "text"})
+        text = admin.api.get_metrics()
+    assert isinstance(text, str)
+    assert "# TYPE mcp_bridge_tool_calls_total counter" in text
+    assert 'mcp_bridge_tool_calls_total{server="demo",status="200",tool="process_data"}' in text
+
+    async def scraped() -> str:
+        async with package.AsyncClient(live.url, api_key=ADMIN) as client:
+            found: str = await client.api.get_metrics()
+            return found
+
+    assert "mcp_bridge_tool_calls_in_flight" in asyncio.run(scraped())
+    with (
+        package.Client(live.url, api_key=KEY, retry=package.Retry(attempts=1)) as user,
+        pytest.raises(package.Forbidden),
+    ):
+        user.api.get_metrics()
 
 
 def test_async_client_offers_the_same_surface_with_await(py_client: Any, live: BridgeProcess) -> None:
@@ -346,7 +371,7 @@ def test_async_client_retries_503_honouring_retry_after(py_client: Any, live: Br
 
 NODE_SCRIPT = """
 import { Client, ToolError, BadRequest, Unauthorized, NotFound, ServiceUnavailable } from "./dist/index.js";
-const url = process.argv[2], key = process.argv[3];
+const url = process.argv[2], key = process.argv[3], admin = process.argv[4];
 const client = new Client({ url: url + "/mcp", apiKey: key, retry: { attempts: 1 } });
 const out = {};
 out.servers = (await client.listServers()).map((s) => s.name).sort();
@@ -360,6 +385,8 @@ out.prompt = (await client.getPrompt("summarize_analysis", { metrics_json: "{}" 
 out.rpc = await client.rpc("ping");
 const analysis = await client.tools.callDemoAnalyzeData({ data: [1, 2, 3, 4], metrics: ["mean"] });
 out.typed = [analysis.structured.metrics, analysis.structured.count];
+const metrics = await new Client({ url, apiKey: admin }).api.getMetrics();
+out.metrics = [typeof metrics, metrics.includes("# TYPE mcp_bridge_tool_calls_total counter")];
 const errors = {};
 async function expect(name, Kind, call) {
   try { await call(); errors[name] = "no error"; }
@@ -384,7 +411,12 @@ def test_typescript_client_compiles_strict_and_works_from_node(live: BridgeProce
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     (package / "check.mjs").write_text(NODE_SCRIPT)
     ran = subprocess.run(
-        ["node", "check.mjs", live.url, KEY], cwd=package, capture_output=True, text=True, timeout=120, check=False
+        ["node", "check.mjs", live.url, KEY, ADMIN],
+        cwd=package,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert ran.returncode == 0, ran.stderr
     out = json.loads(ran.stdout)
@@ -397,6 +429,7 @@ def test_typescript_client_compiles_strict_and_works_from_node(live: BridgeProce
     assert out["prompt"] == "user"
     assert out["rpc"] == {}
     assert out["typed"] == [{"mean": 2.5}, 4]
+    assert out["metrics"] == ["string", True]
     assert out["errors"] == {
         "400": [True, 400, "InvalidRequest"],
         "401": [True, 401, "Unauthorized"],

@@ -36,6 +36,7 @@ SPEC = ROOT / "openapi" / "openapi.yaml"
 CHECKED_IN = ROOT / "generated" / "go"
 EXAMPLE = ROOT / "examples" / "guide" / "go"
 KEY = "go-client-key"
+ADMIN = "go-client-admin-key"
 #: How long one go command may take: a cold build cache compiles net/http first.
 GO_TIMEOUT = 100
 #: APIs and builtins newer than Go 1.19, which the module must not use (it promises 1.19).
@@ -177,7 +178,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
             "dead": {"url": f"http://127.0.0.1:{free_port()}/mcp", "type": "streamable-http"},
         }
     }
-    with bridge_process(tmp_path_factory.mktemp("go-live"), config, "--api-key", KEY) as bridge:
+    with bridge_process(tmp_path_factory.mktemp("go-live"), config, "--api-key", KEY, "--admin-key", ADMIN) as bridge:
         yield bridge
 
 
@@ -205,7 +206,7 @@ def test_go_client_from_a_live_spec_calls_every_kind_of_operation_and_types_the_
     live: BridgeProcess, live_module: Path, go_env: dict[str, str]
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
-    extra = {"MCP_BRIDGE_URL": live.url, "MCP_BRIDGE_KEY": KEY, "MCP_CLOSED_URL": closed}
+    extra = {"MCP_BRIDGE_URL": live.url, "MCP_BRIDGE_KEY": KEY, "MCP_BRIDGE_ADMIN_KEY": ADMIN, "MCP_CLOSED_URL": closed}
     result = go(go_env, live_module, "test", "-count=1", "-v", "./...", extra=extra)
     assert result.returncode == 0, result.stdout + result.stderr + live.log()[-3000:]
     assert passed(result.stdout) == declared(FIXTURES / "live")

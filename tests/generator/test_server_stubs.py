@@ -80,3 +80,13 @@ def test_a_handler_answers_and_invalid_requests_never_reach_it(stubs: Any) -> No
     wrong_type = client.post("/servers/demo/tools/echo", data="x", content_type="text/plain")
     assert wrong_type.status_code == 415
     assert seen == [{"server": "demo", "tool": "echo", "body": {"text": "hi"}}]
+
+
+def test_a_plain_text_operation_answers_its_handlers_string_as_text(stubs: Any) -> None:
+    def get_metrics(query: dict[str, str], body: Any) -> str:
+        return "# TYPE up gauge\nup 1.0\n"
+
+    answer = stubs.create_app({"getMetrics": get_metrics}).test_client().get("/metrics")
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/plain"
+    assert answer.get_data(as_text=True) == "# TYPE up gauge\nup 1.0\n"

@@ -265,6 +265,10 @@ def test_metrics_need_the_admin_scope(bridge: BridgeProcess) -> None:
     assert refused.status_code == 403
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert requests.get(f"{bridge.url}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10).ok
+    other = requests.post(f"{bridge.url}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
+    assert other.status_code == 405  # as the spec has it: GET (and HEAD) only
+    assert other.headers["Allow"] == "GET, HEAD"
+    assert other.headers["Content-Type"] == "application/problem+json"
 
 
 def test_metrics_move_with_calls(served: tuple[BridgeProcess, int]) -> None:

@@ -343,3 +343,21 @@ func TestAnEventStreamHearsCallsAsTheyFinish(t *testing.T) {
 		t.Fatalf("message: %+v event: %+v", message, event)
 	}
 }
+
+func TestTheMetricsArriveAsPrometheusTextForAnAdminOnly(t *testing.T) {
+	admin := bridge(t, mcpbridge.WithAPIKey(os.Getenv("MCP_BRIDGE_ADMIN_KEY")))
+	if _, err := admin.CallTool("process_data", map[string]interface{}{"input": "counted", "format": "text"}); err != nil {
+		t.Fatal(err)
+	}
+	text, err := admin.API.GetMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, `mcp_bridge_tool_calls_total{server="demo",status="200",tool="process_data"}`) {
+		t.Fatalf("no count of the call in:\n%s", text)
+	}
+	_, err = bridge(t).API.GetMetrics()
+	if problem := problemOf(t, err); problem.Status != 403 {
+		t.Fatalf("a key without the admin scope: want 403, got %d", problem.Status)
+	}
+}
