@@ -16,7 +16,10 @@ differs:
 - ``nginx``: nginx with the shipped config (``deploy/nginx/mcp-bridge.conf``) in front of the
   rich server over Streamable HTTP: a proxy hop that costs next to no CPU, so its gap to
   ``direct`` is what any proxy's hop costs on this machine (the other processes' extra wakeups
-  and cache misses), the floor under the gateway's rows.
+  and cache misses), the floor under the gateway's rows;
+- ``python-splice``: ``bench/splice.py``, a Python process on uvloop passing bytes between the
+  client and the same server without reading them: the floor of a hop that is a Python process,
+  beside nginx's (what the gateway's own work costs is its distance from this row).
 
 The handshake pins the client's ``mode`` and the gateways' upstream ``protocol`` together
 (``targets.HANDSHAKES``): ``newest`` is 2026-07-28, stateless; ``2025`` is the ``initialize``
@@ -62,6 +65,7 @@ from bench.stats import median_of
 from bench.targets import (
     HANDSHAKES,
     ROOT,
+    START_TIMEOUT,
     Endpoint,
     Upstream,
     ensure_fastmcp,
@@ -69,11 +73,11 @@ from bench.targets import (
     running_fastmcp,
     running_http_upstream,
 )
-from harness import descendants, running_nginx
+from harness import accepting, descendants, free_port, running_nginx, started
 
 __all__ = ["TARGETS", "fastmcp_table", "federation_table", "gateway_table", "measure", "processes_for"]
 
-TARGETS = ("direct", "nginx", "gateway-stdio", "gateway-http", "fastmcp", "federation")
+TARGETS = ("direct", "nginx", "python-splice", "gateway-stdio", "gateway-http", "fastmcp", "federation")
 #: The targets that run the bridge: with ``--baseline``, each runs from both trees.
 GATEWAYS = ("gateway-stdio", "gateway-http", "federation")
 METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "errors")
@@ -95,7 +99,7 @@ def _serving(
     root = baseline if tree and baseline is not None else ROOT
     with contextlib.ExitStack() as stack:
         http = None
-        if target in ("direct", "nginx", "gateway-http", "federation"):
+        if target in ("direct", "nginx", "python-splice", "gateway-http", "federation"):
             http = stack.enter_context(running_http_upstream(work)).with_handshake(handshake)
         yield stack.enter_context(_proxy(target, handshake, stdio, http, work, root))
 
@@ -118,6 +122,17 @@ def _proxy(
         assert upstream_port is not None
         with running_nginx(work / f"nginx-{upstream_port}", [upstream_port]) as (port, proc):
             yield f"http://127.0.0.1:{port}/mcp", [proc.pid, *descendants(proc.pid)], [http.pid]
+        return
+    if target == "python-splice":
+        assert http is not None
+        assert http.url is not None
+        assert http.pid is not None
+        upstream_port = urlsplit(http.url).port
+        port = free_port()
+        argv = [sys.executable, "-m", "bench.splice", "--port", str(port), "--upstream", str(upstream_port)]
+        with started("python splice", argv, cwd=ROOT, log=work / f"splice-{port}.log") as proc:
+            proc.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
+            yield f"http://127.0.0.1:{port}/mcp", [proc.pid], [http.pid]
         return
     if target == "federation":
         assert http is not None
@@ -345,6 +360,11 @@ NGINX_NOTE = (
     "- nginx: the shipped nginx config in front of the same server, a hop of next to no CPU:"
     " what any proxy's hop costs the other processes here"
 )
+#: What the Python floor row is, when it ran.
+SPLICE_NOTE = (
+    "- python splice: bench/splice.py, a Python process on uvloop passing the bytes on unread:"
+    " what a hop costs here because it is a Python process, before any work of the gateway's"
+)
 #: How the ratio column is taken, under every table.
 PAIRED_NOTE = "- ÷ baseline: the median of the rounds' own ratios (the targets take turns, one window each per round)"
 #: What the two columns before the errors mean, under every table.
@@ -357,6 +377,7 @@ CEILING_NOTE = (
 
 def gateway_table(result: dict[str, Any]) -> str:
     rows = _compare(result, "nginx", "direct", "nginx → http (a hop's floor)")
+    rows += _compare(result, "python-splice", "direct", "python splice → http (a Python hop's floor)")
     rows += _compare(result, "gateway-stdio", "direct", "gateway → stdio")
     rows += _compare(result, "gateway-http", "direct", "gateway → http")
     notes = [
@@ -364,6 +385,8 @@ def gateway_table(result: dict[str, Any]) -> str:
         " target ≥ 0.8× at every c, gateway CPU ≤ 0.4 ms per call",
         *_notes(result),
     ]
+    if any(row[1].startswith("python splice") for row in rows):
+        notes.insert(1, SPLICE_NOTE)
     if any(row[1].startswith("nginx") for row in rows):
         notes.insert(1, NGINX_NOTE)
     return "\n".join(["## MCP clients: the official SDK client through the gateway's /mcp", "", *_table(rows), *notes])

@@ -59,7 +59,13 @@ def test_split_spreads_calls_over_client_processes() -> None:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize(
     ("baseline", "target"),
-    [("direct", "nginx"), ("direct", "gateway-stdio"), ("direct", "gateway-http"), ("gateway-http", "federation")],
+    [
+        ("direct", "nginx"),
+        ("direct", "python-splice"),
+        ("direct", "gateway-stdio"),
+        ("direct", "gateway-http"),
+        ("gateway-http", "federation"),
+    ],
 )
 def test_gateway_cells_beside_their_baseline(tmp_path: Path, baseline: str, target: str) -> None:
     handshakes = ("newest", "2025")
