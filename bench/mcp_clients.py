@@ -115,24 +115,17 @@ def _proxy(
         yield http.url, [], [http.pid]
         return
     if target == "nginx":
-        assert http is not None
-        assert http.url is not None
-        assert http.pid is not None
-        upstream_port = urlsplit(http.url).port
-        assert upstream_port is not None
+        upstream_port, upstream_pid = _listening(http)
         with running_nginx(work / f"nginx-{upstream_port}", [upstream_port]) as (port, proc):
-            yield f"http://127.0.0.1:{port}/mcp", [proc.pid, *descendants(proc.pid)], [http.pid]
+            yield f"http://127.0.0.1:{port}/mcp", [proc.pid, *descendants(proc.pid)], [upstream_pid]
         return
     if target == "python-splice":
-        assert http is not None
-        assert http.url is not None
-        assert http.pid is not None
-        upstream_port = urlsplit(http.url).port
+        upstream_port, upstream_pid = _listening(http)
         port = free_port()
         argv = [sys.executable, "-m", "bench.splice", "--port", str(port), "--upstream", str(upstream_port)]
         with started("python splice", argv, cwd=ROOT, log=work / f"splice-{port}.log") as proc:
             proc.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
-            yield f"http://127.0.0.1:{port}/mcp", [proc.pid], [http.pid]
+            yield f"http://127.0.0.1:{port}/mcp", [proc.pid], [upstream_pid]
         return
     if target == "federation":
         assert http is not None
@@ -150,6 +143,16 @@ def _proxy(
             asyncio.run(_one_call(url, stdio))
             endpoint.upstream_pids = descendants(endpoint.proc.pid)
         yield url, [endpoint.proc.pid], endpoint.upstream_pids
+
+
+def _listening(http: Upstream | None) -> tuple[int, int]:
+    """The HTTP upstream a floor target stands in front of: its port and its PID."""
+    assert http is not None
+    assert http.url is not None
+    assert http.pid is not None
+    port = urlsplit(http.url).port
+    assert port is not None
+    return port, http.pid
 
 
 async def _one_call(url: str, upstream: Upstream) -> None:

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from bridge.store import Store
 from bridge.store.calls import CallRecord, CallStore
-
-
-@pytest.fixture
-def store(store_target: str) -> Iterator[Store]:
-    with Store.open(store_target) as kept:
-        yield kept
 
 
 def _record(version: int, state: str = "working", expires: str = "2026-12-07T00:00:00+00:00") -> CallRecord:

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from bridge.store import Store
 from bridge.store.changes import versions
 from bridge.store.sessions import KEPT_FOR, OVERLAP, EndedSessionStore, SessionEnds, digest
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def store(store_target: str) -> Iterator[Store]:
-    with Store.open(store_target) as opened:
-        yield opened
+from tests.store.conftest import Clock
 
 
 def recorded(ends: SessionEnds, store: Store, session_id: str) -> None:

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from bridge.store import Store
 from bridge.store.events import EventLogStore, LoggedEvent, Retention
-
-
-@pytest.fixture
-def store(store_target: str) -> Iterator[Store]:
-    with Store.open(store_target) as kept:
-        yield kept
 
 
 def _event(n: int, at: str = "2026-12-06T00:00:00.000+00:00", body: str = "{}") -> LoggedEvent:

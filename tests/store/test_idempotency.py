@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,20 +10,7 @@ from bridge.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, RequestI
 from bridge.gate.idempotency import Answer, Idempotency, fingerprint, keeps, parse_key
 from bridge.store import Store
 from bridge.store.idempotency import KeptAnswer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def store(store_target: str) -> Iterator[Store]:
-    with Store.open(store_target) as opened:
-        yield opened
+from tests.store.conftest import Clock
 
 
 def keep(keys: Idempotency, subject: str, key: str, answer: Answer, print_: str = "p") -> None:

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from bridge.store import KeyRecord, Store
-
-
-@pytest.fixture
-def store(store_target: str) -> Iterator[Store]:
-    with Store.open(store_target) as kept:
-        yield kept
 
 
 def _key(key_id: str, created: str) -> KeyRecord:
