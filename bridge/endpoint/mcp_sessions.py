@@ -19,9 +19,9 @@ server task whose connection starts where the handshake left it (the version neg
 client's capabilities and identity recorded, initialized). Only the subject that opened a
 session may revive it; anything else is answered by the SDK as an unknown session (404). A
 session a client ended (``DELETE``) on an instance is never revived there, and with a store the
-instances share (``bridge.store.sessions``) on none of them: the end is recorded there, an instance asks
-before it revives, and those holding a copy drop it as soon as their change watcher hears of
-it. What a client sets later on one instance (its log level) stays there.
+instances share (``bridge.store.sessions``) on none of them: the end is recorded there, an
+instance asks before it revives, and those holding a copy drop it as soon as their change
+watcher hears of it. What a client sets later on one instance (its log level) stays there.
 """
 
 from __future__ import annotations
