@@ -18,10 +18,10 @@ the Python calls per call (``bench/lean_post.py``). Here the HTTP protocol
   route), the caller's rate is looked at (``CallerRate.allows``, counting nothing: one past it is
   the application's to refuse) and ``LeanMcp.triage`` decides; the rate is charged once it takes
   the request, so a request counts once whichever way it goes. A request it serves runs as a
-  task of its own, counted with uvicorn's (the drain waits for it, and cuts it off as any other), answering through a
-  ``Posted``: its head and first body in one write, with the ``Server``, ``Date`` and
-  ``X-Request-Id`` every answer carries; the request's id and trace context are begun as the
-  observer begins them, and its own time measured as the observer measures it.
+  task of its own, counted with uvicorn's (the drain waits for it, and cuts it off as any other),
+  answering through a ``Posted``: its head and first body in one write, with the ``Server``,
+  ``Date`` and ``X-Request-Id`` every answer carries; the request's id and trace context are
+  begun as the observer begins them, and its own time measured as the observer measures it.
 
 Anything refused or declined at either step (a CORS request, a new or revived session, bad
 credentials, a gate that must wait on another server, ``initialize``, a notification, a
