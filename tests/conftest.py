@@ -1,6 +1,7 @@
 """Fixtures shared by the suite, and the search of every log it wrote for the secrets it used (``tests.leaks``)."""
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,11 @@ _TRACING_LAST = "tests/telemetry/test_tracing.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-xdist hands items out by node id: of items sharing one, a single one runs and the
+    # rest are silently dropped (schemathesis' ``schema.parametrize()`` once cost 42 tests that way).
+    repeated = sorted(nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests share a node id, so pytest-xdist would run one of each: {repeated[:5]}")
     items.sort(key=lambda item: item.nodeid.startswith(_TRACING_LAST))  # stable: the rest keep their order
 
 
