@@ -131,22 +131,23 @@ def _ref_name(schema: Any) -> str | None:
     return None
 
 
-def _streams(document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems) -> bool:
+def _success_media(document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems) -> set[str]:
+    """The media types of the success answer (``200``), without their parameters."""
+    response = (op.get("responses") or {}).get("200")
+    if response is None:
+        return set()
+    content = (_resolve(document, response, f"{where}/responses/200", problems) or {}).get("content") or {}
+    return {media.split(";")[0].strip() for media in content}
+
+
+def _streams(media: set[str]) -> bool:
     """Whether the success answer is an event stream (``text/event-stream`` and no JSON form)."""
-    response = (op.get("responses") or {}).get("200")
-    if response is None:
-        return False
-    content = (_resolve(document, response, f"{where}/responses/200", problems) or {}).get("content") or {}
-    return "text/event-stream" in content and "application/json" not in content
+    return "text/event-stream" in media and "application/json" not in media
 
 
-def _text(document: Mapping[str, Any], op: Mapping[str, Any], where: str, problems: Problems) -> bool:
+def _text(media: set[str]) -> bool:
     """Whether the success answer is plain text (``text/plain`` and no JSON form)."""
-    response = (op.get("responses") or {}).get("200")
-    if response is None:
-        return False
-    content = (_resolve(document, response, f"{where}/responses/200", problems) or {}).get("content") or {}
-    return any(media.split(";")[0].strip() == "text/plain" for media in content) and "application/json" not in content
+    return "text/plain" in media and "application/json" not in media
 
 
 def _json_response(
@@ -202,6 +203,7 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                 continue
             seen_ids[op_id] = where
             response_schema, answers = _json_response(document, op, where, problems)
+            media = _success_media(document, op, where, problems)
             params: dict[str, Param] = {}
             keyed = False
             for index, raw_param in enumerate([*item.get("parameters", []), *op.get("parameters", [])]):
@@ -263,8 +265,8 @@ def build_ir(document: Mapping[str, Any], raw: bytes, problems: Problems) -> Api
                     py_name=py_name,
                     ts_name=camel(py_name),
                     answers=answers,
-                    streams=_streams(document, op, where, problems),
-                    text=_text(document, op, where, problems),
+                    streams=_streams(media),
+                    text=_text(media),
                     idempotency_key=keyed,
                     repeatable=op.get("x-mcp-idempotent") is True,
                 )

@@ -1,11 +1,11 @@
 """What can go wrong in keeping records: the store's own error tree.
 
-A store error stops start-up with one line that names the database and the reason; during a
+A store error stops start-up with one line that names the database and the reason. During a
 request the edges answer it 503 ``store-unavailable`` (``bridge.errors.StoreUnavailable``, with
-``Retry-After``), the reason in the log only, for it names the database; so the tree stands apart
-from ``bridge.errors``. Driver errors (``sqlite3.Error``, and ``OSError`` while
-the file is made; ``psycopg.Error``) are translated into it where they enter, in the engine's
-module, ``from exc``.
+``Retry-After``) and log the reason, which names the database: the tree stands apart from
+``bridge.errors`` so that no message of it reaches a caller. Driver errors (``sqlite3.Error``, and
+``OSError`` while the file is made; ``psycopg.Error``) are translated into it where they enter, in
+the engine's module, ``from exc``.
 
 ::
 
