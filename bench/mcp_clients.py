@@ -19,7 +19,10 @@ differs:
   and cache misses), the floor under the gateway's rows;
 - ``python-splice``: ``bench/splice.py``, a Python process on uvloop passing bytes between the
   client and the same server without reading them: the floor of a hop that is a Python process,
-  beside nginx's (what the gateway's own work costs is its distance from this row).
+  beside nginx's (what the gateway's own work costs is its distance from this row);
+- ``python-forward``: ``bench/forward.py``, a Python process that parses each request and answer
+  (HTTP and JSON-RPC) and renumbers the request, and does nothing else: the floor of a Python
+  hop that reads what it forwards, as any gateway must.
 
 The handshake pins the client's ``mode`` and the gateways' upstream ``protocol`` together
 (``targets.HANDSHAKES``): ``newest`` is 2026-07-28, stateless; ``2025`` is the ``initialize``
@@ -77,10 +80,12 @@ from harness import accepting, descendants, free_port, running_nginx, started
 
 __all__ = ["TARGETS", "fastmcp_table", "federation_table", "gateway_table", "measure", "processes_for"]
 
-TARGETS = ("direct", "nginx", "python-splice", "gateway-stdio", "gateway-http", "fastmcp", "federation")
+TARGETS = ("direct", "nginx", "python-splice", "python-forward", "gateway-stdio", "gateway-http", "fastmcp", "federation")
 #: The targets that run the bridge: with ``--baseline``, each runs from both trees.
 GATEWAYS = ("gateway-stdio", "gateway-http", "federation")
 METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "errors")
+#: The floors that are Python processes, by target: the module each runs.
+PYTHON_HOPS = {"python-splice": "bench.splice", "python-forward": "bench.forward"}
 #: The concurrency from which a cell splits its calls over two client processes.
 SPLIT_AT = 32
 
@@ -99,7 +104,7 @@ def _serving(
     root = baseline if tree and baseline is not None else ROOT
     with contextlib.ExitStack() as stack:
         http = None
-        if target in ("direct", "nginx", "python-splice", "gateway-http", "federation"):
+        if target in ("direct", "nginx", *PYTHON_HOPS, "gateway-http", "federation"):
             http = stack.enter_context(running_http_upstream(work)).with_handshake(handshake)
         yield stack.enter_context(_proxy(target, handshake, stdio, http, work, root))
 
@@ -119,11 +124,12 @@ def _proxy(
         with running_nginx(work / f"nginx-{upstream_port}", [upstream_port]) as (port, proc):
             yield f"http://127.0.0.1:{port}/mcp", [proc.pid, *descendants(proc.pid)], [upstream_pid]
         return
-    if target == "python-splice":
+    if target in PYTHON_HOPS:
         upstream_port, upstream_pid = _listening(http)
         port = free_port()
-        argv = [sys.executable, "-m", "bench.splice", "--port", str(port), "--upstream", str(upstream_port)]
-        with started("python splice", argv, cwd=ROOT, log=work / f"splice-{port}.log") as proc:
+        module = PYTHON_HOPS[target]
+        argv = [sys.executable, "-m", module, "--port", str(port), "--upstream", str(upstream_port)]
+        with started(target, argv, cwd=ROOT, log=work / f"{target}-{port}.log") as proc:
             proc.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
             yield f"http://127.0.0.1:{port}/mcp", [proc.pid], [upstream_pid]
         return
@@ -368,6 +374,11 @@ SPLICE_NOTE = (
     "- python splice: bench/splice.py, a Python process on uvloop passing the bytes on unread:"
     " what a hop costs here because it is a Python process, before any work of the gateway's"
 )
+#: What the Python floor that parses is, when it ran.
+FORWARD_NOTE = (
+    "- python forward: bench/forward.py, a Python process that parses each request and answer"
+    " (HTTP, JSON-RPC), renumbers the request and does nothing else: the least a Python gateway can cost"
+)
 #: How the ratio column is taken, under every table.
 PAIRED_NOTE = "- ÷ baseline: the median of the rounds' own ratios (the targets take turns, one window each per round)"
 #: What the two columns before the errors mean, under every table.
@@ -381,6 +392,7 @@ CEILING_NOTE = (
 def gateway_table(result: dict[str, Any]) -> str:
     rows = _compare(result, "nginx", "direct", "nginx → http (a hop's floor)")
     rows += _compare(result, "python-splice", "direct", "python splice → http (a Python hop's floor)")
+    rows += _compare(result, "python-forward", "direct", "python forward → http (a parsing Python hop's floor)")
     rows += _compare(result, "gateway-stdio", "direct", "gateway → stdio")
     rows += _compare(result, "gateway-http", "direct", "gateway → http")
     notes = [
@@ -388,6 +400,8 @@ def gateway_table(result: dict[str, Any]) -> str:
         " target ≥ 0.8× at every c, gateway CPU ≤ 0.4 ms per call",
         *_notes(result),
     ]
+    if any(row[1].startswith("python forward") for row in rows):
+        notes.insert(1, FORWARD_NOTE)
     if any(row[1].startswith("python splice") for row in rows):
         notes.insert(1, SPLICE_NOTE)
     if any(row[1].startswith("nginx") for row in rows):

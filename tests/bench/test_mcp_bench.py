@@ -62,6 +62,7 @@ def test_split_spreads_calls_over_client_processes() -> None:
     [
         ("direct", "nginx"),
         ("direct", "python-splice"),
+        ("direct", "python-forward"),
         ("direct", "gateway-stdio"),
         ("direct", "gateway-http"),
         ("gateway-http", "federation"),
