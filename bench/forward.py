@@ -5,13 +5,14 @@ each to a connection of its own to 127.0.0.1:U, as ``bench.splice`` does, but it
 request and answer (httptools) and every JSON body (orjson): a request's ``id`` is replaced by
 one of the hop's own and its answer gets the caller's back, as any gateway must do to share
 upstream connections among its callers. Event streams and other bodies pass through as they
-come, the answer among an event stream's events given its id back too. That is all: no auth, no routing, no check of anything, every step a callback of the
-parser with no task or coroutine, so no gateway that understands what it forwards can cost less
-in Python. ``bench.mcp_clients`` runs it (target ``python-forward``) beside ``python-splice`` and
-``nginx`` in front of the same upstream.
+come, the answer among an event stream's events given its id back too. That is all: no auth, no
+routing, no check of anything, every step a callback of the parser with no task or coroutine,
+so no gateway that understands what it forwards can cost less in Python. ``bench.mcp_clients``
+runs it (target ``python-forward``) beside ``python-splice`` and ``nginx`` in front of the same
+upstream.
 
 HTTP/1.1 answers come in the order of their requests, so each connection keeps the callers'
-ids in a queue (with the hop's own), one per request sent on, and the answer being read is the first's.
+ids in a queue (with the hop's own), one per request sent on: the answer being read is the first's.
 """
 
 from __future__ import annotations

@@ -80,12 +80,12 @@ from harness import accepting, descendants, free_port, running_nginx, started
 
 __all__ = ["TARGETS", "fastmcp_table", "federation_table", "gateway_table", "measure", "processes_for"]
 
-TARGETS = ("direct", "nginx", "python-splice", "python-forward", "gateway-stdio", "gateway-http", "fastmcp", "federation")
+#: The floors that are Python processes, by target: the module each runs.
+PYTHON_HOPS = {"python-splice": "bench.splice", "python-forward": "bench.forward"}
+TARGETS = ("direct", "nginx", *PYTHON_HOPS, "gateway-stdio", "gateway-http", "fastmcp", "federation")
 #: The targets that run the bridge: with ``--baseline``, each runs from both trees.
 GATEWAYS = ("gateway-stdio", "gateway-http", "federation")
 METRICS = ("rps", "p50_ms", "p99_ms", "proxy_cpu_ms", "upstream_cpu_ms", "client_cpu_ms", "errors")
-#: The floors that are Python processes, by target: the module each runs.
-PYTHON_HOPS = {"python-splice": "bench.splice", "python-forward": "bench.forward"}
 #: The concurrency from which a cell splits its calls over two client processes.
 SPLIT_AT = 32
 

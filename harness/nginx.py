@@ -1,9 +1,9 @@
 """nginx in front of bridge instances, as deployed: the shipped ``deploy/nginx/mcp-bridge.conf``
 with the ports of this run, under a prefix of its own, started and stopped by its PID.
 
-The shipped file is changed in two places only: its upstream's ``server`` lines (one per
-instance given, each keeping the shipped parameters) and its ``listen`` address. Everything
-else, timeouts, buffering, retries, is what operators run.
+The shipped file is changed in two places only: its upstreams' ``server`` lines (one per
+instance given in each upstream, each keeping the shipped parameters) and its ``listen``
+address. Everything else, timeouts, buffering, retries, balancing, is what operators run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "mcp-bridge.conf"
 #: Seconds nginx may take to accept connections.
 START_TIMEOUT = 10.0
-_SERVER_LINE = re.compile(r"^\s*server 127\.0\.0\.1:\d+ .*$", re.MULTILINE)
+#: One upstream's server lines, together.
+_SERVER_LINES = re.compile(r"(?:^[ \t]*server 127\.0\.0\.1:\d+ .*\n)+", re.MULTILINE)
 _LISTEN = re.compile(r"listen 127\.0\.0\.1:\d+;")
 
 _MAIN = """\
@@ -51,12 +52,14 @@ http {{
 def deployed_config(instances: Sequence[int], listen: int) -> str:
     """The shipped config, balancing over the bridges on ``instances`` and listening on ``listen``."""
     text = SHIPPED_CONFIG.read_text(encoding="utf-8")
-    lines = list(_SERVER_LINE.finditer(text))
-    if not lines:
+
+    def servers(block: re.Match[str]) -> str:
+        template = block.group(0).splitlines()[0]
+        return "".join(template.replace(template.split()[1], f"{LOOPBACK}:{port}", 1) + "\n" for port in instances)
+
+    text, upstreams = _SERVER_LINES.subn(servers, text)
+    if not upstreams:
         raise RuntimeError(f"{SHIPPED_CONFIG} has no upstream server lines")
-    template = lines[0].group(0)
-    servers = "\n".join(template.replace(template.split()[1], f"{LOOPBACK}:{port}", 1) for port in instances)
-    text = text[: lines[0].start()] + servers + text[lines[-1].end() :]
     text, listens = _LISTEN.subn(f"listen {LOOPBACK}:{listen};", text)
     if listens != 1:
         raise RuntimeError(f"{SHIPPED_CONFIG} should listen on one loopback address, not {listens}")

@@ -135,36 +135,23 @@ class RelayBase:
     """What every relay to a client keeps: the progress token and log level the request asked for,
     its generation, and the notifications on their way, which ``flushed`` waits for."""
 
+    # What ``bridge.model.Relay`` asks, as attributes: every call through a relay reads each of them
+    # once, and an attribute costs no call (``_asked`` keeps them in step with the token and level).
+    detached = False
+    input_responses: JSON | None = None
+    request_state: str | None = None
+
     def __init__(self, token: Any, level: str | None, modern: bool) -> None:
-        self._token = token
-        self._level = level
-        self._modern = modern
+        self._asked(token, level)
+        self._modern = self.takes_input_required = modern
         self._unsent = 0  # notifications on their way to the client
         self._sent: anyio.Event | None = None
 
-    @property
-    def wants_progress(self) -> bool:
-        return self._token is not None
-
-    @property
-    def detached(self) -> bool:
-        return False
-
-    @property
-    def log_level(self) -> str | None:
-        return self._level
-
-    @property
-    def takes_input_required(self) -> bool:
-        return self._modern
-
-    @property
-    def input_responses(self) -> JSON | None:
-        return None
-
-    @property
-    def request_state(self) -> str | None:
-        return None
+    def _asked(self, token: Any, level: str | None) -> None:
+        """What the request asked for: progress under ``token`` (None: none), logs from ``level`` (None: none)."""
+        self._token = token
+        self.wants_progress = token is not None
+        self.log_level = level
 
     async def _sending(self, notification: Awaitable[None]) -> None:
         """Send one notification, counted among those ``flushed`` waits for."""
@@ -199,9 +186,9 @@ class CallerRelay(RelayBase):
         super().__init__(meta.get("progress_token"), level if isinstance(level, str) else None, modern)
         params = ctx.params or {}
         answers = params.get("inputResponses")
-        self._answers: JSON | None = answers if isinstance(answers, dict) else None
+        self.input_responses = answers if isinstance(answers, dict) else None
         state = params.get("requestState")
-        self._state = state if isinstance(state, str) else None
+        self.request_state = state if isinstance(state, str) else None
         #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
         self.held: Held[CallerRelay] | None = None
         self._live = True  # False while held: the request it came with has been answered
@@ -210,18 +197,9 @@ class CallerRelay(RelayBase):
         """Reach the client through ``ctx``, the request that resumed the held call."""
         self._ctx = ctx
         meta = ctx.meta or {}
-        self._token = meta.get("progress_token")
         level = meta.get(types.LOG_LEVEL_META_KEY)
-        self._level = level if isinstance(level, str) else None
+        self._asked(meta.get("progress_token"), level if isinstance(level, str) else None)
         self._live = True
-
-    @property
-    def input_responses(self) -> JSON | None:
-        return self._answers
-
-    @property
-    def request_state(self) -> str | None:
-        return self._state
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self._token is not None:

@@ -101,7 +101,7 @@ class _Stamp:
     holds ``apply`` to the stamp itself at both revisions.
     """
 
-    __slots__ = ("defaults", "fixed", "headers", "names", "of")
+    __slots__ = ("_named", "defaults", "fixed", "headers", "names", "of")
 
     def __init__(self, stamp: Callable[[dict[str, Any], Any], None], method: str) -> None:
         self.of = stamp
@@ -115,6 +115,8 @@ class _Stamp:
         named_opts: dict[str, Any] = {}
         stamp(named, named_opts)
         self.names = MCP_NAME_HEADER in (named_opts.get("headers") or {})
+        #: The headers of a request that names ``name`` (with no Mcp-Param-*), by name.
+        self._named: dict[str, dict[str, str]] = {}
         #: The keys set whatever the request holds, and those set only where it has none.
         self.fixed: dict[str, Any] | None = None
         self.defaults: dict[str, Any] = {}
@@ -144,20 +146,29 @@ class _Stamp:
             raise TypeError(f"a request's _meta must be an object, not {type(meta).__name__}")
         return {**params, "_meta": stamped}
 
-    def headers_for(self, session: ClientSession, method: str, params: Mapping[str, Any]) -> dict[str, str]:
-        """The headers the stamp adds to this request."""
+    def headers_for(self, session: ClientSession, method: str, params: Mapping[str, Any]) -> Mapping[str, str]:
+        """The headers the stamp adds to this request (not to be changed: the same few are kept)."""
         if not self.names:
             return self.headers
-        headers = dict(self.headers)
         name_key = NAME_BEARING_METHODS.get(method)
-        if name_key is not None and isinstance(name := params.get(name_key), str):
-            headers[MCP_NAME_HEADER] = encode_header_value(name)
-        if method == "tools/call" and isinstance(name := params.get("name"), str):
-            headers.update(session._resolve_param_headers(name, params.get("arguments") or {}))
-        return headers
+        name = params.get(name_key) if name_key is not None else None
+        if not isinstance(name, str):
+            return self.headers
+        named = self._named.get(name)
+        if named is None:  # the same few names come again and again: each is encoded once
+            if len(self._named) >= NAMES_KEPT:
+                self._named.clear()
+            named = self._named[name] = {**self.headers, MCP_NAME_HEADER: encode_header_value(name)}
+        # A tool whose input schema maps arguments to headers (x-mcp-header) gets its Mcp-Param-*
+        # too; the session keeps each listed tool's map, empty for nearly all.
+        if method == "tools/call" and session._x_mcp_header_maps.get(name):
+            return {**named, **session._resolve_param_headers(name, params.get("arguments") or {})}
+        return named
 
 
 _MARK: Final = object()
+#: Names whose headers one stamp keeps (``headers_for``): a catalog's tools, many times over.
+NAMES_KEPT: Final = 1024
 
 
 class LeanRequests:
@@ -186,7 +197,7 @@ class LeanRequests:
 
     def stamped(
         self, method: str, params: dict[str, Any], headers: bool = True
-    ) -> tuple[dict[str, Any], dict[str, str]]:
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
         """``params`` with the SDK session's stamp for ``method``, and the headers it adds (HTTP's;
         none asked for with ``headers`` false). A ``tools/call`` declares no tasks extension."""
         session = self._session

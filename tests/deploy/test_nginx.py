@@ -1,13 +1,15 @@
 """Three ``mcp-bridge serve`` processes on one store behind a real nginx running the shipped config.
 
 What the deployment guide promises: calls are spread over every instance, a registration made
-through the balancer is kept in the shared store, and when one instance is killed (``kill -9``)
-only the requests in flight on it fail: nginx never sends a POST twice, and sends later
-requests to the instances left.
+through the balancer is kept in the shared store, a 2025-era MCP session's requests reach one
+instance (so its client's answer to a question asked mid-call reaches the call), and when one
+instance is killed (``kill -9``) only the requests in flight on it fail: nginx never sends a
+POST twice, and sends later requests to the instances left.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -21,20 +23,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
 import requests
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from websockets.sync.client import connect
 
 from harness import poll, running_nginx
 from tests.deploy.killed import only_in_flight_failed
 from tests.events.sse import Message, SseClient
 from tests.servers.launch import RICH_SERVER
-from tests.support import BridgeProcess, bridge_process
+from tests.support import ROOT, BridgeProcess, bridge_process
 
 KEY = "nginx-key"
 ADMIN = "nginx-admin-key"
 INSTANCES = 3
-SERVERS = {"mcpServers": {"rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio", "--name", "rich"]}}}
+RELAY = {"command": sys.executable, "args": ["-m", "tests.servers.relay_server", "--legacy"], "cwd": str(ROOT)}
+SERVERS = {
+    "mcpServers": {
+        "rich": {"command": sys.executable, "args": [str(RICH_SERVER), "stdio", "--name", "rich"]},
+        "relay": RELAY,  # a 2025-era server whose tool asks its caller mid-call
+    }
+}
+#: What every instance seals 2025-era session ids with, so that any of them serves any session.
+SESSION_SECRET = "one secret for every instance behind the balancer, 56 bytes"
 #: Client threads sending calls one after another while an instance is killed.
 LOAD_THREADS = 8
 
@@ -50,7 +65,10 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("deploy")
     store = root / "store.db"
+    secret = root / "session-secret"
+    secret.write_text(SESSION_SECRET)
     args = ("--api-key", KEY, "--admin-key", ADMIN, "--allow-stdio-registration", "--registry", str(store))
+    args += ("--session-secret-file", str(secret))
     with ExitStack() as stack:
         # One at a time: the first creates and migrates the store the others open.
         instances = [stack.enter_context(bridge_process(root / f"b{i}", SERVERS, *args)) for i in range(INSTANCES)]
@@ -75,6 +93,36 @@ def test_tool_calls_through_nginx_are_spread_over_all_three_instances(deployment
     seen = [upstream_pid(deployment.url) for _ in range(INSTANCES * 4)]
     assert set(seen) == own
     assert all(seen.count(pid) >= 2 for pid in own)  # round robin, not one favourite
+
+
+def test_a_2025_session_s_answers_to_mid_call_questions_reach_the_instance_holding_the_call(
+    deployment: Deployment,
+) -> None:
+    """Each call asks its caller a question on the call's own stream; the answer is a POST of its own,
+    which round robin would send to another instance, where no call awaits it."""
+    asked: list[str] = []
+
+    async def elicit(_ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"answer": f"Ada {len(asked)}"})
+
+    async def run() -> list[str]:
+        async with (
+            create_mcp_http_client(headers={"X-API-Key": KEY}) as http,
+            Client(
+                streamable_http_client(f"{deployment.url}/mcp", http_client=http),
+                mode="legacy",
+                elicitation_callback=elicit,
+            ) as client,
+        ):
+            answers = []
+            for n in range(1, 7):
+                result = await asyncio.wait_for(client.call_tool("relay.ask", {"question": f"Name {n}?"}), 20)
+                answers.append(result.content[0].text if isinstance(result.content[0], types.TextContent) else "")
+            return answers
+
+    assert asyncio.run(run()) == [f"Name {n}? -> Ada {n}" for n in range(1, 7)]
+    assert asked == [f"Name {n}?" for n in range(1, 7)]
 
 
 def test_an_event_stream_through_nginx_arrives_unbuffered(deployment: Deployment) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import mcp_types as types
 import pytest
-from mcp.client.session import _make_handshake_stamp, _make_modern_stamp
+from mcp.client.session import ClientSession, _make_handshake_stamp, _make_modern_stamp
 from mcp.shared.inbound import MCP_NAME_HEADER
 
 from bridge.upstream.lean_calls import LeanRequests, _Stamp, _without_tasks
@@ -29,17 +29,19 @@ Stamp = Callable[[dict[str, Any], Any], None]
 
 
 class _Session:
-    """What ``headers_for`` asks of a session: its ``Mcp-Param-*`` headers for a tool call."""
+    """What ``headers_for`` asks of a session: its ``Mcp-Param-*`` headers for a tool call, made by the
+    SDK session's own method from the argument→header map it keeps per listed tool (``weather``
+    mirrors its ``city``; ``echo`` mirrors nothing; ``greet`` was never listed)."""
 
-    @staticmethod
-    def _resolve_param_headers(name: str, arguments: Mapping[str, Any]) -> dict[str, str]:
-        if name != "weather":
-            return {}
-        return {"Mcp-Param-City": str(arguments.get("city", ""))}
+    def __init__(self) -> None:
+        self._x_mcp_header_maps: dict[str, dict[tuple[str, ...], str]] = {"echo": {}, "weather": {("city",): "City"}}
+
+    def _resolve_param_headers(self, name: str, arguments: Mapping[str, Any]) -> dict[str, str]:
+        return ClientSession._resolve_param_headers(self, name, arguments)  # type: ignore[arg-type]
 
 
 def _stamps() -> dict[str, Stamp]:
-    resolve = _Session._resolve_param_headers
+    resolve = _Session()._resolve_param_headers
     return {
         "2026-07-28": _make_modern_stamp(MODERN, INFO, CAPABILITIES, resolve),
         "2026-07-28 with a log level": _make_modern_stamp(MODERN, INFO, CAPABILITIES, resolve, log_level="info"),
