@@ -12,7 +12,8 @@ Other test packages use the fixtures by importing them into their ``conftest.py`
     from tests.harness.postgres import postgres_cluster, postgres_url  # noqa: F401  (fixtures)
 
 ``postgres_cluster`` is session-scoped; ``postgres_url`` is a new, empty database per test,
-dropped after it.
+dropped after it. A test process killed before the session's end leaves no cluster running: a
+reaper (``tests.harness.reaper``) stops it by its PID once the process is gone.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import psycopg
 import pytest
 
 from harness import free_port
+from tests.harness.reaper import watch
 from tests.leaks import secret
 
 __all__ = ["PostgresCluster", "pg_bin", "postgres_cluster", "postgres_url"]
@@ -184,9 +186,12 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    reaper = watch(cluster.pid, folder)  # stops the cluster if this process dies before the end below
     try:
         yield cluster
     finally:
+        reaper.kill()
+        reaper.wait()
         cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
