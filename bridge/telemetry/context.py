@@ -89,6 +89,13 @@ class RequestContext:
         """What an upstream request's ``_meta`` carries of this request."""
         return {TRACEPARENT: self.traceparent, REQUEST_ID_META: self.request_id}
 
+    def header_fields(self) -> bytes:
+        """The same as an upstream HTTP request's header fields (``traceparent``, ``X-Request-Id``),
+        written: what reads HTTP (another bridge, a traced server, a proxy's log) continues this
+        request without reading its body. Both values are safe in a header: the id is checked
+        (``_SAFE_ID``), the trace context made here."""
+        return f"{TRACEPARENT}: {self.traceparent}\r\n{REQUEST_ID_HEADER}: {self.request_id}\r\n".encode()
+
 
 def request_id_of(given: bytes | None) -> bytes:
     """The ``X-Request-Id`` an answer carries for a request that sent ``given`` (None: none): its own

@@ -48,6 +48,7 @@ from mcp_types.jsonrpc import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from bridge.telemetry import REQUEST_ID_HEADER, TRACEPARENT, current
 from bridge.upstream.http import LeanTransport, PooledBody
 from bridge.upstream.lean_calls import LeanRequests, cancellation, error_of
 from bridge.upstream.relaying import BackChannel
@@ -107,6 +108,9 @@ class HttpChannel(LeanRequests):
             (b"host", parsed.netloc),
             *((k.encode("latin-1"), v.encode("latin-1")) for k, v in fixed.items()),
         ]
+        #: Whether requests name the bridge's request they serve in headers: not when the
+        #: configured headers set either field themselves (theirs go as configured).
+        self._named = not {TRACEPARENT, REQUEST_ID_HEADER} & fixed.keys()
         #: The request line and the fixed headers, as written (``_head``); None until first used.
         self._prefix: bytes | None = None
         #: Stamps' headers as written, by the stamp (``_stamp_fields``).
@@ -175,11 +179,14 @@ class HttpChannel(LeanRequests):
         return True
 
     def _head(self, stamped: Mapping[str, str], length: int) -> bytes:
-        """A POST's head; answers and notifications carry no stamp, only the negotiated version (as the SDK's)."""
+        """A POST's head; answers and notifications carry no stamp, only the negotiated version (as the SDK's).
+        Each names the bridge's request it serves, as its ``_meta`` does (``RequestContext.header_fields``)."""
         prefix = self._prefix
         if prefix is None:  # made on first use: a bad configured header fails a request, as it always has
             prefix = self._prefix = request_line(b"POST", self._target) + header_fields(self._fixed)
         head = prefix + b"content-length: %d\r\n" % length
+        if self._named and (context := current.get()) is not None:
+            head += context.header_fields()
         session = self._transport.session_id
         if session is not None:
             head += header_fields([(b"mcp-session-id", session.encode("latin-1"))])

@@ -1,0 +1,90 @@
+"""A request through two bridges in federation (A → B → server) is one request: one id, one trace.
+
+Bridge B fronts the ``meta`` server (its tool answers with the ``_meta`` its request carried);
+bridge A's one upstream is B's ``/mcp``. A's upstream requests name the request they serve in
+their headers (``traceparent``, ``X-Request-Id``) as in their ``_meta``, so B, which reads HTTP
+headers before any body, logs A's request id and continues A's trace: what the server behind B
+sees, and B's own log line, name the caller's request as A's do.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from harness import poll
+from tests.support import BridgeProcess, bridge_process
+
+META_SERVER = Path(__file__).resolve().parents[1] / "servers" / "meta_server.py"
+A_KEY = "federated-front-key"
+B_KEY = "federated-back-key"
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT = f"00-{CALLER_TRACE}-b7ad6b7169203331-01"
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BridgeProcess, BridgeProcess]]:
+    root = tmp_path_factory.mktemp("federated")
+    back_config = {"mcpServers": {"meta": {"command": sys.executable, "args": [str(META_SERVER)]}}}
+    with bridge_process(root / "b", back_config, "--api-key", B_KEY, "--log-format", "json") as back:
+        entry = {"url": f"{back.url}/mcp", "headers": {"Authorization": f"Bearer {B_KEY}"}}
+        with bridge_process(root / "a", {"mcpServers": {"b": entry}}, "--api-key", A_KEY) as front:
+            yield front, back
+
+
+def _logged(bridge: BridgeProcess, request_id: str) -> dict[str, Any] | None:
+    for line in bridge.log().splitlines():
+        entry: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
+        if entry.get("requestId") == request_id and entry.get("logger") == "bridge.access":
+            return entry
+    return None
+
+
+def _seen_upstream(response: requests.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    meta: dict[str, Any] = json.loads(response.json()["content"][0]["text"])
+    return meta
+
+
+def test_a_rest_call_through_both_bridges_is_one_request_with_one_trace(
+    front: tuple[BridgeProcess, BridgeProcess],
+) -> None:
+    a, b = front
+    headers = {"Authorization": f"Bearer {A_KEY}", "X-Request-Id": "federated-1", "traceparent": TRACEPARENT}
+    response = requests.post(f"{a.url}/servers/b/tools/meta", json={}, headers=headers, timeout=30)
+    seen = _seen_upstream(response)
+    assert response.headers["X-Request-Id"] == "federated-1"
+    # Behind B, the caller's id, and the caller's trace continued by A, then by B (a span of B's own).
+    assert seen["mcp-rest-bridge/requestId"] == "federated-1"
+    version, trace, parent, flags = seen["traceparent"].split("-")
+    assert (version, trace, flags) == ("00", CALLER_TRACE, "01")
+    assert parent != TRACEPARENT.split("-")[2]  # not A's caller's span: B's, under A's
+    entry = poll(lambda: _logged(b, "federated-1"), 10, what="B's access line naming federated-1")
+    assert entry["message"].startswith("POST /mcp tools/call 200 ")
+
+
+def test_a_call_without_an_id_gets_the_one_a_made_at_b_too(front: tuple[BridgeProcess, BridgeProcess]) -> None:
+    a, b = front
+    response = requests.post(f"{a.url}/servers/b/tools/meta", json={}, headers={"X-API-Key": A_KEY}, timeout=30)
+    seen = _seen_upstream(response)
+    made = response.headers["X-Request-Id"]  # A's own, as no id was sent
+    assert seen["mcp-rest-bridge/requestId"] == made
+    assert seen["traceparent"].split("-")[1] == made  # a trace A started, its id the request's
+    poll(lambda: _logged(b, made), 10, what=f"B's access line naming {made}")
+
+
+def test_plain_json_rpc_to_a_reaches_b_as_the_same_request(front: tuple[BridgeProcess, BridgeProcess]) -> None:
+    a, b = front
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "b.meta", "arguments": {}}}
+    headers = {"X-API-Key": A_KEY, "X-Request-Id": "federated-rpc"}
+    response = requests.post(f"{a.url}/mcp", json=call, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    seen = json.loads(response.json()["result"]["content"][0]["text"])
+    assert seen["mcp-rest-bridge/requestId"] == "federated-rpc"
+    poll(lambda: _logged(b, "federated-rpc"), 10, what="B's access line naming federated-rpc")
