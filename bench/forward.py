@@ -17,15 +17,15 @@ ids in a queue (with the hop's own), one per request sent on: the answer being r
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 from collections import deque
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import httptools
 import orjson
-import uvloop
+
+from bench.splice import Joining, run
 
 __all__ = ["main"]
 
@@ -121,41 +121,20 @@ class _Outbound(asyncio.Protocol):
         self._client.close()
 
 
-class _Inbound(asyncio.Protocol):
+class _Inbound(Joining):
     """The client side: each request parsed, its id replaced, and sent on to the upstream."""
 
     def __init__(self, upstream_port: int) -> None:
-        self._port = upstream_port
+        super().__init__(upstream_port)
         self._host = b"127.0.0.1:%d" % upstream_port
-        self._upstream: asyncio.Transport | None = None
-        self._early: list[bytes] = []
-        self._gone = False
         self._callers: deque[tuple[Any, str | None]] = deque()
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._fields: list[bytes] = []
         self._body: list[bytes] = []
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        client = cast(asyncio.Transport, transport)  # uvloop's TCP transport, which is not a subclass
-        asyncio.get_running_loop().create_task(self._join(client))
-
-    async def _join(self, client: asyncio.Transport) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            upstream, _ = await loop.create_connection(
-                lambda: _Outbound(client, self._callers), "127.0.0.1", self._port
-            )
-        except OSError:
-            client.close()
-            return
-        if self._gone:
-            upstream.close()
-            return
-        for data in self._early:
-            upstream.write(data)
-        self._early.clear()
-        self._upstream = upstream
+    def outbound(self, client: asyncio.Transport) -> asyncio.Protocol:
+        return _Outbound(client, self._callers)
 
     def data_received(self, data: bytes) -> None:
         self._parser.feed_data(data)
@@ -187,32 +166,11 @@ class _Inbound(asyncio.Protocol):
                 body = orjson.dumps(message)
         self._callers.append(caller)
         head = self._parser.get_method() + b" " + self._url + b" HTTP/1.1\r\nhost: " + self._host + b"\r\n"
-        self._send(head + b"".join(self._fields) + b"content-length: %d\r\n\r\n" % len(body) + body)
-
-    def _send(self, data: bytes) -> None:
-        if self._upstream is None:
-            self._early.append(data)
-        else:
-            self._upstream.write(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._gone = True
-        if self._upstream is not None:
-            self._upstream.close()
-
-
-async def _serve(port: int, upstream_port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(lambda: _Inbound(upstream_port), "127.0.0.1", port)
-    async with server:
-        await server.serve_forever()
+        self.send(head + b"".join(self._fields) + b"content-length: %d\r\n\r\n" % len(body) + body)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True, help="port to listen on (127.0.0.1)")
-    parser.add_argument("--upstream", type=int, required=True, help="port of the upstream (127.0.0.1)")
-    args = parser.parse_args()
-    uvloop.run(_serve(args.port, args.upstream))
+    run(_Inbound, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

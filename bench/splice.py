@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from typing import cast
 
 import uvloop
 
-__all__ = ["main"]
+__all__ = ["Joining", "main", "run"]
 
 
 class _Outbound(asyncio.Protocol):
@@ -33,14 +34,19 @@ class _Outbound(asyncio.Protocol):
         self._client.close()
 
 
-class _Inbound(asyncio.Protocol):
-    """The client side: what it sends before its upstream connection is made is held, then passed on."""
+class Joining(asyncio.Protocol):
+    """A client's connection joined to one of its own to the upstream (made by ``outbound``): what
+    is ``send`` before that connection is made is held, then passed on. ``bench.forward`` joins so too."""
 
     def __init__(self, upstream_port: int) -> None:
         self._port = upstream_port
         self._upstream: asyncio.Transport | None = None
         self._early: list[bytes] = []
         self._gone = False
+
+    def outbound(self, client: asyncio.Transport) -> asyncio.Protocol:
+        """The protocol of the upstream side, which answers ``client``."""
+        return _Outbound(client)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         client = cast(asyncio.Transport, transport)  # uvloop's TCP transport, which is not a subclass
@@ -49,7 +55,7 @@ class _Inbound(asyncio.Protocol):
     async def _join(self, client: asyncio.Transport) -> None:
         loop = asyncio.get_running_loop()
         try:
-            upstream, _ = await loop.create_connection(lambda: _Outbound(client), "127.0.0.1", self._port)
+            upstream, _ = await loop.create_connection(lambda: self.outbound(client), "127.0.0.1", self._port)
         except OSError:
             client.close()
             return
@@ -61,7 +67,8 @@ class _Inbound(asyncio.Protocol):
         self._early.clear()
         self._upstream = upstream
 
-    def data_received(self, data: bytes) -> None:
+    def send(self, data: bytes) -> None:
+        """Pass ``data`` to the upstream (held until its connection is made)."""
         if self._upstream is None:
             self._early.append(data)
         else:
@@ -73,18 +80,31 @@ class _Inbound(asyncio.Protocol):
             self._upstream.close()
 
 
-async def _serve(port: int, upstream_port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(lambda: _Inbound(upstream_port), "127.0.0.1", port)
-    async with server:
-        await server.serve_forever()
+class _Inbound(Joining):
+    """The client side: what it sends is passed on unread."""
+
+    def data_received(self, data: bytes) -> None:
+        self.send(data)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(inbound: Callable[[int], asyncio.Protocol], description: str) -> None:
+    """Accept connections on ``--port`` with protocols ``inbound(upstream_port)`` until stopped."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True, help="where to accept connections (127.0.0.1)")
     parser.add_argument("--upstream", type=int, required=True, help="the port on 127.0.0.1 to join each to")
     args = parser.parse_args()
-    uvloop.run(_serve(args.port, args.upstream))
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: inbound(args.upstream), "127.0.0.1", args.port)
+        async with server:
+            await server.serve_forever()
+
+    uvloop.run(serve())
+
+
+def main() -> None:
+    run(_Inbound, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
