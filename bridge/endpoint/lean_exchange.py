@@ -152,7 +152,7 @@ class LeanRelay(RelayBase):
             raise RelayRefused(f"{method} is not relayed", METHOD_NOT_FOUND)
         if self._ask is not None:
             return await self._ask(method, params)
-        if self._modern:  # the request ends with -32021, as the SDK's held call is refused
+        if self.takes_input_required:  # 2026-07-28: the request ends with -32021, as the SDK's held call is refused
             self.refusal = unanswerable(method)
             self._stop()
         raise RelayRefused(f"the client did not declare the capability {method} needs")

@@ -143,7 +143,7 @@ class RelayBase:
 
     def __init__(self, token: Any, level: str | None, modern: bool) -> None:
         self._asked(token, level)
-        self._modern = self.takes_input_required = modern
+        self.takes_input_required = modern
         self._unsent = 0  # notifications on their way to the client
         self._sent: anyio.Event | None = None
 

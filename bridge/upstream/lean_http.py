@@ -110,7 +110,7 @@ class HttpChannel(LeanRequests):
         ]
         #: Whether requests name the bridge's request they serve in headers: not when the
         #: configured headers set either field themselves (theirs go as configured).
-        self._named = not {TRACEPARENT, REQUEST_ID_HEADER} & fixed.keys()
+        self._carries_context = not {TRACEPARENT, REQUEST_ID_HEADER} & fixed.keys()
         #: The request line and the fixed headers, as written (``_head``); None until first used.
         self._prefix: bytes | None = None
         #: Stamps' headers as written, by the stamp (``_stamp_fields``).
@@ -185,7 +185,7 @@ class HttpChannel(LeanRequests):
         if prefix is None:  # made on first use: a bad configured header fails a request, as it always has
             prefix = self._prefix = request_line(b"POST", self._target) + header_fields(self._fixed)
         head = prefix + b"content-length: %d\r\n" % length
-        if self._named and (context := current.get()) is not None:
+        if self._carries_context and (context := current.get()) is not None:
             head += context.header_fields()
         session = self._transport.session_id
         if session is not None:
