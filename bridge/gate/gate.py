@@ -85,7 +85,9 @@ class Gate:
     def principal(self, headers: Headers, scopes: frozenset[str] = USE_SCOPE) -> Principal:
         """Who sent a request needing ``scopes``: 401 without valid credentials, 403 without the scopes."""
         if ADMIN in scopes and not self.authenticator.admin_enabled:
-            raise Forbidden("admin operations are disabled: no key or token this bridge takes can hold the admin scope")
+            raise Forbidden(
+                "admin operations are disabled: no admin key is configured and no token can hold the admin scope"
+            )
         principal = self.authenticator.authenticate(headers)
         if scopes and not principal.has_scopes(scopes):
             detail = (

@@ -69,7 +69,7 @@ def test_a_bridge_with_an_issuer_starts_and_publishes_its_metadata(auth_server: 
         )
         managing = client.delete("/servers/x", headers={"Authorization": "Bearer x"})
         assert managing.status_code == 403  # no token may manage (no admin scope), and no key is an admin key
-        detail = "admin operations are disabled: no key or token this bridge takes can hold the admin scope"
+        detail = "admin operations are disabled: no admin key is configured and no token can hold the admin scope"
         assert managing.json["detail"] == detail
         assert "WWW-Authenticate" not in managing.headers
 
