@@ -20,6 +20,7 @@ import time
 from bridge.errors import BridgeError
 from bridge.gate import Gate, MustWait
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
+from bridge.telemetry import continue_request
 
 from .http import Headers, Receive, Scope, Send, read_body, send_json, send_problem, unexpected
 
@@ -55,6 +56,8 @@ class PlainJsonRpc:
                 await self._gate.rate.acharge(admission.principal)
             raw = await read_body(receive, self._gate.max_body) if admission.reads_body else None
             request = admission.check({}, {}, raw)
+            if type(request) is dict:
+                continue_request(request.get("params"))
             answer = await self._dispatcher.handle(request, admission.principal)
             if answer is None:
                 status = 202  # a notification: accepted, no body

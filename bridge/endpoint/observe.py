@@ -32,20 +32,24 @@ _OBSERVED: Final = frozenset({"http", "websocket"})
 
 class _Answer:
     """The request's ``send``: adds ``X-Request-Id`` to the answer's head and notes its status; a
-    refusal for a limit is counted as its head goes out, so a scrape after the answer sees it."""
+    refusal for a limit is counted as its head goes out, so a scrape after the answer sees it. The
+    id is read as the head goes out: an MCP request's ``_meta`` may name it once its body is read."""
 
-    __slots__ = ("_metrics", "_request_id", "_send", "status")
+    __slots__ = ("_context", "_metrics", "_send", "status")
 
-    def __init__(self, send: Send, request_id: bytes, metrics: Metrics | None) -> None:
+    def __init__(self, send: Send, context: RequestContext, metrics: Metrics | None) -> None:
         self._send = send
-        self._request_id = request_id
+        self._context = context
         self._metrics = metrics
         self.status = 0
 
     async def __call__(self, message: Any) -> None:
         if message["type"] in _STARTS:
             self.status = status = message.get("status", 101)
-            message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, self._request_id)]
+            context = self._context
+            context.named = True  # the id is out: what a request's _meta says later cannot change it
+            request_id = context.request_id.encode()
+            message["headers"] = [*message.get("headers", ()), (_REQUEST_ID, request_id)]
             if status == 429 and self._metrics is not None:
                 self._metrics.rate_limited += 1
         await self._send(message)
@@ -70,10 +74,10 @@ class Observer:
             elif name == _TRACEPARENT:
                 traceparent = value.decode("latin-1")
         context = RequestContext.begin(given, traceparent)
-        request_id = context.request_id.encode()
         if given != context.request_id:  # made anew: the routes behind read the id the caller gets back
-            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != _REQUEST_ID] + [(_REQUEST_ID, request_id)]
-        answer = _Answer(send, request_id, self._metrics)
+            made = (_REQUEST_ID, context.request_id.encode())
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != _REQUEST_ID] + [made]
+        answer = _Answer(send, context, self._metrics)
         token = current.set(context)
         try:
             if self._tracer is not None:
@@ -126,6 +130,7 @@ class Observer:
             own = span.get_span_context()
             context.trace_id, context.span_id = format(own.trace_id, "032x"), format(own.span_id, "016x")
             context.sampled = own.trace_flags.sampled
+            context.traced = True  # the span's trace, whatever an MCP request's _meta says (the SDK's span reads that)
             try:
                 if self._metrics is None:
                     await self._app(scope, receive, answer)

@@ -3,7 +3,8 @@
 The factory only wires: ``ForwardingHandlers`` answers the requests, and with ``Subscriptions``
 a ``ChangeAnnouncer`` tells clients what changed and the server says that it will. With
 ``Completions`` it answers ``completion/complete`` and declares the capability; with ``Tasks``
-the server offers the tasks extension (``TaskHandlers``).
+the server offers the tasks extension (``TaskHandlers``). Every message is handled under the
+request its ``_meta`` names, where the HTTP request did not name one (``continue_request``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import warnings
 from typing import Any
 
 import mcp_types as types
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -21,11 +23,19 @@ from bridge.mcpserver.backend import Backend, Completions, Subscriptions, Tasks
 from bridge.mcpserver.changes import ChangeAnnouncer
 from bridge.mcpserver.handlers import ForwardingHandlers
 from bridge.mcpserver.tasks import TASKS, TaskHandlers, TaskIdParams, TaskUpdateParams
+from bridge.telemetry import continue_request
 
 __all__ = ["create_forwarding_server"]
 
 #: What the gateway announces to handshake-era clients (at 2026-07-28 the listen handler says it).
 _CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
+
+
+async def _continued(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Every message's handling under the request its ``_meta`` names, where the HTTP request that
+    carried it named none in its header fields (``continue_request``)."""
+    continue_request(ctx.params)
+    return await call_next(ctx)
 
 
 class _AnnouncingServer(Server[Any]):
@@ -80,6 +90,7 @@ def create_forwarding_server(
             on_subscriptions_listen=handlers.listen if follows else None,
             on_completion=handlers.complete if completions is not None else None,
         )
+    server.middleware.insert(0, _continued)
     if task_handlers is not None:  # a CreateTaskResult is not among on_call_tool's result types
         server.extensions[TASKS] = {}
         server.add_request_handler("tools/call", types.CallToolRequestParams, task_handlers.call_tool)

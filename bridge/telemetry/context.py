@@ -6,7 +6,8 @@ The HTTP edge (``bridge.endpoint.observe``) makes one ``RequestContext`` per req
 contextvar, which asyncio tasks and a2wsgi's worker threads (Flask) inherit, so log lines
 (``bridge.telemetry.logs``), problem bodies and the upstream request's ``_meta`` name the request
 without any layer passing it along. The upstream sees the trace continued: the caller's trace id
-with this request's own span id as the parent.
+with this request's own span id as the parent. An MCP request may name itself in its ``_meta``
+instead (``continue_request``), where the MCP SDK's clients put the trace they continue.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "REQUEST_ID_META",
     "TRACEPARENT",
     "RequestContext",
+    "continue_request",
     "current",
     "current_request_id",
     "named_jsonrpc_error",
@@ -56,14 +58,20 @@ _quick_ids = itertools.count(_random_bits(126))
 class RequestContext:
     """One request's id and trace context, and what the metrics need to know of it."""
 
-    __slots__ = ("request_id", "sampled", "span_id", "trace_id", "upstream_seconds")
+    __slots__ = ("named", "request_id", "sampled", "span_id", "trace_id", "traced", "upstream_seconds")
 
-    def __init__(self, request_id: str, trace_id: str, span_id: str, sampled: bool) -> None:
+    def __init__(
+        self, request_id: str, trace_id: str, span_id: str, sampled: bool, *, named: bool = True, traced: bool = True
+    ) -> None:
         self.request_id = request_id
         self.trace_id = trace_id
         #: This request's own span: the parent the upstream request names.
         self.span_id = span_id
         self.sampled = sampled
+        #: Whether the id is the caller's (not made here); whether the trace is the caller's, or an
+        #: exported span's: what the request's own ``_meta`` may still say otherwise (``continue_from``).
+        self.named = named
+        self.traced = traced
         #: Time spent waiting on upstreams for this request (the bridge's own time is the rest).
         self.upstream_seconds = 0.0
 
@@ -73,12 +81,31 @@ class RequestContext:
         drawn = f"{_random_bits(192):048x}"  # one draw: a new trace id (and request id), and this request's span id
         new_trace, span_id = drawn[:32], drawn[32:]
         if request_id is None or _SAFE_ID.fullmatch(request_id) is None:
-            request_id = new_trace
+            request_id, named = new_trace, False
+        else:
+            named = True
         parent = _parse_traceparent(traceparent) if traceparent else None
         if parent is None:
-            return cls(request_id, new_trace, span_id, sampled=False)
+            return cls(request_id, new_trace, span_id, sampled=False, named=named, traced=False)
         trace_id, sampled = parent
-        return cls(request_id, trace_id, span_id, sampled)
+        return cls(request_id, trace_id, span_id, sampled, named=named)
+
+    def continue_from(self, meta: object) -> None:
+        """Take what an MCP request's own ``_meta`` says of it where its header fields said nothing:
+        a W3C ``traceparent`` (where the MCP SDK's clients put the trace they continue) and the
+        request id a bridge in front names its request by (``REQUEST_ID_META``). Invalid values are
+        ignored, as in a header. The context is changed in place: the answer's ``X-Request-Id``,
+        log lines and the upstream's ``_meta`` all read it."""
+        if type(meta) is not dict:
+            return
+        if not self.traced and type(value := meta.get(TRACEPARENT)) is str:
+            parent = _parse_traceparent(value)
+            if parent is not None:
+                self.trace_id, self.sampled = parent
+                self.traced = True
+        if not self.named and type(value := meta.get(REQUEST_ID_META)) is str and _SAFE_ID.fullmatch(value):
+            self.request_id = value
+            self.named = True
 
     @property
     def traceparent(self) -> str:
@@ -119,6 +146,14 @@ def _parse_traceparent(value: str) -> tuple[str, bool] | None:
 
 #: The request being served in this task or thread; None outside one (start-up, background work).
 current: ContextVar[RequestContext | None] = ContextVar("bridge_request", default=None)
+
+
+def continue_request(params: object) -> None:
+    """The request being served here continued from its JSON-RPC ``params``' ``_meta``, where its
+    header fields named no id or trace (``RequestContext.continue_from``)."""
+    context = current.get()
+    if context is not None and not (context.named and context.traced) and type(params) is dict:
+        context.continue_from(params.get("_meta"))
 
 
 def current_request_id() -> str | None:

@@ -1,4 +1,4 @@
-"""Request ids and trace context as the HTTP edge takes them from a request's headers."""
+"""Request ids and trace context as the HTTP edge takes them from a request's headers (and its ``_meta``)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,42 @@ def test_a_later_traceparent_version_is_read_for_its_first_four_fields() -> None
 def test_the_upstream_meta_names_the_request_and_its_trace() -> None:
     context = RequestContext.begin("req-1", f"00-{CALLER_TRACE}-{CALLER_PARENT}-01")
     assert context.meta() == {"traceparent": context.traceparent, REQUEST_ID_META: "req-1"}
+
+
+def test_a_request_s_meta_names_it_where_its_header_fields_did_not() -> None:
+    context = RequestContext.begin(None, None)
+    span = context.span_id
+    context.continue_from({"traceparent": f"00-{CALLER_TRACE}-{CALLER_PARENT}-01", REQUEST_ID_META: "from-meta"})
+    assert (context.request_id, context.trace_id, context.sampled) == ("from-meta", CALLER_TRACE, True)
+    assert context.span_id == span  # still the request's own span, now under the caller's
+    context.continue_from({"traceparent": f"00-{'1' * 32}-{CALLER_PARENT}-00", REQUEST_ID_META: "later"})
+    assert (context.request_id, context.trace_id) == ("from-meta", CALLER_TRACE)  # a request is named once
+
+
+def test_header_fields_win_over_the_meta_each_on_its_own() -> None:
+    named = RequestContext.begin("from-header", None)
+    named.continue_from({"traceparent": f"00-{CALLER_TRACE}-{CALLER_PARENT}-01", REQUEST_ID_META: "from-meta"})
+    assert (named.request_id, named.trace_id) == ("from-header", CALLER_TRACE)
+    traced = RequestContext.begin(None, f"00-{CALLER_TRACE}-{CALLER_PARENT}-00")
+    traced.continue_from({"traceparent": f"00-{'1' * 32}-{CALLER_PARENT}-01", REQUEST_ID_META: "from-meta"})
+    assert (traced.request_id, traced.trace_id, traced.sampled) == ("from-meta", CALLER_TRACE, False)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        None,
+        ["traceparent"],
+        {"traceparent": "garbage", REQUEST_ID_META: "two words"},
+        {"traceparent": 7, REQUEST_ID_META: 7},
+        {"traceparent": f"00-{CALLER_TRACE}-{'0' * 16}-01", REQUEST_ID_META: "a" * 129},
+    ],
+)
+def test_what_is_not_a_valid_name_in_the_meta_changes_nothing(meta: object) -> None:
+    context = RequestContext.begin(None, None)
+    before = (context.request_id, context.trace_id, context.span_id, context.sampled)
+    context.continue_from(meta)
+    assert (context.request_id, context.trace_id, context.span_id, context.sampled) == before
 
 
 def test_a_problem_names_the_request_it_answers_whether_the_caller_named_it_or_not() -> None:

@@ -4,14 +4,17 @@ Bridge B fronts the ``meta`` server (its tool answers with the ``_meta`` its req
 bridge A's one upstream is B's ``/mcp``. A's upstream requests name the request they serve in
 their headers (``traceparent``, ``X-Request-Id``) as in their ``_meta``, so B, which reads HTTP
 headers before any body, logs A's request id and continues A's trace: what the server behind B
-sees, and B's own log line, name the caller's request as A's do.
+sees, and B's own log line, name the caller's request as A's do. A bridge exporting traces calls
+through the MCP SDK's client, which names the request in ``_meta`` only: B takes it from there.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +32,56 @@ TRACEPARENT = f"00-{CALLER_TRACE}-b7ad6b7169203331-01"
 
 
 @pytest.fixture(scope="module")
-def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BridgeProcess, BridgeProcess]]:
-    root = tmp_path_factory.mktemp("federated")
-    back_config = {"mcpServers": {"meta": {"command": sys.executable, "args": [str(META_SERVER)]}}}
-    with bridge_process(root / "b", back_config, "--api-key", B_KEY, "--log-format", "json") as back:
-        entry = {"url": f"{back.url}/mcp", "headers": {"Authorization": f"Bearer {B_KEY}"}}
-        with bridge_process(root / "a", {"mcpServers": {"b": entry}}, "--api-key", A_KEY) as front:
+def back(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
+    config = {"mcpServers": {"meta": {"command": sys.executable, "args": [str(META_SERVER)]}}}
+    with bridge_process(
+        tmp_path_factory.mktemp("federated-b"), config, "--api-key", B_KEY, "--log-format", "json"
+    ) as b:
+        yield b
+
+
+def _front_config(back: BridgeProcess) -> dict[str, Any]:
+    return {"mcpServers": {"b": {"url": f"{back.url}/mcp", "headers": {"Authorization": f"Bearer {B_KEY}"}}}}
+
+
+@pytest.fixture(scope="module")
+def front(
+    tmp_path_factory: pytest.TempPathFactory, back: BridgeProcess
+) -> Iterator[tuple[BridgeProcess, BridgeProcess]]:
+    with bridge_process(tmp_path_factory.mktemp("federated-a"), _front_config(back), "--api-key", A_KEY) as front:
+        yield front, back
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that takes every export (the spans themselves are not looked at here)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def traced_front(
+    tmp_path_factory: pytest.TempPathFactory, back: BridgeProcess
+) -> Iterator[tuple[BridgeProcess, BridgeProcess]]:
+    """A front bridge exporting traces: its calls take the MCP SDK's path, which names the request in
+    ``_meta`` only (the SDK's client span carries the trace there), not in header fields."""
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{collector.server_port}/v1/traces"}
+    try:
+        root = tmp_path_factory.mktemp("federated-traced-a")
+        with bridge_process(root, _front_config(back), "--api-key", A_KEY, env=env) as front:
             yield front, back
+    finally:
+        collector.shutdown()
+        collector.server_close()
 
 
 def _logged(bridge: BridgeProcess, request_id: str) -> dict[str, Any] | None:
@@ -88,3 +134,18 @@ def test_plain_json_rpc_to_a_reaches_b_as_the_same_request(front: tuple[BridgePr
     seen = json.loads(response.json()["result"]["content"][0]["text"])
     assert seen["mcp-rest-bridge/requestId"] == "federated-rpc"
     poll(lambda: _logged(b, "federated-rpc"), 10, what="B's access line naming federated-rpc")
+
+
+def test_with_traces_exported_a_names_the_request_in_meta_and_b_takes_it_from_there(
+    traced_front: tuple[BridgeProcess, BridgeProcess],
+) -> None:
+    a, b = traced_front
+    headers = {"Authorization": f"Bearer {A_KEY}", "X-Request-Id": "federated-traced", "traceparent": TRACEPARENT}
+    response = requests.post(f"{a.url}/servers/b/tools/meta", json={}, headers=headers, timeout=30)
+    seen = _seen_upstream(response)
+    assert response.headers["X-Request-Id"] == "federated-traced"
+    assert seen["mcp-rest-bridge/requestId"] == "federated-traced"
+    assert seen["traceparent"].split("-")[1] == CALLER_TRACE  # A's spans continue the caller's trace, B too
+    entry = poll(lambda: _logged(b, "federated-traced"), 10, what="B's access line naming federated-traced")
+    assert entry["message"].startswith("POST /mcp ")
+    assert " 200 " in entry["message"]

@@ -7,6 +7,7 @@ from flask import Blueprint, Response
 from bridge.gateway import Gateway
 from bridge.gateway.jsonrpc import JsonRpcDispatcher
 from bridge.rest.http import body, json_response, principal
+from bridge.telemetry import continue_request
 
 __all__ = ["create_blueprint"]
 
@@ -15,7 +16,10 @@ def create_blueprint(gateway: Gateway, dispatcher: JsonRpcDispatcher) -> Bluepri
     bp = Blueprint("mcp", __name__)
 
     def mcp_request() -> Response:
-        answer = gateway.run(dispatcher.handle(body(), principal()))
+        request = body()
+        if type(request) is dict:
+            continue_request(request.get("params"))
+        answer = gateway.run(dispatcher.handle(request, principal()))
         if answer is None:
             return Response(status=202)
         return json_response(answer)
