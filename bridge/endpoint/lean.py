@@ -71,7 +71,7 @@ from bridge.mcpserver.relay import answerable
 from bridge.mcpserver.tasks import TASKS
 from bridge.model import INPUT_REQUIRED, JSON, task_support_of
 from bridge.store.sessions import SessionEnds
-from bridge.telemetry import continue_request
+from bridge.telemetry import current
 
 from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 
@@ -358,7 +358,8 @@ class LeanMcp:
         me = asyncio.current_task()
         assert me is not None
         meta: JSON = params.get("_meta") or {}
-        continue_request(params)
+        if (context := current.get()) is not None and not (context.named and context.traced):
+            context.continue_from(meta)  # what the request's header fields did not name (continue_request)
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
         exchange = Exchange(send, modern, session_id, reply)
         ask = None

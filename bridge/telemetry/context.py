@@ -151,9 +151,10 @@ current: ContextVar[RequestContext | None] = ContextVar("bridge_request", defaul
 def continue_request(params: object) -> None:
     """The request being served here continued from its JSON-RPC ``params``' ``_meta``, where its
     header fields named no id or trace (``RequestContext.continue_from``)."""
-    context = current.get()
-    if context is not None and not (context.named and context.traced) and type(params) is dict:
-        context.continue_from(params.get("_meta"))
+    if type(params) is dict and "_meta" in params:
+        context = current.get()
+        if context is not None and not (context.named and context.traced):
+            context.continue_from(params["_meta"])
 
 
 def current_request_id() -> str | None:
