@@ -239,7 +239,7 @@ class LeanPosts:
         if len(headers) != len(raw) or self._origins.needs_check_of(headers):  # a name repeated: every field counts
             return None
         length = headers.get("content-length", "")
-        if not length.isdigit() or int(length) > MAX_LEAN_BODY or "transfer-encoding" in headers:
+        if not length.isdigit() or int(length) > MAX_LEAN_BODY or "transfer-encoding" in headers or "expect" in headers:
             return None
         if not is_mcp_client(headers) or not self._lean.admits(headers):
             return None

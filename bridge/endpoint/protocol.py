@@ -311,12 +311,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refusal = HeadersTooLarge(f"the request has over {MAX_HEADERS} header fields")
             raise ValueError("too many header fields")  # the parser stops; send_400_response answers
         # What uvicorn's does, without a second call per header: names in lower case, values
-        # without the trailing blanks llhttp keeps (RFC 9110 §5.5), ``Expect: 100-continue`` noted.
-        name = name.lower()
-        value = value.rstrip(b" \t")
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect_100_continue = True
-        headers.append((name, value))
+        # without the trailing blanks llhttp keeps (RFC 9110 §5.5). ``Expect`` is looked for only
+        # where it matters: by the application's cycle (``_to_application``), and by the lean path,
+        # which leaves a request that has one to it.
+        headers.append((name.lower(), value.rstrip(b" \t")))
 
     def _head_size(self) -> int:
         """The bytes of the head just parsed: its target, and each field as ``name: value\r\n``."""
@@ -348,7 +346,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 if answer is not None:
                     self._write_answer(answer)
                     return
-            elif method == b"POST" and self.posts and self.url == _MCP_TARGET and not self.expect_100_continue:
+            elif method == b"POST" and self.posts and self.url == _MCP_TARGET:
                 posted = self.posts[0].admit(self, self.headers)
                 if posted is not None:  # its body is kept as it comes; it stands for the request's cycle
                     self._posted = self.cycle = posted  # type: ignore[assignment]
@@ -357,6 +355,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _to_application(self) -> None:
         """Hand the request whose head was just read to uvicorn: a cycle and the application's task."""
+        for name, value in self.headers:
+            if name == b"expect" and value.lower() == b"100-continue":
+                self.expect_100_continue = True  # uvicorn's cycle answers 100 when the body is first read
         self._scope()
         before = self.cycle
         super().on_headers_complete()

@@ -61,7 +61,7 @@ class RequestContext:
     __slots__ = ("named", "request_id", "sampled", "span_id", "trace_id", "traced", "upstream_seconds")
 
     def __init__(
-        self, request_id: str, trace_id: str, span_id: str, sampled: bool, *, named: bool = True, traced: bool = True
+        self, request_id: str, trace_id: str, span_id: str, sampled: bool, named: bool = True, traced: bool = True
     ) -> None:
         self.request_id = request_id
         self.trace_id = trace_id
@@ -86,9 +86,9 @@ class RequestContext:
             named = True
         parent = _parse_traceparent(traceparent) if traceparent else None
         if parent is None:
-            return cls(request_id, new_trace, span_id, sampled=False, named=named, traced=False)
+            return cls(request_id, new_trace, span_id, False, named, False)
         trace_id, sampled = parent
-        return cls(request_id, trace_id, span_id, sampled, named=named)
+        return cls(request_id, trace_id, span_id, sampled, named)
 
     def continue_from(self, meta: object) -> None:
         """Take what an MCP request's own ``_meta`` says of it where its header fields said nothing:
@@ -98,14 +98,15 @@ class RequestContext:
         log lines and the upstream's ``_meta`` all read it."""
         if type(meta) is not dict:
             return
-        if not self.traced and type(value := meta.get(TRACEPARENT)) is str:
+        if not self.traced and (value := meta.get(TRACEPARENT)) is not None and type(value) is str:
             parent = _parse_traceparent(value)
             if parent is not None:
                 self.trace_id, self.sampled = parent
                 self.traced = True
-        if not self.named and type(value := meta.get(REQUEST_ID_META)) is str and _SAFE_ID.fullmatch(value):
-            self.request_id = value
-            self.named = True
+        if not self.named and (value := meta.get(REQUEST_ID_META)) is not None:
+            if type(value) is str and _SAFE_ID.fullmatch(value):
+                self.request_id = value
+                self.named = True
 
     @property
     def traceparent(self) -> str:

@@ -294,6 +294,19 @@ def test_what_the_protocol_does_not_take_is_answered_by_the_application(served: 
     assert served.taken[before:] == [False, False]
 
 
+def test_a_call_that_expects_100_continue_is_the_application_s_and_gets_its_100(served: Served) -> None:
+    headers, body = _call("rich.echo", {"text": "continued"}, Expect="100-continue")
+    before = len(served.taken)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
+        sock.sendall(_request(served.port, headers, body)[: -len(body)])  # the head alone
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"  # asked for before the body is sent
+        sock.sendall(body)
+        answer = _read(sock.makefile("rb"))
+    assert answer.status == 200
+    assert _text(answer) == "continued"
+    assert served.taken[before:] == []  # its head sent it to the application, which answers the 100
+
+
 def test_the_drain_lets_a_lean_call_finish_within_its_grace_and_cuts_off_one_past_it() -> None:
     bridge = _bridge(shutdown_grace=2.0)
     try:
