@@ -103,10 +103,14 @@ class RequestContext:
             if parent is not None:
                 self.trace_id, self.sampled = parent
                 self.traced = True
-        if not self.named and (value := meta.get(REQUEST_ID_META)) is not None:
-            if type(value) is str and _SAFE_ID.fullmatch(value):
-                self.request_id = value
-                self.named = True
+        if (
+            not self.named
+            and (value := meta.get(REQUEST_ID_META)) is not None
+            and type(value) is str
+            and _SAFE_ID.fullmatch(value)
+        ):
+            self.request_id = value
+            self.named = True
 
     @property
     def traceparent(self) -> str:

@@ -96,7 +96,6 @@ class HttpChannel(LeanRequests):
         self._transport = transport
         self._back = back
         self._on_message = on_message
-        self._version = b""
         self._modern = False
         self._side_posts: set[asyncio.Task[None]] = set()
         # The headers every POST carries: the SDK transport's over the config's over httpx2's own
@@ -115,12 +114,16 @@ class HttpChannel(LeanRequests):
         self._prefix: bytes | None = None
         #: Stamps' headers as written, by the stamp (``_stamp_fields``).
         self._stamps_written: dict[tuple[tuple[str, str], ...], bytes] = {}
+        #: The session's header field as written, and the session id it was written for.
+        self._session_field: tuple[str | None, bytes] = (None, b"")
+        #: The negotiated version's header field as written (``bind``).
+        self._version_field = b""
 
     def bind(self, session: ClientSession) -> None:
         super().bind(session)
         version = session.protocol_version or ""
-        self._version = version.encode("ascii")
         self._modern = version in MODERN_PROTOCOL_VERSIONS
+        self._version_field = header_fields([(b"mcp-protocol-version", version.encode("ascii"))]) if version else b""
 
     async def request(
         self, method: str, params: dict[str, Any], on_progress: ProgressFnT | None = None
@@ -189,11 +192,13 @@ class HttpChannel(LeanRequests):
             head += context.header_fields()
         session = self._transport.session_id
         if session is not None:
-            head += header_fields([(b"mcp-session-id", session.encode("latin-1"))])
+            if self._session_field[0] != session:  # written once for each session the transport opens
+                self._session_field = (session, header_fields([(b"mcp-session-id", session.encode("latin-1"))]))
+            head += self._session_field[1]
         if stamped:
             head += self._stamp_fields(stamped)
-        elif self._version:
-            head += header_fields([(b"mcp-protocol-version", self._version)])
+        else:
+            head += self._version_field
         return head + b"\r\n"
 
     def _stamp_fields(self, stamped: Mapping[str, str]) -> bytes:
