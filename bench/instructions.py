@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.targets import HANDSHAKES, Upstream, running_bridge, running_http_upstream  # noqa: E402
 
-__all__ = ["ROUTES", "count_calls"]
+__all__ = ["ROUTES", "START_TIMEOUT", "callgrind_control", "count_calls", "counted_since", "read_answer"]
 
 ROUTES = ("mcp", "mcp-2025", "rest", "jsonrpc", "sdk", "sdk-2025")
 MODERN = "2026-07-28"
@@ -65,7 +65,7 @@ def _post(port: int, path: str, body: Any, headers: dict[str, str]) -> bytes:
     return f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data
 
 
-def _answer(reader: BinaryIO) -> tuple[bytes, dict[bytes, bytes], bytes]:
+def read_answer(reader: BinaryIO) -> tuple[bytes, dict[bytes, bytes], bytes]:
     """One HTTP/1.1 response: status line, headers (lowercase names), body (by length or chunks)."""
     status = reader.readline()
     headers: dict[bytes, bytes] = {}
@@ -112,21 +112,23 @@ def _opened(port: int, sock: socket.socket, reader: BinaryIO) -> str:
     params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": info}
     hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
     sock.sendall(_post(port, "/mcp", hello, _mcp_headers(LEGACY)))
-    status, headers, _ = _answer(reader)
+    status, headers, _ = read_answer(reader)
     session = headers.get(b"mcp-session-id")
     if b" 200 " not in status or session is None:
         raise RuntimeError(f"initialize answered {status!r}")
     done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     sock.sendall(_post(port, "/mcp", done, _mcp_headers(LEGACY, session.decode())))
-    _answer(reader)
+    read_answer(reader)
     return session.decode()
 
 
-def _control(pid: int, *args: str) -> None:
+def callgrind_control(pid: int, *args: str) -> None:
+    """``callgrind_control ARGS PID``: counting on or off, zeroed, dumped."""
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=120)
 
 
-def _counted_since(before: set[Path], dumps: Path) -> int:
+def counted_since(before: set[Path], dumps: Path) -> int:
+    """The instructions in the one dump made since ``before`` (the dumps that were there)."""
     (dumped,) = set(dumps.parent.glob(dumps.name + "*")) - before
     found = _TOTALS.search(dumped.read_bytes())
     if found is None:
@@ -150,12 +152,12 @@ async def _sdk_calls(pid: int, port: int, legacy: bool, concurrency: int, warm: 
     async with Client(f"http://127.0.0.1:{port}/mcp", cache=None, mode="legacy" if legacy else "auto") as client:
         await spread(client, warm)
         before = set(dumps.parent.glob(dumps.name + "*"))
-        _control(pid, "--zero")
-        _control(pid, "--instr=on")
+        callgrind_control(pid, "--zero")
+        callgrind_control(pid, "--instr=on")
         await spread(client, calls)
-        _control(pid, "--instr=off")
-        _control(pid, "--dump=sdk")
-        return _counted_since(before, dumps) / (calls // concurrency * concurrency)
+        callgrind_control(pid, "--instr=off")
+        callgrind_control(pid, "--dump=sdk")
+        return counted_since(before, dumps) / (calls // concurrency * concurrency)
 
 
 def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: Path, concurrency: int = 8) -> float:
@@ -170,18 +172,18 @@ def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: P
         def call(n: int) -> None:
             for _ in range(n):
                 sock.sendall(request)
-                status, _, body = _answer(reader)
+                status, _, body = read_answer(reader)
                 if b" 200 " not in status or b"hello" not in body:
                     raise RuntimeError(f"{route}: {status!r} {body[:300]!r}")
 
         call(warm)
         before = set(dumps.parent.glob(dumps.name + "*"))
-        _control(pid, "--zero")
-        _control(pid, "--instr=on")
+        callgrind_control(pid, "--zero")
+        callgrind_control(pid, "--instr=on")
         call(calls)
-        _control(pid, "--instr=off")
-        _control(pid, f"--dump={route}")
-        return _counted_since(before, dumps) / calls
+        callgrind_control(pid, "--instr=off")
+        callgrind_control(pid, f"--dump={route}")
+        return counted_since(before, dumps) / calls
 
 
 @contextlib.contextmanager
