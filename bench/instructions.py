@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.targets import HANDSHAKES, Upstream, running_bridge, running_http_upstream  # noqa: E402
 
-__all__ = ["ROUTES", "START_TIMEOUT", "callgrind_control", "count_calls", "counted_since", "read_answer"]
+__all__ = ["ROUTES", "START_TIMEOUT", "count_calls", "count_requests"]
 
 ROUTES = ("mcp", "mcp-2025", "rest", "jsonrpc", "sdk", "sdk-2025")
 MODERN = "2026-07-28"
@@ -65,7 +65,7 @@ def _post(port: int, path: str, body: Any, headers: dict[str, str]) -> bytes:
     return f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data
 
 
-def read_answer(reader: BinaryIO) -> tuple[bytes, dict[bytes, bytes], bytes]:
+def _answer(reader: BinaryIO) -> tuple[bytes, dict[bytes, bytes], bytes]:
     """One HTTP/1.1 response: status line, headers (lowercase names), body (by length or chunks)."""
     status = reader.readline()
     headers: dict[bytes, bytes] = {}
@@ -112,23 +112,21 @@ def _opened(port: int, sock: socket.socket, reader: BinaryIO) -> str:
     params = {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": info}
     hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
     sock.sendall(_post(port, "/mcp", hello, _mcp_headers(LEGACY)))
-    status, headers, _ = read_answer(reader)
+    status, headers, _ = _answer(reader)
     session = headers.get(b"mcp-session-id")
     if b" 200 " not in status or session is None:
         raise RuntimeError(f"initialize answered {status!r}")
     done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     sock.sendall(_post(port, "/mcp", done, _mcp_headers(LEGACY, session.decode())))
-    read_answer(reader)
+    _answer(reader)
     return session.decode()
 
 
-def callgrind_control(pid: int, *args: str) -> None:
-    """``callgrind_control ARGS PID``: counting on or off, zeroed, dumped."""
+def _control(pid: int, *args: str) -> None:
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=120)
 
 
-def counted_since(before: set[Path], dumps: Path) -> int:
-    """The instructions in the one dump made since ``before`` (the dumps that were there)."""
+def _counted_since(before: set[Path], dumps: Path) -> int:
     (dumped,) = set(dumps.parent.glob(dumps.name + "*")) - before
     found = _TOTALS.search(dumped.read_bytes())
     if found is None:
@@ -152,12 +150,12 @@ async def _sdk_calls(pid: int, port: int, legacy: bool, concurrency: int, warm: 
     async with Client(f"http://127.0.0.1:{port}/mcp", cache=None, mode="legacy" if legacy else "auto") as client:
         await spread(client, warm)
         before = set(dumps.parent.glob(dumps.name + "*"))
-        callgrind_control(pid, "--zero")
-        callgrind_control(pid, "--instr=on")
+        _control(pid, "--zero")
+        _control(pid, "--instr=on")
         await spread(client, calls)
-        callgrind_control(pid, "--instr=off")
-        callgrind_control(pid, "--dump=sdk")
-        return counted_since(before, dumps) / (calls // concurrency * concurrency)
+        _control(pid, "--instr=off")
+        _control(pid, "--dump=sdk")
+        return _counted_since(before, dumps) / (calls // concurrency * concurrency)
 
 
 def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: Path, concurrency: int = 8) -> float:
@@ -167,23 +165,31 @@ def count_calls(pid: int, port: int, route: str, warm: int, calls: int, dumps: P
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock, sock.makefile("rb") as reader:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = _opened(port, sock, reader) if route == "mcp-2025" else None
-        request = _call(port, route, session)
+        return count_requests(pid, sock, reader, _call(port, route, session), route, warm, calls, dumps)
 
-        def call(n: int) -> None:
-            for _ in range(n):
-                sock.sendall(request)
-                status, _, body = read_answer(reader)
-                if b" 200 " not in status or b"hello" not in body:
-                    raise RuntimeError(f"{route}: {status!r} {body[:300]!r}")
 
-        call(warm)
-        before = set(dumps.parent.glob(dumps.name + "*"))
-        callgrind_control(pid, "--zero")
-        callgrind_control(pid, "--instr=on")
-        call(calls)
-        callgrind_control(pid, "--instr=off")
-        callgrind_control(pid, f"--dump={route}")
-        return counted_since(before, dumps) / calls
+def count_requests(
+    pid: int, sock: socket.socket, reader: BinaryIO, request: bytes, name: str, warm: int, calls: int, dumps: Path
+) -> float:
+    """Instructions per request of process ``pid`` for ``request`` sent on ``sock`` one at a time,
+    each to be answered 200 with the echo's ``hello``: ``warm`` first, then ``calls`` counted
+    (callgrind's dump named ``name``)."""
+
+    def call(n: int) -> None:
+        for _ in range(n):
+            sock.sendall(request)
+            status, _, body = _answer(reader)
+            if b" 200 " not in status or b"hello" not in body:
+                raise RuntimeError(f"{name}: {status!r} {body[:300]!r}")
+
+    call(warm)
+    before = set(dumps.parent.glob(dumps.name + "*"))
+    _control(pid, "--zero")
+    _control(pid, "--instr=on")
+    call(calls)
+    _control(pid, "--instr=off")
+    _control(pid, f"--dump={name}")
+    return _counted_since(before, dumps) / calls
 
 
 @contextlib.contextmanager

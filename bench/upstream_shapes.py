@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.instructions import START_TIMEOUT, callgrind_control, counted_since, read_answer  # noqa: E402
+from bench.instructions import START_TIMEOUT, count_requests  # noqa: E402
 from bench.targets import RICH  # noqa: E402
 from harness import accepting, free_port, started  # noqa: E402
 
@@ -77,24 +77,8 @@ def request(port: int, shape: str) -> bytes:
 
 
 def _count(pid: int, port: int, shape: str, warm: int, calls: int, dumps: Path) -> float:
-    sent = request(port, shape)
     with socket.create_connection(("127.0.0.1", port), timeout=300) as sock, sock.makefile("rb") as reader:
-
-        def call(n: int) -> None:
-            for _ in range(n):
-                sock.sendall(sent)
-                status, _, body = read_answer(reader)
-                if b" 200 " not in status or b"hello" not in body:
-                    raise RuntimeError(f"{shape}: {status!r} {body[:300]!r}")
-
-        call(warm)
-        before = set(dumps.parent.glob(dumps.name + "*"))
-        callgrind_control(pid, "--zero")
-        callgrind_control(pid, "--instr=on")
-        call(calls)
-        callgrind_control(pid, "--instr=off")
-        callgrind_control(pid, f"--dump={shape}")
-        return counted_since(before, dumps) / calls
+        return count_requests(pid, sock, reader, request(port, shape), shape, warm, calls, dumps)
 
 
 def main() -> None:

@@ -70,6 +70,14 @@ class BridgeProcess:
     def log(self) -> str:
         return self.process.log_text()
 
+    def access_line(self, request_id: str) -> dict[str, Any] | None:
+        """The access log line (``--log-format json``) of the request named ``request_id``, if written yet."""
+        for line in self.log().splitlines():
+            entry: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
+            if entry.get("requestId") == request_id and entry.get("logger") == "bridge.access":
+                return entry
+        return None
+
 
 def _healthy(port: int) -> bool:
     return http_status(port, "GET", "/healthz", timeout=1.0) == 200

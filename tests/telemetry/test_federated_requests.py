@@ -84,35 +84,33 @@ def traced_front(
         collector.server_close()
 
 
-def _logged(bridge: BridgeProcess, request_id: str) -> dict[str, Any] | None:
-    for line in bridge.log().splitlines():
-        entry: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
-        if entry.get("requestId") == request_id and entry.get("logger") == "bridge.access":
-            return entry
-    return None
-
-
 def _seen_upstream(response: requests.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     meta: dict[str, Any] = json.loads(response.json()["content"][0]["text"])
     return meta
 
 
+def _called_through(a: BridgeProcess, b: BridgeProcess, request_id: str) -> tuple[dict[str, Any], str]:
+    """A REST call to A named ``request_id`` in the caller's trace: what the server behind B saw,
+    and B's access line naming that id."""
+    headers = {"Authorization": f"Bearer {A_KEY}", "X-Request-Id": request_id, "traceparent": TRACEPARENT}
+    response = requests.post(f"{a.url}/servers/b/tools/meta", json={}, headers=headers, timeout=30)
+    seen = _seen_upstream(response)
+    assert response.headers["X-Request-Id"] == request_id
+    assert seen["mcp-rest-bridge/requestId"] == request_id
+    entry = poll(lambda: b.access_line(request_id), 10, what=f"B's access line naming {request_id}")
+    return seen, entry["message"]
+
+
 def test_a_rest_call_through_both_bridges_is_one_request_with_one_trace(
     front: tuple[BridgeProcess, BridgeProcess],
 ) -> None:
-    a, b = front
-    headers = {"Authorization": f"Bearer {A_KEY}", "X-Request-Id": "federated-1", "traceparent": TRACEPARENT}
-    response = requests.post(f"{a.url}/servers/b/tools/meta", json={}, headers=headers, timeout=30)
-    seen = _seen_upstream(response)
-    assert response.headers["X-Request-Id"] == "federated-1"
+    seen, logged = _called_through(*front, "federated-1")
     # Behind B, the caller's id, and the caller's trace continued by A, then by B (a span of B's own).
-    assert seen["mcp-rest-bridge/requestId"] == "federated-1"
     version, trace, parent, flags = seen["traceparent"].split("-")
     assert (version, trace, flags) == ("00", CALLER_TRACE, "01")
     assert parent != TRACEPARENT.split("-")[2]  # not A's caller's span: B's, under A's
-    entry = poll(lambda: _logged(b, "federated-1"), 10, what="B's access line naming federated-1")
-    assert entry["message"].startswith("POST /mcp tools/call 200 ")
+    assert logged.startswith("POST /mcp tools/call 200 ")
 
 
 def test_a_call_without_an_id_gets_the_one_a_made_at_b_too(front: tuple[BridgeProcess, BridgeProcess]) -> None:
@@ -122,7 +120,7 @@ def test_a_call_without_an_id_gets_the_one_a_made_at_b_too(front: tuple[BridgePr
     made = response.headers["X-Request-Id"]  # A's own, as no id was sent
     assert seen["mcp-rest-bridge/requestId"] == made
     assert seen["traceparent"].split("-")[1] == made  # a trace A started, its id the request's
-    poll(lambda: _logged(b, made), 10, what=f"B's access line naming {made}")
+    poll(lambda: b.access_line(made), 10, what=f"B's access line naming {made}")
 
 
 def test_plain_json_rpc_to_a_reaches_b_as_the_same_request(front: tuple[BridgeProcess, BridgeProcess]) -> None:
@@ -133,19 +131,13 @@ def test_plain_json_rpc_to_a_reaches_b_as_the_same_request(front: tuple[BridgePr
     assert response.status_code == 200, response.text
     seen = json.loads(response.json()["result"]["content"][0]["text"])
     assert seen["mcp-rest-bridge/requestId"] == "federated-rpc"
-    poll(lambda: _logged(b, "federated-rpc"), 10, what="B's access line naming federated-rpc")
+    poll(lambda: b.access_line("federated-rpc"), 10, what="B's access line naming federated-rpc")
 
 
 def test_with_traces_exported_a_names_the_request_in_meta_and_b_takes_it_from_there(
     traced_front: tuple[BridgeProcess, BridgeProcess],
 ) -> None:
-    a, b = traced_front
-    headers = {"Authorization": f"Bearer {A_KEY}", "X-Request-Id": "federated-traced", "traceparent": TRACEPARENT}
-    response = requests.post(f"{a.url}/servers/b/tools/meta", json={}, headers=headers, timeout=30)
-    seen = _seen_upstream(response)
-    assert response.headers["X-Request-Id"] == "federated-traced"
-    assert seen["mcp-rest-bridge/requestId"] == "federated-traced"
+    seen, logged = _called_through(*traced_front, "federated-traced")
     assert seen["traceparent"].split("-")[1] == CALLER_TRACE  # A's spans continue the caller's trace, B too
-    entry = poll(lambda: _logged(b, "federated-traced"), 10, what="B's access line naming federated-traced")
-    assert entry["message"].startswith("POST /mcp ")
-    assert " 200 " in entry["message"]
+    assert logged.startswith("POST /mcp ")
+    assert " 200 " in logged

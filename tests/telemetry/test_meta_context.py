@@ -75,14 +75,6 @@ def _call(bridge: BridgeProcess, meta: dict[str, Any], headers: dict[str, str] |
     return requests.post(f"{bridge.url}/mcp", json=body, headers={**MODERN, **(headers or {})}, timeout=30)
 
 
-def _access_line(bridge: BridgeProcess, request_id: str) -> dict[str, Any] | None:
-    for line in bridge.log().splitlines():
-        entry: dict[str, Any] = json.loads(line) if line.startswith("{") else {}
-        if entry.get("requestId") == request_id and entry.get("logger") == "bridge.access":
-            return entry
-    return None
-
-
 @pytest.mark.parametrize("path", ["lean", "sdk"])
 def test_an_mcp_request_is_named_by_the_id_and_trace_in_its_meta(peers: dict[str, BridgeProcess], path: str) -> None:
     bridge = peers[path]
@@ -94,7 +86,7 @@ def test_an_mcp_request_is_named_by_the_id_and_trace_in_its_meta(peers: dict[str
     version, trace_id, parent, flags = seen["traceparent"].split("-")
     assert (version, trace_id, flags) == ("00", CALLER_TRACE, "01")
     assert parent != CALLER_SPAN  # the bridge's request is the upstream's parent
-    poll(lambda: _access_line(bridge, given) is not None, 10, what="the access log line under the meta's id")
+    poll(lambda: bridge.access_line(given) is not None, 10, what="the access log line under the meta's id")
 
 
 @pytest.mark.parametrize("path", ["lean", "sdk"])
@@ -162,7 +154,7 @@ def test_each_call_of_a_handshake_era_session_is_named_by_its_meta(peers: dict[s
     # The SDK answers a handshake on an event stream whose head goes out before the message is
     # read: the id is the header's, one id throughout (the log line names the same).
     named = opened.headers["X-Request-Id"]
-    poll(lambda: _access_line(bridge, named) is not None, 10, what="the handshake's log line under its header's id")
+    poll(lambda: bridge.access_line(named) is not None, 10, what="the handshake's log line under its header's id")
     session = {**accept, "Mcp-Session-Id": opened.headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-11-25"}
     initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     assert requests.post(f"{bridge.url}/mcp", json=initialized, headers=session, timeout=30).status_code == 202
