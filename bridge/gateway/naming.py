@@ -27,10 +27,12 @@ def resolve(name: str, owners: Mapping[str, Collection[str]], servers: Collectio
     server, dot, local = name.partition(".")
     if dot and server in servers and server in owners.get(local, ()):
         return server, local
-    candidates = sorted(owners.get(name, ()))
-    if len(candidates) == 1:
-        return candidates[0], name
-    if not candidates:
+    offering = owners.get(name, ())
+    if len(offering) == 1:  # the common case: one server has it (no list made to sort)
+        (only,) = offering
+        return only, name
+    if not offering:
         raise NotFound(f"no {kind} named {name!r}")
+    candidates = sorted(offering)
     qualified = [qualify(s, name) for s in candidates]
     raise Ambiguous(f"{kind} name {name!r} is offered by {len(candidates)} servers; use a qualified name", qualified)
