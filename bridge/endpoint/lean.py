@@ -71,7 +71,7 @@ from bridge.mcpserver.relay import answerable
 from bridge.mcpserver.tasks import TASKS
 from bridge.model import INPUT_REQUIRED, JSON, task_support_of
 from bridge.store.sessions import SessionEnds
-from bridge.telemetry import current
+from bridge.telemetry import REQUEST_ID_META, TRACEPARENT, current
 
 from .http import ASGIApp, Headers, Receive, Scope, Send, read_body
 
@@ -358,7 +358,7 @@ class LeanMcp:
         me = asyncio.current_task()
         assert me is not None
         meta: JSON = params.get("_meta") or {}
-        if (context := current.get()) is not None and not (context.named and context.traced):
+        if (TRACEPARENT in meta or REQUEST_ID_META in meta) and (context := current.get()) is not None:
             context.continue_from(meta)  # what the request's header fields did not name (continue_request)
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
         exchange = Exchange(send, modern, session_id, reply)

@@ -156,10 +156,14 @@ current: ContextVar[RequestContext | None] = ContextVar("bridge_request", defaul
 def continue_request(params: object) -> None:
     """The request being served here continued from its JSON-RPC ``params``' ``_meta``, where its
     header fields named no id or trace (``RequestContext.continue_from``)."""
-    if type(params) is dict and "_meta" in params:
+    if (
+        type(params) is dict
+        and type(meta := params.get("_meta")) is dict
+        and (TRACEPARENT in meta or REQUEST_ID_META in meta)
+    ):
         context = current.get()
-        if context is not None and not (context.named and context.traced):
-            context.continue_from(params["_meta"])
+        if context is not None:
+            context.continue_from(meta)
 
 
 def current_request_id() -> str | None:
