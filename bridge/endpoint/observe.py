@@ -123,7 +123,7 @@ class Observer:
         assert self._tracer is not None
         method = scope.get("method", "GET")
         parent = extract({TRACEPARENT: traceparent}) if traceparent else None
-        attributes = {"http.request.method": method, "url.path": scope["path"], "http.request.id": context.request_id}
+        attributes = {"http.request.method": method, "url.path": scope["path"]}
         with self._tracer.start_as_current_span(
             method, context=parent, kind=SpanKind.SERVER, attributes=attributes
         ) as span:
@@ -137,5 +137,6 @@ class Observer:
                 else:
                     await self._measured(scope, receive, answer, context, self._metrics)
             finally:
+                span.set_attribute("http.request.id", context.request_id)  # as the answer named it (_meta may have)
                 if answer.status:
                     span.set_attribute("http.response.status_code", answer.status)

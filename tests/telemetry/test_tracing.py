@@ -188,3 +188,34 @@ def test_an_mcp_client_s_call_joins_the_sdk_s_server_span_to_the_request_s_trace
     assert call.parent is not None
     assert sent.parent is not None
     assert sent.parent.span_id == call.context.span_id
+
+
+def test_an_mcp_request_named_in_its_meta_is_named_so_in_its_span(traced: tuple[str, InMemorySpanExporter]) -> None:
+    url, exporter = traced
+    exporter.clear()
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+        "mcp-rest-bridge/requestId": "named-in-meta",
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "meta", "arguments": {}, "_meta": meta},
+    }
+    headers = {
+        "Authorization": f"Bearer {KEY}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "meta",
+    }
+    response = requests.post(f"{url}/mcp", json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Request-Id"] == "named-in-meta"
+    spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
+    request = _one(spans, "POST")
+    assert request.attributes is not None
+    assert request.attributes["http.request.id"] == "named-in-meta"
