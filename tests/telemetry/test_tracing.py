@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -148,37 +149,41 @@ def test_the_bridge_loads_no_tracing_sdk_or_exporter_until_traces_are_configured
     assert sorted(n for n in loaded if n.startswith(("opentelemetry.sdk.trace", "opentelemetry.exporter"))) == []
 
 
-def test_an_mcp_client_s_call_joins_the_sdk_s_server_span_to_the_request_s_trace(
-    traced: tuple[str, InMemorySpanExporter],
-) -> None:
-    url, exporter = traced
-    exporter.clear()
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {
-            "name": "meta",
-            "arguments": {},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                # a client that declares the tasks extension: its calls are the SDK server's, not the lean path's
-                "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
-                "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
-            },
-        },
+def _mcp_call(
+    traced: tuple[str, InMemorySpanExporter], meta: dict[str, Any], **headers: str
+) -> tuple[requests.Response, list[ReadableSpan]]:
+    """An MCP client's 2026-07-28 ``tools/call`` of ``meta`` on ``/mcp`` (``meta`` joins the
+    envelope), answered 200, and the spans once the request's own has ended."""
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+        **meta,
     }
-    headers = {
+    params = {"name": "meta", "arguments": {}, "_meta": envelope}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    sent = {
         "Authorization": f"Bearer {KEY}",
-        "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
         "Accept": "application/json, text/event-stream",
         "MCP-Protocol-Version": "2026-07-28",
         "Mcp-Method": "tools/call",
         "Mcp-Name": "meta",
+        **headers,
     }
-    response = requests.post(f"{url}/mcp", json=body, headers=headers, timeout=30)
+    url, exporter = traced
+    exporter.clear()
+    response = requests.post(f"{url}/mcp", json=body, headers=sent, timeout=30)
     assert response.status_code == 200, response.text
     spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
+    return response, spans
+
+
+def test_an_mcp_client_s_call_joins_the_sdk_s_server_span_to_the_request_s_trace(
+    traced: tuple[str, InMemorySpanExporter],
+) -> None:
+    # A client that declares the tasks extension: its calls are the SDK server's, not the lean path's.
+    tasks = {"io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}}
+    _, spans = _mcp_call(traced, tasks, traceparent=f"00-{CALLER_TRACE}-{CALLER_SPAN}-01")
     request = _one(spans, "POST")
     served = _one(spans, "tools/call meta")  # the MCP SDK's server span for the client's message
     call = _one(spans, "execute_tool meta.meta")
@@ -191,31 +196,8 @@ def test_an_mcp_client_s_call_joins_the_sdk_s_server_span_to_the_request_s_trace
 
 
 def test_an_mcp_request_named_in_its_meta_is_named_so_in_its_span(traced: tuple[str, InMemorySpanExporter]) -> None:
-    url, exporter = traced
-    exporter.clear()
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
-        "mcp-rest-bridge/requestId": "named-in-meta",
-    }
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": "meta", "arguments": {}, "_meta": meta},
-    }
-    headers = {
-        "Authorization": f"Bearer {KEY}",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": "2026-07-28",
-        "Mcp-Method": "tools/call",
-        "Mcp-Name": "meta",
-    }
-    response = requests.post(f"{url}/mcp", json=body, headers=headers, timeout=30)
-    assert response.status_code == 200, response.text
+    response, spans = _mcp_call(traced, {"mcp-rest-bridge/requestId": "named-in-meta"})
     assert response.headers["X-Request-Id"] == "named-in-meta"
-    spans = poll(lambda: (s := list(exporter.get_finished_spans())) and any(x.name == "POST" for x in s) and s, 10)
     request = _one(spans, "POST")
     assert request.attributes is not None
     assert request.attributes["http.request.id"] == "named-in-meta"
