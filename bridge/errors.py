@@ -372,10 +372,17 @@ class Unprocessable(BridgeError):
 
 
 class InputRequired(Unprocessable):
-    """The tool asked its caller a question (elicitation, sampling) a synchronous REST call cannot answer."""
+    """The tool needs to ask its caller something (elicitation, sampling) this caller cannot answer:
+    a synchronous REST call, or an MCP client that did not declare the capability (the upstream's
+    -32021, whose ``requiredCapabilities`` an MCP caller is answered with)."""
 
     slug = "input-required"
     title = "The tool needs input from its caller"
+    jsonrpc_code = -32021  # MCP's "missing required client capability"
+
+    def __init__(self, detail: str, required: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.required = required
 
 
 class NotWaitingForInput(BridgeError):
@@ -518,6 +525,8 @@ def jsonrpc_error(exc: BaseException) -> dict[str, Any]:
     problem = error.to_problem()
     if isinstance(error, RequestInvalid) and not error.errors:
         problem["errors"] = [FieldError("/params", error.detail).to_dict()]
+    elif isinstance(error, InputRequired) and error.required is not None:
+        problem["requiredCapabilities"] = error.required  # where an MCP client looks for what it lacks
     return {"code": error.jsonrpc_code, "message": error.detail, "data": problem}
 
 

@@ -186,6 +186,13 @@ class Relay(Protocol):
         ...
 
     @property
+    def declared(self) -> JSON | None:
+        """The client capabilities the caller declared (wire shape), which a 2026-07-28 upstream is
+        told in the gateway's place (what of them the gateway carries back); None: the caller
+        declared none of its own (REST, a socket, a call in the store), and the gateway's stand."""
+        ...
+
+    @property
     def input_responses(self) -> JSON | None:
         """On a retry, the caller's answers to the input requests (wire shape), passed on verbatim."""
         ...

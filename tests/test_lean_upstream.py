@@ -264,6 +264,7 @@ class _Passing:
     detached = False
     log_level: str | None = None
     takes_input_required = True
+    declared: dict[str, Any] | None = None  # the gateway's own stand is told upstream
 
     def __post_init__(self) -> None:
         self.logs: list[Any] = []

@@ -4,9 +4,10 @@ The bridge fronts two servers over stdio, the conformance fixture (``conf``, wit
 and the rich test server (``rich``, without), so names are qualified as in listings.
 Completions go to the server owning the prompt or resource template; at 2026-07-28 the
 ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers must match the body (400,
-HeaderMismatch); and an upstream's questions reach a client only when it declared the
-capability to answer them (else 400, MissingRequiredClientCapability, naming what is missing);
-and a call's progress notifications all reach its client before its result does.
+HeaderMismatch); the upstream is told the capabilities the client declared, and its questions
+reach a client only when it declared the capability to answer them (else 400,
+MissingRequiredClientCapability, naming what is missing, whether the upstream or the gateway
+refuses); and a call's progress notifications all reach its client before its result does.
 """
 
 from __future__ import annotations
@@ -128,18 +129,42 @@ def test_a_header_that_does_not_match_the_body_is_400_header_mismatch(
     assert answered.json() == {"jsonrpc": "2.0", "id": 7, "error": {"code": -32020, "message": said}}
 
 
-def test_a_question_the_client_cannot_answer_refuses_the_call_naming_the_capability(bridge: BridgeProcess) -> None:
+def test_an_upstream_told_the_client_cannot_answer_refuses_the_call_naming_the_capability(
+    bridge: BridgeProcess,
+) -> None:
+    """The fixture is told the client declared nothing, and refuses as the conformance suite wants of a
+    server: -32021 naming sampling, which the gateway answers as it is (HTTP 400)."""
     answered = _modern_post(bridge, "tools/call", {"name": "conf.test_missing_capability", "arguments": {}}, {})
+    assert answered.status_code == 400
+    error = answered.json()["error"]
+    assert error["code"] == -32021
+    assert error["data"]["requiredCapabilities"] == {"sampling": {}}
+    assert "did not declare the sampling capability" in error["message"]
+
+
+def test_a_question_the_client_cannot_answer_refuses_the_call_naming_the_capability(bridge: BridgeProcess) -> None:
+    """An upstream that asks whatever its client declared: the gateway refuses in its place."""
+    params = {"name": "conf.test_input_required_result_tampered_state", "arguments": {}}
+    answered = _modern_post(bridge, "tools/call", params, {})
     assert answered.status_code == 400
     assert answered.json() == {
         "jsonrpc": "2.0",
         "id": 7,
         "error": {
             "code": -32021,
-            "message": "the server needs the client capability sampling, which this client did not declare",
-            "data": {"requiredCapabilities": {"sampling": {}}},
+            "message": "the server needs the client capability elicitation, which this client did not declare",
+            "data": {"requiredCapabilities": {"elicitation": {}}},
         },
     }
+
+
+def test_a_tool_asks_only_what_the_client_declared_as_if_called_directly(bridge: BridgeProcess) -> None:
+    """The fixture's tool asks only what its client can answer; a client that can answer nothing gets
+    its result at once, where a gateway declaring everything upstream would have made it ask."""
+    params = {"name": "conf.test_input_required_result_capabilities", "arguments": {}}
+    result = _message(_modern_post(bridge, "tools/call", params, {}))["result"]
+    assert result["resultType"] == "complete"
+    assert result["content"] == [{"type": "text", "text": "answered: []"}]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +174,7 @@ def test_a_question_the_client_cannot_answer_refuses_the_call_naming_the_capabil
 def test_only_the_questions_the_client_declared_it_can_answer_reach_it(
     bridge: BridgeProcess, capabilities: dict[str, Any], asked: list[str]
 ) -> None:
-    """The fixture asks what the gateway declared (everything); the gateway hands on what its client can answer."""
+    """The fixture asks what it is told the client declared, and the questions reach the client."""
     params = {"name": "conf.test_input_required_result_capabilities", "arguments": {}}
     result = _message(_modern_post(bridge, "tools/call", params, capabilities))["result"]
     assert result["resultType"] == "input_required"

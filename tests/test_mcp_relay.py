@@ -73,10 +73,12 @@ def _relay_says(url: str, tool: str) -> Any:
     return reply.json()["structuredContent"]["result"]
 
 
-def _not_askable(reason: str) -> dict[str, Any]:
-    """The whole JSON-RPC error an MCP client gets when the upstream asks and it cannot answer."""
+def _not_askable(reason: str, required: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole JSON-RPC error an MCP client gets when the upstream asks and it cannot answer
+    (MCP's -32021, a capability the client did not declare, with what the upstream said it needs)."""
     message = CANNOT_ANSWER + reason
-    return {"code": -32602, "message": message, "data": {**UNPROCESSABLE, "detail": message}}
+    data = {**UNPROCESSABLE, "detail": message, **({"requiredCapabilities": required} if required else {})}
+    return {"code": -32021, "message": message, "data": data}
 
 
 async def _until_relay_says(url: str, tool: str, expected: Any, what: str) -> None:
@@ -157,15 +159,21 @@ def test_a_2026_client_is_asked_a_2025_upstreams_question_in_an_input_required_r
 
 
 @pytest.mark.parametrize(
-    ("upstream", "reason"),
+    ("upstream", "reason", "required"),
     [
-        # The question comes back in the asker's own call's result, to a client that cannot answer it.
-        ("modern", "the client did not declare the capability elicitation/create needs"),
+        # The upstream is told the asker declared nothing: it refuses the call itself, asking nobody.
+        (
+            "modern",
+            "Client did not declare the form elicitation capability required by resolver '__main__:_question'",
+            {"elicitation": {"form": {}}},
+        ),
         # A 2025-era upstream's question names no call: with two open, whose it is cannot be told.
-        ("legacy", "elicitation/create: no caller of this bridge can answer"),
+        ("legacy", "elicitation/create: no caller of this bridge can answer", None),
     ],
 )
-def test_a_question_never_reaches_a_client_that_did_not_cause_it(tmp_path: Path, upstream: str, reason: str) -> None:
+def test_a_question_never_reaches_a_client_that_did_not_cause_it(
+    tmp_path: Path, upstream: str, reason: str, required: dict[str, Any] | None
+) -> None:
     """A bystander that can answer questions holds a call open while another client's tool asks."""
     bystander_asked: list[str] = []
 
@@ -192,7 +200,7 @@ def test_a_question_never_reaches_a_client_that_did_not_cause_it(tmp_path: Path,
         error, still_holding = asyncio.run(run(bridge.url))
     made = error["data"].pop("requestId")  # the id of the POST that carried the call (the client named none)
     assert len(made) == 32
-    assert error == _not_askable(reason)
+    assert error == _not_askable(reason, required)
     assert still_holding == 1  # the bystander's call was open all the while the question was refused
     assert bystander_asked == []
 

@@ -179,6 +179,7 @@ class CallRelay:
     takes_input_required = False
     input_responses = None
     request_state = None
+    declared = None
 
     def __init__(self, calls: Calls, call: _Call) -> None:
         self._calls = calls

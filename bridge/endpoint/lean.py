@@ -365,9 +365,8 @@ class LeanMcp:
         ask = None
         if not modern and any(declared.get(kind) is not None for kind in _ASKABLE):
             ask = self._questions.asker(exchange, session_id, declared)
-        relay = LeanRelay(
-            exchange, meta.get("progressToken"), level if isinstance(level, str) else None, modern, me.cancel, ask
-        )
+        level = level if isinstance(level, str) else None
+        relay = LeanRelay(exchange, meta.get("progressToken"), level, modern, me.cancel, declared, ask)
         caller = Caller(state, str(rid))
         watch = Watch(exchange, receive, me)
         self._watches.add(watch)

@@ -122,9 +122,11 @@ class LeanRelay(RelayBase):
         level: str | None,
         modern: bool,
         stop: Callable[[], object],
+        declared: JSON,
         ask: Ask | None = None,
     ) -> None:
         super().__init__(token, level, modern)
+        self.declared = declared
         self._exchange = exchange
         self._stop = stop
         self._ask = ask

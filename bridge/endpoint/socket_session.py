@@ -62,6 +62,7 @@ class SocketRelay:
     input_responses = None
     request_state = None
     detached = False
+    declared = None
 
     def __init__(self, session: SocketSession, token: str | int) -> None:
         self._session = session

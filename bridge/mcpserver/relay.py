@@ -10,11 +10,13 @@ its own, so the upstream's answer can overtake the last of them; ``flushed`` wai
 already on their way, so that none follows the result on the client's stream (where it would
 be lost).
 
-At 2026-07-28 an upstream's questions come back as an input-required result, asked of the
-gateway, which declares every capability; ``answerable`` keeps only those the caller declared
-it can answer, and refuses the request (-32021, naming what is missing) when none is left. A
-2025-era upstream asks mid-call instead: a 2026-07-28 client's relay then carries its ``held``
-call (``holding``), and the question goes out as a round of that call.
+A 2026-07-28 upstream is told the capabilities the caller declared (``declared``), so it asks
+only what the caller can answer, as it would if called directly; its questions come back as an
+input-required result, of which ``answerable`` still keeps only those the caller can answer, and
+refuses the request (-32021, naming what is missing) when none is left. A 2025-era upstream,
+whose one session serves every caller, was told every capability, and asks mid-call instead: a
+2026-07-28 client's relay then carries its ``held`` call (``holding``), and the question goes out
+as a round of that call.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
         types.ClientCapabilities(elicitation=types.ElicitationCapability()),
     ),
 }
+
+
+def _declared(ctx: Ctx) -> JSON | None:
+    """The capabilities the client of ``ctx`` declared, in wire shape (with this request at
+    2026-07-28, with its session's ``initialize`` before)."""
+    declared = ctx.session.client_capabilities
+    return None if declared is None else declared.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def question_types(method: str, params: JSON) -> tuple[type[Any], type[Any], types.ClientCapabilities]:
@@ -140,6 +149,7 @@ class RelayBase:
     detached = False
     input_responses: JSON | None = None
     request_state: str | None = None
+    declared: JSON | None = None
 
     def __init__(self, token: Any, level: str | None, modern: bool) -> None:
         self._asked(token, level)
@@ -189,6 +199,7 @@ class CallerRelay(RelayBase):
         self.input_responses = answers if isinstance(answers, dict) else None
         state = params.get("requestState")
         self.request_state = state if isinstance(state, str) else None
+        self.declared = _declared(ctx)
         #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
         self.held: Held[CallerRelay] | None = None
         self._live = True  # False while held: the request it came with has been answered
@@ -196,6 +207,7 @@ class CallerRelay(RelayBase):
     def rebind(self, ctx: Ctx) -> None:
         """Reach the client through ``ctx``, the request that resumed the held call."""
         self._ctx = ctx
+        self.declared = _declared(ctx)
         meta = ctx.meta or {}
         level = meta.get(types.LOG_LEVEL_META_KEY)
         self._asked(meta.get("progress_token"), level if isinstance(level, str) else None)

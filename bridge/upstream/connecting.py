@@ -29,6 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from bridge import __version__
 from bridge.config import ServerConfig
 from bridge.upstream.credentials import TOKEN_TIMEOUT, AccessToken, UpstreamAuth
+from bridge.upstream.declaring import keep_declared
 from bridge.upstream.http import LeanTransport
 from bridge.upstream.lean_calls import LeanChannel
 from bridge.upstream.lean_http import HttpChannel
@@ -72,6 +73,8 @@ class Connector:
         client = self._client(await self._target(stack, pipe))
         await stack.enter_async_context(client)
         self._pin(client)
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:  # each call tells its caller's capabilities
+            keep_declared(client.session)
         if pipe is not None:
             pipe.bind(client.session)
             self.lean = pipe

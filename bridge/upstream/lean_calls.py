@@ -93,9 +93,10 @@ class _Stamp:
     """What the SDK session's stamp does to one method's requests, learnt once by trying it.
 
     The stamp (``ClientSession._stamp``, no public seam) sets fixed ``_meta`` keys (at 2026-07-28
-    the protocol version, client info and capabilities), sets one more only where the request has
-    none of its own (the log level), and adds headers: fixed ones (the version, the method) and,
-    at 2026-07-28, ``Mcp-Name`` and a tool's ``Mcp-Param-*``, read from the request. Tried on
+    the protocol version and client info), sets others only where the request has none of its own
+    (the log level; the capabilities, as ``declaring.keep_declared`` makes it), and adds headers:
+    fixed ones (the version, the method) and, at 2026-07-28, ``Mcp-Name`` and a tool's
+    ``Mcp-Param-*``, read from the request. Tried on
     empty requests, it tells which are which; a lean request then gets the same in one dict
     merge, where calling it took about 200 Python opcodes and three dicts per request. A test
     holds ``apply`` to the stamp itself at both revisions.
@@ -128,6 +129,7 @@ class _Stamp:
             self.fixed = {key: value for key, value in added.items() if key not in self.defaults}
             if method == "tools/call":
                 self.fixed = _without_tasks({"_meta": self.fixed})["_meta"]
+                self.defaults = _without_tasks({"_meta": self.defaults})["_meta"]
 
     def apply(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` as the stamp leaves them (a new dict; ``params`` is not changed)."""

@@ -35,6 +35,7 @@ from bridge.telemetry import current
 from bridge.upstream.catalog import CatalogKeeper
 from bridge.upstream.connecting import Connector
 from bridge.upstream.credentials import calling_as
+from bridge.upstream.declaring import told
 from bridge.upstream.following import FollowedResources
 from bridge.upstream.lean_path import LeanPath
 from bridge.upstream.link import Link
@@ -198,12 +199,22 @@ class UpstreamSession:
 
     def _meta(self, relay: Relay | None) -> dict[str, Any] | None:
         """The caller's request id and trace context (``traceparent``; the MCP SDK's own client span
-        takes its place when traces are exported); at 2026-07-28 the log level a request opts in at."""
+        takes its place when traces are exported); at 2026-07-28 the capabilities an MCP caller
+        declared (``bridge.upstream.declaring``) and the log level a request opts in at."""
         context = current.get()
-        meta = None if context is None else context.meta()
-        if relay is None or relay.log_level is None or not self._link.modern:
+        meta: dict[str, Any] | None = None if context is None else context.meta()
+        if relay is None or not self._link.modern:
             return meta
-        return {**(meta or {}), types.LOG_LEVEL_META_KEY: relay.log_level}
+        declared, level = relay.declared, relay.log_level
+        if declared is None and level is None:
+            return meta
+        if meta is None:
+            meta = {}
+        if declared is not None:
+            meta[types.CLIENT_CAPABILITIES_META_KEY] = told(declared, relay.takes_input_required)
+        if level is not None:
+            meta[types.LOG_LEVEL_META_KEY] = level
+        return meta
 
     def _rounds(self, relay: Relay | None) -> tuple[types.InputResponses | None, str | None] | None:
         """This round's answers and state, when input-required rounds pass through to the caller.

@@ -78,10 +78,13 @@ def to_bridge_error(exc: BaseException, *, server: str, timeout: float) -> Bridg
         if exc.code == METHOD_NOT_FOUND or exc.code == RESOURCE_NOT_FOUND:
             return NotFound(f"server {server!r}: {exc.message}")
         if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            required = data.get("requiredCapabilities")
             return InputRequired(
                 f"server {server!r} needs to ask its caller something this caller cannot answer (a REST caller"
                 " can: call the tool with 'Prefer: respond-async' and answer at POST /calls/{id}/input; an MCP"
-                f" client on /mcp that declares the capability can): {exc.message}"
+                f" client on /mcp that declares the capability can): {exc.message}",
+                required if isinstance(required, dict) else None,
             )
         if exc.code == INVALID_PARAMS:
             if _looks_unknown(exc.message):

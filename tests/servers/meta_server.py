@@ -1,13 +1,16 @@
-"""A stdio MCP server whose one tool answers with the ``_meta`` its request carried, as JSON text.
+"""An MCP server whose one tool answers with the ``_meta`` its request carried, as JSON text.
 
-What the bridge sends upstream of a caller's request (its request id, W3C ``traceparent``) is
-seen here as the upstream sees it, after the MCP SDK's client has added what it adds::
+What the bridge sends upstream of a caller's request (its request id, W3C ``traceparent``, at
+2026-07-28 the client capabilities it declares) is seen here as the upstream sees it, after the
+MCP SDK's client has added what it adds::
 
-    python tests/servers/meta_server.py
+    python tests/servers/meta_server.py                  (stdio)
+    python tests/servers/meta_server.py http --port P    (Streamable HTTP at /mcp)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -27,5 +30,18 @@ def build() -> MCPServer:
     return server
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("transport", nargs="?", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    if args.transport == "stdio":
+        build().run("stdio")
+        return
+    import uvicorn
+
+    uvicorn.run(build().streamable_http_app(), host="127.0.0.1", port=args.port, log_level="warning")
+
+
 if __name__ == "__main__":
-    build().run("stdio")
+    main()

@@ -4,7 +4,9 @@ A lean request must reach its upstream with what the SDK's session would have st
 the same ``_meta`` (less the tasks extension in a ``tools/call``'s declared capabilities) and
 the same headers. ``_Stamp`` learns what the stamp does by trying it on empty requests; here
 each of its answers is held to the stamp itself, at both revisions, for requests with and
-without ``_meta`` of their own, a log level of their own, and a tool with ``Mcp-Param-*``.
+without ``_meta`` of their own, a log level or client capabilities of their own, and a tool with
+``Mcp-Param-*``; and to the stamp as the bridge wraps it (``declaring.keep_declared``), which
+leaves a request's own capabilities as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from mcp.client.session import ClientSession, _make_handshake_stamp, _make_modern_stamp
 from mcp.shared.inbound import MCP_NAME_HEADER
 
+from bridge.upstream.declaring import keep_declared
 from bridge.upstream.lean_calls import LeanRequests, _Stamp, _without_tasks
 from bridge.upstream.tasks import TASKS
 
@@ -40,11 +43,21 @@ class _Session:
         return ClientSession._resolve_param_headers(self, name, arguments)  # type: ignore[arg-type]
 
 
+def _kept(stamp: Stamp) -> Stamp:
+    """``stamp`` as ``keep_declared`` leaves a session's."""
+    session = _Session()
+    session._stamp = stamp  # type: ignore[attr-defined]
+    keep_declared(session)  # type: ignore[arg-type]
+    kept: Stamp = session._stamp  # type: ignore[attr-defined]
+    return kept
+
+
 def _stamps() -> dict[str, Stamp]:
     resolve = _Session()._resolve_param_headers
     return {
         "2026-07-28": _make_modern_stamp(MODERN, INFO, CAPABILITIES, resolve),
         "2026-07-28 with a log level": _make_modern_stamp(MODERN, INFO, CAPABILITIES, resolve, log_level="info"),
+        "2026-07-28 keeping the declared": _kept(_make_modern_stamp(MODERN, INFO, CAPABILITIES, resolve)),
         "2025-11-25": _make_handshake_stamp("2025-11-25"),
     }
 
@@ -54,6 +67,8 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("tools/call", {"name": "echo", "arguments": {}, "_meta": {"traceparent": "00-ab-cd-01", "x": 1}}),
     ("tools/call", {"name": "weather", "arguments": {"city": "Oslo"}}),
     ("tools/call", {"name": "echo", "_meta": {types.LOG_LEVEL_META_KEY: "debug", "progressToken": "t"}}),
+    ("tools/call", {"name": "echo", "_meta": {types.CLIENT_CAPABILITIES_META_KEY: {"elicitation": {}}, "x": 1}}),
+    ("resources/read", {"uri": "file:///a.txt", "_meta": {types.CLIENT_CAPABILITIES_META_KEY: {}}}),
     ("resources/read", {"uri": "file:///a.txt", "_meta": {"traceparent": "00-ab-cd-01"}}),
     ("prompts/get", {"name": "greet", "arguments": {"who": "you"}}),
     ("tools/list", {}),
@@ -114,3 +129,25 @@ def test_a_meta_that_is_not_an_object_is_refused_as_the_stamp_refuses_it() -> No
     learnt = _Stamp(_stamps()["2026-07-28"], "tools/call")
     with pytest.raises(TypeError):
         learnt.apply({"name": "echo", "_meta": ["not", "an", "object"]})
+
+
+def test_the_kept_stamp_leaves_a_requests_own_capabilities_and_sets_the_sessions_elsewhere() -> None:
+    kept = _stamps()["2026-07-28 keeping the declared"]
+    own: dict[str, Any] = {"method": "tools/call", "params": {"_meta": {types.CLIENT_CAPABILITIES_META_KEY: {}}}}
+    kept(own, {})
+    assert own["params"]["_meta"][types.CLIENT_CAPABILITIES_META_KEY] == {}
+    assert own["params"]["_meta"][types.PROTOCOL_VERSION_META_KEY] == MODERN
+    none: dict[str, Any] = {"method": "tools/call", "params": {"name": "echo"}}
+    kept(none, {})
+    assert none["params"]["_meta"][types.CLIENT_CAPABILITIES_META_KEY] == CAPABILITIES
+    learnt = _Stamp(kept, "tools/call")  # a tool call without capabilities of its own declares no tasks
+    declared = learnt.apply({"name": "echo"})["_meta"][types.CLIENT_CAPABILITIES_META_KEY]
+    assert declared["extensions"] == {"io.example/other": {}}
+
+
+def test_a_stamp_is_kept_once() -> None:
+    session = _Session()
+    session._stamp = _kept(_stamps()["2026-07-28"])  # type: ignore[attr-defined]
+    before = session._stamp  # type: ignore[attr-defined]
+    keep_declared(session)  # type: ignore[arg-type]
+    assert session._stamp is before  # type: ignore[attr-defined]
