@@ -57,11 +57,31 @@ _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
 }
 
 
-def _declared(ctx: Ctx) -> JSON | None:
-    """The capabilities the client of ``ctx`` declared, in wire shape (with this request at
-    2026-07-28, with its session's ``initialize`` before)."""
-    declared = ctx.session.client_capabilities
-    return None if declared is None else declared.model_dump(by_alias=True, mode="json", exclude_none=True)
+def _declared(ctx: Ctx, modern: bool) -> JSON | None:
+    """The capabilities the client of ``ctx`` declared, in wire shape: as this request carries them
+    at 2026-07-28, as its session's ``initialize`` did before (dumped once per session)."""
+    if modern:
+        meta = (ctx.params or {}).get("_meta")
+        declared = meta.get(types.CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None
+        if isinstance(declared, dict):
+            return declared
+    typed = ctx.session.client_capabilities
+    if typed is None:
+        return None
+    known = _DUMPED.get(id(typed))
+    if known is not None and known[0] is typed:
+        return known[1]
+    if len(_DUMPED) >= SESSIONS_DUMPED:  # sessions come and go: forget the old ones
+        _DUMPED.clear()
+    dumped: JSON = typed.model_dump(by_alias=True, mode="json", exclude_none=True)
+    _DUMPED[id(typed)] = (typed, dumped)
+    return dumped
+
+
+#: The wire shape of each session's declared capabilities, by the typed object's identity.
+_DUMPED: dict[int, tuple[types.ClientCapabilities, JSON]] = {}
+#: Sessions whose capabilities ``_declared`` keeps dumped at most.
+SESSIONS_DUMPED = 1024
 
 
 def question_types(method: str, params: JSON) -> tuple[type[Any], type[Any], types.ClientCapabilities]:
@@ -199,7 +219,7 @@ class CallerRelay(RelayBase):
         self.input_responses = answers if isinstance(answers, dict) else None
         state = params.get("requestState")
         self.request_state = state if isinstance(state, str) else None
-        self.declared = _declared(ctx)
+        self.declared = _declared(ctx, modern)
         #: The call held open for this 2026-07-28 client, whose questions go out as rounds.
         self.held: Held[CallerRelay] | None = None
         self._live = True  # False while held: the request it came with has been answered
@@ -207,7 +227,7 @@ class CallerRelay(RelayBase):
     def rebind(self, ctx: Ctx) -> None:
         """Reach the client through ``ctx``, the request that resumed the held call."""
         self._ctx = ctx
-        self.declared = _declared(ctx)
+        self.declared = _declared(ctx, self.takes_input_required)
         meta = ctx.meta or {}
         level = meta.get(types.LOG_LEVEL_META_KEY)
         self._asked(meta.get("progress_token"), level if isinstance(level, str) else None)
