@@ -71,7 +71,10 @@ def _told(text: str) -> Any:
 
 def _call(bridge: BridgeProcess, server: str, declared: dict[str, Any]) -> Any:
     """A 2026-07-28 ``tools/call`` of ``server``'s meta tool from a client that declared ``declared``."""
-    name = f"{server}.meta"
+    return _call_tool(bridge, f"{server}.meta", declared)
+
+
+def _call_tool(bridge: BridgeProcess, name: str, declared: dict[str, Any]) -> Any:
     meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", CAPABILITIES: declared}
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "_meta": meta}}
     headers = {
@@ -155,3 +158,14 @@ def test_an_sdk_clients_own_capabilities_are_told_upstream(
     assert len(told) == 2
     for capabilities in told:
         assert set(capabilities) == {"elicitation"}
+
+
+def test_gateways_in_federation_tell_the_client_s_capabilities_all_the_way(
+    tmp_path: Path, bridges: dict[str, BridgeProcess]
+) -> None:
+    """A → B → meta server: B is told what A's client declared, and tells the server the same."""
+    inner = {"mcpServers": {"inner": {"url": f"{bridges['lean'].url}/mcp"}}}
+    declared = {"elicitation": {"form": {}}, "extensions": {APPS: APPS_SETTINGS}}
+    with bridge_process(tmp_path, inner) as front:
+        assert _call_tool(front, "inner.stdio.meta", declared) == declared
+        assert _call_tool(front, "inner.http.meta", {}) == {}
