@@ -75,6 +75,12 @@ def _call(bridge: BridgeProcess, server: str, declared: dict[str, Any]) -> Any:
 
 
 def _call_tool(bridge: BridgeProcess, name: str, declared: dict[str, Any]) -> Any:
+    """What the upstream was told, from a call of a meta tool named ``name`` here."""
+    return _told(_text(bridge, name, declared))
+
+
+def _text(bridge: BridgeProcess, name: str, declared: dict[str, Any]) -> str:
+    """The text a 2026-07-28 ``tools/call`` of tool ``name`` answers to a client that declared ``declared``."""
     meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", CAPABILITIES: declared}
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "_meta": meta}}
     headers = {
@@ -87,7 +93,8 @@ def _call_tool(bridge: BridgeProcess, name: str, declared: dict[str, Any]) -> An
     assert answered.status_code == 200, answered.text
     text = answered.text
     message = json.loads(text.split("data: ", 1)[1].split("\n", 1)[0]) if "data: " in text else answered.json()
-    return _told(message["result"]["content"][0]["text"])
+    said: str = message["result"]["content"][0]["text"]
+    return said
 
 
 @pytest.mark.parametrize("path", ["lean", "sdk"])
@@ -169,3 +176,15 @@ def test_gateways_in_federation_tell_the_client_s_capabilities_all_the_way(
     with bridge_process(tmp_path, inner) as front:
         assert _call_tool(front, "inner.stdio.meta", declared) == declared
         assert _call_tool(front, "inner.http.meta", {}) == {}
+
+
+@pytest.mark.parametrize("path", ["lean", "sdk"])
+@pytest.mark.parametrize("server", ["stdio", "http"])
+def test_a_ui_tool_shows_its_app_to_a_client_that_declared_mcp_apps(
+    bridges: dict[str, BridgeProcess], path: str, server: str
+) -> None:
+    """The server decides with the SDK's ``client_supports_apps``, from what it is told."""
+    bridge, name = bridges[path], f"{server}.view"
+    assert _text(bridge, name, {"extensions": {APPS: APPS_SETTINGS}}) == "app"
+    assert _text(bridge, name, {"extensions": {APPS: {"mimeTypes": ["text/html"]}}}) == "text"
+    assert _text(bridge, name, {}) == "text"

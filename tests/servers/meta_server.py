@@ -1,8 +1,9 @@
-"""An MCP server whose one tool answers with the ``_meta`` its request carried, as JSON text.
+"""An MCP server whose tool ``meta`` answers with the ``_meta`` its request carried, as JSON text.
 
 What the bridge sends upstream of a caller's request (its request id, W3C ``traceparent``, at
 2026-07-28 the client capabilities it declares) is seen here as the upstream sees it, after the
-MCP SDK's client has added what it adds::
+MCP SDK's client has added what it adds. Its tool ``view`` answers as a UI tool does, by the
+SDK's own test of MCP Apps support: ``app`` to a client that declared it, ``text`` to others::
 
     python tests/servers/meta_server.py                  (stdio)
     python tests/servers/meta_server.py http --port P    (Streamable HTTP at /mcp)
@@ -14,6 +15,7 @@ import argparse
 import json
 from typing import Any
 
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context, MCPServer
 
 
@@ -26,6 +28,11 @@ def build() -> MCPServer:
         raw: Any = ctx.request_context.meta
         dumped = raw.model_dump(by_alias=True, exclude_none=True) if hasattr(raw, "model_dump") else raw
         return json.dumps(dumped or {}, sort_keys=True, default=str)
+
+    @server.tool()
+    def view(ctx: Context) -> str:
+        """How this tool would show itself to its client: as an app, or as text."""
+        return "app" if client_supports_apps(ctx) else "text"
 
     return server
 
