@@ -57,6 +57,12 @@ _QUESTIONS: dict[str, tuple[type[Any], type[Any], types.ClientCapabilities]] = {
 }
 
 
+#: The wire shape of each session's declared capabilities, by the typed object's identity.
+_DUMPED: dict[int, tuple[types.ClientCapabilities, JSON]] = {}
+#: Sessions whose capabilities ``_declared`` keeps dumped at most.
+SESSIONS_DUMPED = 1024
+
+
 def _declared(ctx: Ctx, modern: bool) -> JSON | None:
     """The capabilities the client of ``ctx`` declared, in wire shape: as this request carries them
     at 2026-07-28, as its session's ``initialize`` did before (dumped once per session)."""
@@ -76,12 +82,6 @@ def _declared(ctx: Ctx, modern: bool) -> JSON | None:
     dumped: JSON = typed.model_dump(by_alias=True, mode="json", exclude_none=True)
     _DUMPED[id(typed)] = (typed, dumped)
     return dumped
-
-
-#: The wire shape of each session's declared capabilities, by the typed object's identity.
-_DUMPED: dict[int, tuple[types.ClientCapabilities, JSON]] = {}
-#: Sessions whose capabilities ``_declared`` keeps dumped at most.
-SESSIONS_DUMPED = 1024
 
 
 def question_types(method: str, params: JSON) -> tuple[type[Any], type[Any], types.ClientCapabilities]:

@@ -96,10 +96,10 @@ class _Stamp:
     the protocol version and client info), sets others only where the request has none of its own
     (the log level; the capabilities, as ``declaring.keep_declared`` makes it), and adds headers:
     fixed ones (the version, the method) and, at 2026-07-28, ``Mcp-Name`` and a tool's
-    ``Mcp-Param-*``, read from the request. Tried on
-    empty requests, it tells which are which; a lean request then gets the same in one dict
-    merge, where calling it took about 200 Python opcodes and three dicts per request. A test
-    holds ``apply`` to the stamp itself at both revisions.
+    ``Mcp-Param-*``, read from the request. Tried on empty requests, it tells which are which; a
+    lean request then gets the same in one dict merge, where calling it took about 200 Python
+    opcodes and three dicts per request. A test holds ``apply`` to the stamp itself at both
+    revisions.
     """
 
     __slots__ = ("_named", "defaults", "fixed", "headers", "names", "of")
