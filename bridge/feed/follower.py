@@ -8,6 +8,14 @@ it catches up from the event log, after the last event it delivered, then goes o
 back with ``Last-Event-ID`` works the same way; if the log no longer holds that id, the
 follower says so (``stream.gap``) before what the log still has.
 
+Events come in id order, but for one that another instance's event took too long to share
+(``bridge.instances.fanout``): it comes after newer ones, and goes out then, out of order, not
+dropped, if it was made after the follower began (or after the id it resumed from). What a
+follower hands out is each event once: what the log gave a catch-up and the tail gives again is
+known by id (the ids of the last ``buffer`` events the catch-up read). A client that resumes
+with the id of such a late event as its ``Last-Event-ID`` is sent the newer events after it
+again: ids tell them apart.
+
 A follower sees only events about servers (and tools) its principal may use, and a call's
 params and result only if it asked for them and may see them (its own calls; any call with
 the admin scope).
@@ -71,6 +79,8 @@ class Follower:
         #: The id of the last event handed out, or (before any) an id made now, which sorts
         #: before every event still to come: a catch-up reads the log after it.
         self.last_id = last_event_id or new_event_id()
+        #: Where it began: an event made before it (a late one too) is not this follower's.
+        self._since = self.last_id
         self._tail = feed.tail(asyncio.get_running_loop())
         #: Where this follower reads the tail next.
         self._position = self._tail.end
@@ -78,6 +88,8 @@ class Follower:
         self._behind = last_event_id is not None  # coming back: first catch up from the log
         self._resuming = last_event_id is not None
         self._replayed: collections.deque[WireEvent | Notice] = collections.deque()
+        #: The ids of the last events a catch-up read from the log, which the tail may hold too.
+        self._read_back: set[str] = set()
         self._following = feed.follow(self.filter.kinds(), payload=payload)
         self._closed = False
 
@@ -149,9 +161,16 @@ class Follower:
             self._position += len(new)
             last = self.last_id
             for wire in new:
-                if wire.id > last and (self._sees_everything or self.visible(wire)):
+                if wire.id > last:
+                    if self._sees_everything or self.visible(wire):
+                        items.append(wire)
+                        last = wire.id
+                elif (
+                    wire.id > self._since
+                    and wire.id not in self._read_back
+                    and (self._sees_everything or self.visible(wire))
+                ):  # another instance's event that came late (see the module's notes): out of order, once
                     items.append(wire)
-                    last = wire.id
             self.last_id = last
         return items
 
@@ -169,6 +188,7 @@ class Follower:
             self._replayed.append(Notice("stream.lagged", {"lastEventId": self.last_id}))
         after = self.last_id
         first = True
+        read_back: collections.deque[str] = collections.deque(maxlen=self._limit)
         while True:
             gap, page = await self._feed.replay(after, PAGE, resuming=resuming)
             if first and gap:
@@ -177,6 +197,8 @@ class Follower:
                 )
             first = False
             self._replayed.extend(w for w in page if self.visible(w))
+            read_back.extend(w.id for w in page)
             if len(page) < PAGE:
+                self._read_back = set(read_back)
                 return
             after = page[-1].id

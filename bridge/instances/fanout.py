@@ -20,8 +20,8 @@ back after ``Last-Event-ID`` agree. An instance's own events and those read from
 wait together for the settling time after they were made, then go to the feed's tails in id
 order; so on every instance followers see the same events in the same order, as long as an
 event reaches the others within the settling time (clocks kept in step by NTP, Redis nearby). An
-event later than that is still handed on, but a follower already past its id does not show it
-live (it is in the log, and a follower resuming from before it gets it); each is logged.
+event later than that is still handed on, after newer ones: a live follower already past its id
+shows it then, out of order (``bridge.feed.follower``), rather than never; each is logged.
 
 **The settling time follows the others' delays.** It is ``SETTLE`` while events come in time.
 An event from another instance that took more than ``NEAR`` of it to arrive (a loaded machine,
@@ -253,7 +253,7 @@ class RedisFanout:
             self.late += 1
             delay = time.time() - made_at(wire.id) / 1000
             log.warning(
-                "event %s came %.0f ms after it was made, after newer ones; live followers past it skip it",
+                "event %s came %.0f ms after it was made, after newer ones; live followers get it out of order",
                 wire.id,
                 delay * 1000,
             )

@@ -14,7 +14,7 @@ import pytest
 
 from bridge.config import ServerConfig
 from bridge.errors import RequestInvalid
-from bridge.events import CallEvent, CallFinished, InProcessBus, ServerStateChanged
+from bridge.events import CallEvent, CallFinished, InProcessBus, ServerStateChanged, new_event_id
 from bridge.feed import EventFilter, Feed, FeedSettings, to_wire
 from bridge.feed.envelope import capped
 from bridge.feed.follower import Follower, Notice
@@ -228,6 +228,26 @@ def test_a_follower_that_falls_behind_is_told_and_catches_up_from_the_log_in_ord
     assert len(set(texts)) == 6
     ids = [w.id for w in got[1:]]
     assert ids == sorted(ids)
+
+
+def test_an_event_that_comes_after_newer_ones_still_reaches_a_live_follower_once(world: World) -> None:
+    """As another instance's event that took longer than the settling time to arrive does: it goes
+    out when it comes, after the newer ones, rather than never. One made before the follower began
+    is not its own, late or not."""
+    early: list[str] = []
+
+    def act() -> None:
+        world.bus.publish(ServerStateChanged(server="a", state="before", id=before))
+        early.append(new_event_id())  # made once the follower has begun
+        world.bus.publish(ServerStateChanged(server="a", state="newer"))
+        world.bus.publish(ServerStateChanged(server="a", state="late", id=early[0]))
+        world.bus.publish(ServerStateChanged(server="a", state="last"))
+
+    before = new_event_id()
+    changes = EventFilter.parse(["server.state.changed"])
+    got = _collect(world, {"principal": ADMINISTRATOR, "event_filter": changes}, act, 3)
+    assert [orjson.loads(w.json(False))["data"]["state"] for w in got] == ["newer", "late", "last"]
+    assert got[1].id == early[0] < got[0].id < got[2].id
 
 
 def test_coming_back_after_an_event_replays_what_followed_and_a_pruned_id_is_a_gap() -> None:
