@@ -161,16 +161,15 @@ class Follower:
             self._position += len(new)
             last = self.last_id
             for wire in new:
-                if wire.id > last:
-                    if self._sees_everything or self.visible(wire):
-                        items.append(wire)
-                        last = wire.id
-                elif (
-                    wire.id > self._since
-                    and wire.id not in self._read_back
-                    and (self._sees_everything or self.visible(wire))
-                ):  # another instance's event that came late (see the module's notes): out of order, once
+                newer = wire.id > last
+                # An older one is another instance's that came late (see the module's notes): it goes
+                # out of order, once, unless it is from before this follower or a catch-up had it.
+                if not newer and (wire.id <= self._since or wire.id in self._read_back):
+                    continue
+                if self._sees_everything or self.visible(wire):
                     items.append(wire)
+                    if newer:
+                        last = wire.id
             self.last_id = last
         return items
 
