@@ -105,9 +105,9 @@ def _messages(response: requests.Response) -> list[Any]:
         return [response.text]
     found = []
     for event in response.text.replace("\r\n", "\n").split("\n\n"):
-        data = [line[len("data: ") :] for line in event.split("\n") if line.startswith("data: ")]
-        if data:
-            found.append(json.loads("\n".join(data)))
+        data = "\n".join(line[len("data: ") :] for line in event.split("\n") if line.startswith("data: "))
+        if data:  # not a priming event (an id and no data: where a cut stream resumes)
+            found.append(json.loads(data))
     return found
 
 
@@ -236,7 +236,7 @@ def _asked_and_answered(peer: Peer, session: str, tool: str) -> tuple[Any, list[
     with requests.post(peer.url, headers=headers, json=body, timeout=60, stream=True) as answer:
         assert answer.headers["content-type"].startswith("text/event-stream")
         for line in answer.iter_lines():
-            if not line.startswith(b"data: "):
+            if not line.startswith(b"data: ") or not line[len(b"data: ") :].strip():  # a priming event's
                 continue
             messages.append(json.loads(line[len(b"data: ") :]))
             if messages[-1].get("method") == "elicitation/create":

@@ -36,6 +36,7 @@ from bridge.endpoint.calls import ToolCalls
 from bridge.endpoint.draining import Drain
 from bridge.endpoint.http import ASGIApp, Headers, Receive, Scope, Send, send_problem, without_stalling
 from bridge.endpoint.jsonrpc import MCP_PATH, PlainJsonRpc
+from bridge.endpoint.mcp_replay import resumable
 from bridge.endpoint.metrics import MetricsEndpoint
 from bridge.endpoint.origins import Origins, is_preflight
 from bridge.endpoint.stream import EventStream
@@ -113,6 +114,7 @@ def create_asgi_app(
         host=host,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
+    resumable(mcp_server.session_manager)  # a 2025-era client's cut stream can be resumed
     rest_app = WSGIMiddleware(flask_app, workers=threads)
     sdk_app = _access_logged(mcp_app)
 

@@ -60,6 +60,7 @@ from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.endpoint.lean_exchange import Answer, Exchange, LeanRelay, Questions, Watch, Watches
 from bridge.endpoint.lean_results import plain_call_result
+from bridge.endpoint.mcp_replay import SessionEvents, events_of
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
 from bridge.endpoint.server import GatewayServer
 from bridge.endpoint.session_seal import SessionSeal
@@ -98,6 +99,9 @@ _RESULTS: Final[dict[str, type[BaseModel]]] = {
 }
 #: The headers a 2026-07-28 request is routed by, which it may carry once only.
 _ROUTING: Final = frozenset({b"mcp-protocol-version", b"mcp-method", b"mcp-name"})
+#: The revision from which a stream begins with a priming event (an id, so a client cut off at
+#: once can resume), as the SDK's server begins its own.
+PRIMED_FROM: Final = "2025-11-25"
 
 #: A request's headers as the HTTP server parsed them (lowercase names); what an edge attached to it.
 RawHeaders = list[tuple[bytes, bytes]]
@@ -114,6 +118,10 @@ class Taken(NamedTuple):
     session_id: str
     declared: JSON
     state: State
+    #: A 2025-era session's record of its streams (a stream that begins is resumable), and whether
+    #: its streams begin with a priming event (the request speaks 2025-11-25 or later).
+    events: SessionEvents | None = None
+    primes: bool = False
 
 
 class Accepted(Enum):
@@ -279,11 +287,14 @@ class LeanMcp:
                 return None  # the SDK's handler lists it first, and keeps the session to tell it of changes
             self.sessions.hold(transport)
             declared = found
+            events = events_of(transport)
         if modern and method != "tools/list" and not self._asked_in_results(method, params, declared, state):
             return None
         if method == "tools/call" and not self._plain_call(params, state, modern):
             return None
-        return Taken(rid, method, params, modern, session_id, declared, state)
+        if modern:
+            return Taken(rid, method, params, modern, session_id, declared, state)
+        return Taken(rid, method, params, modern, session_id, declared, state, events, version >= PRIMED_FROM)
 
     def _asked_in_results(self, method: str, params: JSON, declared: JSON, state: State) -> bool:
         """Whether a 2026-07-28 client that may be asked something can be served here: it declared
@@ -353,7 +364,7 @@ class LeanMcp:
     async def serve(self, taken: Taken, send: Send, receive: Receive, reply: Answer | None = None) -> None:
         """Serve a request ``triage`` took, answering on ``send`` (a whole JSON answer on ``reply``, when
         given); ``receive`` says when its client has gone."""
-        rid, method, params, modern, session_id, declared, state = taken
+        rid, method, params, modern, session_id, declared, state, events, primes = taken
         started = time.perf_counter()
         me = asyncio.current_task()
         assert me is not None
@@ -361,7 +372,7 @@ class LeanMcp:
         if (TRACEPARENT in meta or REQUEST_ID_META in meta) and (context := current.get()) is not None:
             context.continue_from(meta)  # what the request's header fields did not name (continue_request)
         level = meta.get(types.LOG_LEVEL_META_KEY) if modern else (self._levels.of(session_id) or "debug")
-        exchange = Exchange(send, modern, session_id, reply)
+        exchange = Exchange(send, modern, session_id, reply, events, primes)
         ask = None
         if not modern and any(declared.get(kind) is not None for kind in _ASKABLE):
             ask = self._questions.asker(exchange, session_id, declared)
@@ -388,6 +399,7 @@ class LeanMcp:
                     me.uncancel()
                     answer = None
                 else:  # its client gone, or the server stopping (the drain answers it)
+                    exchange.abandon()
                     raise
             else:
                 me.uncancel()

@@ -12,7 +12,9 @@ it can answer it, as a request on that stream too, whose answer the client POSTs
 (``Questions``), and otherwise refused, as the SDK refuses a client that declared no capability
 for it. ``Watches`` looks at every call in flight on one
 timer: a call still running after ``WATCH_SECONDS`` has its client's going away watched for, and
-a silent call is committed to SSE and pinged every ``PING_SECONDS``.
+a silent call is committed to SSE and pinged every ``PING_SECONDS``. A client gone is a call
+given up, but for a 2025-era client whose answer had begun as an event stream: that stream's
+events are kept (``bridge.endpoint.mcp_replay``), and the call runs on for the client to resume.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bridge.mcpserver.relay import RelayBase, question_types, unanswerable
 from bridge.model import JSON, RelayRefused
 
 from .http import Receive, Send
+from .mcp_replay import RETRY_MS, Raw, SessionEvents, Stream
 
 __all__ = ["PING_SECONDS", "WATCH_SECONDS", "Exchange", "LeanRelay", "Questions", "Watch", "Watches", "sse"]
 
@@ -63,13 +66,29 @@ Answer = Callable[[int, list[tuple[bytes, bytes]], bytes], Awaitable[None] | Non
 
 
 class Exchange:
-    """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first)."""
+    """One request's response: SSE events as they come, then the answer (or JSON, when nothing came first).
 
-    def __init__(self, send: Send, modern: bool, session_id: str, reply: Answer | None = None) -> None:
+    With ``events`` (a 2025-era session's record, ``bridge.endpoint.mcp_replay``) a stream once
+    begun is resumable: each message on it gets an id and is kept, and with ``primes`` (2025-11-25
+    and later) it begins with a priming event, so a client cut off anywhere can come back."""
+
+    def __init__(
+        self,
+        send: Send,
+        modern: bool,
+        session_id: str,
+        reply: Answer | None = None,
+        events: SessionEvents | None = None,
+        primes: bool = False,
+    ) -> None:
         self._send = send
         self._reply = reply
         self._modern = modern
         self._session: list[tuple[bytes, bytes]] = [] if modern else [(b"mcp-session-id", session_id.encode("latin-1"))]
+        self._events = events
+        self._primes = primes
+        #: The stream's record, once the stream began on a resumable exchange.
+        self.stream: Stream | None = None
         self.started = False
         self.ended = False
 
@@ -77,12 +96,39 @@ class Exchange:
         if not self.started:
             self.started = True
             await self._send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEAD, *self._session]})
+            if self._events is not None:
+                self.stream = stream = self._events.open(None)
+                if self._primes:
+                    primer = b"id: " + stream.keep(None).encode() + b"\r\nretry: %d\r\ndata: \r\n\r\n" % RETRY_MS
+                    await self._send({"type": "http.response.body", "body": primer, "more_body": True})
+
+    def _event(self, message: JSON, last: bool = False) -> bytes:
+        """``message`` as an SSE event, with its id on a resumable stream (kept there)."""
+        stream = self.stream
+        if stream is None:
+            return sse(message)
+        data = orjson.dumps(message)
+        event_id = stream.keep(Raw(data.decode()), last)
+        return b"event: message\r\nid: " + event_id.encode() + b"\r\ndata: " + data + b"\r\n\r\n"
 
     async def event(self, chunk: bytes) -> None:
+        """Something that is no message (a ping): on the stream, never kept."""
         if self.ended:
             return
         await self._start()
         await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def message(self, message: JSON) -> None:
+        """A message before the answer (a notification, a question): the answer becomes SSE."""
+        if self.ended:
+            return
+        await self._start()
+        await self._send({"type": "http.response.body", "body": self._event(message), "more_body": True})
+
+    def abandon(self) -> None:
+        """No answer will come (the bridge is stopping): whoever resumes the stream is let go."""
+        if self.stream is not None:
+            self.stream.end()
 
     async def finish(self, answer: JSON | None) -> int:
         """Send ``answer`` (None: end the stream with nothing more, a cancelled request); the status sent."""
@@ -108,7 +154,9 @@ class Exchange:
             await self._send({"type": "http.response.body", "body": body})
             return status
         await self._start()
-        await self._send({"type": "http.response.body", "body": b"" if answer is None else sse(answer)})
+        if answer is None:
+            self.abandon()
+        await self._send({"type": "http.response.body", "body": b"" if answer is None else self._event(answer, True)})
         return 200
 
 
@@ -147,7 +195,7 @@ class LeanRelay(RelayBase):
         await self._notify("notifications/message", sent)
 
     async def _notify(self, method: str, params: JSON) -> None:
-        await self._sending(self._exchange.event(sse({"jsonrpc": "2.0", "method": method, "params": params})))
+        await self._sending(self._exchange.message({"jsonrpc": "2.0", "method": method, "params": params}))
 
     async def ask(self, method: str, params: JSON) -> JSON:
         if method not in _QUESTIONS:
@@ -184,7 +232,7 @@ class Questions:
             answered = self._waiting[key] = asyncio.get_running_loop().create_future()
             try:
                 sent = request.model_dump(mode="json", by_alias=True, exclude_none=True)
-                await exchange.event(sse({"jsonrpc": "2.0", "id": key[1], **sent}))
+                await exchange.message({"jsonrpc": "2.0", "id": key[1], **sent})
                 answer = await answered
             finally:
                 self._waiting.pop(key, None)
@@ -218,8 +266,8 @@ async def disconnect(receive: Receive) -> None:
 
 class Watch:
     """One call as ``Watches`` looks at it: past ``WATCH_SECONDS`` its client's going away is watched
-    for (a task that cancels the call); a call still silent at ``PING_SECONDS`` is committed to
-    SSE and pinged as often."""
+    for (a task that cancels the call, unless its client can resume the stream); a call still
+    silent at ``PING_SECONDS`` is committed to SSE and pinged as often."""
 
     def __init__(self, exchange: Exchange, receive: Receive, call: asyncio.Task[Any]) -> None:
         self._exchange = exchange
@@ -234,10 +282,16 @@ class Watch:
     def look(self, now: float) -> None:
         if self._gone is None and now - self._since >= WATCH_SECONDS:
             self._gone = self.loop.create_task(disconnect(self._receive))
-            self._gone.add_done_callback(lambda done: done.cancelled() or self._call.cancel())
+            self._gone.add_done_callback(self._left)
         if now >= self._ping_at:
             self._ping_at = now + PING_SECONDS
             self._sending = self.loop.create_task(self._exchange.event(b": ping\r\n\r\n"))
+
+    def _left(self, gone: asyncio.Task[None]) -> None:
+        """The client went away: its call is cancelled, unless it can come back for the answer (a
+        resumable stream, which is kept meanwhile) and cancel it itself if it wants it stopped."""
+        if not gone.cancelled() and self._exchange.stream is None:
+            self._call.cancel()
 
     def stop(self) -> None:
         if self._gone is not None:

@@ -51,6 +51,7 @@ from bridge.store.errors import StoreError
 from bridge.store.sessions import SessionEnds, digest
 
 from .http import ASGIApp, Receive, Scope, Send
+from .mcp_replay import RETRY_MS, SessionEvents
 from .session_seal import SessionSeal
 
 __all__ = ["SessionLedger", "replayed"]
@@ -230,9 +231,9 @@ class SessionLedger:
         transport = StreamableHTTPServerTransport(
             mcp_session_id=session_id,
             is_json_response_enabled=manager.json_response,
-            event_store=manager.event_store,
+            event_store=SessionEvents(),
             security_settings=manager.security_settings,
-            retry_interval=manager.retry_interval,
+            retry_interval=RETRY_MS,
             idle_timeout=manager.session_idle_timeout,
         )
         manager._server_instances[session_id] = transport  # no await since the check above: no race
