@@ -47,7 +47,7 @@ def _prompt(prompt: str) -> Sample:
 
 def build() -> MCPServer:
     server = MCPServer("relay")
-    seen = {"cancelled": 0, "holding": 0}
+    seen = {"cancelled": 0, "holding": 0, "beaten": 0}
     note = {"text": "first"}
     followed: set[str] = set()  # by 2025-era subscriptions
     listened: collections.Counter[str] = collections.Counter()  # by the open subscriptions/listen streams
@@ -82,6 +82,25 @@ def build() -> MCPServer:
         finally:
             seen["holding"] -= 1
         return "held"
+
+    @server.tool(description="Report progress, wait `seconds` (counted as `hold` is), report again and answer.")
+    async def beat(seconds: Annotated[float, Field(ge=0, le=60)], ctx: Context) -> str:
+        await ctx.report_progress(1, 2, "begun")
+        seen["holding"] += 1
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            seen["cancelled"] += 1
+            raise
+        finally:
+            seen["holding"] -= 1
+        await ctx.report_progress(2, 2, "done")
+        seen["beaten"] += 1
+        return "beat"
+
+    @server.tool(description="How many `beat` calls ran to their end.")
+    def beaten() -> int:
+        return seen["beaten"]
 
     @server.tool(description="How many `hold` calls are running now.")
     def holding() -> int:
