@@ -71,8 +71,8 @@ def build() -> MCPServer:
         content = reply.content
         return f"{prompt} -> {content.text if isinstance(content, types.TextContent) else content}"
 
-    @server.tool(description="Wait up to `seconds`; a cancelled wait is counted.")
-    async def hold(seconds: Annotated[float, Field(ge=0, le=60)]) -> str:
+    async def held(seconds: float) -> None:
+        """Wait ``seconds``, counted while it runs, and counted again if it is cancelled."""
         seen["holding"] += 1
         try:
             await asyncio.sleep(seconds)
@@ -81,19 +81,16 @@ def build() -> MCPServer:
             raise
         finally:
             seen["holding"] -= 1
+
+    @server.tool(description="Wait up to `seconds`; a cancelled wait is counted.")
+    async def hold(seconds: Annotated[float, Field(ge=0, le=60)]) -> str:
+        await held(seconds)
         return "held"
 
     @server.tool(description="Report progress, wait `seconds` (counted as `hold` is), report again and answer.")
     async def beat(seconds: Annotated[float, Field(ge=0, le=60)], ctx: Context) -> str:
         await ctx.report_progress(1, 2, "begun")
-        seen["holding"] += 1
-        try:
-            await asyncio.sleep(seconds)
-        except asyncio.CancelledError:
-            seen["cancelled"] += 1
-            raise
-        finally:
-            seen["holding"] -= 1
+        await held(seconds)
         await ctx.report_progress(2, 2, "done")
         seen["beaten"] += 1
         return "beat"
