@@ -7,13 +7,13 @@ them). The rule: every scenario the fixture passes when served directly also pas
 gateway, whichever way the gateway reaches the fixture (``GATEWAYS``). A scenario the fixture
 itself fails is reported with its reason, not required of the gateway; today there is none.
 
-One way does not hold the rule whole, and says so in ``NOT_RELAYED``: the fixture reached at
-2025-11-25 asks its questions mid-call, one at a time, as requests of its own. The gateway
-holds such a call open and hands each question to a 2026-07-28 client as an input-required
-round, under a key of its own making; so the three scenarios that look for the fixture's own
-keys (``user_name``), several questions in one round, or ``roots/list`` (which the gateway
-does not relay from an upstream) cannot pass that way. They pass when the gateway reaches the
-fixture at 2026-07-28.
+Two ways do not hold the rule whole, and say so in ``NOT_RELAYED``: the fixture reached at
+2025-11-25 (over stdio or Streamable HTTP) asks its questions mid-call, one at a time, as
+requests of its own. The gateway holds such a call open and hands each question to a
+2026-07-28 client as an input-required round, under a key of its own making; so the three
+scenarios that look for the fixture's own keys (``user_name``), several questions in one round,
+or ``roots/list`` (which the gateway does not relay from an upstream) cannot pass that way.
+They pass when the gateway reaches the fixture at 2026-07-28.
 
 The counts go to stdout, per revision, directly and through each way. The suite runs on the
 Node installed beside it in tests/npm, never fetched.
@@ -37,38 +37,39 @@ import pytest
 import requests
 from mcp import Client, StdioServerParameters
 
-from harness import accepting, free_port, poll, started
+from harness import poll
+from tests.servers.launch import CONFORMANCE_SERVER, running_conformance_server
 from tests.support import ROOT, bridge_process
 
 NPM = ROOT / "tests" / "npm" / "node_modules"
 NODE = NPM / "node" / "bin" / "node"
 SUITE = NPM / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
-FIXTURE = ROOT / "tests" / "servers" / "conformance_server.py"
 SPEC_VERSIONS = ("2025-06-18", "2025-11-25", "2026-07-28")
 #: How the gateway reaches the fixture: its transport, and the revision it speaks to it.
 GATEWAYS = {
     "http": ("http", "auto"),  # Streamable HTTP at 2026-07-28
     "stdio-legacy": ("stdio", "legacy"),  # stdio at 2025-11-25, with the handshake
+    "http-legacy": ("http", "legacy"),  # Streamable HTTP at 2025-11-25: event streams, resumed when cut
 }
 #: Scenarios a way cannot carry yet, by revision, with the reason (see the module docstring).
+_ASKED_ONE_AT_A_TIME: dict[str, tuple[frozenset[str], str]] = {
+    "2026-07-28": (
+        frozenset(
+            {
+                "input-required-result-basic-elicitation",
+                "input-required-result-basic-list-roots",
+                "input-required-result-multiple-input-requests",
+            }
+        ),
+        "a 2025-11-25 upstream asks one unkeyed question at a time, and roots/list is not relayed",
+    )
+}
 NOT_RELAYED: dict[str, dict[str, tuple[frozenset[str], str]]] = {
-    "stdio-legacy": {
-        "2026-07-28": (
-            frozenset(
-                {
-                    "input-required-result-basic-elicitation",
-                    "input-required-result-basic-list-roots",
-                    "input-required-result-multiple-input-requests",
-                }
-            ),
-            "a 2025-11-25 upstream asks one unkeyed question at a time, and roots/list is not relayed",
-        )
-    }
+    "stdio-legacy": _ASKED_ONE_AT_A_TIME,
+    "http-legacy": _ASKED_ONE_AT_A_TIME,
 }
 #: A whole run takes a few seconds; the bound only keeps a hung scenario from hanging the test.
 RUN_TIMEOUT = 90.0
-#: Bound on how long the fixture may take to accept connections.
-START_TIMEOUT = 30.0
 #: The suite saves each scenario's checks in ``server-<scenario>-<timestamp>/checks.json``.
 RESULT_FOLDER = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 
@@ -136,21 +137,11 @@ def report(outcomes: dict[str, Outcome], label: str, among: set[str] | None = No
     )
 
 
-@contextmanager
-def fixture_over_http(log: Path) -> Iterator[str]:
-    """The fixture as a Streamable HTTP server on a free port, its output in ``log``; yields its ``/mcp`` URL."""
-    port = free_port()
-    command = [sys.executable, str(FIXTURE), "http", "--port", str(port)]
-    with started("conformance fixture", command, log=log) as fixture:
-        fixture.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
-        yield f"http://127.0.0.1:{port}/mcp"
-
-
 @pytest.fixture(scope="module")
 def direct(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Outcome]]:
     """The fixture served directly: each revision's outcomes, from one suite run each."""
     folder = tmp_path_factory.mktemp("direct")
-    with fixture_over_http(folder / "fixture.log") as url:
+    with running_conformance_server(folder / "fixture.log") as url:
         return {version: run_suite(url, version, folder / version) for version in SPEC_VERSIONS}
 
 
@@ -166,9 +157,9 @@ def test_the_fixture_alone_passes_every_server_scenario(direct: dict[str, dict[s
 def _upstream(transport: str, log: Path) -> Iterator[dict[str, Any]]:
     """The fixture's entry in the bridge's config, running for as long as the block when over HTTP."""
     if transport == "stdio":
-        yield {"command": sys.executable, "args": [str(FIXTURE), "stdio"]}
+        yield {"command": sys.executable, "args": [str(CONFORMANCE_SERVER), "stdio"]}
         return
-    with fixture_over_http(log) as url:
+    with running_conformance_server(log) as url:
         yield {"url": url, "type": "streamable-http"}
 
 
@@ -221,7 +212,7 @@ async def _round_trips(mode: str) -> dict[str, Any]:
     async def progressed(progress: float, total: float | None, _message: str | None) -> None:
         seen["progress"].append((progress, total))
 
-    fixture = StdioServerParameters(command=sys.executable, args=[str(FIXTURE), "stdio"])
+    fixture = StdioServerParameters(command=sys.executable, args=[str(CONFORMANCE_SERVER), "stdio"])
     async with Client(
         fixture,
         mode=mode,

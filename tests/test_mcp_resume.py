@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import mcp_types as types
@@ -25,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from harness import poll
+from harness.cutting import cutting_once
 from tests.support import ROOT, BridgeProcess, bridge_process
 
 HANDSHAKE = "2025-11-25"
@@ -171,43 +171,6 @@ def test_a_client_gone_before_its_stream_began_has_its_call_cancelled(
     poll(lambda: relay_says(bridge, "cancellations") == cancelled + 1, 20, what="the call cancelled upstream")
 
 
-@asynccontextmanager
-async def cutting_once(port: int) -> AsyncIterator[int]:
-    """A TCP relay to ``port`` on loopback that cuts the first connection whose answer carries a
-    progress notification, right after passing that on; its own port."""
-    cut = asyncio.Event()
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: bool) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-                if watch and not cut.is_set() and b"notifications/progress" in data:
-                    cut.set()
-                    return
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def joined(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
-        answers = asyncio.create_task(pipe(upstream_reader, client_writer, True))
-        requests_ = asyncio.create_task(pipe(client_reader, upstream_writer, False))
-        await asyncio.wait([answers, requests_], return_when=asyncio.FIRST_COMPLETED)
-        for task in (answers, requests_):
-            task.cancel()
-        client_writer.close()
-        upstream_writer.close()
-
-    server = await asyncio.start_server(joined, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-        assert cut.is_set(), "no connection was cut"
-    finally:
-        server.close()
-
-
 @pytest.mark.parametrize("tool", ["relay.beat", "old.beat"])
 def test_the_sdk_client_cut_off_mid_call_resumes_by_itself(bridge: BridgeProcess, tool: str) -> None:
     server = tool.split(".")[0]
@@ -217,15 +180,16 @@ def test_the_sdk_client_cut_off_mid_call_resumes_by_itself(bridge: BridgeProcess
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append(value)
 
-    async def call() -> types.CallToolResult:
+    async def call(port: int) -> types.CallToolResult:
         async with (
-            cutting_once(int(bridge.url.rsplit(":", 1)[1])) as port,
             create_mcp_http_client() as http,
             Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http), mode="legacy") as client,
         ):
             return await client.call_tool(tool, {"seconds": 1}, progress_callback=on_progress)
 
-    result = asyncio.run(asyncio.wait_for(call(), 30))
+    with cutting_once(int(bridge.url.rsplit(":", 1)[1]), b"notifications/progress") as (port, cut):
+        result = asyncio.run(asyncio.wait_for(call(port), 30))
+    assert cut.is_set()
     assert not result.is_error, result
     block = result.content[0]
     assert isinstance(block, types.TextContent)

@@ -34,6 +34,7 @@ from collections import OrderedDict, deque
 from typing import Any, Final
 
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp_types import JSONRPCError, JSONRPCResponse
 
 __all__ = [
     "EVENTS_PER_STREAM",
@@ -116,8 +117,7 @@ class Stream:
 
 def _is_answer(message: Any, key: StreamId) -> bool:
     """Whether ``message`` is the response that ends the SDK's stream ``key`` (its request's id)."""
-    root = getattr(message, "root", message)
-    return getattr(root, "method", None) is None and str(getattr(root, "id", None)) == key
+    return isinstance(message, JSONRPCResponse | JSONRPCError) and str(message.id) == key
 
 
 class SessionEvents(EventStore):

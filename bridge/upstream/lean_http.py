@@ -35,7 +35,11 @@ import httpx2
 import mcp_types as types
 import orjson
 from mcp.client.session import ClientSession, MessageHandlerFnT
-from mcp.client.streamable_http import DEFAULT_MAX_SSE_EVENT_SIZE
+from mcp.client.streamable_http import (
+    DEFAULT_MAX_SSE_EVENT_SIZE,
+    DEFAULT_RECONNECTION_DELAY_MS,
+    MAX_RECONNECTION_ATTEMPTS,
+)
 from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
@@ -71,6 +75,10 @@ STAMPS_KEPT = 256
 USER_AGENT = f"python-httpx2/{httpx2.__version__}"
 #: Bound on POSTing a cancellation or a question's answer; the SDK's abandon-write bound is alike.
 SIDE_POST_TIMEOUT = 5.0
+#: A cut answer stream is resumed after the server's ``retry``, or this long (ms), as the SDK's transport does.
+RESUME_DELAY_MS = DEFAULT_RECONNECTION_DELAY_MS
+#: Failed tries in a row to resume an answer stream before the request fails (the SDK's transport's bound).
+RESUME_ATTEMPTS = MAX_RECONNECTION_ATTEMPTS
 
 
 class HttpChannel(LeanRequests):
@@ -187,18 +195,30 @@ class HttpChannel(LeanRequests):
         prefix = self._prefix
         if prefix is None:  # made on first use: a bad configured header fails a request, as it always has
             prefix = self._prefix = request_line(b"POST", self._target) + header_fields(self._fixed)
-        head = prefix + b"content-length: %d\r\n" % length
-        if self._carries_context and (context := current.get()) is not None:
-            head += context.header_fields()
-        session = self._transport.session_id
-        if session is not None:
-            if self._session_field[0] != session:  # written once for each session the transport opens
-                self._session_field = (session, header_fields([(b"mcp-session-id", session.encode("latin-1"))]))
-            head += self._session_field[1]
+        head = prefix + b"content-length: %d\r\n" % length + self._named()
         if stamped:
             head += self._stamp_fields(stamped)
         else:
             head += self._version_field
+        return head + b"\r\n"
+
+    def _named(self) -> bytes:
+        """The fields that name the bridge's request and the session, as every request carries them."""
+        fields = b""
+        if self._carries_context and (context := current.get()) is not None:
+            fields = context.header_fields()
+        session = self._transport.session_id
+        if session is not None:
+            if self._session_field[0] != session:  # written once for each session the transport opens
+                self._session_field = (session, header_fields([(b"mcp-session-id", session.encode("latin-1"))]))
+            fields += self._session_field[1]
+        return fields
+
+    def _resuming(self, last_id: str) -> bytes:
+        """The GET that resumes an answer's stream after the event ``last_id``, with the headers the
+        SDK's transport sends on it (a POST's, and ``Last-Event-ID``)."""
+        fields = [*self._fixed, (b"last-event-id", last_id.encode("utf-8"))]
+        head = request_line(b"GET", self._target) + header_fields(fields) + self._named() + self._version_field
         return head + b"\r\n"
 
     def _stamp_fields(self, stamped: Mapping[str, str]) -> bytes:
@@ -239,8 +259,40 @@ class HttpChannel(LeanRequests):
         raise MCPError(INVALID_REQUEST, f"Unexpected content type: {content_type}")
 
     async def _events(self, stream: PooledBody, request_id: str) -> dict[str, Any]:
-        """The answer on an event stream, read with the bridge's own parser (``bridge.upstream.sse_events``)."""
+        """The answer on an event stream, read with the bridge's own parser (``bridge.upstream.sse_events``).
+
+        A stream that ends, or is cut, before its answer but after an event with an id is resumed
+        as the SDK's transport resumes it (``_resume``), again each time a resumed stream ends so:
+        a 2025-11-25 server may end a long call's stream on purpose and answer on the next
+        (SEP-1699). Failed tries in a row are counted, and ``RESUME_ATTEMPTS`` of them end it."""
         parser = EventParser(MAX_EVENT_SIZE)
+        failed = 0
+        current = stream
+        try:
+            while True:
+                try:
+                    answer = await self._answer_in(current, parser, request_id)
+                    if answer is not None:
+                        break
+                    if current is not stream:
+                        failed = 0  # a resumed stream that ended as streams end
+                except httpx2.TransportError:
+                    if not parser.last_id:
+                        raise  # nothing to resume from: the connection is lost, as for the SDK's session
+                    failed += 1
+                if not parser.last_id:
+                    raise MCPError(CONNECTION_CLOSED, "SSE stream ended without a response")
+                current, failed = await self._resume(parser, failed)
+        except BaseException:
+            if current is not stream:
+                await current.aclose()
+            raise
+        if current is not stream:
+            current.end()
+        return answer
+
+    async def _answer_in(self, stream: PooledBody, parser: EventParser, request_id: str) -> dict[str, Any] | None:
+        """The answer, if it comes on ``stream`` before the stream ends (None if it does not)."""
         try:
             while chunk := await stream.receive():
                 for event in parser.feed(chunk):
@@ -251,7 +303,32 @@ class HttpChannel(LeanRequests):
                         return answer
         except EventTooLarge as exc:  # the SDK's transport gives up so
             raise MCPError(CONNECTION_CLOSED, f"SSE stream failed: {exc}") from None
-        raise MCPError(CONNECTION_CLOSED, "SSE stream ended without a response")
+        return None
+
+    async def _resume(self, parser: EventParser, failed: int) -> tuple[PooledBody, int]:
+        """The stream after ``parser``'s last event, by a GET with ``Last-Event-ID`` each time the
+        server's ``retry`` (or a second) has passed, until one answers with an event stream; it, and
+        the failed tries in a row so far."""
+        while failed < RESUME_ATTEMPTS:
+            await asyncio.sleep((RESUME_DELAY_MS if parser.retry is None else parser.retry) / 1000)
+            try:
+                wire = self._resuming(parser.last_id)
+            except ValueError:  # an id no header field can carry
+                break
+            try:
+                conn = await self._transport.exchange(
+                    self._key, wire, MCP_DEFAULT_TIMEOUT, MCP_DEFAULT_SSE_READ_TIMEOUT, body=True
+                )
+            except httpx2.TransportError as exc:
+                log.debug("could not resume an upstream's event stream: %s", exc)
+                failed += 1
+                continue
+            body = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
+            if conn.status == 200 and header(conn.headers, b"content-type").lower().startswith("text/event-stream"):
+                return body, failed
+            body.end()
+            failed += 1
+        raise MCPError(CONNECTION_CLOSED, "SSE stream ended and reconnection attempts were exhausted")
 
     async def _message(self, data: str, request_id: str) -> dict[str, Any] | None:
         """The result if ``data`` is the answer; what else the server sends is handled as the SDK would."""

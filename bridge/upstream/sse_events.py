@@ -57,7 +57,19 @@ class EventTooLarge(ValueError):
 class EventParser:
     """The events in a stream's chunks, fed in order; one parser per stream."""
 
-    __slots__ = ("_data", "_head", "_id", "_limit", "_partial", "_pending", "_size", "_skip_lf", "_type", "retry")
+    __slots__ = (
+        "_data",
+        "_head",
+        "_id",
+        "_limit",
+        "_partial",
+        "_pending",
+        "_size",
+        "_skip_lf",
+        "_type",
+        "last_id",
+        "retry",
+    )
 
     def __init__(self, max_event_size: int) -> None:
         self._limit = max_event_size
@@ -73,6 +85,9 @@ class EventParser:
         self._data: list[bytes] = []
         self._type = b""
         self._id = ""
+        #: The last event id as of the last event ended (a blank line), data or not: where a cut
+        #: stream resumes (``Last-Event-ID``). An id on an event cut off before its end is not it.
+        self.last_id = ""
         #: The stream's reconnection time in ms, once a ``retry`` field has set it.
         self.retry: int | None = None
 
@@ -107,6 +122,7 @@ class EventParser:
             self._bound(0)
             self._size = 0
             value = chunk[len(_MESSAGE_START) : -len(_MESSAGE_END)]
+            self.last_id = self._id
             yield Event("message", value.decode("utf-8", "replace"), self._id)
             return
         if b"\n" not in chunk and b"\r" not in chunk:
@@ -131,6 +147,7 @@ class EventParser:
         for line in lines:
             if not line:
                 self._size = 0
+                self.last_id = self._id
                 data, kind, self._data, self._type = self._data, self._type, [], b""
                 if data:
                     kind_name = kind.decode("utf-8", "replace") if kind else "message"

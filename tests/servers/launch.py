@@ -1,4 +1,5 @@
-"""Start the rich test server over HTTP as a real process (with ``harness``), and stop it by its PID."""
+"""Start the rich test server (or the conformance fixture) over HTTP as a real process (with ``harness``),
+and stop it by its PID."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ from typing import Literal
 
 from harness import accepting, free_port, started
 
-__all__ = ["RICH_SERVER", "START_TIMEOUT", "free_port", "running_http_server"]
+__all__ = [
+    "CONFORMANCE_SERVER",
+    "RICH_SERVER",
+    "START_TIMEOUT",
+    "free_port",
+    "running_conformance_server",
+    "running_http_server",
+]
 
 RICH_SERVER = Path(__file__).resolve().parent / "rich_server.py"
+CONFORMANCE_SERVER = Path(__file__).resolve().parent / "conformance_server.py"
 #: Bound on how long a server may take to accept connections.
 START_TIMEOUT = 30.0
 
@@ -40,3 +49,14 @@ def running_http_server(
     ):
         server.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
         yield f"http://127.0.0.1:{port}/{'mcp' if kind == 'http' else 'sse'}"
+
+
+@contextmanager
+def running_conformance_server(log: Path) -> Iterator[str]:
+    """The conformance suite's fixture as a Streamable HTTP server on a free port, its output in
+    ``log``; yields its ``/mcp`` URL."""
+    port = free_port()
+    command = [sys.executable, str(CONFORMANCE_SERVER), "http", "--port", str(port)]
+    with started("conformance fixture", command, log=log) as fixture:
+        fixture.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
+        yield f"http://127.0.0.1:{port}/mcp"

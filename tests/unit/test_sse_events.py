@@ -259,3 +259,18 @@ def test_any_stream_cut_anywhere_reads_as_the_spec_reads_it_whole(stream: bytes,
     ):
         parser = EventParser(BIG)
         assert ([event for piece in pieces for event in parser.feed(piece)], parser.retry) == expected
+
+
+def test_the_last_id_to_resume_from_is_that_of_the_last_event_ended_with_data_or_not() -> None:
+    parser = EventParser(BIG)
+    assert parser.last_id == ""
+    list(parser.feed(b"id: prime\r\nretry: 500\r\ndata: \r\n\r\n"))  # a priming event: no data
+    assert parser.last_id == "prime"
+    list(parser.feed(b"id: 2\r\nevent: message\r\ndata: {}\r\n\r\n"))
+    assert parser.last_id == "2"
+    list(parser.feed(b"id: 3\r\ndata: {"))  # cut before its end: not where to resume from
+    assert parser.last_id == "2"
+    list(parser.feed(b"}\r\n\r\n"))
+    assert parser.last_id == "3"
+    list(parser.feed(b"event: message\r\ndata: {}\r\n\r\n"))  # the SDK's one-event chunk keeps the id
+    assert parser.last_id == "3"
