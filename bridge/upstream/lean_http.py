@@ -17,6 +17,8 @@ Every outcome ends as it does on the SDK path:
   or 5xx; 404 on a 2025 session is "Session terminated"), raises ``MCPError``;
 - a lost connection raises httpx2's ``TransportError``, so the session sees a connection loss,
   and once the session's connection is closed every request fails at once, as the SDK's do;
+- but a 2025-era answer stream that ends or is cut before its answer, after an event with an
+  id, is resumed with ``Last-Event-ID`` (``_events``), as the SDK's transport resumes it;
 - what the server sends on the answer's stream before the answer goes where the SDK sends it:
   log messages to the back channel, other notifications to the session's message handler, and
   a 2025 session's questions (sampling, elicitation) to the back channel, whose answer is POSTed;
@@ -264,7 +266,8 @@ class HttpChannel(LeanRequests):
         A stream that ends, or is cut, before its answer but after an event with an id is resumed
         as the SDK's transport resumes it (``_resume``), again each time a resumed stream ends so:
         a 2025-11-25 server may end a long call's stream on purpose and answer on the next
-        (SEP-1699). Failed tries in a row are counted, and ``RESUME_ATTEMPTS`` of them end it."""
+        (SEP-1699). Failed tries in a row are counted, and ``RESUME_ATTEMPTS`` of them end it.
+        At 2026-07-28, a revision without resuming, such a stream ends the request."""
         parser = EventParser(MAX_EVENT_SIZE)
         failed = 0
         current = stream
@@ -277,10 +280,10 @@ class HttpChannel(LeanRequests):
                     if current is not stream:
                         failed = 0  # a resumed stream that ended as streams end
                 except httpx2.TransportError:
-                    if not parser.last_id:
+                    if self._modern or not parser.last_id:
                         raise  # nothing to resume from: the connection is lost, as for the SDK's session
                     failed += 1
-                if not parser.last_id:
+                if self._modern or not parser.last_id:  # 2026-07-28 has no resuming
                     raise MCPError(CONNECTION_CLOSED, "SSE stream ended without a response")
                 current, failed = await self._resume(parser, failed)
         except BaseException:
