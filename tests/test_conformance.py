@@ -7,9 +7,9 @@ them). The rule: every scenario the fixture passes when served directly also pas
 gateway, whichever way the gateway reaches the fixture (``GATEWAYS``). A scenario the fixture
 itself fails is reported with its reason, not required of the gateway; today there is none.
 
-Two ways do not hold the rule whole, and say so in ``NOT_RELAYED``: the fixture reached at
-2025-11-25 (over stdio or Streamable HTTP) asks its questions mid-call, one at a time, as
-requests of its own. The gateway holds such a call open and hands each question to a
+Three ways do not hold the rule whole, and say so in ``NOT_RELAYED``: the fixture reached at
+2025-11-25 (over stdio, Streamable HTTP or the legacy HTTP+SSE transport) asks its questions
+mid-call, one at a time, as requests of its own. The gateway holds such a call open and hands each question to a
 2026-07-28 client as an input-required round, under a key of its own making; so the three
 scenarios that look for the fixture's own keys (``user_name``), several questions in one round,
 or ``roots/list`` (which the gateway does not relay from an upstream) cannot pass that way.
@@ -50,6 +50,7 @@ GATEWAYS = {
     "http": ("http", "auto"),  # Streamable HTTP at 2026-07-28
     "stdio-legacy": ("stdio", "legacy"),  # stdio at 2025-11-25, with the handshake
     "http-legacy": ("http", "legacy"),  # Streamable HTTP at 2025-11-25: event streams, resumed when cut
+    "sse": ("sse", "legacy"),  # the legacy HTTP+SSE transport (the handshake: 2025-11-25)
 }
 #: Scenarios a way cannot carry yet, by revision, with the reason (see the module docstring).
 _ASKED_ONE_AT_A_TIME: dict[str, tuple[frozenset[str], str]] = {
@@ -67,6 +68,7 @@ _ASKED_ONE_AT_A_TIME: dict[str, tuple[frozenset[str], str]] = {
 NOT_RELAYED: dict[str, dict[str, tuple[frozenset[str], str]]] = {
     "stdio-legacy": _ASKED_ONE_AT_A_TIME,
     "http-legacy": _ASKED_ONE_AT_A_TIME,
+    "sse": _ASKED_ONE_AT_A_TIME,
 }
 #: A whole run takes a few seconds; the bound only keeps a hung scenario from hanging the test.
 RUN_TIMEOUT = 90.0
@@ -158,6 +160,10 @@ def _upstream(transport: str, log: Path) -> Iterator[dict[str, Any]]:
     """The fixture's entry in the bridge's config, running for as long as the block when over HTTP."""
     if transport == "stdio":
         yield {"command": sys.executable, "args": [str(CONFORMANCE_SERVER), "stdio"]}
+        return
+    if transport == "sse":
+        with running_conformance_server(log, "sse") as url:
+            yield {"url": url, "type": "sse"}
         return
     with running_conformance_server(log) as url:
         yield {"url": url, "type": "streamable-http"}

@@ -411,7 +411,7 @@ def build() -> MCPServer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("transport", choices=["stdio", "http"])
+    parser.add_argument("transport", choices=["stdio", "http", "sse"])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     # The suite exercises logging and sampling, which 2026-07-28 deprecates; using them is the point.
@@ -422,7 +422,10 @@ def main() -> None:
         return
     import uvicorn
 
-    app = server.streamable_http_app(event_store=MemoryEvents(), retry_interval=RETRY_MS)
+    if args.transport == "sse":  # the legacy HTTP+SSE transport, at /sse and /messages/
+        app = server.sse_app()
+    else:
+        app = server.streamable_http_app(event_store=MemoryEvents(), retry_interval=RETRY_MS)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

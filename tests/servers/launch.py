@@ -52,11 +52,11 @@ def running_http_server(
 
 
 @contextmanager
-def running_conformance_server(log: Path) -> Iterator[str]:
-    """The conformance suite's fixture as a Streamable HTTP server on a free port, its output in
-    ``log``; yields its ``/mcp`` URL."""
+def running_conformance_server(log: Path, kind: Literal["http", "sse"] = "http") -> Iterator[str]:
+    """The conformance suite's fixture as a Streamable HTTP server (or a legacy SSE one) on a free
+    port, its output in ``log``; yields its URL (``/mcp``, or ``/sse``)."""
     port = free_port()
-    command = [sys.executable, str(CONFORMANCE_SERVER), "http", "--port", str(port)]
+    command = [sys.executable, str(CONFORMANCE_SERVER), kind, "--port", str(port)]
     with started("conformance fixture", command, log=log) as fixture:
         fixture.wait_until(lambda: accepting(port), START_TIMEOUT, f"accepting connections on port {port}")
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/{'mcp' if kind == 'http' else 'sse'}"
