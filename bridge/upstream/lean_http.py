@@ -311,7 +311,9 @@ class HttpChannel(LeanRequests):
     async def _resume(self, parser: EventParser, failed: int) -> tuple[PooledBody, int]:
         """The stream after ``parser``'s last event, by a GET with ``Last-Event-ID`` each time the
         server's ``retry`` (or a second) has passed, until one answers with an event stream; it, and
-        the failed tries in a row so far."""
+        the failed tries in a row so far. When the last try could not reach the server at all, its
+        error is raised: the connection is lost, as for the SDK's session."""
+        lost: httpx2.TransportError | None = None
         while failed < RESUME_ATTEMPTS:
             await asyncio.sleep((RESUME_DELAY_MS if parser.retry is None else parser.retry) / 1000)
             try:
@@ -324,13 +326,17 @@ class HttpChannel(LeanRequests):
                 )
             except httpx2.TransportError as exc:
                 log.debug("could not resume an upstream's event stream: %s", exc)
+                lost = exc
                 failed += 1
                 continue
+            lost = None
             body = PooledBody(self._transport, self._key, conn, MCP_DEFAULT_SSE_READ_TIMEOUT)
             if conn.status == 200 and header(conn.headers, b"content-type").lower().startswith("text/event-stream"):
                 return body, failed
             body.end()
             failed += 1
+        if lost is not None:
+            raise lost
         raise MCPError(CONNECTION_CLOSED, "SSE stream ended and reconnection attempts were exhausted")
 
     async def _message(self, data: str, request_id: str) -> dict[str, Any] | None:
