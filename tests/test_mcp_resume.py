@@ -198,3 +198,19 @@ def test_the_sdk_client_cut_off_mid_call_resumes_by_itself(bridge: BridgeProcess
     assert progress[-1] == 2
     assert relay_says(bridge, "beaten", server) == beaten + 1
     assert relay_says(bridge, "cancellations", server) == cancelled
+
+
+def test_a_client_cut_off_cancels_its_call_by_notifications_cancelled(bridge: BridgeProcess) -> None:
+    session = Session(bridge)
+    cancelled = relay_says(bridge, "cancellations", "old")
+    with session.call("called-off-1", "old.beat", {"seconds": 30}, stream=True, timeout=30) as answer:
+        seen = events(answer)
+        next(seen)
+        first = next(seen)
+    assert relay_says(bridge, "holding", "old") >= 1  # cut, and still running
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "called-off-1"}}
+    assert requests.post(session.url, headers=session.headers, json=cancel, timeout=10).status_code == 202
+    poll(lambda: relay_says(bridge, "cancellations", "old") == cancelled + 1, 20, what="the call cancelled upstream")
+    # Resumed, the stream ends without a result (the SDK's server ends it with an error for the id).
+    resumed = session.resume(first["id"])
+    assert not [event for event in resumed if isinstance(event.get("data"), dict) and "result" in event["data"]]
