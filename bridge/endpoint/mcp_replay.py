@@ -106,11 +106,14 @@ class Stream:
         """Send the events after number ``after``, then each as it comes, until the stream's end."""
         while True:
             self._changed.clear()
+            # Whether it had ended as the events were taken: an answer kept while they are being
+            # sent (each send may wait) is not among them, and goes on the next turn.
+            ended = self.done_at is not None
             for number, message in list(self.events):
                 if number > after:
                     await send(EventMessage(message, f"{self.token}.{number}"))
                     after = number
-            if self.done_at is not None:
+            if ended:
                 return
             await self._changed.wait()
 

@@ -69,6 +69,29 @@ def test_a_follower_gets_each_event_as_it_is_kept_until_the_answer() -> None:
     asyncio.run(run())
 
 
+def test_an_answer_kept_while_a_follower_is_still_sending_reaches_it() -> None:
+    # The answer comes while the follower waits on a send of the events before it (a slow client):
+    # it is sent after them, and the stream ends with it, not before it.
+    async def run() -> None:
+        events = SessionEvents()
+        stream = events.open(None)
+        first = stream.keep(Raw('{"n": 1}'))
+        stream.keep(Raw('{"n": 2}'))
+        sent: list[str] = []
+
+        async def slow_send(message: EventMessage) -> None:
+            if not sent:  # while the first is being sent, the call answers
+                stream.keep(Raw('{"n": 3}'))
+                stream.keep(Raw('{"answer": true}'), last=True)
+                await asyncio.sleep(0)
+            sent.append(message.message.model_dump_json())
+
+        await asyncio.wait_for(events.replay_events_after(first, slow_send), 5)
+        assert sent == ['{"n": 2}', '{"n": 3}', '{"answer": true}']
+
+    asyncio.run(run())
+
+
 def test_an_unknown_id_replays_nothing() -> None:
     async def run() -> None:
         events = SessionEvents()
