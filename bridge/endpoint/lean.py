@@ -59,6 +59,7 @@ from pydantic import BaseModel
 from bridge.endpoint.asgi import PRINCIPAL
 from bridge.endpoint.jsonrpc import MCP_PATH
 from bridge.endpoint.lean_exchange import Answer, Exchange, LeanRelay, Questions, Watch, Watches
+from bridge.endpoint.lean_meta import sdk_takes_meta
 from bridge.endpoint.lean_results import plain_call_result
 from bridge.endpoint.mcp_replay import SessionEvents, events_of
 from bridge.endpoint.mcp_sessions import SessionLedger, replayed
@@ -91,6 +92,8 @@ _ASKABLE: Final = ("sampling", "elicitation")
 _ASKABLE_KEYS: Final = frozenset(_ASKABLE)
 #: A request with any of these params is the SDK's: a task asked for, or an input-required round's answers.
 _NOT_LEAN_PARAMS: Final = frozenset(("task", "inputResponses", "requestState"))
+#: A request's params without ``_meta``.
+_NO_META: Final[JSON] = {}
 #: How the SDK's handlers type each result the lean path forwards.
 _RESULTS: Final[dict[str, type[BaseModel]]] = {
     "tools/call": types.CallToolResult,
@@ -141,14 +144,16 @@ def _accepts_both(accept: str) -> bool:
     return bool(kinds & {"application/json", "application/*"}) and bool(kinds & {"text/event-stream", "text/*"})
 
 
-def _request(message: Any, modern: bool) -> tuple[str | int, str, JSON] | None:
-    """``(id, method, params)`` of a request the lean path takes; None for anything else."""
+def _request(message: Any, modern: bool, version: str) -> tuple[str | int, str, JSON] | None:
+    """``(id, method, params)`` of a request the lean path takes; None for anything else (a
+    ``_meta`` the SDK's server would refuse, too: ``bridge.endpoint.lean_meta``)."""
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         return None
     rid, method, params = message.get("id"), message.get("method"), message.get("params", {})
     if isinstance(rid, bool) or not isinstance(rid, (str, int)) or not isinstance(params, dict):
         return None
-    if not isinstance(params.get("_meta", {}), dict):
+    meta = params.get("_meta", _NO_META)
+    if meta is not _NO_META and (type(meta) is not dict or not sdk_takes_meta(meta, version, modern)):
         return None
     if method == "tools/list":
         return (rid, method, params) if "cursor" not in params else None
@@ -260,7 +265,7 @@ class LeanMcp:
         self, message: Any, modern: bool, version: str, session_id: str, headers: Headers, raw: RawHeaders, state: State
     ) -> Taken | None:
         """What the lean path serves of this request, if it serves it."""
-        request = _request(message, modern)
+        request = _request(message, modern, version)
         if request is None or not _accepts_both(headers.get("accept", "")):
             return None
         rid, method, params = request

@@ -1,0 +1,82 @@
+"""Whether a request's ``_meta`` is one the SDK's server takes, judged as that server judges it.
+
+The lean path serves a request only where the SDK's server would serve it, and then as it would;
+anything else goes to the SDK's app, which answers it (``-32602`` "Invalid request parameters"
+for a ``_meta`` its models refuse). Before this check the lean path read ``_meta`` only for what
+it uses, so a progress token of ``null`` or ``1.5``, a log level of ``"loud"``, or declared
+capabilities of the wrong shape were served, and passed on to the upstream, where the SDK's
+server refuses them before anything reaches an upstream.
+
+What the SDK's models type in a request's ``_meta``:
+
+- at every revision, ``progressToken``: a string or an integer. Only those two are taken here
+  (by exact type): ``None`` and floats the SDK refuses or reads its own way, and a boolean it
+  takes as an integer. Those go to the SDK, which answers them as it always did;
+- at 2026-07-28, also ``io.modelcontextprotocol/protocolVersion``, ``/clientCapabilities``,
+  ``/clientInfo`` and ``/logLevel``. Their verdict is the SDK's own (``parse_client_request``),
+  asked once per distinct value and remembered: a client sends the same ones on every request.
+
+Every other key of ``_meta`` is the sender's own (any JSON), as it is to the SDK.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    LOG_LEVEL_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+)
+from mcp_types.methods import parse_client_request
+from pydantic import ValidationError
+
+from bridge.model import JSON
+
+__all__ = ["MODERN_TYPED_KEYS", "sdk_takes_meta"]
+
+#: The keys of a 2026-07-28 request's ``_meta`` that the SDK's model types, besides ``progressToken``.
+MODERN_TYPED_KEYS: Final = (
+    PROTOCOL_VERSION_META_KEY,
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    LOG_LEVEL_META_KEY,
+)
+#: Verdicts remembered, at most (the typed values of a process's clients; forgotten all at once past it).
+MAX_VERDICTS: Final = 256
+_ABSENT: Final = object()
+_verdicts: dict[bytes, bool] = {}
+
+
+def sdk_takes_meta(meta: JSON, version: str, modern: bool) -> bool:
+    """Whether the SDK's server takes a request with this ``_meta`` at ``version`` (``modern``:
+    a 2026-07-28 request); False leaves the request to it."""
+    token = meta.get("progressToken", _ABSENT)
+    if token is not _ABSENT and type(token) is not str and type(token) is not int:
+        return False
+    if not modern:
+        return True
+    typed = {key: meta[key] for key in MODERN_TYPED_KEYS if key in meta}
+    try:
+        key = orjson.dumps([version, typed])
+    except orjson.JSONEncodeError:  # an integer past 64 bits, say: the SDK's to judge
+        return False
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = _judged(typed, version)
+        if len(_verdicts) >= MAX_VERDICTS:
+            _verdicts.clear()
+        _verdicts[key] = verdict
+    return verdict
+
+
+def _judged(typed: dict[str, Any], version: str) -> bool:
+    """The SDK's verdict on these typed ``_meta`` values: the meta of every request's params is one
+    model, so a listing's params carrying them are judged as any request's would be."""
+    try:
+        parse_client_request("tools/list", version, {"_meta": typed})
+    except (ValidationError, KeyError, ValueError):
+        return False
+    return True
