@@ -46,26 +46,27 @@ MODERN_TYPED_KEYS: Final = (
 )
 #: Verdicts remembered, at most (the typed values of a process's clients; forgotten all at once past it).
 MAX_VERDICTS: Final = 256
-_ABSENT: Final = object()
+#: A progress token the lean path takes: exactly these types (a boolean is an ``int`` to the SDK).
+_TOKEN_TYPES: Final = frozenset((str, int))
 _verdicts: dict[bytes, bool] = {}
 
 
 def sdk_takes_meta(meta: JSON, version: str, modern: bool) -> bool:
     """Whether the SDK's server takes a request with this ``_meta`` at ``version`` (``modern``:
     a 2026-07-28 request); False leaves the request to it."""
-    token = meta.get("progressToken", _ABSENT)
-    if token is not _ABSENT and type(token) is not str and type(token) is not int:
+    if "progressToken" in meta and type(meta["progressToken"]) not in _TOKEN_TYPES:
         return False
     if not modern:
         return True
-    typed = {key: meta[key] for key in MODERN_TYPED_KEYS if key in meta}
-    try:
-        key = orjson.dumps([version, typed])
+    get = meta.get
+    try:  # an absent key and a null one have the same verdict, for each of the four
+        key = orjson.dumps((version, get(PROTOCOL_VERSION_META_KEY), get(CLIENT_CAPABILITIES_META_KEY),
+                            get(CLIENT_INFO_META_KEY), get(LOG_LEVEL_META_KEY)))  # fmt: skip
     except orjson.JSONEncodeError:  # an integer past 64 bits, say: the SDK's to judge
         return False
     verdict = _verdicts.get(key)
     if verdict is None:
-        verdict = _judged(typed, version)
+        verdict = _judged({name: meta[name] for name in MODERN_TYPED_KEYS if name in meta}, version)
         if len(_verdicts) >= MAX_VERDICTS:
             _verdicts.clear()
         _verdicts[key] = verdict
