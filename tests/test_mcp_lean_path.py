@@ -228,9 +228,12 @@ def test_a_2025_session_s_calls_answer_as_the_sdk_does(
         assert sum('"notifications/message"' in n for n in outcomes[0][2]) >= 3
 
 
-def _asked_and_answered(peer: Peer, session: str, tool: str) -> tuple[Any, list[Any]]:
+def _asked_and_answered(
+    peer: Peer, session: str, tool: str, refused: dict[str, Any] | None = None
+) -> tuple[Any, list[Any]]:
     """Call ``tool`` (which asks its caller) in ``session``; answer the question that comes on the
-    call's stream by POSTing it back. The question asked, and every message on the call's stream."""
+    call's stream by POSTing it back (after ``refused``, an answer the bridge must refuse 400, when
+    given). The question asked, and every message on the call's stream."""
     headers = {**peer.legacy_headers(), "Mcp-Session-Id": session}
     body = {
         "jsonrpc": "2.0",
@@ -248,6 +251,9 @@ def _asked_and_answered(peer: Peer, session: str, tool: str) -> tuple[Any, list[
             messages.append(json.loads(line[len(b"data: ") :]))
             if messages[-1].get("method") == "elicitation/create":
                 question = messages[-1]
+                if refused is not None:
+                    bad = requests.post(peer.url, headers=headers, json={**refused, "id": question["id"]}, timeout=30)
+                    assert bad.status_code == 400, bad.text
                 reply = {
                     "jsonrpc": "2.0",
                     "id": question["id"],
@@ -260,8 +266,18 @@ def _asked_and_answered(peer: Peer, session: str, tool: str) -> tuple[Any, list[
     return question, messages
 
 
+#: Answers to a question that the SDK's transport refuses, as any malformed message: 400, and the
+#: question waits on for a proper answer.
+_MALFORMED_ANSWERS = [
+    {"jsonrpc": "2.0", "error": {"code": "x"}},
+    {"jsonrpc": "2.0", "error": {"code": -1}},
+    {"jsonrpc": "1.0", "result": {"action": "decline"}},
+]
+
+
+@pytest.mark.parametrize("refused", [None, *_MALFORMED_ANSWERS])
 def test_a_2025_client_that_can_answer_is_asked_on_its_call_s_stream_and_its_answer_taken(
-    peers: tuple[Peer, Peer],
+    peers: tuple[Peer, Peer], refused: dict[str, Any] | None
 ) -> None:
     before = len(peers[0].lean_lines())
     found = []
@@ -271,7 +287,7 @@ def test_a_2025_client_that_can_answer_is_asked_on_its_call_s_stream_and_its_ans
         done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         headers = {**peer.legacy_headers(), "Mcp-Session-Id": session}
         assert requests.post(peer.url, headers=headers, json=done, timeout=30).status_code == 202
-        found.append([_asked_and_answered(peer, session, tool) for tool in ("relay.ask", "old.ask")])
+        found.append([_asked_and_answered(peer, session, tool, refused) for tool in ("relay.ask", "old.ask")])
     for (lean_question, lean_messages), (sdk_question, sdk_messages) in zip(*found, strict=True):
         assert lean_question is not None
         assert sdk_question is not None

@@ -27,7 +27,9 @@ from typing import Any, Final
 import orjson
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
+from mcp_types import JSONRPCError, JSONRPCResponse, jsonrpc_message_adapter
 from mcp_types.jsonrpc import METHOD_NOT_FOUND
+from pydantic import ValidationError
 
 from bridge.mcpserver.relay import RelayBase, question_types, unanswerable
 from bridge.model import JSON, RelayRefused
@@ -247,15 +249,27 @@ class Questions:
         return ask
 
     def answered(self, session_id: str, message: Any) -> bool:
-        """Whether ``message`` answers a question put here (then it is taken)."""
+        """Whether ``message`` answers a question put here (then it is taken). An answer the SDK's
+        transport would refuse (not a JSON-RPC response or error: an error's code not an integer,
+        say) is not taken: the SDK's app answers it 400, as it would any, and the question waits on."""
         if not isinstance(message, dict) or "method" in message or not isinstance(message.get("id"), str):
             return False
         waiting = self._waiting.get((session_id, message["id"]))
-        if waiting is None:
+        if waiting is None or not _is_answer(message):
             return False
         if not waiting.done():
             waiting.set_result(message)
         return True
+
+
+def _is_answer(message: JSON) -> bool:
+    """Whether the SDK's transport reads ``message`` as a response or an error (its own check of
+    every message POSTed to it)."""
+    try:
+        parsed = jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except ValidationError:
+        return False
+    return isinstance(parsed, JSONRPCResponse | JSONRPCError)
 
 
 async def disconnect(receive: Receive) -> None:
