@@ -2,10 +2,8 @@
 
 The lean path serves a request only where the SDK's server would serve it, and then as it would;
 anything else goes to the SDK's app, which answers it (``-32602`` "Invalid request parameters"
-for a ``_meta`` its models refuse). Before this check the lean path read ``_meta`` only for what
-it uses, so a progress token of ``null`` or ``1.5``, a log level of ``"loud"``, or declared
-capabilities of the wrong shape were served, and passed on to the upstream, where the SDK's
-server refuses them before anything reaches an upstream.
+for a ``_meta`` its models refuse: a progress token of ``null`` or ``1.5``, a log level of
+``"loud"``, declared capabilities of the wrong shape), so such a request never reaches an upstream.
 
 What the SDK's models type in a request's ``_meta``:
 
@@ -46,7 +44,8 @@ MODERN_TYPED_KEYS: Final = (
 )
 #: Verdicts remembered, at most (the typed values of a process's clients; forgotten all at once past it).
 MAX_VERDICTS: Final = 256
-#: A progress token the lean path takes: exactly these types (a boolean is an ``int`` to the SDK).
+#: A progress token the lean path takes is of exactly these types; the SDK also takes a boolean
+#: (as an integer) and an integral float, which are left to it.
 _TOKEN_TYPES: Final = frozenset((str, int))
 _verdicts: dict[bytes, bool] = {}
 
@@ -60,8 +59,15 @@ def sdk_takes_meta(meta: JSON, version: str, modern: bool) -> bool:
         return True
     get = meta.get
     try:  # an absent key and a null one have the same verdict, for each of the four
-        key = orjson.dumps((version, get(PROTOCOL_VERSION_META_KEY), get(CLIENT_CAPABILITIES_META_KEY),
-                            get(CLIENT_INFO_META_KEY), get(LOG_LEVEL_META_KEY)))  # fmt: skip
+        key = orjson.dumps(
+            (
+                version,
+                get(PROTOCOL_VERSION_META_KEY),
+                get(CLIENT_CAPABILITIES_META_KEY),
+                get(CLIENT_INFO_META_KEY),
+                get(LOG_LEVEL_META_KEY),
+            )
+        )
     except orjson.JSONEncodeError:  # an integer past 64 bits, say: the SDK's to judge
         return False
     verdict = _verdicts.get(key)
