@@ -518,7 +518,7 @@ _WELL_FORMED_META = st.fixed_dictionaries(
         "traceparent": st.just("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
     },
 )
-#: One thing wrong, or unusual, at a time: (where, what).
+#: Where the one thing wrong goes, if any ("none": the request as a client sends it).
 _FLAWS = st.sampled_from(["id", "jsonrpc", "params", "name", "arguments", "meta", "header", *["none"] * 8])
 
 
