@@ -255,14 +255,14 @@ class Questions:
         if not isinstance(message, dict) or "method" in message or not isinstance(message.get("id"), str):
             return False
         waiting = self._waiting.get((session_id, message["id"]))
-        if waiting is None or not _is_answer(message):
+        if waiting is None or not _well_formed_answer(message):
             return False
         if not waiting.done():
             waiting.set_result(message)
         return True
 
 
-def _is_answer(message: JSON) -> bool:
+def _well_formed_answer(message: JSON) -> bool:
     """Whether the SDK's transport reads ``message`` as a response or an error (its own check of
     every message POSTed to it)."""
     try:
