@@ -16,8 +16,9 @@ ids in a queue (with the hop's own), one per request sent on: the answer being r
 
 ``FORWARD_BURN_US=N`` in its environment makes it spend N µs more of CPU on each call, 70% before
 a request goes on and 30% before its answer goes back (about where a gateway's own work falls), in
-a loop that touches no memory. It measures what a hop that costs that much more than parsing
-keeps of direct (README, "Issue 17: the CPU a hop can spend"): a CPU budget for the gateway.
+a loop that reads the thread's CPU clock and touches little else. It measures what a hop that
+costs that much more than parsing keeps of direct (README, "Issue 17: the CPU a hop can
+spend"): a CPU budget for the gateway.
 """
 
 from __future__ import annotations
